@@ -1,0 +1,72 @@
+"""`memlab`: the command-line entry point.
+
+Exit status: 0 on success, 1 when a run failed or was aborted, 2 for bad input (a one-line
+message; the traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# Each module defines register(subparsers), which adds its sub-command and sets func=run.
+COMMAND_MODULES = (
+    "memlab.cmd_procedures",
+    "memlab.cmd_run",
+    "memlab.cmd_info",
+    "memlab.cmd_demo",
+)
+
+
+class UsageError(Exception):
+    """Bad input found by a command itself; printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memlab",
+        description="Drive a memristor test bench (real or simulated), record runs to HDF5 "
+                    "and analyse them.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    from procedures import ParameterError
+    from storage import RunFileError
+    types: list[type[BaseException]] = [UsageError, ParameterError, RunFileError, FileNotFoundError]
+    try:
+        from instruments.bench import BenchFileError
+        types.append(BenchFileError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return int(args.func(args))
+    except _bad_input_types() as exc:
+        if args.debug:
+            raise
+        print(f"memlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"memlab {args.command}: interrupted; outputs were switched off", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The Procedure base: what is run on a chip, with declared parameters, streams and plots."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from procedures.parameters import Parameter, ParameterError
+from storage import StreamSpec
+
+if TYPE_CHECKING:
+    from procedures.runner import RunContext
+
+
+@dataclass(frozen=True)
+class PlotHint:
+    """What the dashboard plots live: ``y`` against ``x`` of ``stream``.
+
+    ``group_by`` draws one curve per value of that column (e.g. one I-V loop per cycle);
+    ``kind`` is "line", "scatter" or "image" (a 2-D column shown as a map).
+    """
+
+    stream: str
+    x: str
+    y: str
+    title: str = ""
+    kind: str = "line"
+    group_by: str | None = None
+    log_x: bool = False
+    log_y: bool = False
+    abs_y: bool = False
+
+
+class Procedure(ABC):
+    """Base of every procedure.
+
+    Subclasses declare ``name``, ``version``, ``title``, ``parameters``, ``streams``, ``plots``
+    and ``requires`` (the bench roles they use) and implement :meth:`execute`. Parameters are
+    validated when the procedure is made, :meth:`check` validates them against the bench before
+    anything is switched on, and the runner calls :meth:`execute` with a :class:`RunContext`.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    streams: ClassVar[tuple[StreamSpec, ...]] = ()
+    plots: ClassVar[tuple[PlotHint, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **values: Any) -> None:
+        declared = {p.name: p for p in self.parameters}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise ParameterError(unknown[0], values[unknown[0]],
+                                 f"{self.name} has parameters {sorted(declared)}")
+        self.values: dict[str, Any] = {
+            name: param.validate(values.get(name, param.default)) for name, param in declared.items()
+        }
+        self.p = SimpleNamespace(**self.values)
+        self.validate()
+
+    @classmethod
+    def parameter(cls, name: str) -> Parameter:
+        for p in cls.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(f"{cls.name} has no parameter {name!r}")
+
+    def validate(self) -> None:
+        """Checks between parameters (e.g. start < stop); raise ParameterError. No bench yet."""
+
+    def check(self, bench: Any) -> None:
+        """Checks against the bench (limits, chip size, roles present) before anything runs."""
+        missing = [role for role in self.requires if getattr(bench, role, None) is None]
+        if missing:
+            raise ParameterError("bench", getattr(bench, "name", "bench"),
+                                 f"{self.name} needs the roles {list(self.requires)}; missing {missing}")
+        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        rows, cols = chip.get("rows"), chip.get("cols")
+        for row, col in self.devices():
+            if rows is not None and not 0 <= row < rows:
+                raise ParameterError("row", row, f"0 <= row < {rows} (the chip's rows)")
+            if cols is not None and not 0 <= col < cols:
+                raise ParameterError("col", col, f"0 <= col < {cols} (the chip's columns)")
+
+    def devices(self) -> list[tuple[int, int]]:
+        """The (row, col) of each device the run touches, for the file and the chip map."""
+        if "row" in self.values and "col" in self.values:
+            return [(self.values["row"], self.values["col"])]
+        return []
+
+    def estimate_s(self, bench: Any) -> float | None:
+        """Instrument time the run will take, if it can be told in advance (for progress)."""
+        return None
+
+    @abstractmethod
+    def execute(self, ctx: RunContext) -> None:
+        """Drive the instruments through ``ctx.bench`` and record through ``ctx``."""
+
+    @classmethod
+    def describe(cls) -> Mapping[str, Any]:
+        return {"name": cls.name, "version": cls.version, "title": cls.title,
+                "description": cls.description, "requires": list(cls.requires),
+                "parameters": [p.__dict__ for p in cls.parameters],
+                "streams": [s.name for s in cls.streams]}

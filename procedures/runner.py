@@ -1,0 +1,238 @@
+"""The runner: validate, open the run file, execute, and always shut the bench down safely."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+from procedures.base import Procedure
+from procedures.recorder import Recorder, RunListener
+from storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriter
+
+log = logging.getLogger("memlab.run")
+T = TypeVar("T")
+
+_WALL_SLEEP_SLICE_S = 0.05
+
+
+class AbortRequested(Exception):
+    """Raised inside a procedure by :meth:`RunContext.check_abort` once abort was asked."""
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("memlab")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class RunContext:
+    """What a procedure's ``execute`` gets: the bench, its clock, recording and abort checks."""
+
+    def __init__(self, procedure: Procedure, bench: Any, recorder: Recorder,
+                 abort_event: threading.Event) -> None:
+        self.procedure = procedure
+        self.bench = bench
+        self.clock = bench.clock
+        self.recorder = recorder
+        self._abort = abort_event
+        self.t0 = self.clock.now()
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds on the bench clock since the run started."""
+        return self.clock.now() - self.t0
+
+    def append(self, stream: str, batch: Mapping[str, Any]) -> None:
+        self.recorder.append(stream, batch)
+
+    def append_row(self, stream: str, values: Sequence[Any]) -> None:
+        self.recorder.append_row(stream, values)
+
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        log.log(level, "%s: %s", self.procedure.name, message)
+        self.recorder.log(message, level)
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort.is_set()
+
+    def check_abort(self) -> None:
+        """Call between steps: raises AbortRequested once abort was asked."""
+        if self._abort.is_set():
+            raise AbortRequested()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait on the bench clock; on the wall clock, in short slices so abort stays prompt."""
+        self.check_abort()
+        if getattr(self.clock, "virtual", False):
+            self.clock.sleep(seconds)
+            return
+        end = self.clock.now() + seconds
+        while (left := end - self.clock.now()) > 0:
+            self.clock.sleep(min(left, _WALL_SLEEP_SLICE_S))
+            self.check_abort()
+
+    def progress(self, done: float, total: float) -> None:
+        """Report progress; the time left is extrapolated from bench-clock time so far."""
+        elapsed = self.elapsed_s
+        eta = elapsed / done * (total - done) if done > 0 and total >= done else None
+        self.recorder.progress(done, total, eta)
+
+
+@dataclass
+class RunResult:
+    path: Path
+    status: str
+    error: str = ""
+    shutdown_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == COMPLETED
+
+
+def run_filename(procedure: Procedure) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    devices = procedure.devices()
+    where = f"_r{devices[0][0]}c{devices[0][1]}" if len(devices) == 1 else ""
+    if len(devices) > 1:
+        where = f"_{len(devices)}dev"
+    return f"{stamp}_{re.sub(r'[^A-Za-z0-9-]', '-', procedure.name)}{where}.h5"
+
+
+def _unique(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def _shielded(action: Callable[[], T]) -> T:
+    """Run ``action`` to the end even if Ctrl-C arrives meanwhile (safe shutdown must finish)."""
+    while True:
+        try:
+            return action()
+        except KeyboardInterrupt:
+            log.warning("Ctrl-C during safe shutdown: finishing the shutdown first")
+
+
+def run_procedure(
+    procedure: Procedure,
+    bench: Any,
+    out_dir: str | Path,
+    *,
+    operator: str | None = None,
+    listeners: Iterable[RunListener] = (),
+    abort_event: threading.Event | None = None,
+    filename: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Run ``procedure`` on ``bench`` and write one file into ``out_dir``.
+
+    Bad parameters raise ParameterError before any file exists or any instrument is touched.
+    Otherwise the run ends completed, aborted or failed; whichever, the bench's safe shutdown
+    runs and the file records the status. A KeyboardInterrupt is recorded as aborted and then
+    raised again, so the caller stops too.
+    """
+    procedure.check(bench)
+    abort_event = abort_event or threading.Event()
+    path = _unique(Path(out_dir) / (filename or run_filename(procedure)))
+    declared = {p.name: p for p in procedure.parameters}
+    writer = RunWriter(
+        path,
+        procedure=procedure.name,
+        procedure_version=procedure.version,
+        streams=procedure.streams,
+        parameters={name: ParameterRecord(value, declared[name].unit, declared[name].help)
+                    for name, value in procedure.values.items()},
+        chip=bench.chip_info() if hasattr(bench, "chip_info") else {},
+        devices=procedure.devices(),
+        instruments=bench.snapshot() if hasattr(bench, "snapshot") else {},
+        operator=operator if operator is not None else getpass.getuser(),
+        software_version=software_version(),
+        extra={"title": procedure.title, **(extra or {})},
+    )
+    recorder = Recorder(writer, listeners)
+    ctx = RunContext(procedure, bench, recorder, abort_event)
+    status, error, interrupted = COMPLETED, "", False
+    try:
+        recorder.start({"procedure": procedure.name, "parameters": dict(procedure.values),
+                        "devices": procedure.devices(), "path": str(path),
+                        "streams": procedure.streams, "plots": procedure.plots})
+        ctx.log(f"started {procedure.name} {procedure.version} with {procedure.values}")
+        procedure.execute(ctx)
+    except AbortRequested:
+        status, error = ABORTED, "aborted on request"
+    except KeyboardInterrupt:
+        status, error, interrupted = ABORTED, "aborted by Ctrl-C", True
+    except Exception as exc:
+        status, error = FAILED, f"{type(exc).__name__}: {exc}"
+        recorder.log(traceback.format_exc(), logging.ERROR)
+        log.error("%s failed: %s", procedure.name, error)
+    finally:
+        shutdown_errors = _shielded(lambda: _safe_shutdown(bench))
+        for message in shutdown_errors:
+            recorder.log(f"safe shutdown: {message}", logging.ERROR)
+        if shutdown_errors and status == COMPLETED:
+            status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
+        recorder.log(f"finished: {status}{': ' + error if error else ''}",
+                     logging.INFO if status == COMPLETED else logging.WARNING)
+        _shielded(lambda: writer.close(status, error))
+        recorder.finish(status, error, str(path))
+    if interrupted:
+        raise KeyboardInterrupt
+    return RunResult(path, status, error, shutdown_errors)
+
+
+def _safe_shutdown(bench: Any) -> list[str]:
+    try:
+        return list(bench.safe_shutdown())
+    except Exception as exc:  # the bench should collect errors itself; never lose the file
+        return [f"{type(exc).__name__}: {exc}"]
+
+
+class RunHandle:
+    """A run in a worker thread (for the dashboard): abort it, wait for it, read its result."""
+
+    def __init__(self, procedure: Procedure, bench: Any, out_dir: str | Path, **kwargs: Any) -> None:
+        self.abort_event = threading.Event()
+        self.result: RunResult | None = None
+        self.exception: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"run {procedure.name}", daemon=True,
+                                        args=(procedure, bench, out_dir), kwargs=kwargs)
+        self._thread.start()
+
+    def _run(self, procedure: Procedure, bench: Any, out_dir: str | Path, **kwargs: Any) -> None:
+        try:
+            self.result = run_procedure(procedure, bench, out_dir, abort_event=self.abort_event, **kwargs)
+        except BaseException as exc:  # e.g. ParameterError from check(); reported to the caller
+            self.exception = exc
+
+    def abort(self) -> None:
+        self.abort_event.set()
+
+    def join(self, timeout: float | None = None) -> RunResult | None:
+        self._thread.join(timeout)
+        if self.exception is not None:
+            raise self.exception
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
+def start_run(procedure: Procedure, bench: Any, out_dir: str | Path, **kwargs: Any) -> RunHandle:
+    """Run in a worker thread; returns at once."""
+    return RunHandle(procedure, bench, out_dir, **kwargs)

@@ -1,0 +1,22 @@
+"""The memlab HDF5 run-file format: streaming writer and reader (h5py and numpy only)."""
+
+from storage.format import (
+    ABORTED,
+    COMPLETED,
+    FAILED,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    INTERRUPTED,
+    RUNNING,
+    STATUSES,
+    Column,
+    StreamSpec,
+)
+from storage.reader import RunFileError, RunReader, Stream
+from storage.writer import ParameterRecord, RunWriter
+
+__all__ = [
+    "ABORTED", "COMPLETED", "FAILED", "FORMAT_NAME", "FORMAT_VERSION", "INTERRUPTED", "RUNNING",
+    "STATUSES", "Column", "StreamSpec", "RunFileError", "RunReader", "Stream", "ParameterRecord",
+    "RunWriter",
+]

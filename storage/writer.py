@@ -1,0 +1,358 @@
+"""RunWriter: one HDF5 file per run, streamed in single-writer/multiple-reader mode.
+
+Every dataset is created when the run starts; the file then switches to SWMR mode and is only
+appended to. Rows are gathered in small numpy buffers and written in blocks, so appending one
+row costs a few Python operations, and a background thread flushes buffers and the file at
+least once every ``flush_interval_s`` (one second by default), so a killed writer loses at most
+the last second of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from storage.format import (
+    FINAL_STATUSES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    LOG_MESSAGE_BYTES,
+    RUNNING,
+    StreamSpec,
+)
+
+log = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 1 << 16
+_BUFFER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ParameterRecord:
+    """A parameter's value as run, with its unit and help text, for the file."""
+
+    value: Any
+    unit: str = ""
+    help: str = ""
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def to_attr(value: Any) -> Any:
+    """Map a Python value to something HDF5 stores as an attribute (JSON for containers)."""
+    if value is None:
+        return ""
+    if isinstance(value, (str, bool, int, float, np.generic)):
+        return value
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+class _StreamBuffer:
+    """Rows of one stream waiting to be written: one preallocated array per column."""
+
+    def __init__(self, spec: StreamSpec, datasets: list[h5py.Dataset]) -> None:
+        self.spec = spec
+        self.datasets = datasets
+        row_bytes = sum(np.dtype(c.dtype).itemsize * int(np.prod(c.shape)) for c in spec.columns)
+        self.capacity = max(16, _BUFFER_BYTES // max(row_bytes, 1))
+        self.arrays = [np.empty((self.capacity, *c.shape), dtype=c.dtype) for c in spec.columns]
+        self.count = 0
+        self.written = 0
+
+    def write_block(self, arrays: Sequence[np.ndarray], n: int) -> None:
+        start, stop = self.written, self.written + n
+        for dataset, values in zip(self.datasets, arrays):
+            dataset.resize(stop, axis=0)
+            dataset[start:stop] = values[:n] if len(values) != n else values
+        self.written = stop
+
+    def drain(self) -> bool:
+        if not self.count:
+            return False
+        self.write_block(self.arrays, self.count)
+        self.count = 0
+        return True
+
+
+class RunWriter:
+    """Write one run to ``path``.
+
+    ``streams`` are created at once; :meth:`append` / :meth:`append_row` add rows;
+    :meth:`log` adds a timestamped message; :meth:`close` records the final status.
+    Use as a context manager: leaving the block with an exception records ``failed``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        procedure: str,
+        procedure_version: str,
+        streams: Iterable[StreamSpec],
+        parameters: Mapping[str, ParameterRecord] | None = None,
+        chip: Mapping[str, Any] | None = None,
+        devices: Sequence[tuple[int, int]] = (),
+        instruments: Mapping[str, Mapping[str, Any]] | None = None,
+        operator: str = "",
+        software_version: str = "",
+        extra: Mapping[str, Any] | None = None,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        if flush_interval_s <= 0 or flush_interval_s > 1.0:
+            raise ValueError(f"flush_interval_s={flush_interval_s!r}: allowed 0 < value <= 1 s")
+        self.path = Path(path)
+        if self.path.exists():
+            raise FileExistsError(f"{self.path} exists; a run file is never overwritten")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.specs = {spec.name: spec for spec in streams}
+        self.flush_interval_s = flush_interval_s
+        self._lock = threading.RLock()
+        self._closed = False
+        self._log_pending: list[tuple[float, int, str]] = []
+
+        f = h5py.File(self.path, "w", libver="latest")
+        self._file = f
+        try:
+            self._write_header(procedure, procedure_version, parameters or {}, chip or {},
+                               devices, instruments or {}, operator, software_version, extra or {})
+            self._buffers = {name: self._create_stream(spec) for name, spec in self.specs.items()}
+            self._log_datasets = self._create_log()
+            f.swmr_mode = True
+            f.flush()
+        except BaseException:
+            f.close()
+            self.path.unlink(missing_ok=True)
+            raise
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name=f"flush {self.path.name}",
+                                         daemon=True)
+        self._flusher.start()
+
+    # -- creation --------------------------------------------------------------------------
+    def _write_header(self, procedure, procedure_version, parameters, chip, devices, instruments,
+                      operator, software_version, extra) -> None:
+        a = self._file.attrs
+        a["memlab_format"] = FORMAT_NAME
+        a["format_version"] = FORMAT_VERSION
+        a["procedure"] = procedure
+        a["procedure_version"] = procedure_version
+        a["software_version"] = software_version
+        a["operator"] = operator
+        a["start_time"] = utc_now_iso()
+        a["start_time_unix_s"] = time.time()
+        # Attributes that change later are created now with their final type (strings and
+        # floats), because SWMR mode allows modifying attributes but not creating them.
+        a["end_time"] = ""
+        a["status"] = RUNNING
+        a["error"] = ""
+        a["heartbeat_unix_s"] = time.time()
+        a["writer_host"] = socket.gethostname()
+        a["writer_pid"] = os.getpid()
+        for key, value in extra.items():
+            a[key] = to_attr(value)
+
+        group = self._file.create_group("parameters")
+        for name, record in parameters.items():
+            value = record.value
+            ds = group.create_dataset(name, data="" if value is None else value)
+            ds.attrs["units"] = record.unit
+            ds.attrs["help"] = record.help
+            ds.attrs["is_none"] = value is None
+
+        chip_group = self._file.create_group("chip")
+        for key, value in chip.items():
+            chip_group.attrs[key] = to_attr(value)
+        dev = np.asarray(devices, dtype="i4").reshape(-1, 2)
+        ds = chip_group.create_dataset("devices", data=dev)
+        ds.attrs["units"] = ""
+        ds.attrs["columns"] = ["row", "col"]
+
+        inst_group = self._file.create_group("instruments")
+        for role, snap in instruments.items():
+            g = inst_group.create_group(role)
+            for key, value in snap.items():
+                g.attrs[key] = to_attr(value)
+
+    def _create_stream(self, spec: StreamSpec) -> _StreamBuffer:
+        group = self._file.create_group(f"streams/{spec.name}")
+        group.attrs["columns"] = list(spec.column_names)
+        group.attrs["description"] = spec.description
+        datasets = []
+        for col in spec.columns:
+            cell_bytes = np.dtype(col.dtype).itemsize * int(np.prod(col.shape))
+            chunk_rows = max(1, _CHUNK_BYTES // cell_bytes)
+            ds = group.create_dataset(col.name, shape=(0, *col.shape), maxshape=(None, *col.shape),
+                                      dtype=col.dtype, chunks=(chunk_rows, *col.shape))
+            ds.attrs["units"] = col.unit
+            ds.attrs["description"] = col.description
+            datasets.append(ds)
+        return _StreamBuffer(spec, datasets)
+
+    def _create_log(self) -> list[h5py.Dataset]:
+        group = self._file.create_group("log")
+        specs = [("time_unix_s", "f8", "s"), ("level", "i2", ""),
+                 ("message", h5py.string_dtype("utf-8", LOG_MESSAGE_BYTES), "")]
+        datasets = []
+        for name, dtype, unit in specs:
+            ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
+            ds.attrs["units"] = unit
+            datasets.append(ds)
+        return datasets
+
+    # -- appending -------------------------------------------------------------------------
+    def append(self, stream: str, data: Mapping[str, Any]) -> int:
+        """Append a batch: ``data`` maps every column of ``stream`` to equal-length arrays
+        (scalars count as one row). Returns the number of rows appended."""
+        buf = self._buffer(stream)
+        spec = buf.spec
+        missing = [c for c in spec.column_names if c not in data]
+        unknown = [k for k in data if k not in spec.column_names]
+        if missing or unknown:
+            raise KeyError(f"stream {stream!r}: missing columns {missing}, unknown columns {unknown}; "
+                           f"declared: {list(spec.column_names)}")
+        arrays = []
+        for col in spec.columns:
+            arr = np.asarray(data[col.name], dtype=col.dtype)
+            if arr.shape == col.shape:
+                arr = arr.reshape((1, *col.shape))
+            if arr.shape[1:] != col.shape:
+                raise ValueError(f"stream {stream!r} column {col.name!r}: rows of shape "
+                                 f"{arr.shape[1:]} given, declared {col.shape}")
+            arrays.append(arr)
+        n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            raise ValueError(f"stream {stream!r}: columns of unequal length "
+                             f"{ {c.name: len(a) for c, a in zip(spec.columns, arrays)} }")
+        with self._lock:
+            self._check_open()
+            if buf.count + n > buf.capacity:
+                buf.drain()
+            if n >= buf.capacity:
+                buf.write_block(arrays, n)
+            else:
+                for target, values in zip(buf.arrays, arrays):
+                    target[buf.count:buf.count + n] = values
+                buf.count += n
+        return n
+
+    def append_row(self, stream: str, values: Sequence[Any]) -> None:
+        """Append one row given as values in the stream's column order (the fast path)."""
+        buf = self._buffer(stream)
+        if len(values) != len(buf.arrays):
+            raise ValueError(f"stream {stream!r}: {len(values)} values given, columns are "
+                             f"{list(buf.spec.column_names)}")
+        with self._lock:
+            self._check_open()
+            if buf.count == buf.capacity:
+                buf.drain()
+            i = buf.count
+            for target, value in zip(buf.arrays, values):
+                target[i] = value
+            buf.count = i + 1
+
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        """Add a timestamped message to the run's log."""
+        encoded = message.encode("utf-8")
+        if len(encoded) > LOG_MESSAGE_BYTES:
+            message = encoded[:LOG_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
+        with self._lock:
+            self._check_open()
+            self._log_pending.append((time.time(), int(level), message))
+
+    def rows(self, stream: str) -> int:
+        """Rows appended to ``stream`` so far (written or buffered)."""
+        buf = self._buffer(stream)
+        return buf.written + buf.count
+
+    # -- flushing and closing --------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered rows and log lines, and flush the file so readers see them."""
+        with self._lock:
+            if self._closed:
+                return
+            self._write_pending()
+            self._file.attrs.modify("heartbeat_unix_s", time.time())
+            self._file.flush()
+
+    def _write_pending(self) -> None:
+        for buf in self._buffers.values():
+            buf.drain()
+        if self._log_pending:
+            times, levels, messages = zip(*self._log_pending)
+            n0 = self._log_datasets[0].shape[0]
+            for ds, values in zip(self._log_datasets, (times, levels,
+                                                       [m.encode("utf-8") for m in messages])):
+                values = np.asarray(values, dtype=ds.dtype)  # keeps h5py's UTF-8 string tag
+                ds.resize((n0 + len(values),))
+                ds[n0:] = values
+            self._log_pending.clear()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval_s):
+            try:
+                self.flush()
+            except Exception:  # a failing flush must not kill the thread; close() reports it
+                log.exception("flushing %s failed", self.path)
+
+    def close(self, status: str, error: str = "") -> None:
+        """Write what is buffered, record the final status and close the file. Idempotent."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status={status!r}: allowed {list(FINAL_STATUSES)}")
+        if self._closed:
+            return
+        self._stop.set()
+        self._flusher.join()
+        with self._lock:
+            try:
+                self._write_pending()
+                a = self._file.attrs
+                a.modify("end_time", utc_now_iso())
+                a.modify("error", error)
+                a.modify("heartbeat_unix_s", time.time())
+                a.modify("status", status)
+                self._file.flush()
+            finally:
+                self._file.close()
+                self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _buffer(self, stream: str) -> _StreamBuffer:
+        try:
+            return self._buffers[stream]
+        except KeyError:
+            raise KeyError(f"no stream {stream!r}; declared: {list(self._buffers)}") from None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self.path} is closed; nothing more can be appended")
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._closed:
+            if exc is None:
+                self.close("completed")
+            else:
+                self.close("failed", f"{type(exc).__name__}: {exc}")

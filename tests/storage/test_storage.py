@@ -1,0 +1,212 @@
+"""RunWriter / RunReader: layout, SWMR following, crash safety, metadata."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from storage import (
+    Column,
+    ParameterRecord,
+    RunFileError,
+    RunReader,
+    RunWriter,
+    StreamSpec,
+)
+
+IV = StreamSpec("iv", (Column("voltage", "V"), Column("current", "A"), Column("cycle", "", "i4")))
+MAP = StreamSpec("map", (Column("conductance", "S", shape=(3, 4)),))
+
+
+def make_writer(path: Path, **kw) -> RunWriter:
+    return RunWriter(
+        path, procedure="iv-sweep", procedure_version="1.0", streams=[IV, MAP],
+        parameters={"v_max": ParameterRecord(1.5, "V", "peak"), "cycles": ParameterRecord(3, ""),
+                    "target": ParameterRecord(None, "S")},
+        chip={"family": "prgo", "rows": 3, "cols": 4, "seed": 7}, devices=[(0, 1), (2, 3)],
+        instruments={"smu": {"model": "2450", "identity": "KEITHLEY", "simulated": True,
+                             "settings": {"nplc": 0.01}}},
+        operator="ana", software_version="0.1.0", **kw)
+
+
+def test_roundtrip_with_plain_h5py(tmp_path):
+    path = tmp_path / "run.h5"
+    with make_writer(path) as w:
+        w.append("iv", {"voltage": np.linspace(0, 1, 50), "current": np.arange(50) * 1e-6,
+                        "cycle": np.zeros(50)})
+        w.append_row("iv", (2.0, 3e-6, 1))
+        w.append("map", {"conductance": np.full((3, 4), 1e-6)})
+        w.log("hello", logging.WARNING)
+    with h5py.File(path, "r") as f:  # a user with plain h5py and no memlab
+        assert f.attrs["memlab_format"] == "memlab-run"
+        assert f.attrs["status"] == "completed"
+        assert f.attrs["end_time"] != ""
+        assert f["streams/iv/voltage"].shape == (51,)
+        assert f["streams/iv/current"].attrs["units"] == "A"
+        assert f["streams/map/conductance"].shape == (1, 3, 4)
+        assert f["parameters/v_max"][()] == 1.5
+        assert f["parameters/v_max"].attrs["units"] == "V"
+        assert f["chip/devices"][()].tolist() == [[0, 1], [2, 3]]
+        assert f["log/message"][0].decode() == "hello"
+        for name, obj in f["streams"].items():
+            for col in obj.values():
+                assert "units" in col.attrs
+    with RunReader(path) as r:
+        assert r.status == "completed"
+        assert r.parameters == {"v_max": 1.5, "cycles": 3, "target": None}
+        assert r.parameter_units["v_max"] == "V"
+        assert r.chip["family"] == "prgo"
+        assert r.instruments["smu"]["settings"] == {"nplc": 0.01}
+        s = r.stream("iv")
+        assert len(s) == 51 and s.units["current"] == "A"
+        np.testing.assert_allclose(s["voltage"][:50], np.linspace(0, 1, 50))
+        assert s["cycle"][-1] == 1
+        assert r.log()[0][1:] == (logging.WARNING, "hello")
+        summary = r.summary()
+        assert summary["streams"]["map"]["conductance"]["shape"] == [1, 3, 4]
+
+
+def test_rows_larger_than_buffer_and_many_small(tmp_path):
+    path = tmp_path / "big.h5"
+    with make_writer(path) as w:
+        big = 200_000
+        w.append("iv", {"voltage": np.arange(big), "current": np.ones(big), "cycle": np.ones(big)})
+        for i in range(1000):
+            w.append_row("iv", (float(i), 0.0, 2))
+        assert w.rows("iv") == big + 1000
+    with RunReader(path) as r:
+        v = r.stream("iv")["voltage"]
+        assert len(v) == 201_000
+        np.testing.assert_array_equal(v[:big], np.arange(big))
+        np.testing.assert_array_equal(v[big:], np.arange(1000))
+
+
+def test_bad_appends_are_refused(tmp_path):
+    with make_writer(tmp_path / "r.h5") as w:
+        with pytest.raises(KeyError, match="missing columns .*cycle"):
+            w.append("iv", {"voltage": [1], "current": [2]})
+        with pytest.raises(KeyError, match="no stream 'nope'"):
+            w.append_row("nope", (1,))
+        with pytest.raises(ValueError, match="unequal length"):
+            w.append("iv", {"voltage": [1, 2], "current": [2], "cycle": [0]})
+        with pytest.raises(ValueError, match="2 values given"):
+            w.append_row("iv", (1, 2))
+
+
+def test_never_overwrites(tmp_path):
+    path = tmp_path / "r.h5"
+    make_writer(path).close("completed")
+    with pytest.raises(FileExistsError):
+        make_writer(path)
+
+
+def test_exception_in_block_records_failed(tmp_path):
+    path = tmp_path / "r.h5"
+    with pytest.raises(RuntimeError):
+        with make_writer(path) as w:
+            w.append_row("iv", (1.0, 1.0, 1))
+            raise RuntimeError("smu on fire")
+    with RunReader(path) as r:
+        assert r.status == "failed"
+        assert "smu on fire" in r.error
+        assert len(r.stream("iv")) == 1
+
+
+def test_foreign_and_corrupt_files(tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    with pytest.raises(RunFileError, match="not a memlab run file"):
+        RunReader(foreign)
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(2000))
+    with pytest.raises(RunFileError):
+        RunReader(corrupt)
+    text = tmp_path / "notes.h5"
+    text.write_text("hello")
+    with pytest.raises(RunFileError, match="not an HDF5 file"):
+        RunReader(text)
+
+
+WRITER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from storage import Column, RunWriter, StreamSpec
+    spec = StreamSpec("signal", (Column("index", "", "i8"), Column("value", "V")))
+    w = RunWriter(sys.argv[1], procedure="p", procedure_version="1", streams=[spec],
+                  flush_interval_s=0.1)
+    i = 0
+    while True:
+        w.append("signal", {"index": np.arange(i, i + 100), "value": np.arange(i, i + 100) * 0.5})
+        i += 100
+        print(i, flush=True)
+        time.sleep(0.01)
+""")
+
+
+def _start_writer(path: Path) -> subprocess.Popen:
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    return subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(path)], stdout=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def _wait_rows(proc: subprocess.Popen, rows: int) -> int:
+    while True:
+        line = proc.stdout.readline()
+        assert line, "writer exited early"
+        if int(line) >= rows:
+            return int(line)
+
+
+def test_sigkill_leaves_readable_interrupted_file(tmp_path):
+    path = tmp_path / "killed.h5"
+    proc = _start_writer(path)
+    try:
+        appended = _wait_rows(proc, 3000)
+        time.sleep(0.3)  # let the 0.1 s flusher write what was appended by then
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    with RunReader(path) as r:
+        assert r.status == "interrupted"
+        s = r.stream("signal")
+        n = len(s)
+        assert n >= appended  # every row appended 0.3 s before the kill was flushed
+        np.testing.assert_array_equal(s["index"], np.arange(n))
+        np.testing.assert_array_equal(s["value"], np.arange(n) * 0.5)
+    with h5py.File(path, "r") as f:  # and plain h5py opens it too
+        assert f["streams/signal/index"].shape[0] == n
+
+
+def test_reader_follows_a_live_file(tmp_path):
+    path = tmp_path / "live.h5"
+    proc = _start_writer(path)
+    try:
+        _wait_rows(proc, 100)
+        time.sleep(0.3)
+        with RunReader(path) as r:
+            assert r.status == "running"
+            s = r.stream("signal")
+            first = len(s)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.2)
+                r.refresh()
+                if len(s) > first + 500:
+                    break
+            assert len(s) > first + 500, "reader saw no new rows arrive"
+            np.testing.assert_array_equal(s["index"], np.arange(len(s)))
+    finally:
+        proc.kill()
+        proc.wait()
