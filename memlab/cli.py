@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "memlab.cmd_run",
     "memlab.cmd_info",
     "memlab.cmd_demo",
+    "memlab.cmd_campaign",
 )
 
 
@@ -40,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
     from procedures import ParameterError
+    from procedures.plan import PlanError
     from storage import RunFileError
-    types: list[type[BaseException]] = [UsageError, ParameterError, RunFileError, FileNotFoundError]
+    types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
+                                        FileNotFoundError]
     try:
         from instruments.bench import BenchFileError
         types.append(BenchFileError)

@@ -35,12 +35,12 @@ class ClockCheck(Procedure):
         Parameter("seed", int, 0, "", 0, 2**32 - 1, help="Noise seed"),
     )
     streams = (
-        StreamSpec("signal", (Column("sample", "", "i8"), Column("time_s", "s"),
+        StreamSpec("signal", (Column("sample", "", "i8"), Column("time", "s"),
                               Column("value", "V")), "the synthetic signal"),
         StreamSpec("pacing", (Column("clock_s", "s"), Column("wall_s", "s")),
                    "bench-clock and wall time elapsed at the end of each batch"),
     )
-    plots = (PlotHint("signal", "time_s", "value", "Synthetic signal"),
+    plots = (PlotHint("signal", "time", "value", "Synthetic signal"),
              PlotHint("pacing", "wall_s", "clock_s", "Bench clock vs wall time", kind="scatter"))
 
     def estimate_s(self, bench) -> float:
@@ -62,7 +62,7 @@ class ClockCheck(Procedure):
             t = index * p.interval_s
             ctx.sleep(max(0.0, t[-1] - ctx.elapsed_s))
             value = p.amplitude_v * np.sin(2 * np.pi * p.frequency_hz * t) + rng.normal(0, p.noise_v, n)
-            ctx.append("signal", {"sample": index, "time_s": t, "value": value})
+            ctx.append("signal", {"sample": index, "time": t, "value": value})
             ctx.append_row("pacing", (ctx.elapsed_s, time.monotonic() - wall0))
             done += n
             ctx.progress(done, p.samples)

@@ -1,0 +1,80 @@
+"""`memlab campaign PLAN --bench FILE --out DIR`: run a plan unattended, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from procedures.campaign import Campaign, CampaignListener
+from procedures.plan import load_plan
+
+
+class CampaignProgress(CampaignListener):
+    """One bar over the whole campaign in estimated instrument seconds; tqdm's time left comes
+    from the measured rate, so it is instrument time in simulation and real rates on hardware."""
+
+    def __init__(self, campaign: Campaign, disable: bool | None = None) -> None:
+        self.campaign = campaign
+        total = sum(campaign.estimate_s(t) for t in campaign.tasks)
+        self.bar = tqdm(total=total, unit="s", unit_scale=True, file=sys.stderr, disable=disable,
+                        desc=campaign.plan.name, dynamic_ncols=True,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.4g}/{total:.4g} instrument-s "
+                                   "[{elapsed}<{remaining}] {postfix}")
+        self.base = 0.0
+        self.current = 0.0
+
+    def on_task_start(self, task, index: int, total: int, estimate_s: float) -> None:
+        self.current = estimate_s
+        self.bar.set_postfix_str(f"run {index + 1}/{total}: {task.step.name} on "
+                                 f"({task.device[0]},{task.device[1]})", refresh=False)
+        self.bar.refresh()
+
+    def on_progress(self, done: float, total: float, eta_s: float | None) -> None:
+        if total > 0:
+            self.bar.n = self.base + self.current * min(1.0, done / total)
+            self.bar.refresh()
+
+    def on_task_end(self, task, record: dict[str, Any]) -> None:
+        self.base += self.campaign.estimate_s(task)
+        self.bar.n = self.base
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("campaign", help="run a campaign plan (YAML) unattended",
+                       description="Run a campaign plan: each run is its own file in --out, with a "
+                                   "manifest and a log file; --resume continues an interrupted one.")
+    p.add_argument("plan", help="the plan (YAML); see docs/campaigns.md")
+    p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<plan name>)")
+    p.add_argument("--resume", action="store_true", help="continue the campaign already in --out")
+    p.add_argument("--dry-run", action="store_true", help="print what would run and the estimated time")
+    p.add_argument("--operator", help="who ran it (default: the plan's operator, else the login name)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from instruments.bench import load_bench
+
+    plan = load_plan(args.plan)
+    out = args.out or f"runs/{plan.name}"
+    with load_bench(args.bench) as bench:
+        campaign = Campaign(plan, bench, out, resume=args.resume, operator=args.operator)
+        if args.dry_run:
+            print(campaign.dry_run())
+            return 0
+        progress = CampaignProgress(campaign)
+        campaign.listeners.append(progress)
+        try:
+            result = campaign.run()
+        finally:
+            progress.close()
+    print(result.summary)
+    print(f"campaign {result.status}: run files, manifest.json and campaign.log are in {out}")
+    return 0 if result.ok else 1

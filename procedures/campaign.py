@@ -1,0 +1,377 @@
+"""Campaigns: a plan run unattended over many devices, one run file each, resumable.
+
+The manifest (``manifest.json`` in the output folder) records every attempt: its task, file,
+status and error. It is rewritten atomically before and after each run, so after a crash or a
+SIGKILL ``resume=True`` knows what completed (skipped), what was running (redone) and what is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from procedures.parameters import ParameterError
+from procedures.plan import Plan, PlanError, Task, resolve_devices
+from procedures.recorder import RunListener
+from procedures.runner import run_filename, run_procedure
+from storage import RunFileError, RunReader
+
+log = logging.getLogger("memlab.campaign")
+
+MANIFEST = "manifest.json"
+LOG_FILE = "campaign.log"
+SKIPPED = "skipped"
+DONE_STATUSES = ("completed", "failed", SKIPPED)  # final for a task: resume does not redo them
+
+
+class CampaignListener(RunListener):
+    """Hears the campaign (task by task) and, through the RunListener methods, each run."""
+
+    def on_task_start(self, task: Task, index: int, total: int, estimate_s: float) -> None:
+        """A task is about to run (index counts from 0)."""
+
+    def on_task_end(self, task: Task, record: dict[str, Any]) -> None:
+        """A task ended, was skipped, or was already done in an earlier session."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Manifest:
+    """What ran, what is left and why anything failed; JSON, written atomically."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path, self.data = path, data
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            return cls(path, json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise PlanError(f"{path}: cannot read the campaign manifest ({exc})") from exc
+
+    def save(self) -> None:
+        self.data["updated"] = _now()
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, default=str))
+        os.replace(tmp, self.path)
+
+    @property
+    def attempts(self) -> list[dict[str, Any]]:
+        return self.data["attempts"]
+
+    def last(self, key: str) -> dict[str, Any] | None:
+        for record in reversed(self.attempts):
+            if record["task"] == key:
+                return record
+        return None
+
+
+@dataclass
+class CampaignResult:
+    status: str
+    out_dir: Path
+    manifest: dict[str, Any]
+    summary: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+
+def _plan_digest(plan: Plan) -> str:
+    payload = json.dumps([(t.key, t.step.procedure.name, t.step.params) for t in plan.tasks()],
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def formed_devices(folder: Path) -> set[tuple[int, int]]:
+    """Devices with a completed forming run that reports ``formed`` in ``folder``."""
+    formed = set()
+    for path in sorted(folder.glob("*.h5")):
+        try:
+            with RunReader(path) as r:
+                if r.procedure != "forming" or r.status != "completed" or "result" not in r.stream_names:
+                    continue
+                result = r.stream("result")
+                if len(result) and result["formed"][-1]:
+                    formed.update((int(a), int(b)) for a, b in r.devices)
+        except (RunFileError, KeyError, OSError) as exc:
+            log.warning("all_formed: skipping %s (%s)", path.name, exc)
+    return formed
+
+
+class Campaign:
+    """Run ``plan`` on ``bench`` into ``out_dir``. From Python::
+
+        campaign = Campaign(load_plan("night.yaml"), load_bench("bench.toml"), "runs/night")
+        print(campaign.dry_run())
+        result = campaign.run()
+    """
+
+    def __init__(self, plan: Plan, bench: Any, out_dir: str | Path, *, resume: bool = False,
+                 listeners: Iterable[CampaignListener] = (), operator: str | None = None) -> None:
+        self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
+        self.resume = resume
+        self.listeners = list(listeners)
+        self.operator = operator or plan.operator
+        formed = None
+        if any(item == "all_formed" for item in plan.device_spec):
+            formed = formed_devices(self.out_dir) if self.out_dir.is_dir() else set()
+            formed = formed or None
+        plan.devices = resolve_devices(plan, bench.chip_info(), formed)
+        self.tasks = list(plan.tasks())
+        self._estimates = self._check()
+
+    def _check(self) -> dict[str, float | None]:
+        """Make every run's procedure and check it against the bench, before anything runs."""
+        problems, estimates = [], {}
+        for task in self.tasks:
+            try:
+                proc = task.step.make(task.device)
+                proc.check(self.bench)
+                estimates[task.key] = proc.estimate_s(self.bench)
+            except ParameterError as exc:
+                problems.append(f"{task.key}: {exc}")
+        if problems:
+            more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise PlanError(f"{self.plan.source}: the plan does not fit this bench:\n  "
+                            + "\n  ".join(problems[:10]) + more)
+        return estimates
+
+    def estimate_s(self, task: Task) -> float:
+        estimate = self._estimates.get(task.key)
+        return 1.0 if estimate is None else float(estimate)
+
+    def dry_run(self) -> str:
+        lines = [f"campaign {self.plan.name}: {len(self.plan.devices)} devices x {self.plan.repeat} "
+                 f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs"]
+        total = 0.0
+        for task in self.tasks:
+            est = self._estimates.get(task.key)
+            total += est or 0.0
+            when = "" if task.step.only_if is None else f"  only if {task.step.only_if}"
+            lines.append(f"  {task.key:<40} {task.step.procedure.name:<24} "
+                         f"{'?' if est is None else f'{est:.4g} s':>12}{when}")
+        unknown = sum(1 for t in self.tasks if self._estimates.get(t.key) is None)
+        lines.append(f"estimated instrument time: {total:.4g} s ({total / 3600:.3g} h)"
+                     + (f", plus {unknown} runs that cannot be estimated in advance" if unknown else ""))
+        return "\n".join(lines)
+
+    # -- running ---------------------------------------------------------------------------
+    def _open_manifest(self) -> Manifest:
+        path = self.out_dir / MANIFEST
+        digest = _plan_digest(self.plan)
+        if path.exists():
+            if not self.resume:
+                raise PlanError(f"{self.out_dir} already holds a campaign; use --resume to continue "
+                                "it or choose another --out folder")
+            manifest = Manifest.load(path)
+            if manifest.data.get("plan_digest") != digest:
+                raise PlanError(f"{path}: it was made by a different plan; resume needs the same plan")
+            for record in manifest.attempts:
+                if record["status"] == "running":  # its process died mid-run
+                    record["status"] = "interrupted"
+                    record["error"] = "the campaign process died during this run; redone on resume"
+            manifest.data["resumed"] = manifest.data.get("resumed", 0) + 1
+            return manifest
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        return Manifest(path, {
+            "campaign": self.plan.name, "plan_source": self.plan.source, "plan_digest": digest,
+            "started": _now(), "status": "running", "devices": self.plan.devices,
+            "steps": [s.name for s in self.plan.steps], "tasks": [t.key for t in self.tasks],
+            "attempts": [],
+        })
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for listener in self.listeners:
+            getattr(listener, method, lambda *a: None)(*args)
+
+    def run(self) -> CampaignResult:
+        manifest = self._open_manifest()
+        handler = logging.FileHandler(self.out_dir / LOG_FILE)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
+        status = "running"
+        try:
+            log.info("campaign %s: %d runs into %s%s", self.plan.name, len(self.tasks), self.out_dir,
+                     " (resumed)" if self.resume else "")
+            manifest.data["status"] = "running"
+            manifest.save()
+            status = self._run_tasks(manifest)
+        except KeyboardInterrupt:
+            status = "aborted"
+            raise
+        except Exception as exc:
+            status = "failed"
+            manifest.data["error"] = f"{type(exc).__name__}: {exc}"
+            log.exception("campaign %s stopped", self.plan.name)
+            raise
+        finally:
+            manifest.data["status"] = status
+            manifest.data["ended"] = _now()
+            manifest.save()
+            summary = self.summary(manifest)
+            log.info("campaign %s %s\n%s", self.plan.name, status, summary)
+            self._run_notify(status)
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        return CampaignResult(status, self.out_dir, manifest.data, summary)
+
+    def _run_tasks(self, manifest: Manifest) -> str:
+        skipped_devices: set[tuple[int, int]] = set()
+        outcome: dict[tuple, dict[str, Any]] = {}  # (device, repeat, step name) -> last record
+        failures = 0
+        for index, task in enumerate(self.tasks):
+            key = (task.device, task.repeat, task.step.name)
+            previous = manifest.last(task.key)
+            if previous is not None and previous["status"] in DONE_STATUSES:
+                outcome[key] = previous
+                self._notify("on_task_end", task, previous)
+                failures += previous["status"] == "failed"
+                if previous["status"] == "failed" and task.step.on_failure == "skip_device":
+                    skipped_devices.add(task.device)
+                if previous["status"] == "failed" and task.step.on_failure == "stop":
+                    return "failed"
+                continue
+            reason = self._skip_reason(task, skipped_devices, outcome)
+            if reason:
+                record = self._record(manifest, task, status=SKIPPED, error=reason)
+                outcome[key] = record
+                self._notify("on_task_end", task, record)
+                continue
+            record = self._attempt(manifest, task, index)
+            outcome[key] = record
+            if record["status"] == "failed":
+                failures += 1
+                if task.step.on_failure == "stop":
+                    log.error("%s failed and on_failure is stop: the campaign stops", task.key)
+                    return "failed"
+                if task.step.on_failure == "skip_device":
+                    log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
+                    skipped_devices.add(task.device)
+        return "completed" if failures == 0 else "completed_with_failures"
+
+    def _skip_reason(self, task: Task, skipped: set, outcome: dict) -> str:
+        if task.device in skipped:
+            return "an earlier step of this device failed (on_failure: skip_device)"
+        cond = task.step.only_if
+        if cond is None:
+            return ""
+        earlier = outcome.get((task.device, task.repeat, cond.step))
+        if earlier is None:
+            return f"condition: step {cond.step} has not run"
+        if cond.status is not None:
+            return "" if earlier["status"] == cond.status else \
+                f"condition: {cond.step} is {earlier['status']}, not {cond.status}"
+        value = self._last_value(earlier.get("file"), cond.column)
+        if value is None:
+            return f"condition: no {cond.column} recorded by {cond.step}"
+        if cond.above is not None and not value > cond.above:
+            return f"condition: last {cond.column} {value:.4g} is not above {cond.above:g}"
+        if cond.below is not None and not value < cond.below:
+            return f"condition: last {cond.column} {value:.4g} is not below {cond.below:g}"
+        return ""
+
+    def _last_value(self, filename: str | None, column: str) -> float | None:
+        if not filename:
+            return None
+        try:
+            with RunReader(self.out_dir / filename) as reader:
+                for stream in reader.streams():
+                    if column in stream.columns and len(stream):
+                        return float(stream.column(column, len(stream) - 1)[0])
+        except (RunFileError, OSError):
+            return None
+        return None
+
+    def _record(self, manifest: Manifest, task: Task, **fields: Any) -> dict[str, Any]:
+        record = {"task": task.key, "device": list(task.device), "repeat": task.repeat,
+                  "step": task.step.name, "procedure": task.step.procedure.name, "attempt": 0,
+                  "file": None, "status": None, "error": "", "started": _now(), "ended": _now(),
+                  "instrument_s": 0.0, "wall_s": 0.0}
+        record.update(fields)
+        manifest.attempts.append(record)
+        manifest.save()
+        return record
+
+    def _attempt(self, manifest: Manifest, task: Task, index: int) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for attempt in range(1, task.step.retries + 2):
+            procedure = task.step.make(task.device)
+            filename = f"{task.key.replace('/', '_')}_a{attempt}_{run_filename(procedure)}"
+            record = self._record(manifest, task, attempt=attempt, file=filename, status="running")
+            self._notify("on_task_start", task, index, len(self.tasks), self.estimate_s(task))
+            t_clock, t_wall = self.bench.clock.now(), time.monotonic()
+            try:
+                result = run_procedure(procedure, self.bench, self.out_dir, filename=filename,
+                                       operator=self.operator, listeners=self.listeners,
+                                       extra={"campaign": self.plan.name, "campaign_task": task.key})
+                record["status"], record["error"] = result.status, result.error
+                record["file"] = result.path.name
+            except KeyboardInterrupt:
+                record["status"], record["error"] = "aborted", "aborted by Ctrl-C"
+                raise
+            except Exception as exc:  # e.g. the bench lost an instrument before the run started
+                record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
+                log.error("%s: %s", task.key, record["error"])
+            finally:
+                record["ended"] = _now()
+                record["instrument_s"] = self.bench.clock.now() - t_clock
+                record["wall_s"] = time.monotonic() - t_wall
+                manifest.save()
+                if record["status"] != "aborted":
+                    self._notify("on_task_end", task, record)
+            if record["status"] == "completed":
+                break
+            if attempt <= task.step.retries:
+                log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"],
+                            record["error"])
+        return record
+
+    def _run_notify(self, status: str) -> None:
+        if not self.plan.notify:
+            return
+        env = dict(os.environ, MEMLAB_CAMPAIGN=self.plan.name, MEMLAB_CAMPAIGN_STATUS=status,
+                   MEMLAB_CAMPAIGN_DIR=str(self.out_dir.resolve()))
+        try:
+            done = subprocess.run(self.plan.notify, shell=True, env=env, timeout=60,
+                                  capture_output=True, text=True)
+            if done.returncode:
+                log.warning("notify command exited %d: %s", done.returncode, done.stderr.strip())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("notify command failed: %s", exc)
+
+    def summary(self, manifest: Manifest | None = None) -> str:
+        """A table of devices x steps with each run's status (the last of each repeat)."""
+        manifest = manifest or Manifest.load(self.out_dir / MANIFEST)
+        steps = [s.name for s in self.plan.steps]
+        short = {"completed": "ok", "failed": "FAILED", "aborted": "aborted", SKIPPED: "skip",
+                 "interrupted": "interrupted", "running": "running"}
+        width = max(10, *(len(s) + 2 for s in steps))
+        lines = [f"{'device':<10}" + "".join(f"{s:>{width}}" for s in steps)]
+        for device in self.plan.devices:
+            cells = []
+            for step in steps:
+                states = [manifest.last(f"r{device[0]}c{device[1]}/rep{rep}/{step}")
+                          for rep in range(self.plan.repeat)]
+                text = "/".join(short.get(r["status"], r["status"]) if r else "-" for r in states)
+                cells.append(f"{text:>{width}}")
+            lines.append(f"({device[0]},{device[1]})".ljust(10) + "".join(cells))
+        counts: dict[str, int] = {}
+        for task in self.tasks:
+            last = manifest.last(task.key)
+            state = last["status"] if last else "not run"
+            counts[state] = counts.get(state, 0) + 1
+        lines.append("runs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        return "\n".join(lines)
