@@ -1,0 +1,475 @@
+"""Keysight drivers: B2900 source-measure units, 33500B and 81160A pulse generators.
+
+Command strings follow ``reference/instruments.md``; each class lists at the top of its docstring the
+exact commands it sends, which its simulated twin under ``instruments/sim/`` must understand.
+Numbers in hand-written commands have up to 9 significant digits; numbers set through pymeasure's
+own properties keep pymeasure's formats (``%e`` for times, ``%f`` for volts).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+from pymeasure.instruments import Instrument, SCPIMixin
+from pymeasure.instruments.agilent import Agilent33500 as _PymeasureAgilent33500
+from pymeasure.instruments.keysight import Keysight81160A as _PymeasureKeysight81160A
+
+from .interfaces import (
+    DriverMixin,
+    InstrumentConnectionError,
+    InstrumentError,
+    PulseGenerator,
+    SourceMeter,
+    SweepResult,
+    check_line_frequency,
+    check_pulse_train,
+    fmt,
+    pulse_aperture,
+    sweep_voltages,
+)
+from .limits import LimitError, SafetyLimits, require_int, require_range
+
+log = logging.getLogger(__name__)
+
+_TRIGGER_MARGIN_S = 100e-6
+"""Time added to each timer-triggered point beyond delay + aperture (source settling, data handling)."""
+
+
+class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
+    """Keysight B2900 precision SMU (B2901A/B2902A/B2911A/B2912A), one channel.
+
+    Commands sent (shown for channel 1; ``<..>`` a number, ``N`` the point count):
+
+    - set_voltage: ``:SOUR1:FUNC:MODE VOLT``, ``:SENS1:CURR:PROT <A>``, ``:SOUR1:VOLT <V>``
+    - set_current: ``:SOUR1:FUNC:MODE CURR``, ``:SENS1:VOLT:PROT <V>``, ``:SOUR1:CURR <A>``
+    - measure: ``:MEAS:CURR? (@1)``, ``:MEAS:VOLT? (@1)``
+    - nplc: ``:SENS1:CURR:NPLC <n>``, ``:SENS1:CURR:NPLC?``
+    - output_on: ``SYST:ERR?`` (until ``0,...``), ``:OUTP1 ON``; off ``:OUTP1 OFF``; state ``:OUTP1?``
+    - list_sweep: ``:SOUR1:FUNC:MODE VOLT``, ``:SENS1:CURR:PROT <A>``, ``:SOUR1:VOLT 0``,
+      ``:SENS1:FUNC "CURR"``, ``:SENS1:CURR:RANG:AUTO ON``, ``:SENS1:CURR:NPLC <n>``,
+      ``:SOUR1:VOLT:MODE LIST``, ``:SOUR1:LIST:VOLT v1,...,vN``, ``:TRIG1:SOUR TIM``,
+      ``:TRIG1:TIM <delay + aperture + 100 us>``, ``:TRIG1:COUN N``, ``:TRIG1:ACQ:DEL <delay>``,
+      ``:FORM:ELEM:SENS CURR,TIME,SOUR``, ``SYST:ERR?``, ``:OUTP1 ON``, ``:INIT (@1)``, ``*OPC?``,
+      ``:SOUR1:VOLT:MODE FIX``, ``:SOUR1:VOLT 0``, ``:OUTP1 OFF``, ``:FETC:ARR? (@1)``
+      (reply ``i,t,s,i,t,s,...``), ``SYST:ERR?``; if ``*OPC?`` times out: ``:ABOR (@1)``, ``:OUTP1 OFF``,
+      ``SYST:ERR?`` (to report why)
+    - pulse: ``:SOUR1:FUNC:MODE VOLT``, ``:SENS1:CURR:PROT <A>``, ``:SOUR1:FUNC:SHAP PULS``,
+      ``:SOUR1:VOLT <base>``, ``:SOUR1:VOLT:TRIG <level>``, ``:SOUR1:PULS:DEL 0``, ``:SOUR1:PULS:WIDT <w>``,
+      ``:SENS1:FUNC "CURR"``, ``:SENS1:CURR:RANG:AUTO OFF``, ``:SENS1:CURR:RANG <compliance>``,
+      ``:SENS1:CURR:NPLC <n>``, ``:TRIG1:SOUR TIM``, ``:TRIG1:TIM <period>``, ``:TRIG1:COUN <count>``,
+      ``:TRIG1:ACQ:DEL <(w - aperture)/2>``, ``:FORM:ELEM:SENS CURR,TIME,SOUR``, ``SYST:ERR?``, ``:OUTP1 ON``,
+      ``:INIT (@1)``, ``*OPC?``, ``:SOUR1:FUNC:SHAP DC``, ``:SOUR1:VOLT 0``, ``:OUTP1 OFF``,
+      ``:FETC:ARR? (@1)``, ``SYST:ERR?``
+    - shutdown: ``:ABOR (@1)``, ``:OUTP1 OFF``, ``:SOUR1:FUNC:SHAP DC``, ``:SOUR1:VOLT:MODE FIX``,
+      ``:SOUR1:VOLT 0``, ``:SOUR1:CURR 0``
+    - identity: ``*IDN?``
+    """
+
+    model = "Keysight B2900"
+    max_sweep_points: ClassVar[int] = 2500
+    max_voltage_v: ClassVar[float] = 210.0
+    max_current_a: ClassVar[float] = 3.03
+    min_trigger_interval_s: ClassVar[float] = 20e-6
+
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        channel: int = 1,
+        line_frequency_hz: float = 50.0,
+        **kwargs: Any,
+    ) -> None:
+        if channel not in (1, 2):
+            raise ValueError(f"channel={channel!r} is not a B2900 channel; allowed: 1, 2")
+        self.channel = channel
+        self.line_frequency_hz = check_line_frequency(line_frequency_hz)
+        super().__init__(adapter, name, limits=limits, **kwargs)
+
+    def _voltage(self, voltage_v: float, parameter: str) -> float:
+        value = self.limits.check_voltage(voltage_v, parameter)
+        return require_range(parameter, value, -self.max_voltage_v, self.max_voltage_v, "V", f"{self.model} range")
+
+    def _compliance_a(self, compliance_a: float) -> float:
+        value = self.limits.check_compliance(compliance_a)
+        return require_range("compliance_a", value, 1e-9, self.max_current_a, "A", f"{self.model} range")
+
+    def _program_voltage(self, compliance_a: float, voltage_v: float) -> None:
+        ch = self.channel
+        self.write(f":SOUR{ch}:FUNC:MODE VOLT")
+        self.write(f":SENS{ch}:CURR:PROT {fmt(compliance_a)}")
+        self.write(f":SOUR{ch}:VOLT {fmt(voltage_v)}")
+        self._settings.update(source_function="voltage", compliance_a=compliance_a, voltage_v=voltage_v)
+
+    def set_voltage(self, voltage_v: float, compliance_a: float) -> None:
+        value = self._voltage(voltage_v, "voltage_v")
+        self._program_voltage(self._compliance_a(compliance_a), value)
+
+    def set_current(self, current_a: float, compliance_v: float) -> None:
+        value = self.limits.check_current(current_a)
+        compliance = self.limits.check_voltage_compliance(compliance_v)
+        require_range("compliance_v", compliance, 0.0, self.max_voltage_v, "V", f"{self.model} range")
+        ch = self.channel
+        self.write(f":SOUR{ch}:FUNC:MODE CURR")
+        self.write(f":SENS{ch}:VOLT:PROT {fmt(compliance)}")
+        self.write(f":SOUR{ch}:CURR {fmt(value)}")
+        self._settings.update(source_function="current", compliance_v=compliance, current_a=value)
+
+    def measure_current_a(self) -> float:
+        return self._ask_float(f":MEAS:CURR? (@{self.channel})")
+
+    def measure_voltage_v(self) -> float:
+        return self._ask_float(f":MEAS:VOLT? (@{self.channel})")
+
+    @property
+    def _min_nplc(self) -> float:
+        return 8e-6 * self.line_frequency_hz  # shortest aperture: 8 us
+
+    @property
+    def nplc(self) -> float:
+        return self._ask_float(f":SENS{self.channel}:CURR:NPLC?")
+
+    @nplc.setter
+    def nplc(self, value: float) -> None:
+        nplc = require_range("nplc", value, self._min_nplc, 100.0, "", f"{self.model} range")
+        self.write(f":SENS{self.channel}:CURR:NPLC {fmt(nplc)}")
+        self._settings["nplc"] = nplc
+
+    def output_on(self) -> None:
+        self.check_errors()
+        self.write(f":OUTP{self.channel} ON")
+        self._settings["output"] = True
+
+    def output_off(self) -> None:
+        self.write(f":OUTP{self.channel} OFF")
+        self._settings["output"] = False
+
+    def output_enabled(self) -> bool:
+        return bool(self._ask_float(f":OUTP{self.channel}?"))
+
+    def _timer(self, interval_s: float, count: int, acquire_delay_s: float) -> None:
+        ch = self.channel
+        self.write(f":TRIG{ch}:SOUR TIM")
+        self.write(f":TRIG{ch}:TIM {fmt(interval_s)}")
+        self.write(f":TRIG{ch}:COUN {count}")
+        self.write(f":TRIG{ch}:ACQ:DEL {fmt(acquire_delay_s)}")
+        self.write(":FORM:ELEM:SENS CURR,TIME,SOUR")
+
+    def _run_and_fetch(self, n: int, expected_s: float, restore: Sequence[str]) -> SweepResult:
+        """Output on, run the trigger sequence, restore the DC state, then fetch ``n`` points at once."""
+        ch = self.channel
+        self.output_on()
+        try:
+            self.write(f":INIT (@{ch})")
+            with self._allow(2.0 * expected_s + 1.0):
+                self.ask("*OPC?")
+        except InstrumentConnectionError as exc:
+            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
+            raise self._diagnosed(exc) from exc
+        except BaseException:
+            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
+            raise
+        for command in restore:
+            self.write(command)
+        self.output_off()
+        reply = self.ask(f":FETC:ARR? (@{ch})")
+        self.check_errors()
+        try:
+            data = np.array(reply.strip().split(","), dtype=np.float64)
+        except ValueError:
+            raise InstrumentError(self.label(), f"unparsable result data: {reply[:80]!r}...") from None
+        if data.size != 3 * n:
+            raise InstrumentError(self.label(), f"returned {data.size} values, expected {3 * n} (3 x {n} points)")
+        data = data.reshape(n, 3)
+        return SweepResult(data[:, 2], data[:, 0], data[:, 1] - data[0, 1])
+
+    def list_sweep(
+        self, voltages_v: Sequence[float] | np.ndarray, compliance_a: float, nplc: float, delay_s: float = 0.0
+    ) -> SweepResult:
+        voltages = sweep_voltages(self.limits, voltages_v, self.max_sweep_points, self.max_voltage_v, self.model)
+        compliance = self._compliance_a(compliance_a)
+        nplc_value = require_range("nplc", nplc, self._min_nplc, 100.0, "", f"{self.model} range")
+        delay = require_range("delay_s", delay_s, 0.0, 100.0, "s", f"{self.model} range")
+        n = voltages.size
+        ch = self.channel
+        self._program_voltage(compliance, 0.0)
+        self.write(f':SENS{ch}:FUNC "CURR"')
+        self.write(f":SENS{ch}:CURR:RANG:AUTO ON")
+        self.nplc = nplc_value
+        self.write(f":SOUR{ch}:VOLT:MODE LIST")
+        self.write(f":SOUR{ch}:LIST:VOLT {','.join(fmt(v) for v in voltages)}")
+        interval = max(delay + nplc_value / self.line_frequency_hz + _TRIGGER_MARGIN_S, self.min_trigger_interval_s)
+        self._timer(interval, n, delay)
+        return self._run_and_fetch(n, n * interval, [f":SOUR{ch}:VOLT:MODE FIX", f":SOUR{ch}:VOLT 0"])
+
+    def pulse(
+        self,
+        level_v: float,
+        width_s: float,
+        period_s: float,
+        count: int,
+        base_v: float = 0.0,
+        *,
+        compliance_a: float,
+    ) -> SweepResult:
+        level, width, period, base, n = check_pulse_train(self.limits, level_v, width_s, period_s, count, base_v)
+        self._voltage(level, "level_v")
+        self._voltage(base, "base_v")
+        require_range("width_s", width, 50e-6, 1e5, "s", f"{self.model} range")
+        if period < width + self.min_trigger_interval_s:
+            raise LimitError(
+                "period_s", period_s, f">= width_s + {self.min_trigger_interval_s:g} s", f"{self.model} range"
+            )
+        compliance = self._compliance_a(compliance_a)
+        if n > 100_000:
+            raise LimitError("count", count, "1 .. 100000", f"{self.model} trigger count")
+        nplc = pulse_aperture(width, self.line_frequency_hz, self._min_nplc, self.model)
+        aperture_s = nplc / self.line_frequency_hz
+        ch = self.channel
+        self._program_voltage(compliance, base)
+        self.write(f":SOUR{ch}:FUNC:SHAP PULS")
+        self.write(f":SOUR{ch}:VOLT:TRIG {fmt(level)}")
+        self.write(f":SOUR{ch}:PULS:DEL 0")
+        self.write(f":SOUR{ch}:PULS:WIDT {fmt(width)}")
+        self.write(f':SENS{ch}:FUNC "CURR"')
+        # Auto range cannot follow a pulse; the compliance is the largest current there can be.
+        self.write(f":SENS{ch}:CURR:RANG:AUTO OFF")
+        self.write(f":SENS{ch}:CURR:RANG {fmt(compliance)}")
+        self.nplc = nplc
+        self._timer(period, n, 0.5 * (width - aperture_s))
+        return self._run_and_fetch(n, n * period, [f":SOUR{ch}:FUNC:SHAP DC", f":SOUR{ch}:VOLT 0"])
+
+    def shutdown(self) -> None:
+        ch = self.channel
+        self._safe_state(
+            lambda: self.write(f":ABOR (@{ch})"),
+            self.output_off,
+            lambda: self.write(f":SOUR{ch}:FUNC:SHAP DC"),
+            lambda: self.write(f":SOUR{ch}:VOLT:MODE FIX"),
+            lambda: self.write(f":SOUR{ch}:VOLT 0"),
+            lambda: self.write(f":SOUR{ch}:CURR 0"),
+        )
+        self._settings.update(voltage_v=0.0, current_a=0.0)
+
+
+class _PulseGeneratorMixin(DriverMixin):
+    """What the two Keysight generators share: checks, level ordering, trigger, output, snapshot."""
+
+    channel: int
+    max_level_v: float
+    width_range_s: ClassVar[tuple[float, float]]
+    period_range_s: ClassVar[tuple[float, float]]
+    edge_range_s: ClassVar[tuple[float, float]]
+    max_burst: ClassVar[int]
+    _channel_obj: Any
+
+    def _check_pulse(
+        self, high_v: float, low_v: float, width_s: float, period_s: float, edge_s: float | None, burst_count: int
+    ) -> tuple[float, float, float, float, float | None, int]:
+        model = f"{self.model} range"
+        high = self.limits.check_pulse_voltage(high_v, "high_v")
+        low = self.limits.check_pulse_voltage(low_v, "low_v")
+        high = require_range("high_v", high, -self.max_level_v, self.max_level_v, "V", model)
+        low = require_range("low_v", low, -self.max_level_v, self.max_level_v, "V", model)
+        if high <= low:
+            raise LimitError("high_v", high_v, f"> low_v = {low:g} V", "allowed range")
+        width = self.limits.check_pulse_width(width_s)
+        width = require_range("width_s", width, *self.width_range_s, "s", model)
+        period = require_range("period_s", period_s, *self.period_range_s, "s", model)
+        edge = None if edge_s is None else require_range("edge_s", edge_s, *self.edge_range_s, "s", model)
+        # The pulse and both of its edges must fit in one period.
+        edges = self.edge_range_s[0] if edge is None else edge
+        if width + 1.6 * edges >= period:
+            raise LimitError("period_s", period_s, f"> width_s + 1.6 x edge = {width + 1.6 * edges:g} s", model)
+        count = require_int("burst_count", burst_count, 1, self.max_burst, model)
+        return high, low, width, period, edge, count
+
+    def _set_levels(self, high: float, low: float) -> None:
+        """Set high and low in the order that never puts high below low, which the instrument refuses."""
+        ch = self._channel_obj
+        if low >= float(ch.voltage_high):
+            ch.voltage_high, ch.voltage_low = high, low
+        else:
+            ch.voltage_low, ch.voltage_high = low, high
+
+    def trigger(self) -> None:
+        if "burst_count" not in self._settings:
+            raise InstrumentError(self.label(), "trigger() before configure_pulse(); configure the pulse first")
+        self.check_errors()
+        duration_s = self._settings["burst_count"] * self._settings["period_s"]
+        self.write("*TRG;*WAI")
+        with self._allow(2.0 * duration_s + 1.0):
+            self.ask("*OPC?")  # type: ignore[attr-defined]
+
+    def output_on(self) -> None:
+        self.check_errors()
+        self._channel_obj.output = True
+        self._settings["output"] = True
+
+    def output_off(self) -> None:
+        self._channel_obj.output = False
+        self._settings["output"] = False
+
+    def output_enabled(self) -> bool:
+        return bool(self._channel_obj.output)
+
+    def shutdown(self) -> None:
+        self._safe_state(self.output_off)
+
+
+class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent33500):
+    """Keysight 33500B waveform generator as a pulse generator (triggered bursts), one channel.
+
+    Commands sent (channel 1 shown; pymeasure's formats: times ``%e``, volts ``%f``):
+
+    - configure_pulse: ``OUTP1:LOAD INF`` (or ``50``), ``SOUR1:FUNC PULS``, ``SOUR1:FUNC:PULS:HOLD WIDT``,
+      ``SOUR1:FUNC:PULS:PER 1.000000e-03``, ``SOUR1:FUNC:PULS:WIDT 1.000000e-07``,
+      ``SOUR1:FUNC:PULS:TRAN:BOTH 8.400000e-09`` (only if ``edge_s`` given), ``SOUR1:VOLT:HIGH?``, then
+      ``SOUR1:VOLT:HIGH 1.500000`` and ``SOUR1:VOLT:LOW 0.000000`` (in the order the present high level
+      allows), ``SOUR1:BURS:MODE TRIG``, ``SOUR1:BURS:NCYC 1``, ``SOUR1:BURS:STAT 1``, ``TRIG1:SOUR BUS``,
+      ``SYST:ERR?``
+    - trigger: ``SYST:ERR?``, ``*TRG;*WAI``, ``*OPC?``
+    - output_on: ``SYST:ERR?``, ``OUTP1 1``; off ``OUTP1 0``; state ``OUTP1?``
+    - shutdown: ``OUTP1 0``
+    - identity: ``*IDN?``
+    """
+
+    model = "Keysight 33500B"
+    width_range_s = (16e-9, 1e6)
+    period_range_s = (33e-9, 1e6)
+    edge_range_s = (8.4e-9, 1e-6)
+    max_burst = 100_000_000
+
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        channel: int = 1,
+        load: str = "INF",
+        **kwargs: Any,
+    ) -> None:
+        if channel not in (1, 2):
+            raise ValueError(f"channel={channel!r} is not a 33500B channel; allowed: 1, 2")
+        if load not in ("INF", "50"):
+            raise ValueError(f"load={load!r}: allowed 'INF' (high-impedance device) or '50' (50 ohm)")
+        self.channel = channel
+        self.load = load
+        # Into an open circuit the levels reach twice what they reach into 50 ohm.
+        self.max_level_v = 10.0 if load == "INF" else 5.0
+        super().__init__(adapter, name, limits=limits, **kwargs)
+        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
+        self._channel_obj.voltage_high_values = (-self.max_level_v + 1e-3, self.max_level_v)
+        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 1e-3)
+        self._channel_obj.burst_ncycles_values = (1, self.max_burst)
+
+    def configure_pulse(
+        self,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
+        edge_s: float | None = None,
+        burst_count: int = 1,
+    ) -> None:
+        high, low, width, period, edge, count = self._check_pulse(high_v, low_v, width_s, period_s, edge_s, burst_count)
+        ch = self._channel_obj
+        ch.output_load = self.load
+        ch.shape = "PULS"
+        ch.pulse_hold = "WIDT"
+        ch.pulse_period = period
+        ch.pulse_width = width
+        if edge is not None:
+            ch.pulse_transition = edge
+        self._set_levels(high, low)
+        ch.burst_mode = "TRIG"
+        ch.burst_ncycles = count
+        ch.burst_state = True
+        self.write(f"TRIG{self.channel}:SOUR BUS")
+        self.check_errors()
+        self._settings.update(
+            high_v=high, low_v=low, width_s=width, period_s=period, edge_s=edge, burst_count=count, load=self.load
+        )
+
+
+class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight81160A):
+    """Keysight 81160A (or 81150A) pulse function generator, one channel, into 50 ohm.
+
+    The safety limit ``max_pulse_voltage_v`` is also programmed as the instrument's own level limit,
+    so not even the front panel can exceed it.
+
+    Commands sent (channel 1 shown; pymeasure's formats: times ``%e``, volts ``%f``):
+
+    - configure_pulse: ``:VOLT1:LIM:HIGH 10.000000``, ``:VOLT1:LIM:LOW -10.000000``, ``:VOLT1:LIM:STAT 1``,
+      ``:OUTP1:LOAD 5.000000e+01``, ``:FUNC1 PULS``, ``:PULS:PER1 1.000000e-06``, ``:PULS:WIDT1 5.000000e-09``,
+      ``:FUNC1:PULS:TRAN 1.000000e-09`` (only if ``edge_s`` given), ``:VOLT1:HIGH?``, then
+      ``:VOLT1:HIGH 1.000000`` and ``:VOLT1:LOW 0.000000`` (in the order the present high level allows),
+      ``:ARM:SOUR1 MAN``, then ``:BURS1:STAT OFF`` for one pulse per trigger or ``:BURS1:NCYC <n>`` +
+      ``:BURS1:STAT ON`` for n >= 2, ``SYST:ERR?``
+    - trigger: ``SYST:ERR?``, ``*TRG;*WAI``, ``*OPC?``
+    - output_on: ``SYST:ERR?``, ``OUTP1 1``; off ``OUTP1 0``; state ``OUTP1?``
+    - shutdown: ``OUTP1 0``
+    - identity: ``*IDN?``
+    """
+
+    model = "Keysight 81160A"
+    width_range_s = (1.5e-9, 1e6)
+    period_range_s = (2e-9, 1e6)
+    edge_range_s = (1e-9, 1e3)
+    max_burst = 2_147_483_647
+    instrument_limit_v: ClassVar[float] = 10.0
+
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        channel: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        if channel not in (1, 2):
+            raise ValueError(f"channel={channel!r} is not an 81160A channel; allowed: 1, 2")
+        self.channel = channel
+        self.max_level_v = 5.0
+        super().__init__(adapter, name, limits=limits, **kwargs)
+        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
+
+    def configure_pulse(
+        self,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
+        edge_s: float | None = None,
+        burst_count: int = 1,
+    ) -> None:
+        high, low, width, period, edge, count = self._check_pulse(high_v, low_v, width_s, period_s, edge_s, burst_count)
+        ch = self._channel_obj
+        guard = min(self.limits.max_pulse_voltage_v, self.instrument_limit_v)
+        ch.limit_high = guard
+        ch.limit_low = -guard
+        ch.limit_state_enabled = True
+        ch.output_load = 50
+        ch.shape = "PULS"
+        ch.pulse_period = period
+        ch.pulse_width = width
+        if edge is not None:
+            ch.pulse_transition = edge
+        self._set_levels(high, low)
+        ch.trigger_mode = "MAN"
+        # pymeasure 0.16 maps burst_state=True to ":BURS1:STAT 0" on this model, so write it here.
+        if count == 1:
+            self.write(f":BURS{self.channel}:STAT OFF")
+        else:
+            ch.burst_ncycles = count
+            self.write(f":BURS{self.channel}:STAT ON")
+        self.check_errors()
+        self._settings.update(
+            high_v=high, low_v=low, width_s=width, period_s=period, edge_s=edge, burst_count=count,
+            level_limit_v=guard,
+        )
