@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "memlab.cmd_info",
     "memlab.cmd_demo",
     "memlab.cmd_campaign",
+    "memlab.cmd_bench",
 )
 
 
@@ -59,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.debug:  # pymeasure announces every connection at INFO; that is noise on a terminal
+        logging.getLogger("pymeasure").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except _bad_input_types() as exc:

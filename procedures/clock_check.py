@@ -37,7 +37,7 @@ class ClockCheck(Procedure):
     streams = (
         StreamSpec("signal", (Column("sample", "", "i8"), Column("time", "s"),
                               Column("value", "V")), "the synthetic signal"),
-        StreamSpec("pacing", (Column("clock_s", "s"), Column("wall_s", "s")),
+        StreamSpec("pacing", (Column("clock", "s"), Column("wall", "s")),
                    "bench-clock and wall time elapsed at the end of each batch"),
     )
     plots = (PlotHint("signal", "time", "value", "Synthetic signal"),

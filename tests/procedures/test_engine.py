@@ -103,7 +103,7 @@ def test_clock_check_end_to_end(tmp_path):
         assert len(s) == 25_000
         np.testing.assert_allclose(s["time"], np.arange(25_000) * 0.001)
         assert abs(np.std(s["value"]) - 1 / np.sqrt(2)) < 0.05  # a sine of amplitude 1 V
-        assert r.stream("pacing")["clock_s"][-1] == pytest.approx(24.999)
+        assert r.stream("pacing")["clock"][-1] == pytest.approx(24.999)
     assert bench.shutdowns == 1
 
 

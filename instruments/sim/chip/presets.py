@@ -1,0 +1,242 @@
+"""Device-family presets of the simulated chip, and the checks on overrides.
+
+Every number is a default to be fitted to a lab's own devices, never a law; the sources are named
+in ``docs/chip-model.md`` (section "Parameters"). A value marked *assumed* has no source in the
+physics reference and was chosen to give believable behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PRESETS", "PARAMETERS", "ParamSpec", "resolve_params"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a parameter means and which values it allows."""
+
+    unit: str
+    help: str
+    low: float | None = None  # inclusive unless low_open
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] | None = None  # for text parameters
+    boolean: bool = False
+
+    def allowed(self) -> str:
+        if self.boolean:
+            return "true or false"
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"a finite number in {'(' if self.low_open else '['}{low}, {high}]"
+
+    def check(self, name: str, value: Any) -> Any:
+        if self.boolean:
+            if not isinstance(value, bool):
+                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+            return value
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+        number = float(value)
+        too_low = self.low is not None and (
+            number <= self.low if self.low_open else number < self.low
+        )
+        too_high = self.high is not None and number > self.high
+        if not math.isfinite(number) or too_low or too_high:
+            raise ValueError(
+                f"parameter {name}={value!r} is not allowed: {self.allowed()} {self.unit}".rstrip()
+            )
+        return number
+
+
+def _pos(unit: str, help: str, high: float | None = None) -> ParamSpec:
+    return ParamSpec(unit, help, low=0.0, high=high, low_open=True)
+
+
+def _nonneg(unit: str, help: str, high: float | None = None) -> ParamSpec:
+    return ParamSpec(unit, help, low=0.0, high=high)
+
+
+PARAMETERS: dict[str, ParamSpec] = {
+    # conductance window and device-to-device spread
+    "g_min_s": _pos("S", "median lower bound of the analog window (HRS)"),
+    "g_max_s": _pos("S", "median upper bound of the analog window (LRS)"),
+    "sigma_g_d2d": _nonneg("", "log-normal sigma of each device's g_min and g_max", 2.0),
+    "g_unformed_s": _nonneg("S", "conductance of a virgin (unformed) device"),
+    "g_short_s": _pos("S", "conductance of a broken-down (shorted) device"),
+    # pulse response: soft bounds, threshold, sinh voltage and power-law width dependence
+    "a_plus": _pos("", "fraction of (Gmax - G) gained per reference pulse (median)", 1.0),
+    "a_minus": _pos("", "fraction of (G - Gmin) lost per reference pulse (median)", 1.0),
+    "sigma_step_d2d": _nonneg("", "log-normal sigma of each device's a_plus and a_minus", 3.0),
+    "sigma_c2c": _nonneg("", "relative Gaussian sigma on every programming step", 5.0),
+    "v_ref_v": _pos("V", "amplitude of the reference pulse (phi = 1)"),
+    "t_ref_s": _pos("s", "width of the reference pulse (phi = 1)"),
+    "v0_switch_v": _pos("V", "voltage scale of the sinh switching-rate dependence"),
+    "width_exponent": _nonneg("", "beta in phi ~ (t_w / t_ref)^beta", 2.0),
+    "v_th_v": _pos("V", "median switching threshold |V|"),
+    "sigma_v_th_v": _nonneg("V", "Gaussian sigma of each device's threshold"),
+    # read
+    "v_read_v": _pos("V", "recommended read voltage (a default for instruments)"),
+    "v0_read_v": _pos("V", "voltage scale of the sinh read I-V: I = G V0 sinh(V / V0)"),
+    "read_width_s": _pos("s", "how long a read() holds its voltage (programs if above threshold)"),
+    "sigma_read": _nonneg("", "relative Gaussian sigma of every read", 1.0),
+    # drift
+    "drift_law": ParamSpec("", "retention law after programming", choices=("power", "log")),
+    "drift_t0_s": _pos("s", "drift reference time: no drift before t0 after programming"),
+    "drift_nu": ParamSpec("", "power law: median exponent nu in G0 (t/t0)^-nu", 0.0, 1.0),
+    "sigma_drift_nu": _nonneg("", "power law: Gaussian sigma of each device's nu", 1.0),
+    "drift_log_s": ParamSpec("S", "log law: median shift of G per unit of ln(t/t0)"),
+    "sigma_drift_log_s": _nonneg("S", "log law: Gaussian sigma of each device's shift rate"),
+    # faults
+    "stuck_fraction": _nonneg("", "fraction of devices stuck from manufacture", 1.0),
+    "stuck_on_share": _nonneg("", "share of the stuck devices stuck at Gmax (rest at Gmin)", 1.0),
+    "v_form_v": _pos("V", "median forming voltage |V|"),
+    "sigma_v_form_v": _nonneg("V", "Gaussian sigma of each device's forming voltage"),
+    "v_breakdown_v": _pos("V", "median breakdown voltage |V|: above it the device shorts"),
+    "sigma_v_breakdown_v": _nonneg("V", "Gaussian sigma of each device's breakdown voltage"),
+    "endurance_cycles": ParamSpec("cycles", "median cycles before the device sticks", 1.0, 1e12),
+    "sigma_endurance": _nonneg("", "log-normal sigma of each device's endurance", 3.0),
+    "wear_exponent": _pos("", "p in window(n) = 1 - (n / n_end)^p"),
+    "wear_center": _nonneg("", "where the closing window ends, as a fraction of Gmin..Gmax", 1.0),
+    # array
+    "transistor_i_max_a": _pos("A", "1T1R: the most current the cell transistor passes"),
+    # optics (optomemristor hypothesis; zeros switch an effect off)
+    "three_factor": ParamSpec("", "programming needs light or a recent light (eligibility)",
+                              boolean=True),
+    "h_dark": ParamSpec("", "three-factor: relative programming efficacy with no light", 0.0, 1.0),
+    "p_half_w": _pos("W", "three-factor: absorbed power at which efficacy is half way"),
+    "tau_e_s": _pos("s", "three-factor: eligibility time constant after the light goes off"),
+    "g_ph_ref_s": _nonneg("S", "steady photoconductance at p_ref_w absorbed power"),
+    "p_ref_w": _pos("W", "reference absorbed power of g_ph_ref_s"),
+    "gamma_ph": _pos("", "photoconductance exponent: G_ph ~ P^gamma", 3.0),
+    "tau_on_s": _pos("s", "photoconductance rise time constant under light"),
+    "tau_ph_s": _pos("s", "photoconductance relaxation time constant in the dark"),
+    "k_shunt_per_w": _nonneg("1/W", "shunting: I = G V / (1 + k_shunt P_absorbed)"),
+    "wavelength_peak_m": _pos("m", "wavelength of peak responsivity"),
+    "wavelength_sigma_m": _pos("m", "Gaussian width of the responsivity band"),
+    "band_min_m": _pos("m", "shortest absorbed wavelength (responsivity 0 below)"),
+    "band_max_m": _pos("m", "longest absorbed wavelength (responsivity 0 above)"),
+}
+
+
+_PRGO: dict[str, Any] = {
+    "g_min_s": 0.476e-6,  # NeuroSim measured-device preset
+    "g_max_s": 10e-6,  # NeuroSim measured-device preset
+    "sigma_g_d2d": 0.1,  # physics.md d2d 10-30 %
+    "g_unformed_s": 1e-9,  # assumed
+    "g_short_s": 1e-3,  # assumed: 1 kOhm filament
+    "a_plus": 0.02,  # assumed: ~200 reference pulses span the window
+    "a_minus": 0.025,  # assumed: depression steeper, as NeuroSim's -4.9 vs +4.2
+    "sigma_step_d2d": 0.3,  # aihwkit dw_min_dtod 0.3
+    "sigma_c2c": 0.3,  # aihwkit dw_min_std 0.3
+    "v_ref_v": 2.0,  # NeuroSim write pulse +-2 V
+    "t_ref_s": 80e-9,  # NeuroSim write pulse 80 ns
+    "v0_switch_v": 0.25,  # assumed
+    "width_exponent": 0.5,  # assumed
+    "v_th_v": 1.0,  # assumed: above the 0.5 V read, near V/2 of a write
+    "sigma_v_th_v": 0.05,  # assumed
+    "v_read_v": 0.5,  # NeuroSim read 0.5 V
+    "v0_read_v": 1.0,  # assumed
+    "read_width_s": 1e-6,  # assumed
+    "sigma_read": 0.01,  # aihwkit ReRAM ~1 %
+    "drift_law": "power",
+    "drift_t0_s": 1.0,  # assumed
+    "drift_nu": 0.01,  # physics.md nu 0.005-0.1, low end for RRAM
+    "sigma_drift_nu": 0.005,  # assumed
+    "drift_log_s": -0.089e-6,  # physics.md ReRAM mean shift -0.089 ln t uS
+    "sigma_drift_log_s": 0.042e-6,  # physics.md sigma 0.042 ln t uS
+    "stuck_fraction": 0.01,  # physics.md 0.1-13 %
+    "stuck_on_share": 0.5,  # assumed
+    "v_form_v": 3.0,  # assumed
+    "sigma_v_form_v": 0.2,  # assumed
+    "v_breakdown_v": 5.0,  # assumed
+    "sigma_v_breakdown_v": 0.25,  # assumed
+    "endurance_cycles": 1e6,  # assumed
+    "sigma_endurance": 0.5,  # assumed
+    "wear_exponent": 2.0,  # assumed
+    "wear_center": 0.5,  # assumed
+    "transistor_i_max_a": 100e-6,  # assumed
+    "three_factor": False,
+    "h_dark": 1.0,
+    "p_half_w": 1e-4,
+    "tau_e_s": 1.0,
+    "g_ph_ref_s": 0.0,  # prGO: no photoconductance modelled
+    "p_ref_w": 1e-3,
+    "gamma_ph": 1.0,
+    "tau_on_s": 0.01,
+    "tau_ph_s": 1.0,
+    "k_shunt_per_w": 0.0,  # prGO: no shunting modelled
+    "wavelength_peak_m": 633e-9,
+    "wavelength_sigma_m": 60e-9,
+    "band_min_m": 400e-9,
+    "band_max_m": 800e-9,
+}
+
+_OPTO: dict[str, Any] = {
+    **_PRGO,
+    # Electrical part as prGO (no device data for GeSe3 in physics.md), except:
+    "drift_nu": 0.05,  # physics.md PCM-like power law, chalcogenide
+    "sigma_drift_nu": 0.01,  # assumed
+    # Optical hypothesis (physics.md "to be fitted"); values chosen inside its ranges.
+    "three_factor": True,
+    "h_dark": 0.01,  # assumed: h ~ 0 without light
+    "p_half_w": 1e-4,  # assumed
+    "tau_e_s": 1.0,  # assumed
+    "g_ph_ref_s": 5e-6,  # assumed
+    "p_ref_w": 1e-3,  # assumed
+    "gamma_ph": 0.5,  # physics.md gamma 0.5-1
+    "tau_on_s": 0.01,  # assumed
+    "tau_ph_s": 1.0,  # physics.md tau_ph 0.1-10 s
+    "k_shunt_per_w": 1e3,  # assumed: halves the current at 1 mW absorbed
+    "wavelength_peak_m": 633e-9,  # assumed: resonant nano-cavity
+    "wavelength_sigma_m": 60e-9,  # assumed
+    "band_min_m": 450e-9,  # assumed
+    "band_max_m": 850e-9,  # assumed
+}
+
+PRESETS: dict[str, dict[str, Any]] = {"prgo": _PRGO, "optomemristor": _OPTO}
+assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
+
+
+def resolve_params(family: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The preset of ``family`` with ``overrides`` applied, every value checked."""
+    if not isinstance(family, str) or family not in PRESETS:
+        raise ValueError(
+            f"family={family!r} is not allowed: one of {', '.join(map(repr, PRESETS))}"
+        )
+    params = copy.deepcopy(PRESETS[family])
+    if overrides is not None:
+        if not isinstance(overrides, dict):
+            raise ValueError(f"overrides={overrides!r} is not allowed: a dict of parameters")
+        for key, value in overrides.items():
+            if key not in PARAMETERS:
+                close = difflib.get_close_matches(str(key), PARAMETERS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"overrides: unknown parameter {key!r}{hint}; allowed: "
+                    + ", ".join(PARAMETERS)
+                )
+            params[key] = value
+    for key, spec in PARAMETERS.items():
+        params[key] = spec.check(key, params[key])
+    if params["g_min_s"] >= params["g_max_s"]:
+        raise ValueError(
+            f"parameter g_min_s={params['g_min_s']!r} must be below g_max_s={params['g_max_s']!r}"
+        )
+    if params["band_min_m"] >= params["band_max_m"]:
+        raise ValueError(
+            f"parameter band_min_m={params['band_min_m']!r} must be below "
+            f"band_max_m={params['band_max_m']!r}"
+        )
+    return params

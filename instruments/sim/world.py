@@ -1,0 +1,229 @@
+"""One simulated bench's shared state: the chip, the clock, the routes and the light.
+
+Every virtual instrument of a bench holds the same :class:`SimWorld`. The world owns nothing an
+instrument owns (ranges, buffers, output state): it is what the instruments share through the
+bench's cables and optics.
+
+- *Routes* say which instrument terminal reaches which chip device. The switch-matrix twin sets
+  them as relays close (``connect``/``disconnect_all``); on a bench without a switch the wiring
+  fixes them once. A terminal is a string named by the bench, e.g. ``"smu"`` or ``"awg:ch1"``.
+  An unrouted terminal is an open circuit: it sources into nothing and measures 0 A.
+- *Activities*: what acts on the chip by itself as time passes (a free-running pulse train) is
+  caught up (:meth:`SimWorld.settle`) before any instrument touches the chip.
+- *Light*: the laser twin reports its emitted power with :meth:`SimWorld.set_laser`; the world
+  puts ``power_w * coupling_efficiency`` on the chip over the spot, and a power meter reads
+  ``power_w * meter_fraction`` (the meter sits in the beam or on a tap of it).
+- *Lock*: instruments may be driven from a GUI worker thread and a script at once; each message
+  an instrument handles holds ``world.lock`` so that chip and clock change atomically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from instruments.sim.clock import VirtualClock
+
+if TYPE_CHECKING:
+    from instruments.sim.chip import Chip
+
+Device = tuple[int, int]
+
+
+def _check_fraction(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={value!r} is not a fraction: allowed 0 .. 1")
+    return value
+
+
+class SimWorld:
+    """The chip, clock, routes and light shared by the virtual instruments of one bench.
+
+    :param chip: the simulated chip every instrument acts on.
+    :param clock: the bench's virtual clock; by default the chip's own clock (or a new one).
+    :param coupling_efficiency: fraction of the emitted laser power that reaches the chip spot.
+    :param meter_fraction: fraction of the emitted laser power that the power meter receives.
+    :param spot: ``(rows, cols)`` slices of the chip the laser spot covers (default: whole chip).
+    """
+
+    def __init__(
+        self,
+        chip: Chip,
+        clock: VirtualClock | None = None,
+        *,
+        coupling_efficiency: float = 1.0,
+        meter_fraction: float = 1.0,
+        spot: tuple[slice, slice] = (slice(None), slice(None)),
+    ) -> None:
+        chip_clock = getattr(chip, "clock", None)
+        if clock is not None and chip_clock is not None and clock is not chip_clock:
+            raise ValueError(
+                "clock: the chip already runs on another clock; give the world the chip's clock "
+                "(two clocks on one bench would disagree about time)"
+            )
+        self.chip = chip
+        self.clock: VirtualClock = clock or chip_clock or VirtualClock()
+        self.lock = threading.RLock()
+        self.coupling_efficiency = _check_fraction("coupling_efficiency", coupling_efficiency)
+        self.meter_fraction = _check_fraction("meter_fraction", meter_fraction)
+        self._routes: dict[str, Device] = {}
+        self._activities: list[Callable[[], None]] = []
+        self._settling = False
+        self._spot = self._check_spot(spot)
+        self.laser_power_w = 0.0
+        self.wavelength_m = 0.0
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    def connect(self, terminal: str, row: int, col: int) -> None:
+        """Route ``terminal`` to the device at (row, col), replacing any earlier route."""
+        rows, cols = self.chip.rows, self.chip.cols
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError(
+                f"connect {terminal!r}: device (row={row}, col={col}) is not on the chip: "
+                f"allowed rows 0..{rows - 1}, cols 0..{cols - 1}"
+            )
+        with self.lock:
+            self._routes[terminal] = (int(row), int(col))
+
+    def disconnect(self, terminal: str) -> None:
+        """Leave ``terminal`` open (no error if it was not routed)."""
+        with self.lock:
+            self._routes.pop(terminal, None)
+
+    def disconnect_all(self) -> None:
+        """Open every route (the switch matrix opened all its relays)."""
+        with self.lock:
+            self._routes.clear()
+
+    def device_for(self, terminal: str) -> Device | None:
+        """The (row, col) that ``terminal`` reaches, or None when it is open."""
+        return self._routes.get(terminal)
+
+    @property
+    def routes(self) -> dict[str, Device]:
+        """A copy of all routes, terminal -> (row, col)."""
+        with self.lock:
+            return dict(self._routes)
+
+    # -- what acts on the chip on its own --------------------------------------------------------
+
+    def add_activity(self, catch_up: Callable[[], None]) -> None:
+        """Register something that acts on the chip by itself as time passes (a free-running
+        pulse train). ``catch_up()`` must apply what happened up to ``clock.now()``; the world calls
+        it before any instrument touches the chip, so every reading sees its effect."""
+        with self.lock:
+            self._activities.append(catch_up)
+
+    def settle(self) -> None:
+        """Bring every registered activity up to now (re-entrant calls do nothing)."""
+        if not self._activities or self._settling:
+            return
+        with self.lock:
+            self._settling = True
+            try:
+                for catch_up in self._activities:
+                    catch_up()
+            finally:
+                self._settling = False
+
+    # -- electrical access through a terminal (open terminal: nothing happens, 0 A) --------------
+
+    def source_voltage(
+        self, terminal: str, voltage_v: float, duration_s: float, compliance_a: float | None
+    ) -> float:
+        """Hold ``voltage_v`` on the device behind ``terminal``; returns its current in A."""
+        self.settle()
+        device = self._routes.get(terminal)
+        if device is None:
+            return 0.0
+        return float(self.chip.source_voltage(*device, voltage_v, duration_s, compliance_a))
+
+    def sweep(
+        self,
+        terminal: str,
+        voltages_v: np.ndarray,
+        duration_s: float,
+        compliance_a: float | None,
+    ) -> np.ndarray:
+        """Step the device behind ``terminal`` through ``voltages_v``; currents in A per point."""
+        self.settle()
+        device = self._routes.get(terminal)
+        if device is None:
+            return np.zeros(len(voltages_v), dtype=np.float64)
+        return np.asarray(
+            self.chip.sweep(*device, voltages_v, duration_s, compliance_a), dtype=np.float64
+        )
+
+    def pulse(
+        self,
+        terminal: str,
+        amplitude_v: float,
+        width_s: float,
+        *,
+        count: int = 1,
+        period_s: float | None = None,
+        compliance_a: float | None = None,
+    ) -> bool:
+        """Pulse the device behind ``terminal``; False when the terminal is open (no effect)."""
+        self.settle()
+        device = self._routes.get(terminal)
+        if device is None:
+            return False
+        self.chip.pulse(
+            *device, amplitude_v, width_s, compliance_a=compliance_a, count=count, period_s=period_s
+        )
+        return True
+
+    # -- light ----------------------------------------------------------------------------------
+
+    def _check_spot(self, spot: tuple[slice, slice]) -> tuple[slice, slice]:
+        if len(spot) != 2 or not all(isinstance(s, slice) for s in spot):
+            raise ValueError(f"spot={spot!r}: expected a (rows, cols) pair of slices")
+        return spot
+
+    @property
+    def spot(self) -> tuple[slice, slice]:
+        """The (rows, cols) slices the laser spot covers."""
+        return self._spot
+
+    def set_spot(self, rows: slice, cols: slice) -> None:
+        """Move the spot: the old region goes dark, the new one gets the current light."""
+        new = self._check_spot((rows, cols))
+        with self.lock:
+            if self.laser_power_w > 0.0:
+                self.chip.set_light(0.0, self.wavelength_m, rows=self._spot[0], cols=self._spot[1])
+            self._spot = new
+            if self.laser_power_w > 0.0:
+                self._apply_light()
+
+    def set_laser(self, power_w: float, wavelength_m: float) -> None:
+        """The laser now emits ``power_w`` at ``wavelength_m`` (0 W when off or below threshold)."""
+        if power_w < 0.0:
+            raise ValueError(f"set_laser: power_w={power_w!r} must be >= 0")
+        if wavelength_m <= 0.0:
+            raise ValueError(f"set_laser: wavelength_m={wavelength_m!r} must be > 0")
+        with self.lock:
+            self.laser_power_w = float(power_w)
+            self.wavelength_m = float(wavelength_m)
+            self._apply_light()
+
+    def _apply_light(self) -> None:
+        rows, cols = self._spot
+        self.chip.set_light(
+            self.laser_power_w * self.coupling_efficiency, self.wavelength_m, rows=rows, cols=cols
+        )
+
+    @property
+    def chip_power_w(self) -> float:
+        """Optical power reaching each device of the spot, W."""
+        return self.laser_power_w * self.coupling_efficiency
+
+    @property
+    def meter_power_w(self) -> float:
+        """Optical power on the power meter's sensor, W."""
+        return self.laser_power_w * self.meter_fraction
