@@ -1,0 +1,135 @@
+"""What the instrument procedures share: device addressing, reads and pulses through the
+instruments' fast paths, and the parameters every one of them declares."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from procedures.parameters import Parameter, ParameterError
+
+# -- shared parameter declarations ----------------------------------------------------------
+ROW = Parameter("row", int, 0, "", 0, 4095, help="Chip row of the device")
+COL = Parameter("col", int, 0, "", 0, 4095, help="Chip column of the device")
+READ_V = Parameter("read_v", float, 0.2, "V", -2.0, 2.0,
+                   help="Read voltage: well below the switching threshold so reads do not disturb")
+COMPLIANCE_A = Parameter("compliance_a", float, 1e-3, "A", 1e-9, 0.1,
+                         help="Current compliance of the source-measure unit")
+NPLC = Parameter("nplc", float, 0.01, "", 0.001, 10.0,
+                 help="Integration time of each reading, in power-line cycles")
+READS = Parameter("reads", int, 1, "", 1, 1000, help="Readings averaged per read")
+WIDTH_S = Parameter("width_s", float, 100e-9, "s", 1e-9, 1.0, help="Width of each programming pulse")
+DEVICE_PARAMS = (ROW, COL)
+READ_PARAMS = (READ_V, COMPLIANCE_A, NPLC, READS)
+
+_DEVICE_RE = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")
+
+
+def parse_devices(text: str, rows: int | None = None, cols: int | None = None,
+                  name: str = "devices") -> list[tuple[int, int]]:
+    """``"0,0;1,2"`` -> [(0, 0), (1, 2)]; ``"all"`` needs the chip size."""
+    if text.strip().lower() == "all":
+        if rows is None or cols is None:
+            raise ParameterError(name, text, "'all' needs the chip size; list devices as 'r,c;r,c'")
+        return [(r, c) for r in range(rows) for c in range(cols)]
+    devices = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        m = _DEVICE_RE.match(part)
+        if not m:
+            raise ParameterError(name, text, "devices as 'row,col;row,col' (e.g. '0,0;1,2') or 'all'")
+        devices.append((int(m.group(1)), int(m.group(2))))
+    if not devices:
+        raise ParameterError(name, text, "at least one device, as 'row,col;row,col' or 'all'")
+    return devices
+
+
+def check_pulse_amplitudes(bench: Any, name: str, *amplitudes_v: float) -> None:
+    """Refuse pulse amplitudes beyond the bench's limit before anything is switched on."""
+    limit = bench.limits.max_pulse_voltage_v
+    for value in amplitudes_v:
+        if abs(value) > limit:
+            raise ParameterError(name, value, f"|value| <= {limit:g} V (the bench's max_pulse_voltage_v)")
+
+
+def check_voltages(bench: Any, name: str, *voltages_v: float) -> None:
+    limit = bench.limits.max_voltage_v
+    for value in voltages_v:
+        if abs(value) > limit:
+            raise ParameterError(name, value, f"|value| <= {limit:g} V (the bench's max_voltage_v)")
+
+
+def check_compliance(bench: Any, compliance_a: float) -> None:
+    if compliance_a > bench.limits.max_current_a:
+        raise ParameterError("compliance_a", compliance_a,
+                             f"<= {bench.limits.max_current_a:g} A (the bench's max_current_a)")
+
+
+class Device:
+    """One device of the chip, reached through the switch matrix (when the bench has one).
+
+    The SMU and the pulse generator take turns on the device's pads: routing one releases the
+    other first, so two instruments are never joined. Reads use the SMU's list sweep (one bulk
+    fetch for all readings); pulses use the pulse generator's triggered bursts.
+    """
+
+    def __init__(self, ctx: Any, row: int, col: int, *, read_v: float, compliance_a: float,
+                 nplc: float, reads: int = 1) -> None:
+        self.ctx, self.bench = ctx, ctx.bench
+        self.row, self.col = row, col
+        self.read_v, self.compliance_a, self.nplc, self.reads = read_v, compliance_a, nplc, reads
+        self._routed: str | None = None
+        self._pulse_shape: tuple | None = None
+
+    def route(self, terminal: str) -> None:
+        switch = self.bench.switch
+        if switch is None or self._routed == terminal:
+            return
+        if self._routed is not None:
+            switch.disconnect(self._routed)
+        switch.connect(terminal, self.row, self.col)
+        self._routed = terminal
+
+    def release(self) -> None:
+        if self.bench.switch is not None and self._routed is not None:
+            self.bench.switch.disconnect(self._routed)
+        self._routed = None
+
+    # -- reads ----------------------------------------------------------------------------
+    def read_currents(self, count: int | None = None, voltage_v: float | None = None) -> np.ndarray:
+        """``count`` readings at the read voltage, in one list sweep and one bulk fetch."""
+        self.route("smu")
+        n = count or self.reads
+        v = self.read_v if voltage_v is None else voltage_v
+        result = self.bench.smu.list_sweep(np.full(n, v), self.compliance_a, self.nplc)
+        return result.current_a
+
+    def read_conductance(self, count: int | None = None) -> float:
+        """Mean apparent conductance I / V at the read voltage, in siemens."""
+        return float(np.mean(self.read_currents(count)) / self.read_v)
+
+    def sweep(self, voltages_v: np.ndarray, delay_s: float = 0.0):
+        """A list sweep on the device, split into the SMU's longest list; returns SweepResult parts."""
+        self.route("smu")
+        smu = self.bench.smu
+        size = smu.max_sweep_points
+        parts = [smu.list_sweep(voltages_v[i:i + size], self.compliance_a, self.nplc, delay_s)
+                 for i in range(0, len(voltages_v), size)]
+        return parts
+
+    # -- pulses ---------------------------------------------------------------------------
+    def pulse(self, amplitude_v: float, width_s: float, count: int = 1, period_s: float | None = None) -> None:
+        """``count`` pulses of ``amplitude_v`` (negative for RESET/depression) from 0 V."""
+        self.route("pulse")
+        pulser = self.bench.pulser
+        period = period_s if period_s is not None else max(2 * width_s, width_s + 1e-6)
+        shape = (amplitude_v, width_s, period, count)
+        if shape != self._pulse_shape:  # reconfigure only when the pulse changes
+            pulser.configure_pulse(amplitude_v, width_s, period, burst_count=count)
+            if not pulser.output_enabled():
+                pulser.output_on()
+            self._pulse_shape = shape
+        pulser.trigger()
