@@ -1,0 +1,100 @@
+"""Procedures on the simulated bench: wall time, instrument (virtual) time, framework overhead
+under real-time pacing, and a list sweep beside a point-by-point loop (PyMeasure style).
+
+    python benchmarks/bench_procedures.py [--json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from instruments.bench import load_bench  # noqa: E402
+from procedures import all_procedures, get_procedure, run_procedure  # noqa: E402
+from procedures.iv_sweep import staircase  # noqa: E402
+
+OPTICAL = {"optical-pulses", "three-factor", "relaxation", "xor"}
+# Settings that keep every procedure to seconds of wall time here.
+QUICK = {"potentiation-depression": {"pulses": 200}, "write-verify": {"levels": 4},
+         "readout": {"devices": "all", "reads": 4}, "clock-check": {"samples": 10_000}}
+
+
+def run_one(name: str, settings: dict, tmp: Path, realtime: bool = False) -> tuple[float, float, str]:
+    family = "optomemristor" if name in OPTICAL else None
+    with load_bench(None, family=family) as bench:
+        bench.clock.realtime = realtime
+        procedure = get_procedure(name)(**settings)
+        t_clock, t_wall = bench.clock.now(), time.perf_counter()
+        result = run_procedure(procedure, bench, tmp, operator="bench")
+        return time.perf_counter() - t_wall, bench.clock.now() - t_clock, result.status
+
+
+def point_by_point_iv(tmp: Path) -> tuple[float, float, float, float]:
+    """The same loop as iv-sweep's default, once as one list sweep, once as set + query per point."""
+    volts = staircase(1.5, -1.5, 0.05)
+    with load_bench(None) as bench:
+        smu = bench.smu
+        bench.switch.connect("smu", 0, 0)
+        t = time.perf_counter(); c = bench.clock.now()
+        smu.list_sweep(volts, 1e-4, 0.01)
+        list_wall, list_clock = time.perf_counter() - t, bench.clock.now() - c
+        smu.nplc = 0.01
+        smu.set_voltage(0.0, 1e-4)
+        smu.output_on()
+        t = time.perf_counter(); c = bench.clock.now()
+        currents = []
+        for v in volts:  # what a PyMeasure procedure's execute() loop does
+            smu.set_voltage(float(v), 1e-4)
+            currents.append(smu.measure_current_a())
+        loop_wall, loop_clock = time.perf_counter() - t, bench.clock.now() - c
+        smu.output_off()
+    return list_wall, list_clock, loop_wall, loop_clock
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="skip the real-time pacing runs")
+    args = parser.parse_args()
+    fig: dict[str, float] = {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for name in all_procedures():
+            if name.startswith("test-"):
+                continue
+            wall, clock, status = run_one(name, QUICK.get(name, {}), tmp)
+            fig[f"{name}_wall_s"] = wall
+            fig[f"{name}_instrument_s"] = clock
+            rows.append((name, wall, clock, status))
+        if not args.quick:
+            for name, settings in (("iv-sweep", {"cycles": 3}),
+                                   ("potentiation-depression", {"pulses": 500, "interval_s": 1e-3})):
+                wall, clock, _ = run_one(name, settings, tmp, realtime=True)
+                fig[f"{name}_realtime_overhead"] = wall / clock - 1
+        lw, lc, pw, pc = point_by_point_iv(tmp)
+        fig.update(iv_list_sweep_wall_s=lw, iv_list_sweep_instrument_s=lc, iv_point_by_point_wall_s=pw,
+                   iv_point_by_point_instrument_s=pc, iv_point_by_point_over_list_wall=pw / lw,
+                   iv_point_by_point_over_list_instrument=pc / lc)
+    if args.json:
+        print(json.dumps(fig))
+        return
+    print(f"{'procedure':<26} {'wall s':>10} {'instrument s':>14}  status")
+    for name, wall, clock, status in rows:
+        print(f"{name:<26} {wall:>10.3f} {clock:>14.4g}  {status}")
+    print()
+    for key, value in fig.items():
+        if not key.endswith(("_wall_s", "_instrument_s")) or key.startswith("iv_"):
+            print(f"{key:<44} {value:>10.4g}")
+
+
+if __name__ == "__main__":
+    main()
