@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "memlab.cmd_demo",
     "memlab.cmd_campaign",
     "memlab.cmd_bench",
+    "memlab.cmd_analyze",
 )
 
 

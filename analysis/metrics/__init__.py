@@ -1,0 +1,68 @@
+"""Figures of merit: documented functions that take numpy arrays and return numbers.
+
+One module per kind of measurement; each module's docstring states its definitions.
+"""
+
+from analysis.fitting import coefficient_of_variation
+from analysis.metrics.endurance import EnduranceResult, cycles_to_failure, window_vs_cycle
+from analysis.metrics.forming import FormingPoint, forming_point, forming_yield
+from analysis.metrics.iv import (
+    IVSummary,
+    iv_summary,
+    on_off_ratio,
+    resistance_states,
+    set_reset_voltages,
+    switching_summary,
+)
+from analysis.metrics.optical import (
+    ThreeFactorResult,
+    TimeConstants,
+    decay_time_constant,
+    eligibility_time_constant,
+    gating_ratio,
+    photoresponse_exponent,
+    rise_decay_time_constants,
+    three_factor,
+)
+from analysis.metrics.plasticity import (
+    BranchFit,
+    PlasticityResult,
+    asymmetry,
+    dynamic_range,
+    fit_branch,
+    nonlinearity_label,
+    potentiation_depression,
+    split_branches,
+    step_noise,
+)
+from analysis.metrics.programming import (
+    distinguishable_levels,
+    final_error,
+    level_intervals,
+    pulses_per_level,
+    write_verify_success_rate,
+)
+from analysis.metrics.retention import (
+    DriftFit,
+    RetentionResult,
+    fit_log_drift,
+    fit_power_law_drift,
+    retention,
+)
+from analysis.metrics.vmm import VmmErrors, vmm_errors, weight_error
+
+__all__ = [
+    "coefficient_of_variation",
+    "EnduranceResult", "cycles_to_failure", "window_vs_cycle",
+    "FormingPoint", "forming_point", "forming_yield",
+    "IVSummary", "iv_summary", "on_off_ratio", "resistance_states", "set_reset_voltages",
+    "switching_summary",
+    "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_time_constant",
+    "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "three_factor",
+    "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",
+    "nonlinearity_label", "potentiation_depression", "split_branches", "step_noise",
+    "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",
+    "write_verify_success_rate",
+    "DriftFit", "RetentionResult", "fit_log_drift", "fit_power_law_drift", "retention",
+    "VmmErrors", "vmm_errors", "weight_error",
+]

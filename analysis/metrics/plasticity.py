@@ -1,0 +1,261 @@
+"""Figures of merit of potentiation/depression pulse trains (weight-update curves).
+
+Each repeat applies a potentiation branch (polarity +1) then a depression branch (-1) of
+``Pmax`` identical pulses, reading the conductance after each pulse.
+
+**Nonlinearity (NeuroSim-style).** Each branch is fitted with NeuroSim's exponential model::
+
+    potentiation:  G(p) = B (1 - exp(-p / A)) + Gmin
+    depression:    G(p) = Gmax - B (1 - exp(-p / A))
+
+with p the pulses applied in the branch. A (in pulses) sets the curvature; normalised to the
+branch length, ``A / Pmax``, it no longer depends on how many pulses were applied. NeuroSim maps
+``A / Pmax`` to a "nonlinearity label" through a lookup table; memlab uses a closed form instead:
+
+    nonlinearity label = sign * Pmax / A      (sign + for potentiation, - for depression)
+
+i.e. how many curvature constants A the branch spans: 0 for a linear device, larger the sooner
+the branch saturates. For NeuroSim's example device (+4.2 / -4.9) the labels are of the same
+size, but they are not NeuroSim's table: to compare with NeuroSim, compare ``A / Pmax``.
+
+The model is exactly the soft-bounds pulse rule of the simulated chip (``G += a (Gmax - G)`` per
+pulse gives ``exp(-1/A) = 1 - a``), so each fit also reports ``step_fraction = 1 - exp(-1/A)``,
+the fraction of the remaining range one pulse moves (the chip's ``a_plus`` / ``a_minus`` times
+its pulse-amplitude factor).
+
+**Asymmetry** (asymmetric nonlinearity): the largest gap between the normalised potentiation
+curve and the normalised depression curve run backwards, both on 0..1 pulse and 0..1
+conductance scales; 0 when up and down steps at a given weight are equal (e.g. a linear device),
+up to 1.
+
+**Step noise** (cycle-to-cycle): the standard deviation of each measured conductance step about
+the step the fitted model predicts from the conductance just before it (the soft-bounds law
+``dG = (bound - G)(1 - exp(-1/A))``), as a fraction of the range Gmax - Gmin (NeuroSim's c2c
+sigma) and of the mean model step. Read noise adds to it (each step is the difference of two
+reads).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.fitting import ExpFit, as_1d, coefficient_of_variation, fit_exponential, same_length
+
+__all__ = [
+    "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
+    "dynamic_range", "asymmetry", "step_noise", "potentiation_depression",
+]
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One potentiation (+1) or depression (-1) branch of one repeat."""
+
+    repeat: int
+    polarity: int
+    pulses: np.ndarray
+    """Pulses applied in this branch so far, 1..Pmax (conductance is read after each)."""
+    conductance_s: np.ndarray
+
+
+def split_branches(repeat: object, polarity: object, conductance_s: object) -> list[Branch]:
+    """Cut a ``pulses`` stream into branches: contiguous rows of one (repeat, polarity)."""
+    r = as_1d("repeat", repeat, min_size=2)
+    pol = as_1d("polarity", polarity, min_size=2)
+    g = as_1d("conductance_s", conductance_s, min_size=2)
+    same_length(repeat=r, polarity=pol, conductance_s=g)
+    bad = sorted(set(np.unique(pol).tolist()) - {1.0, -1.0})
+    if bad:
+        raise ValueError(f"polarity: values {bad} found; allowed +1 (potentiation) and -1 (depression)")
+    change = np.flatnonzero((np.diff(r) != 0) | (np.diff(pol) != 0)) + 1
+    bounds = np.concatenate(([0], change, [len(r)]))
+    out = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        n = int(stop - start)
+        out.append(Branch(int(r[start]), int(pol[start]), np.arange(1, n + 1, dtype=float),
+                          g[start:stop].copy()))
+    return out
+
+
+@dataclass(frozen=True)
+class BranchFit:
+    """NeuroSim's model fitted to one branch (or the median over the repeats of one polarity)."""
+
+    polarity: int
+    pulses: int
+    """Pmax: pulses in the branch."""
+    a_pulses: float
+    """A [pulses]."""
+    a_normalised: float
+    """A / Pmax."""
+    b_s: float
+    """B [S]."""
+    g_start_s: float
+    """Model conductance before the first pulse [S] (Gmin for potentiation, Gmax for depression)."""
+    nonlinearity: float
+    """Signed label sign * Pmax / A, see the module docstring."""
+    step_fraction: float
+    """1 - exp(-1/A): fraction of the remaining range one pulse moves."""
+    rmse_s: float
+    linear: bool
+    """True when the branch shows no curvature (A far beyond the branch: label ~0)."""
+
+    def __call__(self, pulses: object) -> np.ndarray:
+        p = np.asarray(pulses, dtype=float)
+        return self.g_start_s + self.polarity * self.b_s * (1.0 - np.exp(-p / self.a_pulses))
+
+
+def nonlinearity_label(a_normalised: float, polarity: int) -> float:
+    """memlab's nonlinearity label ``polarity * Pmax / A`` from ``A / Pmax``."""
+    if polarity not in (1, -1):
+        raise ValueError(f"polarity={polarity!r}: allowed +1 (potentiation) or -1 (depression)")
+    if not a_normalised > 0:
+        raise ValueError(f"a_normalised={a_normalised!r}: A / Pmax must be > 0")
+    return polarity / a_normalised
+
+
+def _from_exp(fit: ExpFit, polarity: int, pmax: int) -> BranchFit:
+    a = fit.tau
+    # fit: G = offset + amp exp(-(p - t0)/A); NeuroSim's p counts from 0, before pulse 1
+    g0 = fit.offset + fit.amplitude * math.exp(fit.t0 / a)
+    b = polarity * (fit.offset - g0)
+    return BranchFit(
+        polarity=polarity, pulses=pmax, a_pulses=a, a_normalised=a / pmax, b_s=b, g_start_s=g0,
+        nonlinearity=nonlinearity_label(a / pmax, polarity), step_fraction=-math.expm1(-1.0 / a),
+        rmse_s=fit.rmse, linear=fit.at_bound and a > pmax,
+    )
+
+
+def fit_branch(pulses: object, conductance_s: object, polarity: int) -> BranchFit:
+    """Fit NeuroSim's model to one branch.
+
+    :param pulses: pulses applied so far at each read (1..Pmax), at least 4 reads.
+    :param conductance_s: conductance read after each of those pulses [S].
+    :param polarity: +1 potentiation, -1 depression.
+    """
+    p = as_1d("pulses", pulses, min_size=4)
+    g = as_1d("conductance_s", conductance_s, min_size=4)
+    same_length(pulses=p, conductance_s=g)
+    if polarity not in (1, -1):
+        raise ValueError(f"polarity={polarity!r}: allowed +1 (potentiation) or -1 (depression)")
+    pmax = int(np.nanmax(p))
+    # A from a tenth of a pulse (saturated at once) to 1000 branches (a straight line)
+    fit = fit_exponential(p, g, tau_range=(0.1, 1000.0 * max(pmax, 1)))
+    return _from_exp(fit, polarity, pmax)
+
+
+def dynamic_range(conductance_s: object, repeat: object | None = None) -> float:
+    """Gmax / Gmin: median over repeats of each repeat's highest and lowest conductance."""
+    g = as_1d("conductance_s", conductance_s, min_size=2)
+    r = np.zeros(len(g)) if repeat is None else as_1d("repeat", repeat, min_size=2)
+    same_length(conductance_s=g, repeat=r)
+    highs, lows = [], []
+    for label in np.unique(r):
+        x = g[(r == label) & np.isfinite(g)]
+        if x.size:
+            highs.append(x.max())
+            lows.append(x.min())
+    g_min = float(np.median(lows))
+    if not g_min > 0:
+        raise ValueError(f"conductance_s: lowest conductance {g_min!r} S is not positive; "
+                         "no Gmax/Gmin ratio")
+    return float(np.median(highs)) / g_min
+
+
+def _normalised_curve(a_normalised: float, x: np.ndarray) -> np.ndarray:
+    """The potentiation curve on 0..1 pulses and 0..1 conductance: (1 - e^(-x/a)) / (1 - e^(-1/a))."""
+    return np.expm1(-x / a_normalised) / np.expm1(-1.0 / a_normalised)
+
+
+def asymmetry(potentiation: BranchFit, depression: BranchFit) -> float:
+    """Largest gap (0..1) between the normalised potentiation and reversed depression curves."""
+    if potentiation.polarity != 1 or depression.polarity != -1:
+        raise ValueError("asymmetry: give the potentiation fit (+1) first, then the depression fit (-1)")
+    x = np.linspace(0.0, 1.0, 201)
+    up = _normalised_curve(potentiation.a_normalised, x)
+    # depression from the top, run backwards: at weight position x it has 1 - x of its pulses left
+    down = 1.0 - _normalised_curve(depression.a_normalised, 1.0 - x)
+    return float(np.max(np.abs(up - down)))
+
+
+def step_noise(branches: list[Branch], fits: dict[int, BranchFit]) -> tuple[float, float]:
+    """(sigma / range, sigma / mean step) of measured steps about the fitted model's steps.
+
+    ``fits`` maps polarity to its fit; the range is the mean of the fitted B over polarities.
+    """
+    resid, steps = [], []
+    for br in branches:
+        fit = fits.get(br.polarity)
+        if fit is None or len(br.conductance_s) < 2:
+            continue
+        # the model's next step from the state actually reached: the soft-bounds step law
+        # dG = (bound - G) (1 - exp(-1/A)), so noise of earlier steps does not accumulate
+        g = br.conductance_s
+        bound = fit.g_start_s + fit.polarity * fit.b_s
+        model = (bound - g[:-1]) * fit.step_fraction
+        resid.append(np.diff(g) - model)
+        steps.append(np.abs(model))
+    if not resid:
+        return math.nan, math.nan
+    r = np.concatenate(resid)
+    sigma = float(np.nanstd(r, ddof=1)) if r.size > 1 else math.nan
+    span = float(np.mean([abs(f.b_s) * -math.expm1(-f.pulses / f.a_pulses) for f in fits.values()]))
+    mean_step = float(np.nanmean(np.concatenate(steps)))
+    return (sigma / span if span > 0 else math.nan,
+            sigma / mean_step if mean_step > 0 else math.nan)
+
+
+@dataclass(frozen=True)
+class PlasticityResult:
+    dynamic_range: float
+    potentiation: BranchFit | None
+    depression: BranchFit | None
+    asymmetry: float
+    step_noise_range: float
+    step_noise_step: float
+    repeats: int
+    nonlinearity_cv_potentiation: float
+    nonlinearity_cv_depression: float
+    """Cycle-to-cycle CV of the per-repeat nonlinearity label of each branch."""
+
+
+def _median_fit(fits: list[BranchFit]) -> BranchFit:
+    """A fit made of the median parameters of the per-repeat fits of one polarity."""
+    def med(name: str) -> float:
+        return float(np.median([getattr(f, name) for f in fits]))
+    a, pmax = med("a_pulses"), int(np.median([f.pulses for f in fits]))
+    pol = fits[0].polarity
+    return BranchFit(pol, pmax, a, a / pmax, med("b_s"), med("g_start_s"),
+                     nonlinearity_label(a / pmax, pol), -math.expm1(-1.0 / a), med("rmse_s"),
+                     sum(f.linear for f in fits) * 2 > len(fits))
+
+
+def potentiation_depression(repeat: object, polarity: object, conductance_s: object) -> PlasticityResult:
+    """All potentiation/depression figures from a ``pulses`` stream.
+
+    Each branch of each repeat is fitted on its own; the reported fit per polarity is the median
+    of the per-repeat parameters (robust to one odd repeat), and the spread of the per-repeat
+    labels is the cycle-to-cycle variability of the nonlinearity.
+    """
+    branches = split_branches(repeat, polarity, conductance_s)
+    per: dict[int, list[BranchFit]] = {1: [], -1: []}
+    for br in branches:
+        if len(br.pulses) >= 4:
+            per[br.polarity].append(fit_branch(br.pulses, br.conductance_s, br.polarity))
+    fits = {pol: _median_fit(v) for pol, v in per.items() if v}
+    up, down = fits.get(1), fits.get(-1)
+    noise = step_noise(branches, fits) if fits else (math.nan, math.nan)
+    return PlasticityResult(
+        dynamic_range=dynamic_range(conductance_s, repeat),
+        potentiation=up,
+        depression=down,
+        asymmetry=asymmetry(up, down) if up and down else math.nan,
+        step_noise_range=noise[0],
+        step_noise_step=noise[1],
+        repeats=len(np.unique(np.asarray(repeat))),
+        nonlinearity_cv_potentiation=coefficient_of_variation([f.nonlinearity for f in per[1]]),
+        nonlinearity_cv_depression=coefficient_of_variation([f.nonlinearity for f in per[-1]]),
+    )

@@ -1,0 +1,550 @@
+"""Publication-quality figures of each procedure's standard plot (matplotlib, no pyplot).
+
+Every function takes arrays (and fits from :mod:`analysis.metrics`) and returns a
+``matplotlib.figure.Figure``, built without pyplot or a GUI backend, so it works in worker
+processes, in tests and next to the Qt dashboard alike; save it with :func:`save`. Linear axes
+show SI prefixes in the label (``Conductance (uS)``); log axes keep base units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from analysis.fitting import ExpFit, PowerLawFit
+from analysis.metrics.plasticity import BranchFit, split_branches
+from analysis.metrics.programming import level_intervals
+from analysis.metrics.retention import DriftFit
+
+__all__ = [
+    "STYLE", "si_scale", "fmt_si", "save", "chip_grid", "plot_iv_loops", "plot_pulse_response", "plot_level_histograms",
+    "plot_retention", "plot_endurance", "plot_chip_map", "plot_forming", "plot_photoresponse",
+    "plot_optical_trace", "plot_relaxation", "plot_three_factor", "plot_vmm",
+    "plot_resistance_cdf", "plot_resistance_states",
+]
+
+STYLE: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.labelsize": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "xtick.top": True,
+    "ytick.right": True,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "legend.frameon": False,
+    "mathtext.default": "regular",
+    "savefig.dpi": 200,
+    "figure.dpi": 100,
+}
+"""rcParams every figure is drawn with (single-column journal figures, ~3.4 in wide)."""
+
+WIDTH_IN = 3.4
+_UNIT_SYMBOL = {"ohm": "\u03a9", "S": "S", "A": "A", "V": "V", "s": "s", "W": "W", "m": "m"}
+_PREFIXES = ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "\u00b5"), (1e-3, "m"), (1.0, ""),
+             (1e3, "k"), (1e6, "M"), (1e9, "G"))
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _styled(fn: Callable[P, R]) -> Callable[P, R]:
+    """Draw inside the house style without touching the caller's global rcParams."""
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def si_scale(values: Any, unit: str) -> tuple[float, str]:
+    """(factor, label unit) so that ``values * factor`` reads in the SI prefix that suits them,
+    e.g. 5e-6 S -> (1e6, "uS") with the micro sign; wavelengths in nm."""
+    symbol = _UNIT_SYMBOL.get(unit, unit)
+    arr = np.abs(np.asarray(values, dtype=float))
+    arr = arr[np.isfinite(arr) & (arr > 0)]
+    if arr.size == 0 or not unit:
+        return 1.0, symbol
+    if unit == "m":
+        return 1e9, "nm"
+    ref = float(np.percentile(arr, 90))
+    scale, prefix = _PREFIXES[0]
+    for factor, p in _PREFIXES:
+        if ref >= factor * (1 - 1e-9):
+            scale, prefix = factor, p
+    return 1.0 / scale, prefix + symbol
+
+
+def _label(name: str, unit: str) -> str:
+    return f"{name} ({unit})" if unit else name
+
+
+def _figure(height_in: float = 2.6, width_in: float = WIDTH_IN, **subplots: Any) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    return fig, fig.subplots(**subplots)
+
+
+def save(fig: Figure, path: str | Path, *, dpi: int | None = None) -> Path:
+    """Write ``fig`` as PNG (or the format the suffix names) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(path, dpi=dpi or STYLE["savefig.dpi"])
+    return path
+
+
+def fmt_si(value: float, unit: str, digits: int = 3) -> str:
+    """``value`` with the SI prefix that puts it in [1, 1000), e.g. 0.999875 s -> "1 s"."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g} {_UNIT_SYMBOL.get(unit, unit)}".strip()
+    rounded = float(f"{value:.{digits}g}")  # round first, so 999.9 ms becomes 1 s, not "1e+03 ms"
+    scale, shown = si_scale([rounded], unit)
+    return f"{rounded * scale:.{digits}g} {shown}"
+
+
+def _legend_above(ax: Axes, ncols: int) -> None:
+    """Legend in rows above the axes, where it cannot hide data."""
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncols=ncols, borderaxespad=0.0,
+              handlelength=1.5, markerscale=2, columnspacing=1.2)
+
+
+def _title(ax: Axes, title: str) -> None:
+    if title:
+        ax.set_title(title, loc="left", fontsize=STYLE["axes.titlesize"])
+
+
+def _cycle_colours(n: int) -> np.ndarray:
+    cmap = matplotlib.colormaps["viridis"]
+    return cmap(np.linspace(0.0, 0.85, max(n, 1)))
+
+
+@_styled
+def plot_iv_loops(voltage_v: Any, current_a: Any, cycle: Any = None, *, title: str = "",
+                  read_voltage_v: float | None = None) -> Figure:
+    """I-V loops with |I| on a log axis, one colour per cycle (a colour bar beyond 6 cycles)."""
+    v = np.asarray(voltage_v, float)
+    i = np.abs(np.asarray(current_a, float))
+    c = np.zeros(len(v)) if cycle is None else np.asarray(cycle)
+    labels = list(dict.fromkeys(c.tolist()))
+    colours = _cycle_colours(len(labels))
+    fig, ax = _figure()
+    for k, lab in enumerate(labels):
+        sel = c == lab
+        y = np.where(i[sel] > 0, i[sel], np.nan)
+        ax.plot(v[sel], y, color=colours[k], lw=1.0, label=f"cycle {int(lab)}" if len(labels) <= 6 else None)
+    ax.set_yscale("log")
+    positive = i[i > 0]
+    if positive.size:  # a decade of room below the loops for the legend
+        ax.set_ylim(bottom=positive.min() / 10)
+    if labels:
+        _sweep_arrows(ax, v[c == labels[-1]], i[c == labels[-1]])
+    ax.set_xlabel("Voltage (V)")
+    ax.set_ylabel("|Current| (A)")
+    if read_voltage_v:
+        ax.axvline(read_voltage_v, color="0.5", lw=0.7, ls=":", label=f"read {read_voltage_v:g} V")
+    if len(labels) > 6:
+        sm = matplotlib.cm.ScalarMappable(Normalize(min(labels), max(labels)), matplotlib.colormaps["viridis"])
+        fig.colorbar(sm, ax=ax, label="Cycle", pad=0.02).locator = MaxNLocator(integer=True)
+    if len(labels) > 1 or read_voltage_v:
+        ax.legend(loc="best", ncols=1 if len(labels) <= 3 else 2, handlelength=1.2)
+    _title(ax, title)
+    return fig
+
+
+def _sweep_arrows(ax: Axes, v: np.ndarray, i: np.ndarray) -> None:
+    """Arrows along one loop at a quarter and three quarters of each lobe: the sweep direction."""
+    n = len(v)
+    if n < 8:
+        return
+    for frac in (0.12, 0.38, 0.62, 0.88):
+        k = int(frac * (n - 1))
+        if i[k] > 0 and i[k + 1] > 0 and v[k] != v[k + 1]:
+            ax.annotate("", xy=(v[k + 1], i[k + 1]), xytext=(v[k], i[k]),
+                        arrowprops={"arrowstyle": "-|>", "color": "0.15", "lw": 0.8, "mutation_scale": 9})
+
+
+@_styled
+def plot_pulse_response(polarity: Any, conductance_s: Any, repeat: Any = None, *,
+                        fits: dict[int, BranchFit] | None = None, title: str = "") -> Figure:
+    """Conductance versus pulse number over the whole train, potentiating and depressing pulses
+    in two colours, with the fitted NeuroSim model of each branch dashed."""
+    g = np.asarray(conductance_s, float)
+    pol = np.asarray(polarity, float)
+    rep = np.zeros(len(g)) if repeat is None else np.asarray(repeat, float)
+    scale, unit = si_scale(g, "S")
+    fig, ax = _figure()
+    x = np.arange(1, len(g) + 1)
+    colours = {1: "tab:red", -1: "tab:blue"}
+    names = {1: "potentiation", -1: "depression"}
+    labelled: set[Any] = set()
+    start = 0
+    for br in split_branches(rep, pol, g):
+        n = len(br.pulses)
+        xs = x[start:start + n]
+        fit = (fits or {}).get(br.polarity)
+        label = None
+        if br.polarity not in labelled:
+            label = names[br.polarity] + (f", NL {fit.nonlinearity:+.2f}".replace("-", "\u2212") if fit else "")
+            labelled.add(br.polarity)
+        ax.plot(xs, br.conductance_s * scale, ".", ms=2.0, color=colours[br.polarity], label=label)
+        if fit is not None:
+            # the fitted branch restarted from where this repeat's branch began: same A and
+            # asymptote (the soft bound), so a repeat that starts lower is not drawn shifted
+            bound = fit.g_start_s + fit.polarity * fit.b_s
+            p0, g0 = br.pulses[0], br.conductance_s[0]
+            model = bound - (bound - g0) * np.exp(-(br.pulses - p0) / fit.a_pulses)
+            ax.plot(xs, model * scale, "--", color="k", lw=0.8,
+                    label="NeuroSim fit" if "fit" not in labelled else None)
+            labelled.add("fit")
+        start += n
+    ax.set_xlabel("Pulse number")
+    ax.set_ylabel(_label("Conductance", unit))
+    ax.set_xlim(0, len(g) + 1)
+    _legend_above(ax, 2)
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float = 0.99,
+                          title: str = "", bins: int = 0) -> Figure:
+    """Histogram of programmed conductance per target level, with each level's
+    ``confidence`` interval shaded and the distinguishable count noted.
+
+    ``bins`` 0 picks about three bins per standard deviation of a level."""
+    from analysis.metrics.programming import distinguishable_levels
+
+    g = np.asarray(conductance_s, float)
+    lv = np.asarray(level, float)
+    scale, unit = si_scale(g, "S")
+    fig, ax = _figure()
+    labels = np.unique(lv[np.isfinite(lv)])
+    cmap = matplotlib.colormaps["viridis"]
+    intervals = {iv.level: iv for iv in level_intervals(g, lv, confidence=confidence)}
+    finite = g[np.isfinite(g)] * scale
+    spread = [iv.std * scale for iv in intervals.values() if iv.std > 0]
+    if bins <= 0 and spread and np.ptp(finite) > 0:
+        # about three bins per standard deviation of a level, so each level shows its shape
+        bins = int(np.clip(np.ptp(finite) / (np.median(spread) / 3), 30, 150))
+    edges = np.histogram_bin_edges(finite, bins=bins if bins > 0 else 60)
+    for k, lab in enumerate(labels):
+        colour = cmap(0.9 * k / max(len(labels) - 1, 1))
+        # an edge of the same colour keeps a narrow level visible at any bin width
+        ax.hist(g[lv == lab] * scale, bins=edges, color=colour, ec=colour, lw=0.8, histtype="stepfilled")
+        iv = intervals.get(float(lab))
+        if iv is not None:
+            ax.axvspan(iv.low * scale, iv.high * scale, color=colour, alpha=0.15, lw=0)
+    ax.set_xlabel(_label("Programmed conductance", unit))
+    ax.set_ylabel("Count")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    try:
+        n = distinguishable_levels(g, lv, confidence=confidence)
+        note = f"{n} of {len(labels)} levels distinguishable ({confidence:.0%} intervals shaded)"
+    except ValueError:
+        note = f"{len(labels)} levels (one sample each: no spread)"
+    _title(ax, title)
+    if not title:
+        ax.set_title(note, loc="left", fontsize=7.5)
+    return fig
+
+
+@_styled
+def plot_retention(time_s: Any, conductance_s: Any, device: Any = None, *,
+                   fits: dict[Any, DriftFit] | None = None, max_devices: int = 8, title: str = "") -> Figure:
+    """Conductance versus time since programming on a log time axis, one marker colour per
+    device (up to ``max_devices``), power-law fits dashed."""
+    t = np.asarray(time_s, float)
+    g = np.asarray(conductance_s, float)
+    d = np.zeros(len(t)) if device is None else np.asarray(device, dtype=object)
+    labels = list(dict.fromkeys(d.tolist()))[:max_devices]
+    scale, unit = si_scale(g, "S")
+    fig, ax = _figure(width_in=WIDTH_IN * (1.45 if len(labels) > 1 else 1.0))
+    cmap = matplotlib.colormaps["tab10"]
+    for k, lab in enumerate(labels):
+        sel = (d == lab) & (t > 0)
+        colour = cmap(k % 10)
+        fit = (fits or {}).get(lab)
+        text = str(lab) if device is not None else "measured"
+        if fit is not None:
+            text += f", \u03bd = {fit.rate:.3g}"
+        ax.plot(t[sel], g[sel] * scale, "o", ms=2.5, color=colour, label=text)
+        if fit is not None:
+            tt = np.geomspace(t[sel].min(), t[sel].max(), 50)
+            ax.plot(tt, fit(tt) * scale, "--", lw=0.8, color=colour)
+    ax.set_xscale("log")
+    ax.set_xlabel("Time since programming (s)")
+    ax.set_ylabel(_label("Conductance", unit))
+    if len(labels) > 1:
+        shown = len(set(d.tolist()))
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), handlelength=1.0,
+                  title="device (row, col)" + (f"\n{max_devices} of {shown} shown" if shown > max_devices else ""),
+                  title_fontsize=7.5)
+    elif fits:
+        ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_endurance(cycle: Any, conductance_set_s: Any, conductance_reset_s: Any, *,
+                   min_window: float | None = None, failure_cycle: float | None = None,
+                   title: str = "") -> Figure:
+    """Set and reset conductance (top) and window (bottom) versus cycle, log-log."""
+    c = np.asarray(cycle, float)
+    gs, gr = np.asarray(conductance_set_s, float), np.asarray(conductance_reset_s, float)
+    fig, (ax, bx) = _figure(height_in=3.6, nrows=2, sharex=True, height_ratios=(1.4, 1))
+    ax.plot(c, gs, "o-", ms=2.5, color="tab:red", label="after SET")
+    ax.plot(c, gr, "s-", ms=2.5, color="tab:blue", label="after RESET")
+    ax.set_yscale("log")
+    ax.set_ylabel("Conductance (S)")
+    ax.legend(loc="best")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bx.plot(c, gs / gr, "k.-", ms=3)
+    bx.set_yscale("log")
+    bx.set_xscale("log")
+    bx.set_xlabel("Cycle")
+    bx.set_ylabel("Window G$_{set}$/G$_{reset}$")
+    if min_window:
+        bx.axhline(min_window, color="0.4", ls=":", lw=0.8, label=f"failure below {min_window:g}")
+    if failure_cycle is not None and math.isfinite(failure_cycle):
+        for a in (ax, bx):
+            a.axvline(failure_cycle, color="tab:orange", lw=0.9, ls="--")
+        bx.plot([], [], color="tab:orange", ls="--", lw=0.9, label=f"failed at cycle {failure_cycle:,.0f}")
+    if min_window or failure_cycle is not None:
+        bx.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_chip_map(values: Any, *, label: str, unit: str = "", log: bool | None = None,
+                  title: str = "") -> Figure:
+    """A (rows, cols) map of a per-device figure; NaN (not measured) in light grey (say so in
+    the caption).
+
+    ``log`` None picks a log colour scale for positive values spanning over a decade.
+    """
+    z = np.asarray(values, float)
+    if z.ndim != 2:
+        raise ValueError(f"values: expected a (rows, cols) array, got shape {z.shape}")
+    finite = z[np.isfinite(z)]
+    if log is None:
+        log = finite.size > 0 and bool(np.all(finite > 0)) and finite.max() / finite.min() > 10
+    scale, shown_unit = (1.0, _UNIT_SYMBOL.get(unit, unit)) if log else si_scale(finite, unit)
+    rows, cols = z.shape
+    aspect = rows / cols
+    fig, ax = _figure(height_in=min(4.5, max(2.2, WIDTH_IN * aspect * 0.85)))
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    norm = LogNorm(finite.min(), finite.max()) if log and finite.size else None
+    im = ax.imshow(np.ma.masked_invalid(z * scale), cmap=cmap, norm=norm, origin="upper",
+                   interpolation="nearest", aspect="equal")
+    bar = fig.colorbar(im, ax=ax, label=_label(label, shown_unit), pad=0.02, shrink=0.9)
+    bar.ax.tick_params(direction="out", which="both")  # ticks inside would cover the colours
+    ax.set_xlabel("Column")
+    ax.set_ylabel("Row")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(cols, 8)))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(rows, 8)))
+    ax.tick_params(top=False, right=False, direction="out")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_forming(voltage_v: Any, resistance_ohm: Any, *, forming_voltage_v: float | None = None,
+                 title: str = "") -> Figure:
+    """Resistance after each forming step versus step voltage (log), forming point marked."""
+    v = np.asarray(voltage_v, float)
+    r = np.asarray(resistance_ohm, float)
+    fig, ax = _figure()
+    ax.plot(v, r, "o-", ms=2.5, color="tab:blue", label="after each step")
+    if forming_voltage_v is not None and math.isfinite(forming_voltage_v):
+        k = int(np.argmin(np.abs(v - forming_voltage_v)))
+        ax.plot(v[k], r[k], "*", ms=10, color="tab:red", label=f"formed at {forming_voltage_v:.2f} V")
+    ax.set_yscale("log")
+    ax.margins(x=0.05, y=0.08)  # the forming point is often the last step: keep its marker whole
+    ax.set_xlabel("Step voltage (V)")
+    ax.set_ylabel("Resistance (\u03a9)")
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_photoresponse(power_w: Any, photoconductance_s: Any, *, fit: PowerLawFit | None = None,
+                       title: str = "") -> Figure:
+    """Photoconductance versus optical power, log-log, with the power-law fit."""
+    p = np.asarray(power_w, float)
+    g = np.asarray(photoconductance_s, float)
+    fig, ax = _figure()
+    ax.plot(p, g, "o", color="tab:purple", label="measured")
+    if fit is not None:
+        pp = np.geomspace(p[p > 0].min(), p.max(), 50)
+        ax.plot(pp, fit.prefactor * pp ** fit.exponent, "--", color="k", lw=0.8,
+                label=f"fit, \u03b3 = {fit.exponent:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Optical power (W)")
+    ax.set_ylabel("Photoconductance (S)")
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+def _shade_light(ax: Axes, t: np.ndarray, lit: np.ndarray) -> None:
+    change = np.flatnonzero(np.diff(lit.astype(int)) != 0) + 1
+    bounds = np.concatenate(([0], change, [len(lit)]))
+    first = True
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if lit[a]:
+            t0 = t[a - 1] if a > 0 else t[a]
+            ax.axvspan(t0, t[b - 1], color="gold", alpha=0.25, lw=0, label="light on" if first else None)
+            first = False
+
+
+@_styled
+def plot_optical_trace(time_s: Any, conductance_s: Any, power_w: Any, *, title: str = "") -> Figure:
+    """Conductance versus time through light pulses (illuminated stretches shaded)."""
+    t = np.asarray(time_s, float)
+    g = np.asarray(conductance_s, float)
+    p = np.asarray(power_w, float)
+    scale, unit = si_scale(g, "S")
+    fig, ax = _figure()
+    _shade_light(ax, t, p > 0)
+    ax.plot(t, g * scale, "-", color="tab:purple", lw=1.0, label="conductance")
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel(_label("Conductance", unit))
+    _legend_above(ax, 2)
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: ExpFit | None = None, title: str = "") -> Figure:
+    """Conductance relaxation after a stimulus, with the exponential fit."""
+    t = np.asarray(time_s, float)
+    g = np.asarray(conductance_s, float)
+    scale, unit = si_scale(g, "S")
+    fig, ax = _figure()
+    ax.plot(t, g * scale, "o", ms=2.5, color="tab:green", label="measured")
+    if fit is not None:
+        tt = np.linspace(t.min(), t.max(), 200)
+        ax.plot(tt, fit(tt) * scale, "--", color="k", lw=0.8, label=f"fit, \u03c4 = {fmt_si(fit.tau, 's')}")
+    ax.set_xlabel("Time after stimulus (s)")
+    ax.set_ylabel(_label("Conductance", unit))
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_three_factor(delay_s: Any, delta_s: Any, *, fit: ExpFit | None = None, title: str = "") -> Figure:
+    """Weight change versus light-to-pulse delay; the no-light trials as a dashed band."""
+    d = np.asarray(delay_s, float)
+    y = np.asarray(delta_s, float)
+    scale, unit = si_scale(y, "S")
+    fig, ax = _figure()
+    lit = np.isfinite(d)
+    ax.plot(d[lit], y[lit] * scale, "o", ms=3, color="tab:purple", label="light, then pulse")
+    if (~lit).any():
+        dark = y[~lit] * scale
+        ax.axhspan(dark.mean() - dark.std(), dark.mean() + dark.std(), color="0.6", alpha=0.3, lw=0)
+        ax.axhline(dark.mean(), color="0.3", ls="--", lw=0.8, label="no light (mean \u00b1 sd)")
+    if fit is not None and lit.any():
+        dd = np.linspace(0, d[lit].max(), 200)
+        ax.plot(dd, fit(dd) * scale, "-", color="k", lw=0.8, label=f"fit, \u03c4$_e$ = {fmt_si(fit.tau, 's')}")
+    ax.set_xlabel("Light-to-pulse delay (s)")
+    ax.set_ylabel(_label("Conductance change", unit))
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "") -> Figure:
+    """Measured versus ideal output current (left, with y = x) and the error histogram (right)."""
+    m = np.asarray(measured_a, float).ravel()
+    i = np.asarray(ideal_a, float).ravel()
+    scale, unit = si_scale(np.concatenate((m, i)), "A")
+    err = m - i
+    escale, eunit = si_scale(err, "A")
+    fig, (ax, bx) = _figure(height_in=2.5, width_in=2 * WIDTH_IN * 0.9, ncols=2)
+    ax.plot(i * scale, m * scale, "o", ms=2.5, color="tab:blue", alpha=0.7, label="outputs")
+    lo, hi = float(min(i.min(), m.min()) * scale), float(max(i.max(), m.max()) * scale)
+    ax.plot([lo, hi], [lo, hi], "--", color="k", lw=0.8, label="ideal (y = x)")
+    ax.set_xlabel(_label("Ideal current", unit))
+    ax.set_ylabel(_label("Measured current", unit))
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper left")
+    bx.hist(err * escale, bins=30, color="tab:blue", alpha=0.8, histtype="stepfilled")
+    bx.axvline(0, color="k", lw=0.8, ls="--")
+    bx.set_xlabel(_label("Measured \u2212 ideal", eunit))
+    bx.set_ylabel("Outputs")
+    rmse = float(np.sqrt(np.mean(err ** 2)))
+    bx.text(0.98, 0.97, f"RMSE {fmt_si(rmse, 'A')}", transform=bx.transAxes,
+            ha="right", va="top", fontsize=7.5)
+    bx.set_ylim(top=bx.get_ylim()[1] * 1.15)
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_resistance_cdf(hrs_ohm: Any, lrs_ohm: Any, *, title: str = "") -> Figure:
+    """Cumulative distribution of HRS and LRS over devices (or cycles), log resistance axis."""
+    fig, ax = _figure()
+    for values, name, colour in ((lrs_ohm, "LRS", "tab:red"), (hrs_ohm, "HRS", "tab:blue")):
+        x = np.sort(np.asarray(values, float)[np.isfinite(np.asarray(values, float))])
+        if x.size:
+            ax.step(x, np.arange(1, x.size + 1) / x.size * 100, where="post", color=colour,
+                    label=f"{name} (n = {x.size})")
+    ax.set_xscale("log")
+    ax.set_xlabel("Resistance at read voltage (\u03a9)")
+    ax.set_ylabel("Cumulative probability (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_resistance_states(cycle: Any, hrs_ohm: Any, lrs_ohm: Any, *, title: str = "") -> Figure:
+    """HRS and LRS versus cycle (log resistance)."""
+    c = np.asarray(cycle, float)
+    fig, ax = _figure()
+    ax.plot(c, np.asarray(hrs_ohm, float), "o-", ms=2.5, color="tab:blue", label="HRS")
+    ax.plot(c, np.asarray(lrs_ohm, float), "s-", ms=2.5, color="tab:red", label="LRS")
+    ax.set_yscale("log")
+    ax.set_xlabel("Cycle")
+    ax.set_ylabel("Resistance (\u03a9)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="best")
+    _title(ax, title)
+    return fig
+
+
+def chip_grid(devices: Iterable[tuple[int, int]], values: Sequence[float], shape: tuple[int, int] | None = None
+              ) -> np.ndarray:
+    """A (rows, cols) array with ``values`` at ``devices`` and NaN elsewhere."""
+    devs = [(int(r), int(c)) for r, c in devices]
+    if shape is None:
+        shape = (max(r for r, _ in devs) + 1, max(c for _, c in devs) + 1) if devs else (1, 1)
+    z = np.full(shape, np.nan)
+    for (r, c), v in zip(devs, values):
+        if 0 <= r < shape[0] and 0 <= c < shape[1]:
+            z[r, c] = v
+    return z
