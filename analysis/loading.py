@@ -103,32 +103,6 @@ def parse_device(value: Any) -> tuple[int, int]:
     return row, col
 
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def truncation(path: Path) -> str | None:
-    """Why a file is shorter than its HDF5 superblock says it is, or None.
-
-    A cut copy (an interrupted transfer, a full disk) still opens, and HDF5 then reads the
-    missing chunks as zeros, so the figures would be silently wrong. Version 2/3 superblocks
-    (memlab writes version 3) store the end-of-file address at byte 12 + 2 * sizeof(offset).
-    """
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(48)
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot be read ({exc})"
-    if raw[:8] != _HDF5_SIGNATURE or raw[8] not in (2, 3):
-        return None  # other layouts: leave the check to HDF5
-    width = raw[9]
-    start = 12 + 2 * width
-    eof = int.from_bytes(raw[start:start + width], "little")
-    if size < eof:
-        return f"damaged: truncated to {size} of its {eof} bytes"
-    return None
-
-
 @dataclass(eq=False)  # runs are the same run when they are the same object (arrays inside)
 class Run:
     """One run file's metadata; streams are read from the file when asked for."""
@@ -165,10 +139,6 @@ class Run:
         reader = RunReader(path, repair=False)
         try:
             run = cls.from_reader(reader)
-            if run.status not in (RUNNING, INTERRUPTED):  # a live writer's superblock may lag
-                why = truncation(run.path)
-                if why is not None:
-                    raise RunFileError(f"{run.path}: {why}")
         except BaseException:
             reader.close()
             raise

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from storage.format import FORMAT_NAME, INTERRUPTED, RUNNING
-from storage.recovery import clear_writer_flags, writer_flags
+from storage.recovery import clear_writer_flags, truncation, writer_flags
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,13 @@ class Stream:
     """
 
     def __init__(self, group: h5py.Group) -> None:
-        self._group = group
         self.name = group.name.rsplit("/", 1)[-1]
         self.columns: list[str] = [_decode(c) for c in group.attrs["columns"]]
-        self.units: dict[str, str] = {c: _decode(group[c].attrs.get("units", "")) for c in self.columns}
+        self._datasets = {c: group[c] for c in self.columns}
+        self.units: dict[str, str] = {c: _decode(d.attrs.get("units", "")) for c, d in self._datasets.items()}
 
     def __len__(self) -> int:
-        return min(self._group[c].shape[0] for c in self.columns)
+        return min(d.shape[0] for d in self._datasets.values())
 
     def __getitem__(self, column: str) -> np.ndarray:
         return self.column(column)
@@ -86,20 +86,20 @@ class Stream:
             raise KeyError(f"stream {self.name!r} has no column {name!r}; it has {self.columns}")
         n = len(self)
         stop = n if stop is None else min(stop, n)
-        return self._group[name][start:stop]
+        return self._datasets[name][start:stop]
 
     def shape(self, column: str) -> tuple[int, ...]:
-        return (len(self), *self._group[column].shape[1:])
+        return (len(self), *self._datasets[column].shape[1:])
 
     def arrays(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
         """Every column, cut to the same complete rows."""
         n = len(self)
         stop = n if stop is None else min(stop, n)
-        return {c: self._group[c][start:stop] for c in self.columns}
+        return {c: d[start:stop] for c, d in self._datasets.items()}
 
     def refresh(self) -> None:
-        for c in self.columns:
-            self._group[c].refresh()
+        for d in self._datasets.values():
+            d.refresh()
 
 
 class RunReader:
@@ -113,6 +113,7 @@ class RunReader:
 
     def __init__(self, path: str | Path, repair: bool = True) -> None:
         self.path = Path(path)
+        self._streams: dict[str, Stream] = {}
         if not self.path.is_file():
             raise RunFileError(f"{self.path}: no such file")
         if not h5py.is_hdf5(self.path):
@@ -123,6 +124,10 @@ class RunReader:
             if self.attrs.get("memlab_format") != FORMAT_NAME:
                 raise RunFileError(f"{self.path}: an HDF5 file, but not a memlab run file "
                                    f"(no memlab_format={FORMAT_NAME!r} attribute)")
+            if self.status not in (RUNNING, INTERRUPTED):  # a live writer's superblock may lag
+                why = truncation(self.path)
+                if why is not None:
+                    raise RunFileError(f"{self.path}: {why}")
             if repair and self.status == INTERRUPTED and writer_flags(self.path):
                 self._file.close()
                 self._repair()
@@ -218,9 +223,11 @@ class RunReader:
         return list(self._file["streams"].keys())
 
     def stream(self, name: str) -> Stream:
-        if name not in self._file["streams"]:
-            raise KeyError(f"{self.path.name}: no stream {name!r}; it has {self.stream_names}")
-        return Stream(self._file["streams"][name])
+        if name not in self._streams:
+            if name not in self._file["streams"]:
+                raise KeyError(f"{self.path.name}: no stream {name!r}; it has {self.stream_names}")
+            self._streams[name] = Stream(self._file["streams"][name])
+        return self._streams[name]
 
     def streams(self) -> Iterator[Stream]:
         for name in self.stream_names:
@@ -228,9 +235,8 @@ class RunReader:
 
     def refresh(self) -> None:
         """See rows and status a live writer has flushed since the file was opened."""
-        for group in self._file["streams"].values():
-            for ds in group.values():
-                ds.refresh()
+        for stream in self._streams.values():
+            stream.refresh()
         self.attrs = _attrs(self._file)
 
     def summary(self) -> dict[str, Any]:

@@ -91,3 +91,26 @@ def clear_writer_flags(path: str | Path) -> bool:
         handle.seek(0)
         handle.write(patched + lookup3(patched).to_bytes(4, "little"))
     return True
+
+
+def truncation(path: Path) -> str | None:
+    """Why a file is shorter than its HDF5 superblock says it is, or None.
+
+    A cut copy (an interrupted transfer, a full disk) still opens, and HDF5 then reads the
+    missing chunks as zeros, so the figures would be silently wrong. Version 2/3 superblocks
+    (memlab writes version 3) store the end-of-file address at byte 12 + 2 * sizeof(offset).
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(48)
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot be read ({exc})"
+    if raw[:8] != HDF5_SIGNATURE or raw[8] not in (2, 3):
+        return None  # other layouts: leave the check to HDF5
+    width = raw[9]
+    start = 12 + 2 * width
+    eof = int.from_bytes(raw[start:start + width], "little")
+    if size < eof:
+        return f"damaged: truncated to {size} of its {eof} bytes"
+    return None

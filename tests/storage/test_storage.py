@@ -210,3 +210,14 @@ def test_reader_follows_a_live_file(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_truncated_copy_is_refused(tmp_path):
+    path = tmp_path / "run.h5"
+    with make_writer(path) as w:
+        w.append("iv", {"voltage": np.arange(100_000), "current": np.ones(100_000), "cycle": np.ones(100_000)})
+    data = path.read_bytes()
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(data[: len(data) // 3])  # an interrupted copy still opens in HDF5
+    with pytest.raises(RunFileError, match="truncated"):
+        RunReader(cut)
