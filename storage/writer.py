@@ -128,7 +128,10 @@ class RunWriter:
         self._closed = False
         self._log_pending: list[tuple[float, int, str]] = []
 
-        f = h5py.File(self.path, "w", libver="latest")
+        # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
+        # name is always one that any reader can open, even if the writer dies while creating it.
+        creating = self.path.with_name(f".{self.path.name}.creating")
+        f = h5py.File(creating, "w", libver="latest")
         self._file = f
         try:
             self._write_header(procedure, procedure_version, parameters or {}, chip or {},
@@ -137,9 +140,12 @@ class RunWriter:
             self._log_datasets = self._create_log()
             f.swmr_mode = True
             f.flush()
+            if self.path.exists():
+                raise FileExistsError(f"{self.path} exists; a run file is never overwritten")
+            os.rename(creating, self.path)
         except BaseException:
             f.close()
-            self.path.unlink(missing_ok=True)
+            creating.unlink(missing_ok=True)
             raise
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name=f"flush {self.path.name}",

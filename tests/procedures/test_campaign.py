@@ -124,7 +124,8 @@ def test_sigkill_then_resume_finishes_without_duplicates(tmp_path):
                 attempts = json.loads((out / "manifest.json").read_text())["attempts"]
             except (OSError, ValueError):
                 continue
-            if len(attempts) >= 3 and attempts[-1]["status"] == "running":
+            if (len(attempts) >= 3 and attempts[-1]["status"] == "running"
+                    and (out / attempts[-1]["file"]).exists()):
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
