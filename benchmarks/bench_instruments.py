@@ -101,6 +101,25 @@ resources:
 """
 
 
+def stock_property_pyvisa_backend() -> dict[str, float]:
+    """pymeasure's stock driver by resource name through ``ResourceManager("@memsim")``: what any
+    VISA client pays per query on the built-in simulated bench."""
+    from pymeasure.adapters import VISAAdapter
+
+    from instruments.bench import read_bench_config
+
+    address = read_bench_config().instruments["smu"].address
+    adapter = VISAAdapter(address, visa_library="@memsim")
+    try:
+        stock = StockKeithley2450(adapter)
+        if not stock.id.startswith("KEITHLEY INSTRUMENTS,MODEL 2450"):
+            raise RuntimeError(f"{address} on @memsim answered *IDN? with {stock.id!r}")
+        figure = per_call_us(lambda: stock.source_voltage)
+    finally:
+        adapter.close()
+    return {"property_read_pyvisa_memsim_us": figure}
+
+
 def stock_property_pyvisa_sim() -> dict[str, float]:
     """The peer: pymeasure's stock driver over pyvisa-sim's static dialogues."""
     try:
@@ -147,6 +166,7 @@ CASES: list[Case] = [
     Case("pymeasure Keithley2450.source_voltage, in-process adapter", stock_property_in_process),
     Case("memlab Keithley2450.source_voltage, in-process adapter", memlab_property_in_process),
     Case("memlab Keithley2450.measure_current_a, in-process adapter", measurement_in_process),
+    Case('pymeasure Keithley2450.source_voltage, pyvisa ResourceManager("@memsim")', stock_property_pyvisa_backend),
     Case("peer: pymeasure Keithley2450.source_voltage over pyvisa-sim", stock_property_pyvisa_sim),
     Case(f"{SWEEP_POINTS}-point list sweep + bulk fetch, 2450 twin", list_sweep_10k),
 ]

@@ -86,6 +86,9 @@ _INSTRUMENT_KEYS = {"driver", "address", "simulated", "timeout_s", "model", "ter
 _FAULT_KEYS = {"timeout_after", "disconnect_after", "garble_every", "errors", "dead", "seed"}
 _WIRING_KEYS = {"terminals", "row_pads", "col_pads", "direct"}
 _OPTICS_KEYS = {"coupling_efficiency", "meter_fraction", "spot_rows", "spot_cols"}
+#: driver options that describe the bench itself, so a simulated twin takes them too: the pulse
+#: generator's termination at the device, the power meter's sensor head
+TWIN_OPTIONS = ("termination_ohm", "sensor")
 
 
 class BenchFileError(ValueError):
@@ -345,6 +348,12 @@ def _read_instrument(reader: _Reader, role: str, data: Any) -> InstrumentConfig:
         if key in ("adapter", "name", "limits", "wiring", "calibration", "clock") or key not in accepted:
             raise reader.fail(f"{path}.options.{key}", f"not a keyword argument {driver_class.__name__} accepts "
                                                        f"from the bench file; allowed: {', '.join(sorted(accepted))}")
+    if "termination_ohm" in options:
+        # Checked here, not when the driver opens: a real bench must not fail halfway through opening.
+        reader.number(options, "termination_ohm", f"{path}.options.termination_ohm", 50.0, 1.0, 10e3)
+    sensors = getattr(driver_class, "sensors", None)
+    if "sensor" in options and isinstance(sensors, Mapping):
+        reader.choice(options, "sensor", f"{path}.options.sensor", "", tuple(sorted(sensors)))
     calibration = None
     if "calibration" in table:
         if role != "laser":
@@ -572,6 +581,9 @@ def _twin_kwargs(twin_class: type, config: InstrumentConfig, bench: BenchConfig)
         if isinstance(channel, int):
             terminals = {n: f"{config.role}:ch{n}" for n in (1, 2)} | terminals
         offered["terminals"] = terminals
+    for key in TWIN_OPTIONS:
+        if key in config.options:
+            offered[key] = config.options[key]
     parameters = inspect.signature(twin_class.__init__).parameters
     return {key: value for key, value in offered.items() if key in parameters and value is not None}
 

@@ -318,21 +318,33 @@ class SourceMeter(InstrumentRole):
 
 
 class PulseGenerator(InstrumentRole):
-    """A pulse generator channel, in triggered-burst mode. Volts and seconds."""
+    """A pulse generator channel, in triggered-burst mode. Volts and seconds.
+
+    Levels are what the device sees (the driver programs the generator's expected load from the
+    bench's termination, so that they are)."""
 
     @abstractmethod
     def configure_pulse(
         self,
-        high_v: float,
-        low_v: float,
+        level_v: float,
         width_s: float,
         period_s: float,
         edge_s: float | None = None,
         burst_count: int = 1,
+        base_v: float = 0.0,
     ) -> None:
-        """Pulses from ``low_v`` to ``high_v`` of ``width_s`` every ``period_s``, ``burst_count`` per trigger.
+        """``burst_count`` pulses per trigger, one every ``period_s``: each takes the output from
+        ``base_v`` to ``level_v`` for ``width_s`` and back. Between pulses and between bursts the
+        output sits at ``base_v``.
 
-        ``edge_s`` sets both edges (None: leave the instrument's edge time as it is).
+        The sign of ``level_v - base_v`` is the pulse's polarity: ``configure_pulse(2.0, ...)`` is a
+        +2 V SET pulse from 0 V, ``configure_pulse(-1.5, ...)`` a -1.5 V RESET pulse from 0 V (the
+        generator inverts its output for it; the device never sees -1.5 V between pulses).
+        ``level_v`` must differ from ``base_v`` by the model's minimum amplitude.
+
+        ``edge_s`` sets both edges (None: leave the instrument's edge time as it is). If the output
+        is on and the polarity changes, the output is switched off while the generator is
+        reprogrammed and on again afterwards.
         """
 
     @abstractmethod

@@ -37,6 +37,12 @@ _OVERHEAD_PER_POINT_S = 2e-3
 """Generous per-point overhead (autorange, trigger model) used only to size timeouts."""
 
 
+def _check_bool(parameter: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{parameter}={value!r}: allowed True or False")
+    return value
+
+
 class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
     """Keithley 2450 SourceMeter in its native SCPI mode (``*LANG?`` answers ``SCPI``).
 
@@ -48,7 +54,8 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
     - nplc: ``:SENS:CURR:NPLC <n>``, ``:SENS:CURR:NPLC?``
     - output_on: ``SYST:ERR?`` (until ``0,...``), ``:OUTP ON``; output_off: ``:OUTP OFF``; state ``:OUTP?``
     - list_sweep: ``:SOUR:FUNC VOLT``, ``:SOUR:VOLT:ILIM <A>``, ``:SOUR:VOLT 0``, ``:SENS:FUNC "CURR"``,
-      ``:SENS:CURR:RANG:AUTO ON``, ``:SENS:CURR:NPLC <n>``, then once per driver
+      ``:SENS:CURR:RANG:AUTO ON``, ``:SENS:CURR:NPLC <n>``, ``:SENS:CURR:AZER OFF`` (``ON`` with
+      ``autozero=True``), then once per driver
       ``:TRAC:MAKE "memlab", 100000`` + ``SYST:ERR?`` (an error whose message says the buffer already
       exists is accepted), ``:TRAC:CLE "memlab"``, ``:SOUR:LIST:VOLT <up to 100 values>``,
       ``:SOUR:LIST:VOLT:APP <next 100>``..., ``:SOUR:SWE:VOLT:LIST 1,<delay>,1,OFF,"memlab"``,
@@ -60,6 +67,10 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
       must be whole multiples (>= 2) of the width
     - shutdown: ``:ABOR``, ``:OUTP OFF``, ``:SOUR:VOLT 0``, ``:SOUR:CURR 0``
     - identity: ``*IDN?``
+
+    ``autozero`` (default False): autozero during list sweeps and pulse trains. On, the 2450 takes a
+    reference and a zero reading with every point, doubling its integration time; fast
+    characterisation wants it off. The setting stays on the instrument after the sweep.
 
     pymeasure's own properties that set levels or compliances (``source_voltage``, ``source_current``,
     ``compliance_current``, ``compliance_voltage``) are overridden to honour the safety limits and the
@@ -81,9 +92,11 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         *,
         limits: SafetyLimits | None = None,
         line_frequency_hz: float = 50.0,
+        autozero: bool = False,
         **kwargs: Any,
     ) -> None:
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
+        self.autozero = _check_bool("autozero", autozero)
         self._buffer_ready = False
         super().__init__(adapter, name, limits=limits, **kwargs)
 
@@ -231,6 +244,8 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         self.write(':SENS:FUNC "CURR"')
         self.write(":SENS:CURR:RANG:AUTO ON")
         self.nplc = nplc
+        self.write(f":SENS:CURR:AZER {'ON' if self.autozero else 'OFF'}")
+        self._settings["autozero"] = self.autozero
         self._make_buffer()
         self.write(f':TRAC:CLE "{buffer}"')
         for start in range(0, n, 100):
@@ -367,6 +382,7 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
           smua.source.func = smua.OUTPUT_DCVOLTS
           smua.source.limiti = <A>
           smua.measure.nplc = <n>
+          smua.measure.autozero = smua.AUTOZERO_ONCE      -- AUTOZERO_AUTO with autozero=True
           smua.nvbuffer1.clear()
           smua.nvbuffer1.collecttimestamps = 1
           smua.nvbuffer1.collectsourcevalues = 1
@@ -387,6 +403,10 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
       comes, to report a script error instead of a bare timeout)
     - shutdown: ``smua.source.output = smua.OUTPUT_OFF``, ``smua.source.levelv = 0``, ``smua.source.leveli = 0``
     - identity: ``*IDN?``; clear: ``errorqueue.clear()``
+
+    ``autozero`` (default False): sweeps and pulse trains zero once at their start
+    (``AUTOZERO_ONCE``) instead of with every reading (``AUTOZERO_AUTO``, the instrument's default,
+    which doubles each point's integration time).
     """
 
     model = "Keithley 2600B"
@@ -402,12 +422,14 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         limits: SafetyLimits | None = None,
         channel: str = "a",
         line_frequency_hz: float = 50.0,
+        autozero: bool = False,
         **kwargs: Any,
     ) -> None:
         if channel not in ("a", "b"):
             raise ValueError(f"channel={channel!r} is not a 2600B channel; allowed: 'a', 'b'")
         self.smu = f"smu{channel}"
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
+        self.autozero = _check_bool("autozero", autozero)
         kwargs.setdefault("includeSCPI", False)
         super().__init__(adapter, name, limits=limits, **kwargs)
 
@@ -479,6 +501,7 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
             f"{smu}.source.func = {smu}.OUTPUT_DCVOLTS",
             f"{smu}.source.limiti = {fmt(compliance_a)}",
             f"{smu}.measure.nplc = {fmt(nplc)}",
+            f"{smu}.measure.autozero = {smu}.AUTOZERO_{'AUTO' if self.autozero else 'ONCE'}",
             f"{buffer}.clear()",
             f"{buffer}.collecttimestamps = 1",
             f"{buffer}.collectsourcevalues = 1",
@@ -492,7 +515,8 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         for line in lines:
             self.write(line)
         self._settings.update(
-            source_function="voltage", compliance_a=compliance_a, nplc=nplc, voltage_v=0.0, output=False
+            source_function="voltage", compliance_a=compliance_a, nplc=nplc, voltage_v=0.0, output=False,
+            autozero=self.autozero,
         )
         self.write("format.data = format.REAL32")
         self.write("format.byteorder = format.LITTLEENDIAN")

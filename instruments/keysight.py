@@ -9,6 +9,8 @@ own properties keep pymeasure's formats (``%e`` for times, ``%f`` for volts).
 from __future__ import annotations
 
 import logging
+import math
+from abc import abstractmethod
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -29,7 +31,7 @@ from .interfaces import (
     pulse_aperture,
     sweep_voltages,
 )
-from .limits import LimitError, SafetyLimits, require_int, require_range
+from .limits import LimitError, SafetyLimits, as_number, require_int, require_range
 
 log = logging.getLogger(__name__)
 
@@ -255,37 +257,143 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
         self._settings.update(voltage_v=0.0, current_a=0.0)
 
 
+_SOURCE_OHM = 50.0
+"""Output impedance of both generators: with an expected load R the levels reach ``R / (R + 50)``
+of the source's EMF."""
+
+
+def _check_termination(termination_ohm: float | None, model: str) -> float | None:
+    """``None`` (no terminator: a high-impedance device) or a terminating resistance in ohm."""
+    if termination_ohm is None:
+        return None
+    value = as_number("termination_ohm", termination_ohm)
+    return require_range("termination_ohm", value, 1.0, 10e3, "ohm", f"{model} expected-load range")
+
+
 class _PulseGeneratorMixin(DriverMixin):
-    """What the two Keysight generators share: checks, level ordering, trigger, output, snapshot."""
+    """What the two Keysight generators share: checks, polarity, timing and level ordering, trigger,
+    output, snapshot. Subclasses give the model's ranges, ``_prepare`` (load, function) and ``_arm``
+    (burst and trigger)."""
 
     channel: int
-    max_level_v: float
+    termination_ohm: float | None
     width_range_s: ClassVar[tuple[float, float]]
     period_range_s: ClassVar[tuple[float, float]]
     edge_range_s: ClassVar[tuple[float, float]]
     max_burst: ClassVar[int]
+    max_emf_v: ClassVar[float] = 10.0
+    """Largest |level| of the source's EMF (the level into an open circuit)."""
+    min_amplitude_emf_v: ClassVar[float]
+    edge_per_width: ClassVar[float] = 0.625
+    """Edges may be at most this fraction of the width (both models)."""
+    high_impedance_ohm: ClassVar[float]
+    """The expected load programmed for a high-impedance device (no termination)."""
+    polarity_command: str
     _channel_obj: Any
 
+    @property
+    def expected_load_ohm(self) -> float:
+        """The expected load the levels are programmed for: the termination, if the bench has one."""
+        return self.high_impedance_ohm if self.termination_ohm is None else self.termination_ohm
+
+    @property
+    def _load_fraction(self) -> float:
+        """What fraction of the EMF the expected load gets (1 into an open circuit)."""
+        r = self.expected_load_ohm
+        return 1.0 if math.isinf(r) else r / (r + _SOURCE_OHM)
+
+    @property
+    def max_level_v(self) -> float:
+        """Largest |level| the generator reaches into the bench's termination."""
+        return self.max_emf_v * self._load_fraction
+
     def _check_pulse(
-        self, high_v: float, low_v: float, width_s: float, period_s: float, edge_s: float | None, burst_count: int
+        self, level_v: float, base_v: float, width_s: float, period_s: float, edge_s: float | None,
+        burst_count: int,
     ) -> tuple[float, float, float, float, float | None, int]:
         model = f"{self.model} range"
-        high = self.limits.check_pulse_voltage(high_v, "high_v")
-        low = self.limits.check_pulse_voltage(low_v, "low_v")
-        high = require_range("high_v", high, -self.max_level_v, self.max_level_v, "V", model)
-        low = require_range("low_v", low, -self.max_level_v, self.max_level_v, "V", model)
-        if high <= low:
-            raise LimitError("high_v", high_v, f"> low_v = {low:g} V", "allowed range")
+        level = self.limits.check_pulse_voltage(level_v, "level_v")
+        base = self.limits.check_pulse_voltage(base_v, "base_v")
+        level = require_range("level_v", level, -self.max_level_v, self.max_level_v, "V", model)
+        base = require_range("base_v", base, -self.max_level_v, self.max_level_v, "V", model)
+        min_amplitude = self.min_amplitude_emf_v * self._load_fraction
+        if abs(level - base) < min_amplitude:
+            raise LimitError(
+                "level_v", level_v, f"at least {min_amplitude:g} V above or below base_v = {base:g} V", model
+            )
         width = self.limits.check_pulse_width(width_s)
         width = require_range("width_s", width, *self.width_range_s, "s", model)
         period = require_range("period_s", period_s, *self.period_range_s, "s", model)
         edge = None if edge_s is None else require_range("edge_s", edge_s, *self.edge_range_s, "s", model)
+        if edge is not None and edge > self.edge_per_width * width:
+            raise LimitError("edge_s", edge_s, f"<= {self.edge_per_width:g} x width_s = "
+                                               f"{self.edge_per_width * width:g} s", model)
         # The pulse and both of its edges must fit in one period.
         edges = self.edge_range_s[0] if edge is None else edge
         if width + 1.6 * edges >= period:
             raise LimitError("period_s", period_s, f"> width_s + 1.6 x edge = {width + 1.6 * edges:g} s", model)
         count = require_int("burst_count", burst_count, 1, self.max_burst, model)
-        return high, low, width, period, edge, count
+        return level, base, width, period, edge, count
+
+    def configure_pulse(
+        self,
+        level_v: float,
+        width_s: float,
+        period_s: float,
+        edge_s: float | None = None,
+        burst_count: int = 1,
+        base_v: float = 0.0,
+    ) -> None:
+        level, base, width, period, edge, count = self._check_pulse(
+            level_v, base_v, width_s, period_s, edge_s, burst_count
+        )
+        # The pulse goes from the low level to the high one; a pulse below its base is the inverse
+        # of one from level to base (inverted about the offset: between pulses the output sits at
+        # the high level, the base, and goes to the low level, the pulse level, for width_s).
+        high, low, polarity = (level, base, "NORM") if level > base else (base, level, "INV")
+        present = self.ask(f"{self.polarity_command}?").strip().upper()  # type: ignore[attr-defined]
+        # Flipping the polarity swaps what sits on the device between pulses: do it with the output off.
+        hot = not present.startswith(polarity) and self.output_enabled()
+        if hot:
+            self.output_off()
+        self._prepare()
+        self._set_timing(width, period, edge)
+        self._set_levels(high, low)
+        self.write(f"{self.polarity_command} {polarity}")
+        self._arm(count)
+        self.check_errors()
+        if hot:
+            self.output_on()
+        self._settings.update(
+            level_v=level, base_v=base, width_s=width, period_s=period, edge_s=edge, burst_count=count,
+            polarity=polarity, termination_ohm=self.termination_ohm,
+        )
+
+    @abstractmethod
+    def _prepare(self) -> None:
+        """Model-specific settings before the timing: expected load, function, level guards."""
+
+    @abstractmethod
+    def _arm(self, count: int) -> None:
+        """Model-specific: ``count`` pulses per bus trigger."""
+
+    def _set_timing(self, width: float, period: float, edge: float | None) -> None:
+        """Set edges, width and period in an order where each step fits what the instrument holds:
+        it refuses (-221, and shortens the width) a period the present width does not fit in, a
+        width the present period cannot hold, and edges longer than the width allows."""
+        ch = self._channel_obj
+        present_period = float(ch.pulse_period)
+        present_edge = float(ch.pulse_transition) if edge is not None else None
+        if edge is not None and edge <= present_edge:
+            ch.pulse_transition = edge  # shorter edges fit any width and period the longer ones did
+        if period >= present_period:
+            ch.pulse_period = period  # growing: the present width still fits
+            ch.pulse_width = width
+        else:
+            ch.pulse_width = width  # shrinking: the new width fits both periods
+            ch.pulse_period = period
+        if edge is not None and edge > present_edge:
+            ch.pulse_transition = edge  # longer edges last, when the new width and period hold them
 
     def _set_levels(self, high: float, low: float) -> None:
         """Set high and low in the order that never puts high below low, which the instrument refuses."""
@@ -323,13 +431,23 @@ class _PulseGeneratorMixin(DriverMixin):
 class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent33500):
     """Keysight 33500B waveform generator as a pulse generator (triggered bursts), one channel.
 
+    ``termination_ohm``: the bench's termination at the device (None, the default: none, a
+    high-impedance device). It is programmed as the expected load, so the device sees the
+    levels asked for; the levels reach +-10 V into a high impedance, +-5 V into 50 ohm.
+
     Commands sent (channel 1 shown; pymeasure's formats: times ``%e``, volts ``%f``):
 
-    - configure_pulse: ``OUTP1:LOAD INF`` (or ``50``), ``SOUR1:FUNC PULS``, ``SOUR1:FUNC:PULS:HOLD WIDT``,
-      ``SOUR1:FUNC:PULS:PER 1.000000e-03``, ``SOUR1:FUNC:PULS:WIDT 1.000000e-07``,
-      ``SOUR1:FUNC:PULS:TRAN:BOTH 8.400000e-09`` (only if ``edge_s`` given), ``SOUR1:VOLT:HIGH?``, then
-      ``SOUR1:VOLT:HIGH 1.500000`` and ``SOUR1:VOLT:LOW 0.000000`` (in the order the present high level
-      allows), ``SOUR1:BURS:MODE TRIG``, ``SOUR1:BURS:NCYC 1``, ``SOUR1:BURS:STAT 1``, ``TRIG1:SOUR BUS``,
+    - configure_pulse: ``OUTP1:POL?`` (and ``OUTP1?`` when the polarity must change: if on,
+      ``OUTP1 0`` now and ``SYST:ERR?``, ``OUTP1 1`` at the end), ``OUTP1:LOAD INF`` (or the
+      termination, ``50``), ``SOUR1:FUNC PULS``, ``SOUR1:FUNC:PULS:HOLD WIDT``,
+      ``SOUR1:FUNC:PULS:PER?``, ``SOUR1:FUNC:PULS:TRAN?`` (only if ``edge_s`` given), then
+      ``SOUR1:FUNC:PULS:TRAN:BOTH 8.400000e-09`` (only if ``edge_s`` given; before the width and
+      period when shorter than the present edges, after them when longer),
+      ``SOUR1:FUNC:PULS:PER 1.000000e-03`` and ``SOUR1:FUNC:PULS:WIDT 1.000000e-07`` (the period
+      first when it grows, the width first when it shrinks), ``SOUR1:VOLT:HIGH?``, then
+      ``SOUR1:VOLT:HIGH 1.500000`` and ``SOUR1:VOLT:LOW 0.000000`` (in the order the present high
+      level allows), ``OUTP1:POL NORM`` (``INV`` for a pulse below its base),
+      ``SOUR1:BURS:MODE TRIG``, ``SOUR1:BURS:NCYC 1``, ``SOUR1:BURS:STAT 1``, ``TRIG1:SOUR BUS``,
       ``SYST:ERR?``
     - trigger: ``SYST:ERR?``, ``*TRG;*WAI``, ``*OPC?``
     - output_on: ``SYST:ERR?``, ``OUTP1 1``; off ``OUTP1 0``; state ``OUTP1?``
@@ -342,6 +460,8 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
     period_range_s = (33e-9, 1e6)
     edge_range_s = (8.4e-9, 1e-6)
     max_burst = 100_000_000
+    min_amplitude_emf_v = 2e-3  # 1 mVpp into 50 ohm
+    high_impedance_ohm = math.inf  # OUTP:LOAD INF
 
     def __init__(
         self,
@@ -350,66 +470,58 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
         *,
         limits: SafetyLimits | None = None,
         channel: int = 1,
-        load: str = "INF",
+        termination_ohm: float | None = None,
         **kwargs: Any,
     ) -> None:
         if channel not in (1, 2):
             raise ValueError(f"channel={channel!r} is not a 33500B channel; allowed: 1, 2")
-        if load not in ("INF", "50"):
-            raise ValueError(f"load={load!r}: allowed 'INF' (high-impedance device) or '50' (50 ohm)")
         self.channel = channel
-        self.load = load
-        # Into an open circuit the levels reach twice what they reach into 50 ohm.
-        self.max_level_v = 10.0 if load == "INF" else 5.0
+        self.termination_ohm = _check_termination(termination_ohm, self.model)
+        self.polarity_command = f"OUTP{channel}:POL"
         super().__init__(adapter, name, limits=limits, **kwargs)
         self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
         self._channel_obj.voltage_high_values = (-self.max_level_v + 1e-3, self.max_level_v)
         self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 1e-3)
         self._channel_obj.burst_ncycles_values = (1, self.max_burst)
 
-    def configure_pulse(
-        self,
-        high_v: float,
-        low_v: float,
-        width_s: float,
-        period_s: float,
-        edge_s: float | None = None,
-        burst_count: int = 1,
-    ) -> None:
-        high, low, width, period, edge, count = self._check_pulse(high_v, low_v, width_s, period_s, edge_s, burst_count)
+    def _prepare(self) -> None:
         ch = self._channel_obj
-        ch.output_load = self.load
+        ch.output_load = "INF" if math.isinf(self.expected_load_ohm) else fmt(self.expected_load_ohm)
         ch.shape = "PULS"
         ch.pulse_hold = "WIDT"
-        ch.pulse_period = period
-        ch.pulse_width = width
-        if edge is not None:
-            ch.pulse_transition = edge
-        self._set_levels(high, low)
+
+    def _arm(self, count: int) -> None:
+        ch = self._channel_obj
         ch.burst_mode = "TRIG"
         ch.burst_ncycles = count
         ch.burst_state = True
         self.write(f"TRIG{self.channel}:SOUR BUS")
-        self.check_errors()
-        self._settings.update(
-            high_v=high, low_v=low, width_s=width, period_s=period, edge_s=edge, burst_count=count, load=self.load
-        )
 
 
 class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight81160A):
-    """Keysight 81160A (or 81150A) pulse function generator, one channel, into 50 ohm.
+    """Keysight 81160A (or 81150A) pulse function generator, one channel.
+
+    ``termination_ohm``: the bench's termination at the device (None, the default: none, a
+    high-impedance device, programmed as the 1 Mohm expected load; 50 with a feed-through
+    terminator). The device then sees the levels asked for: +-10 V into a high impedance,
+    +-5 V into 50 ohm. (An expected load of 50 ohm with no terminator would double every level.)
 
     The safety limit ``max_pulse_voltage_v`` is also programmed as the instrument's own level limit,
     so not even the front panel can exceed it.
 
     Commands sent (channel 1 shown; pymeasure's formats: times ``%e``, volts ``%f``):
 
-    - configure_pulse: ``:VOLT1:LIM:HIGH 10.000000``, ``:VOLT1:LIM:LOW -10.000000``, ``:VOLT1:LIM:STAT 1``,
-      ``:OUTP1:LOAD 5.000000e+01``, ``:FUNC1 PULS``, ``:PULS:PER1 1.000000e-06``, ``:PULS:WIDT1 5.000000e-09``,
-      ``:FUNC1:PULS:TRAN 1.000000e-09`` (only if ``edge_s`` given), ``:VOLT1:HIGH?``, then
-      ``:VOLT1:HIGH 1.000000`` and ``:VOLT1:LOW 0.000000`` (in the order the present high level allows),
-      ``:ARM:SOUR1 MAN``, then ``:BURS1:STAT OFF`` for one pulse per trigger or ``:BURS1:NCYC <n>`` +
-      ``:BURS1:STAT ON`` for n >= 2, ``SYST:ERR?``
+    - configure_pulse: ``:OUTP1:POL?`` (and ``OUTP1?`` when the polarity must change: if on,
+      ``OUTP1 0`` now and ``SYST:ERR?``, ``OUTP1 1`` at the end), ``:VOLT1:LIM:HIGH 10.000000``,
+      ``:VOLT1:LIM:LOW -10.000000``, ``:VOLT1:LIM:STAT 1``, ``:OUTP1:LOAD 1.000000e+06`` (or the
+      termination, ``5.000000e+01``), ``:FUNC1 PULS``, ``:PULS:PER1?``, ``:FUNC1:PULS:TRAN?`` (only
+      if ``edge_s`` given), then ``:FUNC1:PULS:TRAN 1.000000e-09`` (only if ``edge_s`` given; before
+      the width and period when shorter than the present edges, after them when longer),
+      ``:PULS:PER1 1.000000e-06`` and ``:PULS:WIDT1 5.000000e-09`` (the period first when it grows,
+      the width first when it shrinks), ``:VOLT1:HIGH?``, then ``:VOLT1:HIGH 1.000000`` and
+      ``:VOLT1:LOW 0.000000`` (in the order the present high level allows), ``:OUTP1:POL NORM``
+      (``INV`` for a pulse below its base), ``:ARM:SOUR1 MAN``, then ``:BURS1:STAT OFF`` for one
+      pulse per trigger or ``:BURS1:NCYC <n>`` + ``:BURS1:STAT ON`` for n >= 2, ``SYST:ERR?``
     - trigger: ``SYST:ERR?``, ``*TRG;*WAI``, ``*OPC?``
     - output_on: ``SYST:ERR?``, ``OUTP1 1``; off ``OUTP1 0``; state ``OUTP1?``
     - shutdown: ``OUTP1 0``
@@ -421,7 +533,10 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
     period_range_s = (2e-9, 1e6)
     edge_range_s = (1e-9, 1e3)
     max_burst = 2_147_483_647
+    min_amplitude_emf_v = 0.1  # 50 mVpp into 50 ohm
     instrument_limit_v: ClassVar[float] = 10.0
+    high_impedance_ohm: ClassVar[float] = 1e6
+    """The largest expected load the 81160A takes: what it is told for a high-impedance device."""
 
     def __init__(
         self,
@@ -430,37 +545,31 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
         *,
         limits: SafetyLimits | None = None,
         channel: int = 1,
+        termination_ohm: float | None = None,
         **kwargs: Any,
     ) -> None:
         if channel not in (1, 2):
             raise ValueError(f"channel={channel!r} is not an 81160A channel; allowed: 1, 2")
         self.channel = channel
-        self.max_level_v = 5.0
+        self.termination_ohm = _check_termination(termination_ohm, self.model)
+        self.polarity_command = f":OUTP{channel}:POL"
         super().__init__(adapter, name, limits=limits, **kwargs)
         self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
+        self._channel_obj.voltage_high_values = (-self.max_level_v + 0.05, self.max_level_v)
+        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 0.05)
 
-    def configure_pulse(
-        self,
-        high_v: float,
-        low_v: float,
-        width_s: float,
-        period_s: float,
-        edge_s: float | None = None,
-        burst_count: int = 1,
-    ) -> None:
-        high, low, width, period, edge, count = self._check_pulse(high_v, low_v, width_s, period_s, edge_s, burst_count)
+    def _prepare(self) -> None:
         ch = self._channel_obj
         guard = min(self.limits.max_pulse_voltage_v, self.instrument_limit_v)
         ch.limit_high = guard
         ch.limit_low = -guard
         ch.limit_state_enabled = True
-        ch.output_load = 50
+        ch.output_load = self.expected_load_ohm
         ch.shape = "PULS"
-        ch.pulse_period = period
-        ch.pulse_width = width
-        if edge is not None:
-            ch.pulse_transition = edge
-        self._set_levels(high, low)
+        self._settings["level_limit_v"] = guard
+
+    def _arm(self, count: int) -> None:
+        ch = self._channel_obj
         ch.trigger_mode = "MAN"
         # pymeasure 0.16 maps burst_state=True to ":BURS1:STAT 0" on this model, so write it here.
         if count == 1:
@@ -468,8 +577,3 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
         else:
             ch.burst_ncycles = count
             self.write(f":BURS{self.channel}:STAT ON")
-        self.check_errors()
-        self._settings.update(
-            high_v=high, low_v=low, width_s=width, period_s=period, edge_s=edge, burst_count=count,
-            level_limit_v=guard,
-        )

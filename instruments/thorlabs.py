@@ -268,6 +268,11 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
     pymeasure's constructor asks the sensor for its identity; this one sends nothing when created
     (the sensor query is :meth:`sensor_info`), and assumes a power sensor with settable wavelength.
 
+    ``sensor``: the head on the meter, when it is one of :attr:`sensors` (``"S120C"`` silicon,
+    400..1100 nm; ``"S122C"`` germanium, 700..1800 nm); a wavelength outside its range is then
+    refused before anything is sent. None (default): any wavelength the PM100 family takes, left to
+    the head to refuse.
+
     Commands sent:
 
     - wavelength_m: ``SENS:CORR:WAV <nm>`` then ``SYST:ERR?``; read ``SENS:CORR:WAV?`` (nm)
@@ -279,14 +284,31 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
     """
 
     model = "Thorlabs PM100"
+    sensors: ClassVar[dict[str, tuple[float, float]]] = {
+        "S120C": (400e-9, 1100e-9),
+        "S122C": (700e-9, 1800e-9),
+    }
+    """Photodiode heads memlab knows: name -> (shortest, longest) wavelength in metres."""
 
-    def __init__(self, adapter: Any, name: str | None = None, *, limits: SafetyLimits | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        sensor: str | None = None,
+        **kwargs: Any,
+    ):
+        if sensor is not None and sensor not in self.sensors:
+            raise ValueError(f"sensor={sensor!r}: allowed {', '.join(sorted(self.sensors))} or None (any head)")
+        self.sensor = sensor
         self._unit_set = False
         with warnings.catch_warnings():
             # pymeasure flags the PM100 as "SCPI support unknown"; it does speak SCPI.
             warnings.filterwarnings("ignore", message="It is not known whether this device support SCPI",
                                     category=FutureWarning)
             super().__init__(adapter, name, limits=limits, **kwargs)
+        self._settings["sensor"] = sensor
 
     def _set_flags(self) -> None:
         """Called by pymeasure's constructor: record assumptions instead of querying the sensor there."""
@@ -319,7 +341,11 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
 
     @wavelength_m.setter
     def wavelength_m(self, value: float) -> None:
-        metres = require_range("wavelength_m", value, 150e-9, 30e-6, "m", f"{self.model} sensors")
+        if self.sensor is None:
+            metres = require_range("wavelength_m", value, 150e-9, 30e-6, "m", f"{self.model} sensors")
+        else:
+            low, high = self.sensors[self.sensor]
+            metres = require_range("wavelength_m", value, low, high, "m", f"{self.sensor} sensor range")
         self._wavelength_nm = metres * 1e9
         self._settings["wavelength_m"] = metres
 

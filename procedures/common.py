@@ -3,12 +3,18 @@ instruments' fast paths, and the parameters every one of them declares."""
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from procedures.parameters import Parameter, ParameterError
+
+if TYPE_CHECKING:
+    from instruments.interfaces import SweepResult
+
+log = logging.getLogger(__name__)
 
 # -- shared parameter declarations ----------------------------------------------------------
 ROW = Parameter("row", int, 0, "", 0, 4095, help="Chip row of the device")
@@ -66,6 +72,46 @@ def check_compliance(bench: Any, compliance_a: float) -> None:
     if compliance_a > bench.limits.max_current_a:
         raise ParameterError("compliance_a", compliance_a,
                              f"<= {bench.limits.max_current_a:g} A (the bench's max_current_a)")
+
+
+def line_frequency_hz(bench: Any) -> float:
+    """The bench's mains frequency (SMU integration times are in power-line cycles); 50 Hz if unknown."""
+    return float(getattr(getattr(bench, "config", None), "line_frequency_hz", 50.0))
+
+
+class RowBatch:
+    """Rows gathered one at a time, appended to ``stream`` as one batch of arrays every ``size`` rows
+    (and by :meth:`flush`): a file write and a plot update per batch, not per point."""
+
+    def __init__(self, ctx: Any, stream: str, columns: tuple[str, ...], size: int = 64) -> None:
+        self.ctx, self.stream, self.columns, self.size = ctx, stream, columns, size
+        self._rows: list[tuple] = []
+
+    def add(self, *values: Any) -> None:
+        if len(values) != len(self.columns):
+            raise ValueError(f"{self.stream}: a row needs {len(self.columns)} values {self.columns}, "
+                             f"got {len(values)}")
+        self._rows.append(values)
+        if len(self._rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self.ctx.append(self.stream, {name: np.asarray(col) for name, col in zip(self.columns, zip(*rows))})
+
+    def __enter__(self) -> RowBatch:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Flush what was measured, also when the run is aborted or fails on the way."""
+        if exc_type is None:
+            self.flush()
+            return
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - the error already on its way up matters more
+            log.exception("%s: could not record the last rows", self.stream)
 
 
 class Device:
@@ -133,3 +179,33 @@ class Device:
                 pulser.output_on()
             self._pulse_shape = shape
         pulser.trigger()
+
+    def bipolar_burst(self, high_v: float, high_width_s: float, low_v: float, low_width_s: float,
+                      periods: int, max_burst: int = 1_000_000) -> None:
+        """``periods`` periods of ``high_width_s`` at ``high_v`` then ``low_width_s`` at ``low_v`` (a SET
+        and a RESET per period): pulses to ``high_v`` on a base of ``low_v``, in bursts of at most
+        ``max_burst``. Between bursts the generator holds its base, so its output is on only for them."""
+        self.route("pulse")
+        pulser = self.bench.pulser
+        self._pulse_shape = None  # the generator holds another pulse from now on
+        if pulser.output_enabled():
+            pulser.output_off()
+        left = periods
+        while left > 0:
+            count = min(left, max_burst)
+            pulser.configure_pulse(high_v, high_width_s, high_width_s + low_width_s, burst_count=count, base_v=low_v)
+            pulser.output_on()
+            try:
+                pulser.trigger()
+            finally:
+                pulser.output_off()
+            left -= count
+
+    def smu_pulse(self, amplitude_v: float, width_s: float, count: int = 1,
+                  period_s: float | None = None) -> SweepResult:
+        """``count`` pulses of ``amplitude_v`` from 0 V by the SMU, under ``compliance_a``, each
+        measured during the pulse; returns the SweepResult (one row per pulse). The period defaults
+        to twice the width: a whole multiple, which SMUs that pulse by list sweep need."""
+        self.route("smu")
+        period = period_s if period_s is not None else 2.0 * width_s
+        return self.bench.smu.pulse(amplitude_v, width_s, period, count, compliance_a=self.compliance_a)

@@ -269,8 +269,9 @@ class Keithley707BTwin(TspInstrument):
         for channel in wanted - self.closed:
             self.close_counts[channel] = self.close_counts.get(channel, 0) + 1
         self.closed = wanted
-        self.charge(RELAY_SETTLE_S + max((self.delays.get(c, 0.0) for c in changed), default=0.0))
+        self.charge(0.0)  # the message's bus time passes before the relays move
         self._update_routes()
+        self.charge(RELAY_SETTLE_S + max((self.delays.get(c, 0.0) for c in changed), default=0.0))
 
     def _update_routes(self) -> None:
         wiring = self.wiring

@@ -8,6 +8,11 @@ terminal (``name`` for channel 1, ``name:ch2`` for channel 2, or as the bench sa
   81160A) applies ``count`` pulses in one ``chip.pulse`` call and charges their duration;
 - a free-running output (continuous pulses, internally triggered bursts, DC) keeps acting on the
   chip as time passes: the world catches it up before any instrument touches the chip;
+- an output that is on and waits for triggers holds its idle level on the device (the level between
+  pulses: the low level, or the high one with ``OUTP:POL INV``; a DC output its DC level), caught up
+  the same way whenever it is not 0 V;
+- ``OUTP:POL INV`` inverts the output about its offset: the pulse goes from the high level to the
+  low one, which is how a negative pulse from a 0 V base is made (high 0 V, low -V, inverted);
 - only pulse, square and DC waveforms reach the chip model; the others are accepted and kept.
 
 Levels are programmed for the *expected* load (``OUTP:LOAD``); the generator has a 50 ohm source,
@@ -67,6 +72,7 @@ class PulseGeneratorTwin(ScpiInstrument):
         self.terminals = dict(terminals or {1: name, 2: f"{name}:ch2"})
         self.termination_ohm = float(termination_ohm)
         self._free_since: dict[int, float | None] = {1: None, 2: None}
+        self._idle_since: dict[int, float | None] = {1: None, 2: None}
         super().__init__(world, name, serial=serial)
         world.add_activity(self._catch_up)
 
@@ -120,8 +126,11 @@ class PulseGeneratorTwin(ScpiInstrument):
             return period * state[f"sqdcyc{ch}"] / 100.0, period
         return None
 
-    def fire(self, ch: int, count: int) -> float:
-        """Apply ``count`` pulses of channel ``ch`` to its device; returns their duration."""
+    def fire(self, ch: int, count: int, *, trailing_gap: bool = True) -> float:
+        """Apply ``count`` pulses of channel ``ch`` to its device; returns their duration.
+
+        ``trailing_gap``: the base level after the last pulse belongs to this call (free-running
+        pulses); a triggered burst leaves it to the idle level that follows."""
         state = self.state
         shape = self._shape(ch)
         if not state[f"out{ch}"] or count <= 0 or shape is None:
@@ -132,8 +141,9 @@ class PulseGeneratorTwin(ScpiInstrument):
         for first in range(0, count, MAX_PULSES_PER_CALL):  # an hour at 1 MHz is 3.6e9 pulses
             self.world.pulse(terminal, pulse_v, width, count=min(MAX_PULSES_PER_CALL, count - first),
                              period_s=period)
-        if base_v != 0.0:
-            self.world.source_voltage(terminal, base_v, count * (period - width), None)
+        gaps = count if trailing_gap else count - 1
+        if base_v != 0.0 and gaps > 0:
+            self.world.source_voltage(terminal, base_v, gaps * (period - width), None)
         return (count - 1) * period + width
 
     @abstractmethod
@@ -146,8 +156,22 @@ class PulseGeneratorTwin(ScpiInstrument):
             return self.state[f"bper{ch}"], self.state[f"ncyc{ch}"]
         return self.state[f"period{ch}"], 1
 
+    def _idle_level(self, ch: int) -> float:
+        """What an output that is on and waits for a trigger holds on its device (V)."""
+        if not self.state[f"out{ch}"] or self.free_running(ch):
+            return 0.0
+        if self.state[f"func{ch}"] == "DC":
+            return (self.state[f"high{ch}"] + self.state[f"low{ch}"]) / 2 * self._gain(ch)
+        if self._shape(ch) is None:
+            return 0.0
+        return self._device_levels(ch)[1]
+
     def _catch_up(self) -> None:
         now = self.clock.now()
+        for ch, since in self._idle_since.items():
+            if since is not None and now > since:
+                self.world.source_voltage(self.terminals[ch], self._idle_level(ch), now - since, None)
+                self._idle_since[ch] = now
         for ch, since in self._free_since.items():
             if since is None or now <= since:
                 continue
@@ -171,6 +195,10 @@ class PulseGeneratorTwin(ScpiInstrument):
                 self._free_since[ch] = None
             elif self._free_since[ch] is None:
                 self._free_since[ch] = now
+            if self._idle_level(ch) == 0.0:
+                self._idle_since[ch] = None
+            elif self._idle_since[ch] is None:
+                self._idle_since[ch] = now
 
     def reset(self) -> None:
         super().reset()
@@ -358,8 +386,11 @@ class PulseGeneratorTwin(ScpiInstrument):
         longest = 0.0
         for ch in channels:
             cycles = self.state[f"ncyc{ch}"] if self.state[f"burst{ch}"] else self.state[f"tcount{ch}"]
-            longest = max(longest, self.fire(ch, cycles))
+            longest = max(longest, self.fire(ch, cycles, trailing_gap=False))
         self.charge(TRIGGER_LATENCY_S + longest)
+        for ch in channels:  # the burst covered its time: the idle level holds from its end on
+            if self._idle_since[ch] is not None:
+                self._idle_since[ch] = self.clock.now()
 
     # -- the command table shared by both (patterns differ by where the suffix sits) -------------
 

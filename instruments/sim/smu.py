@@ -83,7 +83,8 @@ class DcBias:
 
     While the output is on at a level, the device is programmed by that level for as long as it
     stays on; :meth:`hold` hands the elapsed time to the chip (``world.source_voltage``) before
-    the level or output changes and whenever the instrument measures.
+    the level or output changes, whenever the instrument measures, and before the world's routes
+    change (a relay switched under a live output: the time so far belongs to the old device).
     """
 
     def __init__(self, world: SimWorld, terminal: str) -> None:
@@ -93,6 +94,7 @@ class DcBias:
         self.compliance_a: float | None = None
         self.on = False
         self._since_s = world.clock.now()
+        world.add_holder(self.hold)
 
     def hold(self, extra_s: float = 0.0) -> float:
         """Apply the present bias from the last hold until now + ``extra_s``; the current at the

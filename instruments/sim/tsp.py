@@ -57,6 +57,8 @@ _HOOK_STEP = 1_000_000
 CHUNK_OVERHEAD_S = 150e-6
 #: compiled chunks kept per instrument: drivers send the same strings again and again.
 _CACHE_SIZE = 512
+#: Lua heap growth (KiB) between two full garbage collections (see _RUNNER)
+_GC_HEADROOM_KB = 4096
 
 _RUNNER = """
 local loadstring, xpcall, sethook, getinfo = loadstring, xpcall, debug.sethook, debug.getinfo
@@ -87,17 +89,41 @@ local function compile(code, name)
   return f or false, err or ""
 end
 
+-- lupa keeps the Lua wrappers of Python objects in a weak table filled with luaL_ref. Lua 5.1's
+-- incremental collector clears a wrapper's slot before running its finalizer (which frees the
+-- slot again), so a wrapper made in between can get a slot that is then freed under it, and a
+-- later lookup hands Lua another Python object ("'method' object has no attribute ..."). So the
+-- collector runs only here, in full, between chunks, when no wrapper is being made.
+local collect = collectgarbage
+collect("stop")
+local limit = collect("count") * 2 + %d
+
 local function run(f)
   used = 0
   sethook(hook, "", step)
   local ok, res = xpcall(f, handler)
   sethook()
+  if collect("count") > limit then
+    collect("collect")
+    collect("stop")  -- a full collection re-arms the automatic collector
+    limit = collect("count") * 2 + %d
+  end
   if ok then return nil end
   return res[1], res[2]
 end
 
-return compile, run
-""" % _CHUNK_PREFIX
+-- Scripts may ask for a collection; they must not switch the automatic collector back on.
+local function script_collectgarbage(option)
+  if option == "count" then return collect("count") end
+  if option == nil or option == "collect" then
+    collect("collect")
+    collect("stop")
+  end
+  return 0
+end
+
+return compile, run, script_collectgarbage
+""" % (_CHUNK_PREFIX, _GC_HEADROOM_KB, _GC_HEADROOM_KB)
 
 _SANDBOX = """
 local time, date, clock = os.time, os.date, os.clock
@@ -595,8 +621,9 @@ class TspInstrument(VirtualInstrument):
             register_builtins=False,
             attribute_filter=_attribute_filter,
         )
-        self._compile, self._run = self.lua.execute(_RUNNER, INSTRUCTION_BUDGET, _HOOK_STEP)
+        self._compile, self._run, collect = self.lua.execute(_RUNNER, INSTRUCTION_BUDGET, _HOOK_STEP)
         self.lua.execute(_SANDBOX)
+        self.lua.globals().collectgarbage = collect
         self.format = FormatObject(self, "format")
         self.errorqueue = ErrorQueueObject(self, "errorqueue")
         self.localnode = LocalNode(self, "localnode")

@@ -10,6 +10,10 @@ bench's cables and optics.
   An unrouted terminal is an open circuit: it sources into nothing and measures 0 A.
 - *Activities*: what acts on the chip by itself as time passes (a free-running pulse train) is
   caught up (:meth:`SimWorld.settle`) before any instrument touches the chip.
+- *Holders*: what keeps a level on the device behind a terminal (an SMU output left on) applies
+  the time it held lazily, at the instrument's next command. Before any route changes the world
+  settles the activities and calls every holder (:meth:`SimWorld.add_holder`), so the exposure
+  lands on the device that had it, not on the one routed next.
 - *Light*: the laser twin reports its emitted power with :meth:`SimWorld.set_laser`; the world
   puts ``power_w * coupling_efficiency`` on the chip over the spot, and a power meter reads
   ``power_w * meter_fraction`` (the meter sits in the beam or on a tap of it).
@@ -72,6 +76,7 @@ class SimWorld:
         self.meter_fraction = _check_fraction("meter_fraction", meter_fraction)
         self._routes: dict[str, Device] = {}
         self._activities: list[Callable[[], None]] = []
+        self._holders: list[Callable[[], object]] = []
         self._settling = False
         self._spot = self._check_spot(spot)
         self.laser_power_w = 0.0
@@ -88,17 +93,36 @@ class SimWorld:
                 f"allowed rows 0..{rows - 1}, cols 0..{cols - 1}"
             )
         with self.lock:
+            if self._routes.get(terminal) != (row, col):
+                self._before_routes_change()
             self._routes[terminal] = (int(row), int(col))
 
     def disconnect(self, terminal: str) -> None:
         """Leave ``terminal`` open (no error if it was not routed)."""
         with self.lock:
+            if terminal in self._routes:
+                self._before_routes_change()
             self._routes.pop(terminal, None)
 
     def disconnect_all(self) -> None:
         """Open every route (the switch matrix opened all its relays)."""
         with self.lock:
+            if self._routes:
+                self._before_routes_change()
             self._routes.clear()
+
+    def add_holder(self, catch_up: Callable[[], object]) -> None:
+        """Register something that holds a level on the device behind a terminal and applies it
+        lazily (an SMU output left on). ``catch_up()`` must apply what it held up to ``clock.now()``
+        on the device routed now; the world calls it before any route changes."""
+        with self.lock:
+            self._holders.append(catch_up)
+
+    def _before_routes_change(self) -> None:
+        # Relays switch with outputs live (hot switching): what was held so far belongs to the old device.
+        self.settle()
+        for catch_up in self._holders:
+            catch_up()
 
     def device_for(self, terminal: str) -> Device | None:
         """The (row, col) that ``terminal`` reaches, or None when it is open."""

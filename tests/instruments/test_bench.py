@@ -109,7 +109,7 @@ def test_pulse_through_the_switch_changes_the_addressed_device_only(bench: Bench
     row, col = map(int, np.argwhere(healthy)[37])
     before = chip.conductance.copy()
     bench.switch.connect("pulse", row, col)
-    bench.pulser.configure_pulse(high_v=2.0, low_v=0.0, width_s=1e-6, period_s=1e-3, burst_count=20)
+    bench.pulser.configure_pulse(level_v=2.0, width_s=1e-6, period_s=1e-3, burst_count=20)
     bench.pulser.output_on()
     bench.pulser.trigger()
     changed = np.argwhere(~np.isclose(chip.conductance, before, rtol=1e-6))
@@ -131,7 +131,7 @@ def test_safe_shutdown_switches_everything_off_and_keeps_going(bench: Bench) -> 
     bench.switch.connect("smu", 0, 0)
     bench.smu.set_voltage(0.2, 1e-4)
     bench.smu.output_on()
-    bench.pulser.configure_pulse(high_v=1.0, low_v=0.0, width_s=1e-6, period_s=1e-3)
+    bench.pulser.configure_pulse(level_v=1.0, width_s=1e-6, period_s=1e-3)
     bench.pulser.output_on()
     bench.twins["pulser"].faults = Faults(disconnect_after=0)
     problems = bench.safe_shutdown()
@@ -162,6 +162,60 @@ def test_dead_chip_device(tmp_path: Path) -> None:
         bench.smu.set_voltage(0.4, 1e-4)
         bench.smu.output_on()
         assert abs(bench.smu.measure_current_a()) < 1e-10
+
+
+PULSER_81160A = """
+[chip]
+rows = 2
+cols = 2
+
+[instruments.pulser]
+driver = "Keysight81160A"
+{options}
+
+[wiring]
+direct = {{ pulse = [0, 1] }}
+"""
+
+
+@pytest.mark.parametrize(("options", "device_v"), [("", 2.0), ("options = { termination_ohm = 50 }", 2.0)])
+def test_pulser_termination_from_the_bench_file_reaches_driver_and_twin(
+    tmp_path: Path, options: str, device_v: float
+) -> None:
+    # Without a terminator, an 81160A told to expect 50 ohm would put twice the level on the device:
+    # the twin models the bench's termination, the driver programs the matching expected load.
+    with load_bench(write(tmp_path, PULSER_81160A.format(options=options))) as bench:
+        twin = bench.twins["pulser"]
+        termination = 50.0 if options else None
+        assert bench.pulser.termination_ohm == termination
+        assert twin.termination_ohm == (termination or float("inf"))
+        bench.pulser.configure_pulse(2.0, 1e-6, 1e-3)
+        pulse_v, base_v = twin._device_levels(1)
+        assert pulse_v == pytest.approx(device_v, rel=1e-4) and base_v == 0.0
+        assert bench.snapshot()["pulser"]["settings"]["termination_ohm"] == termination
+
+
+def test_power_meter_sensor_from_the_bench_file(tmp_path: Path) -> None:
+    text = """
+[instruments.laser]
+driver = "ThorlabsITC4001"
+[instruments.laser.calibration]
+threshold_a = 0.015
+slope_w_per_a = 0.25
+max_current_a = 0.1
+wavelength_m = 1550e-9
+
+[instruments.power_meter]
+driver = "ThorlabsPM100"
+options = { sensor = "S122C" }
+"""
+    with load_bench(write(tmp_path, text)) as bench:
+        assert bench.twins["power_meter"].sensor == "S122C"
+        assert bench.power_meter.sensor_info()["name"] == "S122C"
+        bench.power_meter.wavelength_m = 1550e-9  # beyond the default S120C's 1100 nm
+        assert bench.power_meter.wavelength_m == pytest.approx(1550e-9)
+        with pytest.raises(ValueError, match="wavelength_m=5e-07 is outside the S122C sensor range"):
+            bench.power_meter.wavelength_m = 500e-9
 
 
 # -- fault injection ------------------------------------------------------------------------------
@@ -242,6 +296,12 @@ options = { visa_library = "@memsim" }
          "instruments.smu.faults.timeout_after", "integer"),
         ("[instruments.smu]\ndriver = 'Keithley2450'\noptions = { colour = 'red' }",
          "instruments.smu.options.colour", "keyword argument"),
+        ("[instruments.pulser]\ndriver = 'Keysight81160A'\noptions = { termination_ohm = 0 }",
+         "instruments.pulser.options.termination_ohm", "a number 1 .. 10000"),
+        ("[instruments.power_meter]\ndriver = 'ThorlabsPM100'\noptions = { sensor = 'S999X' }",
+         "instruments.power_meter.options.sensor", "'S120C', 'S122C'"),
+        ("[instruments.smu]\ndriver = 'Keithley2450'\noptions = { termination_ohm = 50 }",
+         "instruments.smu.options.termination_ohm", "keyword argument"),
         ("[limits]\nmax_voltage_v = 'ten'", "limits.max_voltage_v", "a number"),
         ("[limits]\nmax_volts = 3", "limits", "unknown safety limit"),
         ("[optics]\ncoupling_efficiency = 1.5", "optics.coupling_efficiency", "0 .. 1"),

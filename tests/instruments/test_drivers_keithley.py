@@ -86,10 +86,11 @@ def test_2450_measures_and_sets_nplc() -> None:
         assert smu.nplc == 0.1
 
 
-def sweep_setup(compliance: str = "0.001", nplc: str = "0.01", make: bool = True) -> list:
+def sweep_setup(compliance: str = "0.001", nplc: str = "0.01", make: bool = True, autozero: str = "OFF") -> list:
     pairs = [
         (":SOUR:FUNC VOLT", None), (f":SOUR:VOLT:ILIM {compliance}", None), (":SOUR:VOLT 0", None),
         (':SENS:FUNC "CURR"', None), (":SENS:CURR:RANG:AUTO ON", None), (f":SENS:CURR:NPLC {nplc}", None),
+        (f":SENS:CURR:AZER {autozero}", None),
     ]
     if make:
         pairs += [(':TRAC:MAKE "memlab", 100000', None), OK]
@@ -141,6 +142,17 @@ def test_2450_accepts_a_buffer_left_by_an_earlier_session_only() -> None:
     with expected_protocol(Keithley2450, sweep_setup()[:-3] + [(':TRAC:MAKE "memlab", 100000', None), full, OK]) as smu:
         with pytest.raises(InstrumentError, match="-225 Out of memory"):
             smu.list_sweep([0.1], 1e-3, 0.01)
+
+
+def test_2450_autozero_is_off_for_sweeps_unless_asked_for() -> None:
+    # Autozero on doubles every point's integration: the driver switches it off before each sweep
+    # (pinned in sweep_setup for every sweep test) and on only when the bench asks for it.
+    pairs = sweep_setup(autozero="ON") + [(":SOUR:LIST:VOLT 0.1", None)] + sweep_run(1, "0.1,1e-07,0")
+    with expected_protocol(Keithley2450, pairs, autozero=True) as smu:
+        assert len(smu.list_sweep([0.1], 1e-3, 0.01)) == 1
+        assert smu._settings["autozero"] is True
+    with pytest.raises(ValueError, match="autozero='yes'"):
+        Keithley2450(None, autozero="yes")
 
 
 def test_2450_sweep_rejects_short_buffer_data() -> None:
@@ -212,10 +224,10 @@ def test_2600b_channel_b_current_source_and_nplc() -> None:
         assert smu.measure_voltage_v() == pytest.approx(1.2)
 
 
-def script(action: list[str], compliance: str = "0.001", nplc: str = "0.01") -> list:
+def script(action: list[str], compliance: str = "0.001", nplc: str = "0.01", autozero: str = "ONCE") -> list:
     lines = [
         "loadandrunscript", "smua.source.func = smua.OUTPUT_DCVOLTS", f"smua.source.limiti = {compliance}",
-        f"smua.measure.nplc = {nplc}", "smua.nvbuffer1.clear()", "smua.nvbuffer1.collecttimestamps = 1",
+        f"smua.measure.nplc = {nplc}", f"smua.measure.autozero = smua.AUTOZERO_{autozero}", "smua.nvbuffer1.clear()", "smua.nvbuffer1.collecttimestamps = 1",
         "smua.nvbuffer1.collectsourcevalues = 1", "smua.source.output = smua.OUTPUT_ON", *action,
         "smua.source.levelv = 0", "smua.source.output = smua.OUTPUT_OFF", "endscript",
     ]
@@ -264,6 +276,12 @@ def test_2600b_pulse_uses_pulsevmeasurei() -> None:
         result = smu.pulse(1.5, 1e-3, 10e-3, 2, base_v=0.1, compliance_a=1e-4)
     np.testing.assert_allclose(result.current_a, [2e-5, 2.1e-5], rtol=1e-6)
     np.testing.assert_allclose(result.time_s, [0, 0.01], atol=1e-6)
+
+
+def test_2600b_autozero_once_per_sweep_unless_asked_for_every_reading() -> None:
+    pairs = script(["SweepVListMeasureI(smua, {0.1}, 0, 1)"], autozero="AUTO") + fetch(1, real32([0.1, 1e-6, 0.0]))
+    with expected_protocol(Keithley2600B, pairs, autozero=True) as smu:
+        assert len(smu.list_sweep([0.1], 1e-3, 0.01)) == 1
 
 
 def test_2600b_refuses_malformed_binary_reply() -> None:

@@ -124,60 +124,112 @@ def test_b2900_shutdown_restores_dc_fixed_zero() -> None:
 # -- Keysight 33500B ---------------------------------------------------------------------------------------
 
 
-def configure_33500b(first_high: str, levels: list[str], ncyc: int = 3) -> list:
+def configure_33500b(
+    timing: list[str], first_high: str, levels: list[str], polarity: str = "NORM", ncyc: int = 3,
+    present_polarity: str = "NORM", load: str = "INF",
+) -> list:
     return [
-        ("OUTP1:LOAD INF", None), ("SOUR1:FUNC PULS", None), ("SOUR1:FUNC:PULS:HOLD WIDT", None),
-        ("SOUR1:FUNC:PULS:PER 1.000000e-03", None), ("SOUR1:FUNC:PULS:WIDT 1.000000e-07", None),
-        ("SOUR1:FUNC:PULS:TRAN:BOTH 8.400000e-09", None), ("SOUR1:VOLT:HIGH?", first_high),
-        *[(c, None) for c in levels],
+        ("OUTP1:POL?", present_polarity), ("OUTP1:LOAD " + load, None), ("SOUR1:FUNC PULS", None),
+        ("SOUR1:FUNC:PULS:HOLD WIDT", None), *[(c, r) for c, r in timing],
+        ("SOUR1:VOLT:HIGH?", first_high), *[(c, None) for c in levels], (f"OUTP1:POL {polarity}", None),
         ("SOUR1:BURS:MODE TRIG", None), (f"SOUR1:BURS:NCYC {ncyc}", None), ("SOUR1:BURS:STAT 1", None),
         ("TRIG1:SOUR BUS", None), OK,
     ]
 
 
+# From the power-on state (period 1 ms, width 100 us, edges 10 ns) to 100 ns pulses every 1 ms with
+# 8.4 ns edges: the period does not shrink (period first), the edges do (edges first).
+TIMING_1MS = [
+    ("SOUR1:FUNC:PULS:PER?", "+1.000000000000000E-03"), ("SOUR1:FUNC:PULS:TRAN?", "+1.000000000000000E-08"),
+    ("SOUR1:FUNC:PULS:TRAN:BOTH 8.400000e-09", None), ("SOUR1:FUNC:PULS:PER 1.000000e-03", None),
+    ("SOUR1:FUNC:PULS:WIDT 1.000000e-07", None),
+]
+
+
 def test_33500b_configures_a_triggered_burst_and_fires_it() -> None:
-    pairs = configure_33500b("0.1", ["SOUR1:VOLT:LOW 0.000000", "SOUR1:VOLT:HIGH 1.500000"]) + [
+    pairs = configure_33500b(TIMING_1MS, "0.1", ["SOUR1:VOLT:LOW 0.000000", "SOUR1:VOLT:HIGH 1.500000"]) + [
         OK, ("OUTP1 1", None), OK, ("*TRG;*WAI", None), ("*OPC?", "1"), ("OUTP1?", "1"), ("OUTP1 0", None),
     ]
     with expected_protocol(Keysight33500B, pairs) as gen:
-        gen.configure_pulse(1.5, 0.0, 100e-9, 1e-3, edge_s=8.4e-9, burst_count=3)
+        gen.configure_pulse(1.5, 100e-9, 1e-3, edge_s=8.4e-9, burst_count=3)
         gen.output_on()
         gen.trigger()
         assert gen.output_enabled() is True
         gen.shutdown()
 
 
+def test_33500b_shrinking_period_sets_the_width_first_and_longer_edges_last() -> None:
+    # Present: period 1 ms, width 100 us, edges 10 ns. A 1 us period would not hold the present width
+    # (-221 "pulse width decreased"), so the width goes first; 20 ns edges need the new width: last.
+    timing = [
+        ("SOUR1:FUNC:PULS:PER?", "+1.000000000000000E-03"), ("SOUR1:FUNC:PULS:TRAN?", "+1.000000000000000E-08"),
+        ("SOUR1:FUNC:PULS:WIDT 1.000000e-07", None), ("SOUR1:FUNC:PULS:PER 1.000000e-06", None),
+        ("SOUR1:FUNC:PULS:TRAN:BOTH 2.000000e-08", None),
+    ]
+    pairs = configure_33500b(timing, "0.1", ["SOUR1:VOLT:LOW 0.000000", "SOUR1:VOLT:HIGH 1.500000"], ncyc=1)
+    with expected_protocol(Keysight33500B, pairs) as gen:
+        gen.configure_pulse(1.5, 100e-9, 1e-6, edge_s=20e-9)
+
+
 def test_33500b_sets_levels_in_the_order_the_present_high_allows() -> None:
     # going up past the present high: high first, so high never drops below low
-    pairs = configure_33500b("0.1", ["SOUR1:VOLT:HIGH 3.000000", "SOUR1:VOLT:LOW 2.000000"], ncyc=1_000_000)
+    pairs = configure_33500b(TIMING_1MS, "0.1", ["SOUR1:VOLT:HIGH 3.000000", "SOUR1:VOLT:LOW 2.000000"],
+                             ncyc=1_000_000)
     with expected_protocol(Keysight33500B, pairs) as gen:
-        gen.configure_pulse(3.0, 2.0, 100e-9, 1e-3, edge_s=8.4e-9, burst_count=1_000_000)
+        gen.configure_pulse(3.0, 100e-9, 1e-3, edge_s=8.4e-9, burst_count=1_000_000, base_v=2.0)
+
+
+def test_33500b_negative_pulse_inverts_the_output_about_a_zero_base() -> None:
+    # -2 V RESET pulses from 0 V: high 0 (the base), low -2 (the pulse level), output inverted.
+    timing = TIMING_1MS[:1] + TIMING_1MS[3:]
+    pairs = configure_33500b(timing, "0.1", ["SOUR1:VOLT:LOW -2.000000", "SOUR1:VOLT:HIGH 0.000000"],
+                             polarity="INV", ncyc=1, present_polarity="INV")
+    with expected_protocol(Keysight33500B, pairs) as gen:
+        gen.configure_pulse(-2.0, 100e-9, 1e-3)
+        assert gen._settings["polarity"] == "INV" and gen._settings["level_v"] == -2.0
+
+
+def test_33500b_polarity_flip_with_the_output_on_switches_it_off_meanwhile() -> None:
+    timing = TIMING_1MS[:1] + TIMING_1MS[3:]
+    body = configure_33500b(timing, "2", ["SOUR1:VOLT:LOW -2.000000", "SOUR1:VOLT:HIGH 0.000000"],
+                            polarity="INV", ncyc=1)
+    pairs = [body[0], ("OUTP1?", "1"), ("OUTP1 0", None), *body[1:], OK, ("OUTP1 1", None)]
+    with expected_protocol(Keysight33500B, pairs) as gen:
+        gen.configure_pulse(-2.0, 100e-9, 1e-3)
+        assert gen._settings["output"] is True
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"high_v": 12}, "high_v=12 .*max_pulse_voltage_v"),
-        ({"high_v": 0.0}, "high_v=0.0 .*> low_v"),
+        ({"level_v": 12}, "level_v=12 .*max_pulse_voltage_v"),
+        ({"level_v": 0.0}, "level_v=0.0 .*above or below base_v"),
+        ({"base_v": -11}, "base_v=-11 .*max_pulse_voltage_v"),
         ({"width_s": 10e-9}, "width_s=1e-08.*Keysight 33500B range"),
         ({"period_s": 110e-9}, "period_s=1.1e-07"),
         ({"edge_s": 2e-6}, "edge_s=2e-06"),
+        ({"edge_s": 80e-9}, "edge_s=8e-08 .*0.625 x width_s"),
         ({"burst_count": 0}, "burst_count=0"),
     ],
 )
 def test_33500b_refuses_bad_pulses_and_sends_nothing(kwargs: dict, match: str) -> None:
-    args = {"high_v": 1.0, "low_v": 0.0, "width_s": 100e-9, "period_s": 1e-3} | kwargs
+    args = {"level_v": 1.0, "width_s": 100e-9, "period_s": 1e-3} | kwargs
     with expected_protocol(Keysight33500B, []) as gen:
         with pytest.raises(LimitError, match=match):
             gen.configure_pulse(**args)
 
 
-def test_33500b_into_50_ohm_halves_the_level_range() -> None:
-    with expected_protocol(Keysight33500B, [], load="50") as gen:
-        with pytest.raises(LimitError, match="high_v=6.0 is outside the Keysight 33500B range: allowed -5 V .. 5 V"):
-            gen.configure_pulse(6.0, 0.0, 1e-6, 1e-3)
-    with pytest.raises(ValueError, match="load='75'"):
-        Keysight33500B(None, load="75")
+def test_33500b_terminated_in_50_ohm_halves_the_level_range() -> None:
+    with expected_protocol(Keysight33500B, [], termination_ohm=50) as gen:
+        with pytest.raises(LimitError, match="level_v=6.0 is outside the Keysight 33500B range: allowed -5 V .. 5 V"):
+            gen.configure_pulse(6.0, 1e-6, 1e-3)
+    timing = TIMING_1MS[:1] + TIMING_1MS[3:]
+    pairs = configure_33500b(timing, "0.1", ["SOUR1:VOLT:LOW 0.000000", "SOUR1:VOLT:HIGH 4.000000"], ncyc=1,
+                             load="50")
+    with expected_protocol(Keysight33500B, pairs, termination_ohm=50) as gen:
+        gen.configure_pulse(4.0, 100e-9, 1e-3)
+    with pytest.raises(ValueError, match="termination_ohm=0.5"):
+        Keysight33500B(None, termination_ohm=0.5)
 
 
 def test_33500b_trigger_before_configure_is_refused() -> None:
@@ -189,12 +241,15 @@ def test_33500b_trigger_before_configure_is_refused() -> None:
 # -- Keysight 81160A ---------------------------------------------------------------------------------------
 
 
-def configure_81160a(limit: str, burst: list[tuple]) -> list:
+def configure_81160a(limit: str, burst: list[tuple], load: str = "5.000000e+01", polarity: str = "NORM",
+                     levels: tuple[str, str] = (":VOLT1:LOW 0.000000", ":VOLT1:HIGH 1.000000")) -> list:
     return [
-        (f":VOLT1:LIM:HIGH {limit}", None), (f":VOLT1:LIM:LOW -{limit}", None), (":VOLT1:LIM:STAT 1", None),
-        (":OUTP1:LOAD 5.000000e+01", None), (":FUNC1 PULS", None), (":PULS:PER1 1.000000e-06", None),
-        (":PULS:WIDT1 5.000000e-09", None), (":FUNC1:PULS:TRAN 1.000000e-09", None), (":VOLT1:HIGH?", "0.5"),
-        (":VOLT1:LOW 0.000000", None), (":VOLT1:HIGH 1.000000", None), (":ARM:SOUR1 MAN", None), *burst, OK,
+        (":OUTP1:POL?", "NORM"), (f":VOLT1:LIM:HIGH {limit}", None), (f":VOLT1:LIM:LOW -{limit}", None),
+        (":VOLT1:LIM:STAT 1", None), (f":OUTP1:LOAD {load}", None), (":FUNC1 PULS", None),
+        (":PULS:PER1?", "+1.000000000000000E-06"), (":FUNC1:PULS:TRAN?", "+2.000000000000000E-09"),
+        (":FUNC1:PULS:TRAN 1.000000e-09", None), (":PULS:PER1 1.000000e-06", None),
+        (":PULS:WIDT1 5.000000e-09", None), (":VOLT1:HIGH?", "0.5"), *[(c, None) for c in levels],
+        (f":OUTP1:POL {polarity}", None), (":ARM:SOUR1 MAN", None), *burst, OK,
     ]
 
 
@@ -202,8 +257,8 @@ def test_81160a_programs_its_own_level_limit_and_a_burst() -> None:
     pairs = configure_81160a("10.000000", [(":BURS1:NCYC 2", None), (":BURS1:STAT ON", None)]) + [
         OK, ("OUTP1 1", None), OK, ("*TRG;*WAI", None), ("*OPC?", "1"), ("OUTP1 0", None),
     ]
-    with expected_protocol(Keysight81160A, pairs) as gen:
-        gen.configure_pulse(1.0, 0.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=2)
+    with expected_protocol(Keysight81160A, pairs, termination_ohm=50) as gen:
+        gen.configure_pulse(1.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=2)
         gen.output_on()
         gen.trigger()
         gen.shutdown()
@@ -211,12 +266,25 @@ def test_81160a_programs_its_own_level_limit_and_a_burst() -> None:
 
 def test_81160a_single_pulse_turns_burst_off_and_uses_the_bench_limit() -> None:
     pairs = configure_81160a("3.000000", [(":BURS1:STAT OFF", None)])
-    with expected_protocol(Keysight81160A, pairs, limits=SafetyLimits(max_pulse_voltage_v=3.0)) as gen:
-        gen.configure_pulse(1.0, 0.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=1)
+    with expected_protocol(Keysight81160A, pairs, limits=SafetyLimits(max_pulse_voltage_v=3.0),
+                           termination_ohm=50) as gen:
+        gen.configure_pulse(1.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=1)
         assert gen._settings["level_limit_v"] == 3.0
+
+
+def test_81160a_without_a_terminator_expects_a_high_impedance_load() -> None:
+    # No termination on the bench: an expected load of 50 ohm would put twice every level on the
+    # device, so the driver programs the high-impedance load, and reaches -8 V (inverted, from 0 V).
+    pairs = configure_81160a("10.000000", [(":BURS1:STAT OFF", None)], load="1.000000e+06", polarity="INV",
+                             levels=(":VOLT1:LOW -8.000000", ":VOLT1:HIGH 0.000000"))
+    pairs.insert(1, ("OUTP1?", "0"))  # the polarity changes: is the output on? (no: nothing to switch)
+    with expected_protocol(Keysight81160A, pairs) as gen:
+        gen.configure_pulse(-8.0, 5e-9, 1e-6, edge_s=1e-9)
 
 
 def test_81160a_refuses_levels_beyond_the_limit_and_sends_nothing() -> None:
     with expected_protocol(Keysight81160A, [], limits=SafetyLimits(max_pulse_voltage_v=3.0)) as gen:
-        with pytest.raises(LimitError, match="low_v=-3.5"):
-            gen.configure_pulse(1.0, -3.5, 5e-9, 1e-6)
+        with pytest.raises(LimitError, match="base_v=-3.5"):
+            gen.configure_pulse(1.0, 5e-9, 1e-6, base_v=-3.5)
+        with pytest.raises(LimitError, match="level_v=1.05 .*at least 0.09999"):
+            gen.configure_pulse(1.05, 5e-9, 1e-6, base_v=1.0)

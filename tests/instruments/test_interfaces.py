@@ -64,6 +64,19 @@ def test_each_driver_implements_its_role_and_sends_nothing_when_made(driver: typ
 
 
 @pytest.mark.parametrize("driver", list(ROLES), ids=lambda c: c.__name__)
+def test_each_driver_takes_the_arguments_of_its_role(driver: type) -> None:
+    # Procedures call drivers by the role's signature, positionally and by keyword alike.
+    role = ROLES[driver]
+    for name in role.__abstractmethods__:
+        declared = inspect.getattr_static(role, name)
+        if isinstance(declared, property):
+            continue
+        wanted = list(inspect.signature(declared).parameters.values())
+        got = list(inspect.signature(getattr(driver, name)).parameters.values())
+        assert [(p.name, p.kind, p.default) for p in got] == [(p.name, p.kind, p.default) for p in wanted], name
+
+
+@pytest.mark.parametrize("driver", list(ROLES), ids=lambda c: c.__name__)
 def test_each_driver_lists_its_commands_in_its_docstring(driver: type) -> None:
     doc = driver.__doc__ or ""
     assert "Commands sent" in doc and "shutdown" in doc and "*IDN?" in doc

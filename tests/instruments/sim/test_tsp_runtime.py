@@ -186,3 +186,13 @@ def test_trigger_wait_sees_bus_triggers(twin: Keithley2600BTwin) -> None:
     twin.write("*TRG")
     twin.write("trigger.clear()")
     assert ask(twin, "print(trigger.wait(0))") == "false"
+
+
+def test_python_objects_keep_their_identity_in_lua_under_garbage_collection(twin: Keithley2600BTwin) -> None:
+    # Many chunks that make garbage and transient Python wrappers (bound methods): with Lua's
+    # incremental collector, lupa's wrapper slots got reused and a buffer came back as a method.
+    for k in range(600):
+        twin.write(f"local t = {{}} for i = 1, {k % 50} do t[i] = {{i}} end "
+                   "smua.nvbuffer1.clear() smua.nvbuffer1.collecttimestamps = 1 x = smua.measure.nplc")
+    assert errors(twin) == []
+    assert ask(twin, "print(collectgarbage('count') > 0, collectgarbage())") == "true\t0.00000e+00"

@@ -234,3 +234,29 @@ endscript"""
     assert currents[0] < limit * 0.6 and currents[1:] == pytest.approx([limit, limit], rel=0.02)
     assert voltages[0] == pytest.approx(0.1, abs=1e-3)
     assert voltages[1:] == pytest.approx([0.2, 0.2], rel=0.03)
+
+
+def test_driver_pulse_after_dc_and_list_sweeps_on_one_twin(driver: Keithley2600B, world: SimWorld) -> None:
+    # The sequence of a helper's report: the pulse script failed with -286 "'method' object has
+    # no attribute 'collecttimestamps'" (Lua wrappers of Python objects mixed up by the collector).
+    driver.set_voltage(0.2, 1e-3)
+    driver.output_on()
+    assert driver.measure_current_a() > 0
+    driver.output_off()
+    assert len(driver.list_sweep(np.linspace(-0.3, 0.3, 5), 1e-3, 0.01)) == 5
+    assert len(driver.list_sweep(np.linspace(-0.3, 0.3, 250), 1e-3, 0.01)) == 250
+    result = driver.pulse(1.5, 1e-3, 2e-3, 10, compliance_a=1e-3)
+    assert len(result) == 10
+    np.testing.assert_allclose(result.source_v, 1.5, rtol=1e-6)
+
+
+def test_current_source_feedback_does_not_program_the_device(twin: Keithley2600BTwin, world: SimWorld) -> None:
+    # The feedback searches up to the voltage limit (20 V, far above the 1 V threshold): it must
+    # probe the device, not read it, or the search itself would program it.
+    target = world.chip.probe_current(*DEVICE, 0.3)
+    before = world.chip.conductance.copy()
+    twin.write(f"smua.source.func = smua.OUTPUT_DCAMPS smua.source.leveli = {target!r}")
+    twin.write("smua.source.limitv = 20 smua.source.output = 1")
+    assert float(ask(twin, "print(smua.measure.v())")) == pytest.approx(0.3, rel=0.02)
+    twin.write("smua.source.output = 0")
+    np.testing.assert_array_equal(world.chip.conductance, before)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pytest
 
 from instruments.interfaces import CrossbarWiring, InstrumentError
-from instruments.keithley import Keithley707B
+from instruments.keithley import Keithley707B, Keithley2450, Keithley2600B
+from instruments.keysight import KeysightB2900
 from instruments.sim.adapter import SimAdapter
 from instruments.sim.chip import Chip
 from instruments.sim.clock import VirtualClock
 from instruments.sim.keithley707b import RELAY_SETTLE_S, Keithley707BTwin
+from instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from instruments.sim.keithley2600 import Keithley2600BTwin
+from instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
 from instruments.sim.world import SimWorld
 
 WIRING = CrossbarWiring.default(4, 4)  # rows on pads 101..104, columns on 105..108
@@ -116,3 +120,34 @@ def test_driver_raises_the_switch_error(twin: Keithley707BTwin) -> None:
     twin.write('channel.close("allslots")')
     with pytest.raises(InstrumentError, match="1115 Parameter error channel.close: 'allslots' is not allowed"):
         driver.check_errors()
+
+
+@pytest.mark.parametrize("smu_model", ["2450", "2600B", "B2900"])
+def test_hot_switching_leaves_the_held_bias_on_the_old_device(
+    twin: Keithley707BTwin, world: SimWorld, smu_model: str
+) -> None:
+    # An SMU left on at 1.6 V (above threshold) on device A for 0.5 s, then the matrix moves it to
+    # device B with the output still on: the 0.5 s belong to A. SMU twins apply a held level
+    # lazily, at their next command; without the world's route hook that would have been B's.
+    twin_class, driver_class = {"2450": (Twin2450, Keithley2450), "2600B": (Keithley2600BTwin, Keithley2600B),
+                                "B2900": (TwinB2900, KeysightB2900)}[smu_model]
+    smu = driver_class(SimAdapter(twin_class(world, "smu")))
+    matrix = Keithley707B(SimAdapter(twin), wiring=WIRING)
+    held: list[tuple[tuple[int, int], float, float]] = []
+    source = world.chip.source_voltage
+
+    def record(row: int, col: int, voltage_v: float, duration_s: float, compliance_a: float | None = None) -> float:
+        held.append(((row, col), voltage_v, duration_s))
+        return source(row, col, voltage_v, duration_s, compliance_a)
+
+    world.chip.source_voltage = record  # type: ignore[method-assign]
+    a, b = (0, 1), (2, 3)
+    matrix.connect("smu", *a)
+    smu.set_voltage(1.6, 1e-3)
+    smu.output_on()
+    world.clock.sleep(0.5)
+    matrix.connect("smu", *b)  # hot switching
+    smu.output_off()
+    on = {device: sum(t for d, v, t in held if d == device and v == pytest.approx(1.6)) for device in (a, b)}
+    assert on[a] >= 0.5
+    assert on[b] < 0.01  # the few ms between the relays and the output-off command

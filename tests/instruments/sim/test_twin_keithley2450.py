@@ -75,14 +75,18 @@ def test_sweep_reaches_the_routed_device_only(smu: Keithley2450, world: SimWorld
     assert shorted > 10 * routed
 
 
-def test_sweep_time_is_integration_delay_and_overhead(smu: Keithley2450, world: SimWorld) -> None:
+def test_sweep_time_is_integration_delay_and_overhead(smu: Keithley2450, twin: Twin2450, world: SimWorld) -> None:
     voltages = np.full(100, 0.1)
     start = world.clock.now()
     result = smu.list_sweep(voltages, compliance_a=1e-3, nplc=1.0, delay_s=1e-3)
-    # 1 PLC at 50 Hz, doubled by autozero, plus 1 ms delay, per point.
+    # 1 PLC at 50 Hz plus 1 ms delay and the trigger model's overhead, per point: the driver
+    # switches autozero off (the instrument's default, on, would double the integration).
     per_point = np.diff(result.time_s).mean()
-    assert per_point == pytest.approx(2 * 0.02 + 1e-3 + 150e-6, rel=1e-6)
+    assert per_point == pytest.approx(0.02 + 1e-3 + 150e-6, rel=1e-6)
     assert world.clock.now() - start >= 100 * per_point
+    careful = Keithley2450(SimAdapter(twin), autozero=True)
+    result = careful.list_sweep(voltages, compliance_a=1e-3, nplc=1.0, delay_s=1e-3)
+    assert np.diff(result.time_s).mean() == pytest.approx(2 * 0.02 + 1e-3 + 150e-6, rel=1e-6)
 
 
 def test_stock_pymeasure_driver_sets_a_voltage_and_reads_the_chip(twin: Twin2450, world: SimWorld) -> None:

@@ -41,7 +41,7 @@ def test_pulse_through_the_switch_matrix_changes_only_the_addressed_device(world
     generator = Keysight33500B(SimAdapter(Twin33500B(world, "pulse")))
     matrix.connect("pulse", 2, 1)
     assert world.device_for("pulse") == (2, 1)
-    generator.configure_pulse(2.0, 0.0, 100e-9, 1e-3, burst_count=10)
+    generator.configure_pulse(2.0, 100e-9, 1e-3, burst_count=10)
     generator.output_on()
     before = world.chip.conductance
     start = world.clock.now()
@@ -134,11 +134,103 @@ def test_period_below_the_width_shortens_the_width_with_a_conflict(world: SimWor
     assert float(ask(twin, "SOUR1:FUNC:PULS:WIDT?")) < 1e-6
 
 
-@pytest.mark.xfail(strict=True, reason="memlab's 33500B driver sets the period before the width, so a "
-                   "period shorter than the instrument's present width (default 100 us) raises -221")
 def test_driver_configures_a_short_period_from_the_power_on_state(world: SimWorld) -> None:
-    generator = Keysight33500B(SimAdapter(Twin33500B(world, "pulse")))
-    generator.configure_pulse(1.5, 0.0, 100e-9, 1e-6)
+    # At power-on the width is 100 us: a 1 us period set before the width would be refused (-221).
+    twin = Twin33500B(world, "pulse")
+    generator = Keysight33500B(SimAdapter(twin))
+    generator.configure_pulse(1.5, 100e-9, 1e-6)
+    assert float(ask(twin, "SOUR1:FUNC:PULS:WIDT?")) == pytest.approx(100e-9)
+    assert float(ask(twin, "SOUR1:FUNC:PULS:PER?")) == pytest.approx(1e-6)
+    # and back to long pulses, longer edges, from the short period (now the period must go first)
+    generator.configure_pulse(1.5, 200e-6, 1e-3, edge_s=100e-9)
+    generator.configure_pulse(1.5, 100e-9, 1e-6, edge_s=20e-9)
+    generator.configure_pulse(1.5, 1e-6, 5e-6, edge_s=500e-9)
+    assert float(ask(twin, "SOUR1:FUNC:PULS:TRAN?")) == pytest.approx(500e-9)
+    assert errors(twin) == []
+
+
+def test_81160a_driver_configures_a_short_period_from_the_power_on_state(world: SimWorld) -> None:
+    twin = Twin81160A(world, "pulse")
+    generator = Keysight81160A(SimAdapter(twin))
+    generator.configure_pulse(1.5, 5e-9, 20e-9, edge_s=1e-9)
+    assert float(ask(twin, ":PULS:WIDT1?")) == pytest.approx(5e-9)
+    assert float(ask(twin, ":PULS:PER1?")) == pytest.approx(20e-9)
+    assert errors(twin) == []
+
+
+class PulseRecorder:
+    """What reaches the chip from the generator: every pulse and every level held between pulses."""
+
+    def __init__(self, world: SimWorld) -> None:
+        self.pulses: list[tuple[float, float, int]] = []
+        self.held: list[tuple[float, float]] = []
+        chip = world.chip
+        pulse, source = chip.pulse, chip.source_voltage
+
+        def record_pulse(row, col, amplitude_v, width_s, compliance_a=None, count=1, period_s=None):
+            self.pulses.append((amplitude_v, width_s, count))
+            return pulse(row, col, amplitude_v, width_s, compliance_a=compliance_a, count=count, period_s=period_s)
+
+        def record_source(row, col, voltage_v, duration_s, compliance_a=None):
+            self.held.append((voltage_v, duration_s))
+            return source(row, col, voltage_v, duration_s, compliance_a)
+
+        chip.pulse, chip.source_voltage = record_pulse, record_source
+
+    def exposure(self) -> list[tuple[float, float]]:
+        """(voltage, seconds) the device spent at a non-zero level outside the pulses."""
+        return [(v, t) for v, t in self.held if v != 0.0]
+
+
+@pytest.mark.parametrize("model", ["33500B", "81160A"])
+def test_negative_pulse_from_a_zero_base_reaches_the_device_as_a_negative_pulse(world: SimWorld, model: str) -> None:
+    world.connect("pulse", 2, 2)
+    twin = Twin33500B(world, "pulse") if model == "33500B" else Twin81160A(world, "pulse")
+    driver = Keysight33500B if model == "33500B" else Keysight81160A
+    generator = driver(SimAdapter(twin))
+    world.chip.pulse(2, 2, 2.0, 1e-6, count=50, period_s=1e-3)  # potentiate first: RESET must depress
+    recorder = PulseRecorder(world)
+    generator.configure_pulse(-1.8, 2e-6, 1e-3, burst_count=5)
+    assert ask(twin, "OUTP1:POL?") == "INV"
+    generator.output_on()
+    before = world.chip.conductance[2, 2]
+    world.clock.sleep(0.1)  # the output waits for a trigger: 0 V on the device meanwhile
+    generator.trigger()
+    world.clock.sleep(0.1)
+    generator.output_off()
+    assert recorder.pulses == [(pytest.approx(-1.8), pytest.approx(2e-6), 5)]
+    assert recorder.exposure() == []  # the base is 0 V: nothing between pulses or bursts
+    assert world.chip.conductance[2, 2] < before
+    assert errors(twin) == []
+
+
+def test_pulse_below_its_base_without_inversion_would_hold_the_device_at_the_low_level(world: SimWorld) -> None:
+    # What the inversion avoids: normal polarity with high 0 V, low -1.8 V idles at -1.8 V.
+    world.connect("pulse", 1, 1)
+    twin = Twin33500B(world, "pulse")
+    recorder = PulseRecorder(world)
+    twin.write("OUTP1:LOAD INF;:SOUR1:FUNC PULS;:SOUR1:FUNC:PULS:WIDT 2e-6;:SOUR1:VOLT:LOW -1.8;"
+               ":SOUR1:VOLT:HIGH 0;:SOUR1:BURS:STAT 1;:TRIG1:SOUR BUS;:OUTP1 1")
+    world.clock.sleep(0.1)
+    twin.write("*TRG")
+    assert recorder.pulses == [(0.0, pytest.approx(2e-6), 1)]
+    assert sum(t for v, t in recorder.exposure() if v == pytest.approx(-1.8)) >= 0.1
+
+
+def test_driver_flips_polarity_with_the_output_off(world: SimWorld) -> None:
+    # From +2 V SET pulses to -2 V RESET pulses with the output left on: reprogrammed hot, the
+    # device would sit at -2 V (levels first) or +2 V (inversion first) between the commands.
+    world.connect("pulse", 0, 3)
+    twin = Twin33500B(world, "pulse")
+    generator = Keysight33500B(SimAdapter(twin))
+    generator.configure_pulse(2.0, 1e-6, 1e-3)
+    generator.output_on()
+    recorder = PulseRecorder(world)
+    generator.configure_pulse(-2.0, 1e-6, 1e-3)
+    generator.trigger()
+    assert generator.output_enabled()
+    assert recorder.exposure() == []
+    assert recorder.pulses == [(pytest.approx(-2.0), pytest.approx(1e-6), 1)]
 
 
 def test_stock_pymeasure_agilent33500_drives_the_twin(world: SimWorld) -> None:
@@ -169,8 +261,8 @@ def test_stock_pymeasure_agilent33500_drives_the_twin(world: SimWorld) -> None:
 def test_81160a_driver_bursts_and_the_level_limit_guards(world: SimWorld) -> None:
     world.connect("pulse", 1, 3)
     twin = Twin81160A(world, "pulse", termination_ohm=50.0)  # a feed-through terminator on the bench
-    generator = Keysight81160A(SimAdapter(twin))
-    generator.configure_pulse(2.0, 0.0, 50e-9, 1e-3, burst_count=4)
+    generator = Keysight81160A(SimAdapter(twin), termination_ohm=50.0)
+    generator.configure_pulse(2.0, 50e-9, 1e-3, burst_count=4)
     generator.output_on()
     before = world.chip.conductance
     generator.trigger()
@@ -187,8 +279,8 @@ def test_81160a_driver_bursts_and_the_level_limit_guards(world: SimWorld) -> Non
 def test_81160a_driver_single_pulse_per_manual_trigger(world: SimWorld) -> None:
     world.connect("pulse", 0, 1)
     twin = Twin81160A(world, "pulse", termination_ohm=50.0)
-    generator = Keysight81160A(SimAdapter(twin))
-    generator.configure_pulse(2.0, 0.0, 50e-9, 1e-3, burst_count=1)
+    generator = Keysight81160A(SimAdapter(twin), termination_ohm=50.0)
+    generator.configure_pulse(2.0, 50e-9, 1e-3, burst_count=1)
     assert ask(twin, ":ARM:SOUR1?") == "MAN"
     generator.output_on()
     before = world.chip.conductance[0, 1]

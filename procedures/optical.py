@@ -1,0 +1,232 @@
+"""optical-pulses: laser pulses on one device with a read after each, and the photo-response
+(steady rise of conductance under light) versus optical power.
+
+Also the light helpers the optical procedures share (:class:`Light`, :func:`check_laser_power`,
+:func:`check_wavelength`, :func:`parse_numbers`).
+
+Pulses are switched by the laser output on the bench clock (output on, wait the width, output
+off), so the chip sees the set power for the whole width; widths from 1 ms (a controller switches
+its output within about 1 ms). The controllers' own QCW mode is meant for fast trains whose
+average power matters, not for single pulses followed by a read.
+
+The stream ``optical`` has one row per read: pulse 0 is the dark baseline before the first pulse,
+pulse k the read right after pulse k (the power column is the pulse's set power, 0 for the
+baseline). ``photoresponse`` has one row per power: conductance read after ``settle_s`` of
+steady light minus the dark conductance read just before, each after ``relax_s`` in the dark.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from procedures.base import PlotHint, Procedure
+from procedures.common import COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, check_compliance, check_voltages
+from procedures.parameters import Parameter, ParameterError
+from procedures.registry import register
+from storage import Column, StreamSpec
+
+#: a wavelength parameter within this of the laser's counts as the laser's (rounding in files)
+WAVELENGTH_TOLERANCE_M = 0.5e-9
+
+
+def parse_numbers(name: str, text: str, *, allow_none: bool = False, minimum: float | None = None,
+                  maximum: float | None = None, unit: str = "") -> list[float]:
+    """``"1e-4, 2e-4"`` -> [1e-4, 2e-4]; with ``allow_none`` the word ``none`` gives NaN.
+
+    Raises ParameterError naming ``name``, the text and what is allowed."""
+    allowed = (f"comma-separated numbers{' or none' if allow_none else ''}"
+               + (f" in [{minimum:g}, {maximum:g}] {unit}".rstrip() if minimum is not None and maximum is not None
+                  else ""))
+    values: list[float] = []
+    for part in text.split(","):
+        word = part.strip().lower()
+        if not word:
+            continue
+        if allow_none and word == "none":
+            values.append(math.nan)
+            continue
+        try:
+            value = float(word)
+        except ValueError:
+            raise ParameterError(name, text, allowed) from None
+        if not math.isfinite(value) or (minimum is not None and value < minimum) or (
+                maximum is not None and value > maximum):
+            raise ParameterError(name, text, allowed)
+        values.append(value)
+    return values
+
+
+def check_laser_power(bench: Any, name: str, *powers_w: float) -> None:
+    """Refuse optical powers the bench's limits or the laser's calibration do not allow."""
+    laser = bench.laser
+    limit = bench.limits.max_laser_power_w
+    calibrated = laser.calibration.max_power_w
+    for power in powers_w:
+        if power > limit:
+            raise ParameterError(name, power, f"<= {limit:g} W (the bench's max_laser_power_w)")
+        if power > calibrated:
+            raise ParameterError(name, power, f"<= {calibrated:g} W (the laser calibration's highest power)")
+        current = laser.calibration.current_for_power(power)
+        if current > bench.limits.max_laser_current_a:
+            raise ParameterError(name, power, f"a power needing <= {bench.limits.max_laser_current_a:g} A of diode "
+                                              f"current (the bench's max_laser_current_a); it needs {current:g} A")
+
+
+def check_wavelength(bench: Any, wavelength_m: float | None) -> None:
+    """A laser diode's wavelength is fixed: a wavelength parameter may only confirm it."""
+    if wavelength_m is None:
+        return
+    actual = bench.laser.wavelength_m
+    if abs(wavelength_m - actual) > WAVELENGTH_TOLERANCE_M:
+        raise ParameterError("wavelength_m", wavelength_m,
+                             f"empty or the laser's own wavelength {actual:g} m (fixed by its diode; "
+                             "change the laser to change it)")
+
+
+class Light:
+    """The bench laser as a light input: steady light on and off, and single pulses on the bench
+    clock. Procedures check powers with :func:`check_laser_power` before any output is on."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.laser = ctx.bench.laser
+        self.power_w = 0.0
+
+    @property
+    def wavelength_m(self) -> float:
+        return float(self.laser.wavelength_m)
+
+    def on(self, power_w: float) -> None:
+        """Steady light at ``power_w``; the output is switched on only if it is off."""
+        self.laser.set_power(power_w)
+        if not self.laser.output_enabled():
+            self.laser.output_on()
+        self.power_w = power_w
+
+    def off(self) -> None:
+        self.laser.output_off()
+        self.power_w = 0.0
+
+    def pulse(self, power_w: float, width_s: float) -> None:
+        """One pulse of ``power_w`` lasting ``width_s`` on the bench clock; returns with the light off."""
+        self.on(power_w)
+        try:
+            self.ctx.sleep(width_s)
+        finally:
+            self.off()
+
+
+OPTICAL = StreamSpec("optical", (
+    Column("pulse", "", "i4"), Column("power", "W"), Column("wavelength", "m"), Column("conductance", "S"),
+    Column("time", "s")), "pulse 0: dark baseline; pulse k: read right after laser pulse k")
+PHOTORESPONSE = StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S")),
+                           "rise of conductance under steady light of each power")
+
+
+@register
+class OpticalPulses(Procedure):
+    name = "optical-pulses"
+    version = "1"
+    title = "Optical pulses and photo-response"
+    description = ("Laser pulses on one device with a read after each (photoconductance building up "
+                   "and relaxing between pulses), then the steady photoconductance at each of a list "
+                   "of powers. For optomemristors (light alone does not change the stored weight).")
+    parameters = (
+        ROW, COL,
+        Parameter("power_w", float, 1e-3, "W", 0.0, 1.0, help="Optical power of each pulse (as set on the laser)"),
+        Parameter("width_s", float, 5e-3, "s", 1e-3, 100.0, help="Width of each laser pulse"),
+        Parameter("count", int, 10, "", 0, 100_000, help="Number of laser pulses (0: photo-response only)"),
+        Parameter("interval_s", float, 0.1, "s", 2e-3, 1e4,
+                  help="Start-to-start time of the pulses (> width_s; the read happens in the gap)"),
+        Parameter("wavelength_m", float, None, "m", 100e-9, 20e-6, optional=True,
+                  help="Informational: must be empty or the laser's own wavelength (fixed by its diode)"),
+        Parameter("powers_w", str, "1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3", "W",
+                  help="Powers of the photo-response, comma-separated (empty: skip it)"),
+        Parameter("settle_s", float, 0.1, "s", 0.0, 1e4,
+                  help="Light on before the steady read (>= 5 photoconductance rise times)"),
+        Parameter("relax_s", float, 10.0, "s", 0.0, 1e5,
+                  help="Dark wait before each dark read (>= 5 photoconductance relaxation times)"),
+        READ_V, COMPLIANCE_A, NPLC,
+        Parameter("reads", int, 5, "", 1, 1000, help="Readings averaged per read"),
+    )
+    streams = (OPTICAL, PHOTORESPONSE)
+    plots = (PlotHint("optical", "time", "conductance", "Conductance after each laser pulse", kind="scatter"),
+             PlotHint("photoresponse", "power", "photoconductance", "Photo-response", kind="scatter", log_x=True))
+    requires = ("smu", "laser")
+
+    def validate(self) -> None:
+        p = self.p
+        if p.read_v == 0:
+            raise ParameterError("read_v", 0.0, "a non-zero voltage (conductance is I / V)")
+        if p.count > 0 and p.interval_s <= p.width_s:
+            raise ParameterError("interval_s", p.interval_s, f"> width_s = {p.width_s:g} s (the read is in the gap)")
+        powers = self.powers()  # refuses a malformed list now, not mid-run
+        if p.count == 0 and not powers:
+            raise ParameterError("count", 0, ">= 1, or give powers_w (else there is nothing to measure)")
+
+    def powers(self) -> list[float]:
+        return parse_numbers("powers_w", self.p.powers_w, minimum=0.0, maximum=1.0, unit="W")
+
+    def check(self, bench: Any) -> None:
+        super().check(bench)
+        check_voltages(bench, "read_v", self.p.read_v)
+        check_compliance(bench, self.p.compliance_a)
+        check_laser_power(bench, "power_w", self.p.power_w)
+        check_laser_power(bench, "powers_w", *self.powers())
+        check_wavelength(bench, self.p.wavelength_m)
+
+    def estimate_s(self, bench: Any) -> float:
+        p = self.p
+        return p.relax_s + p.count * p.interval_s + len(self.powers()) * (2 * p.relax_s + p.settle_s)
+
+    def execute(self, ctx: Any) -> None:
+        p = self.p
+        device = Device(ctx, p.row, p.col, read_v=p.read_v, compliance_a=p.compliance_a, nplc=p.nplc, reads=p.reads)
+        light = Light(ctx)
+        light.off()
+        wavelength = light.wavelength_m
+        powers = self.powers()
+        total, done = p.count + len(powers), 0
+        if p.count:
+            ctx.sleep(p.relax_s)
+            t_read = ctx.elapsed_s
+            g_dark = device.read_conductance()
+            ctx.append_row("optical", (0, 0.0, wavelength, g_dark, t_read))
+            late = 0
+            start = ctx.elapsed_s
+            for k in range(1, p.count + 1):
+                ctx.check_abort()
+                wait = start + (k - 1) * p.interval_s - ctx.elapsed_s
+                if wait > 0:
+                    ctx.sleep(wait)
+                elif k > 1:
+                    late += 1  # the read took longer than the gap: this pulse starts late
+                light.pulse(p.power_w, p.width_s)
+                t_read = ctx.elapsed_s
+                ctx.append_row("optical", (k, p.power_w, wavelength, device.read_conductance(), t_read))
+                done += 1
+                ctx.progress(done, total)
+            if late:
+                ctx.log(f"{late} pulses started late: the read after a pulse took longer than "
+                        f"interval_s - width_s = {p.interval_s - p.width_s:g} s", 30)
+        rises = []
+        for power in powers:
+            ctx.check_abort()
+            ctx.sleep(p.relax_s)
+            g_dark = device.read_conductance()
+            light.on(power)
+            ctx.sleep(p.settle_s)
+            g_light = device.read_conductance()
+            light.off()
+            rises.append(g_light - g_dark)
+            ctx.append_row("photoresponse", (power, g_light - g_dark))
+            done += 1
+            ctx.progress(done, total)
+        device.release()
+        if rises:
+            best = int(np.argmax(rises))
+            ctx.log(f"photo-response: largest rise {rises[best]:.4g} S at {powers[best]:.4g} W "
+                    f"(wavelength {wavelength:.4g} m)")

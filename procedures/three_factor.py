@@ -1,0 +1,186 @@
+"""three-factor: the eligibility window of an optomemristor.
+
+In an optomemristor an electrical pulse changes the stored conductance only with light present or
+recently present (the third factor): the programming efficacy follows an eligibility trace that
+is high under light and decays with a time constant ``tau_e`` after the light goes off. This
+procedure measures that window. Each trial:
+
+1. reset: RESET pulses under light (light enables them) bring the device to the bottom of its
+   window, so every trial starts from the same conductance; then ``relax_s`` in the dark lets
+   the photoconductance and the trace of that light die away;
+2. read the conductance (``conductance_before``);
+3. the stimulus: no light, light with the pulse train at its end (coincident, delay 0), or a
+   light pulse followed after ``delay`` by the train;
+4. ``relax_s`` in the dark, then read again (``conductance_after``; the photoconductance is gone).
+
+``delta = after - before`` against the delay is the eligibility window: ``B + A exp(-delay /
+tau_e)``, the no-light trials giving B (the dark efficacy and the drift since the pulses). The
+train should be short enough to move the device by a small fraction of its window (soft bounds
+make larger moves sublinear in the efficacy and bias the fit). The delay recorded is measured on
+the bench clock, from light-off to the start of the train (slightly long by the trigger's reply
+latency, below a millisecond); the run's log gives the fitted ``tau_e``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from procedures.base import PlotHint, Procedure
+from procedures.common import (
+    COL, COMPLIANCE_A, NPLC, READ_V, ROW, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
+)
+from procedures.optical import Light, check_laser_power, parse_numbers
+from procedures.parameters import Parameter, ParameterError
+from procedures.registry import register
+from storage import Column, StreamSpec
+
+
+def fit_eligibility(delay_s: np.ndarray, delta_s: np.ndarray) -> tuple[float, float, float] | None:
+    """Least-squares fit of ``delta = B + A exp(-delay / tau)``; NaN delays (no light) count as
+    infinitely late (they pin B). Returns ``(tau_s, A, B)``, or None with fewer than three
+    distinct finite delays or no positive one (then tau is not determined)."""
+    d = np.asarray(delay_s, dtype=np.float64)
+    y = np.asarray(delta_s, dtype=np.float64)
+    lit = np.isfinite(d)
+    positive = d[lit & (d > 0)]
+    if np.unique(d[lit]).size < 3 or positive.size == 0:
+        return None
+
+    def solve(log_tau: float) -> tuple[float, np.ndarray]:
+        x = np.where(lit, np.exp(-np.where(lit, d, 0.0) / math.exp(log_tau)), 0.0)
+        design = np.column_stack([x, np.ones_like(x)])
+        coef = np.linalg.lstsq(design, y, rcond=None)[0]
+        return float(np.sum((design @ coef - y) ** 2)), coef
+
+    # A coarse grid finds the basin (the error is not convex in tau), a golden section refines it.
+    grid = np.linspace(math.log(positive.min() / 10), math.log(positive.max() * 10), 121)
+    errors = [solve(g)[0] for g in grid]
+    k = int(np.argmin(errors))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if solve(a)[0] < solve(b)[0]:
+            hi = b
+        else:
+            lo = a
+    log_tau = 0.5 * (lo + hi)
+    amplitude, baseline = solve(log_tau)[1]
+    return math.exp(log_tau), float(amplitude), float(baseline)
+
+
+@register
+class ThreeFactor(Procedure):
+    name = "three-factor"
+    version = "1"
+    title = "Three-factor eligibility window"
+    description = ("Electrical pulse trains with no light, coincident light, or at set delays after a light "
+                   "pulse, each from a reset device; records the conductance change against the delay (the "
+                   "eligibility window) and fits its time constant. Optomemristor benches.")
+    parameters = (
+        ROW, COL,
+        Parameter("delays_s", str, "none, 0, 0.25, 0.5, 1, 2, 4", "s",
+                  help="Light-to-pulse delays, comma-separated; 'none' = no light, 0 = pulses during the light"),
+        Parameter("repeats", int, 2, "", 1, 1000, help="Trials per delay (interleaved)"),
+        Parameter("power_w", float, 1e-3, "W", 0.0, 1.0, help="Optical power of the light (as set on the laser)"),
+        Parameter("light_width_s", float, 0.1, "s", 1e-3, 1e4, help="Duration of the light pulse"),
+        Parameter("pulse_v", float, 1.2, "V", -20.0, 20.0,
+                  help="Amplitude of the train's pulses (just above threshold: small steps)"),
+        replace(WIDTH_S, default=100e-9),
+        Parameter("pulses", int, 50, "", 1, 1_000_000, help="Pulses per train"),
+        Parameter("reset_v", float, -2.0, "V", -20.0, 0.0, help="Amplitude of the RESET pulses (under light)"),
+        Parameter("reset_pulses", int, 300, "", 0, 1_000_000,
+                  help="RESET pulses before each trial (0: no reset; trials then start where the last ended)"),
+        Parameter("relax_s", float, 10.0, "s", 0.0, 1e5,
+                  help="Dark wait before each read (>= 5 photoconductance and eligibility time constants)"),
+        READ_V, COMPLIANCE_A, NPLC,
+        Parameter("reads", int, 10, "", 1, 1000, help="Readings averaged per read"),
+    )
+    streams = (StreamSpec("coincidence", (
+        Column("trial", "", "i4"), Column("delay", "s"), Column("conductance_before", "S"),
+        Column("conductance_after", "S"), Column("delta", "S")),
+        "one row per trial; delay NaN = no light, 0 = pulses during the light"),)
+    plots = (PlotHint("coincidence", "delay", "delta", "Conductance change vs light-to-pulse delay",
+                      kind="scatter"),)
+    requires = ("smu", "pulser", "laser")
+
+    def validate(self) -> None:
+        p = self.p
+        if p.read_v == 0:
+            raise ParameterError("read_v", 0.0, "a non-zero voltage (conductance is I / V)")
+        if p.pulse_v == 0:
+            raise ParameterError("pulse_v", 0.0, "a non-zero amplitude")
+        if not self.delays():
+            raise ParameterError("delays_s", p.delays_s, "at least one delay (or 'none')")
+
+    def delays(self) -> list[float]:
+        return parse_numbers("delays_s", self.p.delays_s, allow_none=True, minimum=0.0, maximum=1e5, unit="s")
+
+    def check(self, bench: Any) -> None:
+        super().check(bench)
+        p = self.p
+        check_voltages(bench, "read_v", p.read_v)
+        check_compliance(bench, p.compliance_a)
+        check_pulse_amplitudes(bench, "pulse_v", p.pulse_v)
+        check_pulse_amplitudes(bench, "reset_v", p.reset_v)
+        check_laser_power(bench, "power_w", p.power_w)
+
+    def estimate_s(self, bench: Any) -> float:
+        p = self.p
+        waits = sum(0.0 if math.isnan(d) else d + p.light_width_s for d in self.delays())
+        return p.repeats * (waits + len(self.delays()) * 2 * p.relax_s)
+
+    def execute(self, ctx: Any) -> None:
+        p = self.p
+        device = Device(ctx, p.row, p.col, read_v=p.read_v, compliance_a=p.compliance_a, nplc=p.nplc, reads=p.reads)
+        light = Light(ctx)
+        light.off()
+        delays = self.delays()
+        period = max(2 * p.width_s, p.width_s + 1e-6)  # Device.pulse's default period
+        total = p.repeats * len(delays)
+        trial = 0
+        recorded: list[tuple[float, float]] = []
+        for _ in range(p.repeats):
+            for delay in delays:
+                ctx.check_abort()
+                if p.reset_pulses:
+                    light.on(p.power_w)
+                    device.pulse(p.reset_v, p.width_s, count=p.reset_pulses)
+                    light.off()
+                ctx.sleep(p.relax_s)
+                before = device.read_conductance()
+                device.route("pulse")  # relays switched now do not count in the delay
+                if math.isnan(delay):
+                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    measured = math.nan
+                elif delay == 0:
+                    light.on(p.power_w)
+                    ctx.sleep(p.light_width_s)
+                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    light.off()
+                    measured = 0.0
+                else:
+                    light.pulse(p.power_w, p.light_width_s)
+                    t_off = ctx.elapsed_s
+                    ctx.sleep(delay)
+                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    measured = ctx.elapsed_s - p.pulses * period - t_off
+                ctx.sleep(p.relax_s)
+                after = device.read_conductance()
+                ctx.append_row("coincidence", (trial, measured, before, after, after - before))
+                recorded.append((measured, after - before))
+                trial += 1
+                ctx.progress(trial, total)
+        device.release()
+        measured_delays, deltas = np.array(recorded).T
+        fit = fit_eligibility(measured_delays, deltas)
+        if fit is None:
+            ctx.log("eligibility window not fitted: it needs three distinct delays, one of them > 0")
+        else:
+            tau, amplitude, baseline = fit
+            ctx.log(f"eligibility window: tau_e = {tau:.4g} s (delta = {baseline:.4g} S + {amplitude:.4g} S "
+                    f"x exp(-delay / tau_e))")
