@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.debug:  # pymeasure announces every connection at INFO; that is noise on a terminal
         logging.getLogger("pymeasure").setLevel(logging.WARNING)
+        if getattr(args, "progress_bar", False):  # long jobs: a progress bar, and details in their log file
+            for handler in logging.getLogger().handlers:
+                handler.setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except _bad_input_types() as exc:

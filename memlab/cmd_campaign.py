@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the campaign already in --out")
     p.add_argument("--dry-run", action="store_true", help="print what would run and the estimated time")
     p.add_argument("--operator", help="who ran it (default: the plan's operator, else the login name)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, progress_bar=True)
 
 
 def run(args: argparse.Namespace) -> int:

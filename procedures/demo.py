@@ -1,0 +1,47 @@
+"""The demonstration job: short campaigns over both device families on the simulated bench."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from importlib import resources
+from pathlib import Path
+
+from instruments.bench import Bench, read_bench_config
+from procedures.campaign import Campaign, CampaignListener, CampaignResult
+from procedures.plan import parse_plan
+
+# (plan, chip family, whether the chip starts unformed); plans sharing a family share a bench.
+DEMO_PLANS = (("demo-prgo.yaml", "prgo", True), ("demo-vmm.yaml", "prgo", True),
+              ("demo-optomemristor.yaml", "optomemristor", False))
+
+
+def demo_plan(name: str):
+    text = resources.files("procedures.plans").joinpath(name).read_text()
+    return parse_plan(text, f"procedures/plans/{name}")
+
+
+def demo_bench(family: str, unformed: bool) -> Bench:
+    """The built-in simulated bench with a chip of ``family``, small enough for a quick demo."""
+    config = read_bench_config(None, family=family)
+    chip = dataclasses.replace(config.chip, rows=8, cols=8, formed=not unformed)
+    return Bench(dataclasses.replace(config, chip=chip))
+
+
+def run_demo(out_dir: str | Path,
+             listeners: Callable[[Campaign], Iterable[CampaignListener]] = lambda c: ()) -> list[CampaignResult]:
+    """Run every demo plan into ``out_dir/<plan name>``; returns the campaigns' results."""
+    out = Path(out_dir)
+    results, benches = [], {}
+    try:
+        for plan_file, family, unformed in DEMO_PLANS:
+            if family not in benches:
+                benches[family] = demo_bench(family, unformed)
+            plan = demo_plan(plan_file)
+            campaign = Campaign(plan, benches[family], out / plan.name, operator="memlab demo")
+            campaign.listeners.extend(listeners(campaign))
+            results.append(campaign.run())
+    finally:
+        for bench in benches.values():
+            bench.close()
+    return results
