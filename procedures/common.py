@@ -30,6 +30,15 @@ WIDTH_S = Parameter("width_s", float, 100e-9, "s", 1e-9, 1.0, help="Width of eac
 DEVICE_PARAMS = (ROW, COL)
 READ_PARAMS = (READ_V, COMPLIANCE_A, NPLC, READS)
 
+SHORTED_ABOVE_S = 1e-4
+"""A read showing more than this conductance (10 kohm), or at the SMU's compliance, means a
+shorted device: ten times the top of any analog window memlab's device families have."""
+
+
+class DeviceFault(RuntimeError):
+    """The device under test is broken (shorted); the run fails so a campaign can skip it."""
+
+
 _DEVICE_RE = re.compile(r"^\s*(\d+)\s*,\s*(\d+)\s*$")
 
 
@@ -150,8 +159,12 @@ class Device:
         self.route("smu")
         n = count or self.reads
         v = self.read_v if voltage_v is None else voltage_v
-        result = self.bench.smu.list_sweep(np.full(n, v), self.compliance_a, self.nplc)
-        return result.current_a
+        currents = self.bench.smu.list_sweep(np.full(n, v), self.compliance_a, self.nplc).current_a
+        worst = float(np.max(np.abs(currents)))
+        if v and (worst >= 0.98 * self.compliance_a or worst / abs(v) > SHORTED_ABOVE_S):
+            raise DeviceFault(f"device ({self.row},{self.col}) reads {worst:.3g} A at {v:g} V "
+                              f"({worst / abs(v):.3g} S; compliance {self.compliance_a:g} A): shorted")
+        return currents
 
     def read_conductance(self, count: int | None = None) -> float:
         """Mean apparent conductance I / V at the read voltage, in siemens."""

@@ -1,0 +1,54 @@
+"""A campaign on the simulated bench survives a shorted device and an instrument fault."""
+
+from __future__ import annotations
+
+from instruments.bench import load_bench
+from instruments.sim.base import Faults
+from procedures.campaign import Campaign, CampaignListener
+from procedures.plan import parse_plan
+from storage import RunReader
+
+PLAN = """
+name: faults
+devices: [[0, 0], [1, 1], [2, 2], [3, 3]]
+steps:
+  - procedure: readout
+    name: read
+    params: {reads: 5}
+  - procedure: switching
+    params: {cycles: 2}
+"""
+
+
+class FaultOnDevice(CampaignListener):
+    """Makes the SMU stop answering during the run on one device, and restores it after."""
+
+    def __init__(self, bench, device):
+        self.bench, self.device = bench, device
+
+    def on_task_start(self, task, index, total, estimate_s):
+        if task.device == self.device and task.step.name == "switching":
+            self.bench.twins["smu"].faults = Faults(disconnect_after=3)
+
+    def on_task_end(self, task, record):
+        self.bench.twins["smu"].faults = Faults()
+
+
+def test_shorted_device_and_instrument_fault_are_isolated(tmp_path):
+    with load_bench(None) as bench:
+        bench.world.chip.set_fault(1, 1, "short")
+        campaign = Campaign(parse_plan(PLAN), bench, tmp_path, listeners=[FaultOnDevice(bench, (2, 2))])
+        result = campaign.run()
+        assert not bench.smu.output_enabled() and not bench.pulser.output_enabled()
+    status = {a["task"]: (a["status"], a["error"]) for a in result.manifest["attempts"]}
+    assert status["r1c1/rep0/read"][0] == "failed" and "shorted" in status["r1c1/rep0/read"][1]
+    assert status["r1c1/rep0/switching"][0] == "skipped"
+    assert status["r2c2/rep0/switching"][0] == "failed"
+    assert "smu" in status["r2c2/rep0/switching"][1].lower() or "connection" in status["r2c2/rep0/switching"][1].lower()
+    for device in ("r0c0", "r3c3"):  # the others went on
+        assert status[f"{device}/rep0/read"][0] == "completed"
+        assert status[f"{device}/rep0/switching"][0] == "completed"
+    assert result.status == "completed_with_failures"
+    failed = next(a for a in result.manifest["attempts"] if a["task"] == "r2c2/rep0/switching")
+    with RunReader(tmp_path / failed["file"]) as r:
+        assert r.status == "failed"
