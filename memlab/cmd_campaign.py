@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "manifest and a log file; --resume continues an interrupted one.")
     p.add_argument("plan", help="the plan (YAML); see docs/campaigns.md")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
+    p.add_argument("--family", choices=("prgo", "optomemristor"),
+                   help="put a chip of this family on the bench instead of the file's")
     p.add_argument("--out", default=None, help="output folder (default: runs/<plan name>)")
     p.add_argument("--resume", action="store_true", help="continue the campaign already in --out")
     p.add_argument("--dry-run", action="store_true", help="print what would run and the estimated time")
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     out = args.out or f"runs/{plan.name}"
-    with load_bench(args.bench) as bench:
+    with load_bench(args.bench, family=args.family) as bench:
         campaign = Campaign(plan, bench, out, resume=args.resume, operator=args.operator)
         if args.dry_run:
             print(campaign.dry_run())

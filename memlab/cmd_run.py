@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter value; repeat for several")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
+    p.add_argument("--family", choices=("prgo", "optomemristor"),
+                   help="put a chip of this family on the bench instead of the file's")
     p.add_argument("--out", default="runs", help="folder for the run file (default: runs)")
     p.add_argument("--operator", help="who ran it (default: the login name)")
     p.set_defaults(func=run)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from instruments.bench import load_bench
 
     procedure = get_procedure(args.name)(**parse_settings(args.settings))
-    with load_bench(args.bench) as bench:
+    with load_bench(args.bench, family=args.family) as bench:
         result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
                                listeners=[ProgressBar(args.name)])
     print(f"{result.status}: {result.path}" + (f" ({result.error})" if result.error else ""))
