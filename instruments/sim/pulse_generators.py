@@ -138,10 +138,20 @@ class PulseGeneratorTwin(ScpiInstrument):
         width, period = shape
         pulse_v, base_v = self._device_levels(ch)
         terminal = self.terminals[ch]
+        gaps = count if trailing_gap else count - 1
+        if pulse_v * base_v < 0 and gaps > 0:
+            # A bipolar train (pulses on a base of the opposite sign): every period is a pulse then
+            # the base, alternating, which the chip computes in closed form.
+            if pulse_v > 0:
+                self.world.cycle(terminal, pulse_v, width, base_v, period - width, gaps)
+            else:
+                self.world.cycle(terminal, base_v, period - width, pulse_v, width, gaps)
+            if gaps < count:
+                self.world.pulse(terminal, pulse_v, width, count=1)
+            return (count - 1) * period + width
         for first in range(0, count, MAX_PULSES_PER_CALL):  # an hour at 1 MHz is 3.6e9 pulses
             self.world.pulse(terminal, pulse_v, width, count=min(MAX_PULSES_PER_CALL, count - first),
                              period_s=period)
-        gaps = count if trailing_gap else count - 1
         if base_v != 0.0 and gaps > 0:
             self.world.source_voltage(terminal, base_v, gaps * (period - width), None)
         return (count - 1) * period + width

@@ -203,6 +203,18 @@ class SimWorld:
         )
         return True
 
+    def cycle(self, terminal: str, set_v: float, set_width_s: float, reset_v: float,
+              reset_width_s: float, cycles: int) -> bool:
+        """``cycles`` x (SET, RESET) on the device behind ``terminal``, in closed form (a bipolar
+        pulse train: pulses on a base of the opposite sign); False when the terminal is open."""
+        self.settle()
+        device = self._routes.get(terminal)
+        if device is None:
+            return False
+        self.chip.cycle(*device, set_v, set_width_s, reset_v, reset_width_s, cycles,
+                        sample_cycles=np.zeros(0, dtype=np.int64))
+        return True
+
     # -- light ----------------------------------------------------------------------------------
 
     def _check_spot(self, spot: tuple[slice, slice]) -> tuple[slice, slice]:

@@ -90,10 +90,6 @@ def test_stuck_device_with_continue_runs_every_cycle(tmp_path):
     assert rows["cycle"][-1] == 10**4
 
 
-@pytest.mark.xfail(strict=True, reason="the pulse generator twin applies a burst of pulses on a non-zero base "
-                                       "as all the pulses, then the base level once, instead of alternating "
-                                       "(chip.cycle): wear is counted at half the rate. Remove this mark when "
-                                       "instruments/sim/pulse_generators.py alternates them.")
 def test_worn_out_device_closes_its_window_before_its_endurance(tmp_path):
     config = read_bench_config(None)
     n_end = 2000
