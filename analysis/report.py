@@ -16,8 +16,10 @@ ones), so a folder of 10^4 runs gives a report of a few dozen figures; the table
 
 from __future__ import annotations
 
+
 import html
 import logging
+import re
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -371,18 +373,25 @@ def _make_figures(summary: Summary, fig_dir: Path, per_procedure: int, confidenc
         emit(fig, "resistance_cdf", "Cumulative distribution over devices of HRS and LRS at the read voltage "
              "(device-to-device variability).", "Switching")
 
-    if len(devices) >= 2:
-        shape = _chip_shape(summary, devices)
+    chips = devices.groupby("chip", sort=True) if "chip" in devices.columns else [("", devices)]
+    several = "chip" in devices.columns and devices["chip"].nunique() > 1
+    for chip_name, chip_devices in chips:  # one map per chip: devices of two chips never share a map
+        if len(chip_devices) < 2:
+            continue
+        shape = _chip_shape(summary, chip_devices)
+        suffix = "_" + re.sub(r"[^A-Za-z0-9]+", "-", chip_name).strip("-") if several else ""
+        on_chip = f" on {chip_name}" if several else ""
         for name, label in MAP_FIGURES.items():
-            if name not in devices.columns:
+            if name not in chip_devices.columns:
                 continue
-            vals = devices[name].to_numpy(float, na_value=np.nan)
+            vals = chip_devices[name].to_numpy(float, na_value=np.nan)
             if np.isfinite(vals).sum() < 2:
                 continue
             unit, meaning = FIGURES[name]
-            grid = plots.chip_grid(zip(devices["device_row"], devices["device_col"]), vals, shape)
+            grid = plots.chip_grid(zip(chip_devices["device_row"], chip_devices["device_col"]), vals, shape)
             fig = plots.plot_chip_map(grid, label=label, unit=unit)
-            emit(fig, f"map_{name}", f"Chip map of {name}: {meaning} (light grey: no value).", "Chip maps")
+            emit(fig, f"map_{name}{suffix}", f"Chip map of {name}{on_chip}: {meaning} (light grey: no value).",
+                 "Chip maps")
     return out
 
 

@@ -119,6 +119,8 @@ class RunSummary:
     """Why the file was skipped altogether (corrupted, interrupted, still being written)."""
     notes: list[str] = field(default_factory=list)
     """Figures left NaN and why."""
+    chip: str = ""
+    """Which chip the run measured (family, size, seed), so devices of two chips never merge."""
 
 
 def _param(run: Run, *names: str, default: Any = None) -> Any:
@@ -377,13 +379,23 @@ SUMMARIZERS: dict[str, Summarizer] = {
 ``clock-check``) have no figures of merit; their runs still appear in the run table."""
 
 
+def chip_label(chip: dict) -> str:
+    """``"prgo 8x8 seed 0"``: the chip a run measured, from its /chip attributes."""
+    if not chip:
+        return ""
+    size = f" {chip['rows']}x{chip['cols']}" if "rows" in chip and "cols" in chip else ""
+    seed = f" seed {chip['seed']}" if "seed" in chip else ""
+    return f"{chip.get('family', 'chip')}{size}{seed}"
+
+
 def summarize_run(run: Run) -> RunSummary:
     """Figures of merit of one run (an empty summary for procedures without figures).
 
     A stream the figures need but the run lacks, or data they cannot be computed from, is
     recorded in ``error`` / ``notes`` rather than raised, so one odd run cannot stop a campaign.
     """
-    out = RunSummary(run.name, str(run.path), run.procedure, run.status, run.start_time)
+    out = RunSummary(run.name, str(run.path), run.procedure, run.status, run.start_time,
+                     chip=chip_label(run.chip))
     fn = SUMMARIZERS.get(run.procedure)
     if fn is None:
         return out
@@ -428,7 +440,7 @@ def run_table(summaries: Iterable[RunSummary]) -> pd.DataFrame:
     for s in summaries:
         if s.skipped:
             continue
-        meta = {"run": s.run, "procedure": s.procedure, "status": s.status,
+        meta = {"run": s.run, "procedure": s.procedure, "status": s.status, "chip": s.chip,
                 "start_time": s.start_time, "error": s.error, "notes": "; ".join(s.notes)}
         if not s.rows:
             rows.append({**meta, "device_row": pd.NA, "device_col": pd.NA})
@@ -436,11 +448,11 @@ def run_table(summaries: Iterable[RunSummary]) -> pd.DataFrame:
             rows.append({**meta, **r})
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=["run", "procedure", "status", "start_time", "device_row",
+        return pd.DataFrame(columns=["run", "procedure", "status", "chip", "start_time", "device_row",
                                      "device_col", "error", "notes"])
     for c in ("device_row", "device_col"):
         df[c] = df[c].astype("Int64")
-    first = ["run", "procedure", "status", "start_time", "device_row", "device_col"]
+    first = ["run", "procedure", "status", "chip", "start_time", "device_row", "device_col"]
     figures = [c for c in FIGURES if c in df.columns]
     rest = [c for c in df.columns if c not in first and c not in figures]
     return df[first + figures + rest]
@@ -448,7 +460,7 @@ def run_table(summaries: Iterable[RunSummary]) -> pd.DataFrame:
 
 def device_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per device: each figure from the latest run that gave it, and the run count."""
-    cols = ["device_row", "device_col", "runs", "procedures"]
+    cols = ["chip", "device_row", "device_col", "runs", "procedures"]
     if runs.empty:
         return pd.DataFrame(columns=cols)
     dev = runs.dropna(subset=["device_row", "device_col"])
@@ -456,7 +468,8 @@ def device_table(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     dev = dev.sort_values("start_time", kind="stable", na_position="first")
     figures = [c for c in FIGURES if c in dev.columns]
-    grouped = dev.groupby(["device_row", "device_col"], sort=True)
+    keys = ["chip", "device_row", "device_col"] if "chip" in dev.columns else ["device_row", "device_col"]
+    grouped = dev.groupby(keys, sort=True)
     # last() takes the last non-null value of each column: the latest run that gave the figure
     table = grouped[figures].last() if figures else grouped.size().to_frame("runs").iloc[:, :0]
     table.insert(0, "runs", grouped["run"].nunique())

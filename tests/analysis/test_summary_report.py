@@ -20,9 +20,9 @@ def serial(campaign):
     return summarize(campaign.folder, scheduler="serial", progress=False)
 
 
-def device_row(summary, row: int, col: int) -> pd.Series:
+def device_row(summary, row: int, col: int, family: str = "prgo") -> pd.Series:
     d = summary.devices
-    return d[(d["device_row"] == row) & (d["device_col"] == col)].iloc[0]
+    return d[(d["device_row"] == row) & (d["device_col"] == col) & d["chip"].str.startswith(family)].iloc[0]
 
 
 def test_campaign_figures_follow_the_generating_parameters(campaign, serial):
@@ -43,12 +43,12 @@ def test_campaign_figures_follow_the_generating_parameters(campaign, serial):
         assert row["step_fraction_depression"] == pytest.approx(d.a_minus, rel=0.15)
         assert row["drift_nu"] == pytest.approx(d.drift_nu, rel=0.1)
         assert row["distinguishable_levels"] == 8 and row["write_verify_success"] == 1.0
-    d0 = device_row(serial, 0, 0)
-    assert d0["eligibility_tau_s"] == pytest.approx(campaign.tau_e_s, rel=0.05)
-    assert d0["rise_tau_s"] == pytest.approx(campaign.tau_on_s, rel=0.05)
-    assert d0["decay_tau_s"] == pytest.approx(campaign.tau_ph_s, rel=0.05)
-    assert d0["photo_exponent"] == pytest.approx(campaign.gamma_ph, rel=0.05)
-    assert d0["relaxation_tau_s"] == pytest.approx(campaign.tau_ph_s, rel=0.05)
+    d0, o0 = device_row(serial, 0, 0), device_row(serial, 0, 0, "optomemristor")
+    assert o0["eligibility_tau_s"] == pytest.approx(campaign.tau_e_s, rel=0.05)
+    assert o0["rise_tau_s"] == pytest.approx(campaign.tau_on_s, rel=0.05)
+    assert o0["decay_tau_s"] == pytest.approx(campaign.tau_ph_s, rel=0.05)
+    assert o0["photo_exponent"] == pytest.approx(campaign.gamma_ph, rel=0.05)
+    assert o0["relaxation_tau_s"] == pytest.approx(campaign.tau_ph_s, rel=0.05)
     assert d0["endurance_failed"] == 1 and d0["cycles_to_failure"] < campaign.endurance_cycles
     assert chip["vmm_correlation"] > 0.99 and d0["xor_accuracy"] == 1.0  # a single-device XOR
     assert chip["distinguishable levels (pooled)"] == 8
@@ -56,7 +56,7 @@ def test_campaign_figures_follow_the_generating_parameters(campaign, serial):
 
 
 def _same_tables(a, b) -> None:
-    key = ["device_row", "device_col"]
+    key = ["chip", "device_row", "device_col"]
     pd.testing.assert_frame_equal(a.devices.sort_values(key).reset_index(drop=True),
                                   b.devices.sort_values(key).reset_index(drop=True))
     pd.testing.assert_frame_equal(a.chip, b.chip)
@@ -92,7 +92,7 @@ def test_table_formatting():
 def test_report_tables_without_plots(campaign, serial, tmp_path):
     result = write_report(campaign.folder, tmp_path / "r", summary=serial, plots_per_procedure=0)
     devices = pd.read_csv(tmp_path / "r" / "devices.csv")
-    assert len(devices) == campaign.rows * campaign.cols
+    assert len(devices) == campaign.rows * campaign.cols + 1  # + the optomemristor chip's device (0, 0)
     assert devices.notna().any().all()  # columns no device has are left out
     md = (tmp_path / "r" / "devices.md").read_text()
     for section in ("## Switching", "## Forming", "## Retention", "## Potentiation / depression"):
@@ -124,7 +124,7 @@ def test_memlab_analyze_writes_the_report(campaign, tmp_path, main, capsys):
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     linked = sorted(re.findall(r"<img src='figures/([^']+)'", html))
     assert pngs == linked and len(pngs) >= 20
-    for expected in ("map_on_off_ratio.png", "levels_histogram.png", "resistance_cdf.png"):
+    for expected in ("map_on_off_ratio_prgo-2x2-seed-3.png", "levels_histogram.png", "resistance_cdf.png"):
         assert expected in pngs
     assert all((out / "figures" / p).stat().st_size > 10_000 for p in pngs)
     for name in ("devices.csv", "devices.md", "chip.csv", "chip.md", "runs.csv"):
