@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "memlab.cmd_campaign",
     "memlab.cmd_bench",
     "memlab.cmd_analyze",
+    "memlab.cmd_gui",
 )
 
 

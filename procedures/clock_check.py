@@ -41,7 +41,7 @@ class ClockCheck(Procedure):
                    "bench-clock and wall time elapsed at the end of each batch"),
     )
     plots = (PlotHint("signal", "time", "value", "Synthetic signal"),
-             PlotHint("pacing", "wall_s", "clock_s", "Bench clock vs wall time", kind="scatter"))
+             PlotHint("pacing", "wall", "clock", "Bench clock vs wall time", kind="scatter"))
 
     def estimate_s(self, bench) -> float:
         return self.p.samples * self.p.interval_s

@@ -1,0 +1,383 @@
+"""The dashboard's model: the bench, the run in progress, the queue, and bench work off the GUI thread.
+
+Widgets never talk to instruments or run procedures themselves; they ask the :class:`Controller`,
+which
+
+- runs each procedure in a worker thread (the runner's :class:`~procedures.runner.RunHandle`),
+  receives its batches through a :class:`~gui.bridge.QtRunListener` and re-emits them as signals
+  in the GUI thread;
+- runs manual instrument actions, connecting and disconnecting in one :class:`~gui.tasks.BenchWorker`
+  thread, and refuses them while a run owns the bench;
+- keeps the queue of runs, starting the next one when a run completes and holding it when a run
+  is aborted or fails (a person should look before the next run touches the chip).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from gui.bridge import QtRunListener
+from gui.tasks import BenchWorker
+from procedures import Procedure, RunListener, get_procedure
+from procedures.runner import RunHandle
+
+log = logging.getLogger("memlab.gui")
+
+OUTPUTS_OFF_GRACE_S = 5.0
+"""After "all outputs off" aborts a run, how long the run gets to stop (its own safe shutdown runs
+on the way out) before the bench is switched off directly, whatever the run is doing."""
+
+
+@dataclass
+class QueuedRun:
+    """A run waiting in the queue: a procedure by name and its parameter values."""
+
+    procedure: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def make(self) -> Procedure:
+        return get_procedure(self.procedure)(**self.values)
+
+    def describe(self) -> str:
+        cls = get_procedure(self.procedure)
+        parts = []
+        for param in cls.parameters:
+            value = self.values.get(param.name, param.default)
+            if value != param.default or param.name in ("row", "col", "devices"):
+                unit = f" {param.unit}" if param.unit and value is not None else ""
+                parts.append(f"{param.name}={value:g}{unit}" if isinstance(value, float) else f"{param.name}={value}{unit}")
+        return f"{self.procedure}  " + ", ".join(parts)
+
+
+class _SignalledRun(RunHandle):
+    """A RunHandle that says when its thread is over, whatever happened in it."""
+
+    def __init__(self, ended: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        self._ended = ended
+        super().__init__(*args, **kwargs)
+
+    def _run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super()._run(*args, **kwargs)
+        finally:
+            self._ended()
+
+
+class Controller(QtCore.QObject):
+    """See the module docstring. All signals are delivered in the GUI thread."""
+
+    bench_changed = QtCore.Signal(object)          # the Bench, or None when disconnected
+    bench_busy = QtCore.Signal(bool)               # bench worker running something
+    run_started = QtCore.Signal(dict)              # runner's start info
+    run_batch = QtCore.Signal(str, dict)           # stream, new rows
+    run_progress = QtCore.Signal(float, float, object, float)  # done, total, eta (bench s), wall s so far
+    run_finished = QtCore.Signal(str, str, str)    # status, error, path
+    running_changed = QtCore.Signal(bool)
+    queue_changed = QtCore.Signal()
+    message = QtCore.Signal(int, str, str)         # level, source, text: for the log panel
+    _run_thread_ended = QtCore.Signal()
+
+    def __init__(self, bench: Any = None, *, bench_path: str | None = None,
+                 out_dir: str | Path = "runs", operator: str | None = None,
+                 bench_loader: Callable[[str | None], Any] | None = None,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bench = bench
+        self.bench_path = bench_path
+        self.out_dir = Path(out_dir)
+        self.operator = operator
+        self.bench_loader = bench_loader  # how Connect opens the bench (default: load_bench)
+        self.worker = BenchWorker(self)
+        self.worker.busy_changed.connect(self.bench_busy)
+        self.queue: list[QueuedRun] = []
+        self.queue_held = False
+        self.extra_listeners: list[RunListener] = []  # e.g. tests that pace a run
+        self.handle: _SignalledRun | None = None
+        self.listener: QtRunListener | None = None
+        self.run_info: dict[str, Any] = {}
+        self.last_result: tuple[str, str, str] | None = None
+        self._finish_seen = False
+        self._wall_start = 0.0
+        self._shutdown_after_run = False
+        self._closed = False
+        self._starting = False
+        self._cancel_start = False
+        self._run_thread_ended.connect(self._on_run_thread_ended)
+        self._grace = QtCore.QTimer(self)
+        self._grace.setSingleShot(True)
+        self._grace.timeout.connect(self._outputs_off_now)
+
+    # -- the bench -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """A run is starting or in progress (it owns the bench)."""
+        return self.handle is not None or self._starting
+
+    def connect_bench(self) -> None:
+        """Open the bench (file or built-in simulation) in the worker thread."""
+        if self.bench is not None or self._closed:
+            return
+        path = self.bench_path
+        what = path or "the built-in simulated bench"
+        self.message.emit(logging.INFO, "bench", f"connecting to {what} ...")
+
+        def done(bench: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.message.emit(logging.ERROR, "bench", f"cannot connect to {what}: {error}")
+                self.bench_changed.emit(None)
+                return
+            self.bench = bench
+            self.message.emit(logging.INFO, "bench", f"connected: {bench!r}")
+            self.bench_changed.emit(bench)
+
+        self.worker.submit(lambda: self._load(path), done)
+
+    def _load(self, path: str | None) -> Any:
+        if self.bench_loader is not None:
+            return self.bench_loader(path)
+        from instruments.bench import load_bench
+        return load_bench(path)
+
+    def disconnect_bench(self) -> None:
+        """Switch every output off and close the bench (refused while a run uses it)."""
+        if self.bench is None:
+            return
+        if self.running:
+            raise RuntimeError("a run is using the bench: abort it before disconnecting")
+        bench, self.bench = self.bench, None
+        self.bench_changed.emit(None)
+
+        def off_and_close() -> list[str]:
+            problems = list(bench.safe_shutdown())
+            bench.close()
+            return problems
+
+        self.worker.submit(off_and_close, lambda problems, error: self._report_shutdown(problems, error, "disconnected"))
+
+    def manual(self, what: str, action: Callable[[Any], Any],
+               on_done: Callable[[Any, BaseException | None], None], *, quiet: bool = False) -> None:
+        """Run ``action(bench)`` in the bench worker (a manual control). Refused during a run.
+        Errors always go to the log; results too unless ``quiet``."""
+        if self.bench is None:
+            raise RuntimeError("no bench is connected: connect it first")
+        if self.running:
+            raise RuntimeError("a run is using the bench: manual controls wait until it ends")
+        bench = self.bench
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.message.emit(logging.ERROR, "manual", f"{what}: {error}")
+            elif not quiet:
+                self.message.emit(logging.INFO, "manual", f"{what}: {result}" if result is not None else what)
+            on_done(result, error)
+
+        self.worker.submit(lambda: action(bench), done)
+
+    def all_outputs_off(self) -> None:
+        """The emergency stop: hold the queue, abort the run, switch every source and the laser off."""
+        self.queue_held = True
+        self.queue_changed.emit()
+        if self.bench is None:
+            return
+        if self._starting:
+            self._cancel_start = True
+        if self.handle is not None:
+            self.message.emit(logging.WARNING, "bench", "ALL OUTPUTS OFF: aborting the run; it switches "
+                                                         "everything off on its way out")
+            self._shutdown_after_run = True
+            self.handle.abort()
+            self._grace.start(int(OUTPUTS_OFF_GRACE_S * 1000))
+            return
+        self._outputs_off_now()
+
+    def _outputs_off_now(self) -> None:
+        if self.bench is None:
+            return
+        if self.handle is not None:
+            # the run has not stopped in time: talking to the instruments beside it is the lesser evil
+            self.message.emit(logging.ERROR, "bench", f"the run did not stop within {OUTPUTS_OFF_GRACE_S:g} s: "
+                                                       "switching outputs off directly")
+        bench = self.bench
+        self.worker.submit(lambda: list(bench.safe_shutdown()),
+                           lambda problems, error: self._report_shutdown(problems, error, "all outputs off"))
+
+    def _report_shutdown(self, problems: Sequence[str] | None, error: BaseException | None, what: str) -> None:
+        if error is not None:
+            self.message.emit(logging.ERROR, "bench", f"{what}: safe shutdown failed: {error}")
+        elif problems:
+            self.message.emit(logging.ERROR, "bench", f"{what}: " + "; ".join(problems))
+        else:
+            self.message.emit(logging.INFO, "bench", f"{what}: every output is off")
+
+    # -- runs ------------------------------------------------------------------------------------
+    def start(self, procedure: Procedure) -> None:
+        """Start ``procedure`` now. Raises ParameterError (from the bench check) or RuntimeError."""
+        if self.bench is None:
+            raise RuntimeError("no bench is connected: connect it first")
+        if self.running:
+            raise RuntimeError("a run is in progress: add this one to the queue")
+        procedure.check(self.bench)  # a refused value is reported before any file or instrument
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._starting = True
+        self.running_changed.emit(True)
+        # manual actions already queued in the bench worker finish first: the run must not talk
+        # to the instruments at the same time as them
+        self.worker.submit(lambda: None, lambda _result, _error: self._launch(procedure))
+
+    def _launch(self, procedure: Procedure) -> None:
+        self._starting = False
+        if self._closed or self.bench is None or self._cancel_start:
+            self._cancel_start = False
+            self.message.emit(logging.WARNING, "run", f"{procedure.name} was cancelled before it started")
+            self.running_changed.emit(False)
+            return
+        self.listener = QtRunListener(self)
+        self.listener.ready.connect(self._drain)
+        self._finish_seen = False
+        self.run_info = {"procedure": procedure.name, "devices": procedure.devices()}
+        self._wall_start = time.monotonic()
+        self.handle = _SignalledRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
+                                    operator=self.operator, listeners=[self.listener, *self.extra_listeners])
+
+    def abort(self) -> None:
+        if self._starting:
+            self._cancel_start = True
+        if self.handle is not None:
+            self.message.emit(logging.WARNING, "run", "abort requested")
+            self.handle.abort()
+
+    def _drain(self) -> None:
+        listener = self.listener
+        if listener is None:
+            return
+        for event in listener.drain():
+            kind, args = event.kind, event.args
+            if kind == "batch":
+                self.run_batch.emit(args[0], args[1])
+            elif kind == "progress":
+                self.run_progress.emit(float(args[0]), float(args[1]), args[2],
+                                       time.monotonic() - self._wall_start)
+            elif kind == "log":
+                self.message.emit(args[0], "run", args[1])
+            elif kind == "start":
+                self.run_info = args[0]
+                self.run_started.emit(args[0])
+            elif kind == "finish":
+                self._finish_seen = True
+                self.last_result = (args[0], args[1], args[2])
+                self.run_finished.emit(*args)
+
+    def _on_run_thread_ended(self) -> None:
+        self._drain()
+        handle = self.handle
+        self.handle, self.listener = None, None
+        if handle is not None and not self._finish_seen:
+            error = f"{type(handle.exception).__name__}: {handle.exception}" if handle.exception else "the run ended without a result"
+            self.message.emit(logging.ERROR, "run", f"run could not start: {error}")
+            self.last_result = ("failed", error, "")
+            self.run_finished.emit("failed", error, "")
+        self.running_changed.emit(False)
+        if self._shutdown_after_run:
+            self._shutdown_after_run = False
+            self._grace.stop()
+            self._outputs_off_now()
+        status = self.last_result[0] if self.last_result else "failed"
+        if status != "completed" and self.queue and not self.queue_held:
+            self.queue_held = True
+            self.message.emit(logging.WARNING, "queue", f"the run ended {status}: the queue is held; "
+                                                        "press Run queue to go on")
+            self.queue_changed.emit()
+        if not self.queue_held and not self._closed:
+            QtCore.QTimer.singleShot(0, self.run_next)
+
+    # -- the queue -------------------------------------------------------------------------------
+    def enqueue(self, item: QueuedRun) -> None:
+        item.make()  # refuse bad values now, not when the run's turn comes
+        self.queue.append(item)
+        self.queue_changed.emit()
+
+    def remove(self, index: int) -> None:
+        del self.queue[index]
+        self.queue_changed.emit()
+
+    def move(self, index: int, offset: int) -> None:
+        target = index + offset
+        if 0 <= index < len(self.queue) and 0 <= target < len(self.queue):
+            self.queue.insert(target, self.queue.pop(index))
+            self.queue_changed.emit()
+
+    def replace(self, index: int, item: QueuedRun) -> None:
+        item.make()
+        self.queue[index] = item
+        self.queue_changed.emit()
+
+    def clear_queue(self) -> None:
+        self.queue.clear()
+        self.queue_changed.emit()
+
+    def run_queue(self) -> None:
+        """Release the queue and start its first run if nothing runs."""
+        self.queue_held = False
+        self.queue_changed.emit()
+        self.run_next()
+
+    def run_next(self) -> None:
+        if self.running or self.queue_held or not self.queue or self.bench is None or self._closed:
+            return
+        item = self.queue.pop(0)
+        self.queue_changed.emit()
+        try:
+            self.start(item.make())
+        except Exception as exc:  # noqa: BLE001 - a bad queued run holds the queue, reported
+            self.queue_held = True
+            self.message.emit(logging.ERROR, "queue", f"{item.procedure} could not start: {exc}; queue held")
+            self.queue_changed.emit()
+
+    # -- closing ---------------------------------------------------------------------------------
+    def shutdown(self, timeout_s: float = 30.0) -> list[str]:
+        """Abort any run, wait for it, switch every output off and close the bench.
+
+        Keeps the GUI event loop turning while it waits, so the window repaints. Returns the
+        problems the safe shutdown reported (empty: everything is off)."""
+        self._closed = True
+        self.queue_held = True
+        problems: list[str] = []
+        handle = self.handle
+        if handle is not None:
+            handle.abort()
+            deadline = time.monotonic() + timeout_s
+            while not handle.done and time.monotonic() < deadline:
+                QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                try:
+                    handle.join(0.05)
+                except BaseException:  # noqa: BLE001 - the run's own error; it is reported on its end
+                    break
+            if not handle.done:
+                problems.append(f"the run did not stop within {timeout_s:g} s")
+            QtWidgets.QApplication.processEvents()
+            if self.handle is handle:  # its end signal was not delivered yet
+                self._on_run_thread_ended()
+        bench, self.bench = self.bench, None
+        if bench is not None:
+            def off_and_close() -> list[str]:
+                found = list(bench.safe_shutdown())
+                bench.close()
+                return found
+            try:
+                problems += self.worker.call(off_and_close, timeout_s)
+            except Exception as exc:  # noqa: BLE001 - report, never hang the close
+                problems.append(f"safe shutdown: {type(exc).__name__}: {exc}")
+        self.worker.shutdown()
+        return problems
+
+
+def values_for_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values as JSON-able data for QSettings."""
+    return {k: v for k, v in values.items() if v is None or isinstance(v, (bool, int, float, str))}

@@ -1,0 +1,336 @@
+"""The dashboard's main window: live plots in the middle, dockable panels around them.
+
+Layout and last-used settings (procedure, parameter values, folders, chip-map quantity, log level)
+are saved with QSettings when the window closes and restored when it opens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from gui.bench_panel import ALL_OFF_STYLE, BenchPanel
+from gui.bridge import QtLogHandler
+from gui.chip_map import ChipMap
+from gui.controller import Controller, values_for_settings
+from gui.live_plots import PlotArea, StreamInfo
+from gui.log_panel import LogPanel
+from gui.procedure_panel import ProcedurePanel
+from gui.run_browser import RunBrowser, load_run
+from storage import StreamSpec
+
+SETTINGS_VERSION = 1
+"""Bump when docks are renamed, so an old saved layout is not applied to new panels."""
+STATUS_TEXT = {"completed": "#2e7d32", "aborted": "#ef6c00", "failed": "#c62828", "running": "#1565c0"}
+
+
+def configure_pyqtgraph() -> None:
+    """Dark-on-white plots (readable in print and in the docs); no antialiasing, for speed."""
+    pg.setConfigOptions(background="w", foreground="k", antialias=False)
+
+
+class LivePanel(QtWidgets.QWidget):
+    """The central area: what runs now, its plots, and a run to compare with."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QtWidgets.QLabel("<b>Live plots</b> - no run yet")
+        self.title.setObjectName("live_title")
+        self.title.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.compare_button = QtWidgets.QPushButton("Compare with run file…")
+        self.compare_button.setToolTip("Overlay a previous run (dashed grey) on these plots")
+        self.clear_button = QtWidgets.QPushButton("Clear comparison")
+        self.clear_button.setEnabled(False)
+        self.plots = PlotArea()
+        self.plots.setObjectName("live_plots")
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.compare_button)
+        top.addWidget(self.clear_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plots, 1)
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """See the module docstring.
+
+    :param bench: an opened bench to use (e.g. in tests); otherwise the window connects to
+        ``bench_path`` (None: the built-in simulated bench) in the background when it opens.
+    :param settings: where layout and settings live (default: the user's memlab settings).
+    """
+
+    def __init__(self, *, bench: Any = None, bench_path: str | None = None, out_dir: str | Path | None = None,
+                 settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None) -> None:
+        super().__init__()
+        configure_pyqtgraph()
+        self.settings = settings if settings is not None else QtCore.QSettings("memlab", "dashboard")
+        saved_out = self.settings.value("runs/out_dir", "", type=str)
+        self.controller = Controller(bench, bench_path=bench_path,
+                                     out_dir=out_dir if out_dir is not None else (saved_out or "runs"),
+                                     operator=operator, parent=self)
+        self.confirm = self._ask  # replaced by tests to answer the close question
+        self._closed = False
+        self.setWindowTitle("memlab dashboard")
+
+        self.live = LivePanel()
+        self.setCentralWidget(self.live)
+        self.bench_panel = BenchPanel(self.controller)
+        self.chip_map = ChipMap(1, 1)
+        self.procedure_panel = ProcedurePanel(self.controller)
+        self.browser = RunBrowser(self.controller.out_dir)
+        self.log_panel = LogPanel()
+
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self._add_dock("bench", "Bench", self.bench_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._add_dock("browser", "Run browser", self.browser, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["log"], self.docks["browser"])
+        self.docks["log"].raise_()
+
+        self._make_toolbar()
+        self._make_menus()
+        self.status_label = QtWidgets.QLabel()
+        self.statusBar().addPermanentWidget(self.status_label)
+        self._default_state = self.saveState(SETTINGS_VERSION)
+
+        self.log_handler = QtLogHandler()
+        self.log_handler.emitter.record.connect(self.log_panel.add_record)
+        logging.getLogger().addHandler(self.log_handler)
+
+        c = self.controller
+        c.message.connect(lambda level, source, text: self.log_panel.add(level, source, text))
+        c.bench_changed.connect(self._bench_changed)
+        c.run_started.connect(self._run_started)
+        c.run_batch.connect(self._run_batch)
+        c.run_finished.connect(self._run_finished)
+        c.running_changed.connect(self._running_changed)
+        self.chip_map.selection_changed.connect(self._selection_changed)
+        self.browser.compare_requested.connect(self.compare_with)
+        self.browser.chip_map_requested.connect(self._chip_from_run)
+        self.live.compare_button.clicked.connect(self._compare_file)
+        self.live.clear_button.clicked.connect(self.clear_comparison)
+
+        self.resize(1600, 1000)
+        self._layout_pending = True  # default dock sizes, unless a saved layout is restored
+        self._restore()
+        self._bench_changed(c.bench)
+        self.browser.open_folder(self.settings.value("browser/folder", "", type=str) or c.out_dir)
+        if c.bench is None and connect:
+            c.connect_bench()
+
+    # -- construction ----------------------------------------------------------------------------
+    def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea) -> None:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")  # saveState/restoreState find docks by name
+        dock.setWidget(widget)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+
+    def _make_toolbar(self) -> None:
+        bar = self.addToolBar("Run")
+        bar.setObjectName("toolbar_run")
+        bar.setMovable(False)
+        bar.toggleViewAction().setEnabled(False)  # the emergency button must not be hidden by mistake
+        self.all_off_button = QtWidgets.QPushButton("■  ALL OUTPUTS OFF")
+        self.all_off_button.setObjectName("all_off_button")
+        self.all_off_button.setStyleSheet(ALL_OFF_STYLE)
+        self.all_off_button.setToolTip("Abort any run, hold the queue, set every source to 0 V / off "
+                                       "and the laser off (Ctrl+Shift+X)")
+        self.all_off_button.clicked.connect(self.all_outputs_off)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+X"), self, activated=self.all_outputs_off)
+        self.toolbar_abort = QtWidgets.QPushButton("Abort run")
+        self.toolbar_abort.setEnabled(False)
+        self.toolbar_abort.clicked.connect(self.controller.abort)
+        self.run_state = QtWidgets.QLabel("idle")
+        self.run_state.setObjectName("run_state")
+        bar.addWidget(self.all_off_button)
+        bar.addSeparator()
+        bar.addWidget(self.toolbar_abort)
+        bar.addSeparator()
+        bar.addWidget(self.run_state)
+
+    def _make_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("Open run folder…", self.browser._browse)
+        file_menu.addAction("Compare with run file…", self._compare_file)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", self.close)
+        view = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addAction("Reset layout", self.default_layout)
+
+    # -- reactions -------------------------------------------------------------------------------
+    def _bench_changed(self, bench: Any) -> None:
+        if bench is None:
+            self.status_label.setText("bench: not connected")
+            return
+        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        rows, cols = int(chip.get("rows", 1)), int(chip.get("cols", 1))
+        if (rows, cols) != (self.chip_map.rows, self.chip_map.cols):
+            self.chip_map.resize_chip(rows, cols)
+        kind = "simulated" if getattr(bench, "simulated", False) else "real"
+        name = getattr(getattr(bench, "config", None), "name", "bench")
+        self.status_label.setText(f"bench: {name} ({kind}), chip {chip.get('family', '?')} {rows} x {cols}")
+        self.setWindowTitle(f"memlab dashboard - {name}")
+
+    def _selection_changed(self, devices: list) -> None:
+        self.procedure_panel.set_devices(devices, self.chip_map.all_selected)
+        if devices:
+            self.bench_panel.set_device(devices[0])
+
+    def _run_started(self, info: dict) -> None:
+        streams = [StreamInfo.from_spec(s) for s in info.get("streams", ()) if isinstance(s, StreamSpec)]
+        self.live.plots.setup(streams, tuple(info.get("plots", ())))
+        path = Path(info.get("path", ""))
+        self.live.title.setText(f"<b>{info.get('procedure', '')}</b> - "
+                                f"<span style='color:{STATUS_TEXT['running']}'>running</span> - {path.name}")
+        self.run_state.setText(f"running {info.get('procedure', '')}")
+
+    def _run_batch(self, stream: str, batch: dict) -> None:
+        self.live.plots.feed(stream, batch)
+        devices = [tuple(d) for d in self.controller.run_info.get("devices", [])]
+        self.chip_map.update_from_batch(stream, batch, devices)
+
+    def _run_finished(self, status: str, error: str, path: str) -> None:
+        self.live.plots.refresh()
+        colour = STATUS_TEXT.get(status, "#000000")
+        detail = f" ({error})" if error and status != "completed" else ""
+        self.live.title.setText(f"<b>{self.controller.run_info.get('procedure', '')}</b> - "
+                                f"<span style='color:{colour}'>{status}</span>{detail} - {Path(path).name}")
+        self.run_state.setText(f"last run {status}")
+        if path and Path(path).parent.resolve() == self.browser.folder.resolve():
+            self.browser.refresh()
+
+    def _running_changed(self, running: bool) -> None:
+        self.toolbar_abort.setEnabled(running)
+        if not running and self.run_state.text().startswith("running"):
+            self.run_state.setText("idle")
+
+    def all_outputs_off(self) -> None:
+        self.controller.all_outputs_off()
+        self.bench_panel.outputs_off_shown()
+
+    # -- comparison ------------------------------------------------------------------------------
+    def compare_with(self, label: str, streams: dict) -> None:
+        self.live.plots.set_reference(label, streams)
+        self.live.clear_button.setEnabled(True)
+        self.log_panel.add(logging.INFO, "plots", f"comparing with {label}")
+
+    def clear_comparison(self) -> None:
+        self.live.plots.clear_reference()
+        self.live.clear_button.setEnabled(False)
+
+    def _compare_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Run to compare with", str(self.browser.folder),
+                                                        "Run files (*.h5 *.hdf5)")
+        if path:
+            self.compare_path(path)
+
+    def compare_path(self, path: str | Path) -> None:
+        """Overlay the run in ``path`` (read in the background) on the live plots."""
+        def done(data: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.log_panel.add(logging.ERROR, "plots", f"cannot compare with {Path(path).name}: {error}")
+            else:
+                self.compare_with(f"{Path(path).stem} ({data.summary.get('status', '')})", data.arrays)
+
+        self.browser.worker.submit(lambda: load_run(Path(path)), done)
+
+    def _chip_from_run(self, stream: str, columns: dict, devices: list) -> None:
+        self.chip_map.update_from_batch(stream, columns, devices)
+
+    # -- settings --------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, (QtCore.QByteArray, bytes)):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, (QtCore.QByteArray, bytes)) and self.restoreState(state, SETTINGS_VERSION):
+            self._layout_pending = False
+        for name in self.procedure_panel.procedures:
+            saved = s.value(f"procedure/values/{name}", "", type=str)
+            if saved:
+                try:
+                    self.procedure_panel.form_for(name).set_values(json.loads(saved))
+                except (ValueError, TypeError):
+                    pass  # an unreadable old entry: keep the defaults
+        current = s.value("procedure/current", "", type=str)
+        if current in self.procedure_panel.procedures:
+            self.procedure_panel.select_procedure(current)
+        quantity = self.chip_map.quantity.findData(s.value("chip/quantity", "conductance", type=str))
+        if quantity >= 0:
+            self.chip_map.quantity.setCurrentIndex(quantity)
+        level = self.log_panel.level.findText(s.value("log/level", "INFO", type=str))
+        if level >= 0:
+            self.log_panel.level.setCurrentIndex(level)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState(SETTINGS_VERSION))
+        s.setValue("procedure/current", self.procedure_panel.name)
+        for name, form in self.procedure_panel.forms.items():
+            if form.valid:
+                s.setValue(f"procedure/values/{name}", json.dumps(values_for_settings(form.make().values)))
+        s.setValue("runs/out_dir", str(self.controller.out_dir))
+        s.setValue("browser/folder", str(self.browser.folder))
+        s.setValue("chip/quantity", self.chip_map.quantity.currentData())
+        s.setValue("log/level", self.log_panel.level.currentText())
+        s.sync()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if self._layout_pending:  # dock sizes only take effect once the window has a size
+            self._layout_pending = False
+            self.default_layout()
+
+    def default_layout(self) -> None:
+        """Bench and chip map left, procedure right, plots in the middle, log and browser below."""
+        self.restoreState(self._default_state, SETTINGS_VERSION)
+        width = self.width()
+        self.resizeDocks([self.docks["bench"], self.docks["procedure"]],
+                         [int(width * 0.29), int(width * 0.24)], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["bench"], self.docks["chip"]], [400, 500], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.17)], QtCore.Qt.Orientation.Vertical)
+
+    # -- closing ---------------------------------------------------------------------------------
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QtWidgets.QMessageBox.question(
+            self, title, text, QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self._closed:
+            event.accept()
+            return
+        if self.controller.running and not self.confirm(
+                "A run is in progress",
+                "A run is in progress. Abort it, switch every output off and close the dashboard?"):
+            event.ignore()
+            return
+        self.save_settings()
+        self.setEnabled(False)
+        self.statusBar().showMessage("Aborting and switching outputs off…")
+        problems = self.controller.shutdown()
+        for problem in problems:
+            logging.getLogger("memlab.gui").error("closing: %s", problem)
+        self.browser.shutdown()
+        logging.getLogger().removeHandler(self.log_handler)
+        self._closed = True
+        event.accept()

@@ -1,0 +1,383 @@
+"""The procedure panel: pick a procedure, fill its generated form, start, abort and queue runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from gui.chip_map import format_devices
+from gui.controller import Controller, QueuedRun
+from gui.forms import ParameterForm, set_invalid
+from gui.units import format_quantity
+from procedures import ParameterError, Procedure, all_procedures
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "?"
+    seconds = max(0.0, float(seconds))
+    if seconds < 1e-3:
+        return format_quantity(seconds, "s", digits=2)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+class ProcedurePanel(QtWidgets.QWidget):
+    """See the module docstring. Forms are kept per procedure, so switching back keeps values."""
+
+    def __init__(self, controller: Controller, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.procedures: dict[str, type[Procedure]] = all_procedures()
+        self.forms: dict[str, ParameterForm] = {}
+        self.devices: list[tuple[int, int]] = []
+        self.all_devices = False
+
+        self.picker = QtWidgets.QComboBox()
+        self.picker.setObjectName("procedure_picker")
+        for name, cls in self.procedures.items():
+            self.picker.addItem(f"{cls.title or name}  ({name})", name)
+        self.description = QtWidgets.QLabel()
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: #555555;")
+        self.stack = QtWidgets.QStackedWidget()
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.stack)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setMinimumHeight(150)
+        self.devices_label = QtWidgets.QLabel()
+        self.devices_label.setWordWrap(True)
+        self.estimate = QtWidgets.QLabel()
+        self.estimate.setStyleSheet("color: #555555;")
+
+        self.out_dir = QtWidgets.QLineEdit(str(controller.out_dir))
+        self.out_dir.setObjectName("out_dir")
+        self.out_dir.setToolTip("Folder the run files are written to")
+        self.out_dir.editingFinished.connect(self._out_dir_changed)
+        browse = QtWidgets.QPushButton("…")
+        browse.setToolTip("Choose the folder for run files")
+        browse.setFixedWidth(32)
+        browse.clicked.connect(self._browse_out_dir)
+
+        self.start_button = QtWidgets.QPushButton("▶  Start")
+        self.start_button.setObjectName("start_button")
+        self.start_button.setStyleSheet("QPushButton {font-weight: bold; padding: 5px 12px;}")
+        self.start_button.clicked.connect(self.start)
+        self.queue_button = QtWidgets.QPushButton("Add to queue")
+        self.queue_button.setObjectName("queue_button")
+        self.queue_button.clicked.connect(self.add_to_queue)
+        self.abort_button = QtWidgets.QPushButton("Abort")
+        self.abort_button.setObjectName("abort_button")
+        self.abort_button.clicked.connect(controller.abort)
+
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("run_progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.time_left = QtWidgets.QLabel(" ")
+        self.time_left.setObjectName("time_left")
+        self.time_left.setWordWrap(True)
+
+        self.queue_list = QtWidgets.QListWidget()
+        self.queue_list.setObjectName("queue_list")
+        self.queue_list.setToolTip("Runs waiting their turn. Double-click one to load it into the form.")
+        self.queue_list.itemDoubleClicked.connect(self._load_queued)
+        self.queue_list.setMinimumHeight(70)
+        self.queue_state = QtWidgets.QLabel()
+        queue_buttons = QtWidgets.QHBoxLayout()
+        self.run_queue_button = QtWidgets.QPushButton("Run queue")
+        self.run_queue_button.clicked.connect(controller.run_queue)
+        up, down = QtWidgets.QPushButton("↑"), QtWidgets.QPushButton("↓")
+        up.setToolTip("Move the selected run earlier")
+        down.setToolTip("Move the selected run later")
+        for button in (up, down):
+            button.setFixedWidth(32)
+        up.clicked.connect(lambda: self._move(-1))
+        down.clicked.connect(lambda: self._move(1))
+        self.update_button = QtWidgets.QPushButton("Update")
+        self.update_button.setToolTip("Replace the selected queued run by the form's values")
+        self.update_button.clicked.connect(self._update_queued)
+        remove = QtWidgets.QPushButton("Remove")
+        remove.clicked.connect(self._remove_queued)
+        clear = QtWidgets.QPushButton("Clear")
+        clear.clicked.connect(controller.clear_queue)
+        for widget in (self.run_queue_button, up, down, self.update_button, remove, clear):
+            queue_buttons.addWidget(widget)
+        queue_buttons.addStretch(1)
+
+        form_box = QtWidgets.QWidget()
+        form_layout = QtWidgets.QVBoxLayout(form_box)
+        form_layout.setContentsMargins(0, 0, 0, 0)
+        form_layout.addWidget(self.picker)
+        form_layout.addWidget(self.description)
+        form_layout.addWidget(scroll, 1)
+        form_layout.addWidget(self.devices_label)
+        folder = QtWidgets.QHBoxLayout()
+        folder.addWidget(QtWidgets.QLabel("Save to"))
+        folder.addWidget(self.out_dir, 1)
+        folder.addWidget(browse)
+        form_layout.addLayout(folder)
+        form_layout.addWidget(self.estimate)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.queue_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.abort_button)
+        form_layout.addLayout(buttons)
+        form_layout.addWidget(self.progress)
+        form_layout.addWidget(self.time_left)
+
+        queue_box = QtWidgets.QGroupBox("Queue")
+        queue_layout = QtWidgets.QVBoxLayout(queue_box)
+        queue_layout.addWidget(self.queue_list, 1)
+        queue_layout.addWidget(self.queue_state)
+        queue_layout.addLayout(queue_buttons)
+
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        splitter.addWidget(form_box)
+        splitter.addWidget(queue_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.picker.currentIndexChanged.connect(self._procedure_changed)
+        controller.running_changed.connect(self._running_changed)
+        controller.bench_changed.connect(self._bench_changed)
+        controller.queue_changed.connect(self._queue_changed)
+        controller.run_progress.connect(self._progress)
+        controller.run_started.connect(self._started)
+        controller.run_finished.connect(self._finished)
+        self._procedure_changed()
+        self._queue_changed()
+
+    # -- the form --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.picker.currentData()
+
+    @property
+    def form(self) -> ParameterForm:
+        return self.forms[self.name]
+
+    def select_procedure(self, name: str) -> None:
+        index = self.picker.findData(name)
+        if index < 0:
+            raise KeyError(f"no procedure {name!r}; known: {list(self.procedures)}")
+        self.picker.setCurrentIndex(index)
+
+    def form_for(self, name: str) -> ParameterForm:
+        """The form of procedure ``name`` (made on first use)."""
+        if name not in self.forms:
+            form = ParameterForm(self.procedures[name], check=self._check_on_bench)
+            form.changed.connect(self._update_buttons)
+            self.forms[name] = form
+            self.stack.addWidget(form)
+        return self.forms[name]
+
+    def _check_on_bench(self, procedure: Procedure) -> None:
+        # the procedure's own check reads only limits and chip size: no instrument is touched
+        if self.controller.bench is not None:
+            procedure.check(self.controller.bench)
+
+    def _bench_changed(self, bench: Any) -> None:
+        for form in self.forms.values():
+            form.revalidate()
+        self._update_buttons()
+
+    def _procedure_changed(self, *args: Any) -> None:
+        name = self.name
+        if name is None:
+            return
+        self.stack.setCurrentWidget(self.form_for(name))
+        cls = self.procedures[name]
+        self.description.setText(cls.description or cls.title or name)
+        self._apply_devices()
+        self._update_buttons()
+
+    def set_devices(self, devices: Sequence[tuple[int, int]], all_selected: bool = False) -> None:
+        """The chip-map selection: sets row/col or devices of the current form (and of forms
+        chosen later)."""
+        self.devices, self.all_devices = list(devices), all_selected
+        self._apply_devices()
+
+    def _apply_devices(self) -> None:
+        form = self.form
+        if form.has("devices") and self.devices:
+            form.set_values({"devices": format_devices(self.devices, self.all_devices)})
+            self.devices_label.setText(f"Devices: {len(self.devices)} from the chip map selection.")
+        elif form.has("row") and form.has("col") and self.devices:
+            row, col = self.devices[0]
+            form.set_values({"row": row, "col": col})
+            extra = (f" ({len(self.devices) - 1} more selected: this procedure takes one device;"
+                     " queue one run per device with Add to queue)") if len(self.devices) > 1 else ""
+            self.devices_label.setText(f"Device: row {row}, col {col} from the chip map.{extra}")
+        elif form.has("devices") or form.has("row"):
+            self.devices_label.setText("Select devices on the chip map (click, or drag over several).")
+        else:
+            self.devices_label.setText("This procedure uses no chip device.")
+
+    def _update_buttons(self, *args: Any) -> None:
+        form = self.form
+        bench, running = self.controller.bench, self.controller.running
+        self.start_button.setEnabled(form.valid and bench is not None and not running)
+        self.queue_button.setEnabled(form.valid)
+        self.update_button.setEnabled(form.valid)
+        self.abort_button.setEnabled(running)
+        if not form.valid:
+            self.start_button.setToolTip(f"Fix the flagged field first: {form.error}")
+        elif bench is None:
+            self.start_button.setToolTip("Connect the bench first (bench panel)")
+        elif running:
+            self.start_button.setToolTip("A run is in progress: add this one to the queue")
+        else:
+            self.start_button.setToolTip("Start this run now")
+        self.estimate.setText(self._estimate_text() if form.valid else "")
+
+    def _estimate_text(self) -> str:
+        bench = self.controller.bench
+        if bench is None:
+            return ""
+        try:
+            seconds = self.form.make().estimate_s(bench)
+        except Exception:  # noqa: BLE001 - an estimate is a courtesy, never a blocker
+            return ""
+        if seconds is None:
+            return ""
+        clock = "on the virtual bench clock" if getattr(bench.clock, "virtual", False) else ""
+        return f"Estimated instrument time: {format_duration(seconds)} {clock}".strip()
+
+    # -- actions ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.form.valid:
+            return
+        try:
+            procedure = self.form.make()
+            self.controller.start(procedure)
+        except ParameterError as exc:  # e.g. a device outside this bench's chip
+            field = self.form.fields.get(exc.name)
+            if field is not None:
+                set_invalid(field, str(exc), field.property("help") or "")
+            self.form.message.setText(str(exc))
+            self.form.message.setVisible(True)
+            self.controller.message.emit(logging.ERROR, "run", str(exc))
+        except RuntimeError as exc:
+            self.controller.message.emit(logging.WARNING, "run", str(exc))
+
+    def add_to_queue(self) -> None:
+        """Queue the form's run; with several devices selected and a single-device procedure,
+        queue one run per device."""
+        if not self.form.valid:
+            return
+        values = self.form.make().values
+        if self.form.has("row") and self.form.has("col") and len(self.devices) > 1:
+            items = [QueuedRun(self.name, {**values, "row": r, "col": c}) for r, c in self.devices]
+        else:
+            items = [QueuedRun(self.name, dict(values))]
+        try:
+            for item in items:
+                self.controller.enqueue(item)
+        except ParameterError as exc:
+            self.controller.message.emit(logging.ERROR, "queue", str(exc))
+
+    def _selected_index(self) -> int | None:
+        row = self.queue_list.currentRow()
+        return row if 0 <= row < len(self.controller.queue) else None
+
+    def _move(self, offset: int) -> None:
+        index = self._selected_index()
+        if index is not None:
+            self.controller.move(index, offset)
+            self.queue_list.setCurrentRow(index + offset)
+
+    def _remove_queued(self) -> None:
+        index = self._selected_index()
+        if index is not None:
+            self.controller.remove(index)
+
+    def _load_queued(self, *args: Any) -> None:
+        index = self._selected_index()
+        if index is None:
+            return
+        item = self.controller.queue[index]
+        self.select_procedure(item.procedure)
+        self.form.set_values(item.values)
+
+    def _update_queued(self) -> None:
+        index = self._selected_index()
+        if index is None or not self.form.valid:
+            return
+        self.controller.replace(index, QueuedRun(self.name, dict(self.form.make().values)))
+        self.queue_list.setCurrentRow(index)
+
+    def _out_dir_changed(self) -> None:
+        text = self.out_dir.text().strip()
+        if text:
+            self.controller.out_dir = Path(text)
+
+    def _browse_out_dir(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for run files", self.out_dir.text())
+        if folder:
+            self.out_dir.setText(folder)
+            self._out_dir_changed()
+
+    # -- run state -------------------------------------------------------------------------------
+    def _queue_changed(self) -> None:
+        current = self.queue_list.currentRow()
+        self.queue_list.clear()
+        for index, item in enumerate(self.controller.queue):
+            self.queue_list.addItem(f"{index + 1}. {item.describe()}")
+        self.queue_list.setCurrentRow(min(current, self.queue_list.count() - 1))
+        count = len(self.controller.queue)
+        if not count:
+            self.queue_state.setText("Empty. Runs added here start one after another.")
+        elif self.controller.queue_held:
+            self.queue_state.setText(f"{count} waiting - held (press Run queue to go on).")
+        else:
+            self.queue_state.setText(f"{count} waiting - each starts when the previous one completes.")
+        self.run_queue_button.setEnabled(bool(count) and (self.controller.queue_held or not self.controller.running))
+
+    def _running_changed(self, running: bool) -> None:
+        self.picker.setEnabled(True)
+        self._update_buttons()
+        self._queue_changed()
+
+    def _started(self, info: dict) -> None:
+        self.progress.setValue(0)
+        self.progress.setFormat(f"{info.get('procedure', '')}: starting")
+        self.time_left.setText("Time left: estimating…")
+
+    def _progress(self, done: float, total: float, eta_s: Any, wall_s: float) -> None:
+        fraction = min(1.0, done / total) if total > 0 else 0.0
+        self.progress.setValue(int(round(fraction * 1000)))
+        self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {fraction * 100:.0f} %")
+        if 0 < fraction < 1:
+            wall_left = wall_s * (1 - fraction) / fraction
+            bench_left = f" ({format_duration(eta_s)} on the bench clock)" if eta_s is not None else ""
+            self.time_left.setText(f"Time left: about {format_duration(wall_left)}{bench_left}")
+        elif fraction >= 1:
+            self.time_left.setText("Time left: finishing")
+
+    def _finished(self, status: str, error: str, path: str) -> None:
+        if status == "completed":
+            self.progress.setValue(1000)
+        self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {status}")
+        name = Path(path).name if path else ""
+        self.time_left.setText(f"Last run {status}{': ' + error if error and status != 'completed' else ''}"
+                               f"{' - ' + name if name else ''}")
+        self.time_left.setToolTip(path)

@@ -1,0 +1,392 @@
+"""The dashboard driven as a user would, offscreen, on the real simulated bench."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from storage import RunReader
+
+from .conftest import Gate, outputs_off
+
+# (procedure, form values, stream its plot shows). Each is slow enough to be caught mid-run by
+# the gate; iv-sweep is the acceptance case, clock-check needs no instrument at all.
+LIVE_RUNS = [
+    pytest.param("iv-sweep", {"cycles": 6, "step_v": 0.05, "row": 2, "col": 3}, "iv", id="iv-sweep"),
+    pytest.param("clock-check", {"samples": 200_000, "interval_s": 0.001}, "signal", id="clock-check"),
+]
+
+
+def wait_idle(qtbot, window, timeout_ms: int = 20_000) -> None:
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=timeout_ms)
+
+
+def start_gated(qtbot, window, name: str, values: dict, stream: str) -> Gate:
+    panel = window.procedure_panel
+    panel.select_procedure(name)
+    panel.form.set_values(values)
+    assert panel.form.valid, panel.form.error
+    gate = Gate(stream)
+    window.controller.extra_listeners = [gate]
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.controller.running
+    # the event loop must turn meanwhile: the run is launched from it, and its batches reach it
+    qtbot.waitUntil(gate.reached.is_set, timeout=20_000)
+    return gate
+
+
+@pytest.mark.parametrize("name, values, stream", LIVE_RUNS)
+def test_run_plots_live_points_then_abort_leaves_outputs_off_and_file_aborted(qtbot, window, sim_bench,
+                                                                               name, values, stream):
+    gate = start_gated(qtbot, window, name, values, stream)
+    plots = window.live.plots
+    # the batch reaches the plot through the listener's Qt signal while the worker is held
+    qtbot.waitUntil(lambda: plots.points(stream) > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: any(len(c) for p in plots.panes for c in p.curves.values()
+                                if p.hint.stream == stream), timeout=5_000)
+    pane = next(p for p in plots.panes if p.hint.stream == stream)
+    qtbot.waitUntil(lambda: any(c.item.getData()[0] is not None for c in pane.curves.values()), timeout=5_000)
+    assert window.procedure_panel.abort_button.isEnabled()
+    assert not window.procedure_panel.start_button.isEnabled()
+    assert not window.bench_panel.manual_box.isEnabled()  # the run owns the bench
+
+    qtbot.mouseClick(window.procedure_panel.abort_button, QtCore.Qt.MouseButton.LeftButton)
+    gate.release.set()
+    wait_idle(qtbot, window)
+
+    status, error, path = window.controller.last_result
+    assert status == "aborted", error
+    with RunReader(path) as reader:
+        assert reader.status == "aborted"
+        assert len(reader.stream(stream)) >= plots.points(stream) > 0
+    assert outputs_off(sim_bench)
+    assert "aborted" in window.live.title.text()
+    assert window.procedure_panel.start_button.isEnabled()
+
+
+def test_out_of_bounds_parameter_blocks_start_and_flags_the_field(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("iv-sweep")
+    field = panel.form.fields["v_max"]
+    assert panel.start_button.isEnabled()
+
+    field.setText("25 V")  # the declared maximum is 20 V
+    assert not panel.start_button.isEnabled()
+    assert field.property("invalid") is True
+    assert "v_max" in field.toolTip() and "20" in field.toolTip()
+    assert "v_max" in panel.form.message.text()
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not window.controller.running
+
+    field.setText("1500 mV")  # SI prefixes are understood
+    assert field.property("invalid") is False and field.value() == pytest.approx(1.5)
+    assert panel.start_button.isEnabled()
+
+    field.setText("1.5 x")
+    assert field.property("invalid") is True and "unknown unit" in field.toolTip()
+
+    # a check across parameters flags the field it names
+    field.setText("10")
+    panel.form.fields["v_min"].setText("-10")
+    panel.form.fields["step_v"].setText("0.1 mV")  # each bound alone is fine; 400000 points per loop are not
+    assert not panel.form.valid and panel.form.fields["step_v"].property("invalid") is True
+    assert not panel.start_button.isEnabled()
+
+
+def test_a_value_beyond_the_bench_limits_is_flagged_before_start(qtbot, window, tmp_path):
+    panel = window.procedure_panel
+    panel.select_procedure("iv-sweep")
+    panel.form.set_values({"v_max": 15.0})  # allowed by the procedure, beyond the bench's 10 V
+    assert not panel.start_button.isEnabled()
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not window.controller.running
+    assert panel.form.fields["v_max"].property("invalid") is True
+    assert "max_voltage_v" in panel.form.message.text()
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.h5"))
+
+
+def test_chip_map_selection_sets_the_runs_devices(qtbot, window):
+    chip, panel = window.chip_map, window.procedure_panel
+    assert (chip.rows, chip.cols) == (16, 16)
+    viewport = chip.view.viewport()
+
+    # a click selects one device: a single-device procedure gets its row and col
+    panel.select_procedure("iv-sweep")
+    settle(qtbot, chip)
+    qtbot.mouseClick(viewport, QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((5, 9)))
+    assert chip.selected == [(5, 9)]
+    assert panel.form.raw_values()["row"] == 5 and panel.form.raw_values()["col"] == 9
+    assert window.bench_panel.device == (5, 9)
+
+    # a drag selects a rectangle: a multi-device procedure gets them all
+    panel.select_procedure("readout")
+    drag(qtbot, chip, (1, 1), (2, 3))
+    expected = [(r, c) for r in (1, 2) for c in (1, 2, 3)]
+    assert sorted(chip.selected) == expected
+    assert panel.form.raw_values()["devices"] == ";".join(f"{r},{c}" for r, c in chip.selected)
+    panel.form.set_values({"reads": 2})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    status, error, path = window.controller.last_result
+    assert status == "completed", error
+    with RunReader(path) as reader:
+        assert sorted(map(tuple, reader.devices.tolist())) == expected
+    # the readout coloured exactly those devices on the map
+    read = np.argwhere(np.isfinite(chip.conductance_s))
+    assert sorted(map(tuple, read.tolist())) == expected
+
+    chip.select_all()
+    assert panel.form.raw_values()["devices"] == "all"
+
+
+def settle(qtbot, chip) -> None:
+    """Wait until the map stopped moving on screen (pyqtgraph lays a new view out over a few
+    event-loop turns), so device positions computed now are where the mouse will land."""
+    last = None
+
+    def stable() -> bool:
+        nonlocal last
+        now = (chip.device_position((0, 0)), chip.device_position((chip.rows - 1, chip.cols - 1)))
+        same, last = now == last, now
+        return same
+
+    qtbot.waitUntil(lambda: qtbot.wait(30) or stable(), timeout=5_000)
+
+
+def drag(qtbot, chip, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """Press on ``start``, move over ``end`` with the button held, release there (moves spaced
+    like a hand's: pyqtgraph drops mouse moves that come faster than its refresh rate)."""
+    settle(qtbot, chip)
+    viewport = chip.view.viewport()
+    left = QtCore.Qt.MouseButton.LeftButton
+    none = QtCore.Qt.KeyboardModifier.NoModifier
+    a, b = chip.device_position(start), chip.device_position(end)
+
+    def send(kind, pos, buttons):
+        event = QtGui.QMouseEvent(kind, QtCore.QPointF(pos), QtCore.QPointF(viewport.mapToGlobal(pos)),
+                                  left, buttons, none)
+        QtWidgets.QApplication.sendEvent(viewport, event)
+
+    send(QtCore.QEvent.Type.MouseButtonPress, a, left)
+    for step in range(1, 6):
+        qtbot.wait(30)
+        send(QtCore.QEvent.Type.MouseMove, a + (b - a) * step / 5, left)
+    send(QtCore.QEvent.Type.MouseButtonRelease, b, QtCore.Qt.MouseButton.NoButton)
+
+
+def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, window, tmp_path):
+    panel = window.procedure_panel
+    panel.select_procedure("clock-check")
+    panel.form.set_values({"samples": 3000})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    runs = tmp_path / "runs"
+    (runs / "zz-corrupt.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8)
+    with h5py.File(runs / "foreign.h5", "w") as foreign:
+        foreign["x"] = np.arange(3)
+
+    browser = window.browser
+    browser.open_folder(runs)
+    qtbot.waitUntil(lambda: len(browser.rows) == 3, timeout=10_000)
+    by_name = {row.path.name: row for row in browser.rows}
+    assert by_name["zz-corrupt.h5"].status == "unreadable"
+    assert "not a memlab run file" in by_name["foreign.h5"].error
+    finished = next(row for row in browser.rows if row.procedure == "clock-check")
+    assert finished.status == "completed"
+    statuses = [browser.table.item(i, 4).text() for i in range(browser.table.rowCount())]
+    assert statuses.count("unreadable") == 2
+
+    browser.open_run(finished.path)
+    qtbot.waitUntil(lambda: browser.current is not None, timeout=10_000)
+    assert browser.plots.points("signal") == 3000
+    assert browser.plots.panes and browser.plots.panes[0].points == 3000
+    keys = [browser.metadata.topLevelItem(i).text(0) for i in range(browser.metadata.topLevelItemCount())]
+    assert {"procedure", "status", "parameters", "instruments"} <= set(keys)
+    assert "finished: completed" in browser.log_view.toPlainText()
+
+    browser.open_run(runs / "zz-corrupt.h5")
+    qtbot.waitUntil(lambda: "Cannot open" in browser.state.text(), timeout=10_000)
+    assert browser.current is None
+    browser.open_run(runs / "foreign.h5")
+    qtbot.waitUntil(lambda: "foreign.h5" in browser.state.text() and "Cannot open" in browser.state.text(),
+                    timeout=10_000)
+
+
+def test_browser_follows_a_file_still_being_written(qtbot, window, tmp_path):
+    from storage import Column, RunWriter, StreamSpec
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    spec = StreamSpec("data", (Column("t", "s"), Column("v", "V")))
+    writer = RunWriter(folder / "live.h5", procedure="clock-check", procedure_version="1", streams=[spec])
+    try:
+        writer.append("data", {"t": np.arange(10.0), "v": np.ones(10)})
+        writer.flush()
+        browser = window.browser
+        browser.follow_timer.setInterval(100)  # the writer flushes at once here: no need to wait 1 s
+        browser.open_folder(folder)
+        qtbot.waitUntil(lambda: len(browser.rows) == 1, timeout=10_000)
+        assert browser.rows[0].status == "running"
+        browser.open_run(folder / "live.h5")
+        qtbot.waitUntil(lambda: browser.current is not None, timeout=10_000)
+        assert browser.plots.points("data") == 10 and browser.follow_timer.isActive()
+        writer.append("data", {"t": np.arange(10.0, 25.0), "v": np.ones(15)})
+        writer.flush()
+        qtbot.waitUntil(lambda: browser.plots.points("data") == 25, timeout=10_000)
+    finally:
+        writer.close("completed")
+    qtbot.waitUntil(lambda: not browser.follow_timer.isActive(), timeout=10_000)
+
+
+def test_closing_during_a_run_asks_then_aborts_with_outputs_off(qtbot, make_window, sim_bench):
+    window = make_window(sim_bench)
+    gate = start_gated(qtbot, window, "iv-sweep", {"cycles": 6, "row": 1, "col": 1}, "iv")
+    questions = []
+    window.confirm = lambda title, text: questions.append(text) or False
+    window.close()
+    assert questions and window.isVisible() and window.controller.running  # "no" keeps it running
+
+    window.confirm = lambda title, text: questions.append(text) or True
+    gate.release.set()
+    window.close()
+    assert len(questions) == 2 and not window.isVisible()
+    status, _, path = window.controller.last_result
+    assert status == "aborted"
+    assert RunReader(path).status == "aborted"
+    assert outputs_off(sim_bench)
+
+
+def test_manual_controls_obey_the_safety_limits_and_all_outputs_off(qtbot, window, sim_bench):
+    bench_panel = window.bench_panel
+    qtbot.waitUntil(lambda: bench_panel.table.rowCount() == 5, timeout=5_000)
+    qtbot.waitUntil(lambda: bench_panel.table.item(0, 4).text() == "connected", timeout=10_000)
+    kinds = {bench_panel.table.item(r, 3).text() for r in range(5)}
+    assert kinds == {"simulated"}
+
+    bench_panel.voltage.setText("12 V")  # beyond max_voltage_v = 10 V
+    assert bench_panel.voltage.property("invalid") is True
+    assert "max_voltage_v" in bench_panel.voltage.toolTip()
+    assert not bench_panel.read_button.isEnabled()
+    bench_panel.voltage.setText("200 mV")
+    assert bench_panel.read_button.isEnabled()
+    qtbot.mouseClick(bench_panel.read_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "I =" in bench_panel.reading.text(), timeout=10_000)
+    assert not sim_bench.twins["smu"].state["output"]
+
+    bench_panel.laser_power.setText("50 mW")  # beyond max_laser_power_w = 20 mW
+    assert not bench_panel.laser_on_button.isEnabled()
+    bench_panel.laser_power.setText("2 mW")
+    qtbot.mouseClick(bench_panel.laser_on_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.laser_state.text().startswith("ON"), timeout=10_000)
+    assert sim_bench.twins["laser"].state["ld_on"] and sim_bench.world.laser_power_w > 0
+
+    qtbot.mouseClick(window.all_off_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "every output is off" in window.log_panel.text(), timeout=10_000)
+    assert outputs_off(sim_bench)
+    assert bench_panel.laser_state.text() == "off"
+
+
+def test_queue_is_editable_and_runs_in_order(qtbot, window):
+    panel, controller = window.procedure_panel, window.controller
+    panel.select_procedure("clock-check")
+    for samples in (100, 200, 300):
+        panel.form.set_values({"samples": samples})
+        qtbot.mouseClick(panel.queue_button, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.queue_list.count() == 3
+    panel.queue_list.setCurrentRow(2)
+    panel._move(-2)  # the "up" button twice over
+    assert [q.values["samples"] for q in controller.queue] == [300, 100, 200]
+    panel.queue_list.setCurrentRow(1)
+    panel._remove_queued()
+    assert [q.values["samples"] for q in controller.queue] == [300, 200]
+    panel.queue_list.setCurrentRow(1)
+    panel.form.set_values({"samples": 250})
+    panel._update_queued()
+    assert [q.values["samples"] for q in controller.queue] == [300, 250]
+
+    finished = []
+    controller.run_finished.connect(lambda status, error, path: finished.append((status, path)))
+    qtbot.mouseClick(panel.run_queue_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(finished) == 2 and not controller.running, timeout=20_000)
+    assert [s for s, _ in finished] == ["completed", "completed"]
+    assert [RunReader(p).parameters["samples"] for _, p in finished] == [300, 250]
+    assert panel.queue_list.count() == 0
+
+
+def test_compare_the_current_run_with_a_previous_one(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("clock-check")
+    panel.form.set_values({"samples": 2000, "amplitude_v": 1.0})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    first = window.controller.last_result[2]
+    window.compare_path(first)
+    qtbot.waitUntil(lambda: window.live.clear_button.isEnabled(), timeout=10_000)
+    panel.form.set_values({"samples": 1000, "amplitude_v": 2.0})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    pane = window.live.plots.panes[0]
+    assert len(pane.references) == 1 and pane.references[0].getData()[0].size == 2000
+    assert pane.points == 1000
+    window.clear_comparison()
+    assert not pane.references
+
+
+def test_layout_and_last_settings_are_restored(qtbot, make_window, sim_bench, settings_file):
+    first = make_window(sim_bench)
+    first.procedure_panel.select_procedure("iv-sweep")
+    first.procedure_panel.form.set_values({"v_max": 1.25, "cycles": 7})
+    first.chip_map.quantity.setCurrentIndex(1)
+    first.removeDockWidget(first.docks["log"])
+    first.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, first.docks["log"])
+    first.docks["log"].show()
+    first.close()
+    saved = QtCore.QSettings(str(settings_file), QtCore.QSettings.Format.IniFormat)
+    assert json.loads(saved.value("procedure/values/iv-sweep"))["cycles"] == 7
+
+    second = make_window(sim_bench)
+    assert second.procedure_panel.name == "iv-sweep"
+    assert second.procedure_panel.form.raw_values()["v_max"] == pytest.approx(1.25)
+    assert second.procedure_panel.form.raw_values()["cycles"] == 7
+    assert second.chip_map.quantity.currentData() == "resistance"
+    assert second.dockWidgetArea(second.docks["log"]) == QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+
+
+def test_log_panel_shows_run_messages_with_their_level(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("clock-check")
+    panel.form.set_values({"samples": 100})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: "finished: completed" in window.log_panel.text(), timeout=5_000)
+    lines = window.log_panel.text().splitlines()
+    assert any("INFO" in line and "[run]" in line and "started clock-check" in line for line in lines)
+    window.log_panel.add(40, "instrument", "smu: -222 Data out of range")
+    assert "ERROR" in window.log_panel.text().splitlines()[-1]
+    window.log_panel.level.setCurrentText("ERROR")
+    assert window.log_panel.text().splitlines() == [window.log_panel.text().splitlines()[-1]]
+    assert "Data out of range" in window.log_panel.text()
+
+
+def test_disconnect_switches_off_and_connect_opens_the_bench_again(qtbot, window, sim_bench):
+    from instruments.bench import load_bench
+
+    opened = []
+    window.controller.bench_loader = lambda path: opened.append(load_bench(path)) or opened[-1]
+    panel, bench_panel = window.procedure_panel, window.bench_panel
+    qtbot.mouseClick(bench_panel.connect_button, QtCore.Qt.MouseButton.LeftButton)  # disconnect
+    assert window.controller.bench is None
+    assert not panel.start_button.isEnabled() and "Connect the bench" in panel.start_button.toolTip()
+    assert bench_panel.connect_button.text() == "Connect" and not bench_panel.manual_box.isEnabled()
+    qtbot.waitUntil(lambda: "disconnected: every output is off" in window.log_panel.text(), timeout=10_000)
+    assert outputs_off(sim_bench)
+
+    qtbot.mouseClick(bench_panel.connect_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.bench is not None, timeout=20_000)
+    assert window.controller.bench is opened[0] and window.controller.bench.simulated
+    assert panel.start_button.isEnabled() and bench_panel.connect_button.text() == "Disconnect"
+    qtbot.waitUntil(lambda: bench_panel.table.item(0, 4).text() == "connected", timeout=10_000)
