@@ -95,20 +95,29 @@ def _plan_digest(plan: Plan) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def formed_devices(folder: Path) -> set[tuple[int, int]]:
-    """Devices with a completed forming run that reports ``formed`` in ``folder``."""
-    formed = set()
-    for path in sorted(folder.glob("*.h5")):
+_CHIP_IDENTITY = ("family", "rows", "cols", "seed")
+
+
+def formed_devices(folder: Path, chip: dict[str, Any]) -> set[tuple[int, int]]:
+    """Devices of ``chip`` whose latest completed forming run under ``folder`` reports formed."""
+    latest: dict[tuple[int, int], tuple[str, bool]] = {}
+    for path in sorted(folder.rglob("*.h5")):
         try:
             with RunReader(path) as r:
                 if r.procedure != "forming" or r.status != "completed" or "result" not in r.stream_names:
                     continue
+                if any(r.chip.get(k) != chip.get(k) for k in _CHIP_IDENTITY if k in chip):
+                    continue  # another chip's forming says nothing about this one
                 result = r.stream("result")
-                if len(result) and result["formed"][-1]:
-                    formed.update((int(a), int(b)) for a, b in r.devices)
+                if not len(result):
+                    continue
+                for a, b in r.devices:
+                    device = (int(a), int(b))
+                    if device not in latest or latest[device][0] < r.start_time:
+                        latest[device] = (r.start_time, bool(result["formed"][-1]))
         except (RunFileError, KeyError, OSError) as exc:
-            log.warning("all_formed: skipping %s (%s)", path.name, exc)
-    return formed
+            log.warning("all_formed: skipping %s (%s)", path, exc)
+    return {device for device, (_, formed) in latest.items() if formed}
 
 
 class Campaign:
@@ -127,8 +136,13 @@ class Campaign:
         self.operator = operator or plan.operator
         formed = None
         if any(item == "all_formed" for item in plan.device_spec):
-            formed = formed_devices(self.out_dir) if self.out_dir.is_dir() else set()
-            formed = formed or None
+            # forming runs of earlier campaigns: by default the folders beside this one
+            folder = Path(plan.formed_from) if plan.formed_from else self.out_dir.resolve().parent
+            formed = formed_devices(folder, bench.chip_info()) if folder.is_dir() else set()
+            if not formed:
+                raise PlanError(f"{plan.source}: devices: all_formed found no device formed on this chip "
+                                f"in forming runs under {folder}; run a forming campaign first or "
+                                "set formed_from")
         plan.devices = resolve_devices(plan, bench.chip_info(), formed)
         self.tasks = list(plan.tasks())
         self._estimates = self._check()

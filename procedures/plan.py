@@ -4,6 +4,7 @@ A plan (see docs/campaigns.md)::
 
     name: overnight
     devices:                       # a list of [row, col], rectangles, or all_formed
+    formed_from: ../runs           # where all_formed looks for forming runs (default: beside --out)
       - [0, 0]
       - {rows: [0, 3], cols: [2, 5]}
     repeat: 1                      # the step sequence, per device, this many times
@@ -34,7 +35,7 @@ from procedures.parameters import ParameterError
 from procedures.registry import all_procedures
 
 ON_FAILURE = ("stop", "skip_device", "continue")
-_PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description"}
+_PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description", "formed_from"}
 _STEP_KEYS = {"procedure", "name", "params", "retries", "on_failure", "only_if"}
 _CONDITION_KEYS = {"step", "status", "column", "above", "below"}
 
@@ -97,6 +98,7 @@ class Plan:
     repeat: int = 1
     notify: str | None = None
     operator: str | None = None
+    formed_from: str | None = None
     source: str = "<plan>"
     devices: list[tuple[int, int]] = field(default_factory=list)
 
@@ -179,8 +181,15 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
                                         "or 'all_formed'")
     for i, item in enumerate(device_spec):
         _check_device_item(item, ("devices", i), where)
+    formed_from = data.get("formed_from")
+    if formed_from is not None:
+        if not isinstance(formed_from, str):
+            raise where.error(("formed_from",), "expected a folder of earlier run files")
+        if not Path(formed_from).is_absolute() and source not in ("<plan>",):
+            formed_from = str(Path(source).parent / formed_from)  # relative to the plan file
     return Plan(name=str(data.get("name", Path(source).stem)), steps=steps, device_spec=device_spec,
-                repeat=repeat, notify=notify, operator=data.get("operator"), source=source)
+                repeat=repeat, notify=notify, operator=data.get("operator"), formed_from=formed_from,
+                source=source)
 
 
 def _check_device_item(item: Any, path: tuple, where: _Where) -> None:
@@ -277,8 +286,8 @@ def resolve_devices(plan: Plan, chip: dict[str, Any], formed: set[tuple[int, int
     for i, item in enumerate(plan.device_spec):
         if item == "all_formed":
             if formed is None:
-                raise PlanError(f"{plan.source}: devices.{i}: all_formed needs earlier forming runs "
-                                "in the output folder; none were found")
+                raise PlanError(f"{plan.source}: devices.{i}: all_formed needs the devices formed "
+                                "in earlier forming runs")
             new = sorted(formed)
         elif isinstance(item, list):
             new = [(item[0], item[1])]

@@ -52,3 +52,28 @@ def test_shorted_device_and_instrument_fault_are_isolated(tmp_path):
     failed = next(a for a in result.manifest["attempts"] if a["task"] == "r2c2/rep0/switching")
     with RunReader(tmp_path / failed["file"]) as r:
         assert r.status == "failed"
+
+
+def test_all_formed_takes_the_devices_an_earlier_campaign_formed(tmp_path):
+    import dataclasses
+
+    from instruments.bench import Bench, read_bench_config
+    from procedures.plan import PlanError
+
+    config = read_bench_config(None)
+    config = dataclasses.replace(config, chip=dataclasses.replace(config.chip, rows=4, cols=4, formed=False))
+    form = parse_plan("name: form\ndevices: [[0, 0], [0, 1], [2, 2]]\nsteps:\n"
+                      "  - procedure: forming\n    params: {ceiling_v: 4.5}\n")
+    later = parse_plan("name: later\ndevices: [all_formed]\nsteps:\n  - procedure: readout\n")
+    with Bench(config) as bench:
+        try:
+            Campaign(later, bench, tmp_path / "later")
+        except PlanError as exc:
+            assert "all_formed found no device" in str(exc)
+        else:
+            raise AssertionError("all_formed with no forming runs must be refused")
+        bench.world.chip.set_fault(2, 2, "open")  # this one cannot form
+        Campaign(form, bench, tmp_path / "form").run()
+        campaign = Campaign(later, bench, tmp_path / "later")
+        assert campaign.plan.devices == [(0, 0), (0, 1)]
+        assert campaign.run().status == "completed"
