@@ -9,6 +9,8 @@ from storage import Column, StreamSpec
 
 
 class StepClock:
+    """A minimal virtual clock: sleeping adds to now() at once."""
+
     virtual = True
 
     def __init__(self) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,39 +22,20 @@ from procedures import (
 )
 from storage import Column, RunReader, StreamSpec
 
-
-class StepClock:
-    """A minimal virtual clock for engine tests."""
-
-    virtual = True
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+sys.path.insert(0, str(Path(__file__).parent))
+import campaign_helpers  # noqa: E402
 
 
-class FakeBench:
+class FakeBench(campaign_helpers.FakeBench):
+    """The campaign tests' fake bench, whose safe shutdown can also fail."""
+
     def __init__(self, fail_shutdown: bool = False) -> None:
-        self.clock = StepClock()
-        self.output_on = False
-        self.shutdowns = 0
+        super().__init__()
         self.fail_shutdown = fail_shutdown
 
-    def chip_info(self):
-        return {"family": "prgo", "rows": 4, "cols": 4, "simulated": True}
-
-    def snapshot(self):
-        return {"smu": {"model": "fake", "output_on": self.output_on}}
-
     def safe_shutdown(self):
-        self.shutdowns += 1
-        self.output_on = False
-        return ["smu: did not answer"] if self.fail_shutdown else []
+        errors = super().safe_shutdown()
+        return ["smu: did not answer"] if self.fail_shutdown else errors
 
 
 class Steps(Procedure):
