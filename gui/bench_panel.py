@@ -315,8 +315,9 @@ class BenchPanel(QtWidgets.QWidget):
             period = 2 * width  # one pulse: the period only has to exceed the width
             if bench.pulser is not None:
                 if bench.switch is not None:
+                    bench.switch.disconnect("smu")  # the two must never share the device's pads
                     bench.switch.connect("pulse", row, col)
-                bench.pulser.configure_pulse(amplitude, 0.0, width, period, burst_count=1)
+                bench.pulser.configure_pulse(amplitude, width, period, burst_count=1)
                 bench.pulser.output_on()
                 try:
                     bench.pulser.trigger()
@@ -326,6 +327,7 @@ class BenchPanel(QtWidgets.QWidget):
                         bench.switch.disconnect("pulse")
                 return f"pulse of {format_quantity(amplitude, 'V')}, {format_quantity(width, 's')} on ({row},{col})"
             if bench.switch is not None:
+                bench.switch.disconnect("pulse")
                 bench.switch.connect("smu", row, col)
             compliance = self.compliance.value() or bench.limits.max_current_a
             result = bench.smu.pulse(amplitude, width, period, 1, compliance_a=compliance)

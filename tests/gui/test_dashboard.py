@@ -277,6 +277,17 @@ def test_manual_controls_obey_the_safety_limits_and_all_outputs_off(qtbot, windo
     qtbot.waitUntil(lambda: "I =" in bench_panel.reading.text(), timeout=10_000)
     assert not sim_bench.twins["smu"].state["output"]
 
+    row, col = bench_panel.device  # one SET pulse through the pulse generator moves that device only
+    before = sim_bench.world.chip.conductance
+    bench_panel.pulse_v.setText("2.5 V")
+    bench_panel.pulse_width.setText("1 us")
+    qtbot.mouseClick(bench_panel.pulse_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.reading.text().startswith("pulse of"), timeout=10_000)
+    after = sim_bench.world.chip.conductance
+    changed = np.argwhere(after != before)
+    assert changed.tolist() == [[row, col]] and after[row, col] > before[row, col]
+    assert not sim_bench.twins["pulser"].state["out1"]
+
     bench_panel.laser_power.setText("50 mW")  # beyond max_laser_power_w = 20 mW
     assert not bench_panel.laser_on_button.isEnabled()
     bench_panel.laser_power.setText("2 mW")
