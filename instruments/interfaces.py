@@ -249,6 +249,30 @@ class SourceMeter(InstrumentRole):
 
     max_sweep_points: ClassVar[int]
     """Longest voltage list :meth:`list_sweep` accepts on this model."""
+    model: ClassVar[str]
+    max_voltage_v: ClassVar[float]
+    max_current_a: ClassVar[float]
+    min_compliance_a: ClassVar[float] = 1e-9
+    """The model's source range and smallest current limit, checked after the bench's limits."""
+
+    def _voltage(self, voltage_v: float, parameter: str) -> float:
+        """``voltage_v`` within the bench's safety limit and the model's range, or LimitError."""
+        value = self.limits.check_voltage(voltage_v, parameter)
+        return require_range(parameter, value, -self.max_voltage_v, self.max_voltage_v, "V", f"{self.model} range")
+
+    def _compliance_a(self, compliance_a: float) -> float:
+        """``compliance_a`` within the bench's safety limit and the model's range, or LimitError."""
+        value = self.limits.check_compliance(compliance_a)
+        return require_range("compliance_a", value, self.min_compliance_a, self.max_current_a, "A",
+                             f"{self.model} range")
+
+    def _pulse_train(self, level_v: float, width_s: float, period_s: float, count: int, base_v: float,
+                     compliance_a: float) -> tuple[float, float, float, float, int, float]:
+        """(level, width, period, base, count, compliance) of a pulse train, every value checked."""
+        level, width, period, base, n = check_pulse_train(self.limits, level_v, width_s, period_s, count, base_v)
+        self._voltage(level, "level_v")
+        self._voltage(base, "base_v")
+        return level, width, period, base, n, self._compliance_a(compliance_a)
 
     @abstractmethod
     def set_voltage(self, voltage_v: float, compliance_a: float) -> None:

@@ -24,7 +24,6 @@ from .interfaces import (
     SweepResult,
     SwitchMatrix,
     check_line_frequency,
-    check_pulse_train,
     fmt,
     pulse_aperture,
     sweep_voltages,
@@ -101,14 +100,6 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         super().__init__(adapter, name, limits=limits, **kwargs)
 
     # -- levels and compliances, always within the limits -----------------------------------------
-
-    def _voltage(self, voltage_v: float, parameter: str) -> float:
-        value = self.limits.check_voltage(voltage_v, parameter)
-        return require_range(parameter, value, -self.max_voltage_v, self.max_voltage_v, "V", f"{self.model} range")
-
-    def _compliance_a(self, compliance_a: float) -> float:
-        value = self.limits.check_compliance(compliance_a)
-        return require_range("compliance_a", value, 1e-9, self.max_current_a, "A", f"{self.model} range")
 
     @property
     def source_voltage(self) -> float:
@@ -305,10 +296,8 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         *,
         compliance_a: float,
     ) -> SweepResult:
-        level, width, period, base, n = check_pulse_train(self.limits, level_v, width_s, period_s, count, base_v)
-        self._voltage(level, "level_v")
-        self._voltage(base, "base_v")
-        compliance = self._compliance_a(compliance_a)
+        level, width, period, base, n, compliance = self._pulse_train(
+            level_v, width_s, period_s, count, base_v, compliance_a)
         # No pulse mode: every list point lasts delay + aperture = width, so the period is m points.
         m = round(period / width)
         if m < 2 or abs(m * width - period) > 1e-6 * period:
@@ -413,6 +402,7 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
     max_sweep_points: ClassVar[int] = 50_000
     max_voltage_v: ClassVar[float] = 200.0
     max_current_a: ClassVar[float] = 1.5
+    min_compliance_a: ClassVar[float] = 10e-12
 
     def __init__(
         self,
@@ -432,14 +422,6 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         self.autozero = _check_bool("autozero", autozero)
         kwargs.setdefault("includeSCPI", False)
         super().__init__(adapter, name, limits=limits, **kwargs)
-
-    def _voltage(self, voltage_v: float, parameter: str) -> float:
-        value = self.limits.check_voltage(voltage_v, parameter)
-        return require_range(parameter, value, -self.max_voltage_v, self.max_voltage_v, "V", f"{self.model} range")
-
-    def _compliance_a(self, compliance_a: float) -> float:
-        value = self.limits.check_compliance(compliance_a)
-        return require_range("compliance_a", value, 10e-12, self.max_current_a, "A", f"{self.model} range")
 
     def set_voltage(self, voltage_v: float, compliance_a: float) -> None:
         value = self._voltage(voltage_v, "voltage_v")
@@ -576,10 +558,8 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         *,
         compliance_a: float,
     ) -> SweepResult:
-        level, width, period, base, n = check_pulse_train(self.limits, level_v, width_s, period_s, count, base_v)
-        self._voltage(level, "level_v")
-        self._voltage(base, "base_v")
-        compliance = self._compliance_a(compliance_a)
+        level, width, period, base, n, compliance = self._pulse_train(
+            level_v, width_s, period_s, count, base_v, compliance_a)
         if n > self.max_sweep_points:
             raise LimitError("count", count, f"1 .. {self.max_sweep_points}", f"{self.model} buffer")
         nplc = pulse_aperture(width, self.line_frequency_hz, 0.001, self.model)

@@ -26,7 +26,6 @@ from .interfaces import (
     SourceMeter,
     SweepResult,
     check_line_frequency,
-    check_pulse_train,
     fmt,
     pulse_aperture,
     sweep_voltages,
@@ -90,14 +89,6 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
         self.channel = channel
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
         super().__init__(adapter, name, limits=limits, **kwargs)
-
-    def _voltage(self, voltage_v: float, parameter: str) -> float:
-        value = self.limits.check_voltage(voltage_v, parameter)
-        return require_range(parameter, value, -self.max_voltage_v, self.max_voltage_v, "V", f"{self.model} range")
-
-    def _compliance_a(self, compliance_a: float) -> float:
-        value = self.limits.check_compliance(compliance_a)
-        return require_range("compliance_a", value, 1e-9, self.max_current_a, "A", f"{self.model} range")
 
     def _program_voltage(self, compliance_a: float, voltage_v: float) -> None:
         ch = self.channel
@@ -217,15 +208,13 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
         *,
         compliance_a: float,
     ) -> SweepResult:
-        level, width, period, base, n = check_pulse_train(self.limits, level_v, width_s, period_s, count, base_v)
-        self._voltage(level, "level_v")
-        self._voltage(base, "base_v")
+        level, width, period, base, n, compliance = self._pulse_train(
+            level_v, width_s, period_s, count, base_v, compliance_a)
         require_range("width_s", width, 50e-6, 1e5, "s", f"{self.model} range")
         if period < width + self.min_trigger_interval_s:
             raise LimitError(
                 "period_s", period_s, f">= width_s + {self.min_trigger_interval_s:g} s", f"{self.model} range"
             )
-        compliance = self._compliance_a(compliance_a)
         if n > 100_000:
             raise LimitError("count", count, "1 .. 100000", f"{self.model} trigger count")
         nplc = pulse_aperture(width, self.line_frequency_hz, self._min_nplc, self.model)
