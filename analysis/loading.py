@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.errors import MissingStreamError, SkippedRunWarning
-from storage import INTERRUPTED, RUNNING, STATUSES, RunFileError, RunReader, Stream
+from memlab.analysis.errors import MissingStreamError, SkippedRunWarning
+from memlab.storage import INTERRUPTED, RUNNING, STATUSES, RunFileError, RunReader, Stream
 
 __all__ = ["RUN_SUFFIXES", "Run", "RunSet", "find_run_files", "open_run", "load_runs", "RunFilter",
            "parse_device", "METADATA_COLUMNS"]

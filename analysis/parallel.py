@@ -9,7 +9,7 @@ hundred tasks, not 10^4). Where the work runs:
 - a dask.distributed scheduler address (``"tcp://host:8786"``): that cluster's workers, which
   need memlab installed and the files at the same path.
 
-Dask is imported only when it is used, so ``import analysis`` stays light. Its local processes
+Dask is imported only when it is used, so ``import memlab.analysis`` stays light. Its local processes
 are *spawned*: a script that calls :func:`summarize` must guard its top level with
 ``if __name__ == "__main__":``.
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.errors import FigureWarning, SkippedRunWarning
-from analysis.loading import PathLike, RunFilter, find_run_files
-from analysis.summary import RunSummary, chip_table, device_table, run_table, summarize_file
+from memlab.analysis.errors import FigureWarning, SkippedRunWarning
+from memlab.analysis.loading import PathLike, RunFilter, find_run_files
+from memlab.analysis.summary import RunSummary, chip_table, device_table, run_table, summarize_file
 
 __all__ = ["Summary", "summarize", "summarize_chunk", "SCHEDULERS", "SERIAL_BELOW"]
 
@@ -54,11 +54,11 @@ class Summary:
     """Figures of merit of a set of run files."""
 
     runs: pd.DataFrame
-    """One row per (run, device) with every figure, see :func:`analysis.summary.run_table`."""
+    """One row per (run, device) with every figure, see :func:`memlab.analysis.summary.run_table`."""
     devices: pd.DataFrame
-    """One row per device, see :func:`analysis.summary.device_table`."""
+    """One row per device, see :func:`memlab.analysis.summary.device_table`."""
     chip: pd.DataFrame
-    """Figures over devices, see :func:`analysis.summary.chip_table`."""
+    """Figures over devices, see :func:`memlab.analysis.summary.chip_table`."""
     summaries: list[RunSummary] = field(repr=False)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(path, why) of every file skipped: corrupted, not memlab, interrupted, being written."""

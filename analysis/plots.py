@@ -1,6 +1,6 @@
 """Publication-quality figures of each procedure's standard plot (matplotlib, no pyplot).
 
-Every function takes arrays (and fits from :mod:`analysis.metrics`) and returns a
+Every function takes arrays (and fits from :mod:`memlab.analysis.metrics`) and returns a
 ``matplotlib.figure.Figure``, built without pyplot or a GUI backend, so it works in worker
 processes, in tests and next to the Qt dashboard alike; save it with :func:`save`. Linear axes
 show SI prefixes in the label (``Conductance (uS)``); log axes keep base units.
@@ -21,10 +21,10 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis.fitting import ExpFit, PowerLawFit
-from analysis.metrics.plasticity import BranchFit, split_branches
-from analysis.metrics.programming import level_intervals
-from analysis.metrics.retention import DriftFit
+from memlab.analysis.fitting import ExpFit, PowerLawFit
+from memlab.analysis.metrics.plasticity import BranchFit, split_branches
+from memlab.analysis.metrics.programming import level_intervals
+from memlab.analysis.metrics.retention import DriftFit
 
 __all__ = [
     "STYLE", "si_scale", "fmt_si", "save", "chip_grid", "plot_iv_loops", "plot_pulse_response", "plot_level_histograms",
@@ -228,7 +228,7 @@ def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float =
     ``confidence`` interval shaded and the distinguishable count noted.
 
     ``bins`` 0 picks about three bins per standard deviation of a level."""
-    from analysis.metrics.programming import distinguishable_levels
+    from memlab.analysis.metrics.programming import distinguishable_levels
 
     g = np.asarray(conductance_s, float)
     lv = np.asarray(level, float)

@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import metrics as m
-from analysis import plots
-from analysis.errors import AnalysisError, MissingStreamError
-from analysis.loading import PathLike, Run, open_run
-from analysis.parallel import Summary, summarize
-from analysis.summary import DEFAULT_MIN_WINDOW, DEFAULT_READ_VOLTAGE_V, FIGURES
-from storage import RunFileError
+from memlab.analysis import metrics as m
+from memlab.analysis import plots
+from memlab.analysis.errors import AnalysisError, MissingStreamError
+from memlab.analysis.loading import PathLike, Run, open_run
+from memlab.analysis.parallel import Summary, summarize
+from memlab.analysis.summary import DEFAULT_MIN_WINDOW, DEFAULT_READ_VOLTAGE_V, FIGURES
+from memlab.storage import RunFileError
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +461,7 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     :param plots_per_procedure: runs of each procedure drawn as figures (the earliest).
     :param max_table_rows: device rows shown in Markdown/HTML (the CSV has all).
     :param summary: a :class:`Summary` already computed for ``paths`` (skips recomputing).
-    :param summarize_options: filters and scheduler, passed to :func:`analysis.parallel.summarize`.
+    :param summarize_options: filters and scheduler, passed to :func:`memlab.analysis.parallel.summarize`.
     """
     if plots_per_procedure < 0:
         raise ValueError(f"plots_per_procedure={plots_per_procedure!r}: allowed >= 0")

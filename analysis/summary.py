@@ -1,7 +1,7 @@
 """Figures of merit of whole runs, per device, and the tables built from many runs.
 
 :func:`summarize_run` reads the streams a run's procedure writes (docs/procedure-streams.md) and
-applies the metric functions of :mod:`analysis.metrics`, giving one row of figures per device
+applies the metric functions of :mod:`memlab.analysis.metrics`, giving one row of figures per device
 (or one chip-level row, for runs such as ``vmm`` that use the whole array). Column names carry
 their SI unit: ``_v`` volts, ``_a`` amperes, ``_ohm``, ``_siemens``, ``_s`` seconds; names
 without a unit are ratios, counts or fractions.
@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import metrics as m
-from analysis.errors import AnalysisError, MissingStreamError
-from analysis.fitting import coefficient_of_variation
-from analysis.loading import Run, RunFilter, skip_reason
-from storage import RunFileError
+from memlab.analysis import metrics as m
+from memlab.analysis.errors import AnalysisError, MissingStreamError
+from memlab.analysis.fitting import coefficient_of_variation
+from memlab.analysis.loading import Run, RunFilter, skip_reason
+from memlab.storage import RunFileError
 
 __all__ = [
     "RunSummary", "SUMMARIZERS", "FIGURES", "summarize_run", "summarize_file", "run_table",

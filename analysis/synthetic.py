@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from storage import Column, ParameterRecord, RunWriter, StreamSpec
+from memlab.storage import Column, ParameterRecord, RunWriter, StreamSpec
 
 __all__ = ["DeviceTruth", "CampaignTruth", "write_campaign", "STREAMS", "write_run"]
 
@@ -164,7 +164,7 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     chip = {"family": family, "rows": rows, "cols": cols, "seed": seed, "simulated": True,
-            "generator": "analysis.synthetic"}
+            "generator": "memlab.analysis.synthetic"}
     v_read, v0 = 0.2, 1.0
     truth = CampaignTruth(folder, rows, cols, [], v_read, v0, pulses_per_branch, tau_on_s=0.1,
                           tau_ph_s=1.0, tau_e_s=1.0, gamma_ph=0.5, endurance_cycles=1e5)

@@ -28,9 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis import open_run, summarize  # noqa: E402
-from analysis.synthetic import STREAMS, write_run  # noqa: E402
-from storage import ParameterRecord  # noqa: E402
+from memlab.analysis import open_run, summarize  # noqa: E402
+from memlab.analysis.synthetic import STREAMS, write_run  # noqa: E402
+from memlab.storage import ParameterRecord  # noqa: E402
 
 
 def small_runs(folder: Path, n: int) -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instruments.bench import Bench, read_bench_config  # noqa: E402
-from procedures.campaign import Campaign  # noqa: E402
-from procedures.plan import parse_plan  # noqa: E402
+from memlab.instruments.bench import Bench, read_bench_config  # noqa: E402
+from memlab.procedures.campaign import Campaign  # noqa: E402
+from memlab.procedures.plan import parse_plan  # noqa: E402
 
 PLAN = """
 name: overnight

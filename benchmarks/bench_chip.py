@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instruments.sim.chip import Chip  # noqa: E402
+from memlab.instruments.sim.chip import Chip  # noqa: E402
 
 N = 1024
 WRITE_V, WRITE_W = 2.0, 80e-9

@@ -44,10 +44,10 @@ def _median_ms(samples: list[float]) -> float:
 def memlab_refresh(sizes: list[int]) -> dict[str, float]:
     from PySide6 import QtWidgets
 
-    from gui.live_plots import PlotArea, StreamInfo
-    from gui.main_window import configure_pyqtgraph
-    from procedures import PlotHint
-    from storage import Column, StreamSpec
+    from memlab.gui.live_plots import PlotArea, StreamInfo
+    from memlab.gui.main_window import configure_pyqtgraph
+    from memlab.procedures import PlotHint
+    from memlab.storage import Column, StreamSpec
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     configure_pyqtgraph()
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10k and 100k points only")
     args = parser.parse_args(argv)
 
-    from gui import qt_problem
+    from memlab.gui import qt_problem
 
     problem = qt_problem()
     if problem is not None:

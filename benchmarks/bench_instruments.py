@@ -27,11 +27,11 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 import numpy as np
 from pymeasure.instruments.keithley import Keithley2450 as StockKeithley2450
 
-from instruments.keithley import Keithley2450
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.keithley2450 import Keithley2450 as Twin2450
-from instruments.sim.world import SimWorld
+from memlab.instruments.keithley import Keithley2450
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.world import SimWorld
 
 SWEEP_POINTS = 10_000
 LIST_LENGTH = 2500  # the 2450's source list holds at most 2500 values: run it 4 times
@@ -106,7 +106,7 @@ def stock_property_pyvisa_backend() -> dict[str, float]:
     VISA client pays per query on the built-in simulated bench."""
     from pymeasure.adapters import VISAAdapter
 
-    from instruments.bench import read_bench_config
+    from memlab.instruments.bench import read_bench_config
 
     address = read_bench_config().instruments["smu"].address
     adapter = VISAAdapter(address, visa_library="@memsim")

@@ -17,9 +17,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from instruments.bench import load_bench  # noqa: E402
-from procedures import all_procedures, get_procedure, run_procedure  # noqa: E402
-from procedures.iv_sweep import staircase  # noqa: E402
+from memlab.instruments.bench import load_bench  # noqa: E402
+from memlab.procedures import all_procedures, get_procedure, run_procedure  # noqa: E402
+from memlab.procedures.iv_sweep import staircase  # noqa: E402
 
 OPTICAL = {"optical-pulses", "three-factor", "relaxation", "xor"}
 # Settings that keep every procedure to seconds of wall time here.
@@ -46,7 +46,7 @@ class SimulatorTimer:
         self._saved = {}
 
     def __enter__(self) -> "SimulatorTimer":
-        from instruments.sim.adapter import SimAdapter
+        from memlab.instruments.sim.adapter import SimAdapter
         for name in ("_write", "_write_bytes", "_read", "_read_bytes"):
             original = getattr(SimAdapter, name)
             self._saved[name] = original
@@ -61,7 +61,7 @@ class SimulatorTimer:
         return self
 
     def __exit__(self, *exc) -> None:
-        from instruments.sim.adapter import SimAdapter
+        from memlab.instruments.sim.adapter import SimAdapter
         for name, original in self._saved.items():
             setattr(SimAdapter, name, original)
 

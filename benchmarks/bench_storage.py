@@ -23,8 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from procedures.recorder import Recorder  # noqa: E402
-from storage import Column, RunReader, RunWriter, StreamSpec  # noqa: E402
+from memlab.procedures.recorder import Recorder  # noqa: E402
+from memlab.storage import Column, RunReader, RunWriter, StreamSpec  # noqa: E402
 
 FOUR = StreamSpec("data", tuple(Column(n, "V") for n in ("a", "b", "c", "d")))
 

@@ -18,12 +18,12 @@ def run_dashboard(bench_path: str | None = None, out_dir: str | Path | None = No
             and not os.environ.get("QT_QPA_PLATFORM"):
         raise RuntimeError("no display: run memlab gui in a desktop session "
                            "(or set QT_QPA_PLATFORM=offscreen to render without one)")
-    from gui import qt_problem
+    from memlab.gui import qt_problem
 
     problem = qt_problem()
     if problem is not None:
         raise RuntimeError(problem)
-    from gui.main_window import MainWindow
+    from memlab.gui.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("memlab dashboard")

@@ -12,9 +12,9 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from gui.controller import Controller
-from gui.forms import QuantityField
-from gui.units import format_quantity
+from memlab.gui.controller import Controller
+from memlab.gui.forms import QuantityField
+from memlab.gui.units import format_quantity
 
 ROLE_TITLES = {"smu": "SMU", "pulser": "pulser", "laser": "laser", "switch": "switch",
                "power_meter": "power meter"}

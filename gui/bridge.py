@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore
 
-from procedures import RunListener
+from memlab.procedures import RunListener
 
 
 @dataclass(frozen=True)

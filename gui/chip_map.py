@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from gui.units import format_quantity
+from memlab.gui.units import format_quantity
 
 Device = tuple[int, int]
 OK, FAILED, STUCK = "ok", "failed", "stuck"

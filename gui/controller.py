@@ -23,10 +23,10 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from gui.bridge import QtRunListener
-from gui.tasks import BenchWorker
-from procedures import Procedure, RunListener, get_procedure
-from procedures.runner import RunHandle
+from memlab.gui.bridge import QtRunListener
+from memlab.gui.tasks import BenchWorker
+from memlab.procedures import Procedure, RunListener, get_procedure
+from memlab.procedures.runner import RunHandle
 
 log = logging.getLogger("memlab.gui")
 
@@ -142,7 +142,7 @@ class Controller(QtCore.QObject):
     def _load(self, path: str | None) -> Any:
         if self.bench_loader is not None:
             return self.bench_loader(path)
-        from instruments.bench import load_bench
+        from memlab.instruments.bench import load_bench
         return load_bench(path)
 
     def disconnect_bench(self) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from gui.units import QuantityError, format_quantity, parse_quantity
-from procedures import Parameter, ParameterError, Procedure
+from memlab.gui.units import QuantityError, format_quantity, parse_quantity
+from memlab.procedures import Parameter, ParameterError, Procedure
 
 INVALID_STYLE = "QLineEdit[invalid=\"true\"], QComboBox[invalid=\"true\"] {border: 2px solid #d32f2f; background: #fdecea;}"
 

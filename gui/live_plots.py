@@ -23,9 +23,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from gui.buffers import GrowingBuffer, PeakDecimation
-from procedures import PlotHint
-from storage import StreamSpec
+from memlab.gui.buffers import GrowingBuffer, PeakDecimation
+from memlab.procedures import PlotHint
+from memlab.storage import StreamSpec
 
 REFRESH_INTERVAL_S = 0.1
 """Shortest time between two redraws of the live plots."""

@@ -14,15 +14,15 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui.bench_panel import ALL_OFF_STYLE, BenchPanel
-from gui.bridge import QtLogHandler
-from gui.chip_map import ChipMap
-from gui.controller import Controller, values_for_settings
-from gui.live_plots import PlotArea, StreamInfo
-from gui.log_panel import LogPanel
-from gui.procedure_panel import ProcedurePanel
-from gui.run_browser import RunBrowser, load_run
-from storage import StreamSpec
+from memlab.gui.bench_panel import ALL_OFF_STYLE, BenchPanel
+from memlab.gui.bridge import QtLogHandler
+from memlab.gui.chip_map import ChipMap
+from memlab.gui.controller import Controller, values_for_settings
+from memlab.gui.live_plots import PlotArea, StreamInfo
+from memlab.gui.log_panel import LogPanel
+from memlab.gui.procedure_panel import ProcedurePanel
+from memlab.gui.run_browser import RunBrowser, load_run
+from memlab.storage import StreamSpec
 
 SETTINGS_VERSION = 1
 """Bump when docks are renamed, so an old saved layout is not applied to new panels."""

@@ -9,11 +9,11 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from gui.chip_map import format_devices
-from gui.controller import Controller, QueuedRun
-from gui.forms import ParameterForm, set_invalid
-from gui.units import format_quantity
-from procedures import ParameterError, Procedure, all_procedures
+from memlab.gui.chip_map import format_devices
+from memlab.gui.controller import Controller, QueuedRun
+from memlab.gui.forms import ParameterForm, set_invalid
+from memlab.gui.units import format_quantity
+from memlab.procedures import ParameterError, Procedure, all_procedures
 
 
 def format_duration(seconds: float | None) -> str:

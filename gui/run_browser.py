@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui.live_plots import ColumnInfo, PlotArea, StreamInfo
-from gui.tasks import BenchWorker
-from procedures import PlotHint, get_procedure
-from storage import RunFileError, RunReader
+from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo
+from memlab.gui.tasks import BenchWorker
+from memlab.procedures import PlotHint, get_procedure
+from memlab.storage import RunFileError, RunReader
 
 RUN_SUFFIXES = (".h5", ".hdf5")
 FOLLOW_INTERVAL_S = 1.0

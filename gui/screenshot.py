@@ -21,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from procedures import RunListener  # noqa: E402
+from memlab.procedures import RunListener  # noqa: E402
 
 
 class HoldAtBatch(RunListener):
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
 
-    from gui.main_window import MainWindow
-    from instruments.bench import load_bench
+    from memlab.gui.main_window import MainWindow
+    from memlab.instruments.bench import load_bench
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     output = args.output.resolve()

@@ -2,7 +2,7 @@
 
 ``load_bench(path)`` reads a bench file (docs/bench-file.md has the schema) and returns a
 :class:`Bench` whose role attributes (``smu``, ``pulser``, ``laser``, ``switch``, ``power_meter``)
-are driver instances implementing :mod:`instruments.interfaces`, or None when the bench lacks
+are driver instances implementing :mod:`memlab.instruments.interfaces`, or None when the bench lacks
 that role. ``load_bench()`` without a file gives the built-in simulated bench
 (``instruments/default_bench.toml``: a 2450, a 33500B, an ITC4001, a PM100 and a 707B on a
 16 x 16 prGO chip); ``load_bench(None, family="optomemristor")`` the same on an optomemristor chip.
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instruments.calibration import LaserCalibration
-from instruments.clock import Clock, WallClock
-from instruments.interfaces import (
+from memlab.instruments.calibration import LaserCalibration
+from memlab.instruments.clock import Clock, WallClock
+from memlab.instruments.interfaces import (
     CrossbarWiring,
     InstrumentRole,
     LightSource,
@@ -40,7 +40,7 @@ from instruments.interfaces import (
     SourceMeter,
     SwitchMatrix,
 )
-from instruments.limits import SafetyLimits
+from memlab.instruments.limits import SafetyLimits
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,18 @@ ROLES: dict[str, type[InstrumentRole]] = {
 SHUTDOWN_ORDER = ("laser", "pulser", "smu", "power_meter", "switch")
 #: the terminal a role drives through the wiring, unless the file says otherwise
 DEFAULT_TERMINALS = {"smu": "smu", "pulser": "pulse"}
-DRIVER_MODULES = ("instruments.keithley", "instruments.keysight", "instruments.thorlabs")
+DRIVER_MODULES = ("memlab.instruments.keithley", "memlab.instruments.keysight", "memlab.instruments.thorlabs")
 #: driver class name -> "module:Class" of its simulated twin
 TWINS: dict[str, str] = {
-    "Keithley2450": "instruments.sim.keithley2450:Keithley2450",
-    "Keithley2600B": "instruments.sim.keithley2600:Keithley2600BTwin",
-    "Keithley707B": "instruments.sim.keithley707b:Keithley707BTwin",
-    "Keysight33500B": "instruments.sim.pulse_generators:Keysight33500B",
-    "Keysight81160A": "instruments.sim.pulse_generators:Keysight81160A",
-    "KeysightB2900": "instruments.sim.keysight_b2900:KeysightB2900",
-    "ThorlabsITC4001": "instruments.sim.thorlabs:ThorlabsITC4001",
-    "ThorlabsCLD101x": "instruments.sim.thorlabs:ThorlabsCLD101x",
-    "ThorlabsPM100": "instruments.sim.thorlabs:ThorlabsPM100",
+    "Keithley2450": "memlab.instruments.sim.keithley2450:Keithley2450",
+    "Keithley2600B": "memlab.instruments.sim.keithley2600:Keithley2600BTwin",
+    "Keithley707B": "memlab.instruments.sim.keithley707b:Keithley707BTwin",
+    "Keysight33500B": "memlab.instruments.sim.pulse_generators:Keysight33500B",
+    "Keysight81160A": "memlab.instruments.sim.pulse_generators:Keysight81160A",
+    "KeysightB2900": "memlab.instruments.sim.keysight_b2900:KeysightB2900",
+    "ThorlabsITC4001": "memlab.instruments.sim.thorlabs:ThorlabsITC4001",
+    "ThorlabsCLD101x": "memlab.instruments.sim.thorlabs:ThorlabsCLD101x",
+    "ThorlabsPM100": "memlab.instruments.sim.thorlabs:ThorlabsPM100",
 }
 #: a laser calibration without a wavelength: the simulated diode's (red, in both chips' bands)
 DEFAULT_WAVELENGTH_M = 635e-9
@@ -393,7 +393,7 @@ def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> 
     if not isinstance(overrides, Mapping):
         raise reader.fail("chip.overrides", f"expected a table of chip parameters, got {overrides!r}")
     chosen_family = family or reader.choice(chip, "family", "chip.family", "prgo", FAMILIES)
-    from instruments.sim.chip.presets import resolve_params
+    from memlab.instruments.sim.chip.presets import resolve_params
 
     try:
         resolve_params(chosen_family, dict(overrides))
@@ -568,7 +568,7 @@ def _twin_kwargs(twin_class: type, config: InstrumentConfig, bench: BenchConfig)
     }
     if config.calibration is not None and "diode" in inspect.signature(twin_class.__init__).parameters:
         # The simulated diode is exactly what the calibration says: the meter must agree with it.
-        from instruments.sim.thorlabs import LaserDiode
+        from memlab.instruments.sim.thorlabs import LaserDiode
 
         calibration = config.calibration
         offered["diode"] = LaserDiode(calibration.current_a, calibration.power_w,
@@ -596,10 +596,10 @@ def build_simulation(config: BenchConfig) -> tuple[Any, dict[str, Any]]:
     simulated = {role: c for role, c in config.instruments.items() if c.simulated}
     if not simulated:
         return None, {}
-    from instruments.sim.base import Faults
-    from instruments.sim.chip import Chip
-    from instruments.sim.clock import VirtualClock
-    from instruments.sim.world import SimWorld
+    from memlab.instruments.sim.base import Faults
+    from memlab.instruments.sim.chip import Chip
+    from memlab.instruments.sim.clock import VirtualClock
+    from memlab.instruments.sim.world import SimWorld
 
     spec = config.chip
     any_real = len(simulated) < len(config.instruments)
@@ -682,7 +682,7 @@ class Bench:
         kwargs = {k: v for k, v in offered.items() if k in parameters and v is not None}
         kwargs.update(instrument.options)
         if instrument.simulated:
-            from instruments.sim.adapter import SimAdapter
+            from memlab.instruments.sim.adapter import SimAdapter
 
             adapter: Any = SimAdapter(self.twins[instrument.role], timeout_s=instrument.timeout_s)
         else:

@@ -43,13 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
-    from procedures import ParameterError
-    from procedures.plan import PlanError
-    from storage import RunFileError
+    from memlab.procedures import ParameterError
+    from memlab.procedures.plan import PlanError
+    from memlab.storage import RunFileError
     types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
                                         FileNotFoundError]
     try:
-        from instruments.bench import BenchFileError
+        from memlab.instruments.bench import BenchFileError
         types.append(BenchFileError)
     except ImportError:
         pass

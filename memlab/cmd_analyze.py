@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from memlab.cli import UsageError
-from storage import RunFileError
+from memlab.storage import RunFileError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _check_explicit_files(paths: list[str]) -> None:
     """A file named on the command line must be analysable: say why not, before any work."""
-    from analysis.loading import open_run, skip_reason
+    from memlab.analysis.loading import open_run, skip_reason
 
     for raw in paths:
         path = Path(raw)
@@ -56,8 +56,8 @@ def _check_explicit_files(paths: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.parallel import summarize
-    from analysis.report import markdown_table, write_report
+    from memlab.analysis.parallel import summarize
+    from memlab.analysis.report import markdown_table, write_report
 
     _check_explicit_files(args.paths)
     options = dict(procedure=args.procedure, device=args.device, status=args.status, since=args.since,

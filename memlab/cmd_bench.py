@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instruments.bench import BenchFileError, Bench, read_bench_config
+    from memlab.instruments.bench import BenchFileError, Bench, read_bench_config
 
     try:
         config = read_bench_config(args.file, family=getattr(args, "family", None))

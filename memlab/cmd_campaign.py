@@ -8,8 +8,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from procedures.campaign import Campaign, CampaignListener
-from procedures.plan import load_plan
+from memlab.procedures.campaign import Campaign, CampaignListener
+from memlab.procedures.plan import load_plan
 
 
 class CampaignProgress(CampaignListener):
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instruments.bench import load_bench
+    from memlab.instruments.bench import load_bench
 
     plan = load_plan(args.plan)
     out = args.out or f"runs/{plan.name}"

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from procedures.demo import DEMO_PLANS, demo_plan, run_demo
+    from memlab.procedures.demo import DEMO_PLANS, demo_plan, run_demo
 
     out = Path(args.out)
     for plan_file, _, _ in DEMO_PLANS:  # a demo always starts afresh

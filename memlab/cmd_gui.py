@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from memlab.cli import UsageError
 
     try:
-        from gui.app import run_dashboard
+        from memlab.gui.app import run_dashboard
     except ImportError as exc:
         raise UsageError(f"the dashboard needs PySide6 and pyqtgraph: {exc}") from None
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from storage import RunReader
+from memlab.storage import RunReader
 
 
 def register(sub: argparse._SubParsersAction) -> None:

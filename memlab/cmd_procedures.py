@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from procedures import get_procedure, all_procedures
+from memlab.procedures import get_procedure, all_procedures
 
 
 def register(sub: argparse._SubParsersAction) -> None:

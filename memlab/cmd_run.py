@@ -7,7 +7,7 @@ from pathlib import Path
 
 from memlab.cli import UsageError
 from memlab.progress import ProgressBar
-from procedures import get_procedure, run_procedure
+from memlab.procedures import get_procedure, run_procedure
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instruments.bench import load_bench
+    from memlab.instruments.bench import load_bench
 
     procedure = get_procedure(args.name)(**parse_settings(args.settings))
     with load_bench(args.bench, family=args.family) as bench:

@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from procedures import RunListener
+from memlab.procedures import RunListener
 
 
 class ProgressBar(RunListener):

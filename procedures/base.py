@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from procedures.parameters import Parameter, ParameterError
-from storage import StreamSpec
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.storage import StreamSpec
 
 if TYPE_CHECKING:
-    from procedures.runner import RunContext
+    from memlab.procedures.runner import RunContext
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from procedures.parameters import ParameterError
-from procedures.plan import Plan, PlanError, Task, resolve_devices
-from procedures.recorder import RunListener
-from procedures.runner import run_filename, run_procedure
-from storage import RunFileError, RunReader
+from memlab.procedures.parameters import ParameterError
+from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
+from memlab.procedures.recorder import RunListener
+from memlab.procedures.runner import run_filename, run_procedure
+from memlab.storage import RunFileError, RunReader
 
 log = logging.getLogger("memlab.campaign")
 

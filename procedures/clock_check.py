@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.parameters import Parameter
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.parameters import Parameter
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 _BATCH_WALL_S = 0.2  # on a wall clock, rows arrive in batches about this far apart
 _BATCH_MAX_ROWS = 10_000

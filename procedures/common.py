@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from procedures.parameters import Parameter, ParameterError
+from memlab.procedures.parameters import Parameter, ParameterError
 
 if TYPE_CHECKING:
-    from instruments.interfaces import SweepResult
+    from memlab.instruments.interfaces import SweepResult
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
-from instruments.bench import Bench, read_bench_config
-from procedures.campaign import Campaign, CampaignListener, CampaignResult
-from procedures.plan import parse_plan
+from memlab.instruments.bench import Bench, read_bench_config
+from memlab.procedures.campaign import Campaign, CampaignListener, CampaignResult
+from memlab.procedures.plan import parse_plan
 
 # (plan, chip family, whether the chip starts unformed); plans sharing a family share a bench.
 DEMO_PLANS = (("demo-prgo.yaml", "prgo", True), ("demo-vmm.yaml", "prgo", True),
@@ -17,7 +17,7 @@ DEMO_PLANS = (("demo-prgo.yaml", "prgo", True), ("demo-vmm.yaml", "prgo", True),
 
 
 def demo_plan(name: str):
-    text = resources.files("procedures.plans").joinpath(name).read_text()
+    text = resources.files("memlab.procedures.plans").joinpath(name).read_text()
     return parse_plan(text, f"procedures/plans/{name}")
 
 

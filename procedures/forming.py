@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, READS, ROW, Device, RowBatch, check_compliance, check_pulse_amplitudes,
     check_voltages, line_frequency_hz,
 )
-from procedures.parameters import Parameter, ParameterError
-from procedures.pulsed_iv import READ_OVERHEAD_S, amplitude_steps, check_smu_width
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.pulsed_iv import READ_OVERHEAD_S, amplitude_steps, check_smu_width
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 if TYPE_CHECKING:
-    from procedures.runner import RunContext
+    from memlab.procedures.runner import RunContext
 
 MAX_STEPS = 100_000
 MODES = ("ramp", "pulse-amplitude", "pulse-width")

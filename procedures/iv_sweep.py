@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import COL, COMPLIANCE_A, NPLC, ROW, Device, check_compliance, check_voltages
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, ROW, Device, check_compliance, check_voltages
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 
 def staircase(v_max: float, v_min: float, step_v: float) -> np.ndarray:

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, check_compliance, check_voltages
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, check_compliance, check_voltages
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 #: a wavelength parameter within this of the laser's counts as the laser's (rounding in files)
 WAVELENGTH_TOLERANCE_M = 0.5e-9

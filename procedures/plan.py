@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from procedures.base import Procedure
-from procedures.parameters import ParameterError
-from procedures.registry import all_procedures
+from memlab.procedures.base import Procedure
+from memlab.procedures.parameters import ParameterError
+from memlab.procedures.registry import all_procedures
 
 ON_FAILURE = ("stop", "skip_device", "continue")
 _PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description", "formed_from"}

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, READS, ROW, WIDTH_S, Device, RowBatch, check_compliance,
     check_pulse_amplitudes, check_voltages, line_frequency_hz,
 )
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 if TYPE_CHECKING:
-    from procedures.runner import RunContext
+    from memlab.procedures.runner import RunContext
 
 MAX_STEPS = 100_000
 SMU_MIN_WIDTH_S = 50e-6  # the shortest SMU pulse of any supported model (B2900); others need more

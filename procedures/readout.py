@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import COMPLIANCE_A, NPLC, READ_V, Device, check_compliance, check_voltages, parse_devices
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import COMPLIANCE_A, NPLC, READ_V, Device, check_compliance, check_voltages, parse_devices
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 READS_STREAM = StreamSpec("reads", (
     Column("row", "", "i4"), Column("col", "", "i4"), Column("read", "", "i4"),

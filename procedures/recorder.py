@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from storage import RunWriter
+from memlab.storage import RunWriter
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from procedures.base import Procedure
-from procedures.parameters import ParameterError
+from memlab.procedures.base import Procedure
+from memlab.procedures.parameters import ParameterError
 
 _REGISTRY: dict[str, type[Procedure]] = {}
 
@@ -17,7 +17,7 @@ def register(cls: type[Procedure]) -> type[Procedure]:
 
 
 def _load_builtin() -> None:
-    import procedures.library  # noqa: F401  (registers the built-in procedures)
+    import memlab.procedures.library  # noqa: F401  (registers the built-in procedures)
 
 
 def all_procedures() -> dict[str, type[Procedure]]:

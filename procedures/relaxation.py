@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, ROW, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
     line_frequency_hz,
 )
-from procedures.optical import Light, check_laser_power
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.optical import Light, check_laser_power
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 #: below this a sweep delay is left out: the SMU's own per-point time is that long anyway
 _MIN_DELAY_S = 1e-4

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COMPLIANCE_A, NPLC, READ_V, READS, WIDTH_S, Device, RowBatch, check_compliance, check_pulse_amplitudes,
     check_voltages, line_frequency_hz, parse_devices,
 )
-from procedures.parameters import Parameter, ParameterError
-from procedures.pulsed_iv import READ_OVERHEAD_S, STEP_OVERHEAD_S
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.pulsed_iv import READ_OVERHEAD_S, STEP_OVERHEAD_S
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 if TYPE_CHECKING:
-    from procedures.runner import RunContext
+    from memlab.procedures.runner import RunContext
 
 LIVE_FLUSH_WAIT_S = 0.5  # before a wait longer than this, hand the rows so far to the file and the plots
 

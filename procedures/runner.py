@@ -14,9 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
-from procedures.base import Procedure
-from procedures.recorder import Recorder, RunListener
-from storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriter
+from memlab.procedures.base import Procedure
+from memlab.procedures.recorder import Recorder, RunListener
+from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriter
 
 log = logging.getLogger("memlab.run")
 T = TypeVar("T")

@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, ROW, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
 )
-from procedures.optical import Light, check_laser_power, parse_numbers
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.optical import Light, check_laser_power, parse_numbers
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 
 def fit_eligibility(delay_s: np.ndarray, delta_s: np.ndarray) -> tuple[float, float, float] | None:

@@ -39,13 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import (
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import (
     COMPLIANCE_A, NPLC, READ_V, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
 )
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 
 def stream_specs(rows: int, cols: int) -> tuple[StreamSpec, ...]:

@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from procedures.base import PlotHint, Procedure
-from procedures.common import COL, COMPLIANCE_A, NPLC, ROW, Device, check_compliance, check_voltages
-from procedures.optical import Light, check_laser_power
-from procedures.parameters import Parameter, ParameterError
-from procedures.registry import register
-from storage import Column, StreamSpec
+from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, ROW, Device, check_compliance, check_voltages
+from memlab.procedures.optical import Light, check_laser_power
+from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.procedures.registry import register
+from memlab.storage import Column, StreamSpec
 
 
 @register

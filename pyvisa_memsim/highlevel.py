@@ -29,8 +29,8 @@ from pyvisa.highlevel import VisaLibraryBase
 from pyvisa.typing import VISARMSession, VISASession
 from pyvisa.util import LibraryPath
 
-from instruments.bench import build_simulation, read_bench_config
-from instruments.sim.base import STB_MAV, VirtualInstrument
+from memlab.instruments.bench import build_simulation, read_bench_config
+from memlab.instruments.sim.base import STB_MAV, VirtualInstrument
 
 BUILTIN = "builtin"
 _TERMINATION = 0x0A

@@ -1,6 +1,6 @@
 """The memlab HDF5 run-file format: streaming writer and reader (h5py and numpy only)."""
 
-from storage.format import (
+from memlab.storage.format import (
     ABORTED,
     COMPLETED,
     FAILED,
@@ -12,8 +12,8 @@ from storage.format import (
     Column,
     StreamSpec,
 )
-from storage.reader import RunFileError, RunReader, Stream
-from storage.writer import ParameterRecord, RunWriter
+from memlab.storage.reader import RunFileError, RunReader, Stream
+from memlab.storage.writer import ParameterRecord, RunWriter
 
 __all__ = [
     "ABORTED", "COMPLETED", "FAILED", "FORMAT_NAME", "FORMAT_VERSION", "INTERRUPTED", "RUNNING",

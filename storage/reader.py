@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from storage.format import FORMAT_NAME, INTERRUPTED, RUNNING
-from storage.recovery import clear_writer_flags, truncation, writer_flags
+from memlab.storage.format import FORMAT_NAME, INTERRUPTED, RUNNING
+from memlab.storage.recovery import clear_writer_flags, truncation, writer_flags
 
 log = logging.getLogger(__name__)
 

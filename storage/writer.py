@@ -24,7 +24,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from storage.format import (
+from memlab.storage.format import (
     FINAL_STATUSES,
     FORMAT_NAME,
     FORMAT_VERSION,

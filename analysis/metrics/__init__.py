@@ -3,10 +3,10 @@
 One module per kind of measurement; each module's docstring states its definitions.
 """
 
-from analysis.fitting import coefficient_of_variation
-from analysis.metrics.endurance import EnduranceResult, cycles_to_failure, window_vs_cycle
-from analysis.metrics.forming import FormingPoint, forming_point, forming_yield
-from analysis.metrics.iv import (
+from memlab.analysis.fitting import coefficient_of_variation
+from memlab.analysis.metrics.endurance import EnduranceResult, cycles_to_failure, window_vs_cycle
+from memlab.analysis.metrics.forming import FormingPoint, forming_point, forming_yield
+from memlab.analysis.metrics.iv import (
     IVSummary,
     iv_summary,
     on_off_ratio,
@@ -14,7 +14,7 @@ from analysis.metrics.iv import (
     set_reset_voltages,
     switching_summary,
 )
-from analysis.metrics.optical import (
+from memlab.analysis.metrics.optical import (
     ThreeFactorResult,
     TimeConstants,
     decay_time_constant,
@@ -24,7 +24,7 @@ from analysis.metrics.optical import (
     rise_decay_time_constants,
     three_factor,
 )
-from analysis.metrics.plasticity import (
+from memlab.analysis.metrics.plasticity import (
     BranchFit,
     PlasticityResult,
     asymmetry,
@@ -35,21 +35,21 @@ from analysis.metrics.plasticity import (
     split_branches,
     step_noise,
 )
-from analysis.metrics.programming import (
+from memlab.analysis.metrics.programming import (
     distinguishable_levels,
     final_error,
     level_intervals,
     pulses_per_level,
     write_verify_success_rate,
 )
-from analysis.metrics.retention import (
+from memlab.analysis.metrics.retention import (
     DriftFit,
     RetentionResult,
     fit_log_drift,
     fit_power_law_drift,
     retention,
 )
-from analysis.metrics.vmm import VmmErrors, vmm_errors, weight_error
+from memlab.analysis.metrics.vmm import VmmErrors, vmm_errors, weight_error
 
 __all__ = [
     "coefficient_of_variation",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import as_1d, same_length
+from memlab.analysis.fitting import as_1d, same_length
 
 __all__ = ["EnduranceResult", "cycles_to_failure", "window_vs_cycle"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import as_1d, same_length
+from memlab.analysis.fitting import as_1d, same_length
 
 __all__ = ["FormingPoint", "forming_point", "forming_yield"]
 

@@ -16,7 +16,7 @@ Definitions (the same for every device and every run):
   rising part (the state before SET: high resistance) and falling part (after SET: low).
 - **On/off ratio**: HRS / LRS per cycle.
 - **Variability**: coefficient of variation (std/mean) over cycles (cycle-to-cycle) or over
-  per-device medians (device-to-device), see :func:`analysis.fitting.coefficient_of_variation`.
+  per-device medians (device-to-device), see :func:`memlab.analysis.fitting.coefficient_of_variation`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import as_1d, coefficient_of_variation, same_length
+from memlab.analysis.fitting import as_1d, coefficient_of_variation, same_length
 
 __all__ = [
     "split_cycles", "set_reset_voltages", "resistance_states", "on_off_ratio", "IVSummary",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import ExpFit, PowerLawFit, as_1d, fit_exponential, power_law_fit, same_length
+from memlab.analysis.fitting import ExpFit, PowerLawFit, as_1d, fit_exponential, power_law_fit, same_length
 
 __all__ = [
     "photoresponse_exponent", "TimeConstants", "rise_decay_time_constants", "decay_time_constant",

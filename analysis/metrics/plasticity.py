@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import ExpFit, as_1d, coefficient_of_variation, fit_exponential, same_length
+from memlab.analysis.fitting import ExpFit, as_1d, coefficient_of_variation, fit_exponential, same_length
 
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import as_1d, same_length, z_for_confidence
+from memlab.analysis.fitting import as_1d, same_length, z_for_confidence
 
 __all__ = [
     "LevelInterval", "level_intervals", "distinguishable_levels", "pulses_per_level", "final_error",

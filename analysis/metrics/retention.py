@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.fitting import as_1d, linear_fit, same_length
+from memlab.analysis.fitting import as_1d, linear_fit, same_length
 
 __all__ = ["DriftFit", "RetentionResult", "fit_power_law_drift", "fit_log_drift", "retention"]
 

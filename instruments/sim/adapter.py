@@ -15,7 +15,7 @@ from pymeasure.adapters import Adapter
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments.sim.base import VirtualInstrument
+from memlab.instruments.sim.base import VirtualInstrument
 
 
 class SimSession:

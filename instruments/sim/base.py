@@ -2,7 +2,7 @@
 
 A :class:`VirtualInstrument` receives the very strings a driver writes and queues the replies a
 real instrument would send. Subclasses implement :meth:`VirtualInstrument.handle` (the SCPI twins
-through :mod:`instruments.sim.scpi`, the TSP twins through Lua) and call :meth:`reply`,
+through :mod:`memlab.instruments.sim.scpi`, the TSP twins through Lua) and call :meth:`reply`,
 :meth:`push_error` and :meth:`charge`; everything about the bus is here:
 
 - the IEEE-488.2 error queue (``push_error`` / ``pop_error``, overflow as ``-350``), the standard
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 # IEEE-488.2 standard event status register bits.
 ESR_OPC = 1

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.sim.scpi import (
+from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
     Command,
@@ -37,8 +37,8 @@ from instruments.sim.scpi import (
     Text,
     unquote,
 )
-from instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
+from memlab.instruments.sim.world import SimWorld
 
 CURRENT_RANGES_A = (10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0)
 VOLTAGE_RANGES_V = (0.02, 0.2, 2.0, 20.0, 200.0)

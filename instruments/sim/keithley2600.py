@@ -1,12 +1,12 @@
 """Simulated Keithley Series 2600B System SourceMeter (2601B/2602B/2611B/2612B/2635B/2636B).
 
-The twin runs the TSP (Lua) it receives in a real interpreter (:mod:`instruments.sim.tsp`) with
+The twin runs the TSP (Lua) it receives in a real interpreter (:mod:`memlab.instruments.sim.tsp`) with
 the 2600B object model exposed: ``smua``/``smub`` (``source``, ``measure``, ``nvbuffer1/2``,
 ``makebuffer``, ``trigger``), the global ``trigger.timer[n]``, and the factory sweep and pulse
 functions ``SweepVListMeasureI``, ``SweepVLinMeasureI``, ``SweepVLogMeasureI`` and
 ``PulseVMeasureI``. Each channel drives the world terminal the bench wires it to (by default
 ``<name>`` and ``<name>:b``); the current it measures is what the chip conducts, limited by
-compliance and range and quantised (:func:`instruments.sim.smu.readings`).
+compliance and range and quantised (:func:`memlab.instruments.sim.smu.readings`).
 
 Time charged to the bench clock (2600B specifications, 60 Hz line): an integration takes
 ``nplc / linefreq`` plus ~37 us of overhead (4,900 readings/s measure-to-memory at NPLC 0.01),
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from instruments.sim.smu import DcBias, pick_range, readings, seeded_rng
-from instruments.sim.tsp import (
+from memlab.instruments.sim.smu import DcBias, pick_range, readings, seeded_rng
+from memlab.instruments.sim.tsp import (
     PARAMETER_ERROR,
     PARAMETER_TOO_BIG,
     Attr,
@@ -35,7 +35,7 @@ from instruments.sim.tsp import (
     lua_numbers,
     number_arg,
 )
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 SAFE_OPERATING_AREA = 5007
 #: per integration beyond nplc / linefreq (1 / 4,900 s - 0.01 PLC at 60 Hz)

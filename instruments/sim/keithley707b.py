@@ -1,6 +1,6 @@
 """Simulated Keithley 707B (six-slot) / 708B (one-slot) switching matrix, programmed in TSP.
 
-The twin runs the Lua it receives (:mod:`instruments.sim.tsp`) with the ``channel`` object of the
+The twin runs the Lua it receives (:mod:`memlab.instruments.sim.tsp`) with the ``channel`` object of the
 707B: ``channel.close``, ``channel.open``, ``channel.exclusiveclose``,
 ``channel.exclusiveslotclose``, ``channel.getclose``, ``channel.getstate``, ``channel.getcount``,
 ``channel.reset``, ``channel.setdelay``/``getdelay``, ``channel.connectrule`` and channel patterns
@@ -27,8 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from instruments.interfaces import CrossbarWiring
-from instruments.sim.tsp import (
+from memlab.instruments.interfaces import CrossbarWiring
+from memlab.instruments.sim.tsp import (
     PARAMETER_ERROR,
     Attr,
     TspError,
@@ -37,7 +37,7 @@ from instruments.sim.tsp import (
     number_arg,
     string_arg,
 )
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 ROWS = "ABCDEFGH"
 COLUMNS = 12

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from instruments.sim.scpi import (
+from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
     Command,
@@ -33,8 +33,8 @@ from instruments.sim.scpi import (
     ScpiParser,
     unquote,
 )
-from instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
+from memlab.instruments.sim.world import SimWorld
 
 VOLTAGE_RANGES_V = (0.2, 2.0, 20.0, 200.0)
 #: processing per auto-triggered point besides delays and aperture

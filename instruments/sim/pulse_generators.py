@@ -30,7 +30,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from instruments.sim.scpi import (
+from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
     ClippedValue,
@@ -42,7 +42,7 @@ from instruments.sim.scpi import (
     Text,
     parse_number,
 )
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 SOURCE_OHM = 50.0
 INF_OHM = 9.9e37  # how the instruments write "INF" for the load

@@ -41,8 +41,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from instruments.sim.base import ESR_OPC, VirtualInstrument
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.base import ESR_OPC, VirtualInstrument
+from memlab.instruments.sim.world import SimWorld
 
 Reply = str | bytes | None
 Handler = Callable[[Any, "Command"], Reply]

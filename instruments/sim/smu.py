@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 #: the reading an SMU returns for an over-range measurement
 OVERFLOW = 9.9e37

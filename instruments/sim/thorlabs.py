@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from instruments.sim.scpi import (
+from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
     Command,
@@ -30,8 +30,8 @@ from instruments.sim.scpi import (
     ScpiInstrument,
     ScpiParser,
 )
-from instruments.sim.smu import seeded_rng
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.smu import seeded_rng
+from memlab.instruments.sim.world import SimWorld
 
 AMBIENT_C = 23.0
 TEC_TAU_S = 5.0

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 from lupa import lua51
 
-from instruments.sim.base import VirtualInstrument
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.base import VirtualInstrument
+from memlab.instruments.sim.world import SimWorld
 
 # Error codes of the Keithley TSP instruments (2600B / 707B reference manuals, error summary).
 SYNTAX_ERROR = -285

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.clock import VirtualClock
 
 if TYPE_CHECKING:
-    from instruments.sim.chip import Chip
+    from memlab.instruments.sim.chip import Chip
 
 Device = tuple[int, int]
 

@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-from analysis.synthetic import STREAMS, CampaignTruth, write_campaign, write_run
-from storage import RunWriter
+from memlab.analysis.synthetic import STREAMS, CampaignTruth, write_campaign, write_run
+from memlab.storage import RunWriter
 
 
 @pytest.fixture(scope="session")

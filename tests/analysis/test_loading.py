@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import (
+from memlab.analysis import (
     MissingStreamError,
     Run,
     SkippedRunWarning,
@@ -19,8 +19,8 @@ from analysis import (
     open_run,
     summarize_file,
 )
-from analysis.synthetic import STREAMS, write_run
-from storage import RunFileError
+from memlab.analysis.synthetic import STREAMS, write_run
+from memlab.storage import RunFileError
 
 
 def test_import_analysis_pulls_in_no_instrument_procedure_or_gui_code():

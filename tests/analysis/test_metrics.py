@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis import metrics as m
-from analysis.fitting import (
+from memlab.analysis import metrics as m
+from memlab.analysis.fitting import (
     coefficient_of_variation,
     fit_exponential,
     linear_fit,

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import summarize, summarize_file
-from analysis.synthetic import STREAMS, write_run
-from storage import ParameterRecord
+from memlab.analysis import summarize, summarize_file
+from memlab.analysis.synthetic import STREAMS, write_run
+from memlab.storage import ParameterRecord
 
-sim = pytest.importorskip("instruments.sim.chip")
+sim = pytest.importorskip("memlab.instruments.sim.chip")
 Chip, PRESETS = sim.Chip, sim.PRESETS
 
 V_READ = 0.5  # the prGO preset's read voltage, below every switching threshold

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import summarize
-from analysis.report import format_value, markdown_table, write_report
+from memlab.analysis import summarize
+from memlab.analysis.report import format_value, markdown_table, write_report
 from memlab import cli
 
 
@@ -164,7 +164,7 @@ def test_memlab_analyze_bad_input_is_one_line_and_status_2(tmp_path, main, capsy
 
 
 def test_plot_helpers_scale_units_and_refuse_bad_shapes():
-    from analysis import plots
+    from memlab.analysis import plots
 
     assert plots.si_scale([5e-6, 8e-6], "S") == (1e6, "\u00b5S")
     assert plots.si_scale([2e6], "ohm") == (1e-6, "M\u03a9")

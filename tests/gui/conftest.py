@@ -12,8 +12,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
-from gui import qt_problem  # noqa: E402
-from procedures import RunListener  # noqa: E402
+from memlab.gui import qt_problem  # noqa: E402
+from memlab.procedures import RunListener  # noqa: E402
 
 _QT_PROBLEM = qt_problem()
 
@@ -56,7 +56,7 @@ def outputs_off(bench) -> bool:
 
 @pytest.fixture
 def sim_bench():
-    from instruments.bench import load_bench
+    from memlab.instruments.bench import load_bench
 
     bench = load_bench(None)
     yield bench
@@ -72,7 +72,7 @@ def settings_file(tmp_path: Path) -> Path:
 def make_window(qtbot, tmp_path: Path, settings_file: Path):
     """Builds MainWindows on the given bench; closes each at the end (answering yes) and checks
     that no run or bench thread is left behind."""
-    from gui.main_window import MainWindow
+    from memlab.gui.main_window import MainWindow
 
     windows = []
 

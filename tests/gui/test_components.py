@@ -7,13 +7,13 @@ import argparse
 import numpy as np
 import pytest
 
-from gui.buffers import GrowingBuffer, PeakDecimation
-from gui.chip_map import ChipMap, log_ticks
-from gui.forms import ParameterForm, QuantityField
-from gui.live_plots import DECIMATE_ABOVE, PlotArea, StreamInfo, pair_columns
-from gui.units import QuantityError, format_quantity, parse_quantity
-from procedures import PlotHint, get_procedure
-from storage import Column, StreamSpec
+from memlab.gui.buffers import GrowingBuffer, PeakDecimation
+from memlab.gui.chip_map import ChipMap, log_ticks
+from memlab.gui.forms import ParameterForm, QuantityField
+from memlab.gui.live_plots import DECIMATE_ABOVE, PlotArea, StreamInfo, pair_columns
+from memlab.gui.units import QuantityError, format_quantity, parse_quantity
+from memlab.procedures import PlotHint, get_procedure
+from memlab.storage import Column, StreamSpec
 
 
 @pytest.mark.parametrize("text, unit, value", [
@@ -120,7 +120,7 @@ def test_grouped_curves_redraw_only_the_group_that_grew(qtbot):
 
 
 def test_many_groups_keep_a_bounded_number_of_curves(qtbot):
-    from gui.live_plots import MAX_GROUP_CURVES
+    from memlab.gui.live_plots import MAX_GROUP_CURVES
 
     area = PlotArea()
     qtbot.addWidget(area)
@@ -225,7 +225,7 @@ def test_form_fields_flag_bad_values_and_cross_checks(qtbot):
 
 
 def _refuse_long(procedure) -> None:
-    from procedures import ParameterError
+    from memlab.procedures import ParameterError
 
     if procedure.values["samples"] > 1000:
         raise ParameterError("samples", procedure.values["samples"], "<= 1000 on this bench")

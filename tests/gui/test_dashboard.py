@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from storage import RunReader
+from memlab.storage import RunReader
 
 from .conftest import Gate, outputs_off
 
@@ -217,7 +217,7 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
 
 
 def test_browser_follows_a_file_still_being_written(qtbot, window, tmp_path):
-    from storage import Column, RunWriter, StreamSpec
+    from memlab.storage import Column, RunWriter, StreamSpec
 
     folder = tmp_path / "elsewhere"
     folder.mkdir()
@@ -384,7 +384,7 @@ def test_log_panel_shows_run_messages_with_their_level(qtbot, window):
 
 
 def test_disconnect_switches_off_and_connect_opens_the_bench_again(qtbot, window, sim_bench):
-    from instruments.bench import load_bench
+    from memlab.instruments.bench import load_bench
 
     opened = []
     window.controller.bench_loader = lambda path: opened.append(load_bench(path)) or opened[-1]

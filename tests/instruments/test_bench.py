@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instruments.bench import (
+from memlab.instruments.bench import (
     Bench,
     BenchConnectionError,
     BenchFileError,
     load_bench,
     read_bench_config,
 )
-from instruments.clock import Clock
-from instruments.interfaces import (
+from memlab.instruments.clock import Clock
+from memlab.instruments.interfaces import (
     InstrumentConnectionError,
     InstrumentError,
     LightSource,
@@ -26,7 +26,7 @@ from instruments.interfaces import (
     SourceMeter,
     SwitchMatrix,
 )
-from instruments.sim.base import Faults
+from memlab.instruments.sim.base import Faults
 from memlab import cmd_bench
 
 SMU_2600 = """

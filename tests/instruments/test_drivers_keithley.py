@@ -9,9 +9,9 @@ from pymeasure.test import expected_protocol
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments.interfaces import CrossbarWiring, InstrumentConnectionError, InstrumentError
-from instruments.keithley import Keithley2450, Keithley2600B, Keithley707B
-from instruments.limits import LimitError, SafetyLimits
+from memlab.instruments.interfaces import CrossbarWiring, InstrumentConnectionError, InstrumentError
+from memlab.instruments.keithley import Keithley2450, Keithley2600B, Keithley707B
+from memlab.instruments.limits import LimitError, SafetyLimits
 
 OK = ("SYST:ERR?", '0,"No error"')
 TSP_OK = ("print(errorqueue.count)", "0.00000e+00")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pymeasure.test import expected_protocol
 
-from instruments.interfaces import InstrumentError
-from instruments.keysight import Keysight33500B, Keysight81160A, KeysightB2900
-from instruments.limits import LimitError, SafetyLimits
+from memlab.instruments.interfaces import InstrumentError
+from memlab.instruments.keysight import Keysight33500B, Keysight81160A, KeysightB2900
+from memlab.instruments.limits import LimitError, SafetyLimits
 
 OK = ("SYST:ERR?", '+0,"No error"')
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pymeasure.test import expected_protocol
 
-from instruments.calibration import LaserCalibration
-from instruments.interfaces import InstrumentError
-from instruments.limits import LimitError, SafetyLimits
-from instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
+from memlab.instruments.calibration import LaserCalibration
+from memlab.instruments.interfaces import InstrumentError
+from memlab.instruments.limits import LimitError, SafetyLimits
+from memlab.instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
 
 # 30 mA threshold, 0.5 W/A: 5 mW needs 40 mA
 CAL = LaserCalibration.linear(threshold_a=0.03, slope_w_per_a=0.5, max_current_a=0.1, wavelength_m=1550e-9)

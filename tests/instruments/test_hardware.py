@@ -11,7 +11,7 @@ pytestmark = pytest.mark.hardware
 
 @pytest.fixture
 def bench():
-    from instruments.bench import load_bench
+    from memlab.instruments.bench import load_bench
 
     with load_bench(os.environ["MEMLAB_HW_BENCH"]) as b:
         yield b

@@ -12,9 +12,9 @@ from pymeasure.test import expected_protocol
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments import interfaces
-from instruments.calibration import LaserCalibration
-from instruments.interfaces import (
+from memlab.instruments import interfaces
+from memlab.instruments.calibration import LaserCalibration
+from memlab.instruments.interfaces import (
     CrossbarWiring,
     InstrumentConnectionError,
     InstrumentError,
@@ -28,10 +28,10 @@ from instruments.interfaces import (
     pulse_aperture,
     sweep_voltages,
 )
-from instruments.keithley import Keithley2450, Keithley2600B, Keithley707B
-from instruments.keysight import Keysight33500B, Keysight81160A, KeysightB2900
-from instruments.limits import LimitError, SafetyLimits, named, require_int, require_range
-from instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
+from memlab.instruments.keithley import Keithley2450, Keithley2600B, Keithley707B
+from memlab.instruments.keysight import Keysight33500B, Keysight81160A, KeysightB2900
+from memlab.instruments.limits import LimitError, SafetyLimits, named, require_int, require_range
+from memlab.instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
 
 CAL = LaserCalibration.linear(threshold_a=0.03, slope_w_per_a=0.5, max_current_a=0.1, wavelength_m=1550e-9)
 WIRING = CrossbarWiring.default(4, 4)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from procedures import Parameter, Procedure, register
-from storage import Column, StreamSpec
+from memlab.procedures import Parameter, Procedure, register
+from memlab.storage import Column, StreamSpec
 
 
 class StepClock:

@@ -16,9 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from campaign_helpers import FakeBench, Probe  # noqa: E402
 
-from procedures.campaign import Campaign  # noqa: E402
-from procedures.plan import PlanError, parse_plan  # noqa: E402
-from storage import RunReader  # noqa: E402
+from memlab.procedures.campaign import Campaign  # noqa: E402
+from memlab.procedures.plan import PlanError, parse_plan  # noqa: E402
+from memlab.storage import RunReader  # noqa: E402
 
 PLAN = """
 name: night
@@ -102,8 +102,8 @@ KILLED_RUN = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1])
     from campaign_helpers import FakeBench
-    from procedures.campaign import Campaign
-    from procedures.plan import parse_plan
+    from memlab.procedures.campaign import Campaign
+    from memlab.procedures.plan import parse_plan
     Campaign(parse_plan(open(sys.argv[2]).read()), FakeBench(), sys.argv[3]).run()
 """)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from instruments.bench import load_bench
-from instruments.sim.base import Faults
-from procedures.campaign import Campaign, CampaignListener
-from procedures.plan import parse_plan
-from storage import RunReader
+from memlab.instruments.bench import load_bench
+from memlab.instruments.sim.base import Faults
+from memlab.procedures.campaign import Campaign, CampaignListener
+from memlab.procedures.plan import parse_plan
+from memlab.storage import RunReader
 
 PLAN = """
 name: faults
@@ -57,8 +57,8 @@ def test_shorted_device_and_instrument_fault_are_isolated(tmp_path):
 def test_all_formed_takes_the_devices_an_earlier_campaign_formed(tmp_path):
     import dataclasses
 
-    from instruments.bench import Bench, read_bench_config
-    from procedures.plan import PlanError
+    from memlab.instruments.bench import Bench, read_bench_config
+    from memlab.procedures.plan import PlanError
 
     config = read_bench_config(None)
     config = dataclasses.replace(config, chip=dataclasses.replace(config.chip, rows=4, cols=4, formed=False))

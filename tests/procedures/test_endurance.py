@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from instruments.bench import Bench, load_bench, read_bench_config
-from procedures import ParameterError, RunListener, get_procedure, run_procedure
-from procedures.endurance import sample_cycles
-from storage import RunReader
+from memlab.instruments.bench import Bench, load_bench, read_bench_config
+from memlab.procedures import ParameterError, RunListener, get_procedure, run_procedure
+from memlab.procedures.endurance import sample_cycles
+from memlab.storage import RunReader
 
 Endurance = get_procedure("endurance")
 

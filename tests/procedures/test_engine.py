@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from procedures import (
+from memlab.procedures import (
     Parameter,
     ParameterError,
     PlotHint,
@@ -20,7 +20,7 @@ from procedures import (
     run_procedure,
     start_run,
 )
-from storage import Column, RunReader, StreamSpec
+from memlab.storage import Column, RunReader, StreamSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
 import campaign_helpers  # noqa: E402

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from instruments.bench import Bench, read_bench_config
-from procedures import ParameterError, get_procedure, run_procedure
-from storage import RunReader
+from memlab.instruments.bench import Bench, read_bench_config
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.storage import RunReader
 
 Forming = get_procedure("forming")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.bench import load_bench
-from instruments.sim.base import Faults
-from procedures import ParameterError, RunListener, get_procedure, run_procedure
-from storage import RunReader
+from memlab.instruments.bench import load_bench
+from memlab.instruments.sim.base import Faults
+from memlab.procedures import ParameterError, RunListener, get_procedure, run_procedure
+from memlab.storage import RunReader
 
 
 @pytest.fixture

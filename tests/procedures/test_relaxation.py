@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from instruments.bench import load_bench
-from procedures import ParameterError, get_procedure, run_procedure
-from procedures.relaxation import sample_plan
-from procedures.three_factor import fit_eligibility
-from storage import RunReader
+from memlab.instruments.bench import load_bench
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.procedures.relaxation import sample_plan
+from memlab.procedures.three_factor import fit_eligibility
+from memlab.storage import RunReader
 
 Relaxation = get_procedure("relaxation")
 

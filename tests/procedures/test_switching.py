@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from instruments.bench import load_bench
-from procedures import ParameterError, get_procedure, run_procedure
-from storage import RunReader
+from memlab.instruments.bench import load_bench
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.storage import RunReader
 
 Switching = get_procedure("switching")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.bench import DEFAULT_BENCH, load_bench
-from procedures import ParameterError, get_procedure, run_procedure
-from procedures.three_factor import fit_eligibility
-from storage import RunReader
+from memlab.instruments.bench import DEFAULT_BENCH, load_bench
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.procedures.three_factor import fit_eligibility
+from memlab.storage import RunReader
 
 ThreeFactor = get_procedure("three-factor")
 

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from instruments.bench import DEFAULT_BENCH, load_bench
-from procedures import ParameterError, get_procedure, run_procedure
-from storage import RunReader
+from memlab.instruments.bench import DEFAULT_BENCH, load_bench
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.storage import RunReader
 
 VMM = get_procedure("vmm")
 

@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from instruments.bench import load_bench
-from instruments.sim.chip.optics import responsivity
-from procedures import ParameterError, get_procedure, run_procedure
-from storage import RunReader
+from memlab.instruments.bench import load_bench
+from memlab.instruments.sim.chip.optics import responsivity
+from memlab.procedures import ParameterError, get_procedure, run_procedure
+from memlab.storage import RunReader
 
 XOR = get_procedure("xor")
 

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from storage import (
+from memlab.storage import (
     Column,
     ParameterRecord,
     RunFileError,
@@ -141,7 +141,7 @@ def test_foreign_and_corrupt_files(tmp_path):
 WRITER_SCRIPT = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from storage import Column, RunWriter, StreamSpec
+    from memlab.storage import Column, RunWriter, StreamSpec
     spec = StreamSpec("signal", (Column("index", "", "i8"), Column("value", "V")))
     w = RunWriter(sys.argv[1], procedure="p", procedure_version="1", streams=[spec],
                   flush_interval_s=0.1)

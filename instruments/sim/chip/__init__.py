@@ -4,8 +4,8 @@
 default parameter, ``PARAMETERS`` what each parameter means and allows.
 """
 
-from instruments.sim.chip.model import ARRAYS, BIAS_SCHEMES, FAULT_KINDS, Chip
-from instruments.sim.chip.presets import PARAMETERS, PRESETS, ParamSpec, resolve_params
+from memlab.instruments.sim.chip.model import ARRAYS, BIAS_SCHEMES, FAULT_KINDS, Chip
+from memlab.instruments.sim.chip.presets import PARAMETERS, PRESETS, ParamSpec, resolve_params
 
 __all__ = [
     "ARRAYS",

@@ -24,12 +24,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from instruments.clock import Clock
-from instruments.sim.chip.noise import NoiseSource
-from instruments.sim.chip.optics import LightField
-from instruments.sim.chip.presets import resolve_params
-from instruments.sim.chip.sequences import clamp_affine_scan, periodic_moments
-from instruments.sim.clock import VirtualClock
+from memlab.instruments.clock import Clock
+from memlab.instruments.sim.chip.noise import NoiseSource
+from memlab.instruments.sim.chip.optics import LightField
+from memlab.instruments.sim.chip.presets import resolve_params
+from memlab.instruments.sim.chip.sequences import clamp_affine_scan, periodic_moments
+from memlab.instruments.sim.clock import VirtualClock
 
 __all__ = ["Chip", "FAULT_KINDS", "ARRAYS", "BIAS_SCHEMES"]
 

@@ -138,7 +138,7 @@ def clamp_affine_scan(
 
 # Equiprobable quantiles of N(0, 1): E[f(xi)] ~ mean(f(UNIT_QUANTILES)), robust to kinks of f.
 def _unit_quantiles() -> np.ndarray:
-    from instruments.sim.chip.noise import normal_quantiles
+    from memlab.instruments.sim.chip.noise import normal_quantiles
 
     return normal_quantiles(64)
 

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from instruments.sim.chip import PARAMETERS, PRESETS, Chip
-from instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.chip import PARAMETERS, PRESETS, Chip
+from memlab.instruments.sim.clock import VirtualClock
 
 WRITE_V, WRITE_W = 2.0, 80e-9  # the presets' reference pulse
 CLEAN = {"stuck_fraction": 0.0}  # no manufacturing faults where a test needs every device
@@ -658,7 +658,7 @@ def test_shared_clock_and_lazy_time() -> None:
 
 @pytest.mark.parametrize("steps", [7, 500, 20_000])
 def test_clamped_affine_scan_equals_the_step_by_step_loop(steps: int) -> None:
-    from instruments.sim.chip.sequences import clamp_affine_scan
+    from memlab.instruments.sim.chip.sequences import clamp_affine_scan
 
     rng = np.random.default_rng(steps)
     c = rng.uniform(0.0, 1.0, steps) * (rng.random(steps) < 0.7)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from instruments.clock import Clock
-from instruments.sim.clock import VirtualClock
+from memlab.instruments.clock import Clock
+from memlab.instruments.sim.clock import VirtualClock
 
 
 def test_is_a_bench_clock() -> None:

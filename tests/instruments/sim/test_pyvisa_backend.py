@@ -13,9 +13,9 @@ from pymeasure.instruments.keithley import Keithley2450 as PymeasureKeithley2450
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from instruments.bench import BenchFileError
-from instruments.interfaces import CrossbarWiring
-from instruments.keithley import Keithley2600B
+from memlab.instruments.bench import BenchFileError
+from memlab.instruments.interfaces import CrossbarWiring
+from memlab.instruments.keithley import Keithley2600B
 
 SMU = "USB0::0x05E6::0x2450::04512345::INSTR"
 PULSER = "USB0::0x0957::0x2807::MY57400123::INSTR"

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from instruments.sim.clock import VirtualClock
-from instruments.sim.scpi import (
+from memlab.instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
     Command,
@@ -19,7 +19,7 @@ from instruments.sim.scpi import (
     Text,
     parse_number,
 )
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import SimWorld
 
 
 class Toy(ScpiInstrument):

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from instruments.sim.chip import Chip
-from instruments.sim.clock import VirtualClock
-from instruments.sim.keithley2600 import Keithley2600BTwin
-from instruments.sim.world import SimWorld
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.keithley2600 import Keithley2600BTwin
+from memlab.instruments.sim.world import SimWorld
 
 
 @pytest.fixture

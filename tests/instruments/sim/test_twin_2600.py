@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.interfaces import InstrumentError
-from instruments.keithley import Keithley2600B
-from instruments.limits import LimitError
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.clock import VirtualClock
-from instruments.sim.keithley2600 import Keithley2600BTwin
-from instruments.sim.world import SimWorld
+from memlab.instruments.interfaces import InstrumentError
+from memlab.instruments.keithley import Keithley2600B
+from memlab.instruments.limits import LimitError
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.keithley2600 import Keithley2600BTwin
+from memlab.instruments.sim.world import SimWorld
 
 DEVICE = (1, 2)
 

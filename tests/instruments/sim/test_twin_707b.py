@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from instruments.interfaces import CrossbarWiring, InstrumentError
-from instruments.keithley import Keithley707B, Keithley2450, Keithley2600B
-from instruments.keysight import KeysightB2900
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.clock import VirtualClock
-from instruments.sim.keithley707b import RELAY_SETTLE_S, Keithley707BTwin
-from instruments.sim.keithley2450 import Keithley2450 as Twin2450
-from instruments.sim.keithley2600 import Keithley2600BTwin
-from instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
-from instruments.sim.world import SimWorld
+from memlab.instruments.interfaces import CrossbarWiring, InstrumentError
+from memlab.instruments.keithley import Keithley707B, Keithley2450, Keithley2600B
+from memlab.instruments.keysight import KeysightB2900
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.clock import VirtualClock
+from memlab.instruments.sim.keithley707b import RELAY_SETTLE_S, Keithley707BTwin
+from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.keithley2600 import Keithley2600BTwin
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
+from memlab.instruments.sim.world import SimWorld
 
 WIRING = CrossbarWiring.default(4, 4)  # rows on pads 101..104, columns on 105..108
 

@@ -8,14 +8,14 @@ import pytest
 from pymeasure.instruments.keithley import Keithley2450 as StockKeithley2450
 from pyvisa.errors import VisaIOError
 
-from instruments.interfaces import InstrumentConnectionError, InstrumentError
-from instruments.keithley import Keithley2450
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.base import Faults, SimConnectionError, SimTimeoutError
-from instruments.sim.chip import Chip
-from instruments.sim.keithley2450 import Keithley2450 as Twin2450
-from instruments.sim.smu import OVERFLOW
-from instruments.sim.world import SimWorld
+from memlab.instruments.interfaces import InstrumentConnectionError, InstrumentError
+from memlab.instruments.keithley import Keithley2450
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.base import Faults, SimConnectionError, SimTimeoutError
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.smu import OVERFLOW
+from memlab.instruments.sim.world import SimWorld
 
 ROW, COL = 1, 2
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.keysight import KeysightB2900
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
-from instruments.sim.world import SimWorld
+from memlab.instruments.keysight import KeysightB2900
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
+from memlab.instruments.sim.world import SimWorld
 
 ROW, COL = 2, 3
 

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from pymeasure.instruments.agilent import Agilent33500
 
-from instruments.interfaces import CrossbarWiring
-from instruments.keithley import Keithley707B
-from instruments.keysight import Keysight33500B, Keysight81160A
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.keithley707b import Keithley707BTwin
-from instruments.sim.pulse_generators import Keysight33500B as Twin33500B
-from instruments.sim.pulse_generators import Keysight81160A as Twin81160A
-from instruments.sim.world import SimWorld
+from memlab.instruments.interfaces import CrossbarWiring
+from memlab.instruments.keithley import Keithley707B
+from memlab.instruments.keysight import Keysight33500B, Keysight81160A
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.keithley707b import Keithley707BTwin
+from memlab.instruments.sim.pulse_generators import Keysight33500B as Twin33500B
+from memlab.instruments.sim.pulse_generators import Keysight81160A as Twin81160A
+from memlab.instruments.sim.world import SimWorld
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instruments.calibration import LaserCalibration
-from instruments.interfaces import InstrumentError
-from instruments.limits import SafetyLimits
-from instruments.sim.adapter import SimAdapter
-from instruments.sim.chip import Chip
-from instruments.sim.thorlabs import LaserDiode, ThorlabsCLD101x as TwinCLD, ThorlabsITC4001 as TwinITC
-from instruments.sim.thorlabs import ThorlabsPM100 as TwinPM100
-from instruments.sim.world import SimWorld
-from instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
+from memlab.instruments.calibration import LaserCalibration
+from memlab.instruments.interfaces import InstrumentError
+from memlab.instruments.limits import SafetyLimits
+from memlab.instruments.sim.adapter import SimAdapter
+from memlab.instruments.sim.chip import Chip
+from memlab.instruments.sim.thorlabs import LaserDiode, ThorlabsCLD101x as TwinCLD, ThorlabsITC4001 as TwinITC
+from memlab.instruments.sim.thorlabs import ThorlabsPM100 as TwinPM100
+from memlab.instruments.sim.world import SimWorld
+from memlab.instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
 
 CALIBRATION = LaserCalibration(np.array([0.0, 0.03, 0.1, 0.2]), np.array([0.0, 0.0, 0.02, 0.05]), 1550e-9)
 
