@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test fuzz-large install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+fuzz-large: $(STAMP)
+	MEMLAB_FUZZ_LARGE=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/fuzz -m fuzz_large
 
 clean:
 	rm -rf $(VENV) build *.egg-info
