@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "memlab.cmd_bench",
     "memlab.cmd_analyze",
     "memlab.cmd_gui",
+    "memlab.cmd_import",
 )
 
 
@@ -46,8 +47,9 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     from memlab.procedures import ParameterError
     from memlab.procedures.plan import PlanError
     from memlab.storage import RunFileError
+    from memlab.procedures.importers import ImportFileError
     types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
-                                        FileNotFoundError]
+                                        ImportFileError, FileNotFoundError]
     try:
         from memlab.instruments.bench import BenchFileError
         types.append(BenchFileError)
