@@ -5,17 +5,31 @@ once, so a 24-hour retention test or a million-cycle endurance run costs only th
 In *real-time* mode virtual time is paced to the wall clock (scaled by ``speed``) for
 demonstrations of the dashboard: ``now()`` then runs on by itself and ``sleep`` really waits.
 
+Pacing sleeps to absolute deadlines: each charge moves a virtual deadline forward by its
+duration, and the wait ends when the paced clock reaches it, so the simulator's own CPU time
+between charges is absorbed instead of being added on top. When the computation runs more than
+``MAX_LAG_S`` of wall time behind the deadlines, it paces from where it is rather than racing
+to catch up, and a lag under a second (computation, not idling) is reported: a warning, and
+:attr:`behind_s`.
+
 Every time-dependent effect of the simulated chip (drift, photoconductance relaxation,
 eligibility windows) reads this clock; the chip itself never advances it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 
 __all__ = ["VirtualClock"]
+
+log = logging.getLogger(__name__)
+
+MAX_LAG_S = 0.05
+"""Wall seconds the paced clock may run ahead of the charged deadlines before the lag is reported
+and forgiven (idle time between runs, or a simulator slower than the instrument)."""
 
 
 def _check_seconds(name: str, seconds: float) -> float:
@@ -46,6 +60,9 @@ class VirtualClock:
         self._anchor_virtual_s = start
         self._anchor_wall_s = time.monotonic()
         self._realtime = bool(realtime)
+        self._deadline_s = start  # virtual time the charged waits add up to (real-time mode)
+        self._behind_s = 0.0
+        self._warned_wall_s = -math.inf
 
     @staticmethod
     def _check_speed(speed: float) -> float:
@@ -63,6 +80,7 @@ class VirtualClock:
         # Freeze the current virtual time as the new origin of pacing (no jump, no going back).
         self._anchor_virtual_s = self._now_locked()
         self._anchor_wall_s = time.monotonic()
+        self._deadline_s = self._anchor_virtual_s
 
     def now(self) -> float:
         """Virtual seconds; never goes backwards."""
@@ -84,7 +102,20 @@ class VirtualClock:
             if not self._realtime:
                 self._anchor_virtual_s += seconds
                 return
-            target_s = self._now_locked() + seconds
+            now_s = self._now_locked()
+            lag_s = now_s - self._deadline_s
+            if lag_s > MAX_LAG_S * self._speed:
+                if lag_s < 1.0 * self._speed:  # under a second: computation, not idling
+                    self._behind_s += lag_s
+                    wall_s = time.monotonic()
+                    if wall_s - self._warned_wall_s > 10.0:  # at most one warning per 10 s
+                        self._warned_wall_s = wall_s
+                        log.warning("real-time pacing fell %.3g s behind the instrument's time "
+                                    "(the simulation is slower than the instruments here)", lag_s)
+                # Idle since the last charge, or the computation fell behind: pace from now.
+                self._deadline_s = now_s
+            self._deadline_s += seconds
+            target_s = self._deadline_s
             # Condition.wait releases the lock: others read the time meanwhile, and switching
             # the mode or the speed wakes us to recompute.
             while self._realtime:
@@ -106,6 +137,13 @@ class VirtualClock:
             self._reanchor_locked()
             self._realtime = bool(value)
             self._changed.notify_all()
+
+    @property
+    def behind_s(self) -> float:
+        """Virtual seconds by which pacing fell behind the charged deadlines (lags over
+        ``MAX_LAG_S`` that were forgiven), added up."""
+        with self._lock:
+            return self._behind_s
 
     @property
     def speed(self) -> float:

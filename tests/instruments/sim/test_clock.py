@@ -102,3 +102,26 @@ def test_advances_from_many_threads_add_up() -> None:
     for thread in threads:
         thread.join()
     assert clock.now() == 4 * 2000 * step
+
+
+def test_realtime_pacing_absorbs_computation_time() -> None:
+    """Sleeping to absolute deadlines: 20 steps of 5 ms computation + a 10 ms charge take about
+    200 ms of wall time (the charges), not 300 ms (charges + computation)."""
+    clock = VirtualClock(realtime=True, speed=1.0)
+    wall = time.perf_counter()
+    for _ in range(20):
+        busy_until = time.perf_counter() + 0.005
+        while time.perf_counter() < busy_until:
+            pass
+        clock.advance(0.010)
+    elapsed = time.perf_counter() - wall
+    assert 0.199 <= elapsed < 0.27
+    assert clock.now() >= 0.2
+
+
+def test_realtime_pacing_forgives_idle_time() -> None:
+    clock = VirtualClock(realtime=True, speed=10.0)
+    time.sleep(0.2)  # idle: 2 virtual s pass with nothing charged
+    wall = time.perf_counter()
+    clock.sleep(0.5)  # must still take 50 ms of wall time, not return at once
+    assert time.perf_counter() - wall >= 0.045
