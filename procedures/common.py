@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -123,6 +124,12 @@ class RowBatch:
             log.exception("%s: could not record the last rows", self.stream)
 
 
+# The pulse each pulse generator was last set up for. Kept per generator, not per Device: the
+# devices of a procedure share one generator, and a shape cached on one Device would fire
+# another Device's last pulse (e.g. a RESET where a SET was asked).
+_PULSE_SHAPES: weakref.WeakKeyDictionary[Any, tuple] = weakref.WeakKeyDictionary()
+
+
 class Device:
     """One device of the chip, reached through the switch matrix (when the bench has one).
 
@@ -137,7 +144,6 @@ class Device:
         self.row, self.col = row, col
         self.read_v, self.compliance_a, self.nplc, self.reads = read_v, compliance_a, nplc, reads
         self._routed: str | None = None
-        self._pulse_shape: tuple | None = None
 
     def route(self, terminal: str) -> None:
         switch = self.bench.switch
@@ -186,11 +192,12 @@ class Device:
         pulser = self.bench.pulser
         period = period_s if period_s is not None else max(2 * width_s, width_s + 1e-6)
         shape = (amplitude_v, width_s, period, count)
-        if shape != self._pulse_shape:  # reconfigure only when the pulse changes
+        if _PULSE_SHAPES.get(pulser) != shape:  # reconfigure only when the pulse changes
+            _PULSE_SHAPES.pop(pulser, None)  # unknown until configured: a failure leaves no stale shape
             pulser.configure_pulse(amplitude_v, width_s, period, burst_count=count)
             if not pulser.output_enabled():
                 pulser.output_on()
-            self._pulse_shape = shape
+            _PULSE_SHAPES[pulser] = shape
         pulser.trigger()
 
     def bipolar_burst(self, high_v: float, high_width_s: float, low_v: float, low_width_s: float,
@@ -200,7 +207,7 @@ class Device:
         ``max_burst``. Between bursts the generator holds its base, so its output is on only for them."""
         self.route("pulse")
         pulser = self.bench.pulser
-        self._pulse_shape = None  # the generator holds another pulse from now on
+        _PULSE_SHAPES.pop(pulser, None)  # the generator holds another pulse from now on
         if pulser.output_enabled():
             pulser.output_off()
         left = periods
