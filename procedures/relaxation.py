@@ -27,6 +27,7 @@ from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, ROW, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
     line_frequency_hz,
 )
+from memlab.procedures.context import instrument_for
 from memlab.procedures.optical import Light, check_laser_power
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
@@ -99,7 +100,7 @@ class Relaxation(Procedure):
         check_voltages(bench, "read_v", p.read_v)
         check_compliance(bench, p.compliance_a)
         role = "pulser" if p.stimulus == "pulses" else "laser"
-        if getattr(bench, role, None) is None:
+        if instrument_for(bench, role) is None:
             raise ParameterError("stimulus", p.stimulus, f"a stimulus the bench can give: it has no {role}")
         if p.stimulus == "pulses":
             check_pulse_amplitudes(bench, "amplitude_v", p.amplitude_v)

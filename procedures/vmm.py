@@ -149,15 +149,15 @@ class VMM(Procedure):
 
     def check(self, bench: Any) -> None:
         p = self.p
-        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        chip = bench.chip_info()
         for first, size, lines in (("row", "rows", chip.get("rows")), ("col", "cols", chip.get("cols"))):
             if lines is not None and self.values[first] + self.values[size] > lines:
                 raise ParameterError(size, self.values[size], f"{first} + {size} <= {lines} (the sub-array from "
                                                               f"{first} {self.values[first]} must fit the chip)")
         super().check(bench)
-        array = bench.chip_info().get("array", "1t1r") if hasattr(bench, "chip_info") else "1t1r"
+        array = chip.get("array", "1t1r")
         if array != "1t1r":
-            raise ParameterError("bench", getattr(bench, "name", array),
+            raise ParameterError("bench", array,
                                  "a 1T1R array: with one SMU the product is measured by superposition of "
                                  f"single-device reads, which sneak paths of a {array} array would corrupt")
         check_pulse_amplitudes(bench, "v_stop", p.v_stop)
