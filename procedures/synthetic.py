@@ -118,11 +118,11 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                    repeats: int = 3, with_optical: bool = True) -> CampaignTruth:
     """Write one run of every procedure with figures of merit for a ``rows`` x ``cols`` chip.
 
-    Per device: forming, iv-sweep, potentiation-depression, write-verify; per chip: readout,
-    retention, vmm; on device (0, 0): endurance, and (``with_optical``) relaxation,
-    optical-pulses and three-factor; plus a clock-check and an xor run. The device in the
-    last row and column never forms (its forming voltage is beyond the ramp), so the forming
-    yield is (n - 1) / n. Returns the parameters used.
+    Per device: forming, switching, iv-sweep, potentiation-depression, write-verify; per chip:
+    readout, retention, vmm; on device (0, 0): pulsed-iv, endurance, and (``with_optical``)
+    relaxation, optical-pulses and three-factor; plus a clock-check and an xor run: every built-in
+    procedure. The device in the last row and column never forms (its forming voltage is beyond
+    the ramp), so the forming yield is (n - 1) / n. Returns the parameters used.
     """
     if rows < 1 or cols < 1:
         raise ValueError(f"rows={rows!r}, cols={cols!r}: a chip needs at least one row and column")
@@ -176,6 +176,18 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                             "target_resistance_ohm": 2e6}))
             if not d.formed:
                 continue
+            # switching: one SET and one RESET pulse per cycle at the device's voltages (+-20 mV
+            # jitter), each followed by a read; written before the I-V sweep, whose figures come later
+            sw: dict[str, list] = {k: [] for k in ("cycle", "polarity", "voltage", "current", "resistance", "time")}
+            for k in range(cycles):
+                for pol, v_sw, g_after in ((1, d.v_set_v, d.g_max_s), (-1, d.v_reset_v, d.g_min_s)):
+                    i_read = float(_read_current(g_after, v_read, v0)) * (1 + 0.005 * rng.standard_normal())
+                    for key, val in zip(sw, (k, pol, v_sw + 0.02 * rng.standard_normal(), i_read, v_read / i_read,
+                                             len(sw["cycle"]) * 1e-3)):
+                        sw[key].append(val)
+            add("switching", write_run(folder, "switching", {"switching": sw}, devices=dev, chip=chip,
+                                       parameters={"row": r, "col": c, "cycles": cycles, "set_v": 1.5,
+                                                   "reset_v": -1.5, "read_v": v_read}))
             # iv-sweep: abrupt SET/RESET at the device's voltages (+-20 mV jitter per cycle)
             up = np.round(np.arange(0, 1.5 + 1e-9, 0.05), 10)
             loop = np.concatenate((up, up[::-1][1:], -up[1:], -up[::-1][1:-1]))
@@ -199,6 +211,22 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                        "time": np.arange(len(v_all)) * 1e-3}},
                 devices=dev, chip=chip, parameters={"row": r, "col": c, "read_v": v_read, "v_max": 1.5,
                                                     "v_min": -1.5, "step_v": 0.05, "cycles": cycles}))
+            if (r, c) == (0, 0):
+                # pulsed I-V: 0.1 V steps to 2 V; above the SET voltage each pulse moves G a soft-bounds step
+                amps = np.round(np.arange(0.5, 2.0 + 1e-9, 0.1), 10)
+                g_pulsed, state = [], d.g_min_s
+                for amp in amps:
+                    if amp >= d.v_set_v:
+                        state += d.a_plus * (amp / d.v_set_v) * (d.g_max_s - state)
+                    g_pulsed.append(state * (1 + 0.005 * rng.standard_normal()))
+                g_arr = np.asarray(g_pulsed)
+                add("pulsed-iv", write_run(folder, "pulsed-iv", {"pulses": {
+                    "pulse": np.arange(len(amps)), "amplitude": amps, "width": np.full(len(amps), 1e-6),
+                    "current": _read_current(g_arr, v_read, v0), "read_voltage": np.full(len(amps), v_read),
+                    "conductance": g_arr, "pulse_current": np.full(len(amps), math.nan),
+                    "time": np.arange(len(amps)) * 1e-3}},
+                    devices=dev, chip=chip, parameters={"row": r, "col": c, "start_v": 0.5, "stop_v": 2.0,
+                                                        "step_v": 0.1, "read_v": v_read}))
             # potentiation-depression: soft bounds, 30 % cycle-to-cycle noise per step, 0.5 % read noise
             reps, pls, pols, gvals = [], [], [], []
             state = d.g_min_s
