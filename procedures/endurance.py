@@ -78,7 +78,7 @@ class Endurance(Procedure):
             Column("window", "", description="G_set / G_reset"), Column("time", "s")),
             "one row per sampled cycle"),
         StreamSpec("result", (
-            Column("failed", "", "i1"), Column("failure_cycle", "", "i8", description="-1 if none"),
+            Column("failed", "", "i1", description="0/1"), Column("failure_cycle", "", "i8", description="-1 if none"),
             Column("reason_code", "", "i1", description="0 none, 1 window closed, 2 stuck")),
             "one row: whether, when and why the device failed"),
     )

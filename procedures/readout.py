@@ -16,7 +16,8 @@ from memlab.storage import Column, StreamSpec
 READS_STREAM = StreamSpec("reads", (
     Column("row", "", "i4"), Column("col", "", "i4"), Column("read", "", "i4"),
     Column("current", "A"), Column("conductance", "S"), Column("time", "s")), "every reading")
-MAP_DESCRIPTION = "conductance of each device read, NaN elsewhere; shape (rows, cols) of the chip"
+MAP_DESCRIPTION = "one row: the conductance map of the chip"
+MAP_COLUMN = "rows x cols of the chip; mean of each device read, NaN elsewhere"
 
 
 @register
@@ -32,7 +33,7 @@ class Readout(Procedure):
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 10, "", 1, 10_000, help="Readings per device"),
     )
-    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1)),), MAP_DESCRIPTION))
+    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1), description=MAP_COLUMN),), MAP_DESCRIPTION))
     plots = (PlotHint("map", "", "conductance", "Conductance map", kind="image", log_y=True),
              PlotHint("reads", "time", "conductance", "Readings"))
     requires = ("smu",)
@@ -57,7 +58,7 @@ class Readout(Procedure):
         self.streams = self.stream_specs(chip)  # the map's shape is the chip's, known only now
 
     def stream_specs(self, chip: Mapping[str, Any]) -> tuple[StreamSpec, ...]:
-        return (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(chip["rows"], chip["cols"])),),
+        return (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(chip["rows"], chip["cols"]), description=MAP_COLUMN),),
                                          MAP_DESCRIPTION))
 
     def estimate_s(self, bench) -> float:

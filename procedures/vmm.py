@@ -50,12 +50,15 @@ from memlab.storage import Column, StreamSpec
 
 def stream_specs(rows: int, cols: int) -> tuple[StreamSpec, ...]:
     """The streams of a ``rows`` x ``cols`` sub-array (the column shapes follow it)."""
+    matrix = "rows x cols of the sub-array"
+    per_row, per_col = "one per row of the sub-array", "one per column of the sub-array"
     return (
-        StreamSpec("weights", (Column("target", "S", shape=(rows, cols)),
-                               Column("programmed", "S", shape=(rows, cols))),
+        StreamSpec("weights", (Column("target", "S", shape=(rows, cols), description=matrix),
+                               Column("programmed", "S", shape=(rows, cols), description=matrix)),
                    "target and programmed (read back before multiplying) conductances"),
-        StreamSpec("vmm", (Column("vector", "", "i4"), Column("inputs", "V", shape=(rows,)),
-                           Column("measured", "A", shape=(cols,)), Column("ideal", "A", shape=(cols,))),
+        StreamSpec("vmm", (Column("vector", "", "i4"), Column("inputs", "V", shape=(rows,), description=per_row),
+                           Column("measured", "A", shape=(cols,), description=per_col),
+                           Column("ideal", "A", shape=(cols,), description=per_col)),
                    "one row per input vector; ideal = programmed weights x inputs"),
     )
 

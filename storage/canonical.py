@@ -31,10 +31,10 @@ TARGET_RESISTANCE_OHM: Final = "target_resistance_ohm"
 MIN_WINDOW: Final = "min_window"
 """Endurance: the Gset/Greset ratio below which a device has failed [1]."""
 
-CANONICAL_PARAMETERS: Final[dict[str, str]] = {
-    READ_V: "V",
-    COMPLIANCE_A: "A",
-    TARGET_RESISTANCE_OHM: "ohm",
-    MIN_WINDOW: "",
+CANONICAL_PARAMETERS: Final[dict[str, tuple[str, str]]] = {
+    READ_V: ("V", "read voltage: where reads are made (iv-sweep: where analysis reads HRS and LRS off the loops)"),
+    COMPLIANCE_A: ("A", "current compliance of the source-measure unit"),
+    TARGET_RESISTANCE_OHM: ("ohm", "forming: a device is formed once it reads at or below this"),
+    MIN_WINDOW: ("", "endurance: the device has failed once Gset/Greset falls below this"),
 }
-"""Each canonical name with the unit every procedure that records it declares."""
+"""Each canonical name with its unit (the same in every procedure that declares it) and meaning."""

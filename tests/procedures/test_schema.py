@@ -101,7 +101,7 @@ def test_canonical_parameter_names_and_units():
     for name, cls in builtin_procedures().items():
         for param in cls.parameters:
             if param.name in canonical.CANONICAL_PARAMETERS:
-                assert param.unit == canonical.CANONICAL_PARAMETERS[param.name], (name, param.name)
+                assert param.unit == canonical.CANONICAL_PARAMETERS[param.name][0], (name, param.name)
             if "read" in param.name and param.unit == "V":
                 assert param.name == canonical.READ_V, (name, param.name)
     reads = {name for name, cls in builtin_procedures().items()
