@@ -12,7 +12,7 @@ procedures' declarations) needs neither pymeasure nor pyvisa.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
 
 if TYPE_CHECKING:
     from memlab.instruments.clock import Clock
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     )
     from memlab.instruments.limits import SafetyLimits
 
-__all__ = ["Role", "ROLE_NAMES", "BenchSettings", "BenchContext", "ExecutionContext", "instrument_for"]
+__all__ = ["Role", "ROLE_NAMES", "BenchSettings", "BenchContext", "RunnableBench", "ExecutionContext",
+           "instrument_for"]
 
 Role = Literal["smu", "pulser", "laser", "switch", "power_meter"]
 """The name of an instrument role, as procedures list them in ``requires``."""
@@ -52,6 +53,7 @@ class BenchSettings(Protocol):
         ...
 
 
+@runtime_checkable
 class BenchContext(Protocol):
     """The bench as procedures see it (``ctx.bench`` in :meth:`Procedure.execute`, the argument of
     :meth:`Procedure.check` and :meth:`Procedure.estimate_s`)."""
@@ -75,6 +77,20 @@ class BenchContext(Protocol):
 
     def chip_info(self) -> Mapping[str, Any]:
         """The chip: ``family``, ``rows``, ``cols``, ``seed``, ``array``, ``simulated``, ..."""
+        ...
+
+
+@runtime_checkable
+class RunnableBench(BenchContext, Protocol):
+    """What the runner (and the dashboard) needs on top: the instrument snapshot for the run file
+    and the safe shutdown after every run. Procedures never call these."""
+
+    def snapshot(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per role: model, identity, address, simulated, settings."""
+        ...
+
+    def safe_shutdown(self) -> list[str]:
+        """Every source to 0 V / output off and the laser off; returns the errors as text."""
         ...
 
 
