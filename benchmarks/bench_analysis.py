@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from memlab.analysis import open_run, summarize  # noqa: E402
-from memlab.analysis.synthetic import STREAMS, write_run  # noqa: E402
-from memlab.storage import ParameterRecord  # noqa: E402
+from memlab.procedures.synthetic import write_run  # noqa: E402
+from memlab.storage import canonical  # noqa: E402
 
 
 def small_runs(folder: Path, n: int) -> None:
@@ -45,7 +45,7 @@ def small_runs(folder: Path, n: int) -> None:
     res = np.where(volts >= 3.0, 1e5, 1e9)
     forming = {"forming": {"attempt": np.zeros(volts.size), "step": np.arange(volts.size), "voltage": volts,
                            "width": np.full(volts.size, 1e-3), "current": 0.1 / res, "resistance": res,
-                           "time": np.arange(volts.size) * 1e-3},
+                           "step_current": np.minimum(volts / res, 1e-4), "time": np.arange(volts.size) * 1e-3},
                "result": {"formed": 1, "forming_voltage": 3.0, "forming_current": 1e-6,
                           "final_resistance": 1e5, "attempts": 1}}
     p = np.arange(1, 51)
@@ -69,11 +69,11 @@ def small_runs(folder: Path, n: int) -> None:
                  "result": {"failed": 1, "failure_cycle": 1e5, "reason_code": 1}}
     kinds = [("iv-sweep", iv), ("forming", forming), ("potentiation-depression", pulses),
              ("write-verify", levels), ("endurance", endurance)]
-    params = {"read_voltage_v": ParameterRecord(0.2, "V")}
+    params = {canonical.READ_V: 0.2}
     for k in range(n):
         proc, data = kinds[k % len(kinds)]
         dev = ((k // len(kinds)) // 32 % 32, (k // len(kinds)) % 32)
-        write_run(folder, proc, STREAMS[proc], data, devices=[dev], parameters=params,
+        write_run(folder, proc, data, devices=[dev], parameters=params,
                   name=f"run{k:05d}_{proc}.h5")
 
 
@@ -110,7 +110,7 @@ def big_stream(folder: Path, rows: int) -> Path:
     data = {"iv": {"cycle": np.repeat(np.arange(rows // 1000 + 1), 1000)[:rows],
                    "voltage": np.sin(np.arange(rows) * 1e-3), "current": np.cos(np.arange(rows) * 1e-3) * 1e-6,
                    "time": np.arange(rows) * 1e-6}}
-    return write_run(folder, "iv-sweep", STREAMS["iv-sweep"], data, devices=[(0, 0)], name="big.h5")
+    return write_run(folder, "iv-sweep", data, devices=[(0, 0)], name="big.h5")
 
 
 def load_times(path: Path, repeats: int) -> tuple[float, float]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from memlab.procedures.context import BenchContext, Role, instrument_for
 from memlab.procedures.parameters import Parameter, ParameterError
-from memlab.storage import StreamSpec
+from memlab.storage import ParameterRecord, StreamSpec
 
 if TYPE_CHECKING:
     from memlab.procedures.runner import RunContext
@@ -50,7 +51,7 @@ class Procedure(ABC):
     parameters: ClassVar[tuple[Parameter, ...]] = ()
     streams: ClassVar[tuple[StreamSpec, ...]] = ()
     plots: ClassVar[tuple[PlotHint, ...]] = ()
-    requires: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[Role, ...]] = ()
 
     def __init__(self, **values: Any) -> None:
         declared = {p.name: p for p in self.parameters}
@@ -74,13 +75,13 @@ class Procedure(ABC):
     def validate(self) -> None:
         """Checks between parameters (e.g. start < stop); raise ParameterError. No bench yet."""
 
-    def check(self, bench: Any) -> None:
+    def check(self, bench: BenchContext) -> None:
         """Checks against the bench (limits, chip size, roles present) before anything runs."""
-        missing = [role for role in self.requires if getattr(bench, role, None) is None]
+        missing = [role for role in self.requires if instrument_for(bench, role) is None]
         if missing:
-            raise ParameterError("bench", getattr(bench, "name", "bench"),
+            raise ParameterError("bench", bench.config.name,
                                  f"{self.name} needs the roles {list(self.requires)}; missing {missing}")
-        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        chip = bench.chip_info()
         rows, cols = chip.get("rows"), chip.get("cols")
         for row, col in self.devices():
             if rows is not None and not 0 <= row < rows:
@@ -94,7 +95,18 @@ class Procedure(ABC):
             return [(self.values["row"], self.values["col"])]
         return []
 
-    def estimate_s(self, bench: Any) -> float | None:
+    def stream_specs(self, chip: Mapping[str, Any]) -> tuple[StreamSpec, ...]:
+        """The streams this run writes on ``chip`` (a bench's ``chip_info()``): the declared
+        :attr:`streams`, unless a procedure's column shapes follow the chip (readout's map)."""
+        return self.streams
+
+    def parameter_records(self) -> dict[str, ParameterRecord]:
+        """Every parameter as run, with its declared unit and help, as the run file records it."""
+        declared = {p.name: p for p in self.parameters}
+        return {name: ParameterRecord(value, declared[name].unit, declared[name].help)
+                for name, value in self.values.items()}
+
+    def estimate_s(self, bench: BenchContext) -> float | None:
         """Instrument time the run will take, if it can be told in advance (for progress)."""
         return None
 

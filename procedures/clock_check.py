@@ -49,7 +49,7 @@ class ClockCheck(Procedure):
     def execute(self, ctx) -> None:
         p = self.p
         rng = np.random.default_rng(p.seed)
-        if getattr(ctx.clock, "virtual", False) or p.interval_s == 0:
+        if ctx.clock.virtual or p.interval_s == 0:
             batch = _BATCH_MAX_ROWS
         else:
             batch = int(min(_BATCH_MAX_ROWS, max(1, _BATCH_WALL_S // p.interval_s)))

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from memlab.procedures.context import BenchContext, ExecutionContext
 from memlab.procedures.parameters import Parameter, ParameterError
+from memlab.storage import canonical
 
 if TYPE_CHECKING:
     from memlab.instruments.interfaces import SweepResult
@@ -20,9 +22,9 @@ log = logging.getLogger(__name__)
 # -- shared parameter declarations ----------------------------------------------------------
 ROW = Parameter("row", int, 0, "", 0, 4095, help="Chip row of the device")
 COL = Parameter("col", int, 0, "", 0, 4095, help="Chip column of the device")
-READ_V = Parameter("read_v", float, 0.2, "V", -2.0, 2.0,
+READ_V = Parameter(canonical.READ_V, float, 0.2, "V", -2.0, 2.0,
                    help="Read voltage: well below the switching threshold so reads do not disturb")
-COMPLIANCE_A = Parameter("compliance_a", float, 1e-3, "A", 1e-9, 0.1,
+COMPLIANCE_A = Parameter(canonical.COMPLIANCE_A, float, 1e-3, "A", 1e-9, 0.1,
                          help="Current compliance of the source-measure unit")
 NPLC = Parameter("nplc", float, 0.01, "", 0.001, 10.0,
                  help="Integration time of each reading, in power-line cycles")
@@ -63,7 +65,7 @@ def parse_devices(text: str, rows: int | None = None, cols: int | None = None,
     return devices
 
 
-def check_pulse_amplitudes(bench: Any, name: str, *amplitudes_v: float) -> None:
+def check_pulse_amplitudes(bench: BenchContext, name: str, *amplitudes_v: float) -> None:
     """Refuse pulse amplitudes beyond the bench's limit before anything is switched on."""
     limit = bench.limits.max_pulse_voltage_v
     for value in amplitudes_v:
@@ -71,29 +73,29 @@ def check_pulse_amplitudes(bench: Any, name: str, *amplitudes_v: float) -> None:
             raise ParameterError(name, value, f"|value| <= {limit:g} V (the bench's max_pulse_voltage_v)")
 
 
-def check_voltages(bench: Any, name: str, *voltages_v: float) -> None:
+def check_voltages(bench: BenchContext, name: str, *voltages_v: float) -> None:
     limit = bench.limits.max_voltage_v
     for value in voltages_v:
         if abs(value) > limit:
             raise ParameterError(name, value, f"|value| <= {limit:g} V (the bench's max_voltage_v)")
 
 
-def check_compliance(bench: Any, compliance_a: float) -> None:
+def check_compliance(bench: BenchContext, compliance_a: float) -> None:
     if compliance_a > bench.limits.max_current_a:
         raise ParameterError("compliance_a", compliance_a,
                              f"<= {bench.limits.max_current_a:g} A (the bench's max_current_a)")
 
 
-def line_frequency_hz(bench: Any) -> float:
-    """The bench's mains frequency (SMU integration times are in power-line cycles); 50 Hz if unknown."""
-    return float(getattr(getattr(bench, "config", None), "line_frequency_hz", 50.0))
+def line_frequency_hz(bench: BenchContext) -> float:
+    """The bench's mains frequency (SMU integration times are in power-line cycles)."""
+    return float(bench.config.line_frequency_hz)
 
 
 class RowBatch:
     """Rows gathered one at a time, appended to ``stream`` as one batch of arrays every ``size`` rows
     (and by :meth:`flush`): a file write and a plot update per batch, not per point."""
 
-    def __init__(self, ctx: Any, stream: str, columns: tuple[str, ...], size: int = 64) -> None:
+    def __init__(self, ctx: ExecutionContext, stream: str, columns: tuple[str, ...], size: int = 64) -> None:
         self.ctx, self.stream, self.columns, self.size = ctx, stream, columns, size
         self._rows: list[tuple] = []
 
@@ -138,9 +140,10 @@ class Device:
     fetch for all readings); pulses use the pulse generator's triggered bursts.
     """
 
-    def __init__(self, ctx: Any, row: int, col: int, *, read_v: float, compliance_a: float,
+    def __init__(self, ctx: ExecutionContext, row: int, col: int, *, read_v: float, compliance_a: float,
                  nplc: float, reads: int = 1) -> None:
-        self.ctx, self.bench = ctx, ctx.bench
+        self.ctx = ctx
+        self.bench: BenchContext = ctx.bench
         self.row, self.col = row, col
         self.read_v, self.compliance_a, self.nplc, self.reads = read_v, compliance_a, nplc, reads
         self._routed: str | None = None

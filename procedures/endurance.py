@@ -30,7 +30,7 @@ from memlab.procedures.common import (
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.pulsed_iv import READ_OVERHEAD_S, STEP_OVERHEAD_S
 from memlab.procedures.registry import register
-from memlab.storage import Column, StreamSpec
+from memlab.storage import Column, StreamSpec, canonical
 
 if TYPE_CHECKING:
     from memlab.procedures.runner import RunContext
@@ -63,7 +63,7 @@ class Endurance(Procedure):
         Parameter("reset_width_s", float, 1e-6, "s", 1e-9, 1.0,
                   help="RESET width: the rest of each period, after the SET pulse"),
         Parameter("samples_per_decade", int, 10, "", 1, 10_000, help="Sampled (read) cycles per decade"),
-        Parameter("min_window", float, 2.0, "", 1.0, 1e9,
+        Parameter(canonical.MIN_WINDOW, float, 2.0, "", 1.0, 1e9,
                   help="Failure when the on/off ratio G_set / G_reset falls below this"),
         Parameter("stuck_tolerance", float, 0.05, "", 0.0, 1.0,
                   help="Stuck when |G_set / G_reset - 1| is below this (no switching)"),
@@ -78,7 +78,7 @@ class Endurance(Procedure):
             Column("window", "", description="G_set / G_reset"), Column("time", "s")),
             "one row per sampled cycle"),
         StreamSpec("result", (
-            Column("failed", "", "i1"), Column("failure_cycle", "", "i8", description="-1 if none"),
+            Column("failed", "", "i1", description="0/1"), Column("failure_cycle", "", "i8", description="-1 if none"),
             Column("reason_code", "", "i1", description="0 none, 1 window closed, 2 stuck")),
             "one row: whether, when and why the device failed"),
     )

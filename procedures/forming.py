@@ -28,7 +28,7 @@ from memlab.procedures.common import (
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.pulsed_iv import READ_OVERHEAD_S, amplitude_steps, check_smu_width
 from memlab.procedures.registry import register
-from memlab.storage import Column, StreamSpec
+from memlab.storage import Column, StreamSpec, canonical
 
 if TYPE_CHECKING:
     from memlab.procedures.runner import RunContext
@@ -65,7 +65,7 @@ class Forming(Procedure):
         Parameter("max_width_s", float, 0.1, "s", 50e-6, 100.0, help="pulse-width mode: longest pulse"),
         replace(COMPLIANCE_A, default=50e-6, help="Current compliance during every step: it sets the "
                                                   "conductance the filament grows to"),
-        Parameter("target_resistance_ohm", float, 500e3, "ohm", 1.0, 1e12,
+        Parameter(canonical.TARGET_RESISTANCE_OHM, float, 500e3, "ohm", 1.0, 1e12,
                   help="Formed once a read shows this resistance or less"),
         Parameter("attempts", int, 3, "", 1, 100, help="Ramps tried, with a RESET pulse before each retry"),
         Parameter("reset_v", float, -2.0, "V", -20.0, 20.0,
@@ -81,7 +81,7 @@ class Forming(Procedure):
             Column("step_current", "A", description="measured during the step (at compliance once formed)"),
             Column("time", "s")), "one row per step"),
         StreamSpec("result", (
-            Column("formed", "", "i1"), Column("forming_voltage", "V"), Column("forming_current", "A"),
+            Column("formed", "", "i1", description="0/1"), Column("forming_voltage", "V"), Column("forming_current", "A"),
             Column("final_resistance", "ohm"), Column("attempts", "", "i4")),
             "one row: whether and where the device formed (NaN voltage and current if it did not)"),
     )

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from memlab.procedures.base import PlotHint, Procedure
-from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, ROW, Device, check_compliance, check_voltages
+from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, check_compliance, check_voltages
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
 from memlab.storage import Column, StreamSpec
@@ -38,6 +38,8 @@ class IVSweep(Procedure):
         replace(COMPLIANCE_A, default=1e-4),
         NPLC,
         Parameter("delay_s", float, 0.0, "s", 0.0, 10.0, help="Settling delay before each reading"),
+        replace(READ_V, default=0.1, help="Voltage at which analysis reads each loop's high- and low-resistance "
+                                          "state off the SET side (recorded, not applied on its own)"),
     )
     streams = (StreamSpec("iv", (Column("cycle", "", "i4"), Column("voltage", "V"),
                                  Column("current", "A"), Column("time", "s")), "the I-V loops"),)
@@ -45,6 +47,8 @@ class IVSweep(Procedure):
     requires = ("smu",)
 
     def validate(self) -> None:
+        if self.p.read_v == 0:  # analysis reads resistance as V / I there
+            raise ParameterError("read_v", 0.0, "a non-zero voltage (resistance is V / I)")
         points = staircase(self.p.v_max, self.p.v_min, self.p.step_v).size
         if points > 100_000:
             raise ParameterError("step_v", self.p.step_v,

@@ -111,7 +111,7 @@ class PulsedIV(Procedure):
     def check(self, bench: Any) -> None:
         super().check(bench)
         p = self.p
-        if p.source == "pulser" and getattr(bench, "pulser", None) is None:
+        if p.source == "pulser" and bench.pulser is None:
             raise ParameterError("source", p.source, "'smu': this bench has no pulse generator")
         check_pulse_amplitudes(bench, "start_v", p.start_v)
         check_pulse_amplitudes(bench, "stop_v", p.stop_v)

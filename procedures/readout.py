@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from memlab.procedures.base import PlotHint, Procedure
@@ -13,6 +16,8 @@ from memlab.storage import Column, StreamSpec
 READS_STREAM = StreamSpec("reads", (
     Column("row", "", "i4"), Column("col", "", "i4"), Column("read", "", "i4"),
     Column("current", "A"), Column("conductance", "S"), Column("time", "s")), "every reading")
+MAP_DESCRIPTION = "one row: the conductance map of the chip"
+MAP_COLUMN = "rows x cols of the chip; mean of each device read, NaN elsewhere"
 
 
 @register
@@ -28,10 +33,12 @@ class Readout(Procedure):
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 10, "", 1, 10_000, help="Readings per device"),
     )
-    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1)),)))
+    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1), description=MAP_COLUMN),), MAP_DESCRIPTION))
     plots = (PlotHint("map", "", "conductance", "Conductance map", kind="image", log_y=True),
              PlotHint("reads", "time", "conductance", "Readings"))
     requires = ("smu",)
+    _rows: int | None = None  # the chip's size, known from check() on
+    _cols: int | None = None
 
     def validate(self) -> None:
         if self.p.read_v == 0:
@@ -40,7 +47,7 @@ class Readout(Procedure):
             parse_devices(self.p.devices)
 
     def devices(self) -> list[tuple[int, int]]:
-        return parse_devices(self.p.devices, getattr(self, "_rows", None), getattr(self, "_cols", None))
+        return parse_devices(self.p.devices, self._rows, self._cols)
 
     def check(self, bench) -> None:
         chip = bench.chip_info()
@@ -48,9 +55,11 @@ class Readout(Procedure):
         super().check(bench)
         check_voltages(bench, "read_v", self.p.read_v)
         check_compliance(bench, self.p.compliance_a)
-        # the map's shape is the chip's, known only now
-        self.streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(self._rows, self._cols)),),
-                                                 "conductance of each device read, NaN elsewhere"))
+        self.streams = self.stream_specs(chip)  # the map's shape is the chip's, known only now
+
+    def stream_specs(self, chip: Mapping[str, Any]) -> tuple[StreamSpec, ...]:
+        return (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(chip["rows"], chip["cols"]), description=MAP_COLUMN),),
+                                         MAP_DESCRIPTION))
 
     def estimate_s(self, bench) -> float:
         return len(self.devices()) * (self.p.reads * (self.p.nplc / 50 + 2e-4) + 0.01)

@@ -27,6 +27,7 @@ from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, ROW, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
     line_frequency_hz,
 )
+from memlab.procedures.context import instrument_for
 from memlab.procedures.optical import Light, check_laser_power
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
@@ -79,7 +80,7 @@ class Relaxation(Procedure):
         Parameter("baseline_reads", int, 5, "", 1, 1000, help="Readings averaged before the stimulus (logged)"),
         READ_V, COMPLIANCE_A, NPLC,
     )
-    streams = (StreamSpec("decay", (Column("time", "s"), Column("current", "A"), Column("conductance", "S")),
+    streams = (StreamSpec("decay", (Column("time", "s", description="since the stimulus ended"), Column("current", "A"), Column("conductance", "S")),
                           "reads after the stimulus; time since the stimulus ended"),)
     plots = (PlotHint("decay", "time", "conductance", "Relaxation", kind="scatter", log_x=True),)
     requires = ("smu",)
@@ -99,7 +100,7 @@ class Relaxation(Procedure):
         check_voltages(bench, "read_v", p.read_v)
         check_compliance(bench, p.compliance_a)
         role = "pulser" if p.stimulus == "pulses" else "laser"
-        if getattr(bench, role, None) is None:
+        if instrument_for(bench, role) is None:
             raise ParameterError("stimulus", p.stimulus, f"a stimulus the bench can give: it has no {role}")
         if p.stimulus == "pulses":
             check_pulse_amplitudes(bench, "amplitude_v", p.amplitude_v)

@@ -61,6 +61,8 @@ class Retention(Procedure):
     plots = (PlotHint("retention", "time", "conductance", "Conductance vs time since programming",
                       kind="scatter", group_by="row", log_x=True, log_y=True),)
     requires = ("smu",)
+    _rows: int | None = None  # the chip's size, known from check() on
+    _cols: int | None = None
 
     def validate(self) -> None:
         p = self.p
@@ -76,15 +78,15 @@ class Retention(Procedure):
             raise ParameterError("set_v", p.set_v, "a positive amplitude")
 
     def devices(self) -> list[tuple[int, int]]:
-        return parse_devices(self.p.devices, getattr(self, "_rows", None), getattr(self, "_cols", None))
+        return parse_devices(self.p.devices, self._rows, self._cols)
 
     def check(self, bench: Any) -> None:
-        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        chip = bench.chip_info()
         self._rows, self._cols = chip.get("rows"), chip.get("cols")
         super().check(bench)  # every device on the chip
         p = self.p
         if p.program == "target":
-            if getattr(bench, "pulser", None) is None:
+            if bench.pulser is None:
                 raise ParameterError("program", p.program, "'as-is': this bench has no pulse generator")
             check_pulse_amplitudes(bench, "set_v", p.set_v)
             if p.width_s < bench.limits.min_pulse_width_s:
@@ -99,7 +101,7 @@ class Retention(Procedure):
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
-        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        chip = bench.chip_info()
         n = len(parse_devices(p.devices, chip.get("rows"), chip.get("cols")))
         read_s = p.reads * (p.nplc / line_frequency_hz(bench) + READ_OVERHEAD_S) + STEP_OVERHEAD_S
         program_s = 0.0 if p.program == "as-is" else n * (p.max_pulses * 2 * p.width_s + read_s)

@@ -62,7 +62,7 @@ class Switching(Procedure):
     def check(self, bench: Any) -> None:
         super().check(bench)
         p = self.p
-        if p.source == "pulser" and getattr(bench, "pulser", None) is None:
+        if p.source == "pulser" and bench.pulser is None:
             raise ParameterError("source", p.source, "'smu': this bench has no pulse generator")
         check_pulse_amplitudes(bench, "set_v", p.set_v)
         check_pulse_amplitudes(bench, "reset_v", p.reset_v)

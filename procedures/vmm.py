@@ -50,12 +50,15 @@ from memlab.storage import Column, StreamSpec
 
 def stream_specs(rows: int, cols: int) -> tuple[StreamSpec, ...]:
     """The streams of a ``rows`` x ``cols`` sub-array (the column shapes follow it)."""
+    matrix = "rows x cols of the sub-array"
+    per_row, per_col = "one per row of the sub-array", "one per column of the sub-array"
     return (
-        StreamSpec("weights", (Column("target", "S", shape=(rows, cols)),
-                               Column("programmed", "S", shape=(rows, cols))),
+        StreamSpec("weights", (Column("target", "S", shape=(rows, cols), description=matrix),
+                               Column("programmed", "S", shape=(rows, cols), description=matrix)),
                    "target and programmed (read back before multiplying) conductances"),
-        StreamSpec("vmm", (Column("vector", "", "i4"), Column("inputs", "V", shape=(rows,)),
-                           Column("measured", "A", shape=(cols,)), Column("ideal", "A", shape=(cols,))),
+        StreamSpec("vmm", (Column("vector", "", "i4"), Column("inputs", "V", shape=(rows,), description=per_row),
+                           Column("measured", "A", shape=(cols,), description=per_col),
+                           Column("ideal", "A", shape=(cols,), description=per_col)),
                    "one row per input vector; ideal = programmed weights x inputs"),
     )
 
@@ -149,15 +152,15 @@ class VMM(Procedure):
 
     def check(self, bench: Any) -> None:
         p = self.p
-        chip = bench.chip_info() if hasattr(bench, "chip_info") else {}
+        chip = bench.chip_info()
         for first, size, lines in (("row", "rows", chip.get("rows")), ("col", "cols", chip.get("cols"))):
             if lines is not None and self.values[first] + self.values[size] > lines:
                 raise ParameterError(size, self.values[size], f"{first} + {size} <= {lines} (the sub-array from "
                                                               f"{first} {self.values[first]} must fit the chip)")
         super().check(bench)
-        array = bench.chip_info().get("array", "1t1r") if hasattr(bench, "chip_info") else "1t1r"
+        array = chip.get("array", "1t1r")
         if array != "1t1r":
-            raise ParameterError("bench", getattr(bench, "name", array),
+            raise ParameterError("bench", array,
                                  "a 1T1R array: with one SMU the product is measured by superposition of "
                                  f"single-device reads, which sneak paths of a {array} array would corrupt")
         check_pulse_amplitudes(bench, "v_stop", p.v_stop)

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from memlab.analysis.synthetic import STREAMS, CampaignTruth, write_campaign, write_run
+from memlab.procedures.synthetic import CampaignTruth, declared_streams, write_campaign, write_run
 from memlab.storage import RunWriter
 
 
@@ -27,7 +27,7 @@ def write_iv(path: Path, *, cycles: int = 2) -> Path:
     v = np.concatenate([np.linspace(0, 1, 11), np.linspace(1, -1, 21)[1:], np.linspace(-1, 0, 11)[1:]])
     data = {"iv": {"cycle": np.repeat(np.arange(cycles), len(v)), "voltage": np.tile(v, cycles),
                    "current": np.tile(v, cycles) * 1e-5, "time": np.arange(cycles * len(v)) * 1e-3}}
-    return write_run(path.parent, "iv-sweep", STREAMS["iv-sweep"], data, devices=[(0, 1)], name=path.name)
+    return write_run(path.parent, "iv-sweep", data, devices=[(0, 1)], name=path.name)
 
 
 def make_interrupted(path: Path) -> Path:
@@ -61,7 +61,7 @@ def make_foreign(path: Path) -> Path:
 def live_writer(tmp_path: Path) -> Iterator[tuple[Path, RunWriter]]:
     """A run still being written by this process."""
     path = tmp_path / "live.h5"
-    writer = RunWriter(path, procedure="iv-sweep", procedure_version="1", streams=STREAMS["iv-sweep"],
+    writer = RunWriter(path, procedure="iv-sweep", procedure_version="1", streams=declared_streams("iv-sweep"),
                        devices=[(1, 1)])
     writer.append("iv", {"cycle": [0, 0], "voltage": [0.0, 0.1], "current": [0.0, 1e-6], "time": [0.0, 1.0]})
     writer.flush()

@@ -19,14 +19,15 @@ from memlab.analysis import (
     open_run,
     summarize_file,
 )
-from memlab.analysis.synthetic import STREAMS, write_run
-from memlab.storage import RunFileError
+from memlab.procedures.synthetic import declared_streams
+from memlab.storage import RunFileError, RunWriter, canonical
 
 
 def test_import_analysis_pulls_in_no_instrument_procedure_or_gui_code():
-    code = ("import sys, analysis, analysis.metrics, analysis.synthetic\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('instruments', 'procedures', 'gui', 'PySide6', 'pyvisa', 'pymeasure', 'pyqtgraph'))\n"
+    code = ("import sys, memlab.analysis, memlab.analysis.metrics\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyvisa', 'pymeasure', "
+            "'pyqtgraph') or m.split('.')[:2] in (['memlab', 'instruments'], ['memlab', 'procedures'], "
+            "['memlab', 'gui']))\n"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -66,14 +67,14 @@ def test_folder_and_list_give_the_same_runs_and_ignore_other_files(campaign, tmp
 
 def test_concatenated_frame_has_run_metadata_columns(campaign):
     runs = load_runs(campaign.folder, procedure="iv-sweep")
-    df = runs.frame("iv", parameters=["read_voltage_v"])
+    df = runs.frame("iv", parameters=[canonical.READ_V])
     assert set(df["run"].cat.categories) == {r.name for r in runs}
     assert set(df["procedure"]) == {"iv-sweep"} and set(df["status"]) == {"completed"}
     assert df["device_row"].dtype == "Int64"
     devices = {(int(r), int(c)) for r, c in zip(df["device_row"], df["device_col"])}
     assert devices == {r.device for r in runs}
-    assert (df["read_voltage_v"] == campaign.read_voltage_v).all()
-    assert df.attrs["units"]["current"] == "A" and df.attrs["units"]["read_voltage_v"] == "V"
+    assert (df[canonical.READ_V] == campaign.read_voltage_v).all()
+    assert df.attrs["units"]["current"] == "A" and df.attrs["units"][canonical.READ_V] == "V"
     assert len(df) == sum(r.rows["iv"] for r in runs)
     table = runs.table()
     assert list(table["run"]) == [r.name for r in runs] and (table["devices"] == 1).all()
@@ -126,8 +127,11 @@ def test_bad_files_in_a_folder_are_skipped_with_a_warning_naming_each(tmp_path, 
 
 
 def test_a_run_without_the_stream_a_metric_needs(tmp_path):
-    path = write_run(tmp_path, "iv-sweep", STREAMS["clock-check"], {"signal": {
-        "sample": [0, 1], "time": [0.0, 1.0], "value": [0.0, 1.0]}}, devices=[(0, 0)], name="odd.h5")
+    path = tmp_path / "odd.h5"  # an iv-sweep file holding a clock-check's stream
+    writer = RunWriter(path, procedure="iv-sweep", procedure_version="1",
+                       streams=declared_streams("clock-check")[:1], devices=[(0, 0)])
+    writer.append("signal", {"sample": [0, 1], "time": [0.0, 1.0], "value": [0.0, 1.0]})
+    writer.close("completed")
     run = Run.open(path)
     with pytest.raises(MissingStreamError, match=r"odd\.h5 \(iv-sweep\): no stream 'iv', needed for the I-V "
                                                  r"figures; it has \['signal'\]"):

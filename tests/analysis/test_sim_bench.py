@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from memlab.analysis import summarize, summarize_file
-from memlab.analysis.synthetic import STREAMS, write_run
-from memlab.storage import ParameterRecord
+from memlab.procedures.synthetic import write_run
+from memlab.storage import canonical
 
 sim = pytest.importorskip("memlab.instruments.sim.chip")
 Chip, PRESETS = sim.Chip, sim.PRESETS
@@ -42,9 +42,9 @@ def potentiation_file(folder: Path, chip, r: int, c: int, pulses: int, repeats: 
     n = len(g)
     data = {"pulses": {"repeat": rep, "pulse": pul, "polarity": pol, "amplitude": np.asarray(pol) * AMP_V,
                        "conductance": g, "time": np.arange(n) * 1e-6}}
-    params = {"amplitude_v": ParameterRecord(AMP_V, "V"), "width_s": ParameterRecord(WIDTH_S, "s"),
-              "read_voltage_v": ParameterRecord(V_READ, "V")}
-    return write_run(folder, "potentiation-depression", STREAMS["potentiation-depression"], data,
+    params = {"row": r, "col": c, "set_v": AMP_V, "reset_v": -AMP_V, "width_s": WIDTH_S, "pulses": pulses,
+              "repeats": repeats, canonical.READ_V: V_READ}
+    return write_run(folder, "potentiation-depression", data,
                      devices=[(r, c)], parameters=params, chip={"family": chip.family, "rows": chip.rows,
                                                                 "cols": chip.cols, "simulated": True})
 
@@ -95,9 +95,9 @@ def test_drift_exponent_recovers_the_preset(tmp_path, family):
             for c in range(3):
                 for key, value in zip(rows, (r, c, chip.clock.now() - t_prog, chord(chip, r, c))):
                     rows[key].append(value)
-    path = write_run(tmp_path, "retention", STREAMS["retention"], {"retention": rows},
+    path = write_run(tmp_path, "retention", {"retention": rows},
                      devices=[(r, c) for r in range(3) for c in range(3)],
-                     parameters={"read_voltage_v": ParameterRecord(V_READ, "V")})
+                     parameters={"devices": "all", "duration_s": 1e5, canonical.READ_V: V_READ})
     s = summarize_file(path)
     nu = np.array([row["drift_nu"] for row in s.rows])
     assert len(nu) == 9
@@ -123,8 +123,8 @@ def test_iv_loops_give_the_devices_states_and_threshold(tmp_path):
         cur.append(chip.sweep(0, 0, loop, 1e-3, compliance_a=1e-3))
     data = {"iv": {"cycle": np.repeat(np.arange(3), len(loop)), "voltage": np.tile(loop, 3),
                    "current": np.concatenate(cur), "time": np.arange(3 * len(loop)) * 1e-3}}
-    path = write_run(tmp_path, "iv-sweep", STREAMS["iv-sweep"], data, devices=[(0, 0)],
-                     parameters={"read_voltage_v": ParameterRecord(v_read, "V")})
+    path = write_run(tmp_path, "iv-sweep", data, devices=[(0, 0)],
+                     parameters={"v_max": 2.0, "v_min": -2.0, "step_v": 0.02, canonical.READ_V: v_read})
     row = summarize_file(path).rows[0]
     v0 = PRESETS["prgo"]["v0_read_v"]
 
@@ -160,7 +160,7 @@ def test_three_factor_eligibility_window_and_gating_ratio(tmp_path):
     delta = np.subtract(after, before)
     data = {"coincidence": {"trial": np.arange(len(delays)), "delay": delays, "conductance_before": before,
                             "conductance_after": after, "delta": delta}}
-    path = write_run(tmp_path, "three-factor", STREAMS["three-factor"], data, devices=[(0, 0)])
+    path = write_run(tmp_path, "three-factor", data, devices=[(0, 0)])
     row = summarize_file(path).rows[0]
     assert row["eligibility_tau_s"] == pytest.approx(preset["tau_e_s"], rel=0.1)
     # efficacy with light / without: (h_dark + (1 - h_dark) P / (P + P_half)) / h_dark
@@ -190,7 +190,7 @@ def test_photoresponse_exponent_and_time_constants(tmp_path):
                 for key, value in zip(trace, (k, 1e-3 if lit else 0.0, 633e-9, chord(chip, 0, 0, 0.2),
                                               chip.clock.now())):
                     trace[key].append(value)
-    path = write_run(tmp_path, "optical-pulses", STREAMS["optical-pulses"],
+    path = write_run(tmp_path, "optical-pulses",
                      {"optical": trace, "photoresponse": {"power": powers, "photoconductance": photo}},
                      devices=[(0, 0)])
     row = summarize_file(path).rows[0]

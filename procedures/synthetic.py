@@ -1,4 +1,4 @@
-"""Synthetic run files with known device parameters, in the streams of docs/procedure-streams.md.
+"""Synthetic run files with known device parameters, in the streams the procedures declare.
 
 For tests, benchmarks and trying the analysis without a bench: :func:`write_campaign` writes a
 folder with one run of every procedure that has figures of merit, generated from the device
@@ -6,81 +6,42 @@ model of the physics reference (soft-bounds pulse response, sinh read I-V, power
 exponential photoconductance and eligibility), and returns the parameters it used, so each
 figure of merit has a known answer. The data are not a simulation of the instruments: for that,
 run the procedures on the simulated bench.
+
+The files' schema is not declared here: :func:`write_run` takes the streams (names, columns,
+dtypes, units) and the parameters (names, units, defaults, bounds) from the registered
+procedure's own declaration, so a synthetic file is what that procedure would write. This module
+lives in procedures/ for that reason (analysis imports storage only); like the declarations, it
+imports neither Qt, pyvisa nor pymeasure.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from memlab.storage import Column, ParameterRecord, RunWriter, StreamSpec
+from memlab.procedures.base import Procedure
+from memlab.procedures.registry import get_procedure
+from memlab.storage import RunWriter, StreamSpec
 
-__all__ = ["DeviceTruth", "CampaignTruth", "write_campaign", "STREAMS", "write_run"]
-
-INT = "i8"  # integer columns
-
-STREAMS: dict[str, tuple[StreamSpec, ...]] = {
-    "clock-check": (StreamSpec("signal", (Column("sample", "", INT), Column("time", "s"), Column("value", "V"))),),
-    "iv-sweep": (StreamSpec("iv", (Column("cycle", "", INT), Column("voltage", "V"), Column("current", "A"),
-                                   Column("time", "s"))),),
-    "forming": (
-        StreamSpec("forming", (Column("attempt", "", INT), Column("step", "", INT), Column("voltage", "V"),
-                               Column("width", "s"), Column("current", "A"), Column("resistance", "ohm"),
-                               Column("time", "s"))),
-        StreamSpec("result", (Column("formed", "", INT), Column("forming_voltage", "V"),
-                              Column("forming_current", "A"), Column("final_resistance", "ohm"),
-                              Column("attempts", "", INT))),
-    ),
-    "write-verify": (
-        StreamSpec("verify", (Column("level", "", INT), Column("pulse", "", INT), Column("amplitude", "V"),
-                              Column("conductance", "S"), Column("target", "S"), Column("time", "s"))),
-        StreamSpec("levels", (Column("level", "", INT), Column("target", "S"), Column("final", "S"),
-                              Column("error", ""), Column("pulses", "", INT), Column("success", "", INT))),
-    ),
-    "potentiation-depression": (
-        StreamSpec("pulses", (Column("repeat", "", INT), Column("pulse", "", INT), Column("polarity", "", INT),
-                              Column("amplitude", "V"), Column("conductance", "S"), Column("time", "s"))),
-    ),
-    "retention": (StreamSpec("retention", (Column("row", "", INT), Column("col", "", INT), Column("time", "s"),
-                                           Column("conductance", "S"))),),
-    "endurance": (
-        StreamSpec("endurance", (Column("cycle", "", INT), Column("conductance_set", "S"),
-                                 Column("conductance_reset", "S"), Column("window", ""), Column("time", "s"))),
-        StreamSpec("result", (Column("failed", "", INT), Column("failure_cycle", "", INT),
-                              Column("reason_code", "", INT))),
-    ),
-    "relaxation": (StreamSpec("decay", (Column("time", "s"), Column("current", "A"), Column("conductance", "S"))),),
-    "optical-pulses": (
-        StreamSpec("optical", (Column("pulse", "", INT), Column("power", "W"), Column("wavelength", "m"),
-                               Column("conductance", "S"), Column("time", "s"))),
-        StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S"))),
-    ),
-    "three-factor": (
-        StreamSpec("coincidence", (Column("trial", "", INT), Column("delay", "s"), Column("conductance_before", "S"),
-                                   Column("conductance_after", "S"), Column("delta", "S"))),
-    ),
-    "xor": (StreamSpec("truth_table", (Column("input_a", "", INT), Column("input_b", "", INT), Column("current", "A"),
-                                       Column("output", "", INT), Column("expected", "", INT))),),
-}
-"""The streams each procedure writes (docs/procedure-streams.md); readout and vmm depend on the
-chip size and are made by :func:`_readout_streams` / :func:`_vmm_streams`."""
+__all__ = ["DeviceTruth", "CampaignTruth", "write_campaign", "write_run", "declared_streams"]
 
 
-def _readout_streams(rows: int, cols: int) -> tuple[StreamSpec, ...]:
-    return (StreamSpec("reads", (Column("row", "", INT), Column("col", "", INT), Column("read", "", INT),
-                                 Column("current", "A"), Column("conductance", "S"), Column("time", "s"))),
-            StreamSpec("map", (Column("conductance", "S", shape=(rows, cols)),)))
+def declared_run(procedure: str, parameters: Mapping[str, Any] | None = None) -> Procedure:
+    """The registered ``procedure`` made with ``parameters`` (validated as for a real run; the
+    others at their defaults)."""
+    return get_procedure(procedure)(**dict(parameters or {}))
 
 
-def _vmm_streams(rows: int, cols: int) -> tuple[StreamSpec, ...]:
-    return (StreamSpec("weights", (Column("target", "S", shape=(rows, cols)),
-                                   Column("programmed", "S", shape=(rows, cols)))),
-            StreamSpec("vmm", (Column("vector", "", INT), Column("inputs", "V", shape=(rows,)),
-                               Column("measured", "A", shape=(cols,)), Column("ideal", "A", shape=(cols,)))))
+def declared_streams(procedure: str, parameters: Mapping[str, Any] | None = None,
+                     chip: Mapping[str, Any] | None = None) -> tuple[StreamSpec, ...]:
+    """The streams ``procedure`` declares for a run with ``parameters`` on ``chip`` (whose
+    ``rows`` and ``cols`` shape a readout's map)."""
+    return declared_run(procedure, parameters).stream_specs(dict(chip or {}))
 
 
 @dataclass
@@ -117,18 +78,25 @@ class CampaignTruth:
     files: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def write_run(folder: Path, procedure: str, streams: tuple[StreamSpec, ...], data: dict[str, dict[str, Any]],
-              *, devices: list[tuple[int, int]], parameters: dict[str, ParameterRecord] | None = None,
-              chip: dict[str, Any] | None = None, status: str = "completed", name: str | None = None) -> Path:
-    """Write one finished run file of ``procedure`` with ``data`` (stream -> column -> array)."""
+def write_run(folder: Path, procedure: str, data: Mapping[str, Mapping[str, Any]], *,
+              devices: list[tuple[int, int]], parameters: Mapping[str, Any] | None = None,
+              chip: Mapping[str, Any] | None = None, status: str = "completed", name: str | None = None) -> Path:
+    """Write one finished run file of ``procedure`` with ``data`` (stream -> column -> array).
+
+    ``parameters`` are values by their declared names (the rest at their defaults); the file
+    records every declared parameter with its unit, and the streams ``procedure`` declares,
+    as the runner would.
+    """
+    run = declared_run(procedure, parameters)
     dev = "-".join(f"r{r}c{c}" for r, c in devices[:1]) + ("+" if len(devices) > 1 else "")
     path = folder / (name or f"{procedure}_{dev or 'chip'}.h5")
     k = 1
     while path.exists():  # several runs of one procedure on one device
         path = folder / f"{path.stem.rsplit('~', 1)[0]}~{k}.h5"
         k += 1
-    writer = RunWriter(path, procedure=procedure, procedure_version="1", streams=streams,
-                       parameters=parameters or {}, chip=chip or {}, devices=devices,
+    writer = RunWriter(path, procedure=procedure, procedure_version=run.version,
+                       streams=run.stream_specs(dict(chip or {})), parameters=run.parameter_records(),
+                       chip=dict(chip or {}), devices=devices,
                        instruments={"smu": {"model": "synthetic", "simulated": True}},
                        operator="synthetic", software_version="synthetic")
     try:
@@ -150,11 +118,11 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                    repeats: int = 3, with_optical: bool = True) -> CampaignTruth:
     """Write one run of every procedure with figures of merit for a ``rows`` x ``cols`` chip.
 
-    Per device: forming, iv-sweep, potentiation-depression, write-verify; per chip: readout,
-    retention, vmm; on device (0, 0): endurance, and (``with_optical``) relaxation,
-    optical-pulses and three-factor; plus a clock-check and an xor run. The device in the
-    last row and column never forms (its forming voltage is beyond the ramp), so the forming
-    yield is (n - 1) / n. Returns the parameters used.
+    Per device: forming, switching, iv-sweep, potentiation-depression, write-verify; per chip:
+    readout, retention, vmm; on device (0, 0): pulsed-iv, endurance, and (``with_optical``)
+    relaxation, optical-pulses and three-factor; plus a clock-check and an xor run: every built-in
+    procedure. The device in the last row and column never forms (its forming voltage is beyond
+    the ramp), so the forming yield is (n - 1) / n. Returns the parameters used.
     """
     if rows < 1 or cols < 1:
         raise ValueError(f"rows={rows!r}, cols={cols!r}: a chip needs at least one row and column")
@@ -164,7 +132,7 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     chip = {"family": family, "rows": rows, "cols": cols, "seed": seed, "simulated": True,
-            "generator": "memlab.analysis.synthetic"}
+            "generator": "memlab.procedures.synthetic"}
     v_read, v0 = 0.2, 1.0
     truth = CampaignTruth(folder, rows, cols, [], v_read, v0, pulses_per_branch, tau_on_s=0.1,
                           tau_ph_s=1.0, tau_e_s=1.0, gamma_ph=0.5, endurance_cycles=1e5)
@@ -172,8 +140,6 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
 
     def add(proc: str, path: Path) -> None:
         files.setdefault(proc, []).append(path)
-
-    params = lambda **kw: {k: ParameterRecord(v, u) for k, (v, u) in kw.items()}  # noqa: E731
 
     for r in range(rows):
         for c in range(cols):
@@ -195,16 +161,33 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
             g = np.where(volts >= d.v_form_v, d.g_min_s * 3, 1e-9 * (1 + volts / 5))
             cur = _read_current(g, 0.1, v0) * (1 + 0.01 * rng.standard_normal(len(g)))
             res = 0.1 / cur
-            add("forming", write_run(folder, "forming", STREAMS["forming"], {
+            # during the step the device carries its I(V) up to the compliance
+            step_current = np.minimum(_read_current(g, volts, v0), 1e-4)
+            add("forming", write_run(folder, "forming", {
                 "forming": {"attempt": np.zeros(len(volts)), "step": np.arange(len(volts)), "voltage": volts,
                             "width": np.full(len(volts), 1e-3), "current": cur, "resistance": res,
-                            "time": np.arange(len(volts)) * 2e-3},
+                            "step_current": step_current, "time": np.arange(len(volts)) * 2e-3},
                 "result": {"formed": int(d.formed), "forming_voltage": d.v_form_v if d.formed else math.nan,
                            "forming_current": cur[-1] if d.formed else math.nan,
                            "final_resistance": res[-1], "attempts": 1}},
-                devices=dev, chip=chip, parameters=params(compliance_a=(1e-4, "A"), v_max_v=(5.0, "V"))))
+                devices=dev, chip=chip,
+                parameters={"row": r, "col": c, "start_v": 0.5, "stop_v": 5.0, "step_v": 0.1, "ceiling_v": 5.0,
+                            "width_s": 1e-3, "compliance_a": 1e-4, "read_v": 0.1, "attempts": 1,
+                            "target_resistance_ohm": 2e6}))
             if not d.formed:
                 continue
+            # switching: one SET and one RESET pulse per cycle at the device's voltages (+-20 mV
+            # jitter), each followed by a read; written before the I-V sweep, whose figures come later
+            sw: dict[str, list] = {k: [] for k in ("cycle", "polarity", "voltage", "current", "resistance", "time")}
+            for k in range(cycles):
+                for pol, v_sw, g_after in ((1, d.v_set_v, d.g_max_s), (-1, d.v_reset_v, d.g_min_s)):
+                    i_read = float(_read_current(g_after, v_read, v0)) * (1 + 0.005 * rng.standard_normal())
+                    for key, val in zip(sw, (k, pol, v_sw + 0.02 * rng.standard_normal(), i_read, v_read / i_read,
+                                             len(sw["cycle"]) * 1e-3)):
+                        sw[key].append(val)
+            add("switching", write_run(folder, "switching", {"switching": sw}, devices=dev, chip=chip,
+                                       parameters={"row": r, "col": c, "cycles": cycles, "set_v": 1.5,
+                                                   "reset_v": -1.5, "read_v": v_read}))
             # iv-sweep: abrupt SET/RESET at the device's voltages (+-20 mV jitter per cycle)
             up = np.round(np.arange(0, 1.5 + 1e-9, 0.05), 10)
             loop = np.concatenate((up, up[::-1][1:], -up[1:], -up[::-1][1:-1]))
@@ -223,11 +206,27 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                 cs.append(np.full(len(loop), k))
             v_all = np.concatenate(vs)
             i_all = _read_current(np.asarray(gs), v_all, v0) * (1 + 0.005 * rng.standard_normal(len(v_all)))
-            add("iv-sweep", write_run(folder, "iv-sweep", STREAMS["iv-sweep"], {
+            add("iv-sweep", write_run(folder, "iv-sweep", {
                 "iv": {"cycle": np.concatenate(cs), "voltage": v_all, "current": i_all,
                        "time": np.arange(len(v_all)) * 1e-3}},
-                devices=dev, chip=chip, parameters=params(read_voltage_v=(v_read, "V"), v_max_v=(1.5, "V"),
-                                                          cycles=(cycles, ""))))
+                devices=dev, chip=chip, parameters={"row": r, "col": c, "read_v": v_read, "v_max": 1.5,
+                                                    "v_min": -1.5, "step_v": 0.05, "cycles": cycles}))
+            if (r, c) == (0, 0):
+                # pulsed I-V: 0.1 V steps to 2 V; above the SET voltage each pulse moves G a soft-bounds step
+                amps = np.round(np.arange(0.5, 2.0 + 1e-9, 0.1), 10)
+                g_pulsed, state = [], d.g_min_s
+                for amp in amps:
+                    if amp >= d.v_set_v:
+                        state += d.a_plus * (amp / d.v_set_v) * (d.g_max_s - state)
+                    g_pulsed.append(state * (1 + 0.005 * rng.standard_normal()))
+                g_arr = np.asarray(g_pulsed)
+                add("pulsed-iv", write_run(folder, "pulsed-iv", {"pulses": {
+                    "pulse": np.arange(len(amps)), "amplitude": amps, "width": np.full(len(amps), 1e-6),
+                    "current": _read_current(g_arr, v_read, v0), "read_voltage": np.full(len(amps), v_read),
+                    "conductance": g_arr, "pulse_current": np.full(len(amps), math.nan),
+                    "time": np.arange(len(amps)) * 1e-3}},
+                    devices=dev, chip=chip, parameters={"row": r, "col": c, "start_v": 0.5, "stop_v": 2.0,
+                                                        "step_v": 0.1, "read_v": v_read}))
             # potentiation-depression: soft bounds, 30 % cycle-to-cycle noise per step, 0.5 % read noise
             reps, pls, pols, gvals = [], [], [], []
             state = d.g_min_s
@@ -242,12 +241,12 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                         pols.append(pol)
                         gvals.append(state * (1 + 0.005 * rng.standard_normal()))
             n = len(gvals)
-            add("potentiation-depression", write_run(folder, "potentiation-depression",
-                STREAMS["potentiation-depression"], {"pulses": {
+            add("potentiation-depression", write_run(folder, "potentiation-depression", {"pulses": {
                     "repeat": reps, "pulse": pls, "polarity": pols, "amplitude": np.asarray(pols) * 2.0,
                     "conductance": gvals, "time": np.arange(n) * 1e-4}},
-                devices=dev, chip=chip, parameters=params(amplitude_v=(2.0, "V"), width_s=(80e-9, "s"),
-                                                          pulses=(pulses_per_branch, ""), repeats=(repeats, ""))))
+                devices=dev, chip=chip, parameters={"row": r, "col": c, "set_v": 2.0, "reset_v": -2.0,
+                                                    "width_s": 80e-9, "pulses": pulses_per_branch,
+                                                    "repeats": repeats, "read_v": v_read}))
             # write-verify: the same 8 targets on every device, each programmed 3 times to within 2 %
             targets = np.linspace(1e-6, 8e-6, 8)
             ver: dict[str, list] = {k: [] for k in ("level", "pulse", "amplitude", "conductance", "target", "time")}
@@ -267,9 +266,9 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                     ok = abs(read - target) <= 0.02 * target
                     for key, val in zip(lev, (lv, target, read, (read - target) / target, p, int(ok))):
                         lev[key].append(val)
-            add("write-verify", write_run(folder, "write-verify", STREAMS["write-verify"],
+            add("write-verify", write_run(folder, "write-verify",
                 {"verify": ver, "levels": lev}, devices=dev, chip=chip,
-                parameters=params(tolerance=(0.02, ""), levels=(8, ""), read_voltage_v=(v_read, "V"))))
+                parameters={"row": r, "col": c, "tolerance": 0.02, "levels": 8, "read_v": v_read}))
 
     formed = [d for d in truth.devices if d.formed]
     alldev = [(d.row, d.col) for d in truth.devices]
@@ -283,9 +282,9 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
             for key, val in zip(rd, (d.row, d.col, k, _read_current(g, v_read, v0), g, len(rd["row"]) * 1e-3)):
                 rd[key].append(val)
         gmap[d.row, d.col] = g_true
-    add("readout", write_run(folder, "readout", _readout_streams(rows, cols),
+    add("readout", write_run(folder, "readout",
                              {"reads": rd, "map": {"conductance": gmap}}, devices=alldev, chip=chip,
-                             parameters=params(read_voltage_v=(v_read, "V"), reads=(3, ""))))
+                             parameters={"devices": "all", "read_v": v_read, "reads": 3}))
     # retention: power-law drift from mid-window, 30 log-spaced reads over 1 s .. 10^4 s
     times = np.logspace(0, 4, 30)
     ret: dict[str, list] = {"row": [], "col": [], "time": [], "conductance": []}
@@ -296,9 +295,11 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         ret["col"] += [d.col] * len(times)
         ret["time"] += times.tolist()
         ret["conductance"] += g.tolist()
-    add("retention", write_run(folder, "retention", STREAMS["retention"], {"retention": ret},
+    add("retention", write_run(folder, "retention", {"retention": ret},
                                devices=[(d.row, d.col) for d in formed], chip=chip,
-                               parameters=params(duration_s=(1e4, "s"), read_voltage_v=(v_read, "V"))))
+                               parameters={"devices": ";".join(f"{d.row},{d.col}" for d in formed),
+                                           "duration_s": 1e4, "first_read_s": 1.0, "points": len(times),
+                                           "read_v": v_read}))
     d0 = truth.devices[0]
     # endurance: the window closes as (n / n_end)^2 and is gone at n_end
     n = np.unique(np.round(np.logspace(0, math.log10(truth.endurance_cycles) + 0.5, 60))).astype(int)
@@ -310,20 +311,22 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
     g_reset *= 1 + 0.01 * rng.standard_normal(len(n))
     window = g_set / g_reset
     below = np.flatnonzero(window < 2.0)
-    add("endurance", write_run(folder, "endurance", STREAMS["endurance"], {
+    add("endurance", write_run(folder, "endurance", {
         "endurance": {"cycle": n, "conductance_set": g_set, "conductance_reset": g_reset, "window": window,
                       "time": n * 1e-6},
         "result": {"failed": int(below.size > 0), "failure_cycle": int(n[below[0]]) if below.size else -1,
                    "reason_code": 1 if below.size else 0}},
-        devices=[(d0.row, d0.col)], chip=chip, parameters=params(min_window=(2.0, ""), cycles=(int(n[-1]), ""))))
+        devices=[(d0.row, d0.col)], chip=chip,
+        parameters={"row": d0.row, "col": d0.col, "min_window": 2.0, "cycles": int(n[-1]), "read_v": v_read}))
     if with_optical:
         opt_chip = {**chip, "family": "optomemristor"}
         # relaxation after a stimulus
         t = np.linspace(0, 5, 101)
         g = 2e-6 + 3e-6 * np.exp(-t / truth.tau_ph_s) * (1 + 0.002 * rng.standard_normal(len(t)))
-        add("relaxation", write_run(folder, "relaxation", STREAMS["relaxation"], {
+        add("relaxation", write_run(folder, "relaxation", {
             "decay": {"time": t, "current": _read_current(g, v_read, v0), "conductance": g}},
-            devices=[(d0.row, d0.col)], chip=opt_chip, parameters=params(read_voltage_v=(v_read, "V"))))
+            devices=[(d0.row, d0.col)], chip=opt_chip,
+            parameters={"row": d0.row, "col": d0.col, "duration_s": 5.0, "points": len(t), "read_v": v_read}))
         # optical pulses: G_ph = k P^gamma; three 1 s light pulses, 2 s dark after each, 20 ms reads
         powers = np.logspace(-5, -3, 6)
         k_ph = 5e-6 / 1e-3 ** truth.gamma_ph
@@ -341,35 +344,43 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                     for key, val in zip(rows_o, (k, p_on if lit else 0.0, 633e-9,
                                                  (base + gph) * (1 + 0.001 * rng.standard_normal()), t)):
                         rows_o[key].append(val)
-        add("optical-pulses", write_run(folder, "optical-pulses", STREAMS["optical-pulses"], {
+        add("optical-pulses", write_run(folder, "optical-pulses", {
             "optical": rows_o, "photoresponse": {"power": powers, "photoconductance": dg}},
-            devices=[(d0.row, d0.col)], chip=opt_chip, parameters=params(wavelength_m=(633e-9, "m"))))
+            devices=[(d0.row, d0.col)], chip=opt_chip,
+            parameters={"row": d0.row, "col": d0.col, "power_w": p_on, "width_s": 1.0, "count": 3,
+                        "interval_s": 3.0, "wavelength_m": 633e-9, "read_v": v_read}))
         # three-factor: delta = step (h_dark + (1 - h_dark) exp(-delay / tau_e)); NaN delay = no light
         delays = np.repeat([0.0, 0.25, 0.5, 1.0, 2.0, 4.0, np.nan], 4)
         step, h_dark = 0.2e-6, 0.01
         h = np.where(np.isnan(delays), h_dark, h_dark + (1 - h_dark) * np.exp(-np.nan_to_num(delays) / truth.tau_e_s))
         delta = step * h + 0.002e-6 * rng.standard_normal(len(delays))
         before = 3e-6 + np.zeros(len(delays))
-        add("three-factor", write_run(folder, "three-factor", STREAMS["three-factor"], {
+        add("three-factor", write_run(folder, "three-factor", {
             "coincidence": {"trial": np.arange(len(delays)), "delay": delays, "conductance_before": before,
                             "conductance_after": before + delta, "delta": delta}},
-            devices=[(d0.row, d0.col)], chip=opt_chip, parameters=params(amplitude_v=(2.0, "V"))))
+            devices=[(d0.row, d0.col)], chip=opt_chip,
+            parameters={"row": d0.row, "col": d0.col, "pulse_v": 2.0, "read_v": v_read}))
     # vmm over the whole chip
     target = rng.uniform(1e-6, 9e-6, (rows, cols))
     programmed = target * (1 + 0.03 * rng.standard_normal((rows, cols)))
     inputs = rng.uniform(0, 0.2, (16, rows))
     ideal = inputs @ target
     measured = (inputs @ programmed) * (1 + 0.005 * rng.standard_normal(ideal.shape))
-    add("vmm", write_run(folder, "vmm", _vmm_streams(rows, cols), {
+    add("vmm", write_run(folder, "vmm", {
         "weights": {"target": target[None], "programmed": programmed[None]},
         "vmm": {"vector": np.arange(16), "inputs": inputs, "measured": measured, "ideal": ideal}},
-        devices=alldev, chip=chip, parameters=params(v_max_v=(0.2, "V"))))
+        devices=alldev, chip=chip,
+        parameters={"row": 0, "col": 0, "rows": rows, "cols": cols, "vectors": 16, "input_max_v": 0.2,
+                    "read_v": v_read}))
     a_in, b_in = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
-    add("xor", write_run(folder, "xor", STREAMS["xor"], {"truth_table": {
-        "input_a": a_in, "input_b": b_in, "current": (a_in ^ b_in) * 5e-6 + 0.2e-6,
-        "output": a_in ^ b_in, "expected": a_in ^ b_in}}, devices=[(d0.row, d0.col)], chip=chip))
-    add("clock-check", write_run(folder, "clock-check", STREAMS["clock-check"], {"signal": {
-        "sample": np.arange(100), "time": np.arange(100) * 0.01,
-        "value": np.sin(np.arange(100) * 0.0628)}}, devices=[], chip=chip))
+    add("xor", write_run(folder, "xor", {
+        "truth_table": {"input_a": a_in, "input_b": b_in, "current": (a_in ^ b_in) * 5e-6 + 0.2e-6,
+                        "output": a_in ^ b_in, "expected": a_in ^ b_in},
+        "result": {"xor": 1, "xor_trials": 1, "trials": 1}},
+        devices=[(d0.row, d0.col)], chip=chip, parameters={"row": d0.row, "col": d0.col, "trials": 1}))
+    add("clock-check", write_run(folder, "clock-check", {
+        "signal": {"sample": np.arange(100), "time": np.arange(100) * 0.01, "value": np.sin(np.arange(100) * 0.0628)},
+        "pacing": {"clock": [1.0], "wall": [0.01]}},
+        devices=[], chip=chip, parameters={"samples": 100, "interval_s": 0.01, "noise_v": 0.0}))
     truth.files = files
     return truth
