@@ -37,7 +37,14 @@ from memlab.instruments.sim.scpi import (
     Text,
     unquote,
 )
-from memlab.instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
+from memlab.instruments.sim.smu import (
+    DcBias,
+    OVERFLOW,
+    range_for_setting,
+    readings,
+    seeded_rng,
+    terminal_voltages,
+)
 from memlab.instruments.sim.world import SimWorld
 
 CURRENT_RANGES_A = (10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0)
@@ -224,9 +231,9 @@ class Keithley2450(ScpiInstrument):
         func = state["sens_func"]
         if state["src_func"] == "VOLT":
             limit = state["ilim"]
-            over = np.abs(currents) > limit
-            # In compliance the source gives way: the terminal voltage falls to hold the limit.
-            applied_v = np.where(over, applied_v * limit / np.maximum(np.abs(currents), 1e-300), applied_v)
+            # In compliance the source gives way: the terminal sits at the voltage that drives
+            # the limit current through the device (I*R into a short), and read-back reports it.
+            applied_v = terminal_voltages(self.world, self.terminal, applied_v, currents, limit)
             sources = applied_v if state["readback_VOLT"] else programmed
         else:
             limit = max(float(np.max(np.abs(programmed))), 1e-12)
