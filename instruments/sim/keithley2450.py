@@ -519,7 +519,18 @@ class Keithley2450(ScpiInstrument):
             self._load_sweep(_Sweep(levels, delay, count, buffer, func))
         return handler
 
+    @staticmethod
+    def _check_sweep_size(points: int, count: int) -> None:
+        """A trigger model whose readings would not fit the largest reading buffer is refused
+        before anything is built (the twin computes every reading of a run at once)."""
+        total = points * count
+        if total > BUFFER_MAX:
+            raise ScpiError(-223, "Too much data",
+                            f"{points} points x count {count} = {total} readings; at most "
+                            f"{BUFFER_MAX} (the largest reading buffer)")
+
     def _load_sweep(self, sweep: _Sweep) -> None:
+        self._check_sweep_size(len(sweep.levels), sweep.count)
         if sweep.source_func != self.state["src_func"]:
             raise ScpiError(-221, "Settings conflict",
                             f"the sweep sources {sweep.source_func} but the source function is {self.state['src_func']}")
@@ -539,6 +550,7 @@ class Keithley2450(ScpiInstrument):
         delay = Number(0, 1e4, 0).parse(cmd.args[2]) if len(cmd.args) > 2 else 0.0
         buffer = unquote(cmd.args[3]) if len(cmd.args) > 3 else "defbuffer1"
         self._buffer(buffer)
+        self._check_sweep_size(1, count)
         func = self.state["src_func"]
         level = self.state["src_" + func]
         self.sweep = _Sweep(np.array([level]), delay, count, buffer, func, turns_output_on=False)

@@ -45,6 +45,8 @@ from memlab.instruments.sim.base import ESR_OPC, VirtualInstrument
 from memlab.instruments.sim.world import SimWorld
 
 Reply = str | bytes | None
+#: channels one channel list may name (a range beyond any instrument's is refused, not expanded)
+MAX_CHANNELS = 10_000
 Handler = Callable[[Any, "Command"], Reply]
 
 
@@ -80,11 +82,16 @@ _SPECIAL = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX", "DEF
 
 
 def parse_number(token: str, unit: str = "") -> float:
-    """A SCPI decimal number, optionally with ``unit`` and an SI multiplier; -104 otherwise."""
+    """A SCPI decimal number, optionally with ``unit`` and an SI multiplier; -104 otherwise.
+    NaN is no setting of any instrument: -224."""
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         pass
+    else:
+        if value != value:
+            raise ScpiError(-224, "Illegal parameter value", f"{token.strip()!r} is not a number")
+        return value
     match = _NUMBER.match(token)
     if match is None:
         upper = token.strip().upper()
@@ -252,9 +259,12 @@ class Command:
     def numbers(self, start: int = 0, unit: str = "") -> np.ndarray:
         """All parameters from ``start`` as a float array (lists such as ``LIST:VOLT``)."""
         try:
-            return np.array([float(a) for a in self.args[start:]], dtype=np.float64)
+            values = np.array([float(a) for a in self.args[start:]], dtype=np.float64)
         except ValueError:
-            return np.array([parse_number(a, unit) for a in self.args[start:]], dtype=np.float64)
+            values = np.array([parse_number(a, unit) for a in self.args[start:]], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ScpiError(-222, "Data out of range", f"{self.header}: NaN or infinite value in the list")
+        return values
 
     def special(self, index: int = 0) -> str | None:
         """``"MIN"``, ``"MAX"`` or ``"DEF"`` when that parameter is one, else None."""
@@ -272,6 +282,9 @@ class Command:
             for part in text[2:-1].split(","):
                 if ":" in part:
                     first, last = (int(x) for x in part.split(":"))
+                    if last - first >= MAX_CHANNELS:
+                        raise ScpiError(-222, "Data out of range",
+                                        f"channel range {first}:{last}: at most {MAX_CHANNELS} channels")
                     result.extend(range(first, last + 1))
                 elif part.strip():
                     result.append(int(part))
@@ -610,6 +623,14 @@ class ScpiInstrument(VirtualInstrument):
                 result = handler(self, cmd)
             except ScpiError as error:
                 self.push_error(error.code, error.message)
+                continue
+            except MemoryError:
+                self.push_error(-225, f"Out of memory;{cmd.header}")
+                continue
+            except (ValueError, TypeError, OverflowError, ArithmeticError, IndexError, KeyError) as error:
+                # A value the handler could not use: the command is refused as the instrument
+                # refuses an illegal value, never an exception into the VISA client.
+                self.push_error(-224, f"Illegal parameter value;{cmd.header}: {error}")
                 continue
             if result is None:
                 continue

@@ -771,6 +771,10 @@ class TspInstrument(VirtualInstrument):
         self._script_lines: list[str] = []
         self._script_run = False
         self.lua = lua51.LuaRuntime(
+            # Byte-transparent strings: the bus carries bytes (latin-1 in the twins), any of
+            # which a script may hold; UTF-8 would fail on some.
+            encoding="latin-1",
+            source_encoding="latin-1",
             unpack_returned_tuples=True,
             register_eval=False,
             register_builtins=False,
@@ -834,7 +838,10 @@ class TspInstrument(VirtualInstrument):
 
     def handle(self, message: str) -> None:
         for line in message.split("\n"):
-            self._handle_line(line.rstrip("\r"))
+            try:
+                self._handle_line(line.rstrip("\r"))
+            except Exception as error:  # noqa: BLE001 - an instrument never raises into its client
+                self.push_error(RUNTIME_ERROR, f"TSP Runtime error at line 0: {type(error).__name__}: {error}"[:200])
 
     def _handle_line(self, line: str) -> None:
         stripped = line.strip()
