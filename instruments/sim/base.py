@@ -272,7 +272,12 @@ class VirtualInstrument(ABC):
             if self._out and self.interrupt_unread_queries:
                 self._out.clear()
                 self.push_error(-410, "Query INTERRUPTED")
-            self.handle(message.rstrip("\r\n"))
+            try:
+                self.handle(message.rstrip("\r\n"))
+            except Exception as error:  # noqa: BLE001 - the last line of defence of the bus
+                # An instrument never raises into its client: what escaped the model's own
+                # checks becomes an execution error in the queue (Ctrl-C still propagates).
+                self.push_error(-200, f"Execution error;{type(error).__name__}: {error}"[:200])
             if not self._out:
                 self.charge(0.0)
 

@@ -37,7 +37,14 @@ from memlab.instruments.sim.scpi import (
     Text,
     unquote,
 )
-from memlab.instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
+from memlab.instruments.sim.smu import (
+    DcBias,
+    OVERFLOW,
+    range_for_setting,
+    readings,
+    seeded_rng,
+    terminal_voltages,
+)
 from memlab.instruments.sim.world import SimWorld
 
 CURRENT_RANGES_A = (10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0)
@@ -168,6 +175,7 @@ class Keithley2450(ScpiInstrument):
         self.buffers: dict[str, ReadingBuffer] = {}
         self.source_lists: dict[str, np.ndarray] = {}
         self.sweep: _Sweep | None = None
+        self._tripped = False
         super().__init__(world, name, serial=serial)
 
     # -- state ----------------------------------------------------------------------------------
@@ -178,6 +186,7 @@ class Keithley2450(ScpiInstrument):
         self.buffers = {name: ReadingBuffer(100_000) for name in DEFAULT_BUFFERS}
         self.source_lists = {"VOLT": np.empty(0), "CURR": np.empty(0)}
         self.sweep = None
+        self._tripped = False
 
     def _apply_bias(self) -> None:
         """Push output state, level and limit to the DC bias the device sees."""
@@ -203,10 +212,21 @@ class Keithley2450(ScpiInstrument):
 
     # -- measuring ------------------------------------------------------------------------------
 
+    def _filter_count(self, func: str) -> int:
+        """Readings the averaging filter averages into one (1 when it is off)."""
+        return int(self.state[f"aver_count_{func}"]) if self.state[f"aver_{func}"] else 1
+
     def _integration_s(self) -> float:
         func = self.state["sens_func"]
         base = self.state["nplc_" + func] / self.line_frequency_hz
-        return base * (2.0 if self.state["azer_" + func] else 1.0)
+        # A repeating filter takes `count` fresh readings per reading; a moving one, once full,
+        # one per reading.
+        repeats = self._filter_count(func) if self.state[f"aver_tcon_{func}"] == "REP" else 1
+        return base * (2.0 if self.state["azer_" + func] else 1.0) * repeats
+
+    def _noise_nplc(self, func: str) -> float:
+        """Integration that sets a reading's noise: averaging n readings is like n times the NPLC."""
+        return self.state["nplc_" + func] * self._filter_count(func)
 
     def _auto_delay_s(self) -> float:
         measure_range = self.state["range_CURR"]
@@ -224,21 +244,25 @@ class Keithley2450(ScpiInstrument):
         func = state["sens_func"]
         if state["src_func"] == "VOLT":
             limit = state["ilim"]
-            over = np.abs(currents) > limit
-            # In compliance the source gives way: the terminal voltage falls to hold the limit.
-            applied_v = np.where(over, applied_v * limit / np.maximum(np.abs(currents), 1e-300), applied_v)
+            # In compliance the source gives way: the terminal sits at the voltage that drives
+            # the limit current through the device (I*R into a short), and read-back reports it.
+            applied_v = terminal_voltages(self.world, self.terminal, applied_v, currents, limit)
             sources = applied_v if state["readback_VOLT"] else programmed
         else:
             limit = max(float(np.max(np.abs(programmed))), 1e-12)
             sources = programmed
         current_range = None if state["auto_CURR"] else state["range_CURR"]
         amps = readings(currents, compliance_a=limit, range_a=current_range,
-                        ranges_a=CURRENT_RANGES_A, nplc=state["nplc_CURR"], rng=self.rng)
+                        ranges_a=CURRENT_RANGES_A, nplc=self._noise_nplc("CURR"), rng=self.rng)
+        if state["src_func"] == "VOLT":
+            self._tripped = bool(np.any(np.abs(currents) >= limit * (1 - 1e-9)))
+        else:
+            self._tripped = bool(np.any(np.abs(applied_v) >= state["vlim"] * (1 - 1e-9)))
         if func == "CURR":
             return amps, sources
         volts_range = None if state["auto_VOLT"] else state["range_VOLT"]
         volts = readings(applied_v, compliance_a=210.0, range_a=volts_range,
-                         ranges_a=VOLTAGE_RANGES_V, nplc=state["nplc_VOLT"], rng=self.rng)
+                         ranges_a=VOLTAGE_RANGES_V, nplc=self._noise_nplc("VOLT"), rng=self.rng)
         if func == "VOLT":
             return volts, sources
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -512,7 +536,18 @@ class Keithley2450(ScpiInstrument):
             self._load_sweep(_Sweep(levels, delay, count, buffer, func))
         return handler
 
+    @staticmethod
+    def _check_sweep_size(points: int, count: int) -> None:
+        """A trigger model whose readings would not fit the largest reading buffer is refused
+        before anything is built (the twin computes every reading of a run at once)."""
+        total = points * count
+        if total > BUFFER_MAX:
+            raise ScpiError(-223, "Too much data",
+                            f"{points} points x count {count} = {total} readings; at most "
+                            f"{BUFFER_MAX} (the largest reading buffer)")
+
     def _load_sweep(self, sweep: _Sweep) -> None:
+        self._check_sweep_size(len(sweep.levels), sweep.count)
         if sweep.source_func != self.state["src_func"]:
             raise ScpiError(-221, "Settings conflict",
                             f"the sweep sources {sweep.source_func} but the source function is {self.state['src_func']}")
@@ -532,6 +567,7 @@ class Keithley2450(ScpiInstrument):
         delay = Number(0, 1e4, 0).parse(cmd.args[2]) if len(cmd.args) > 2 else 0.0
         buffer = unquote(cmd.args[3]) if len(cmd.args) > 3 else "defbuffer1"
         self._buffer(buffer)
+        self._check_sweep_size(1, count)
         func = self.state["src_func"]
         level = self.state["src_" + func]
         self.sweep = _Sweep(np.array([level]), delay, count, buffer, func, turns_output_on=False)
@@ -609,6 +645,11 @@ class Keithley2450(ScpiInstrument):
             return None
         return handler
 
+    def _autozero_once(self, cmd: Command) -> None:
+        """A fresh reference and zero measurement: the time of one integration."""
+        func = self.state["sens_func"]
+        self.charge(self.state["nplc_" + func] / self.line_frequency_hz)
+
     def _after_bias(self, cmd: Command, value: Any) -> None:
         self._apply_bias()
 
@@ -673,6 +714,39 @@ class Keithley2450(ScpiInstrument):
             p.setting(f"{base}:NPLCycles", f"nplc_{func}", Number(0.01, 10.0, 1.0))
             p.setting(f"{base}:AZERo[:STATe]", f"azer_{func}", Boolean())
             p.add(f":MEASure:{word}[:DC]", query=K._measure(func))
+        for func, (word, _) in _SENSE.items():
+            base = f":SENSe[1]:{word}[:DC]"
+            # The averaging filter: modelled as less noise (and, repeating, more time).
+            p.stored(f"{base}:AVERage[:STATe]", f"aver_{func}", Boolean(), False)
+            p.stored(f"{base}:AVERage:COUNt", f"aver_count_{func}", Number(1, 100, 10, integer=True), 10)
+            p.stored(f"{base}:AVERage:TCONtrol", f"aver_tcon_{func}", Choice("REPeat|MOVing"), "REP")
+            p.stored(f"{base}:DELay:USER[n]", f"sense_user_delay_{func}_{{1}}", Number(0.0, 1e4, 0.0, unit="S"), 0.0)
+            p.stored(f"{base}:UNIT", f"unit_{func}", Choice({"CURR": "AMP", "VOLT": "VOLT", "RES": "OHM"}[func]),
+                     {"CURR": "AMP", "VOLT": "VOLT", "RES": "OHM"}[func])
+            p.stored(f"{base}:RANGe:AUTO:LLIMit", f"auto_low_{func}", Number(0.0, 1e9, ranges[0]), ranges[0])
+            p.stored(f"{base}:RANGe:AUTO:ULIMit", f"auto_high_{func}", Number(0.0, 1e9, ranges[-1]), ranges[-1])
+        p.add(":SENSe[1]:AZERo:ONCE", set=K._autozero_once)
+        p.add(":SOURce[1]:VOLTage:ILIMit[:LEVel]:TRIPped", query=lambda i, c: "1" if i._tripped and i.state["src_func"] == "VOLT" else "0")
+        p.add(":SOURce[1]:CURRent:VLIMit[:LEVel]:TRIPped", query=lambda i, c: "1" if i._tripped and i.state["src_func"] == "CURR" else "0")
+        for word, func in (("VOLTage", "VOLT"), ("CURRent", "CURR")):
+            p.stored(f":SOURce[1]:{word}:DELay:USER[n]", f"source_user_delay_{func}_{{1}}", Number(0.0, 1e4, 0.0, unit="S"), 0.0)
+            p.stored(f":SOURce[1]:{word}:PROTection[:LEVel]", f"protection_{func}",
+                     Choice("PROT2|PROT5|PROT10|PROT20|PROT40|PROT60|PROT80|PROT100|PROT120|PROT140|"
+                            "PROT160|PROT180|NONE"), "NONE")
+            # Output-off state (HIMP/NORMal/ZERO/GUARd): an output that is off sources nothing here.
+            p.stored(f":OUTPut[1]:{word}:SMODe", f"smode_{func}", Choice("HIMPedance|NORMal|ZERO|GUARd"), "NORM")
+        p.stored(":OUTPut[1]:INTerlock:STATe", "interlock", Boolean(), False)
+        p.add(":OUTPut[1]:INTerlock:TRIPped", query=lambda i, c: "0")
+        p.stored(":DISPlay:LIGHt:STATe", "display_light", Choice("ON100|ON75|ON50|ON25|OFF|BLACkout"), "ON50")
+        p.stored(":DISPlay:SCReen", "display_screen", Choice("HOME|HOME_LARGe_reading|READing_table|GRAPh|"
+                                                             "HISTogram|FRONt|SWIPE_USER|SWIPE_GRAPh|"
+                                                             "SWIPE_SETTings|SWIPE_SOURce|SWIPE_STATistics|"
+                                                             "PROCessing|SOURce|TRIGger"), "HOME")
+        for word in ("CURRent", "VOLTage", "RESistance"):
+            p.stored(f":DISPlay:{word}:DIGits", f"display_digits_{word[:4]}", Number(3, 6, 6, integer=True), 6)
+        p.add(":DISPlay:USER[n]:TEXT[:DATA]", set=lambda i, c: c.expect(1))
+        p.add(":DISPlay:CLEar", set=lambda i, c: None)
+        p.stored(":SYSTem:AZERo[:STATe]", "system_autozero", Boolean(), True)
         p.setting(":SENSe[1]:CURRent:RSENse", "rsense", Boolean())
         p.setting(":SENSe[1]:VOLTage:RSENse", "rsense", Boolean())
         p.setting(":SENSe[1]:RESistance:RSENse", "rsense", Boolean())

@@ -463,16 +463,35 @@ class Smu(TspObject):
         settle = AUTO_DELAY_S * measure.delayfactor if delay == DELAY_AUTO else delay
         return settle + cycles / line + MEASURE_OVERHEAD_S
 
+    def _locked_range(self, quantity: str, peak: float | None = None) -> float | None:
+        """Measuring what the SMU sources, the measure range is the source range (the manual:
+        the measure range is locked to the source range then); otherwise None. In a sweep,
+        source autorange picks the range of the largest level (``peak``)."""
+        source = self.source
+        sourcing = "v" if source.func == self.OUTPUT_DCVOLTS else "i"
+        if quantity != sourcing:
+            return None
+        if getattr(source, f"autorange{quantity}"):
+            if peak is not None:
+                ranges = _spec(self).voltage_ranges_v if quantity == "v" else _spec(self).current_ranges_a
+                return pick_range(peak, ranges)
+            return source._auto_range(quantity)
+        return float(getattr(source, f"range{quantity}"))
+
     def _current_readings(self, currents_a: np.ndarray, compliance_a: float) -> np.ndarray:
         measure = self.measure
-        fixed = None if measure.autorangei else measure.rangei
+        fixed = self._locked_range("i")
+        if fixed is None:
+            fixed = None if measure.autorangei else measure.rangei
         ranges = [r for r in _spec(self).current_ranges_a if r >= measure.lowrangei]
         return readings(currents_a, compliance_a=compliance_a, range_a=fixed, ranges_a=ranges,
                         nplc=measure.nplc, rng=self._rng)
 
-    def _voltage_readings(self, voltages_v: np.ndarray) -> np.ndarray:
+    def _voltage_readings(self, voltages_v: np.ndarray, peak: float | None = None) -> np.ndarray:
         measure = self.measure
-        fixed = None if measure.autorangev else measure.rangev
+        fixed = self._locked_range("v", peak)
+        if fixed is None:
+            fixed = None if measure.autorangev else measure.rangev
         ranges = [r for r in _spec(self).voltage_ranges_v if r >= measure.lowrangev]
         return readings(voltages_v, compliance_a=_spec(self).voltage_ranges_v[-1] * 1.01,
                         range_a=fixed, ranges_a=ranges, nplc=measure.nplc, rng=self._rng)
@@ -634,7 +653,7 @@ class Smu(TspObject):
             for k in np.flatnonzero(np.abs(currents) >= limit_a * (1 - 1e-9)):
                 voltage[k] = self._voltage_for_current(float(np.copysign(limit_a, currents[k])),
                                                        float(voltages_v[k]))
-            v = self._voltage_readings(voltage)
+            v = self._voltage_readings(voltage, peak=float(np.max(np.abs(voltages_v))))
         if kind == "i":
             data = i
         elif kind == "v":

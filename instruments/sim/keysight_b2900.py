@@ -33,7 +33,14 @@ from memlab.instruments.sim.scpi import (
     ScpiParser,
     unquote,
 )
-from memlab.instruments.sim.smu import DcBias, OVERFLOW, range_for_setting, readings, seeded_rng
+from memlab.instruments.sim.smu import (
+    DcBias,
+    OVERFLOW,
+    range_for_setting,
+    readings,
+    seeded_rng,
+    terminal_voltages,
+)
 from memlab.instruments.sim.world import SimWorld
 
 VOLTAGE_RANGES_V = (0.2, 2.0, 20.0, 200.0)
@@ -153,8 +160,10 @@ class KeysightB2900(ScpiInstrument):
         limit = self._compliance(ch)
         amps = readings(currents, compliance_a=limit, range_a=None if state[f"iauto{ch}"] else state[f"irange{ch}"],
                         ranges_a=self.current_ranges, nplc=state[f"nplc{ch}"], rng=self.rng)
-        over = np.abs(currents) > limit
-        actual_v = np.where(over, levels * limit / np.maximum(np.abs(currents), 1e-300), levels)
+        over = np.abs(currents) >= limit * (1 - 1e-9)
+        # In compliance the source gives way: the terminal sits at the voltage that drives the
+        # limit current through the device (I*R into a short).
+        actual_v = terminal_voltages(self.world, self.terminals[ch], levels, currents, limit)
         volts = readings(actual_v, compliance_a=210.0, range_a=None if state[f"vauto{ch}"] else state[f"vrange{ch}"],
                          ranges_a=VOLTAGE_RANGES_V, nplc=state[f"nplc{ch}"], rng=self.rng)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -30,6 +30,8 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from memlab.instruments.sim.scpi import (
     Boolean,
     Choice,
@@ -60,6 +62,11 @@ class PulseGeneratorTwin(ScpiInstrument):
     period_range_s: ClassVar[tuple[float, float]]
     edge_range_s: ClassVar[tuple[float, float]]
     burst_cycles: ClassVar[tuple[int, int]]
+    #: OUTP:LOAD values (ohm) besides INF; at or above ``load_infinite_ohm`` the load is INF
+    load_range_ohm: ClassVar[tuple[float, float]]
+    load_infinite_ohm: ClassVar[float] = math.inf
+    #: time between internally triggered bursts
+    burst_period_range_s: ClassVar[tuple[float, float]]
     functions: ClassVar[str]  # the FUNCtion choices, as the manual writes them
     #: edges may be at most this fraction of the width
     edge_per_width: ClassVar[float] = 0.625
@@ -276,13 +283,14 @@ class PulseGeneratorTwin(ScpiInstrument):
         if token in ("INF", "INFINITY") or special == "MAX":
             load = math.inf
         elif special in ("MIN", "DEF"):
-            load = 1.0 if special == "MIN" else SOURCE_OHM
+            load = self.load_range_ohm[0] if special == "MIN" else SOURCE_OHM
         else:
             load = parse_number(token, "OHM")
-            if load >= 1e6:
+            low, high = self.load_range_ohm
+            if load >= self.load_infinite_ohm:
                 load = math.inf
-            elif not 1.0 <= load <= 10e3:
-                raise ScpiError(-222, "Data out of range", f"load {token}: 1 .. 10000 ohm or INF")
+            elif not low <= load <= high:
+                raise ScpiError(-222, "Data out of range", f"load {token}: {low:g} .. {high:g} ohm or INF")
         # The instrument keeps what leaves its connector and rescales the levels it shows.
         old_gain = self._expected_gain(ch)
         self.state[f"load{ch}"] = load
@@ -322,6 +330,12 @@ class PulseGeneratorTwin(ScpiInstrument):
         except ClippedValue as error:
             period, clipped = error.value, error
         self.state[f"period{ch}"] = period
+        if self.state[f"hold{ch}"] == "DCYC":
+            # The duty cycle is held: the width scales with the period.
+            self.state[f"width{ch}"] = max(self.width_range_s[0], period * self.state[f"dcyc{ch}"] / 100.0)
+            if clipped is not None:
+                raise clipped
+            return
         edges = 0.8 * (self.state[f"lead{ch}"] + self.state[f"trail{ch}"])
         if self.state[f"width{ch}"] + edges >= period:
             self.state[f"width{ch}"] = max(self.width_range_s[0], period - edges - self.width_range_s[0])
@@ -332,6 +346,8 @@ class PulseGeneratorTwin(ScpiInstrument):
     def _width(self, cmd: Command) -> str | None:
         ch = self._channel(cmd)
         if cmd.query:
+            if self.state[f"hold{ch}"] == "DCYC":  # the duty cycle is held: the width follows the period
+                return self.format_number(self.state[f"period{ch}"] * self.state[f"dcyc{ch}"] / 100.0)
             return self.format_number(self.state[f"width{ch}"])
         cmd.expect(1)
         edges = 0.8 * (self.state[f"lead{ch}"] + self.state[f"trail{ch}"])
@@ -342,6 +358,8 @@ class PulseGeneratorTwin(ScpiInstrument):
         except ClippedValue as error:
             width, clipped = error.value, error
         self.state[f"width{ch}"] = width
+        # Both manuals couple width and duty cycle through the period.
+        self.state[f"dcyc{ch}"] = min(99.99, max(0.01, 100.0 * width / self.state[f"period{ch}"]))
         limit = max(self.edge_range_s[0], self.edge_per_width * width)
         if max(self.state[f"lead{ch}"], self.state[f"trail{ch}"]) > limit:
             self.state[f"lead{ch}"] = min(self.state[f"lead{ch}"], limit)
@@ -418,12 +436,17 @@ class PulseGeneratorTwin(ScpiInstrument):
         p.add(patterns["NCYC"], set=G._ncycles, query=G._ncycles)
         p.setting(patterns["FUNC"], "func{0}", Choice(cls.functions))
         p.setting(patterns["HOLD"], "hold{0}", Choice("WIDTh|DCYCle"))
-        p.setting(patterns["DCYC"], "dcyc{0}", Number(0.01, 99.99, 10.0, clip=True))
+        p.setting(patterns["DCYC"], "dcyc{0}", Number(0.01, 99.99, 10.0, clip=True), after=G._after_duty_cycle)
         p.setting(patterns["SQDCYC"], "sqdcyc{0}", Number(0.01, 99.99, 50.0, clip=True))
         p.setting(patterns["OUTP"], "out{0}", Boolean())
         p.setting(patterns["POL"], "pol{0}", Choice("NORMal|INVerted"))
         p.setting(patterns["BURS"], "burst{0}", Boolean())
-        p.setting(patterns["BPER"], "bper{0}", Number(1e-6, 8e3, 10e-3, unit="S", clip=True))
+        p.setting(patterns["BPER"], "bper{0}", Number(*cls.burst_period_range_s, 10e-3, unit="S", clip=True))
+
+    def _after_duty_cycle(self, cmd: Command, value: float) -> None:
+        ch = self._channel(cmd)
+        if self.state[f"hold{ch}"] == "WIDT":
+            self.state[f"width{ch}"] = self.state[f"period{ch}"] * value / 100.0
 
 
 class Keysight33500B(PulseGeneratorTwin):
@@ -441,6 +464,9 @@ class Keysight33500B(PulseGeneratorTwin):
     period_range_s = (33e-9, 1e6)
     edge_range_s = (8.4e-9, 1e-6)
     burst_cycles = (1, 100_000_000)
+    load_range_ohm = (1.0, 10e3)
+    load_infinite_ohm = 1e6
+    burst_period_range_s = (1e-6, 8e3)
     functions = "SINusoid|SQUare|TRIangle|RAMP|PULSe|PRBS|NOISe|ARB|DC"
 
     def free_running(self, ch: int) -> bool:
@@ -485,12 +511,93 @@ class Keysight33500B(PulseGeneratorTwin):
         p.add("SYSTem:BEEPer[:IMMediate]", set=lambda i, c: None)
         p.setting("DISPlay:TEXT", "display", Text())
         p.add("DISPlay:TEXT:CLEar", set=lambda i, c: i.state.update(display=""))
+        # Accepted, kept and answered; not modelled on the chip (docs/simulator.md).
+        K = Keysight33500B
+        p.stored(f"{s}FUNCtion:RAMP:SYMMetry", "symmetry{0}", Number(0.0, 100.0, 100.0, clip=True), 100.0)
+        p.stored(f"{s}FREQuency:MODE", "freq_mode{0}", Choice("CW|FIXed|LIST|SWEep"), "CW")
+        p.stored(f"{s}BURSt:PHASe", "burst_phase{0}", Number(-360.0, 360.0, 0.0, clip=True), 0.0)
+        p.stored(f"{s}BURSt:GATE:POLarity", "gate_polarity{0}", Choice("NORMal|INVerted"), "NORM")
+        p.add(f"{s}PHASe:SYNChronize", set=lambda i, c: None)
+        p.add(f"{s}PHASe:REFerence", set=lambda i, c: None)
+        p.stored("OUTPut:TRIGger[:STATe]", "trig_out", Boolean(), False)
+        p.stored("OUTPut:TRIGger:SLOPe", "trig_out_slope", Choice("POSitive|NEGative"), "POS")
+        p.stored("OUTPut:TRIGger:SOURce", "trig_out_source", Choice("CH1|CH2"), "CH1")
+        p.stored("OUTPut[1|2]:SYNC[:STATe]", "sync{0}", Boolean(), True)
+        p.stored("OUTPut[1|2]:SYNC:POLarity", "sync_polarity{0}", Choice("NORMal|INVerted"), "NORM")
+        p.stored("OUTPut[1|2]:SYNC:MODE", "sync_mode{0}", Choice("NORMal|CARRier|MARKer"), "NORM")
+        p.stored("OUTPut:SYNC:SOURce", "sync_source", Choice("CH1|CH2"), "CH1")
+        p.stored("TRIGger[1|2]:SLOPe", "trig_slope{0}", Choice("POSitive|NEGative"), "POS")
+        p.stored("TRIGger[1|2]:COUNt", "trig_count{0}", Number(1, 1_000_000, 1, integer=True, clip=True), 1)
+        p.stored("TRIGger[1|2]:TIMer", "trig_timer{0}", Number(1e-6, 8000.0, 1e-3, unit="S", clip=True), 1e-3)
+        p.stored("TRIGger[1|2]:LEVel", "trig_level{0}", Number(0.9, 3.8, 1.0, unit="V", clip=True), 1.0)
+        p.stored(f"{s}FUNCtion:ARBitrary:SRATe", "arb_srate{0}", Number(1e-6, 250e6, 40e3, clip=True), 40e3)
+        p.stored(f"{s}FUNCtion:ARBitrary:FILTer", "arb_filter{0}", Choice("NORMal|STEP|OFF"), "STEP")
+        p.stored(f"{s}FUNCtion:ARBitrary:ADVance", "arb_advance{0}", Choice("TRIGger|SRATe"), "SRAT")
+        p.stored(f"{s}FUNCtion:ARBitrary:PTPeak", "arb_ptpeak{0}", Number(1e-3, 10.0, 0.1, unit="V", clip=True), 0.1)
+        p.add(f"{s}FUNCtion:ARBitrary", set=K._arb_select, query=K._arb_select)
+        p.add(f"{s}DATA:ARBitrary", set=K._arb_data(False))
+        p.add(f"{s}DATA:ARBitrary:DAC", set=K._arb_data(True))
+        p.add(f"{s}DATA:VOLatile:CLEar", set=lambda i, c: i.arbs.clear())
+        p.add(f"{s}DATA:VOLatile:CATalog", query=lambda i, c: ",".join(f'"{n}"' for n in i.arbs) or '""')
+        p.add(f"{s}DATA:VOLatile:COUNt", query=lambda i, c: str(len(i.arbs)))
+        p.add(f"{s}DATA:ATTRibute:POINts", query=K._arb_points)
+        p.add("MMEMory:LOAD:DATA[1|2]", set=K._arb_load)
+
+    #: points of one arbitrary waveform (the 33500B's standard memory)
+    ARB_MAX_POINTS = 1_000_000
+    #: waveforms volatile memory holds
+    ARB_MAX_WAVEFORMS = 32
+    BUILTIN_ARB = "INT:\\BUILTIN\\EXP_RISE.ARB"
+
+    def _arb_select(self, cmd: Command) -> str | None:
+        ch = self._channel(cmd)
+        key = f"arb{ch}"
+        if cmd.query:
+            return f'"{self.state.get(key, self.BUILTIN_ARB)}"'
+        cmd.expect(1)
+        name = Text().parse(cmd.args[0])
+        if name not in self.arbs and not name.upper().startswith("INT:"):
+            raise ScpiError(-224, "Illegal parameter value", f"no arbitrary waveform {name!r} in volatile memory")
+        self.state[key] = name
+        return None
+
+    @staticmethod
+    def _arb_data(dac: bool) -> Any:
+        def handler(self: Keysight33500B, cmd: Command) -> None:
+            if len(cmd.args) < 2:
+                raise ScpiError(-109, "Missing parameter", cmd.header)
+            name = Text().parse(cmd.args[0])
+            if len(cmd.args) - 1 > self.ARB_MAX_POINTS:
+                raise ScpiError(-223, "Too much data", f"at most {self.ARB_MAX_POINTS} points")
+            values = cmd.numbers(1)
+            limit = 32767 if dac else 1.0
+            if np.any(np.abs(values) > limit):
+                raise ScpiError(-222, "Data out of range", f"values must be within +-{limit:g}")
+            if name not in self.arbs and len(self.arbs) >= self.ARB_MAX_WAVEFORMS:
+                raise ScpiError(-781, "Not enough memory to store new arb waveform", name)
+            self.arbs[name] = values / 32767.0 if dac else values
+        return handler
+
+    def _arb_points(self, cmd: Command) -> str:
+        name = Text().parse(cmd.args[0]) if cmd.args else self.state.get(f"arb{self._channel(cmd)}", "")
+        values = self.arbs.get(name)
+        if values is None:
+            raise ScpiError(-224, "Illegal parameter value", f"no arbitrary waveform {name!r}")
+        return str(len(values))
+
+    def _arb_load(self, cmd: Command) -> None:
+        cmd.expect(1)
+        name = Text().parse(cmd.args[0])
+        if not name.upper().startswith(("INT:", "USB:")):
+            raise ScpiError(-256, "File name not found", name)
+        self.arbs.setdefault(name, np.zeros(8))  # no files are simulated: a flat waveform
 
     def reset(self) -> None:
         super().reset()
         self.state.update({f"{key}{ch}": value for ch in (1, 2) for key, value in
                            (("tdelay", 0.0), ("unit", "VPP"), ("phase", 0.0))})
         self.state["display"] = ""
+        self.arbs: dict[str, np.ndarray] = {}
 
 
 class Keysight81160A(PulseGeneratorTwin):
@@ -508,6 +615,10 @@ class Keysight81160A(PulseGeneratorTwin):
     period_range_s = (2e-9, 1e6)
     edge_range_s = (1e-9, 1e3)
     burst_cycles = (2, 2_147_483_647)
+    # 81160A: expected load 0.3 ohm .. 1 Mohm (1 Mohm is a value, not INF)
+    load_range_ohm = (0.3, 1e6)
+    # the internal trigger (:ARM:SOUR INT2) period of the 81160A's pulse range
+    burst_period_range_s = (3.03e-9, 1e6)
     functions = "SINusoid|SQUare|RAMP|PULSe|NOISe|DC|USER"
 
     def free_running(self, ch: int) -> bool:
@@ -560,3 +671,44 @@ class Keysight81160A(PulseGeneratorTwin):
         p.setting(f"{s}VOLTage[1|2]:LIMit[:STATe]", "limstate{0}", Boolean())
         p.add(f"{s}VOLTage[1|2]:LIMit:HIGH", set=K._limit("high"), query=K._limit("high"))
         p.add(f"{s}VOLTage[1|2]:LIMit:LOW", set=K._limit("low"), query=K._limit("low"))
+        # Accepted, kept and answered; not modelled on the chip (docs/simulator.md).
+        p.stored(f"{s}BURSt[1|2]:MODE", "bmode{0}", Choice("TRIGgered|GATed"), "TRIG")
+        p.stored(f"{s}VOLTage[1|2]:UNIT", "unit{0}", Choice("VPP|VRMS|DBM"), "VPP")
+        p.stored(f"{s}PHASe[1|2][:ADJust]", "phase{0}", Number(-360.0, 360.0, 0.0, clip=True), 0.0)
+        p.stored(f"{s}FUNCtion[1|2]:RAMP:SYMMetry", "symmetry{0}", Number(0.0, 100.0, 100.0, clip=True), 100.0)
+        p.stored(f"{s}FUNCtion[1|2]:USER", "user{0}", Text(), "VOLATILE")
+        p.stored(":TRACe:CHANnel[1|2][:STATe]", "coupling{0}", Boolean(), False)
+        p.stored(":TRIGger[1|2]:SOURce", "trig_source{0}", Choice("IMMediate|INTernal1|INTernal2|EXTernal|MANual"), "IMM")
+        p.stored(":ARM:SENSe[1|2]", "arm_sense{0}", Choice("EDGE|LEVel"), "EDGE")
+        p.stored(":ARM:SLOPe[1|2]", "arm_slope{0}", Choice("POSitive|NEGative|EITHer"), "POS")
+        p.stored(":ARM:FREQuency[1|2]", "arm_frequency{0}", Number(1e-6, 330e6, 1e6, unit="HZ", clip=True), 1e6)
+        p.add("DATA[1|2]:NVOLatile:FREE", query=lambda i, c: "4")
+        p.add("DATA[1|2]:NVOLatile:CATalog", query=lambda i, c: '""')
+        for shape in ("SINusoid", "SQUare", "RAMP", "PULSe", "NOISe", "DC", "USER"):
+            p.add(f"{s}APPLy[1|2]:{shape}", set=K._apply(shape))
+        p.add(f"{s}APPLy[1|2]", query=K._apply_query)
+
+    @staticmethod
+    def _apply(shape: str) -> Any:
+        """``APPLy:<shape> [frequency[, amplitude[, offset]]]``: function and the given values at
+        once, through the same checks as the separate commands (the output is left as it is)."""
+        short = "".join(c for c in shape if not c.islower())
+
+        def handler(self: Keysight81160A, cmd: Command) -> None:
+            cmd.expect(0, 3)
+            ch = self._channel(cmd)
+            suffixes = (ch,)
+            self.state[f"func{ch}"] = short
+            steps = ((PulseGeneratorTwin._frequency, "FREQ"), (PulseGeneratorTwin._level("AMPL"), "VOLT"),
+                     (PulseGeneratorTwin._level("OFFS"), "VOLT:OFFS"))
+            for (handler_, header), token in zip(steps, cmd.args):
+                if token.strip().upper() in ("DEF", ""):
+                    continue
+                handler_(self, Command(header, False, (token,), suffixes))
+        return handler
+
+    def _apply_query(self, cmd: Command) -> str:
+        ch = self._channel(cmd)
+        high, low = self.state[f"high{ch}"], self.state[f"low{ch}"]
+        return (f'"{self.state[f"func{ch}"]} {self.format_number(1.0 / self.state[f"period{ch}"])},'
+                f'{self.format_number(high - low)},{self.format_number((high + low) / 2)}"')

@@ -45,6 +45,8 @@ from memlab.instruments.sim.base import ESR_OPC, VirtualInstrument
 from memlab.instruments.sim.world import SimWorld
 
 Reply = str | bytes | None
+#: channels one channel list may name (a range beyond any instrument's is refused, not expanded)
+MAX_CHANNELS = 10_000
 Handler = Callable[[Any, "Command"], Reply]
 
 
@@ -80,11 +82,16 @@ _SPECIAL = {"MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX", "DEF
 
 
 def parse_number(token: str, unit: str = "") -> float:
-    """A SCPI decimal number, optionally with ``unit`` and an SI multiplier; -104 otherwise."""
+    """A SCPI decimal number, optionally with ``unit`` and an SI multiplier; -104 otherwise.
+    NaN is no setting of any instrument: -224."""
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         pass
+    else:
+        if value != value:
+            raise ScpiError(-224, "Illegal parameter value", f"{token.strip()!r} is not a number")
+        return value
     match = _NUMBER.match(token)
     if match is None:
         upper = token.strip().upper()
@@ -252,9 +259,12 @@ class Command:
     def numbers(self, start: int = 0, unit: str = "") -> np.ndarray:
         """All parameters from ``start`` as a float array (lists such as ``LIST:VOLT``)."""
         try:
-            return np.array([float(a) for a in self.args[start:]], dtype=np.float64)
+            values = np.array([float(a) for a in self.args[start:]], dtype=np.float64)
         except ValueError:
-            return np.array([parse_number(a, unit) for a in self.args[start:]], dtype=np.float64)
+            values = np.array([parse_number(a, unit) for a in self.args[start:]], dtype=np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ScpiError(-222, "Data out of range", f"{self.header}: NaN or infinite value in the list")
+        return values
 
     def special(self, index: int = 0) -> str | None:
         """``"MIN"``, ``"MAX"`` or ``"DEF"`` when that parameter is one, else None."""
@@ -272,6 +282,9 @@ class Command:
             for part in text[2:-1].split(","):
                 if ":" in part:
                     first, last = (int(x) for x in part.split(":"))
+                    if last - first >= MAX_CHANNELS:
+                        raise ScpiError(-222, "Data out of range",
+                                        f"channel range {first}:{last}: at most {MAX_CHANNELS} channels")
                     result.extend(range(first, last + 1))
                 elif part.strip():
                     result.append(int(part))
@@ -326,6 +339,8 @@ class ScpiParser:
         self._common: dict[str, Entry] = {}
         self._headers: dict[str, tuple[Entry, tuple[int, ...]]] = {}
         self._programs: dict[str, Program] = {}
+        #: reset values of the settings registered with :meth:`stored`
+        self.defaults: dict[str, Any] = {}
 
     # -- building the table ----------------------------------------------------------------------
 
@@ -386,6 +401,29 @@ class ScpiParser:
                 raise clipped
 
         self.add(pattern, set=None if readonly else set_, query=query)
+
+    def stored(self, pattern: str, key: str, param: Param, default: Any) -> None:
+        """A setting the twin accepts, keeps and answers but does not model physically (a
+        filter, a sync output): :meth:`setting` plus its reset value. ``{0}``, ``{1}`` in ``key``
+        are the command's numeric suffixes (per channel, per user delay)."""
+        if "{" not in key:
+            self.setting(pattern, key, param)
+            self.defaults[key] = default
+            return
+
+        def query(instrument: Any, cmd: Command) -> str:
+            if cmd.args and isinstance(param, Number):
+                special = cmd.special(0)
+                if special is None:
+                    raise ScpiError(-224, "Illegal parameter value", cmd.args[0])
+                return param.format(param.parse(special), instrument)
+            return param.format(instrument.state.get(key.format(*cmd.suffixes), default), instrument)
+
+        def set_(instrument: Any, cmd: Command) -> None:
+            cmd.expect(1)
+            instrument.state[key.format(*cmd.suffixes)] = param.parse(cmd.args[0])
+
+        self.add(pattern, set=set_, query=query)
 
     # -- lookups ---------------------------------------------------------------------------------
 
@@ -534,6 +572,9 @@ class ScpiInstrument(VirtualInstrument):
     def __init__(self, world: SimWorld, name: str = "", *, serial: str | None = None) -> None:
         super().__init__(world, name, serial=serial)
         self.state: dict[str, Any] = {}
+        self.conditions = {"oper": 0, "ques": 0}
+        self.events = {"oper": 0, "ques": 0}
+        self.enables = {"oper": 0, "ques": 0}
         self.parser = self._parser_for_class()
         self.reset()
 
@@ -565,6 +606,14 @@ class ScpiInstrument(VirtualInstrument):
         p.add("SYSTem:ERRor:ALL", query=ScpiInstrument._query_all_errors)
         p.add("SYSTem:VERSion", query=lambda i, c: "1999.0")
         p.add("STATus:PRESet", set=ScpiInstrument._status_preset)
+        # The SCPI status registers: what the twins do not signal stays 0, enables are kept.
+        for register in ("OPERation", "QUEStionable"):
+            key = register[:4].lower()
+            p.add(f"STATus:{register}[:EVENt]", query=ScpiInstrument._status_event(key))
+            p.add(f"STATus:{register}:CONDition", query=lambda i, c, k=key: str(i.conditions[k]))
+            p.add(f"STATus:{register}:ENABle", set=ScpiInstrument._status_enable(key),
+                  query=lambda i, c, k=key: str(i.enables[k]))
+        p.add("STATus:CLEar", set=lambda i, c: i.events.update(oper=0, ques=0))
 
     def _set_opc(self, cmd: Command) -> None:
         self.esr |= ESR_OPC
@@ -583,6 +632,33 @@ class ScpiInstrument(VirtualInstrument):
 
     def _status_preset(self, cmd: Command) -> None:
         self.ese = 0
+        self.enables.update(oper=0, ques=0)
+
+    @staticmethod
+    def _status_event(key: str) -> Handler:
+        def handler(self: ScpiInstrument, cmd: Command) -> str:
+            value, self.events[key] = self.events[key], 0  # reading an event register clears it
+            return str(value)
+        return handler
+
+    @staticmethod
+    def _status_enable(key: str) -> Handler:
+        def handler(self: ScpiInstrument, cmd: Command) -> None:
+            cmd.expect(1)
+            self.enables[key] = int(Number(0, 65535, 0, integer=True).parse(cmd.args[0]))
+        return handler
+
+    def status_byte(self) -> int:
+        stb = super().status_byte()
+        if self.events["ques"] & self.enables["ques"]:
+            stb |= 8  # QSB
+        if self.events["oper"] & self.enables["oper"]:
+            stb |= 128  # OSB
+        return stb
+
+    def clear_status(self) -> None:
+        super().clear_status()
+        self.events.update(oper=0, ques=0)
 
     def _query_all_errors(self, cmd: Command) -> str:
         entries = []
@@ -592,6 +668,7 @@ class ScpiInstrument(VirtualInstrument):
 
     def reset(self) -> None:
         self.state = dict(self.defaults)
+        self.state.update(self.parser.defaults)
 
     def trigger(self) -> None:
         """``*TRG``; instruments without a bus trigger ignore it, as the standard allows."""
@@ -610,6 +687,14 @@ class ScpiInstrument(VirtualInstrument):
                 result = handler(self, cmd)
             except ScpiError as error:
                 self.push_error(error.code, error.message)
+                continue
+            except MemoryError:
+                self.push_error(-225, f"Out of memory;{cmd.header}")
+                continue
+            except (ValueError, TypeError, OverflowError, ArithmeticError, IndexError, KeyError) as error:
+                # A value the handler could not use: the command is refused as the instrument
+                # refuses an illegal value, never an exception into the VISA client.
+                self.push_error(-224, f"Illegal parameter value;{cmd.header}: {error}")
                 continue
             if result is None:
                 continue

@@ -115,3 +115,50 @@ class DcBias:
     def restart(self) -> None:
         """Something else (a sweep) drove the device up to now: start counting from now."""
         self._since_s = self.world.clock.now()
+
+
+def voltage_driving(world: SimWorld, terminal: str, current_a: float, limit_v: float) -> float:
+    """The voltage, within +-``limit_v``, that drives ``current_a`` through the device behind
+    ``terminal``: a source in compliance, or a current source, settles there by feedback.
+    Found by bisection on the chip's noise-free I-V (which does not program the device); an
+    open terminal, or a device that cannot carry the current, leaves the source at its limit."""
+    limit = abs(float(limit_v))
+    if current_a == 0.0 or limit == 0.0:
+        return 0.0
+    sign = 1.0 if current_a > 0 else -1.0
+    device = world.device_for(terminal)
+    if device is None:
+        return sign * limit
+    chip = world.chip
+    target = abs(current_a)
+    if abs(chip.probe_current(*device, sign * limit)) < target:
+        return sign * limit
+    low, high = 0.0, limit
+    for _ in range(48):
+        middle = 0.5 * (low + high)
+        if abs(chip.probe_current(*device, sign * middle)) < target:
+            low = middle
+        else:
+            high = middle
+    return sign * 0.5 * (low + high)
+
+
+def terminal_voltages(world: SimWorld, terminal: str, levels_v: np.ndarray, currents_a: np.ndarray,
+                      limit_a: float) -> np.ndarray:
+    """The voltage at the terminal of a voltage source programmed to ``levels_v`` that carried
+    ``currents_a`` (already clamped at +-``limit_a``): the level itself, except where the
+    current sits at the limit. There the source gave way (compliance) and the terminal sits at
+    the voltage that drives the limit current through the device, e.g. I*R into a short."""
+    levels = np.asarray(levels_v, dtype=np.float64)
+    currents = np.asarray(currents_a, dtype=np.float64)
+    voltages = levels.copy()
+    held = (np.abs(currents) >= limit_a * (1 - 1e-9)) & (levels != 0.0)
+    for sign in (1.0, -1.0):
+        points = held & (np.sign(levels) == sign)
+        if np.any(points):
+            # One solve per polarity: the same limit current needs the same voltage (never
+            # more than the programmed level, which drove at least that current).
+            top = float(np.max(np.abs(levels[points])))
+            needed = abs(voltage_driving(world, terminal, sign * limit_a, top))
+            voltages[points] = sign * np.minimum(needed, np.abs(levels[points]))
+    return voltages

@@ -334,8 +334,29 @@ class ThorlabsPM100(ScpiInstrument):
         quantum = full_scale / 2 ** 16  # the meter's ADC resolution on the range
         return round(value / quantum) * quantum
 
+    def _photocurrent(self, cmd: Command) -> str:
+        """The sensor's photocurrent: the light at its true wavelength times the responsivity."""
+        self.charge(SAMPLE_S * self.state["count"])
+        light_w = self.world.meter_power_w
+        amps = light_w * self.responsivity(self.world.wavelength_m * 1e9) if light_w > 0 else 0.0
+        amps += self.dark_w * self.responsivity(self.state["wav_nm"])
+        amps += self.rng.standard_normal() * self.noise_w * self.responsivity(self.state["wav_nm"])
+        return self.format_number(amps)
+
+    def _frequency(self, cmd: Command) -> str:
+        # The simulated laser is continuous-wave: no modulation frequency to count.
+        self.charge(SAMPLE_S * self.state["count"])
+        return self.format_number(0.0)
+
+    def _response(self, cmd: Command) -> str:
+        return self.format_number(self.responsivity(self.state["wav_nm"]))
+
     def _reading(self, cmd: Command) -> str:
         value = self.power_w()
+        if value < 1e37:
+            value *= 10.0 ** (self.state["loss_db"] / 10.0)
+            if self.state["reference_on"]:
+                value -= self.state["reference_w"]
         if self.state["unit"] == "DBM":
             value = 10.0 * math.log10(value / 1e-3) if 0 < value < 1e37 else -math.inf
         return self.format_number(value)
@@ -376,18 +397,44 @@ class ThorlabsPM100(ScpiInstrument):
     def commands(cls, p: ScpiParser) -> None:
         super().commands(p)
         P = ThorlabsPM100
-        p.add("SENSe:CORRection:WAVelength", set=P._wavelength, query=P._wavelength)
+        # SENSe is an optional node on the PM100 ("[:SENSe]:..."): drivers write both forms.
+        p.add("[SENSe:]CORRection:WAVelength", set=P._wavelength, query=P._wavelength)
         p.add("MEASure[:SCALar]:POWer", query=P._reading)
         p.add("MEASure[:SCALar]:ENERgy", query=P._energy)
+        p.add("MEASure[:SCALar]:CURRent[:DC]", query=P._photocurrent)
+        p.add("MEASure[:SCALar]:FREQuency", query=P._frequency)
         p.add("READ", query=P._reading)
         p.add("FETCh", query=P._reading)
         p.add("INITiate[:IMMediate]", set=lambda i, c: None)  # READ?/FETCh? measure on demand
+        p.add("ABORt", set=lambda i, c: None)
         p.add("CONFigure[:SCALar]:POWer", set=lambda i, c: i.state.update(conf="POW"))
+        p.add("CONFigure[:SCALar]:CURRent[:DC]", set=lambda i, c: i.state.update(conf="CURR"))
+        p.add("CONFigure[:SCALar]:FREQuency", set=lambda i, c: i.state.update(conf="FREQ"))
         p.add("CONFigure", query=lambda i, c: i.state["conf"])
-        p.setting("SENSe:POWer[:DC]:UNIT", "unit", Choice("W|DBM"))
-        p.setting("SENSe:POWer[:DC]:RANGe:AUTO", "auto", Boolean())
-        p.add("SENSe:POWer[:DC]:RANGe[:UPPer]", set=P._power_range, query=P._power_range)
-        p.setting("SENSe:AVERage[:COUNt]", "count", Number(1, 100_000, 1, integer=True))
-        p.add("SENSe:CORRection:COLLect:ZERO[:INITiate]", set=P._zero)
-        p.add("SENSe:CORRection:COLLect:ZERO:MAGNitude", query=lambda i, c: i.format_number(i.state["zero_w"]))
+        p.setting("[SENSe:]POWer[:DC]:UNIT", "unit", Choice("W|DBM"))
+        p.setting("[SENSe:]POWer[:DC]:RANGe:AUTO", "auto", Boolean())
+        p.add("[SENSe:]POWer[:DC]:RANGe[:UPPer]", set=P._power_range, query=P._power_range)
+        p.setting("[SENSe:]AVERage[:COUNt]", "count", Number(1, 100_000, 1, integer=True))
+        p.add("[SENSe:]CORRection:COLLect:ZERO[:INITiate]", set=P._zero)
+        p.add("[SENSe:]CORRection:COLLect:ZERO:STATe", query=lambda i, c: "0")  # zeroing is done at once
+        p.add("[SENSe:]CORRection:COLLect:ZERO:MAGNitude", query=lambda i, c: i.format_number(i.state["zero_w"]))
+        # The user attenuation is applied to every power reading (10^(dB/10)).
+        p.stored("[SENSe:]CORRection[:LOSS][:INPut][:MAGNitude]", "loss_db", Number(-60.0, 60.0, 0.0), 0.0)
+        p.stored("[SENSe:]CORRection:BEAMdiameter", "beam_mm", Number(0.0, 100.0, 1.0), 1.0)
+        p.add("[SENSe:]CORRection:POWer[:PDIode][:RESPonse]", query=P._response)
+        p.stored("[SENSe:]CURRent[:DC]:RANGe:AUTO", "current_auto", Boolean(), True)
+        p.stored("[SENSe:]CURRent[:DC]:RANGe[:UPPer]", "current_range", Number(1e-9, 10e-3, 1e-3), 1e-3)
+        # Relative (delta) mode: the reading minus the reference, when on.
+        p.stored("[SENSe:]POWer[:DC]:REFerence", "reference_w", Number(-10.0, 10.0, 0.0, unit="W"), 0.0)
+        p.stored("[SENSe:]POWer[:DC]:REFerence:STATe", "reference_on", Boolean(), False)
+        p.stored("INPut[:PDIode]:FILTer[:LPASs][:STATe]", "lowpass", Boolean(), False)
+        p.stored("SYSTem:LFRequency", "line_hz", Number(50, 60, 50, integer=True), 50)
+        p.stored("DISPlay:BRIGhtness", "brightness", Number(0.0, 1.0, 1.0), 1.0)
+        p.stored("DISPlay:CONTrast", "contrast", Number(0.0, 1.0, 0.5), 0.5)
+        for register in ("OPERation", "QUEStionable", "AUXiliary"):
+            p.stored(f"STATus:{register}:PTRansition", f"ptr_{register[:4]}", Number(0, 65535, 0, integer=True), 0)
+            p.stored(f"STATus:{register}:NTRansition", f"ntr_{register[:4]}", Number(0, 65535, 0, integer=True), 0)
+        p.add("STATus:AUXiliary[:EVENt]", query=lambda i, c: "0")
+        p.add("STATus:AUXiliary:CONDition", query=lambda i, c: "0")
+        p.stored("STATus:AUXiliary:ENABle", "aux_enable", Number(0, 65535, 0, integer=True), 0)
         p.add("SYSTem:SENSor:IDN", query=P._sensor_idn)

@@ -23,14 +23,24 @@ What this module provides to the models:
 - :class:`ReadingBuffer`: the instruments' reading buffers (``readings``, ``sourcevalues``,
   ``timestamps``), printed by ``printbuffer`` as ASCII or binary (``#0`` + REAL32/REAL64).
 
-Scripts run sandboxed: no ``os.execute``, ``io``, ``require`` or ``debug``, no access to the
-Python side's private attributes, and a budget of Lua instructions per chunk so that a runaway
-loop becomes a run-time error instead of a hung simulation.
+Scripts run sandboxed: no ``os.execute``, ``io``, ``require``, ``load*``/``dofile`` or
+``debug``, no access to the Python side's private attributes. A runaway script becomes a
+``-286`` run-time error instead of a hung simulation, and the twin keeps answering:
+
+- each chunk has a budget of Lua instructions and a wall-clock limit, checked by a count hook
+  that every coroutine carries; once stopped, ``pcall``/``xpcall``/``coroutine.resume`` cannot
+  swallow the stop;
+- the C functions that a hook cannot interrupt are guarded: ``string.rep`` beyond the Lua heap,
+  and pattern searches whose worst-case backtracking is too long, are refused; the Lua heap is
+  capped, so a script runs out of memory ("not enough memory") as on the instrument;
+- Ctrl-C (KeyboardInterrupt) raised while a script runs propagates to the caller, never
+  becomes an instrument error, whatever ``pcall`` the script wraps around it.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -52,7 +62,16 @@ SEVERITY_RECOVERABLE = 20
 _CHUNK_PREFIX = "tsp:"
 #: Lua instructions one chunk may execute before the simulator stops it (a runaway loop).
 INSTRUCTION_BUDGET = 20_000_000
-_HOOK_STEP = 1_000_000
+#: wall-clock seconds one chunk may run (Lua plus the Python it calls) before it is stopped.
+WALL_CLOCK_LIMIT_S = 2.0
+#: the hook counts instructions and checks the wall clock every this many instructions.
+_HOOK_STEP = 10_000
+#: Lua heap of one instrument (bytes): a script that builds huge strings or tables runs out of
+#: memory, as on the instrument, instead of exhausting the computer's.
+LUA_MEMORY_BYTES = 256 * 1024 * 1024
+#: a pattern search whose worst-case backtracking exceeds this many steps is refused (Lua's
+#: matcher runs in C, where neither the instruction budget nor the wall clock can stop it).
+PATTERN_STEP_LIMIT = 5e8
 #: processing one command on the instrument (Lua parse + execute), charged per chunk.
 CHUNK_OVERHEAD_S = 150e-6
 #: compiled chunks kept per instrument: drivers send the same strings again and again.
@@ -61,16 +80,67 @@ _CACHE_SIZE = 512
 _GC_HEADROOM_KB = 4096
 
 _RUNNER = """
-local loadstring, xpcall, sethook, getinfo = loadstring, xpcall, debug.sethook, debug.getinfo
-local sub, error = string.sub, error
-local budget, step = ...
-local used = 0
+local loadstring, xpcall, pcall, sethook, getinfo = loadstring, xpcall, pcall, debug.sethook, debug.getinfo
+local sub, byte, error, select, type = string.sub, string.byte, error, select, type
+local create, resume, status = coroutine.create, coroutine.resume, coroutine.status
+local budget, step, wall_s, clock, fatal, memory_bytes, pattern_limit = ...
+local used, started = 0, 0
+-- Once a chunk is stopped (budget, wall clock, Ctrl-C) every hook call and every pcall or
+-- coroutine.resume that would catch the error raises it again: the chunk cannot swallow it.
+local stopped = nil
 local prefix = "=%s"
 
 local function hook()
+  if stopped ~= nil then error(stopped, 0) end
   used = used + step
   if used > budget then
-    error("script exceeded the simulator's budget of " .. budget .. " Lua instructions", 2)
+    stopped = "script exceeded the simulator's budget of " .. budget .. " Lua instructions"
+    error(stopped, 0)
+  end
+  if clock() - started > wall_s then
+    stopped = "script exceeded the simulator's limit of " .. wall_s .. " s of computer time"
+    error(stopped, 0)
+  end
+end
+
+-- A caught error is given back only when the chunk may go on; a stop or a Python
+-- KeyboardInterrupt/SystemExit propagates.
+local function guard(ok, ...)
+  if not ok then
+    local err = ...
+    if stopped == nil and fatal(err) then stopped = err end
+  end
+  if stopped ~= nil then error(stopped, 0) end
+  return ok, ...
+end
+
+local function safe_pcall(f, ...)
+  return guard(pcall(f, ...))
+end
+
+local function safe_xpcall(f, handler)
+  return guard(xpcall(f, handler))
+end
+
+-- Hooks are per coroutine in Lua 5.1: every coroutine a script makes carries the hook.
+local function safe_create(f)
+  local co = create(f)
+  sethook(co, hook, "", step)
+  return co
+end
+
+local function safe_resume(co, ...)
+  return guard(resume(co, ...))
+end
+
+local function safe_wrap(f)
+  local co = safe_create(f)
+  local function finish(ok, ...)
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return function(...)
+    return finish(safe_resume(co, ...))
   end
 end
 
@@ -99,7 +169,7 @@ collect("stop")
 local limit = collect("count") * 2 + %d
 
 local function run(f)
-  used = 0
+  used, stopped, started = 0, nil, clock()
   sethook(hook, "", step)
   local ok, res = xpcall(f, handler)
   sethook()
@@ -108,7 +178,9 @@ local function run(f)
     collect("stop")  -- a full collection re-arms the automatic collector
     limit = collect("count") * 2 + %d
   end
+  stopped = nil
   if ok then return nil end
+  if type(res) ~= "table" then return res, 0 end  -- out of memory: no handler ran
   return res[1], res[2]
 end
 
@@ -122,14 +194,91 @@ local function script_collectgarbage(option)
   return 0
 end
 
-return compile, run, script_collectgarbage
+-- The string functions that run long in C, where no hook fires.
+local rep, find, match, gmatch, gsub = string.rep, string.find, string.match, string.gmatch, string.gsub
+
+local function safe_rep(s, n)
+  if type(s) == "string" and type(n) == "number" then
+    if #s == 0 or n < 1 then return "" end
+    if #s * n > memory_bytes then error("not enough memory", 2) end
+  end
+  return rep(s, n)
+end
+
+-- Worst-case steps of Lua's backtracking matcher: about C(n, k), n the subject length and k the
+-- number of repeated items (*, +, -) plus one for an unanchored search.
+local function check_pattern(s, p, init)
+  if type(s) ~= "string" or type(p) ~= "string" then return end
+  local n = #s
+  local repeats, i, length = 0, 1, #p
+  while i <= length do
+    local c = byte(p, i)
+    if c == 37 then          -- %%x: one item
+      i = i + 2
+    elseif c == 91 then      -- [set]
+      i = i + 1
+      if byte(p, i) == 94 then i = i + 1 end
+      if byte(p, i) == 93 then i = i + 1 end
+      while i <= length and byte(p, i) ~= 93 do
+        if byte(p, i) == 37 then i = i + 1 end
+        i = i + 1
+      end
+      i = i + 1
+    else
+      i = i + 1
+    end
+    local q = byte(p, i)
+    if q == 42 or q == 43 or q == 45 then
+      repeats = repeats + 1
+      i = i + 1
+    end
+  end
+  local k = repeats + ((byte(p, 1) == 94) and 0 or 1)
+  local cost = 1
+  for j = 1, k do
+    cost = cost * (n - j + 1) / j
+    if cost > pattern_limit then
+      error("pattern too complex for a " .. n .. "-character string", 3)
+    end
+  end
+end
+
+local function safe_find(s, p, init, plain)
+  if not plain then check_pattern(s, p) end
+  return find(s, p, init, plain)
+end
+local function safe_match(s, p, init) check_pattern(s, p) return match(s, p, init) end
+local function safe_gmatch(s, p) check_pattern(s, p) return gmatch(s, p) end
+local function safe_gsub(s, p, r, n) check_pattern(s, p) return gsub(s, p, r, n) end
+
+return compile, run, script_collectgarbage, {
+  pcall = safe_pcall, xpcall = safe_xpcall, create = safe_create, resume = safe_resume,
+  wrap = safe_wrap, rep = safe_rep, find = safe_find, match = safe_match, gmatch = safe_gmatch,
+  gsub = safe_gsub,
+}
 """ % (_CHUNK_PREFIX, _GC_HEADROOM_KB, _GC_HEADROOM_KB)
 
+# Scripts see Lua's standard library without what reaches the computer (os, io, files, modules,
+# the debug library, code loading) and with the guarded functions of _RUNNER.
 _SANDBOX = """
+local safe = ...
 local time, date, clock = os.time, os.date, os.clock
 os = {time = time, date = date, clock = clock}
 io, debug, require, package, dofile, loadfile, module, python = nil, nil, nil, nil, nil, nil, nil, nil
+load, loadstring, getfenv, setfenv, newproxy, gcinfo = nil, nil, nil, nil, nil, nil
+string.dump = nil
+pcall, xpcall = safe.pcall, safe.xpcall
+coroutine = {create = safe.create, resume = safe.resume, wrap = safe.wrap,
+             status = coroutine.status, yield = coroutine.yield, running = coroutine.running}
+string.rep, string.find, string.match = safe.rep, safe.find, safe.match
+string.gmatch, string.gsub = safe.gmatch, safe.gsub
 """
+
+
+def _is_fatal(error: Any) -> bool:
+    """Whether an error caught inside Lua must end the chunk whatever the script does: Ctrl-C
+    (KeyboardInterrupt) and interpreter exit are the user's, never the instrument's."""
+    return isinstance(error, BaseException) and not isinstance(error, Exception)
 
 
 class TspRuntimeError(Exception):
@@ -229,8 +378,8 @@ class Attr:
         where = f"{obj._path}.{self.name}"
         if self.readonly:
             raise TspRuntimeError(f"{where} is read-only")
-        value = _coerce(where, value, self.kind)
         try:
+            value = _coerce(where, value, self.kind)
             if self.choices is not None and value not in self.choices:
                 allowed = ", ".join(_fmt_choice(c) for c in sorted(self.choices, key=str))
                 raise TspError(PARAMETER_ERROR, f"Parameter error {where}={value!r}: allowed {allowed}")
@@ -260,6 +409,9 @@ def _coerce(where: str, value: Any, kind: type) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TspRuntimeError(f"{where}: number expected, got {_lua_type(value)}")
+    if not math.isfinite(value):
+        # 0/0 or 1/0 in a script: refused before any setting changes.
+        raise TspError(PARAMETER_ERROR, f"Parameter error {where}={value!r}: a finite number expected")
     if kind is int:
         if value != int(value):
             raise TspError(PARAMETER_ERROR, f"Parameter error {where}={value!r}: an integer expected")
@@ -307,9 +459,12 @@ def lua_numbers(where: str, table: Any) -> np.ndarray:
         raise TspRuntimeError(f"{where}: table expected, got {_lua_type(table)}")
     values = list(table.values())
     try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
         raise TspRuntimeError(f"{where}: a table of numbers expected") from None
+    if numbers.ndim != 1 or not np.all(np.isfinite(numbers)):
+        raise TspError(PARAMETER_ERROR, f"Parameter error {where}: finite numbers expected")
+    return numbers
 
 
 # -- reading buffers ----------------------------------------------------------------------------
@@ -616,13 +771,20 @@ class TspInstrument(VirtualInstrument):
         self._script_lines: list[str] = []
         self._script_run = False
         self.lua = lua51.LuaRuntime(
+            # Byte-transparent strings: the bus carries bytes (latin-1 in the twins), any of
+            # which a script may hold; UTF-8 would fail on some.
+            encoding="latin-1",
+            source_encoding="latin-1",
             unpack_returned_tuples=True,
             register_eval=False,
             register_builtins=False,
             attribute_filter=_attribute_filter,
+            max_memory=LUA_MEMORY_BYTES,
         )
-        self._compile, self._run, collect = self.lua.execute(_RUNNER, INSTRUCTION_BUDGET, _HOOK_STEP)
-        self.lua.execute(_SANDBOX)
+        self._compile, self._run, collect, safe = self.lua.execute(
+            _RUNNER, INSTRUCTION_BUDGET, _HOOK_STEP, WALL_CLOCK_LIMIT_S, time.monotonic, _is_fatal,
+            LUA_MEMORY_BYTES, PATTERN_STEP_LIMIT)
+        self.lua.execute(_SANDBOX, safe)
         self.lua.globals().collectgarbage = collect
         self.format = FormatObject(self, "format")
         self.errorqueue = ErrorQueueObject(self, "errorqueue")
@@ -676,7 +838,10 @@ class TspInstrument(VirtualInstrument):
 
     def handle(self, message: str) -> None:
         for line in message.split("\n"):
-            self._handle_line(line.rstrip("\r"))
+            try:
+                self._handle_line(line.rstrip("\r"))
+            except Exception as error:  # noqa: BLE001 - an instrument never raises into its client
+                self.push_error(RUNTIME_ERROR, f"TSP Runtime error at line 0: {type(error).__name__}: {error}"[:200])
 
     def _handle_line(self, line: str) -> None:
         stripped = line.strip()
@@ -788,6 +953,8 @@ class TspInstrument(VirtualInstrument):
         if result is None:
             return
         error, line = result
+        if _is_fatal(error):
+            raise error  # Ctrl-C while a script runs: the user's, not a script error
         if isinstance(error, TspError):
             self.push_error(error.code, error.message)
         elif isinstance(error, (TspRuntimeError, AttributeError, TypeError)):
