@@ -14,9 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.base import Procedure
 from memlab.procedures.recorder import Recorder, RunListener
-from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriter
+from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriteError, RunWriter
 
 log = logging.getLogger("memlab.run")
 T = TypeVar("T")
@@ -67,9 +68,11 @@ class RunContext:
         return self._abort.is_set()
 
     def check_abort(self) -> None:
-        """Call between steps: raises AbortRequested once abort was asked."""
+        """Call between steps: raises AbortRequested once abort was asked, and RunWriteError
+        once the run file can no longer be written (a full disk ends the run at once)."""
         if self._abort.is_set():
             raise AbortRequested()
+        self.recorder.writer.check_writable()
 
     def sleep(self, seconds: float) -> None:
         """Wait on the bench clock; on the wall clock, in short slices so abort stays prompt."""
@@ -95,10 +98,12 @@ class RunResult:
     status: str
     error: str = ""
     shutdown_errors: list[str] = field(default_factory=list)
+    #: outputs that could not be verified off after the run: each names the instrument
+    safety_failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == COMPLETED
+        return self.status == COMPLETED and not self.safety_failures
 
 
 def run_filename(procedure: Procedure) -> str:
@@ -182,24 +187,45 @@ def run_procedure(
         log.error("%s failed: %s", procedure.name, error)
     finally:
         shutdown_errors = _shielded(lambda: _safe_shutdown(bench))
+        safety_failures = _safety_failures(shutdown_errors)
         for message in shutdown_errors:
             recorder.log(f"safe shutdown: {message}", logging.ERROR)
-        if shutdown_errors and status == COMPLETED:
+        if safety_failures:
+            status, error = FAILED, "; ".join([*safety_failures, error] if error else safety_failures)
+            for message in safety_failures:
+                log.critical("%s: %s", path.name, message)
+        elif shutdown_errors and status == COMPLETED:
             status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
+        if writer.write_error is not None and writer.write_error_message not in error:
+            status, error = FAILED, "; ".join(e for e in (writer.write_error_message, error) if e)
         recorder.log(f"finished: {status}{': ' + error if error else ''}",
                      logging.INFO if status == COMPLETED else logging.WARNING)
-        _shielded(lambda: writer.close(status, error))
+        try:
+            _shielded(lambda: writer.close(status, error, "; ".join(safety_failures)))
+        except RunWriteError as exc:  # the file keeps its rows; the status is reported here instead
+            log.error("%s", exc)
+            status, error = FAILED, "; ".join(e for e in (error, str(exc)) if e)
         recorder.finish(status, error, str(path))
     if interrupted:
         raise KeyboardInterrupt
-    return RunResult(path, status, error, shutdown_errors)
+    return RunResult(path, status, error, list(shutdown_errors), safety_failures)
+
+
+def _safety_failures(shutdown_errors: list[str]) -> list[str]:
+    """The safety failures among a shutdown's problems (a bench may return a plain list)."""
+    found = getattr(shutdown_errors, "safety_failures", None)
+    if found is not None:
+        return list(found)
+    return [m for m in shutdown_errors if m.startswith(SAFETY_FAILURE)]
 
 
 def _safe_shutdown(bench: Any) -> list[str]:
     try:
-        return list(bench.safe_shutdown())
+        report = bench.safe_shutdown()
+        return report if isinstance(report, list) else list(report)
     except Exception as exc:  # the bench should collect errors itself; never lose the file
-        return [f"{type(exc).__name__}: {exc}"]
+        return [f"{SAFETY_FAILURE}: the safe shutdown itself failed, no output is verified off "
+                f"({type(exc).__name__}: {exc})"]
 
 
 class RunHandle:
