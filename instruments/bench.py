@@ -41,6 +41,7 @@ from memlab.instruments.interfaces import (
     SwitchMatrix,
 )
 from memlab.instruments.limits import SafetyLimits
+from memlab.instruments.safety import shutdown_and_verify
 
 log = logging.getLogger(__name__)
 
@@ -715,19 +716,10 @@ class Bench:
         }
 
     def safe_shutdown(self) -> list[str]:
-        """Every instrument to its safe state, laser and outputs first; one failing instrument
-        does not keep the others on. Returns the errors as text (empty: all safe)."""
-        problems: list[str] = []
-        for role in SHUTDOWN_ORDER:
-            driver = self._drivers.get(role)
-            if driver is None:
-                continue
-            try:
-                driver.shutdown()
-            except Exception as exc:  # noqa: BLE001 - keep switching the rest off
-                log.error("safe shutdown of %s failed: %s", role, exc)
-                problems.append(f"{role}: {exc}")
-        return problems
+        """Every instrument to its safe state, laser and outputs first, each output verified off
+        by querying it; one failing instrument does not keep the others on. Returns the errors as
+        text (empty: all safe); those that are safety failures also in ``.safety_failures``."""
+        return shutdown_and_verify(self._drivers, SHUTDOWN_ORDER)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per role: model, identity, address, simulated, settings (the driver's snapshot); an

@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from memlab.cmd_run import report_safety_failures
 from memlab.procedures.campaign import Campaign, CampaignListener
 from memlab.procedures.plan import load_plan
 
@@ -79,4 +80,5 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
     print(result.summary)
     print(f"campaign {result.status}: run files, manifest.json and campaign.log are in {out}")
+    report_safety_failures("campaign", result.safety_failures)
     return 0 if result.ok else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from memlab.cli import UsageError
@@ -44,4 +45,11 @@ def run(args: argparse.Namespace) -> int:
         result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
                                listeners=[ProgressBar(args.name)])
     print(f"{result.status}: {result.path}" + (f" ({result.error})" if result.error else ""))
+    report_safety_failures("run", result.safety_failures)
     return 0 if result.ok else 1
+
+
+def report_safety_failures(command: str, failures: list[str]) -> None:
+    """Outputs not verified off: said last and loudly, on stderr, one line each."""
+    for failure in failures:
+        print(f"memlab {command}: {failure}", file=sys.stderr)

@@ -3,32 +3,46 @@
 The manifest (``manifest.json`` in the output folder) records every attempt: its task, file,
 status and error. It is rewritten atomically before and after each run, so after a crash or a
 SIGKILL ``resume=True`` knows what completed (skipped), what was running (redone) and what is left.
+
+One process at a time owns a campaign folder (an exclusive ``flock`` on ``.memlab-campaign.lock``);
+a second is refused with :class:`CampaignBusyError`. Ctrl-C, SIGTERM and SIGHUP stop a campaign
+with its outputs off and its manifest final (:mod:`memlab.procedures.signals`). A resumed campaign
+first repairs the files of its interrupted runs, so every run file in the folder opens with any
+HDF5 reader. A run whose outputs could not be verified off (a safety failure) stops the campaign.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import subprocess
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
 from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.runner import run_filename, run_procedure
+from memlab.procedures.signals import StopSignals, signal_name
 from memlab.storage import RunFileError, RunReader
+from memlab.storage.recovery import writer_flags
 
 log = logging.getLogger("memlab.campaign")
 
 MANIFEST = "manifest.json"
 LOG_FILE = "campaign.log"
+LOCK_FILE = ".memlab-campaign.lock"
+MAX_NAME_CHARS = 100
 SKIPPED = "skipped"
 DONE_STATUSES = ("completed", "failed", SKIPPED)  # final for a task: resume does not redo them
 
@@ -41,6 +55,21 @@ class CampaignListener(RunListener):
 
     def on_task_end(self, task: Task, record: dict[str, Any]) -> None:
         """A task ended, was skipped, or was already done in an earlier session."""
+
+
+class CampaignBusyError(PlanError):
+    """Another process is running a campaign in the same folder."""
+
+
+def check_campaign_name(name: str, source: str = "plan") -> str:
+    """A plan name is used as a folder name (``runs/<name>``): refuse anything that is not one
+    plain folder name, such as ``../../X``, so a campaign never writes outside its folder."""
+    allowed = (f"one folder name of 1 to {MAX_NAME_CHARS} characters, without '/', '\\' or control "
+               "characters, not starting with '.'")
+    if (not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS
+            or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable()):
+        raise PlanError(f"{source}: name: {name!r} is not allowed: {allowed}")
+    return name
 
 
 def _now() -> str:
@@ -56,9 +85,38 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            return cls(path, json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise PlanError(f"{path}: cannot read the campaign manifest ({exc})") from exc
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise PlanError(f"{path}: cannot read the campaign manifest ({type(exc).__name__}: {exc})") from None
+        problem = cls.problem(data)
+        if problem:
+            raise PlanError(f"{path}: corrupt campaign manifest: {problem}; restore it or start "
+                            "the campaign in a new --out folder")
+        return cls(path, data)
+
+    @staticmethod
+    def problem(data: Any) -> str:
+        """What is wrong with a loaded manifest ("" when it has the expected shape)."""
+        if not isinstance(data, dict):
+            return f"expected a JSON object at the top, found {type(data).__name__}"
+        if not isinstance(data.get("plan_digest"), str):
+            return "'plan_digest' is missing or not a string"
+        if not isinstance(data.get("resumed", 0), int):
+            return "'resumed' must be a whole number"
+        attempts = data.get("attempts")
+        if not isinstance(attempts, list):
+            return f"'attempts' must be a list of records, found {type(attempts).__name__}"
+        for i, record in enumerate(attempts):
+            if not isinstance(record, dict):
+                return f"attempts[{i}] must be an object, found {type(record).__name__}"
+            for key in ("task", "status"):
+                if not isinstance(record.get(key), str):
+                    return f"attempts[{i}] has no string {key!r}"
+            if not isinstance(record.get("file"), (str, type(None))):
+                return f"attempts[{i}].file must be a file name or null"
+            if isinstance(record.get("file"), str) and Path(record["file"]).name != record["file"]:
+                return f"attempts[{i}].file {record['file']!r} is not a plain file name"
+        return ""
 
     def save(self) -> None:
         self.data["updated"] = _now()
@@ -83,6 +141,8 @@ class CampaignResult:
     out_dir: Path
     manifest: dict[str, Any]
     summary: str
+    #: runs whose outputs could not be verified off; the campaign stopped at the first
+    safety_failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -130,7 +190,10 @@ class Campaign:
 
     def __init__(self, plan: Plan, bench: Any, out_dir: str | Path, *, resume: bool = False,
                  listeners: Iterable[CampaignListener] = (), operator: str | None = None) -> None:
+        check_campaign_name(plan.name, plan.source)
         self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
+        self.safety_failures: list[str] = []
+        self._signals = StopSignals()
         self.resume = resume
         self.listeners = list(listeners)
         self.operator = operator or plan.operator
@@ -212,19 +275,52 @@ class Campaign:
             getattr(listener, method, lambda *a: None)(*args)
 
     def run(self) -> CampaignResult:
+        """Run (or resume) the campaign. Ctrl-C, SIGTERM and SIGHUP stop it with outputs off
+        and the manifest final, then raise ``KeyboardInterrupt``."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with self._signals, self._locked():
+            return self._run_locked()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Own the folder for this process (the lock goes with the process, even on SIGKILL)."""
+        path = self.out_dir / LOCK_FILE
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise CampaignBusyError(f"{self.out_dir}: a campaign is already running in this folder "
+                                        f"({holder}); wait for it to end or choose another --out") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {os.uname().nodename}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # releases the lock
+
+    def _run_locked(self) -> CampaignResult:
         manifest = self._open_manifest()
+        if self.resume:
+            self._repair_interrupted_files(manifest)
         handler = logging.FileHandler(self.out_dir / LOG_FILE)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
-        status = "running"
+        status = "aborted"  # whatever stops it before a status is known (a second Ctrl-C too)
         try:
             log.info("campaign %s: %d runs into %s%s", self.plan.name, len(self.tasks), self.out_dir,
                      " (resumed)" if self.resume else "")
             manifest.data["status"] = "running"
             manifest.save()
             status = self._run_tasks(manifest)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             status = "aborted"
+            manifest.data["error"] = f"stopped by {signal_name(getattr(exc, 'signum', 2))}"
             raise
         except Exception as exc:
             status = "failed"
@@ -232,15 +328,41 @@ class Campaign:
             log.exception("campaign %s stopped", self.plan.name)
             raise
         finally:
-            manifest.data["status"] = status
-            manifest.data["ended"] = _now()
-            manifest.save()
-            summary = self.summary(manifest)
-            log.info("campaign %s %s\n%s", self.plan.name, status, summary)
-            self._run_notify(status)
-            logging.getLogger().removeHandler(handler)
-            handler.close()
-        return CampaignResult(status, self.out_dir, manifest.data, summary)
+            with self._signals.deferred():  # the manifest ends final however often Ctrl-C comes
+                for record in manifest.attempts:
+                    if record.get("status") == "running":  # stopped between its run and its record
+                        record["status"], record["error"] = "aborted", "stopped by a signal"
+                manifest.data["status"] = status
+                manifest.data["ended"] = _now()
+                if self.safety_failures:
+                    manifest.data["safety_failures"] = list(self.safety_failures)
+                    manifest.data["error"] = "; ".join(self.safety_failures)
+                manifest.save()
+                summary = self.summary(manifest)
+                log.info("campaign %s %s\n%s", self.plan.name, status, summary)
+                self._run_notify(status)
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+        return CampaignResult(status, self.out_dir, manifest.data, summary, list(self.safety_failures))
+
+    def _repair_interrupted_files(self, manifest: Manifest) -> None:
+        """Make every run file of this folder openable by any HDF5 reader again: the file of a
+        killed run still carries its dead writer's flags, and a run killed while its file was
+        being created leaves a half-made temporary file."""
+        for stale in self.out_dir.glob(".*.h5.creating"):
+            log.warning("%s: removing the unfinished file of a run killed while it started", stale.name)
+            stale.unlink(missing_ok=True)
+        for path in sorted(self.out_dir.glob("*.h5")):
+            try:
+                if not writer_flags(path):
+                    continue
+                with RunReader(path) as reader:  # repairs it if its writer is gone
+                    status = reader.status
+                if writer_flags(path):
+                    log.warning("%s: still flagged as open for writing (status %s); left as it is",
+                                path.name, status)
+            except (RunFileError, OSError, ValueError) as exc:
+                log.warning("%s: cannot be repaired: %s", path.name, exc)
 
     def _run_tasks(self, manifest: Manifest) -> str:
         skipped_devices: set[tuple[int, int]] = set()
@@ -266,6 +388,10 @@ class Campaign:
                 continue
             record = self._attempt(manifest, task, index)
             outcome[key] = record
+            if record.get("safety_failure") and not self._outputs_verified_off_again():
+                log.critical("%s: %s; the campaign stops: check the instruments before going on",
+                             task.key, record["safety_failure"])
+                return "failed"
             if record["status"] == "failed":
                 failures += 1
                 if task.step.on_failure == "stop":
@@ -275,6 +401,17 @@ class Campaign:
                     log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
                     skipped_devices.add(task.device)
         return "completed" if failures == 0 else "completed_with_failures"
+
+    def _outputs_verified_off_again(self) -> bool:
+        """After a safety failure: go on only if every output now reads back off."""
+        report = self.bench.safe_shutdown()
+        still = list(getattr(report, "safety_failures", None) or
+                     [m for m in report if m.startswith(SAFETY_FAILURE)])
+        if still:
+            self.safety_failures.extend(f"after the run: {m}" for m in still)
+            return False
+        log.warning("every output reads back off again; the campaign goes on")
+        return True
 
     def _skip_reason(self, task: Task, skipped: set, outcome: dict) -> str:
         if task.device in skipped:
@@ -333,20 +470,25 @@ class Campaign:
                                        extra={"campaign": self.plan.name, "campaign_task": task.key})
                 record["status"], record["error"] = result.status, result.error
                 record["file"] = result.path.name
-            except KeyboardInterrupt:
-                record["status"], record["error"] = "aborted", "aborted by Ctrl-C"
+                if result.safety_failures:
+                    record["safety_failure"] = "; ".join(result.safety_failures)
+                    self.safety_failures.extend(f"{task.key}: {m}" for m in result.safety_failures)
+            except KeyboardInterrupt as exc:
+                record["status"] = "aborted"
+                record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
                 raise
             except Exception as exc:  # e.g. the bench lost an instrument before the run started
                 record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
                 log.error("%s: %s", task.key, record["error"])
             finally:
-                record["ended"] = _now()
-                record["instrument_s"] = self.bench.clock.now() - t_clock
-                record["wall_s"] = time.monotonic() - t_wall
-                manifest.save()
+                with self._signals.deferred():
+                    record["ended"] = _now()
+                    record["instrument_s"] = self.bench.clock.now() - t_clock
+                    record["wall_s"] = time.monotonic() - t_wall
+                    manifest.save()
                 if record["status"] != "aborted":
                     self._notify("on_task_end", task, record)
-            if record["status"] == "completed":
+            if record["status"] == "completed" or record.get("safety_failure"):
                 break
             if attempt <= task.step.retries:
                 log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"],
@@ -357,7 +499,8 @@ class Campaign:
         if not self.plan.notify:
             return
         env = dict(os.environ, MEMLAB_CAMPAIGN=self.plan.name, MEMLAB_CAMPAIGN_STATUS=status,
-                   MEMLAB_CAMPAIGN_DIR=str(self.out_dir.resolve()))
+                   MEMLAB_CAMPAIGN_DIR=str(self.out_dir.resolve()),
+                   MEMLAB_CAMPAIGN_SAFETY_FAILURE="; ".join(self.safety_failures))
         try:
             done = subprocess.run(self.plan.notify, shell=True, env=env, timeout=60,
                                   capture_output=True, text=True)

@@ -7,19 +7,20 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.base import Procedure
 from memlab.procedures.recorder import Recorder, RunListener
-from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriter
+from memlab.procedures.signals import Interrupted, StopSignals, signal_name
+from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriteError, RunWriter
 
 log = logging.getLogger("memlab.run")
-T = TypeVar("T")
 
 _WALL_SLEEP_SLICE_S = 0.05
 
@@ -39,12 +40,13 @@ class RunContext:
     """What a procedure's ``execute`` gets: the bench, its clock, recording and abort checks."""
 
     def __init__(self, procedure: Procedure, bench: Any, recorder: Recorder,
-                 abort_event: threading.Event) -> None:
+                 abort_event: threading.Event, signals: StopSignals | None = None) -> None:
         self.procedure = procedure
         self.bench = bench
         self.clock = bench.clock
         self.recorder = recorder
         self._abort = abort_event
+        self._signals = signals
         self.t0 = self.clock.now()
 
     @property
@@ -67,9 +69,13 @@ class RunContext:
         return self._abort.is_set()
 
     def check_abort(self) -> None:
-        """Call between steps: raises AbortRequested once abort was asked."""
+        """Call between steps: raises AbortRequested once abort was asked, and RunWriteError
+        once the run file can no longer be written (a full disk ends the run at once)."""
         if self._abort.is_set():
             raise AbortRequested()
+        if self._signals is not None:
+            self._signals.check()
+        self.recorder.writer.check_writable()
 
     def sleep(self, seconds: float) -> None:
         """Wait on the bench clock; on the wall clock, in short slices so abort stays prompt."""
@@ -95,10 +101,12 @@ class RunResult:
     status: str
     error: str = ""
     shutdown_errors: list[str] = field(default_factory=list)
+    #: outputs that could not be verified off after the run: each names the instrument
+    safety_failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == COMPLETED
+        return self.status == COMPLETED and not self.safety_failures
 
 
 def run_filename(procedure: Procedure) -> str:
@@ -118,13 +126,23 @@ def _unique(path: Path) -> Path:
     return candidate
 
 
-def _shielded(action: Callable[[], T]) -> T:
-    """Run ``action`` to the end even if Ctrl-C arrives meanwhile (safe shutdown must finish)."""
-    while True:
-        try:
-            return action()
-        except KeyboardInterrupt:
-            log.warning("Ctrl-C during safe shutdown: finishing the shutdown first")
+def _open_writer(procedure: Procedure, bench: Any, path: Path, operator: str | None,
+                 extra: Mapping[str, Any] | None) -> RunWriter:
+    declared = {p.name: p for p in procedure.parameters}
+    return RunWriter(
+        path,
+        procedure=procedure.name,
+        procedure_version=procedure.version,
+        streams=procedure.streams,
+        parameters={name: ParameterRecord(value, declared[name].unit, declared[name].help)
+                    for name, value in procedure.values.items()},
+        chip=bench.chip_info() if hasattr(bench, "chip_info") else {},
+        devices=procedure.devices(),
+        instruments=bench.snapshot() if hasattr(bench, "snapshot") else {},
+        operator=operator if operator is not None else getpass.getuser(),
+        software_version=software_version(),
+        extra={"title": procedure.title, **(extra or {})},
+    )
 
 
 def run_procedure(
@@ -148,58 +166,89 @@ def run_procedure(
     procedure.check(bench)
     abort_event = abort_event or threading.Event()
     path = _unique(Path(out_dir) / (filename or run_filename(procedure)))
-    declared = {p.name: p for p in procedure.parameters}
-    writer = RunWriter(
-        path,
-        procedure=procedure.name,
-        procedure_version=procedure.version,
-        streams=procedure.streams,
-        parameters={name: ParameterRecord(value, declared[name].unit, declared[name].help)
-                    for name, value in procedure.values.items()},
-        chip=bench.chip_info() if hasattr(bench, "chip_info") else {},
-        devices=procedure.devices(),
-        instruments=bench.snapshot() if hasattr(bench, "snapshot") else {},
-        operator=operator if operator is not None else getpass.getuser(),
-        software_version=software_version(),
-        extra={"title": procedure.title, **(extra or {})},
-    )
-    recorder = Recorder(writer, listeners)
-    ctx = RunContext(procedure, bench, recorder, abort_event)
-    status, error, interrupted = COMPLETED, "", False
     try:
-        recorder.start({"procedure": procedure.name, "parameters": dict(procedure.values),
-                        "devices": procedure.devices(), "path": str(path),
-                        "streams": procedure.streams, "plots": procedure.plots})
-        ctx.log(f"started {procedure.name} {procedure.version} with {procedure.values}")
-        procedure.execute(ctx)
-    except AbortRequested:
-        status, error = ABORTED, "aborted on request"
-    except KeyboardInterrupt:
-        status, error, interrupted = ABORTED, "aborted by Ctrl-C", True
-    except Exception as exc:
-        status, error = FAILED, f"{type(exc).__name__}: {exc}"
-        recorder.log(traceback.format_exc(), logging.ERROR)
-        log.error("%s failed: %s", procedure.name, error)
-    finally:
-        shutdown_errors = _shielded(lambda: _safe_shutdown(bench))
-        for message in shutdown_errors:
-            recorder.log(f"safe shutdown: {message}", logging.ERROR)
-        if shutdown_errors and status == COMPLETED:
-            status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
-        recorder.log(f"finished: {status}{': ' + error if error else ''}",
-                     logging.INFO if status == COMPLETED else logging.WARNING)
-        _shielded(lambda: writer.close(status, error))
-        recorder.finish(status, error, str(path))
-    if interrupted:
-        raise KeyboardInterrupt
-    return RunResult(path, status, error, shutdown_errors)
+        writer = _open_writer(procedure, bench, path, operator, extra)
+    except RunWriteError:
+        raise
+    except OSError as exc:  # a full disk, a read-only folder: nothing ran, no output changed
+        raise RunWriteError(f"{path}: cannot create the run file ({type(exc).__name__}: {exc})") from exc
+    recorder = Recorder(writer, listeners)
+    signals = StopSignals()
+    ctx = RunContext(procedure, bench, recorder, abort_event, signals)
+    status, error, interrupted = COMPLETED, "", None
+    with signals:
+        try:
+            recorder.start({"procedure": procedure.name, "parameters": dict(procedure.values),
+                            "devices": procedure.devices(), "path": str(path),
+                            "streams": procedure.streams, "plots": procedure.plots})
+            ctx.log(f"started {procedure.name} {procedure.version} with {procedure.values}")
+            procedure.execute(ctx)
+            signals.check()  # a Ctrl-C swallowed below (e.g. by a twin) still aborts
+        except AbortRequested:
+            status, error = ABORTED, "aborted on request"
+        except KeyboardInterrupt as exc:
+            interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
+            status, error = ABORTED, f"aborted by {signal_name(interrupted.signum)}"
+        except Exception as exc:
+            if signals.received is not None:  # the interrupt surfaced as another error
+                interrupted = Interrupted(signals.received)
+                status, error = ABORTED, (f"aborted by {signal_name(signals.received)} "
+                                          f"({type(exc).__name__}: {exc})")
+            else:
+                status, error = FAILED, f"{type(exc).__name__}: {exc}"
+                log.error("%s failed: %s", procedure.name, error)
+            recorder.log(traceback.format_exc(), logging.ERROR)
+        finally:
+            # However often Ctrl-C is pressed, the outputs go off and the file gets its status.
+            with signals.deferred():
+                status, error, shutdown_errors, safety_failures = _finish(
+                    bench, writer, recorder, path, status, error)
+    if interrupted is not None:
+        raise interrupted
+    return RunResult(path, status, error, list(shutdown_errors), safety_failures)
+
+
+def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
+            error: str) -> tuple[str, str, list[str], list[str]]:
+    """Safe shutdown with outputs verified off, then the final status into the file."""
+    shutdown_errors = _safe_shutdown(bench)
+    safety_failures = _safety_failures(shutdown_errors)
+    for message in shutdown_errors:
+        recorder.log(f"safe shutdown: {message}", logging.ERROR)
+    if safety_failures:
+        status, error = FAILED, "; ".join([*safety_failures, error] if error else safety_failures)
+        for message in safety_failures:
+            log.critical("%s: %s", path.name, message)
+    elif shutdown_errors and status == COMPLETED:
+        status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
+    if writer.write_error is not None and writer.write_error_message not in error:
+        status, error = FAILED, "; ".join(e for e in (writer.write_error_message, error) if e)
+    recorder.log(f"finished: {status}{': ' + error if error else ''}",
+                 logging.INFO if status == COMPLETED else logging.WARNING)
+    try:
+        writer.close(status, error, "; ".join(safety_failures))
+    except RunWriteError as exc:  # the file keeps its rows; the status is reported here instead
+        log.error("%s", exc)
+        status, error = FAILED, "; ".join(e for e in (error, str(exc)) if e)
+    recorder.finish(status, error, str(path))
+    return status, error, shutdown_errors, safety_failures
+
+
+def _safety_failures(shutdown_errors: list[str]) -> list[str]:
+    """The safety failures among a shutdown's problems (a bench may return a plain list)."""
+    found = getattr(shutdown_errors, "safety_failures", None)
+    if found is not None:
+        return list(found)
+    return [m for m in shutdown_errors if m.startswith(SAFETY_FAILURE)]
 
 
 def _safe_shutdown(bench: Any) -> list[str]:
     try:
-        return list(bench.safe_shutdown())
+        report = bench.safe_shutdown()
+        return report if isinstance(report, list) else list(report)
     except Exception as exc:  # the bench should collect errors itself; never lose the file
-        return [f"{type(exc).__name__}: {exc}"]
+        return [f"{SAFETY_FAILURE}: the safe shutdown itself failed, no output is verified off "
+                f"({type(exc).__name__}: {exc})"]
 
 
 class RunHandle:

@@ -13,10 +13,10 @@ from memlab.storage.format import (
     StreamSpec,
 )
 from memlab.storage.reader import RunFileError, RunReader, Stream
-from memlab.storage.writer import ParameterRecord, RunWriter
+from memlab.storage.writer import ParameterRecord, RunWriteError, RunWriter
 
 __all__ = [
     "ABORTED", "COMPLETED", "FAILED", "FORMAT_NAME", "FORMAT_VERSION", "INTERRUPTED", "RUNNING",
     "STATUSES", "Column", "StreamSpec", "RunFileError", "RunReader", "Stream", "ParameterRecord",
-    "RunWriter",
+    "RunWriteError", "RunWriter",
 ]

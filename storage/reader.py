@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ import h5py
 import numpy as np
 
 from memlab.storage.format import FORMAT_NAME, INTERRUPTED, RUNNING
-from memlab.storage.recovery import clear_writer_flags, truncation, writer_flags
+from memlab.storage.recovery import clear_writer_flags, truncation, writer_flags, writer_process_state
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +43,21 @@ def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
 
 
 def _writer_alive(attrs: dict[str, Any]) -> bool:
-    """Whether the process that wrote a 'running' file is still writing it."""
-    heartbeat = float(attrs.get("heartbeat_unix_s", 0.0))
-    if time.time() - heartbeat > STALE_HEARTBEAT_S:
+    """Whether the process that wrote a 'running' file is still writing it.
+
+    On the writer's host only the process decides (host, pid and its start time): a writer
+    that is suspended or busy and has not flushed for a while is alive. From another host,
+    where the process cannot be seen, a heartbeat older than STALE_HEARTBEAT_S means dead.
+    """
+    alive = writer_process_state(attrs.get("writer_host"), attrs.get("writer_pid"),
+                                 attrs.get("writer_process_start"))
+    if alive is not None:
+        return alive
+    try:
+        heartbeat = float(attrs.get("heartbeat_unix_s", 0.0))
+    except (TypeError, ValueError):
         return False
-    if attrs.get("writer_host") == socket.gethostname():
-        try:
-            os.kill(int(attrs.get("writer_pid", 0)), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # exists, owned by someone else
-            return True
-    return True
+    return time.time() - heartbeat <= STALE_HEARTBEAT_S
 
 
 class Stream:

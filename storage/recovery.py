@@ -10,6 +10,8 @@ zeroes the flag byte of a version 2/3 superblock and rewrites the superblock che
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -114,3 +116,50 @@ def truncation(path: Path) -> str | None:
     if size < eof:
         return f"damaged: truncated to {size} of its {eof} bytes"
     return None
+
+
+def process_start_token(pid: int) -> str:
+    """When process ``pid`` started, as this host's kernel counts it ("" if unknown).
+
+    Together with the host and the pid it names one process: a pid reused by a later process
+    has another start. On Linux it is the start time in clock ticks since boot (field 22 of
+    ``/proc/<pid>/stat``), prefixed by the boot id so a reboot never matches.
+    """
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except (OSError, ValueError):
+        return ""
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = stat[stat.rfind(")") + 2:].split()
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else ""
+
+
+def writer_process_state(host: object, pid: object, start_token: object) -> bool | None:
+    """Whether the process that wrote a file still exists: True, False, or None when this host
+    cannot tell (the writer ran on another host, or its identity was not recorded).
+
+    A stopped (SIGSTOP) or busy writer still exists and counts as alive: only a process that is
+    gone, or a pid now used by a process that started later, means the writer died.
+    """
+    if not isinstance(host, str) or host != socket.gethostname():
+        return None
+    try:
+        pid = int(pid)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        pass
+    except OverflowError:
+        return None
+    if isinstance(start_token, str) and start_token:
+        now = process_start_token(pid)
+        if now and now != start_token:
+            return False  # the pid was reused by a later process
+    return True

@@ -24,7 +24,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from memlab.errors import MemlabError
 from memlab.storage.format import (
+    FAILED,
     FINAL_STATUSES,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -32,11 +34,19 @@ from memlab.storage.format import (
     RUNNING,
     StreamSpec,
 )
+from memlab.storage.recovery import clear_writer_flags, process_start_token
 
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 1 << 16
 _BUFFER_BYTES = 1 << 20
+
+
+class RunWriteError(MemlabError, OSError):
+    """Writing or flushing the run file failed (a full disk, a file-size limit, a lost drive).
+
+    The run must end at once: every later append raises this too, and :meth:`RunWriter.close`
+    records the run as failed if the file can still take it."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,7 @@ class RunWriter:
         self._lock = threading.RLock()
         self._closed = False
         self._log_pending: list[tuple[float, int, str]] = []
+        self.write_error: BaseException | None = None
 
         # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
         # name is always one that any reader can open, even if the writer dies while creating it.
@@ -169,9 +180,12 @@ class RunWriter:
         a["end_time"] = ""
         a["status"] = RUNNING
         a["error"] = ""
+        a["safety_failure"] = ""
         a["heartbeat_unix_s"] = time.time()
         a["writer_host"] = socket.gethostname()
         a["writer_pid"] = os.getpid()
+        # With host and pid, tells this process from a later one that reuses the pid.
+        a["writer_process_start"] = process_start_token(os.getpid())
         for key, value in extra.items():
             a[key] = to_attr(value)
 
@@ -249,14 +263,17 @@ class RunWriter:
                              f"{ {c.name: len(a) for c, a in zip(spec.columns, arrays)} }")
         with self._lock:
             self._check_open()
-            if buf.count + n > buf.capacity:
-                buf.drain()
-            if n >= buf.capacity:
-                buf.write_block(arrays, n)
-            else:
-                for target, values in zip(buf.arrays, arrays):
-                    target[buf.count:buf.count + n] = values
-                buf.count += n
+            try:
+                if buf.count + n > buf.capacity:
+                    buf.drain()
+                if n >= buf.capacity:
+                    buf.write_block(arrays, n)
+                    return n
+            except Exception as exc:
+                raise self._failed_writing(exc) from exc
+            for target, values in zip(buf.arrays, arrays):
+                target[buf.count:buf.count + n] = values
+            buf.count += n
         return n
 
     def append_row(self, stream: str, values: Sequence[Any]) -> None:
@@ -268,19 +285,24 @@ class RunWriter:
         with self._lock:
             self._check_open()
             if buf.count == buf.capacity:
-                buf.drain()
+                try:
+                    buf.drain()
+                except Exception as exc:
+                    raise self._failed_writing(exc) from exc
             i = buf.count
             for target, value in zip(buf.arrays, values):
                 target[i] = value
             buf.count = i + 1
 
     def log(self, message: str, level: int = logging.INFO) -> None:
-        """Add a timestamped message to the run's log."""
+        """Add a timestamped message to the run's log (queued even after a write failure, so
+        the reasons of the failure still reach the file if it can take them at close)."""
         encoded = message.encode("utf-8")
         if len(encoded) > LOG_MESSAGE_BYTES:
             message = encoded[:LOG_MESSAGE_BYTES - 3].decode("utf-8", "ignore") + "..."
         with self._lock:
-            self._check_open()
+            if self._closed:
+                raise RuntimeError(f"{self.path} is closed; nothing more can be appended")
             self._log_pending.append((time.time(), int(level), message))
 
     def rows(self, stream: str) -> int:
@@ -294,9 +316,13 @@ class RunWriter:
         with self._lock:
             if self._closed:
                 return
-            self._write_pending()
-            self._file.attrs.modify("heartbeat_unix_s", time.time())
-            self._file.flush()
+            self.check_writable()
+            try:
+                self._write_pending()
+                self._file.attrs.modify("heartbeat_unix_s", time.time())
+                self._file.flush()
+            except Exception as exc:
+                raise self._failed_writing(exc) from exc
 
     def _write_pending(self) -> None:
         for buf in self._buffers.values():
@@ -315,29 +341,86 @@ class RunWriter:
         while not self._stop.wait(self.flush_interval_s):
             try:
                 self.flush()
-            except Exception:  # a failing flush must not kill the thread; close() reports it
+            except RunWriteError:  # recorded in write_error: the next append ends the run
+                return
+            except Exception:  # noqa: BLE001 - a failing flush must not kill the thread
                 log.exception("flushing %s failed", self.path)
 
-    def close(self, status: str, error: str = "") -> None:
-        """Write what is buffered, record the final status and close the file. Idempotent."""
+    def close(self, status: str, error: str = "", safety_failure: str = "") -> None:
+        """Write what is buffered, record the final status and close the file. Idempotent.
+
+        ``safety_failure`` (an output not verified off) goes to its own attribute. After a write
+        failure the run is recorded as failed if the file can still take it; the file is closed
+        in any case and left openable by any HDF5 reader with the rows written before the
+        failure. Raises :class:`RunWriteError` if the final status could not be written."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"status={status!r}: allowed {list(FINAL_STATUSES)}")
         if self._closed:
             return
         self._stop.set()
-        self._flusher.join()
+        if self._flusher is not threading.current_thread():
+            self._flusher.join()
         with self._lock:
             try:
-                self._write_pending()
-                a = self._file.attrs
-                a.modify("end_time", utc_now_iso())
-                a.modify("error", error)
-                a.modify("heartbeat_unix_s", time.time())
-                a.modify("status", status)
-                self._file.flush()
+                if self.write_error is None:
+                    try:
+                        self._write_pending()
+                    except Exception as exc:  # noqa: BLE001 - recorded below, the status still tried
+                        self._failed_writing(exc)
+                if self.write_error is not None:
+                    status = FAILED
+                    if self.write_error_message not in error:
+                        error = "; ".join(e for e in (self.write_error_message, error) if e)
+                try:
+                    a = self._file.attrs
+                    a.modify("end_time", utc_now_iso())
+                    a.modify("error", error)
+                    if "safety_failure" in a:  # absent only in files of older memlab versions
+                        a.modify("safety_failure", safety_failure)
+                    a.modify("heartbeat_unix_s", time.time())
+                    a.modify("status", status)
+                    self._file.flush()
+                except Exception as exc:  # noqa: BLE001
+                    status_error = exc
+                else:
+                    status_error = None
             finally:
-                self._file.close()
                 self._closed = True
+                self._close_file()
+            if status_error is not None:
+                raise RunWriteError(f"{self.path}: could not record the final status {status!r} "
+                                    f"({type(status_error).__name__}: {status_error})") from status_error
+
+    @property
+    def write_error_message(self) -> str:
+        """Why writing failed, for the run's error (empty while all is well)."""
+        if self.write_error is None:
+            return ""
+        return f"writing the run file failed ({type(self.write_error).__name__}: {self.write_error})"
+
+    def _failed_writing(self, exc: BaseException) -> RunWriteError:
+        """Remember the first write failure; the error every later append raises."""
+        if self.write_error is None:
+            self.write_error = exc
+            log.error("%s: %s; the run stops", self.path, self.write_error_message)
+        return RunWriteError(f"{self.path}: {self.write_error_message}")
+
+    def check_writable(self) -> None:
+        """Raise :class:`RunWriteError` once writing the file has failed."""
+        if self.write_error is not None:
+            raise RunWriteError(f"{self.path}: {self.write_error_message}")
+
+    def _close_file(self) -> None:
+        """Close the HDF5 file; if that cannot finish (a full disk), clear the writer flags it
+        leaves, so that plain h5py still opens the rows written so far."""
+        try:
+            self._file.close()
+        except Exception as exc:  # noqa: BLE001
+            log.error("%s: closing failed: %s", self.path, exc)
+        try:
+            clear_writer_flags(self.path)
+        except (OSError, ValueError) as exc:
+            log.error("%s: cannot clear the writer flags: %s", self.path, exc)
 
     @property
     def closed(self) -> bool:
@@ -352,6 +435,7 @@ class RunWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{self.path} is closed; nothing more can be appended")
+        self.check_writable()
 
     def __enter__(self) -> RunWriter:
         return self

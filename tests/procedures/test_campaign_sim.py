@@ -49,9 +49,33 @@ def test_shorted_device_and_instrument_fault_are_isolated(tmp_path):
         assert status[f"{device}/rep0/read"][0] == "completed"
         assert status[f"{device}/rep0/switching"][0] == "completed"
     assert result.status == "completed_with_failures"
+    # the lost SMU could not be verified off: recorded, and the campaign went on only because
+    # every output read back off once the SMU answered again
+    assert "could not verify output off" in failed_record(result)["safety_failure"]
+    assert result.safety_failures and result.manifest["safety_failures"] == result.safety_failures
     failed = next(a for a in result.manifest["attempts"] if a["task"] == "r2c2/rep0/switching")
     with RunReader(tmp_path / failed["file"]) as r:
         assert r.status == "failed"
+
+
+def failed_record(result):
+    return next(a for a in result.manifest["attempts"] if a["task"] == "r2c2/rep0/switching")
+
+
+def test_a_safety_failure_that_persists_stops_the_campaign_and_reaches_notify(tmp_path):
+    plan = parse_plan(PLAN.replace("name: faults", f"name: faults\nnotify: env > {tmp_path / 'env.txt'}"))
+    with load_bench(None) as bench:
+        campaign = Campaign(plan, bench, tmp_path / "out")
+        bench.twins["smu"].faults = Faults(timeout_after=3)  # silent from the first run on
+        result = campaign.run()
+        bench.twins["smu"].faults = Faults()
+    assert result.status == "failed" and not result.ok
+    assert len(result.manifest["attempts"]) == 1  # nothing ran after it
+    assert "smu" in result.manifest["safety_failures"][0]
+    assert "could not verify output off" in result.manifest["error"]
+    env = (tmp_path / "env.txt").read_text()
+    assert "MEMLAB_CAMPAIGN_STATUS=failed" in env
+    assert "MEMLAB_CAMPAIGN_SAFETY_FAILURE=r0c0/rep0/read: SAFETY FAILURE: smu" in env
 
 
 def test_all_formed_takes_the_devices_an_earlier_campaign_formed(tmp_path):
