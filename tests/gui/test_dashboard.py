@@ -401,3 +401,31 @@ def test_disconnect_switches_off_and_connect_opens_the_bench_again(qtbot, window
     assert window.controller.bench is opened[0] and window.controller.bench.simulated
     assert panel.start_button.isEnabled() and bench_panel.connect_button.text() == "Disconnect"
     qtbot.waitUntil(lambda: bench_panel.table.item(0, 4).text() == "connected", timeout=10_000)
+
+
+def test_manual_controls_use_the_procedures_device_actions_and_show_what_is_on(qtbot, window, sim_bench):
+    """"leave on" holds the SMU on one device (shown as ON); a pulse on another device switches it
+    off and releases it first, and moves only the pulsed device."""
+    bench_panel = window.bench_panel
+    qtbot.waitUntil(lambda: "SMU off" in bench_panel.outputs_label.text(), timeout=10_000)
+    bench_panel.set_device((2, 3))
+    bench_panel.voltage.setText("0.2")
+    bench_panel.keep_on.setChecked(True)
+    qtbot.mouseClick(bench_panel.read_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "SMU ON" in bench_panel.outputs_label.text(), timeout=10_000)
+    assert sim_bench.twins["smu"].state["output"]
+
+    bench_panel.set_device((7, 8))
+    before = sim_bench.world.chip.conductance
+    bench_panel.pulse_v.setText("2.5 V")
+    bench_panel.pulse_width.setText("1 us")
+    qtbot.mouseClick(bench_panel.pulse_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.reading.text().startswith("pulse of"), timeout=10_000)
+    qtbot.waitUntil(lambda: "SMU off" in bench_panel.outputs_label.text(), timeout=10_000)
+    changed = np.argwhere(sim_bench.world.chip.conductance != before)
+    assert changed.tolist() == [[7, 8]]
+    assert not sim_bench.twins["smu"].state["output"] and not sim_bench.twins["pulser"].state["out1"]
+    assert sim_bench.switch.closed() == []
+
+    qtbot.mouseClick(bench_panel.power_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.power_label.text().endswith("W</b>"), timeout=10_000)
