@@ -224,6 +224,8 @@ class Controller(QtCore.QObject):
         if self.running:
             raise RuntimeError("a run is in progress: add this one to the queue")
         procedure.check(self.bench)  # a refused value is reported before any file or instrument
+        from memlab.gui.forms import check_instrument_limits
+        check_instrument_limits(procedure, self.bench)  # and what the instruments themselves cannot do
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._starting = True
         self.running_changed.emit(True)

@@ -11,7 +11,8 @@ from PySide6 import QtCore, QtWidgets
 
 from memlab.gui.chip_map import format_devices
 from memlab.gui.controller import Controller, QueuedRun
-from memlab.gui.forms import ParameterForm, set_invalid
+from memlab.gui.forms import ParameterForm, check_instrument_limits
+from memlab.gui.widgets import ElidedLabel
 from memlab.gui.units import format_quantity
 from memlab.procedures import ParameterError, Procedure, all_procedures
 
@@ -78,6 +79,9 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_button = QtWidgets.QPushButton("Add to queue")
         self.queue_button.setObjectName("queue_button")
         self.queue_button.clicked.connect(self.add_to_queue)
+        self.start_reason = ElidedLabel()
+        self.start_reason.setObjectName("start_reason")
+        self.start_reason.setStyleSheet("color: #d32f2f;")
         self.abort_button = QtWidgets.QPushButton("Abort")
         self.abort_button.setObjectName("abort_button")
         self.abort_button.clicked.connect(controller.abort)
@@ -88,9 +92,8 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
-        self.time_left = QtWidgets.QLabel(" ")
+        self.time_left = ElidedLabel(" ")
         self.time_left.setObjectName("time_left")
-        self.time_left.setWordWrap(True)
 
         self.queue_list = QtWidgets.QListWidget()
         self.queue_list.setObjectName("queue_list")
@@ -135,7 +138,7 @@ class ProcedurePanel(QtWidgets.QWidget):
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.queue_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.start_reason, 1)
         buttons.addWidget(self.abort_button)
         form_layout.addLayout(buttons)
         form_layout.addWidget(self.progress)
@@ -194,6 +197,7 @@ class ProcedurePanel(QtWidgets.QWidget):
         # the procedure's own check reads only limits and chip size: no instrument is touched
         if self.controller.bench is not None:
             procedure.check(self.controller.bench)
+            check_instrument_limits(procedure, self.controller.bench)
 
     def _bench_changed(self, bench: Any) -> None:
         for form in self.forms.values():
@@ -239,14 +243,18 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_button.setEnabled(form.valid)
         self.update_button.setEnabled(form.valid)
         self.abort_button.setEnabled(running)
+        reason = ""
         if not form.valid:
+            reason = f"Fix: {form.error}"
             self.start_button.setToolTip(f"Fix the flagged field first: {form.error}")
         elif bench is None:
+            reason = "Connect the bench first"
             self.start_button.setToolTip("Connect the bench first (bench panel)")
         elif running:
             self.start_button.setToolTip("A run is in progress: add this one to the queue")
         else:
-            self.start_button.setToolTip("Start this run now")
+            self.start_button.setToolTip("Start this run now (Ctrl+R)")
+        self.start_reason.setText(reason)
         self.estimate.setText(self._estimate_text() if form.valid else "")
 
     def _estimate_text(self) -> str:
@@ -270,11 +278,8 @@ class ProcedurePanel(QtWidgets.QWidget):
             procedure = self.form.make()
             self.controller.start(procedure)
         except ParameterError as exc:  # e.g. a device outside this bench's chip
-            field = self.form.fields.get(exc.name)
-            if field is not None:
-                set_invalid(field, str(exc), field.property("help") or "")
-            self.form.message.setText(str(exc))
-            self.form.message.setVisible(True)
+            self.form.show_error(exc.name, str(exc))
+            self.start_reason.setText(str(exc))
             self.controller.message.emit(logging.ERROR, "run", str(exc))
         except RuntimeError as exc:
             self.controller.message.emit(logging.WARNING, "run", str(exc))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.units import format_quantity
 from memlab.storage import RunReader
 
 from .conftest import Gate, outputs_off
@@ -78,7 +79,10 @@ def test_out_of_bounds_parameter_blocks_start_and_flags_the_field(qtbot, window)
     assert not panel.start_button.isEnabled()
     assert field.property("invalid") is True
     assert "v_max" in field.toolTip() and "20" in field.toolTip()
-    assert "v_max" in panel.form.message.text()
+    # the error shows under its field and beside the disabled Start, not at the foot of the form
+    assert panel.form.field_errors["v_max"].isVisibleTo(panel.form)
+    assert "v_max" in panel.form.field_errors["v_max"].text()
+    assert "v_max" in panel.start_reason.full_text() and "20" in panel.start_reason.toolTip()
     qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     assert not window.controller.running
 
@@ -105,7 +109,8 @@ def test_a_value_beyond_the_bench_limits_is_flagged_before_start(qtbot, window, 
     qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     assert not window.controller.running
     assert panel.form.fields["v_max"].property("invalid") is True
-    assert "max_voltage_v" in panel.form.message.text()
+    assert "max_voltage_v" in panel.form.field_errors["v_max"].text()
+    assert "max_voltage_v" in panel.start_reason.full_text()
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.h5"))
 
 
@@ -251,7 +256,8 @@ def test_closing_during_a_run_asks_then_aborts_with_outputs_off(qtbot, make_wind
     assert questions and window.isVisible() and window.controller.running  # "no" keeps it running
 
     window.confirm = lambda title, text: questions.append(text) or True
-    gate.release.set()
+    # the run goes on only once the close has asked it to abort (the close turns the event loop)
+    QtCore.QTimer.singleShot(50, gate.release.set)
     window.close()
     assert len(questions) == 2 and not window.isVisible()
     status, _, path = window.controller.last_result
@@ -429,3 +435,33 @@ def test_manual_controls_use_the_procedures_device_actions_and_show_what_is_on(q
 
     qtbot.mouseClick(bench_panel.power_button, QtCore.Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bench_panel.power_label.text().endswith("W</b>"), timeout=10_000)
+
+
+def test_form_labels_are_words_with_units_and_numbers_take_a_decimal_comma(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("write-verify")
+    form = panel.form
+    assert form.findChild(QtWidgets.QLabel, "label_g_low_s").text() == "Low conductance target [S]"
+    form.fields["read_v"].setText("0,15")
+    assert form.fields["read_v"].value() == pytest.approx(0.15)
+    panel.select_procedure("optical-pulses")
+    assert panel.form.fields["wavelength_m"].placeholderText() != "e.g. 100 mm"
+    assert "mm" not in panel.form.fields["wavelength_m"].placeholderText()
+
+
+def test_a_width_the_pulse_generator_cannot_do_is_refused_in_the_form(qtbot, window, tmp_path):
+    """1 ns passes the procedure's own bounds but not the 33500B: refused in the form, naming the
+    instrument's minimum as its driver declares it, and no file is made."""
+    panel = window.procedure_panel
+    panel.select_procedure("write-verify")
+    low = window.controller.bench.pulser.width_range_s[0]
+    panel.form.fields["width_s"].setText("1 ns")
+    assert not panel.start_button.isEnabled()
+    message = panel.form.field_errors["width_s"].text()
+    assert "33500B" in message and format_quantity(low, "s") in message
+    assert "33500B" in panel.start_reason.full_text()
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not window.controller.running
+    assert not list((tmp_path / "runs").glob("**/*.h5"))
+    panel.form.fields["width_s"].setText("100 ns")
+    assert panel.start_button.isEnabled()
