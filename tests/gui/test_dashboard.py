@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.run_browser import COLUMNS
 from memlab.gui.units import format_quantity
 from memlab.storage import RunReader
 
@@ -202,7 +203,8 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
     assert "not a memlab run file" in by_name["foreign.h5"].error
     finished = next(row for row in browser.rows if row.procedure == "clock-check")
     assert finished.status == "completed"
-    statuses = [browser.table.item(i, 4).text() for i in range(browser.table.rowCount())]
+    status_column = COLUMNS.index("status")
+    statuses = [browser.table.item(i, status_column).text() for i in range(browser.table.rowCount())]
     assert statuses.count("unreadable") == 2
 
     browser.open_run(finished.path)
@@ -465,3 +467,105 @@ def test_a_width_the_pulse_generator_cannot_do_is_refused_in_the_form(qtbot, win
     assert not list((tmp_path / "runs").glob("**/*.h5"))
     panel.form.fields["width_s"].setText("100 ns")
     assert panel.start_button.isEnabled()
+
+
+def test_the_readout_map_pane_shows_the_values_the_run_file_holds(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0;3,5;15,15", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    status, error, path = window.controller.last_result
+    assert status == "completed", error
+    with RunReader(path) as reader:
+        stored = reader.stream("map").column("conductance")[-1]
+    pane = next(p for p in window.live.plots.panes if p.hint.kind == "image")
+    shown = pane.image.image
+    assert shown is not None and shown.shape == stored.shape == (16, 16)
+    expected = np.where(stored > 0, np.log10(np.where(stored > 0, stored, 1.0)), np.nan)  # the pane is log-scaled
+    assert np.array_equal(np.isfinite(shown), np.isfinite(expected))
+    assert np.allclose(shown[np.isfinite(shown)], expected[np.isfinite(expected)])
+    low, high = pane.colorbar.levels()
+    assert low == pytest.approx(np.nanmin(expected)) and high == pytest.approx(np.nanmax(expected))
+
+
+def _write_run(path, procedure: str, chip_rows: int = 16):
+    """A small finished run file of ``procedure`` (its declared streams) on a chip of that size."""
+    from memlab.procedures import get_procedure
+    from memlab.storage.writer import ParameterRecord, RunWriter
+
+    cls = get_procedure(procedure)
+    writer = RunWriter(path, procedure=procedure, procedure_version="1", parameters={"samples": ParameterRecord(10)},
+                       streams=cls.streams, chip={"family": "prgo", "rows": chip_rows, "cols": chip_rows},
+                       devices=[(0, 0)], instruments={}, operator="test")
+    return writer
+
+
+def test_browser_finds_campaign_subfolders_sorts_filters_and_refuses_meaningless_comparisons(qtbot, window, tmp_path):
+    panel = window.procedure_panel
+    panel.select_procedure("clock-check")
+    panel.form.set_values({"samples": 200})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    runs = tmp_path / "runs"
+    campaign = runs / "campaign-1"
+    campaign.mkdir()
+    # a readout run in a campaign's subfolder, and a damaged file beside it
+    window.controller.out_dir = campaign
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0;1,1", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    (campaign / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+
+    browser = window.browser
+    browser.open_folder(runs)
+    qtbot.waitUntil(lambda: len(browser.rows) == 3, timeout=10_000)
+    assert {r.folder for r in browser.rows} == {"", "campaign-1"}
+    broken = next(r for r in browser.rows if r.path.name == "broken.h5")
+    assert broken.status == "unreadable" and broken.error
+    assert "skipped" in browser.state.text()
+    readout = next(r for r in browser.rows if r.procedure == "readout")
+    assert readout.chip.endswith("16x16") and "reads=1" in readout.parameters
+
+    browser.procedure_filter.setCurrentIndex(browser.procedure_filter.findData("readout"))
+    assert [r.procedure for r in browser.visible_rows()] == ["readout"]
+    browser.procedure_filter.setCurrentIndex(0)
+    browser.filter_edit.setText("clock")
+    assert [r.procedure for r in browser.visible_rows()] == ["clock-check"]
+    browser.filter_edit.setText("")
+    browser.table.sortItems(COLUMNS.index("procedure"), QtCore.Qt.SortOrder.AscendingOrder)
+    assert [r.procedure for r in browser.visible_rows()] == ["?", "clock-check", "readout"]
+
+    # the live plots show readout; overlaying a clock-check is refused, with the reason
+    clock = next(r for r in browser.rows if r.procedure == "clock-check")
+    browser.open_run(clock.path)
+    qtbot.waitUntil(lambda: browser.current is not None and browser.current.path == clock.path, timeout=10_000)
+    browser.compare_button.click()
+    assert "Cannot compare" in browser.state.text() and "clock-check" in browser.state.text()
+    assert not window.live.clear_button.isEnabled()
+
+
+def test_browser_warns_when_a_run_is_from_another_chip_size_and_stops_its_timers_on_close(qtbot, window, tmp_path):
+    from memlab.gui.run_browser import RunBrowser, load_run
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    writer = _write_run(folder / "small.h5", "clock-check", chip_rows=8)
+    writer.close("completed")
+    browser = window.browser
+    browser.open_folder(folder)
+    qtbot.waitUntil(lambda: len(browser.rows) == 1, timeout=10_000)
+    browser.open_run(folder / "small.h5")
+    qtbot.waitUntil(lambda: browser.current is not None, timeout=10_000)
+    assert "8 x 8" in browser.state.text() and "16 x 16" in browser.state.text()
+
+    other = RunBrowser(folder)
+    qtbot.addWidget(other)
+    other.refresh()
+    other._debounce.start()
+    other.shutdown()
+    assert not other._debounce.isActive() and not other.follow_timer.isActive()
+    other.refresh()  # after close: nothing is scheduled, no error
+    qtbot.wait(600)
+    assert load_run(folder / "small.h5").summary["status"] == "completed"
