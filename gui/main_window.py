@@ -16,8 +16,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from memlab.gui.bench_panel import ALL_OFF_STYLE, BenchPanel
 from memlab.gui.bridge import QtLogHandler
+from memlab.gui.campaign_panel import CampaignPanel
 from memlab.gui.chip_map import ChipMap
-from memlab.gui.controller import Controller, values_for_settings
+from memlab.gui.controller import Controller, queue_from_json, queue_to_json, values_for_settings
 from memlab.gui.live_plots import PlotArea, StreamInfo
 from memlab.gui.log_panel import LogPanel
 from memlab.gui.procedure_panel import ProcedurePanel
@@ -114,6 +115,11 @@ class MainWindow(QtWidgets.QMainWindow):
         # the run browser needs room: a full-size tab beside the live plots, not a strip of a dock
         self.central.addTab(self.live, "Live")
         self.central.addTab(self.browser, "Run browser")
+        self.campaign_panel = CampaignPanel(
+            self.controller, self.settings,
+            current_form=lambda: (self.procedure_panel.name, self.procedure_panel.form.raw_values()),
+            selected_devices=lambda: list(self.chip_map.selected))
+        self.central.addTab(self.campaign_panel, "Campaign")
 
         self._make_toolbar()
         self._make_menus()
@@ -134,6 +140,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.run_finished.connect(self._run_finished)
         c.running_changed.connect(self._running_changed)
         self.chip_map.selection_changed.connect(self._selection_changed)
+        c.queue_changed.connect(self._save_queue)
+        self.campaign_panel.campaign_ended.connect(lambda _status, folder: self.browser.refresh())
         self.browser.compare_requested.connect(self.compare_with)
         self.browser.chip_map_requested.connect(self._chip_from_run)
         self.live.compare_button.clicked.connect(self._compare_file)
@@ -142,6 +150,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resize(self._fitting_size(1600, 1000))
         self._layout_pending = True  # default dock sizes, unless a saved layout is restored
         self._restore()
+        self._restore_queue()
         self._bench_changed(c.bench)
         self.browser.open_folder(self.settings.value("browser/folder", "", type=str) or c.out_dir)
         if c.bench is None and connect:
@@ -212,6 +221,7 @@ class MainWindow(QtWidgets.QMainWindow):
         view.addSeparator()
         view.addAction("Live plots", lambda: self.central.setCurrentWidget(self.live))
         view.addAction("Run browser", lambda: self.central.setCurrentWidget(self.browser))
+        view.addAction("Campaign", lambda: self.central.setCurrentWidget(self.campaign_panel))
         view.addSeparator()
         view.addAction("Reset layout", self.default_layout)
         help_menu = self.menuBar().addMenu("&Help")
@@ -236,6 +246,7 @@ class MainWindow(QtWidgets.QMainWindow):
         name = getattr(getattr(bench, "config", None), "name", "bench")
         self.status_label.setText(f"bench: {name} ({kind}), chip {chip.get('family', '?')} {rows} x {cols}")
         self.browser.live_chip = (rows, cols)
+        self.campaign_panel.show_saved_progress()
         self.setWindowTitle(f"memlab dashboard - {name}")
 
     def _selection_changed(self, devices: list) -> None:
@@ -311,6 +322,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.chip_map.update_from_batch(stream, columns, devices)
 
     # -- settings --------------------------------------------------------------------------------
+    def _save_queue(self) -> None:
+        """The run queue is written at every change: a crash or a restart does not lose it."""
+        self.settings.setValue("queue/runs", queue_to_json(self.controller.queue))
+
+    def _restore_queue(self) -> None:
+        items, problems = queue_from_json(self.settings.value("queue/runs", "", type=str))
+        for problem in problems:
+            self.log_panel.add(logging.WARNING, "queue", f"a saved queued run was dropped: {problem}")
+        if items:
+            self.controller.queue_held = True  # a restarted dashboard waits for a person to go on
+            self.controller.queue.extend(items)
+            self.controller.queue_changed.emit()
+            self.log_panel.add(logging.INFO, "queue", f"{len(items)} queued run(s) restored from the last "
+                                                      "session; press Run queue to go on")
+
     def _restore(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry")

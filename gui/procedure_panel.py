@@ -101,6 +101,17 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_list.itemDoubleClicked.connect(self._load_queued)
         self.queue_list.setMinimumHeight(70)
         self.queue_state = QtWidgets.QLabel()
+        self.queue_state.setWordWrap(True)
+        self.running_now = ElidedLabel("Running now: nothing")
+        self.running_now.setObjectName("running_now")
+        controller.current_changed.connect(
+            lambda what: self.running_now.setText(f"Running now: {what}" if what else "Running now: nothing"))
+        self.hold_check = QtWidgets.QCheckBox("Hold the queue when a run fails")
+        self.hold_check.setObjectName("hold_on_failure")
+        self.hold_check.setToolTip("Checked: a failed or aborted run stops the queue until someone presses Run queue.\n"
+                                   "Unchecked: the queue goes on with the next run (e.g. overnight).")
+        self.hold_check.setChecked(controller.hold_on_failure)
+        self.hold_check.toggled.connect(lambda on: setattr(controller, "hold_on_failure", on))
         queue_buttons = QtWidgets.QHBoxLayout()
         self.run_queue_button = QtWidgets.QPushButton("Run queue")
         self.run_queue_button.clicked.connect(controller.run_queue)
@@ -146,8 +157,10 @@ class ProcedurePanel(QtWidgets.QWidget):
 
         queue_box = QtWidgets.QGroupBox("Queue")
         queue_layout = QtWidgets.QVBoxLayout(queue_box)
+        queue_layout.addWidget(self.running_now)
         queue_layout.addWidget(self.queue_list, 1)
         queue_layout.addWidget(self.queue_state)
+        queue_layout.addWidget(self.hold_check)
         queue_layout.addLayout(queue_buttons)
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
@@ -349,13 +362,27 @@ class ProcedurePanel(QtWidgets.QWidget):
             self.queue_list.addItem(f"{index + 1}. {item.describe()}")
         self.queue_list.setCurrentRow(min(current, self.queue_list.count() - 1))
         count = len(self.controller.queue)
+        total = self._queue_estimate()
+        total_text = f", about {format_duration(total)} of instrument time in all" if total else ""
         if not count:
             self.queue_state.setText("Empty. Runs added here start one after another.")
         elif self.controller.queue_held:
-            self.queue_state.setText(f"{count} waiting - held (press Run queue to go on).")
+            self.queue_state.setText(f"{count} waiting{total_text} - held (press Run queue to go on).")
         else:
-            self.queue_state.setText(f"{count} waiting - each starts when the previous one completes.")
+            self.queue_state.setText(f"{count} waiting{total_text} - each starts when the previous one ends.")
         self.run_queue_button.setEnabled(bool(count) and (self.controller.queue_held or not self.controller.running))
+
+    def _queue_estimate(self) -> float:
+        bench = self.controller.bench
+        if bench is None:
+            return 0.0
+        total = 0.0
+        for item in self.controller.queue:
+            try:
+                total += float(item.make().estimate_s(bench) or 0.0)
+            except Exception:  # noqa: BLE001 - an estimate is a courtesy
+                continue
+        return total
 
     def _running_changed(self, running: bool) -> None:
         self.picker.setEnabled(True)
