@@ -12,9 +12,11 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from memlab.gui.capabilities import families
 from memlab.gui.controller import Controller
 from memlab.gui.forms import QuantityField
 from memlab.gui.units import format_quantity
+from memlab.gui.widgets import ElidedLabel
 from memlab.procedures.common import NPLC, Device
 
 ROLE_TITLES = {"smu": "SMU", "pulser": "pulser", "laser": "laser", "switch": "switch",
@@ -107,6 +109,24 @@ class BenchPanel(QtWidgets.QWidget):
         self.refresh_button.setToolTip("Ask every instrument for its identity (checks the connections)")
         self.refresh_button.clicked.connect(self.refresh_instruments)
 
+        # which bench and which chip: a bench file, or the built-in simulated bench with a chip family
+        self.bench_source = ElidedLabel(self._source_text())
+        self.bench_source.setObjectName("bench_source")
+        self.bench_file_button = QtWidgets.QPushButton("Bench file…")
+        self.bench_file_button.setToolTip("Open a bench file (TOML): real or simulated instruments, wiring, limits")
+        self.bench_file_button.clicked.connect(self._choose_file)
+        self.builtin_button = QtWidgets.QPushButton("Built-in")
+        self.builtin_button.setToolTip("The built-in simulated bench")
+        self.builtin_button.clicked.connect(lambda: self.choose_bench(None, self.family.currentData()))
+        self.family = QtWidgets.QComboBox()
+        self.family.setObjectName("chip_family")
+        self.family.addItem("chip as the bench says", None)
+        for family in families():
+            self.family.addItem(f"{family} chip", family)
+        self.family.setToolTip("The chip family of the simulated chip (from the chip presets); "
+                               "choosing one reconnects the bench")
+        self.family.activated.connect(lambda _index: self.choose_bench(self.controller.bench_path, self.family.currentData()))
+
         # manual controls
         self.device_label = QtWidgets.QLabel()
         self.voltage = QuantityField("V", 0.1, check=_limit_check(controller, "check_voltage", "voltage_v"),
@@ -189,6 +209,13 @@ class BenchPanel(QtWidgets.QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        choice = QtWidgets.QGridLayout()
+        choice.addWidget(self.bench_source, 0, 0, 1, 3)
+        choice.addWidget(self.bench_file_button, 1, 0)
+        choice.addWidget(self.builtin_button, 1, 1)
+        choice.addWidget(self.family, 1, 2)
+        choice.setColumnStretch(2, 1)
+        layout.addLayout(choice)
         layout.addWidget(self.outputs_label)
         power_row = QtWidgets.QHBoxLayout()
         power_row.addWidget(self.power_label, 1)
@@ -283,6 +310,27 @@ class BenchPanel(QtWidgets.QWidget):
 
         self.controller.manual("query instruments", query, show, quiet=True)
 
+    def _source_text(self) -> str:
+        path = self.controller.bench_path
+        family = self.controller.family
+        return ("Bench: " + (path or "built-in simulated bench") + (f", {family} chip" if family else ""))
+
+    def choose_bench(self, path: str | None, family: str | None) -> None:
+        """Open another bench file and/or chip family (reconnects a connected bench)."""
+        try:
+            self.controller.choose_bench(path, family)
+        except RuntimeError as exc:
+            self.controller.message.emit(logging.WARNING, "bench", str(exc))
+            return
+        self.bench_source.setText(self._source_text())
+        index = self.family.findData(family)
+        self.family.setCurrentIndex(max(index, 0))
+
+    def _choose_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a bench file", "", "Bench files (*.toml)")
+        if path:
+            self.choose_bench(path, self.family.currentData())
+
     def _running_changed(self, running: bool) -> None:
         if running:
             self._held = None  # the run's own shutdown switches the SMU off and opens the switch
@@ -347,6 +395,8 @@ class BenchPanel(QtWidgets.QWidget):
         self.connect_button.setText("Disconnect" if bench is not None else "Connect")
         self.connect_button.setEnabled(not self.controller.running)
         self.refresh_button.setEnabled(free)
+        for widget in (self.bench_file_button, self.builtin_button, self.family):
+            widget.setEnabled(not self.controller.running)
         roles = _roles(bench)
         self.manual_box.setEnabled(free)
         self.manual_box.setTitle("Manual control" if free or bench is None

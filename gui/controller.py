@@ -95,6 +95,7 @@ class Controller(QtCore.QObject):
         self.out_dir = Path(out_dir)
         self.operator = operator
         self.bench_loader = bench_loader  # how Connect opens the bench (default: load_bench)
+        self.family: str | None = None  # chip family for the next Connect (None: as the bench file says)
         self.worker = BenchWorker(self)
         self.worker.busy_changed.connect(self.bench_busy)
         self.queue: list[QueuedRun] = []
@@ -161,7 +162,7 @@ class Controller(QtCore.QObject):
         if self.bench is not None or self._closed:
             return
         path = self.bench_path
-        what = path or "the built-in simulated bench"
+        what = (path or "the built-in simulated bench") + (f" with a {self.family} chip" if self.family else "")
         self.message.emit(logging.INFO, "bench", f"connecting to {what} ...")
 
         def done(bench: Any, error: BaseException | None) -> None:
@@ -179,7 +180,7 @@ class Controller(QtCore.QObject):
         if self.bench_loader is not None:
             return self.bench_loader(path)
         from memlab.instruments.bench import load_bench
-        return load_bench(path)
+        return load_bench(path, family=self.family)
 
     def disconnect_bench(self) -> None:
         """Switch every output off and close the bench (refused while a run uses it)."""
@@ -196,6 +197,16 @@ class Controller(QtCore.QObject):
             return problems
 
         self.worker.submit(off_and_close, lambda problems, error: self._report_shutdown(problems, error, "disconnected"))
+
+    def choose_bench(self, path: str | None, family: str | None) -> None:
+        """Use another bench file (None: the built-in simulated bench) and/or chip family; a connected
+        bench is switched off, closed and opened again with the new choice."""
+        if self.running:
+            raise RuntimeError("a run is using the bench: wait for it or abort it first")
+        self.bench_path, self.family = path, family
+        if self.bench is not None:
+            self.disconnect_bench()
+            self.connect_bench()
 
     def manual(self, what: str, action: Callable[[Any], Any],
                on_done: Callable[[Any, BaseException | None], None], *, quiet: bool = False) -> None:

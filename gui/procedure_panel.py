@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.capabilities import missing_for
 from memlab.gui.chip_map import format_devices
 from memlab.gui.controller import Controller, QueuedRun
 from memlab.gui.forms import ParameterForm, check_instrument_limits
@@ -179,6 +180,7 @@ class ProcedurePanel(QtWidgets.QWidget):
         controller.run_progress.connect(self._progress)
         controller.run_started.connect(self._started)
         controller.run_finished.connect(self._finished)
+        self._mark_procedures(controller.bench)
         self._procedure_changed()
         self._queue_changed()
 
@@ -209,13 +211,28 @@ class ProcedurePanel(QtWidgets.QWidget):
     def _check_on_bench(self, procedure: Procedure) -> None:
         # the procedure's own check reads only limits and chip size: no instrument is touched
         if self.controller.bench is not None:
+            reason = missing_for(type(procedure), self.controller.bench)
+            if reason:
+                raise ParameterError("procedure", procedure.name, reason)
             procedure.check(self.controller.bench)
             check_instrument_limits(procedure, self.controller.bench)
 
     def _bench_changed(self, bench: Any) -> None:
         for form in self.forms.values():
             form.revalidate()
+        self._mark_procedures(bench)
         self._update_buttons()
+
+    def _mark_procedures(self, bench: Any) -> None:
+        """Procedures this bench or chip cannot run: marked in the list, the reason on hover."""
+        for index in range(self.picker.count()):
+            name = self.picker.itemData(index)
+            cls = self.procedures[name]
+            reason = missing_for(cls, bench)
+            self.picker.setItemText(index, ("⚠ " if reason else "") + f"{cls.title or name}  ({name})")
+            self.picker.setItemData(index, reason or cls.description or "", QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.picker.setItemData(index, QtGui.QColor("#9e9e9e") if reason else None,
+                                    QtCore.Qt.ItemDataRole.ForegroundRole)
 
     def _procedure_changed(self, *args: Any) -> None:
         name = self.name

@@ -569,3 +569,27 @@ def test_browser_warns_when_a_run_is_from_another_chip_size_and_stops_its_timers
     other.refresh()  # after close: nothing is scheduled, no error
     qtbot.wait(600)
     assert load_run(folder / "small.h5").summary["status"] == "completed"
+
+
+def test_chip_family_choice_reconnects_and_light_procedures_are_refused_on_a_prgo_chip(qtbot, make_window):
+    from memlab.instruments.bench import load_bench
+
+    window = make_window(load_bench(None))  # this window closes (and owns) its bench
+    panel = window.procedure_panel
+    assert window.controller.bench.chip_info()["family"] == "prgo"
+    panel.select_procedure("optical-pulses")
+    assert not panel.start_button.isEnabled()
+    assert "optomemristor" in panel.start_reason.full_text()
+    index = panel.picker.findData("optical-pulses")
+    assert panel.picker.itemText(index).startswith("⚠")
+    assert "light" in panel.picker.itemData(index, QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert not panel.picker.itemText(panel.picker.findData("iv-sweep")).startswith("⚠")
+
+    families = [window.bench_panel.family.itemData(i) for i in range(window.bench_panel.family.count())]
+    assert {"prgo", "optomemristor"} <= set(families)
+    window.bench_panel.choose_bench(None, "optomemristor")
+    qtbot.waitUntil(lambda: window.controller.bench is not None
+                    and window.controller.bench.chip_info()["family"] == "optomemristor", timeout=20_000)
+    assert "optomemristor" in window.bench_panel.bench_source.full_text()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=5_000)
+    assert not panel.picker.itemText(panel.picker.findData("optical-pulses")).startswith("⚠")
