@@ -12,9 +12,12 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from memlab.gui.capabilities import families
 from memlab.gui.controller import Controller
 from memlab.gui.forms import QuantityField
 from memlab.gui.units import format_quantity
+from memlab.gui.widgets import ElidedLabel
+from memlab.procedures.common import NPLC, Device
 
 ROLE_TITLES = {"smu": "SMU", "pulser": "pulser", "laser": "laser", "switch": "switch",
                "power_meter": "power meter"}
@@ -42,6 +45,23 @@ def short_identity(identity: str | None) -> str:
     return str(identity)
 
 
+def outputs_text(states: dict[str, bool | None]) -> str:
+    """Rich text naming each source and whether its output is on (on in bold red)."""
+    parts = []
+    for role, on in states.items():
+        title = ROLE_TITLES.get(role, role)
+        parts.append(f"<b style='color:#c62828'>{title} ON</b>" if on
+                     else f"{title} ?" if on is None else f"<span style='color:#2e7d32'>{title} off</span>")
+    return ", ".join(parts) or "-"
+
+
+class _ManualContext:
+    """What :class:`~memlab.procedures.common.Device` needs of a run context: the bench."""
+
+    def __init__(self, bench: Any) -> None:
+        self.bench = bench
+
+
 def _limit_check(controller: Controller, method: str, parameter: str):
     """A field check calling ``bench.limits.<method>`` (nothing to check without a bench)."""
 
@@ -60,6 +80,7 @@ class BenchPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.controller = controller
         self.device: tuple[int, int] = (0, 0)
+        self._held: Device | None = None  # the device the SMU was left on at ("leave on"); worker thread only
 
         self.header = QtWidgets.QLabel("No bench connected.")
         self.header.setWordWrap(True)
@@ -87,6 +108,24 @@ class BenchPanel(QtWidgets.QWidget):
         self.refresh_button = QtWidgets.QPushButton("Query instruments")
         self.refresh_button.setToolTip("Ask every instrument for its identity (checks the connections)")
         self.refresh_button.clicked.connect(self.refresh_instruments)
+
+        # which bench and which chip: a bench file, or the built-in simulated bench with a chip family
+        self.bench_source = ElidedLabel(self._source_text())
+        self.bench_source.setObjectName("bench_source")
+        self.bench_file_button = QtWidgets.QPushButton("Bench file…")
+        self.bench_file_button.setToolTip("Open a bench file (TOML): real or simulated instruments, wiring, limits")
+        self.bench_file_button.clicked.connect(self._choose_file)
+        self.builtin_button = QtWidgets.QPushButton("Built-in")
+        self.builtin_button.setToolTip("The built-in simulated bench")
+        self.builtin_button.clicked.connect(lambda: self.choose_bench(None, self.family.currentData()))
+        self.family = QtWidgets.QComboBox()
+        self.family.setObjectName("chip_family")
+        self.family.addItem("chip as the bench says", None)
+        for family in families():
+            self.family.addItem(f"{family} chip", family)
+        self.family.setToolTip("The chip family of the simulated chip (from the chip presets); "
+                               "choosing one reconnects the bench")
+        self.family.activated.connect(lambda _index: self.choose_bench(self.controller.bench_path, self.family.currentData()))
 
         # manual controls
         self.device_label = QtWidgets.QLabel()
@@ -121,6 +160,18 @@ class BenchPanel(QtWidgets.QWidget):
         self.laser_off_button = QtWidgets.QPushButton("Laser off")
         self.laser_off_button.clicked.connect(lambda: self.set_laser(False))
         self.laser_state = QtWidgets.QLabel("off")
+
+        # lasting indicators: what is on stays visible whatever the user does elsewhere
+        self.outputs_label = QtWidgets.QLabel("Outputs: -")
+        self.outputs_label.setObjectName("outputs_label")
+        self.outputs_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.outputs_label.setToolTip("Which sources are on, as the instruments report it "
+                                      "(checked after every manual action and every run)")
+        self.power_label = QtWidgets.QLabel("Power meter: -")
+        self.power_label.setObjectName("power_label")
+        self.power_button = QtWidgets.QPushButton("Read power")
+        self.power_button.setToolTip("Read the optical power meter")
+        self.power_button.clicked.connect(self.read_power)
 
         manual = QtWidgets.QGroupBox("Manual control")
         grid = QtWidgets.QGridLayout(manual)
@@ -158,11 +209,23 @@ class BenchPanel(QtWidgets.QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        choice = QtWidgets.QGridLayout()
+        choice.addWidget(self.bench_source, 0, 0, 1, 3)
+        choice.addWidget(self.bench_file_button, 1, 0)
+        choice.addWidget(self.builtin_button, 1, 1)
+        choice.addWidget(self.family, 1, 2)
+        choice.setColumnStretch(2, 1)
+        layout.addLayout(choice)
+        layout.addWidget(self.outputs_label)
+        power_row = QtWidgets.QHBoxLayout()
+        power_row.addWidget(self.power_label, 1)
+        power_row.addWidget(self.power_button)
+        layout.addLayout(power_row)
         layout.addWidget(manual)
         layout.addStretch(1)
 
         controller.bench_changed.connect(self._bench_changed)
-        controller.running_changed.connect(lambda _: self._update_enabled())
+        controller.running_changed.connect(self._running_changed)
         controller.bench_busy.connect(lambda _: self._update_enabled())
         for field in (self.voltage, self.compliance, self.pulse_v, self.pulse_width, self.laser_power):
             field.value_changed.connect(self._update_enabled)
@@ -171,6 +234,7 @@ class BenchPanel(QtWidgets.QWidget):
 
     # -- bench state -----------------------------------------------------------------------------
     def _bench_changed(self, bench: Any) -> None:
+        self._held = None
         self.table.setRowCount(0)
         if bench is None:
             self.header.setText("<b>No bench connected.</b> Press Connect to open it.")
@@ -188,6 +252,7 @@ class BenchPanel(QtWidgets.QWidget):
             for role, message in errors.items():
                 self._set_row(role, {"model": "?"}, message)
             self.refresh_instruments()
+            self.refresh_outputs()
         for field in (self.voltage, self.compliance, self.pulse_v, self.pulse_width, self.laser_power):
             field._validate()  # the limits came with the bench
         self._update_enabled()
@@ -245,6 +310,76 @@ class BenchPanel(QtWidgets.QWidget):
 
         self.controller.manual("query instruments", query, show, quiet=True)
 
+    def _source_text(self) -> str:
+        path = self.controller.bench_path
+        family = self.controller.family
+        return ("Bench: " + (path or "built-in simulated bench") + (f", {family} chip" if family else ""))
+
+    def choose_bench(self, path: str | None, family: str | None) -> None:
+        """Open another bench file and/or chip family (reconnects a connected bench)."""
+        try:
+            self.controller.choose_bench(path, family)
+        except RuntimeError as exc:
+            self.controller.message.emit(logging.WARNING, "bench", str(exc))
+            return
+        self.bench_source.setText(self._source_text())
+        index = self.family.findData(family)
+        self.family.setCurrentIndex(max(index, 0))
+
+    def _choose_file(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a bench file", "", "Bench files (*.toml)")
+        if path:
+            self.choose_bench(path, self.family.currentData())
+
+    def _running_changed(self, running: bool) -> None:
+        if running:
+            self._held = None  # the run's own shutdown switches the SMU off and opens the switch
+            self.outputs_label.setText("Outputs: <b>a run is using the bench</b>")
+        self._update_enabled()
+        if not running:
+            self.refresh_outputs()
+
+    def refresh_outputs(self) -> None:
+        """Ask each source whether its output is on (in the bench worker); show it until the next check."""
+        bench = self.controller.bench
+        if bench is None or self.controller.running:
+            self.outputs_label.setText("Outputs: -")
+            return
+        roles = _roles(bench)
+
+        def query(_bench: Any) -> dict[str, bool | None]:
+            states: dict[str, bool | None] = {}
+            for role in ("smu", "pulser", "laser"):
+                driver = roles.get(role)
+                if driver is None:
+                    continue
+                try:
+                    states[role] = bool(driver.output_enabled())
+                except Exception:  # noqa: BLE001 - unknown is shown as such
+                    states[role] = None
+            return states
+
+        def show(states: dict[str, bool | None] | None, error: BaseException | None) -> None:
+            self.outputs_label.setText("Outputs: " + outputs_text(states or {}))
+
+        try:
+            self.controller.manual("output states", query, show, quiet=True)
+        except RuntimeError:
+            pass  # a run started meanwhile: its end triggers the next check
+
+    def read_power(self) -> None:
+        def act(bench: Any) -> float:
+            return float(bench.power_meter.read_power_w())
+
+        def done(power: Any, error: BaseException | None) -> None:
+            self.power_label.setText(f"Power meter: <span style='color:#d32f2f'>{error}</span>" if error is not None
+                                     else f"Power meter: <b>{format_quantity(power, 'W')}</b>")
+
+        try:
+            self.controller.manual("read power", act, done, quiet=True)
+        except RuntimeError as exc:
+            self.power_label.setText(str(exc))
+
     def _toggle_connection(self) -> None:
         try:
             if self.controller.bench is None:
@@ -260,6 +395,8 @@ class BenchPanel(QtWidgets.QWidget):
         self.connect_button.setText("Disconnect" if bench is not None else "Connect")
         self.connect_button.setEnabled(not self.controller.running)
         self.refresh_button.setEnabled(free)
+        for widget in (self.bench_file_button, self.builtin_button, self.family):
+            widget.setEnabled(not self.controller.running)
         roles = _roles(bench)
         self.manual_box.setEnabled(free)
         self.manual_box.setTitle("Manual control" if free or bench is None
@@ -270,6 +407,7 @@ class BenchPanel(QtWidgets.QWidget):
                                      and self.pulse_v.error is None and self.pulse_width.error is None)
         self.laser_on_button.setEnabled(free and "laser" in roles and self.laser_power.error is None)
         self.laser_off_button.setEnabled(free and "laser" in roles)
+        self.power_button.setEnabled(free and "power_meter" in roles)
 
     # -- manual controls -------------------------------------------------------------------------
     def set_device(self, device: tuple[int, int]) -> None:
@@ -277,6 +415,22 @@ class BenchPanel(QtWidgets.QWidget):
         self.device = (int(device[0]), int(device[1]))
         self.device_label.setText(f"Device: row {self.device[0]}, col {self.device[1]} "
                                   "<span style='color:#757575'>(select it on the chip map)</span>")
+
+    def _device(self, bench: Any, row: int, col: int, compliance_a: float, read_v: float = 0.0) -> Device:
+        """The procedures' own device actions (route, read, pulse, release) for the manual controls.
+
+        Runs in the bench worker. A device whose SMU output was left on by "leave on" is switched
+        to 0 V, off and released first: relays switch with the sources off, and two instruments
+        never share a device's pads."""
+        held, self._held = self._held, None
+        if held is not None:
+            try:
+                bench.smu.set_voltage(0.0, held.compliance_a)
+                bench.smu.output_off()
+            finally:
+                held.release()
+        return Device(_ManualContext(bench), row, col, read_v=read_v, compliance_a=compliance_a,
+                      nplc=NPLC.default, reads=1)
 
     def set_and_read(self) -> None:
         voltage, compliance, keep = self.voltage.value(), self.compliance.value(), self.keep_on.isChecked()
@@ -287,16 +441,16 @@ class BenchPanel(QtWidgets.QWidget):
         def act(bench: Any) -> str:
             bench.limits.check_voltage(voltage, "voltage_v")
             bench.limits.check_compliance(compliance, "compliance_a")
-            if bench.switch is not None:
-                bench.switch.connect("smu", row, col)
-            bench.smu.set_voltage(voltage, compliance)
-            bench.smu.output_on()
+            device = self._device(bench, row, col, compliance, read_v=voltage)
             try:
-                current = bench.smu.measure_current_a()
+                current = float(device.read_currents(1, voltage)[0])
+                if keep:  # hold the bias on the routed device until the next manual action
+                    bench.smu.set_voltage(voltage, compliance)
+                    bench.smu.output_on()
+                    self._held = device
             finally:
-                if not keep:
-                    bench.smu.set_voltage(0.0, compliance)
-                    bench.smu.output_off()
+                if self._held is not device:
+                    device.release()
             resistance = voltage / current if current else float("inf")
             return (f"({row},{col}) at {format_quantity(voltage, 'V')}: I = {format_quantity(current, 'A')}, "
                     f"R = {format_quantity(resistance, 'Ω')}" + ("; output left ON" if keep else ""))
@@ -305,6 +459,7 @@ class BenchPanel(QtWidgets.QWidget):
 
     def fire_pulse(self) -> None:
         amplitude, width = self.pulse_v.value(), self.pulse_width.value()
+        compliance = self.compliance.value()
         row, col = self.device
         if amplitude is None or width is None:
             return
@@ -312,25 +467,17 @@ class BenchPanel(QtWidgets.QWidget):
         def act(bench: Any) -> str:
             bench.limits.check_pulse_voltage(amplitude, "amplitude_v")
             bench.limits.check_pulse_width(width, "width_s")
-            period = 2 * width  # one pulse: the period only has to exceed the width
-            if bench.pulser is not None:
-                if bench.switch is not None:
-                    bench.switch.disconnect("smu")  # the two must never share the device's pads
-                    bench.switch.connect("pulse", row, col)
-                bench.pulser.configure_pulse(amplitude, width, period, burst_count=1)
-                bench.pulser.output_on()
-                try:
-                    bench.pulser.trigger()
-                finally:
-                    bench.pulser.output_off()
-                    if bench.switch is not None:
-                        bench.switch.disconnect("pulse")
-                return f"pulse of {format_quantity(amplitude, 'V')}, {format_quantity(width, 's')} on ({row},{col})"
-            if bench.switch is not None:
-                bench.switch.disconnect("pulse")
-                bench.switch.connect("smu", row, col)
-            compliance = self.compliance.value() or bench.limits.max_current_a
-            result = bench.smu.pulse(amplitude, width, period, 1, compliance_a=compliance)
+            device = self._device(bench, row, col, compliance or bench.limits.max_current_a)
+            try:
+                if bench.pulser is not None:
+                    try:
+                        device.pulse(amplitude, width, 1)
+                    finally:
+                        bench.pulser.output_off()
+                    return f"pulse of {format_quantity(amplitude, 'V')}, {format_quantity(width, 's')} on ({row},{col})"
+                result = device.smu_pulse(amplitude, width, 1)
+            finally:
+                device.release()
             return (f"SMU pulse of {format_quantity(amplitude, 'V')}, {format_quantity(width, 's')} on ({row},{col}): "
                     f"I = {format_quantity(float(result.current_a[0]), 'A')}")
 
@@ -356,6 +503,7 @@ class BenchPanel(QtWidgets.QWidget):
                 self.laser_state.setStyleSheet("color: #c62828; font-weight: bold;" if on else "")
             else:
                 self.laser_state.setText(f"error: {error}")
+            self.refresh_outputs()
 
         try:
             self.controller.manual("laser on" if on else "laser off", act, done)
@@ -367,6 +515,8 @@ class BenchPanel(QtWidgets.QWidget):
 
         def done(result: Any, error: BaseException | None) -> None:
             label.setText(f"<span style='color:#d32f2f'>{error}</span>" if error is not None else str(result))
+            label.setToolTip(label.text())
+            self.refresh_outputs()
 
         try:
             self.controller.manual(what, act, done)
@@ -375,5 +525,8 @@ class BenchPanel(QtWidgets.QWidget):
 
     def outputs_off_shown(self) -> None:
         """After "all outputs off": the laser indicator goes back to off."""
+        self._held = None
         self.laser_state.setText("off")
         self.laser_state.setStyleSheet("")
+        if not self.controller.running:
+            QtCore.QTimer.singleShot(0, self.refresh_outputs)

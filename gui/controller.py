@@ -81,6 +81,7 @@ class Controller(QtCore.QObject):
     run_finished = QtCore.Signal(str, str, str)    # status, error, path
     running_changed = QtCore.Signal(bool)
     queue_changed = QtCore.Signal()
+    current_changed = QtCore.Signal(str)           # what runs now ("" when nothing)
     message = QtCore.Signal(int, str, str)         # level, source, text: for the log panel
     _run_thread_ended = QtCore.Signal()
 
@@ -94,10 +95,14 @@ class Controller(QtCore.QObject):
         self.out_dir = Path(out_dir)
         self.operator = operator
         self.bench_loader = bench_loader  # how Connect opens the bench (default: load_bench)
+        self.family: str | None = None  # chip family for the next Connect (None: as the bench file says)
         self.worker = BenchWorker(self)
         self.worker.busy_changed.connect(self.bench_busy)
         self.queue: list[QueuedRun] = []
         self.queue_held = False
+        self.hold_on_failure = True  # a failed/aborted queued run holds the queue (else: go on with the next)
+        self.current_item = ""  # the run in progress, described for the queue panel
+        self._external: Any = None  # a campaign owning the bench: has abort(); see begin_external
         self.extra_listeners: list[RunListener] = []  # e.g. tests that pace a run
         self.handle: _SignalledRun | None = None
         self.listener: QtRunListener | None = None
@@ -118,14 +123,46 @@ class Controller(QtCore.QObject):
     @property
     def running(self) -> bool:
         """A run is starting or in progress (it owns the bench)."""
-        return self.handle is not None or self._starting
+        return self.handle is not None or self._starting or self._external is not None
+
+    # -- runs started elsewhere (campaigns) --------------------------------------------------------
+    def begin_external(self, owner: Any, what: str) -> QtRunListener:
+        """A campaign takes the bench: manual controls and Start are refused until :meth:`end_external`.
+        Returns the listener whose runs show in the live plots like the dashboard's own."""
+        if self.bench is None:
+            raise RuntimeError("no bench is connected: connect it first")
+        if self.running:
+            raise RuntimeError("a run is in progress: wait for it or abort it first")
+        self._external = owner
+        self.listener = QtRunListener(self)
+        self.listener.ready.connect(self._drain)
+        self._wall_start = time.monotonic()
+        self._set_current(what)
+        self.running_changed.emit(True)
+        return self.listener
+
+    def end_external(self, owner: Any) -> None:
+        if self._external is not owner:
+            return
+        self._drain()
+        self._external, self.listener = None, None
+        self._set_current("")
+        self.running_changed.emit(False)
+        if self._shutdown_after_run:
+            self._shutdown_after_run = False
+            self._grace.stop()
+            self._outputs_off_now()
+
+    def _set_current(self, what: str) -> None:
+        self.current_item = what
+        self.current_changed.emit(what)
 
     def connect_bench(self) -> None:
         """Open the bench (file or built-in simulation) in the worker thread."""
         if self.bench is not None or self._closed:
             return
         path = self.bench_path
-        what = path or "the built-in simulated bench"
+        what = (path or "the built-in simulated bench") + (f" with a {self.family} chip" if self.family else "")
         self.message.emit(logging.INFO, "bench", f"connecting to {what} ...")
 
         def done(bench: Any, error: BaseException | None) -> None:
@@ -143,7 +180,7 @@ class Controller(QtCore.QObject):
         if self.bench_loader is not None:
             return self.bench_loader(path)
         from memlab.instruments.bench import load_bench
-        return load_bench(path)
+        return load_bench(path, family=self.family)
 
     def disconnect_bench(self) -> None:
         """Switch every output off and close the bench (refused while a run uses it)."""
@@ -160,6 +197,16 @@ class Controller(QtCore.QObject):
             return problems
 
         self.worker.submit(off_and_close, lambda problems, error: self._report_shutdown(problems, error, "disconnected"))
+
+    def choose_bench(self, path: str | None, family: str | None) -> None:
+        """Use another bench file (None: the built-in simulated bench) and/or chip family; a connected
+        bench is switched off, closed and opened again with the new choice."""
+        if self.running:
+            raise RuntimeError("a run is using the bench: wait for it or abort it first")
+        self.bench_path, self.family = path, family
+        if self.bench is not None:
+            self.disconnect_bench()
+            self.connect_bench()
 
     def manual(self, what: str, action: Callable[[Any], Any],
                on_done: Callable[[Any, BaseException | None], None], *, quiet: bool = False) -> None:
@@ -188,11 +235,14 @@ class Controller(QtCore.QObject):
             return
         if self._starting:
             self._cancel_start = True
-        if self.handle is not None:
+        if self.handle is not None or self._external is not None:
             self.message.emit(logging.WARNING, "bench", "ALL OUTPUTS OFF: aborting the run; it switches "
                                                          "everything off on its way out")
             self._shutdown_after_run = True
-            self.handle.abort()
+            if self.handle is not None:
+                self.handle.abort()
+            else:
+                self._external.abort()
             self._grace.start(int(OUTPUTS_OFF_GRACE_S * 1000))
             return
         self._outputs_off_now()
@@ -200,7 +250,7 @@ class Controller(QtCore.QObject):
     def _outputs_off_now(self) -> None:
         if self.bench is None:
             return
-        if self.handle is not None:
+        if self.handle is not None or self._external is not None:
             # the run has not stopped in time: talking to the instruments beside it is the lesser evil
             self.message.emit(logging.ERROR, "bench", f"the run did not stop within {OUTPUTS_OFF_GRACE_S:g} s: "
                                                        "switching outputs off directly")
@@ -224,6 +274,8 @@ class Controller(QtCore.QObject):
         if self.running:
             raise RuntimeError("a run is in progress: add this one to the queue")
         procedure.check(self.bench)  # a refused value is reported before any file or instrument
+        from memlab.gui.forms import check_instrument_limits
+        check_instrument_limits(procedure, self.bench)  # and what the instruments themselves cannot do
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._starting = True
         self.running_changed.emit(True)
@@ -243,6 +295,8 @@ class Controller(QtCore.QObject):
         self._finish_seen = False
         self.run_info = {"procedure": procedure.name, "devices": procedure.devices()}
         self._wall_start = time.monotonic()
+        if not self.current_item:
+            self._set_current(procedure.name)
         self.handle = _SignalledRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
                                     operator=self.operator, listeners=[self.listener, *self.extra_listeners])
 
@@ -252,6 +306,9 @@ class Controller(QtCore.QObject):
         if self.handle is not None:
             self.message.emit(logging.WARNING, "run", "abort requested")
             self.handle.abort()
+        elif self._external is not None:
+            self.message.emit(logging.WARNING, "run", "abort requested: the campaign stops")
+            self._external.abort()
 
     def _drain(self) -> None:
         listener = self.listener
@@ -278,6 +335,7 @@ class Controller(QtCore.QObject):
         self._drain()
         handle = self.handle
         self.handle, self.listener = None, None
+        self._set_current("")
         if handle is not None and not self._finish_seen:
             error = f"{type(handle.exception).__name__}: {handle.exception}" if handle.exception else "the run ended without a result"
             self.message.emit(logging.ERROR, "run", f"run could not start: {error}")
@@ -289,7 +347,10 @@ class Controller(QtCore.QObject):
             self._grace.stop()
             self._outputs_off_now()
         status = self.last_result[0] if self.last_result else "failed"
-        if status != "completed" and self.queue and not self.queue_held:
+        if status != "completed" and self.queue and not self.queue_held and not self.hold_on_failure:
+            self.message.emit(logging.WARNING, "queue", f"the run ended {status}: going on with the next run "
+                                                        "(the queue is set to go on after a failure)")
+        elif status != "completed" and self.queue and not self.queue_held:
             self.queue_held = True
             self.message.emit(logging.WARNING, "queue", f"the run ended {status}: the queue is held; "
                                                         "press Run queue to go on")
@@ -325,6 +386,9 @@ class Controller(QtCore.QObject):
     def run_queue(self) -> None:
         """Release the queue and start its first run if nothing runs."""
         self.queue_held = False
+        self.hold_on_failure = True  # a failed/aborted queued run holds the queue (else: go on with the next)
+        self.current_item = ""  # the run in progress, described for the queue panel
+        self._external: Any = None  # a campaign owning the bench: has abort(); see begin_external
         self.queue_changed.emit()
         self.run_next()
 
@@ -334,8 +398,10 @@ class Controller(QtCore.QObject):
         item = self.queue.pop(0)
         self.queue_changed.emit()
         try:
+            self._set_current(item.describe())
             self.start(item.make())
         except Exception as exc:  # noqa: BLE001 - a bad queued run holds the queue, reported
+            self._set_current("")
             self.queue_held = True
             self.message.emit(logging.ERROR, "queue", f"{item.procedure} could not start: {exc}; queue held")
             self.queue_changed.emit()
@@ -349,6 +415,15 @@ class Controller(QtCore.QObject):
         self._closed = True
         self.queue_held = True
         problems: list[str] = []
+        external = self._external
+        if external is not None:
+            external.abort()
+            deadline = time.monotonic() + timeout_s
+            while self._external is external and time.monotonic() < deadline:
+                QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                external.join(0.05)
+            if self._external is external:
+                problems.append(f"the campaign did not stop within {timeout_s:g} s")
         handle = self.handle
         if handle is not None:
             handle.abort()
@@ -376,6 +451,32 @@ class Controller(QtCore.QObject):
                 problems.append(f"safe shutdown: {type(exc).__name__}: {exc}")
         self.worker.shutdown()
         return problems
+
+
+def queue_to_json(queue: Sequence[QueuedRun]) -> str:
+    """The queue as text for QSettings, so it survives a restart."""
+    import json
+
+    return json.dumps([{"procedure": q.procedure, "values": values_for_settings(q.values)} for q in queue])
+
+
+def queue_from_json(text: str) -> tuple[list[QueuedRun], list[str]]:
+    """Queued runs back from :func:`queue_to_json`; entries no longer valid are left out, with why."""
+    import json
+
+    items, problems = [], []
+    try:
+        data = json.loads(text) if text else []
+    except ValueError as exc:
+        return [], [f"the saved queue is unreadable: {exc}"]
+    for entry in data if isinstance(data, list) else []:
+        try:
+            item = QueuedRun(str(entry["procedure"]), dict(entry.get("values", {})))
+            item.make()
+            items.append(item)
+        except Exception as exc:  # noqa: BLE001 - one stale entry must not lose the rest
+            problems.append(f"{entry!r}: {exc}")
+    return items, problems
 
 
 def values_for_settings(values: Mapping[str, Any]) -> dict[str, Any]:

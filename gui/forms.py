@@ -7,7 +7,8 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from memlab.gui.units import QuantityError, format_quantity, parse_quantity
+from memlab.gui.labels import label_with_unit, readable_label
+from memlab.gui.units import QuantityError, example_text, format_quantity, parse_quantity
 from memlab.procedures import Parameter, ParameterError, Procedure
 
 INVALID_STYLE = "QLineEdit[invalid=\"true\"], QComboBox[invalid=\"true\"] {border: 2px solid #d32f2f; background: #fdecea;}"
@@ -37,7 +38,7 @@ class QuantityField(QtWidgets.QLineEdit):
         super().__init__(parent)
         self.unit, self.integer, self.check, self.help_text, self.optional = unit, integer, check, help_text, optional
         self.error: str | None = None
-        self.setPlaceholderText(f"e.g. 100 m{unit}" if unit else ("none" if optional else ""))
+        self.setPlaceholderText(example_text(unit, value, integer) if not optional else "none")
         self.setStyleSheet(INVALID_STYLE)
         self.textChanged.connect(self._validate)
         self.set_value(value)
@@ -88,7 +89,7 @@ class QuantityField(QtWidgets.QLineEdit):
 
 
 def parameter_tooltip(param: Parameter) -> str:
-    lines = [param.label + (f" [{param.unit}]" if param.unit else "")]
+    lines = [f"{label_with_unit(param)} ({param.name})"]
     if param.help:
         lines.append(param.help)
     lines.append(f"Allowed: {param.allowed()}")
@@ -113,16 +114,28 @@ class ParameterForm(QtWidgets.QWidget):
         self.check = check  # e.g. the procedure's own check against the bench's limits and chip
         self.fields: dict[str, QtWidgets.QWidget] = {}
         self.error: str | None = None
+        self.field_errors: dict[str, QtWidgets.QLabel] = {}
         layout = QtWidgets.QFormLayout(self)
         layout.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
         layout.setContentsMargins(0, 0, 0, 0)
         for param in procedure.parameters:
             field = self._make_field(param)
             field.setObjectName(f"param_{param.name}")
             self.fields[param.name] = field
-            label = QtWidgets.QLabel(param.label + (f" [{param.unit}]" if param.unit else ""))
+            label = QtWidgets.QLabel(label_with_unit(param))
+            label.setObjectName(f"label_{param.name}")
             label.setToolTip(parameter_tooltip(param))
+            label.setBuddy(field)
             layout.addRow(label, field)
+            # the error shows right under its field, where the eye is, not at the foot of a long form
+            error = QtWidgets.QLabel()
+            error.setObjectName(f"error_{param.name}")
+            error.setWordWrap(True)
+            error.setStyleSheet("color: #d32f2f; font-size: 11px;")
+            error.setVisible(False)
+            self.field_errors[param.name] = error
+            layout.addRow("", error)
         self.message = QtWidgets.QLabel()
         self.message.setObjectName("form_message")
         self.message.setWordWrap(True)
@@ -222,9 +235,13 @@ class ParameterForm(QtWidgets.QWidget):
                 field.flag(None)
             else:
                 set_invalid(field, None, field.property("help") or "")
+        for error_label in self.field_errors.values():
+            error_label.setVisible(False)
         bad = [name for name, f in self.fields.items() if isinstance(f, QuantityField) and f.error]
+        for name in bad:
+            self._show_field_error(name, self.fields[name].error)
         if bad:
-            self.error = f"{self.procedure.parameter(bad[0]).label}: {self.fields[bad[0]].error}"
+            self.error = f"{readable_label(self.procedure.parameter(bad[0]))}: {self.fields[bad[0]].error}"
         else:
             try:
                 made = self.procedure(**self.raw_values())
@@ -237,9 +254,33 @@ class ParameterForm(QtWidgets.QWidget):
                     field.flag(str(exc))
                 elif field is not None:
                     set_invalid(field, str(exc), field.property("help") or "")
-        self.message.setText(self.error or "")
-        self.message.setVisible(bool(self.error))
+                if field is not None:
+                    self._show_field_error(exc.name, str(exc))
+        # the foot message only for what belongs to no single field
+        foot = self.error if self.error and not any(e.isVisibleTo(self) for e in self.field_errors.values()) else ""
+        self.message.setText(foot or "")
+        self.message.setVisible(bool(foot))
         self.changed.emit()
+
+    def _show_field_error(self, name: str, text: str | None) -> None:
+        label = self.field_errors.get(name)
+        if label is not None and text:
+            label.setText(text)
+            label.setToolTip(text)
+            label.setVisible(True)
+
+    def show_error(self, name: str, text: str) -> None:
+        """Flag ``name`` with an error found outside the form (e.g. when starting the run)."""
+        field = self.fields.get(name)
+        if isinstance(field, QuantityField):
+            field.flag(text)
+        elif field is not None:
+            set_invalid(field, text, field.property("help") or "")
+        if field is not None:
+            self._show_field_error(name, text)
+        else:
+            self.message.setText(text)
+            self.message.setVisible(True)
 
     def revalidate(self) -> None:
         """Check again (e.g. another bench, with other limits, was connected)."""
@@ -252,3 +293,29 @@ class ParameterForm(QtWidgets.QWidget):
     def make(self) -> Procedure:
         """The procedure with the form's values; raises ParameterError if any is refused."""
         return self.procedure(**self.raw_values())
+
+
+def check_instrument_limits(procedure: Procedure, bench: Any) -> None:
+    """Refuse, before the run, a value the connected instrument cannot do (not only the bench's
+    limits): e.g. a pulse narrower than the pulse generator's minimum width. The ranges are the
+    drivers' own declared ones, so the message names the instrument model and its limit."""
+    if bench is None:
+        return
+    pulser = getattr(bench, "pulser", None)
+    if pulser is not None and "pulser" in procedure.requires:
+        model = getattr(pulser, "model", type(pulser).__name__)
+        for attribute, suffix, what in (("width_range_s", "width_s", "pulse width"),
+                                        ("period_range_s", "period_s", "pulse period")):
+            low_high = getattr(pulser, attribute, None)
+            if low_high is None:
+                continue
+            low, high = low_high
+            for param in procedure.parameters:
+                # light pulses are the laser's, not the pulse generator's
+                if not param.name.endswith(suffix) or param.name.startswith("light"):
+                    continue
+                value = procedure.values.get(param.name)
+                if isinstance(value, (int, float)) and not low <= value <= high:
+                    raise ParameterError(param.name, value,
+                                         f"{format_quantity(low, 's')} .. {format_quantity(high, 's')} "
+                                         f"(the {model}'s {what} range)")

@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from memlab.gui.buffers import GrowingBuffer, PeakDecimation
+from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint
 from memlab.storage import StreamSpec
 
@@ -168,7 +170,27 @@ class LiveCurve:
 
 class ReadableAxis(pg.AxisItem):
     """An axis whose log scale labels decades only (1, 10, 100; or 0.1, 0.01) once the view spans
-    more than one decade: pyqtgraph's default labels every minor tick, an unreadable column."""
+    more than one decade: pyqtgraph's default labels every minor tick, an unreadable column.
+
+    A linear axis in seconds reads in s, min or h as the span grows (not "ks")."""
+
+    time_axis = False
+
+    def updateAutoSIPrefix(self) -> None:  # noqa: N802 - pyqtgraph's name
+        if not self.time_axis or self.logMode or not self.label.isVisible():
+            super().updateAutoSIPrefix()
+            return
+        span = max(abs(self.range[0]), abs(self.range[1])) * self.scale
+        if span >= 2 * 3600:
+            self.autoSIPrefixScale, self.labelUnits = 1 / 3600, "h"
+        elif span >= 120:
+            self.autoSIPrefixScale, self.labelUnits = 1 / 60, "min"
+        else:  # seconds keep their SI prefixes (ms, µs)
+            self.labelUnits = "s"
+            super().updateAutoSIPrefix()
+            return
+        self.labelUnitPrefix = ""
+        self._updateLabel()
 
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         low, high = self.range if self.range is not None else (0.0, 0.0)
@@ -213,11 +235,9 @@ class PlotPane(QtWidgets.QWidget):
         self.plot.setMinimumSize(200, 110)
         self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt",
                                           brush=pg.mkBrush(255, 255, 255, 180), pen=pg.mkPen("#bdbdbd"))
-        self.title = QtWidgets.QLabel(f"<b>{hint.title or hint.y + ' vs ' + hint.x}</b>")
-        self.title.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.title.setToolTip(hint.title)
-        # the title gives way (clipped) before the axis controls when the pane is narrow
-        self.title.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        # the title gives way (elided, whole in its tooltip) before the axis controls when the pane is narrow
+        self.title = ElidedLabel(hint.title or f"{hint.y} vs {hint.x}")
+        self.title.setStyleSheet("font-weight: bold;")
         self.title.setMinimumWidth(40)
         self.x_box, self.y_box = QtWidgets.QComboBox(), QtWidgets.QComboBox()
         for box, current in ((self.x_box, self.x_name), (self.y_box, self.y_name)):
@@ -259,6 +279,11 @@ class PlotPane(QtWidgets.QWidget):
         layout.setSpacing(2)
         layout.addLayout(bar)
         layout.addWidget(self.plot, 1)
+        self.empty_label = QtWidgets.QLabel("No data yet", self.plot)
+        self.empty_label.setObjectName("no_data_label")
+        self.empty_label.setStyleSheet("color: #9e9e9e; font-size: 13px; background: transparent;")
+        self.empty_label.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_label.adjustSize()
         self.identity_line: pg.InfiniteLine | None = None
         if hint.kind == "image":
             self._make_image()
@@ -289,6 +314,11 @@ class PlotPane(QtWidgets.QWidget):
             y_text = f"|{y_text}|"
         plot.setLabel("bottom", x_text, units=x_unit)
         plot.setLabel("left", y_text, units=y_unit)
+        for side, unit in (("bottom", x_unit), ("left", y_unit)):
+            axis = plot.getAxis(side)
+            if isinstance(axis, ReadableAxis):
+                axis.time_axis = unit == "s"
+                axis.updateAutoSIPrefix()
         # measured against ideal (same unit, points): the y = x line shows the error at a glance
         # (it is y = x on log-log axes too)
         wanted = self.hint.kind == "scatter" and bool(x_unit) and x_unit == y_unit
@@ -388,8 +418,26 @@ class PlotPane(QtWidgets.QWidget):
                 high = low + 1e-12
             self.colorbar.setLevels((low, high))
 
+    @property
+    def has_data(self) -> bool:
+        if self.hint.kind == "image":
+            return self.image is not None and self.image.image is not None
+        return self.points > 0
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place_empty_label()
+
+    def _place_empty_label(self) -> None:
+        label = self.empty_label
+        label.move(max(0, (self.plot.width() - label.width()) // 2), max(0, (self.plot.height() - label.height()) // 2))
+
     def refresh(self, force: bool = False) -> int:
         """Redraw the curves that changed; returns how many were handed new points."""
+        empty = not self.has_data
+        if self.empty_label.isVisibleTo(self) != empty:
+            self.empty_label.setVisible(empty)
+            self._place_empty_label()
         view_box = self.plot.getViewBox()
         log_x = self.log_x.isChecked()
         changed = 0
@@ -507,6 +555,7 @@ class PlotArea(QtWidgets.QWidget):
         store = self.stores.get(stream)
         if store is None:
             return
+        batch = with_row_axis(store.info, batch)
         store.append(batch)
         for pane in self.panes:
             if pane.hint.stream == stream:
@@ -540,6 +589,77 @@ class PlotArea(QtWidgets.QWidget):
     def clear_reference(self) -> None:
         self.set_reference("", {})
         self.reference_label = None
+
+    # -- saving --------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """The plots as shown, as a PNG (pixels) or SVG (vector) file chosen by the suffix."""
+        path = Path(path)
+        self.refresh()
+        if path.suffix.lower() == ".svg":
+            from PySide6 import QtGui, QtSvg
+
+            generator = QtSvg.QSvgGenerator()
+            generator.setFileName(str(path))
+            generator.setSize(self.size())
+            generator.setViewBox(self.rect())
+            generator.setTitle("memlab plots")
+            painter = QtGui.QPainter(generator)
+            try:
+                self.render(painter, QtCore.QPoint(0, 0))
+            finally:
+                painter.end()
+        elif path.suffix.lower() == ".png":
+            if not self.grab().save(str(path), "PNG"):
+                raise OSError(f"cannot write {path}")
+        else:
+            raise ValueError(f"{path.name}: save plots as .png or .svg")
+        return path
+
+    def save_dialog(self, parent: QtWidgets.QWidget | None = None) -> Path | None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(parent or self, "Save plot", "plot.png",
+                                                        "PNG image (*.png);;SVG drawing (*.svg)")
+        if not path:
+            return None
+        try:
+            return self.save(path)
+        except (OSError, ValueError) as exc:
+            QtWidgets.QMessageBox.warning(parent or self, "Save plot", str(exc))
+            return None
+
+    def export_csv(self, folder: str | Path, stem: str) -> list[Path]:
+        """Every stream received so far as one CSV file each in ``folder`` (units in the header)."""
+        written = []
+        for name, store in self.stores.items():
+            if not store.rows:
+                continue
+            headers, columns = [], []
+            for column_name in store.buffers:
+                values = store.column(column_name)
+                unit = store.info.columns[column_name].unit
+                flat = values.reshape(len(values), -1)
+                for index in range(flat.shape[1]):
+                    suffix = f"[{index}]" if flat.shape[1] > 1 else ""
+                    headers.append(f"{column_name}{suffix}" + (f" ({unit})" if unit else ""))
+                    columns.append(flat[:, index])
+            path = Path(folder) / f"{stem}-{name}.csv"
+            np.savetxt(path, np.column_stack(columns), delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
+            written.append(path)
+        return written
+
+
+def with_row_axis(info: StreamInfo, batch: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """``batch`` with a leading row axis on every array column: a single row of a cell column
+    (e.g. a whole 16 x 16 conductance map) may come without it, and must not be read as 16 rows."""
+    fixed = None
+    for name, values in batch.items():
+        column = info.columns.get(name)
+        if column is None or not column.cell:
+            continue
+        array = np.asarray(values)
+        if array.ndim == len(column.cell):
+            fixed = dict(batch) if fixed is None else fixed
+            fixed[name] = array[np.newaxis]
+    return batch if fixed is None else fixed
 
 
 def default_hints(stores: Iterable[ColumnStore]) -> list[PlotHint]:

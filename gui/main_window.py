@@ -16,15 +16,17 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from memlab.gui.bench_panel import ALL_OFF_STYLE, BenchPanel
 from memlab.gui.bridge import QtLogHandler
+from memlab.gui.campaign_panel import CampaignPanel
 from memlab.gui.chip_map import ChipMap
-from memlab.gui.controller import Controller, values_for_settings
+from memlab.gui.controller import Controller, queue_from_json, queue_to_json, values_for_settings
 from memlab.gui.live_plots import PlotArea, StreamInfo
 from memlab.gui.log_panel import LogPanel
 from memlab.gui.procedure_panel import ProcedurePanel
 from memlab.gui.run_browser import RunBrowser, load_run
+from memlab.gui.widgets import ElidedLabel, scrolling
 from memlab.storage import StreamSpec
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 """Bump when docks are renamed, so an old saved layout is not applied to new panels."""
 STATUS_TEXT = {"completed": "#2e7d32", "aborted": "#ef6c00", "failed": "#c62828", "running": "#1565c0"}
 
@@ -39,23 +41,38 @@ class LivePanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QtWidgets.QLabel("<b>Live plots</b> - no run yet")
+        self.title = ElidedLabel("Live plots - no run yet")  # a long file name never widens the window
         self.title.setObjectName("live_title")
-        self.title.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.title.setStyleSheet("font-weight: bold;")
         self.compare_button = QtWidgets.QPushButton("Compare with run file…")
         self.compare_button.setToolTip("Overlay a previous run (dashed grey) on these plots")
         self.clear_button = QtWidgets.QPushButton("Clear comparison")
         self.clear_button.setEnabled(False)
+        self.save_button = QtWidgets.QPushButton("Save plot…")
+        self.save_button.setObjectName("save_plot_button")
+        self.save_button.setToolTip("Save these plots as PNG or SVG")
+        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button.setObjectName("export_data_button")
+        self.export_button.setToolTip("Write the run's data so far as CSV files (one per stream)")
         self.plots = PlotArea()
         self.plots.setObjectName("live_plots")
+        self.save_button.clicked.connect(lambda: self.plots.save_dialog(self))
+        self.export_button.clicked.connect(self._export)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.title, 1)
-        top.addWidget(self.compare_button)
-        top.addWidget(self.clear_button)
+        for button in (self.compare_button, self.clear_button, self.save_button, self.export_button):
+            top.addWidget(button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.plots, 1)
+        self.file_stem = "run"
+
+    def _export(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the CSV files")
+        if folder:
+            written = self.plots.export_csv(folder, self.file_stem)
+            logging.getLogger("memlab.gui").info("exported %d CSV file(s) to %s", len(written), folder)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -80,7 +97,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("memlab dashboard")
 
         self.live = LivePanel()
-        self.setCentralWidget(self.live)
+        self.central = QtWidgets.QTabWidget()
+        self.central.setObjectName("central_tabs")
+        self.central.setDocumentMode(True)
+        self.setCentralWidget(self.central)
         self.bench_panel = BenchPanel(self.controller)
         self.chip_map = ChipMap(1, 1)
         self.procedure_panel = ProcedurePanel(self.controller)
@@ -92,13 +112,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        self._add_dock("browser", "Run browser", self.browser, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["log"], self.docks["browser"])
-        self.docks["log"].raise_()
+        # the run browser needs room: a full-size tab beside the live plots, not a strip of a dock
+        self.central.addTab(self.live, "Live")
+        self.central.addTab(self.browser, "Run browser")
+        self.campaign_panel = CampaignPanel(
+            self.controller, self.settings,
+            current_form=lambda: (self.procedure_panel.name, self.procedure_panel.form.raw_values()),
+            selected_devices=lambda: list(self.chip_map.selected))
+        self.central.addTab(self.campaign_panel, "Campaign")
 
         self._make_toolbar()
         self._make_menus()
-        self.status_label = QtWidgets.QLabel()
+        self.status_label = ElidedLabel()
+        self.status_label.setMinimumWidth(200)
         self.statusBar().addPermanentWidget(self.status_label)
         self._default_state = self.saveState(SETTINGS_VERSION)
 
@@ -114,24 +140,35 @@ class MainWindow(QtWidgets.QMainWindow):
         c.run_finished.connect(self._run_finished)
         c.running_changed.connect(self._running_changed)
         self.chip_map.selection_changed.connect(self._selection_changed)
+        c.queue_changed.connect(self._save_queue)
+        self.campaign_panel.campaign_ended.connect(lambda _status, folder: self.browser.refresh())
         self.browser.compare_requested.connect(self.compare_with)
         self.browser.chip_map_requested.connect(self._chip_from_run)
         self.live.compare_button.clicked.connect(self._compare_file)
         self.live.clear_button.clicked.connect(self.clear_comparison)
 
-        self.resize(1600, 1000)
+        self.resize(self._fitting_size(1600, 1000))
         self._layout_pending = True  # default dock sizes, unless a saved layout is restored
         self._restore()
+        self._restore_queue()
         self._bench_changed(c.bench)
         self.browser.open_folder(self.settings.value("browser/folder", "", type=str) or c.out_dir)
         if c.bench is None and connect:
             c.connect_bench()
 
     # -- construction ----------------------------------------------------------------------------
+    def _fitting_size(self, width: int, height: int) -> QtCore.QSize:
+        """At most ``width`` x ``height``, and never more than the screen has room for."""
+        screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            width, height = min(width, room.width()), min(height, room.height())
+        return QtCore.QSize(width, height)
+
     def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea) -> None:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")  # saveState/restoreState find docks by name
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))  # a small screen scrolls the dock; it never widens the window
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -149,11 +186,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.all_off_button.setToolTip("Abort any run, hold the queue, set every source to 0 V / off "
                                        "and the laser off (Ctrl+Shift+X)")
         self.all_off_button.clicked.connect(self.all_outputs_off)
-        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Shift+X"), self, activated=self.all_outputs_off)
+        self.shortcuts = {
+            "Ctrl+R": ("Start the run in the procedure form", self.procedure_panel.start),
+            "Ctrl+.": ("Abort the run", self.controller.abort),
+            "Ctrl+E": ("Add the form's run to the queue", self.procedure_panel.add_to_queue),
+            "Ctrl+Shift+X": ("ALL OUTPUTS OFF: abort, hold the queue, every source and the laser off",
+                             self.all_outputs_off),
+        }
+        for keys, (_, action) in self.shortcuts.items():
+            shortcut = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
+            shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
+            shortcut.activated.connect(action)
         self.toolbar_abort = QtWidgets.QPushButton("Abort run")
         self.toolbar_abort.setEnabled(False)
         self.toolbar_abort.clicked.connect(self.controller.abort)
-        self.run_state = QtWidgets.QLabel("idle")
+        self.run_state = ElidedLabel("idle")
+        self.run_state.setMinimumWidth(160)
         self.run_state.setObjectName("run_state")
         bar.addWidget(self.all_off_button)
         bar.addSeparator()
@@ -166,12 +214,24 @@ class MainWindow(QtWidgets.QMainWindow):
         file_menu.addAction("Open run folder…", self.browser._browse)
         file_menu.addAction("Compare with run file…", self._compare_file)
         file_menu.addSeparator()
-        file_menu.addAction("Quit", self.close)
+        file_menu.addAction("Close dashboard", self.close)
         view = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
+        view.addAction("Live plots", lambda: self.central.setCurrentWidget(self.live))
+        view.addAction("Run browser", lambda: self.central.setCurrentWidget(self.browser))
+        view.addAction("Campaign", lambda: self.central.setCurrentWidget(self.campaign_panel))
+        view.addSeparator()
         view.addAction("Reset layout", self.default_layout)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts", self.show_shortcuts)
+
+    def shortcuts_text(self) -> str:
+        return "\n".join(f"{keys}\t{what}" for keys, (what, _) in self.shortcuts.items())
+
+    def show_shortcuts(self) -> None:
+        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts_text())
 
     # -- reactions -------------------------------------------------------------------------------
     def _bench_changed(self, bench: Any) -> None:
@@ -185,6 +245,8 @@ class MainWindow(QtWidgets.QMainWindow):
         kind = "simulated" if getattr(bench, "simulated", False) else "real"
         name = getattr(getattr(bench, "config", None), "name", "bench")
         self.status_label.setText(f"bench: {name} ({kind}), chip {chip.get('family', '?')} {rows} x {cols}")
+        self.browser.live_chip = (rows, cols)
+        self.campaign_panel.show_saved_progress()
         self.setWindowTitle(f"memlab dashboard - {name}")
 
     def _selection_changed(self, devices: list) -> None:
@@ -196,8 +258,10 @@ class MainWindow(QtWidgets.QMainWindow):
         streams = [StreamInfo.from_spec(s) for s in info.get("streams", ()) if isinstance(s, StreamSpec)]
         self.live.plots.setup(streams, tuple(info.get("plots", ())))
         path = Path(info.get("path", ""))
-        self.live.title.setText(f"<b>{info.get('procedure', '')}</b> - "
-                                f"<span style='color:{STATUS_TEXT['running']}'>running</span> - {path.name}")
+        self._set_title(info.get("procedure", ""), "running", "", path.name)
+        self.live.file_stem = path.stem or "run"
+        self.browser.live_procedure = info.get("procedure")
+        self.central.setCurrentWidget(self.live)
         self.run_state.setText(f"running {info.get('procedure', '')}")
 
     def _run_batch(self, stream: str, batch: dict) -> None:
@@ -207,13 +271,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _run_finished(self, status: str, error: str, path: str) -> None:
         self.live.plots.refresh()
-        colour = STATUS_TEXT.get(status, "#000000")
-        detail = f" ({error})" if error and status != "completed" else ""
-        self.live.title.setText(f"<b>{self.controller.run_info.get('procedure', '')}</b> - "
-                                f"<span style='color:{colour}'>{status}</span>{detail} - {Path(path).name}")
+        self._set_title(self.controller.run_info.get("procedure", ""), status,
+                        error if status != "completed" else "", Path(path).name)
         self.run_state.setText(f"last run {status}")
         if path and Path(path).parent.resolve() == self.browser.folder.resolve():
             self.browser.refresh()
+
+    def _set_title(self, procedure: str, status: str, error: str, filename: str) -> None:
+        """The live pane's one-line title, coloured by status; a long error is elided (whole in the tooltip)."""
+        detail = f" ({error})" if error else ""
+        self.live.title.setText(f"{procedure} - {status}{detail} - {filename}")
+        self.live.title.setStyleSheet(f"font-weight: bold; color: {STATUS_TEXT.get(status, '#000000')};")
 
     def _running_changed(self, running: bool) -> None:
         self.toolbar_abort.setEnabled(running)
@@ -254,6 +322,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self.chip_map.update_from_batch(stream, columns, devices)
 
     # -- settings --------------------------------------------------------------------------------
+    def _save_queue(self) -> None:
+        """The run queue is written at every change: a crash or a restart does not lose it."""
+        self.settings.setValue("queue/runs", queue_to_json(self.controller.queue))
+
+    def _restore_queue(self) -> None:
+        items, problems = queue_from_json(self.settings.value("queue/runs", "", type=str))
+        for problem in problems:
+            self.log_panel.add(logging.WARNING, "queue", f"a saved queued run was dropped: {problem}")
+        if items:
+            self.controller.queue_held = True  # a restarted dashboard waits for a person to go on
+            self.controller.queue.extend(items)
+            self.controller.queue_changed.emit()
+            self.log_panel.add(logging.INFO, "queue", f"{len(items)} queued run(s) restored from the last "
+                                                      "session; press Run queue to go on")
+
     def _restore(self) -> None:
         s = self.settings
         geometry = s.value("window/geometry")
@@ -304,9 +387,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.restoreState(self._default_state, SETTINGS_VERSION)
         width = self.width()
         self.resizeDocks([self.docks["bench"], self.docks["procedure"]],
-                         [int(width * 0.29), int(width * 0.24)], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["bench"], self.docks["chip"]], [400, 500], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.17)], QtCore.Qt.Orientation.Vertical)
+                         [int(width * 0.27), int(width * 0.27)], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["bench"], self.docks["chip"]], [int(self.height() * 0.45), int(self.height() * 0.4)],
+                         QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.15)], QtCore.Qt.Orientation.Vertical)
 
     # -- closing ---------------------------------------------------------------------------------
     def _ask(self, title: str, text: str) -> bool:

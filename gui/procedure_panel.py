@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.capabilities import missing_for
 from memlab.gui.chip_map import format_devices
 from memlab.gui.controller import Controller, QueuedRun
-from memlab.gui.forms import ParameterForm, set_invalid
+from memlab.gui.forms import ParameterForm, check_instrument_limits
+from memlab.gui.widgets import ElidedLabel
 from memlab.gui.units import format_quantity
 from memlab.procedures import ParameterError, Procedure, all_procedures
 
@@ -78,6 +80,9 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_button = QtWidgets.QPushButton("Add to queue")
         self.queue_button.setObjectName("queue_button")
         self.queue_button.clicked.connect(self.add_to_queue)
+        self.start_reason = ElidedLabel()
+        self.start_reason.setObjectName("start_reason")
+        self.start_reason.setStyleSheet("color: #d32f2f;")
         self.abort_button = QtWidgets.QPushButton("Abort")
         self.abort_button.setObjectName("abort_button")
         self.abort_button.clicked.connect(controller.abort)
@@ -88,9 +93,8 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
-        self.time_left = QtWidgets.QLabel(" ")
+        self.time_left = ElidedLabel(" ")
         self.time_left.setObjectName("time_left")
-        self.time_left.setWordWrap(True)
 
         self.queue_list = QtWidgets.QListWidget()
         self.queue_list.setObjectName("queue_list")
@@ -98,6 +102,17 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_list.itemDoubleClicked.connect(self._load_queued)
         self.queue_list.setMinimumHeight(70)
         self.queue_state = QtWidgets.QLabel()
+        self.queue_state.setWordWrap(True)
+        self.running_now = ElidedLabel("Running now: nothing")
+        self.running_now.setObjectName("running_now")
+        controller.current_changed.connect(
+            lambda what: self.running_now.setText(f"Running now: {what}" if what else "Running now: nothing"))
+        self.hold_check = QtWidgets.QCheckBox("Hold the queue when a run fails")
+        self.hold_check.setObjectName("hold_on_failure")
+        self.hold_check.setToolTip("Checked: a failed or aborted run stops the queue until someone presses Run queue.\n"
+                                   "Unchecked: the queue goes on with the next run (e.g. overnight).")
+        self.hold_check.setChecked(controller.hold_on_failure)
+        self.hold_check.toggled.connect(lambda on: setattr(controller, "hold_on_failure", on))
         queue_buttons = QtWidgets.QHBoxLayout()
         self.run_queue_button = QtWidgets.QPushButton("Run queue")
         self.run_queue_button.clicked.connect(controller.run_queue)
@@ -135,7 +150,7 @@ class ProcedurePanel(QtWidgets.QWidget):
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.queue_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.start_reason, 1)
         buttons.addWidget(self.abort_button)
         form_layout.addLayout(buttons)
         form_layout.addWidget(self.progress)
@@ -143,8 +158,10 @@ class ProcedurePanel(QtWidgets.QWidget):
 
         queue_box = QtWidgets.QGroupBox("Queue")
         queue_layout = QtWidgets.QVBoxLayout(queue_box)
+        queue_layout.addWidget(self.running_now)
         queue_layout.addWidget(self.queue_list, 1)
         queue_layout.addWidget(self.queue_state)
+        queue_layout.addWidget(self.hold_check)
         queue_layout.addLayout(queue_buttons)
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
@@ -163,6 +180,7 @@ class ProcedurePanel(QtWidgets.QWidget):
         controller.run_progress.connect(self._progress)
         controller.run_started.connect(self._started)
         controller.run_finished.connect(self._finished)
+        self._mark_procedures(controller.bench)
         self._procedure_changed()
         self._queue_changed()
 
@@ -193,12 +211,28 @@ class ProcedurePanel(QtWidgets.QWidget):
     def _check_on_bench(self, procedure: Procedure) -> None:
         # the procedure's own check reads only limits and chip size: no instrument is touched
         if self.controller.bench is not None:
+            reason = missing_for(type(procedure), self.controller.bench)
+            if reason:
+                raise ParameterError("procedure", procedure.name, reason)
             procedure.check(self.controller.bench)
+            check_instrument_limits(procedure, self.controller.bench)
 
     def _bench_changed(self, bench: Any) -> None:
         for form in self.forms.values():
             form.revalidate()
+        self._mark_procedures(bench)
         self._update_buttons()
+
+    def _mark_procedures(self, bench: Any) -> None:
+        """Procedures this bench or chip cannot run: marked in the list, the reason on hover."""
+        for index in range(self.picker.count()):
+            name = self.picker.itemData(index)
+            cls = self.procedures[name]
+            reason = missing_for(cls, bench)
+            self.picker.setItemText(index, ("⚠ " if reason else "") + f"{cls.title or name}  ({name})")
+            self.picker.setItemData(index, reason or cls.description or "", QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.picker.setItemData(index, QtGui.QColor("#9e9e9e") if reason else None,
+                                    QtCore.Qt.ItemDataRole.ForegroundRole)
 
     def _procedure_changed(self, *args: Any) -> None:
         name = self.name
@@ -239,14 +273,18 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_button.setEnabled(form.valid)
         self.update_button.setEnabled(form.valid)
         self.abort_button.setEnabled(running)
+        reason = ""
         if not form.valid:
+            reason = f"Fix: {form.error}"
             self.start_button.setToolTip(f"Fix the flagged field first: {form.error}")
         elif bench is None:
+            reason = "Connect the bench first"
             self.start_button.setToolTip("Connect the bench first (bench panel)")
         elif running:
             self.start_button.setToolTip("A run is in progress: add this one to the queue")
         else:
-            self.start_button.setToolTip("Start this run now")
+            self.start_button.setToolTip("Start this run now (Ctrl+R)")
+        self.start_reason.setText(reason)
         self.estimate.setText(self._estimate_text() if form.valid else "")
 
     def _estimate_text(self) -> str:
@@ -270,11 +308,8 @@ class ProcedurePanel(QtWidgets.QWidget):
             procedure = self.form.make()
             self.controller.start(procedure)
         except ParameterError as exc:  # e.g. a device outside this bench's chip
-            field = self.form.fields.get(exc.name)
-            if field is not None:
-                set_invalid(field, str(exc), field.property("help") or "")
-            self.form.message.setText(str(exc))
-            self.form.message.setVisible(True)
+            self.form.show_error(exc.name, str(exc))
+            self.start_reason.setText(str(exc))
             self.controller.message.emit(logging.ERROR, "run", str(exc))
         except RuntimeError as exc:
             self.controller.message.emit(logging.WARNING, "run", str(exc))
@@ -344,13 +379,27 @@ class ProcedurePanel(QtWidgets.QWidget):
             self.queue_list.addItem(f"{index + 1}. {item.describe()}")
         self.queue_list.setCurrentRow(min(current, self.queue_list.count() - 1))
         count = len(self.controller.queue)
+        total = self._queue_estimate()
+        total_text = f", about {format_duration(total)} of instrument time in all" if total else ""
         if not count:
             self.queue_state.setText("Empty. Runs added here start one after another.")
         elif self.controller.queue_held:
-            self.queue_state.setText(f"{count} waiting - held (press Run queue to go on).")
+            self.queue_state.setText(f"{count} waiting{total_text} - held (press Run queue to go on).")
         else:
-            self.queue_state.setText(f"{count} waiting - each starts when the previous one completes.")
+            self.queue_state.setText(f"{count} waiting{total_text} - each starts when the previous one ends.")
         self.run_queue_button.setEnabled(bool(count) and (self.controller.queue_held or not self.controller.running))
+
+    def _queue_estimate(self) -> float:
+        bench = self.controller.bench
+        if bench is None:
+            return 0.0
+        total = 0.0
+        for item in self.controller.queue:
+            try:
+                total += float(item.make().estimate_s(bench) or 0.0)
+            except Exception:  # noqa: BLE001 - an estimate is a courtesy
+                continue
+        return total
 
     def _running_changed(self, running: bool) -> None:
         self.picker.setEnabled(True)

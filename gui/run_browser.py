@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo
 from memlab.gui.tasks import BenchWorker
+from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint, get_procedure
 from memlab.storage import RunFileError, RunReader
 
@@ -30,6 +31,10 @@ STATUS_COLOURS = {"completed": "#2e7d32", "aborted": "#ef6c00", "failed": "#c628
                   "interrupted": "#c62828", "running": "#1565c0", "unreadable": "#c62828"}
 
 
+COLUMNS = ("file", "procedure", "device", "chip", "started", "status", "key parameters")
+_NOT_KEY = {"row", "col", "devices"}  # already in the device column
+
+
 @dataclass
 class RunRow:
     path: Path
@@ -38,6 +43,43 @@ class RunRow:
     start_time: str = ""
     status: str = ""
     error: str = ""
+    chip: str = ""
+    chip_size: tuple[int, int] | None = None
+    parameters: str = ""
+    folder: str = ""  # the subfolder (e.g. a campaign's) relative to the browsed folder
+
+    def cells(self) -> list[str]:
+        started = self.start_time.replace("T", " ")[:19] if self.start_time else ""
+        name = f"{self.folder}/{self.path.name}" if self.folder else self.path.name
+        return [name, self.procedure, self.devices, self.chip, started, self.status, self.parameters]
+
+    def matches(self, text: str) -> bool:
+        """Every word of ``text`` appears in some column (case-insensitive)."""
+        haystack = " ".join(self.cells()).lower()
+        return all(word in haystack for word in text.lower().split())
+
+
+def key_parameters(parameters: Mapping[str, Any], units: Mapping[str, str], limit: int = 4) -> str:
+    """The first few parameters of a run, with units, for a table column: "v_max=1.5 V, cycles=3"."""
+    parts = []
+    for name, value in parameters.items():
+        if name in _NOT_KEY or len(parts) >= limit:
+            continue
+        unit = units.get(name, "")
+        if isinstance(value, float):
+            from memlab.gui.units import format_quantity
+            text = format_quantity(value, unit) if unit else f"{value:g}"
+        else:
+            text = f"{value} {unit}".strip()
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
+
+
+def describe_chip(chip: Mapping[str, Any]) -> tuple[str, tuple[int, int] | None]:
+    rows, cols = chip.get("rows"), chip.get("cols")
+    size = (int(rows), int(cols)) if rows is not None and cols is not None else None
+    text = " ".join(str(x) for x in (chip.get("family", ""), f"{rows}x{cols}" if size else "") if x)
+    return text, size
 
 
 @dataclass
@@ -62,18 +104,40 @@ def describe_devices(devices: Any) -> str:
     return f"{len(devices)} devices"
 
 
+def run_files(folder: Path) -> list[Path]:
+    """The run files in ``folder`` and its subfolders (campaigns write theirs in one each)."""
+    found = []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).parts
+        if any(part.startswith(".") for part in relative):
+            continue
+        if path.suffix.lower() in RUN_SUFFIXES and path.is_file():
+            found.append(path)
+    return found
+
+
 def scan_folder(folder: Path) -> list[RunRow]:
-    """A row per run file in ``folder``, newest first; unreadable files say why."""
-    paths = [p for p in folder.iterdir() if p.suffix.lower() in RUN_SUFFIXES and p.is_file()]
-    paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    """A row per run file in ``folder`` and below, newest first; a damaged or foreign file is
+    listed as unreadable with the reason (it never fails the listing)."""
+    stamped = []
+    for path in run_files(folder):
+        try:
+            stamped.append((path.stat().st_mtime, path))
+        except OSError:
+            continue  # deleted while listing
+    stamped.sort(key=lambda item: item[0], reverse=True)
     rows = []
-    for path in paths:
+    for _, path in stamped:
+        sub = path.parent.relative_to(folder).as_posix()
+        sub = "" if sub == "." else sub
         try:
             with RunReader(path) as reader:
+                chip_text, chip_size = describe_chip(reader.chip or {})
                 rows.append(RunRow(path, reader.procedure, describe_devices(reader.devices),
-                                   reader.start_time, reader.status, reader.error))
-        except (RunFileError, OSError, KeyError, ValueError) as exc:
-            rows.append(RunRow(path, "?", "", "", "unreadable", str(exc)))
+                                   reader.start_time, reader.status, reader.error, chip_text, chip_size,
+                                   key_parameters(reader.parameters, reader.parameter_units), sub))
+        except Exception as exc:  # noqa: BLE001 - any damage: a row saying why, never a failed listing
+            rows.append(RunRow(path, "?", "", "", "unreadable", f"{type(exc).__name__}: {exc}", folder=sub))
     return rows
 
 
@@ -111,6 +175,7 @@ class RunBrowser(QtWidgets.QWidget):
         self.current: RunData | None = None
         self._scanning = False
         self._rescan = False
+        self._closed = False
 
         self.folder_edit = QtWidgets.QLineEdit(str(self.folder))
         self.folder_edit.setObjectName("browser_folder")
@@ -120,21 +185,41 @@ class RunBrowser(QtWidgets.QWidget):
         refresh = QtWidgets.QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
 
-        self.table = QtWidgets.QTableWidget(0, 5)
+        self.filter_edit = QtWidgets.QLineEdit()
+        self.filter_edit.setObjectName("browser_filter")
+        self.filter_edit.setPlaceholderText("Filter: words from any column (procedure, device, chip, date…)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.procedure_filter = QtWidgets.QComboBox()
+        self.procedure_filter.setObjectName("browser_procedure_filter")
+        self.status_filter = QtWidgets.QComboBox()
+        self.status_filter.setObjectName("browser_status_filter")
+        for box, everything in ((self.procedure_filter, "all procedures"), (self.status_filter, "all statuses")):
+            box.addItem(everything, "")
+            box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
+            box.currentIndexChanged.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(self._apply_filter)
+
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("run_table")
-        self.table.setHorizontalHeaderLabels(["file", "procedure", "device", "started", "status"])
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSortingEnabled(True)  # click a header to sort by it
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        for column in range(1, 5):
-            header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMinimumHeight(60)
-        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_run(self.rows[row].path))
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((200, 110, 80, 110, 130, 80, 200)):
+            self.table.setColumnWidth(column, width)
+        self.table.setMinimumSize(200, 60)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
 
         self.open_button = QtWidgets.QPushButton("Open")
+        self.open_button.setToolTip("Plot the selected run (or double-click it)")
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button = QtWidgets.QPushButton("Compare with live plots")
         self.compare_button.setToolTip("Overlay this run, dashed grey, on the live plots of the current run")
@@ -142,11 +227,18 @@ class RunBrowser(QtWidgets.QWidget):
         self.chip_button = QtWidgets.QPushButton("Show on chip map")
         self.chip_button.setToolTip("Put this run's conductance reads on the chip map")
         self.chip_button.clicked.connect(self._to_chip_map)
-        for button in (self.compare_button, self.chip_button):
+        self.save_plot_button = QtWidgets.QPushButton("Save plot…")
+        self.save_plot_button.setToolTip("Save the plots shown as PNG or SVG")
+        self.save_plot_button.clicked.connect(lambda: self.plots.save_dialog(self))
+        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button.setToolTip("Write this run's streams as CSV files (one per stream)")
+        self.export_button.clicked.connect(self._export)
+        for button in (self.compare_button, self.chip_button, self.save_plot_button, self.export_button):
             button.setEnabled(False)
-        self.state = QtWidgets.QLabel("")
+        self.state = ElidedLabel("")
         self.state.setObjectName("browser_state")
-        self.state.setWordWrap(True)
+        self.live_chip: tuple[int, int] | None = None  # the connected chip's size, for the mismatch warning
+        self.live_procedure: str | None = None  # what the live plots show, for refusing comparisons
 
         self.plots = PlotArea()
         self.metadata = QtWidgets.QTreeWidget()
@@ -168,18 +260,23 @@ class RunBrowser(QtWidgets.QWidget):
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(top)
+        filters = QtWidgets.QHBoxLayout()
+        filters.addWidget(self.filter_edit, 1)
+        filters.addWidget(self.procedure_filter)
+        filters.addWidget(self.status_filter)
+        left_layout.addLayout(filters)
         left_layout.addWidget(self.table, 1)
-        actions = QtWidgets.QHBoxLayout()
-        for button in (self.open_button, self.compare_button, self.chip_button):
-            actions.addWidget(button)
-        actions.addStretch(1)
+        actions = QtWidgets.QGridLayout()
+        for index, button in enumerate((self.open_button, self.compare_button, self.chip_button,
+                                        self.save_plot_button, self.export_button)):
+            actions.addWidget(button, index // 3, index % 3)
         left_layout.addLayout(actions)
         left_layout.addWidget(self.state)
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -212,6 +309,8 @@ class RunBrowser(QtWidgets.QWidget):
 
     def refresh(self) -> None:
         """List the folder again (in the worker thread)."""
+        if self._closed:
+            return
         if self._scanning:
             self._rescan = True
             return
@@ -230,24 +329,69 @@ class RunBrowser(QtWidgets.QWidget):
             self.state.setText(f"Cannot list {self.folder}: {error}")
             rows = []
         self.rows = rows or []
+        self.table.setSortingEnabled(False)  # fill first, then sort once
         self.table.setRowCount(len(self.rows))
+        status_column = COLUMNS.index("status")
         for index, row in enumerate(self.rows):
-            started = row.start_time.replace("T", " ")[:19] if row.start_time else ""
-            cells = [row.path.name, row.procedure, row.devices, started, row.status]
-            for column, text in enumerate(cells):
+            tip = f"{row.path}\n{row.status}" + (f": {row.error}" if row.error else "")
+            for column, text in enumerate(row.cells()):
                 item = QtWidgets.QTableWidgetItem(text)
-                tip = f"{row.path}\n{row.status}" + (f": {row.error}" if row.error else "")
                 item.setToolTip(tip)
-                if column == 4 and row.status in STATUS_COLOURS:
+                item.setData(QtCore.Qt.ItemDataRole.UserRole, index)
+                if column == status_column and row.status in STATUS_COLOURS:
                     item.setForeground(QtGui.QColor(STATUS_COLOURS[row.status]))
                 self.table.setItem(index, column, item)
-        unreadable = sum(r.status == "unreadable" for r in self.rows)
+        self.table.setSortingEnabled(True)
+        self._fill_filter(self.procedure_filter, sorted({r.procedure for r in self.rows if r.procedure != "?"}))
+        self._fill_filter(self.status_filter, sorted({r.status for r in self.rows}))
+        self._apply_filter()
+        skipped = sum(r.status == "unreadable" for r in self.rows)
         if error is None:
-            self.state.setText(f"{len(self.rows)} run files" + (f", {unreadable} unreadable (hover for why)"
-                                                                  if unreadable else ""))
+            folders = len({r.folder for r in self.rows if r.folder})
+            self.state.setText(f"{len(self.rows) - skipped} run files"
+                               + (f" (in {folders} subfolders too)" if folders else "")
+                               + (f"; {skipped} skipped as unreadable (hover a row for why)" if skipped else ""))
         if self._rescan:
             self._rescan = False
             self.refresh()
+
+    @staticmethod
+    def _fill_filter(box: QtWidgets.QComboBox, values: list[str]) -> None:
+        current = box.currentData()
+        box.blockSignals(True)
+        while box.count() > 1:
+            box.removeItem(1)
+        for value in values:
+            box.addItem(value, value)
+        index = box.findData(current)
+        box.setCurrentIndex(index if index >= 0 else 0)
+        box.blockSignals(False)
+
+    def _apply_filter(self, *args: Any) -> None:
+        """Hide the rows the filter text, procedure or status choice leave out."""
+        text, procedure, status = self.filter_edit.text(), self.procedure_filter.currentData(), self.status_filter.currentData()
+        for table_row in range(self.table.rowCount()):
+            row = self._row_at(table_row)
+            shown = row is not None and row.matches(text) and (not procedure or row.procedure == procedure) \
+                and (not status or row.status == status)
+            self.table.setRowHidden(table_row, not shown)
+
+    def _row_at(self, table_row: int) -> RunRow | None:
+        """The run in a table row (the table may be sorted differently from ``rows``)."""
+        item = self.table.item(table_row, 0)
+        if item is None:
+            return None
+        index = item.data(QtCore.Qt.ItemDataRole.UserRole)
+        return self.rows[index] if isinstance(index, int) and 0 <= index < len(self.rows) else None
+
+    def visible_rows(self) -> list[RunRow]:
+        """The runs shown, in the table's order."""
+        return [r for i in range(self.table.rowCount()) if not self.table.isRowHidden(i) and (r := self._row_at(i))]
+
+    def _open_row(self, table_row: int) -> None:
+        row = self._row_at(table_row)
+        if row is not None:
+            self.open_run(row.path)
 
     def row_of(self, path: str | Path) -> RunRow | None:
         name = Path(path).resolve()
@@ -255,9 +399,7 @@ class RunBrowser(QtWidgets.QWidget):
 
     # -- one run ---------------------------------------------------------------------------------
     def _open_selected(self) -> None:
-        index = self.table.currentRow()
-        if 0 <= index < len(self.rows):
-            self.open_run(self.rows[index].path)
+        self._open_row(self.table.currentRow())
 
     def open_run(self, path: str | Path) -> None:
         """Read a run in the worker thread and show it; an unreadable file is reported."""
@@ -269,12 +411,13 @@ class RunBrowser(QtWidgets.QWidget):
     def _show(self, path: Path, data: RunData | None, error: BaseException | None) -> None:
         if error is not None or data is None:
             self.current = None
-            self.compare_button.setEnabled(False)
-            self.chip_button.setEnabled(False)
+            for button in (self.compare_button, self.chip_button, self.save_plot_button, self.export_button):
+                button.setEnabled(False)
             self.metadata.clear()
             self.log_view.setPlainText("")
             self.plots.setup([], [])
-            self.state.setText(f"<span style='color:#c62828'>Cannot open {path.name}: {error}</span>")
+            self.state.setText(f"Cannot open {path.name}: {error}")
+            self.state.setStyleSheet("color: #c62828;")
             logging.getLogger("memlab.gui").warning("cannot open %s: %s", path, error)
             return
         self.current = data
@@ -287,11 +430,14 @@ class RunBrowser(QtWidgets.QWidget):
             f"{datetime.fromtimestamp(t).strftime('%H:%M:%S')} {logging.getLevelName(level):8s} {message}"
             for t, level, message in data.log))
         status = data.summary.get("status", "")
-        self.compare_button.setEnabled(True)
+        self.state.setStyleSheet("")
+        for button in (self.compare_button, self.save_plot_button, self.export_button):
+            button.setEnabled(True)
         self.chip_button.setEnabled(any("conductance" in a or "resistance" in a for a in data.arrays.values()))
         self.state.setText(f"{path.name}: {data.summary.get('procedure')} - {status}"
                            + (f" ({data.summary.get('error')})" if data.summary.get("error") else "")
-                           + (" - following the file as it is written" if status == "running" else ""))
+                           + (" - following the file as it is written" if status == "running" else "")
+                           + self._chip_warning(data.summary))
         self._following = status == "running"
         if self._following:
             self.follow_timer.start()
@@ -350,10 +496,42 @@ class RunBrowser(QtWidgets.QWidget):
             if item.text(0) in ("parameters", "chip"):
                 item.setExpanded(True)
 
+    def _chip_warning(self, summary: Mapping[str, Any]) -> str:
+        """A warning when the run's chip is not the size of the connected one (its map would mislead)."""
+        _, size = describe_chip(summary.get("chip") or {})
+        if size is not None and self.live_chip is not None and size != self.live_chip:
+            return (f" - WARNING: this run's chip is {size[0]} x {size[1]}, the connected chip "
+                    f"{self.live_chip[0]} x {self.live_chip[1]}")
+        return ""
+
+    def comparison_problem(self, data: RunData | None) -> str | None:
+        """Why ``data`` cannot be overlaid on the live plots (None: it can)."""
+        if data is None:
+            return "open a run first"
+        procedure = data.summary.get("procedure", "")
+        if self.live_procedure and procedure != self.live_procedure:
+            return (f"{data.path.name} is a {procedure} run and the live plots show {self.live_procedure}: "
+                    "their streams and axes differ, so nothing would overlay")
+        if not any(len(next(iter(a.values()), ())) for a in data.arrays.values()):
+            return f"{data.path.name} holds no data points to overlay"
+        return None
+
     def _compare(self) -> None:
-        if self.current is not None:
-            label = f"{self.current.path.stem} ({self.current.summary.get('status', '')})"
-            self.compare_requested.emit(label, self.current.arrays)
+        problem = self.comparison_problem(self.current)
+        if problem is not None:
+            self.state.setText(f"Cannot compare: {problem}")
+            self.state.setStyleSheet("color: #c62828;")
+            return
+        label = f"{self.current.path.stem} ({self.current.summary.get('status', '')})"
+        self.compare_requested.emit(label, self.current.arrays)
+
+    def _export(self) -> None:
+        if self.current is None:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the CSV files", str(self.current.path.parent))
+        if folder:
+            written = export_csv(self.current, Path(folder))
+            self.state.setText(f"Exported {len(written)} CSV file(s) to {folder}")
 
     def _to_chip_map(self) -> None:
         data = self.current
@@ -365,6 +543,36 @@ class RunBrowser(QtWidgets.QWidget):
                 self.chip_map_requested.emit(name, arrays, devices)
 
     def shutdown(self) -> None:
+        """Stop every timer and the folder watcher first: none may schedule a read after the worker
+        is gone (that raised "cannot schedule new futures after shutdown")."""
+        self._closed = True
         self.follow_timer.stop()
+        self._debounce.stop()
+        self.watcher.directoryChanged.disconnect()
+        if self.watcher.directories():
+            self.watcher.removePaths(self.watcher.directories())
         self.worker.shutdown()
+
+
+def export_csv(data: RunData, folder: Path) -> list[Path]:
+    """One CSV file per stream of ``data`` in ``folder`` (array columns flattened), units in the header."""
+    written = []
+    for name, arrays in data.arrays.items():
+        if not arrays:
+            continue
+        info = data.streams.get(name)
+        headers, columns = [], []
+        for column, values in arrays.items():
+            values = np.asarray(values)
+            unit = info.columns[column].unit if info is not None and column in info.columns else ""
+            flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+            for index in range(flat.shape[1]):
+                suffix = f"[{index}]" if flat.shape[1] > 1 else ""
+                headers.append(f"{column}{suffix}" + (f" ({unit})" if unit else ""))
+                columns.append(flat[:, index])
+        path = folder / f"{data.path.stem}-{name}.csv"
+        table = np.column_stack(columns) if columns else np.empty((0, 0))
+        np.savetxt(path, table, delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
+        written.append(path)
+    return written
 

@@ -27,6 +27,9 @@ def parse_quantity(text: str, unit: str = "") -> float:
     either followed by the unit ("100 mV", "10 ms"). The unit is matched first, so with unit
     "m" the text "5 m" is five metres, not five milli.
     """
+    # a decimal comma, as typed where it is the custom ("1,5"): one comma and no point
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
     match = _NUMBER.match(text)
     if not match:
         raise QuantityError(f"{text!r} is not a number; write e.g. 0.1, 100m or 100 m{unit}")
@@ -62,3 +65,15 @@ def format_quantity(value: float | None, unit: str = "", digits: int = 4) -> str
     else:
         scale, prefix = _FORMAT_PREFIXES[-1]
     return f"{value / scale:.{digits}g} {prefix}{unit}"
+
+
+_EXAMPLES = {"m": 1.55e-6, "V": 0.1, "A": 1e-4, "s": 1e-6, "S": 1e-5, "W": 1e-3, "Hz": 1e3, "ohm": 1e4}
+
+
+def example_text(unit: str, value: float | None = None, integer: bool = False) -> str:
+    """A placeholder showing how to type a value of ``unit``: the default if there is one, else
+    a plausible value ("e.g. 1.55 µm" for metres, never "100 mm")."""
+    if integer:
+        return f"e.g. {int(value) if value is not None else 10}"
+    example = value if value not in (None, 0) else _EXAMPLES.get(unit, 0.1 if unit else 1.0)
+    return f"e.g. {format_quantity(float(example), unit)}"

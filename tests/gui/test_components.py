@@ -253,3 +253,35 @@ def test_a_plot_hint_naming_missing_columns_still_plots_and_says_so(qtbot):
     pane = area.panes[0]
     assert (pane.x_name, pane.y_name) == ("clock", "wall") and pane.points == 5
     assert "wall_s" in pane.error and "clock_s" in pane.error
+
+
+def test_empty_panes_say_no_data_yet_and_time_axes_read_in_minutes_and_hours(qtbot):
+    area = _signal_area(qtbot)
+    pane = area.panes[0]
+    area.refresh()
+    assert pane.empty_label.isVisibleTo(pane) and pane.empty_label.text() == "No data yet"
+    t = np.linspace(0.0, 600.0, 50)  # ten minutes
+    area.feed("signal", {"time": t, "value": t})
+    area.refresh()
+    assert not pane.empty_label.isVisibleTo(pane)
+    axis = pane.plot.getPlotItem().getAxis("bottom")
+    axis.setRange(0.0, 600.0)
+    assert axis.labelUnits == "min" and "min" in axis.labelString()
+    axis.setRange(0.0, 5 * 3600.0)
+    assert axis.labelUnits == "h"
+    axis.setRange(0.0, 30.0)
+    assert axis.labelUnits == "s"
+
+
+def test_plots_save_as_png_and_svg_and_export_csv(qtbot, tmp_path):
+    area = _signal_area(qtbot)
+    area.feed("signal", {"time": np.arange(5.0), "value": np.arange(5.0) * 2})
+    area.refresh()
+    assert area.save(tmp_path / "p.png").stat().st_size > 0
+    area.save(tmp_path / "p.svg")
+    assert "<svg" in (tmp_path / "p.svg").read_text()
+    (written,) = area.export_csv(tmp_path, "run")
+    lines = written.read_text().splitlines()
+    assert lines[0].startswith("time (s),value") and lines[-1] == "4,8"
+    with pytest.raises(ValueError, match="png or .svg"):
+        area.save(tmp_path / "p.jpg")

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.run_browser import COLUMNS
+from memlab.gui.units import format_quantity
 from memlab.storage import RunReader
 
 from .conftest import Gate, outputs_off
@@ -78,7 +80,10 @@ def test_out_of_bounds_parameter_blocks_start_and_flags_the_field(qtbot, window)
     assert not panel.start_button.isEnabled()
     assert field.property("invalid") is True
     assert "v_max" in field.toolTip() and "20" in field.toolTip()
-    assert "v_max" in panel.form.message.text()
+    # the error shows under its field and beside the disabled Start, not at the foot of the form
+    assert panel.form.field_errors["v_max"].isVisibleTo(panel.form)
+    assert "v_max" in panel.form.field_errors["v_max"].text()
+    assert "v_max" in panel.start_reason.full_text() and "20" in panel.start_reason.toolTip()
     qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     assert not window.controller.running
 
@@ -105,7 +110,8 @@ def test_a_value_beyond_the_bench_limits_is_flagged_before_start(qtbot, window, 
     qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     assert not window.controller.running
     assert panel.form.fields["v_max"].property("invalid") is True
-    assert "max_voltage_v" in panel.form.message.text()
+    assert "max_voltage_v" in panel.form.field_errors["v_max"].text()
+    assert "max_voltage_v" in panel.start_reason.full_text()
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.h5"))
 
 
@@ -197,7 +203,8 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
     assert "not a memlab run file" in by_name["foreign.h5"].error
     finished = next(row for row in browser.rows if row.procedure == "clock-check")
     assert finished.status == "completed"
-    statuses = [browser.table.item(i, 4).text() for i in range(browser.table.rowCount())]
+    status_column = COLUMNS.index("status")
+    statuses = [browser.table.item(i, status_column).text() for i in range(browser.table.rowCount())]
     assert statuses.count("unreadable") == 2
 
     browser.open_run(finished.path)
@@ -251,7 +258,8 @@ def test_closing_during_a_run_asks_then_aborts_with_outputs_off(qtbot, make_wind
     assert questions and window.isVisible() and window.controller.running  # "no" keeps it running
 
     window.confirm = lambda title, text: questions.append(text) or True
-    gate.release.set()
+    # the run goes on only once the close has asked it to abort (the close turns the event loop)
+    QtCore.QTimer.singleShot(50, gate.release.set)
     window.close()
     assert len(questions) == 2 and not window.isVisible()
     status, _, path = window.controller.last_result
@@ -401,3 +409,187 @@ def test_disconnect_switches_off_and_connect_opens_the_bench_again(qtbot, window
     assert window.controller.bench is opened[0] and window.controller.bench.simulated
     assert panel.start_button.isEnabled() and bench_panel.connect_button.text() == "Disconnect"
     qtbot.waitUntil(lambda: bench_panel.table.item(0, 4).text() == "connected", timeout=10_000)
+
+
+def test_manual_controls_use_the_procedures_device_actions_and_show_what_is_on(qtbot, window, sim_bench):
+    """"leave on" holds the SMU on one device (shown as ON); a pulse on another device switches it
+    off and releases it first, and moves only the pulsed device."""
+    bench_panel = window.bench_panel
+    qtbot.waitUntil(lambda: "SMU off" in bench_panel.outputs_label.text(), timeout=10_000)
+    bench_panel.set_device((2, 3))
+    bench_panel.voltage.setText("0.2")
+    bench_panel.keep_on.setChecked(True)
+    qtbot.mouseClick(bench_panel.read_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "SMU ON" in bench_panel.outputs_label.text(), timeout=10_000)
+    assert sim_bench.twins["smu"].state["output"]
+
+    bench_panel.set_device((7, 8))
+    before = sim_bench.world.chip.conductance
+    bench_panel.pulse_v.setText("2.5 V")
+    bench_panel.pulse_width.setText("1 us")
+    qtbot.mouseClick(bench_panel.pulse_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.reading.text().startswith("pulse of"), timeout=10_000)
+    qtbot.waitUntil(lambda: "SMU off" in bench_panel.outputs_label.text(), timeout=10_000)
+    changed = np.argwhere(sim_bench.world.chip.conductance != before)
+    assert changed.tolist() == [[7, 8]]
+    assert not sim_bench.twins["smu"].state["output"] and not sim_bench.twins["pulser"].state["out1"]
+    assert sim_bench.switch.closed() == []
+
+    qtbot.mouseClick(bench_panel.power_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bench_panel.power_label.text().endswith("W</b>"), timeout=10_000)
+
+
+def test_form_labels_are_words_with_units_and_numbers_take_a_decimal_comma(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("write-verify")
+    form = panel.form
+    assert form.findChild(QtWidgets.QLabel, "label_g_low_s").text() == "Low conductance target [S]"
+    form.fields["read_v"].setText("0,15")
+    assert form.fields["read_v"].value() == pytest.approx(0.15)
+    panel.select_procedure("optical-pulses")
+    assert panel.form.fields["wavelength_m"].placeholderText() != "e.g. 100 mm"
+    assert "mm" not in panel.form.fields["wavelength_m"].placeholderText()
+
+
+def test_a_width_the_pulse_generator_cannot_do_is_refused_in_the_form(qtbot, window, tmp_path):
+    """1 ns passes the procedure's own bounds but not the 33500B: refused in the form, naming the
+    instrument's minimum as its driver declares it, and no file is made."""
+    panel = window.procedure_panel
+    panel.select_procedure("write-verify")
+    low = window.controller.bench.pulser.width_range_s[0]
+    panel.form.fields["width_s"].setText("1 ns")
+    assert not panel.start_button.isEnabled()
+    message = panel.form.field_errors["width_s"].text()
+    assert "33500B" in message and format_quantity(low, "s") in message
+    assert "33500B" in panel.start_reason.full_text()
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not window.controller.running
+    assert not list((tmp_path / "runs").glob("**/*.h5"))
+    panel.form.fields["width_s"].setText("100 ns")
+    assert panel.start_button.isEnabled()
+
+
+def test_the_readout_map_pane_shows_the_values_the_run_file_holds(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0;3,5;15,15", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    status, error, path = window.controller.last_result
+    assert status == "completed", error
+    with RunReader(path) as reader:
+        stored = reader.stream("map").column("conductance")[-1]
+    pane = next(p for p in window.live.plots.panes if p.hint.kind == "image")
+    shown = pane.image.image
+    assert shown is not None and shown.shape == stored.shape == (16, 16)
+    expected = np.where(stored > 0, np.log10(np.where(stored > 0, stored, 1.0)), np.nan)  # the pane is log-scaled
+    assert np.array_equal(np.isfinite(shown), np.isfinite(expected))
+    assert np.allclose(shown[np.isfinite(shown)], expected[np.isfinite(expected)])
+    low, high = pane.colorbar.levels()
+    assert low == pytest.approx(np.nanmin(expected)) and high == pytest.approx(np.nanmax(expected))
+
+
+def _write_run(path, procedure: str, chip_rows: int = 16):
+    """A small finished run file of ``procedure`` (its declared streams) on a chip of that size."""
+    from memlab.procedures import get_procedure
+    from memlab.storage.writer import ParameterRecord, RunWriter
+
+    cls = get_procedure(procedure)
+    writer = RunWriter(path, procedure=procedure, procedure_version="1", parameters={"samples": ParameterRecord(10)},
+                       streams=cls.streams, chip={"family": "prgo", "rows": chip_rows, "cols": chip_rows},
+                       devices=[(0, 0)], instruments={}, operator="test")
+    return writer
+
+
+def test_browser_finds_campaign_subfolders_sorts_filters_and_refuses_meaningless_comparisons(qtbot, window, tmp_path):
+    panel = window.procedure_panel
+    panel.select_procedure("clock-check")
+    panel.form.set_values({"samples": 200})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    runs = tmp_path / "runs"
+    campaign = runs / "campaign-1"
+    campaign.mkdir()
+    # a readout run in a campaign's subfolder, and a damaged file beside it
+    window.controller.out_dir = campaign
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0;1,1", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    (campaign / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+
+    browser = window.browser
+    browser.open_folder(runs)
+    qtbot.waitUntil(lambda: len(browser.rows) == 3, timeout=10_000)
+    assert {r.folder for r in browser.rows} == {"", "campaign-1"}
+    broken = next(r for r in browser.rows if r.path.name == "broken.h5")
+    assert broken.status == "unreadable" and broken.error
+    assert "skipped" in browser.state.text()
+    readout = next(r for r in browser.rows if r.procedure == "readout")
+    assert readout.chip.endswith("16x16") and "reads=1" in readout.parameters
+
+    browser.procedure_filter.setCurrentIndex(browser.procedure_filter.findData("readout"))
+    assert [r.procedure for r in browser.visible_rows()] == ["readout"]
+    browser.procedure_filter.setCurrentIndex(0)
+    browser.filter_edit.setText("clock")
+    assert [r.procedure for r in browser.visible_rows()] == ["clock-check"]
+    browser.filter_edit.setText("")
+    browser.table.sortItems(COLUMNS.index("procedure"), QtCore.Qt.SortOrder.AscendingOrder)
+    assert [r.procedure for r in browser.visible_rows()] == ["?", "clock-check", "readout"]
+
+    # the live plots show readout; overlaying a clock-check is refused, with the reason
+    clock = next(r for r in browser.rows if r.procedure == "clock-check")
+    browser.open_run(clock.path)
+    qtbot.waitUntil(lambda: browser.current is not None and browser.current.path == clock.path, timeout=10_000)
+    browser.compare_button.click()
+    assert "Cannot compare" in browser.state.text() and "clock-check" in browser.state.text()
+    assert not window.live.clear_button.isEnabled()
+
+
+def test_browser_warns_when_a_run_is_from_another_chip_size_and_stops_its_timers_on_close(qtbot, window, tmp_path):
+    from memlab.gui.run_browser import RunBrowser, load_run
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    writer = _write_run(folder / "small.h5", "clock-check", chip_rows=8)
+    writer.close("completed")
+    browser = window.browser
+    browser.open_folder(folder)
+    qtbot.waitUntil(lambda: len(browser.rows) == 1, timeout=10_000)
+    browser.open_run(folder / "small.h5")
+    qtbot.waitUntil(lambda: browser.current is not None, timeout=10_000)
+    assert "8 x 8" in browser.state.text() and "16 x 16" in browser.state.text()
+
+    other = RunBrowser(folder)
+    qtbot.addWidget(other)
+    other.refresh()
+    other._debounce.start()
+    other.shutdown()
+    assert not other._debounce.isActive() and not other.follow_timer.isActive()
+    other.refresh()  # after close: nothing is scheduled, no error
+    qtbot.wait(600)
+    assert load_run(folder / "small.h5").summary["status"] == "completed"
+
+
+def test_chip_family_choice_reconnects_and_light_procedures_are_refused_on_a_prgo_chip(qtbot, make_window):
+    from memlab.instruments.bench import load_bench
+
+    window = make_window(load_bench(None))  # this window closes (and owns) its bench
+    panel = window.procedure_panel
+    assert window.controller.bench.chip_info()["family"] == "prgo"
+    panel.select_procedure("optical-pulses")
+    assert not panel.start_button.isEnabled()
+    assert "optomemristor" in panel.start_reason.full_text()
+    index = panel.picker.findData("optical-pulses")
+    assert panel.picker.itemText(index).startswith("⚠")
+    assert "light" in panel.picker.itemData(index, QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert not panel.picker.itemText(panel.picker.findData("iv-sweep")).startswith("⚠")
+
+    families = [window.bench_panel.family.itemData(i) for i in range(window.bench_panel.family.count())]
+    assert {"prgo", "optomemristor"} <= set(families)
+    window.bench_panel.choose_bench(None, "optomemristor")
+    qtbot.waitUntil(lambda: window.controller.bench is not None
+                    and window.controller.bench.chip_info()["family"] == "optomemristor", timeout=20_000)
+    assert "optomemristor" in window.bench_panel.bench_source.full_text()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=5_000)
+    assert not panel.picker.itemText(panel.picker.findData("optical-pulses")).startswith("⚠")

@@ -1,0 +1,107 @@
+"""Campaigns in the dashboard: built from the forms and the chip map, saved, run, killed in the
+middle of a run, resumed from a restarted dashboard, every task done once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import yaml
+from PySide6 import QtCore
+
+from memlab.procedures.campaign import MANIFEST
+from memlab.procedures.plan import load_plan
+
+# Builds the campaign in a dashboard of its own process, runs it, and kills that process
+# (SIGKILL: no clean-up at all) in the middle of the second device's I-V sweep.
+BUILD_RUN_AND_DIE = textwrap.dedent("""
+    import os, signal, sys
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from pathlib import Path
+    from PySide6 import QtCore, QtWidgets
+    app = QtWidgets.QApplication([])
+    from memlab.gui.main_window import MainWindow
+    from memlab.instruments.bench import load_bench
+    from memlab.procedures import RunListener
+
+    settings_path, runs, plan_path = sys.argv[1:4]
+    settings = QtCore.QSettings(settings_path, QtCore.QSettings.Format.IniFormat)
+    window = MainWindow(bench=load_bench(None), out_dir=runs, settings=settings, connect=False, operator="test")
+    window.resize(1366, 768)
+    window.show()
+    panel, campaign = window.procedure_panel, window.campaign_panel
+    campaign.new_plan()
+    panel.select_procedure("readout")
+    panel.form.set_values({"reads": 2})
+    campaign.add_current_step()
+    panel.select_procedure("iv-sweep")
+    panel.form.set_values({"cycles": 1})
+    campaign.add_current_step()
+    window.chip_map.select([(0, 0), (0, 1), (1, 0)])
+    campaign.use_selected_devices()
+    campaign.repeat.setValue(1)
+    campaign.save_plan(plan_path)
+    assert campaign.check() is not None, campaign.message.toPlainText()
+
+    class DieMidRun(RunListener):
+        def __init__(self):
+            self.sweeps = 0
+        def on_start(self, info):
+            self.sweeps += info["procedure"] == "iv-sweep"
+        def on_batch(self, stream, batch):
+            if stream == "iv" and self.sweeps == 2:
+                settings.sync()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    window.controller.extra_listeners = [DieMidRun()]
+    campaign.run()
+    QtCore.QTimer.singleShot(60_000, app.quit)  # never reached: killed first
+    app.exec()
+    sys.exit(3)
+""")
+
+
+def test_a_campaign_built_in_the_gui_survives_a_kill_and_resumes_after_a_restart(qtbot, make_window, sim_bench,
+                                                                                 tmp_path, settings_file):
+    runs, plan_path = tmp_path / "runs", tmp_path / "night.yaml"
+    script = tmp_path / "build_and_die.py"
+    script.write_text(BUILD_RUN_AND_DIE)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, str(script), str(settings_file), str(runs), str(plan_path)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr[-3000:]  # killed, as planned
+
+    # the saved plan is the one built: two steps from the forms, the chip-map devices
+    plan = load_plan(plan_path)
+    assert [s.procedure.name for s in plan.steps] == ["readout", "iv-sweep"]
+    assert plan.steps[0].params == {"reads": 2} and plan.steps[1].params == {"cycles": 1}
+    assert yaml.safe_load(plan_path.read_text())["devices"] == [[0, 0], [0, 1], [1, 0]]
+    folder = runs / plan.name
+    killed = json.loads((folder / MANIFEST).read_text())
+    assert killed["status"] == "running" and killed["attempts"][-1]["status"] == "running"
+
+    # a restarted dashboard shows the campaign, its grid with the interrupted run, and resumes it
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    assert "Resume" in panel.state.text()
+    assert panel.resume_button.isEnabled()
+    assert panel.grid.rowCount() == 3 and panel.grid.columnCount() == 2
+    assert panel.grid.item(1, 1).text() == "interrupted"
+    assert panel.grid.item(0, 0).text() == "completed"
+    qtbot.mouseClick(panel.resume_button, QtCore.Qt.MouseButton.LeftButton)
+    assert window.controller.running
+    qtbot.waitUntil(lambda: panel.runner is None, timeout=60_000)
+    assert not window.controller.running
+
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["status"] == "completed", panel.message.toPlainText()
+    completed = Counter(a["task"] for a in manifest["attempts"] if a["status"] == "completed")
+    assert set(completed) == set(manifest["tasks"]) and set(completed.values()) == {1}  # every task once
+    assert [a["status"] for a in manifest["attempts"]].count("interrupted") == 1
+    texts = {panel.grid.item(r, c).text() for r in range(3) for c in range(2)}
+    assert texts == {"completed"}
+    assert panel.time_left.text() == "Time left: none"
