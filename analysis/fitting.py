@@ -66,6 +66,11 @@ class LinearFit:
     r2: float
     rmse: float
     n: int
+    slope_se: float = math.nan
+    """Standard error of the slope (residual variance on n - 2 degrees of freedom)."""
+    intercept_se: float = math.nan
+    cov: float = math.nan
+    """Covariance of slope and intercept."""
 
 
 def linear_fit(x: object, y: object) -> LinearFit:
@@ -80,7 +85,16 @@ def linear_fit(x: object, y: object) -> LinearFit:
     resid = ya - (slope * xa + intercept)
     ss_tot = float(np.sum((ya - ya.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid ** 2)) / ss_tot if ss_tot > 0 else 1.0
-    return LinearFit(float(slope), float(intercept), r2, float(np.sqrt(np.mean(resid ** 2))), int(xa.size))
+    n = int(xa.size)
+    slope_se = intercept_se = cov = math.nan
+    if n > 2:
+        s2 = float(resid @ resid) / (n - 2)
+        sxx = float(np.sum((xa - xa.mean()) ** 2))
+        slope_se = math.sqrt(s2 / sxx)
+        intercept_se = math.sqrt(s2 * (1.0 / n + xa.mean() ** 2 / sxx))
+        cov = -xa.mean() * s2 / sxx
+    return LinearFit(float(slope), float(intercept), r2, float(np.sqrt(np.mean(resid ** 2))), n,
+                     slope_se, intercept_se, cov)
 
 
 @dataclass(frozen=True)

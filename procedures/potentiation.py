@@ -1,4 +1,11 @@
-"""potentiation-depression: trains of identical pulses up, then down, with reads between."""
+"""potentiation-depression: trains of identical pulses up, then down, with reads between.
+
+The curves start from a defined state: with ``start = "reset"`` (the default) the device is first
+depressed by ``start_pulses`` pulses of ``reset_v`` (towards its lowest conductance), so
+nonlinearity and asymmetry are fitted to the whole window; ``"as-is"`` starts from whatever
+state the device is in. Either way the conductance before the first pulse is the first row of
+each branch (pulse 0) and is named in the log.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +41,9 @@ class PotentiationDepression(Procedure):
         Parameter("interval_s", float, 1e-3, "s", 1e-8, 3600.0,
                   help="Time from one pulse to the next (independent of the width)"),
         Parameter("read_every", int, 1, "", 1, 1_000_000, help="Pulses between reads"),
+        Parameter("start", str, "reset", "", choices=("reset", "as-is"),
+                  help="reset: depress by start_pulses pulses first (a defined start); as-is: no reset"),
+        Parameter("start_pulses", int, 500, "", 1, 10_000_000, help="Depressing pulses of the start reset"),
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 1, "", 1, 1000, help="Readings averaged per read"),
     )
@@ -60,7 +70,8 @@ class PotentiationDepression(Procedure):
     def estimate_s(self, bench) -> float:
         p = self.p
         reads = 2 * p.repeats * -(-p.pulses // p.read_every)
-        return 2 * p.repeats * p.pulses * p.interval_s + reads * (p.reads * (p.nplc / 50 + 2e-4) + 0.01)
+        start = p.start_pulses * p.interval_s if p.start == "reset" else 0.0
+        return start + 2 * p.repeats * p.pulses * p.interval_s + reads * (p.reads * (p.nplc / 50 + 2e-4) + 0.01)
 
     def execute(self, ctx) -> None:
         p = self.p
@@ -68,6 +79,13 @@ class PotentiationDepression(Procedure):
                         reads=p.reads)
         total = 2 * p.repeats * p.pulses
         done = 0
+        before = device.read_conductance()
+        if p.start == "reset":
+            device.pulse(p.reset_v, p.width_s, count=p.start_pulses, period_s=p.interval_s)
+            ctx.log(f"start: {p.start_pulses} pulses of {p.reset_v:g} V took the device from {before:.4g} S "
+                    f"to {device.read_conductance():.4g} S")
+        else:
+            ctx.log(f"start: as-is, at {before:.4g} S")
         for repeat in range(p.repeats):
             for polarity, amplitude in ((1, p.set_v), (-1, p.reset_v)):
                 g = device.read_conductance()

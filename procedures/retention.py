@@ -1,5 +1,12 @@
 """retention: program devices (or take them as they are), then read them at log-spaced times.
 
+Programming (``program = "target"``) sets up the state that is measured: each device is first
+RESET by ``reset_pulses`` pulses (a defined start, whatever its history), then written to
+``target_s`` +- ``tolerance`` by write-verify (bursts of SET or RESET pulses by the sign of the
+error, the burst halved at each overshoot). Its programming time is the end of its last pulse;
+every read's time counts from it. The ``programmed`` stream records, per device, that time, the
+conductance verified and whether the target was reached.
+
 Several devices are interleaved: each is programmed in turn, and its reads follow its own
 programming time at ``first_read_s`` ... ``duration_s`` (log-spaced); one schedule merges them, so
 a day of retention on many devices takes a day, not a day per device. On a simulated bench the
@@ -42,13 +49,17 @@ class Retention(Procedure):
     parameters = (
         Parameter("devices", str, "0,0", "", help="Devices as 'row,col;row,col', or 'all'"),
         Parameter("program", str, "target", "", choices=("target", "as-is"),
-                  help="target: SET pulse trains until the conductance reaches target_s; as-is: no "
+                  help="target: RESET, then write-verify to target_s +- tolerance; as-is: no "
                        "programming (times then count from the start of the run)"),
-        Parameter("target_s", float, 5e-6, "S", 1e-12, 1.0, help="Conductance to program each device to (at least)"),
+        Parameter("target_s", float, 5e-6, "S", 1e-12, 1.0, help="Conductance to program each device to"),
+        Parameter("tolerance", float, 0.03, "", 1e-4, 0.5, help="Allowed relative error of the programmed state"),
         Parameter("set_v", float, 2.0, "V", 0.0, 20.0, help="SET pulse amplitude"),
+        Parameter("reset_v", float, -2.0, "V", -20.0, 0.0, help="RESET pulse amplitude"),
+        Parameter("reset_pulses", int, 100, "", 0, 1_000_000,
+                  help="RESET pulses before write-verify (a defined start state; 0: none)"),
         replace(WIDTH_S, default=1e-6),
-        Parameter("burst", int, 5, "", 1, 100_000, help="SET pulses between verify reads"),
-        Parameter("max_pulses", int, 2000, "", 1, 10_000_000, help="Most SET pulses per device"),
+        Parameter("burst", int, 5, "", 1, 100_000, help="Largest pulse burst between verify reads"),
+        Parameter("max_pulses", int, 2000, "", 1, 10_000_000, help="Most write-verify pulses per device"),
         Parameter("duration_s", float, 86400.0, "s", 1e-3, 1e9, help="Time of the last read after programming"),
         Parameter("first_read_s", float, 1.0, "s", 1e-4, 1e9, help="Time of the first read after programming"),
         Parameter("points", int, 40, "", 2, 100_000, help="Reads per device, log-spaced in time"),
@@ -57,7 +68,14 @@ class Retention(Procedure):
     streams = (StreamSpec("retention", (
         Column("row", "", "i4"), Column("col", "", "i4"),
         Column("time", "s", description="since the device's programming (as-is: since the run started)"),
-        Column("conductance", "S")), "one row per read"),)
+        Column("conductance", "S")), "one row per read"),
+        StreamSpec("programmed", (
+            Column("row", "", "i4"), Column("col", "", "i4"),
+            Column("programmed_at", "s", description="run clock at the end of the last programming pulse"),
+            Column("conductance", "S", description="verified after programming"),
+            Column("target", "S"), Column("pulses", "", "i4"), Column("success", "", "i1")),
+            "one row per device programmed (program = target)"),
+    )
     plots = (PlotHint("retention", "time", "conductance", "Conductance vs time since programming",
                       kind="scatter", group_by="row", log_x=True, log_y=True),)
     requires = ("smu",)
@@ -76,6 +94,8 @@ class Retention(Procedure):
             raise ParameterError("read_v", 0.0, "a non-zero voltage (conductance is I / V)")
         if p.program == "target" and p.set_v == 0:
             raise ParameterError("set_v", p.set_v, "a positive amplitude")
+        if p.program == "target" and p.reset_v == 0:
+            raise ParameterError("reset_v", p.reset_v, "a negative amplitude")
 
     def devices(self) -> list[tuple[int, int]]:
         return parse_devices(self.p.devices, self._rows, self._cols)
@@ -89,6 +109,7 @@ class Retention(Procedure):
             if bench.pulser is None:
                 raise ParameterError("program", p.program, "'as-is': this bench has no pulse generator")
             check_pulse_amplitudes(bench, "set_v", p.set_v)
+            check_pulse_amplitudes(bench, "reset_v", p.reset_v)
             if p.width_s < bench.limits.min_pulse_width_s:
                 raise ParameterError("width_s", p.width_s,
                                      f">= {bench.limits.min_pulse_width_s:g} s (the bench's min_pulse_width_s)")
@@ -104,7 +125,7 @@ class Retention(Procedure):
         chip = bench.chip_info()
         n = len(parse_devices(p.devices, chip.get("rows"), chip.get("cols")))
         read_s = p.reads * (p.nplc / line_frequency_hz(bench) + READ_OVERHEAD_S) + STEP_OVERHEAD_S
-        program_s = 0.0 if p.program == "as-is" else n * (p.max_pulses * 2 * p.width_s + read_s)
+        program_s = 0.0 if p.program == "as-is" else n * ((p.max_pulses + p.reset_pulses) * 2 * p.width_s + read_s)
         return program_s + p.duration_s + n * read_s
 
     def execute(self, ctx: RunContext) -> None:
@@ -137,24 +158,32 @@ class Retention(Procedure):
                 ctx.progress(done, total)
 
     def _program(self, ctx: RunContext, device: Device) -> float:
-        """SET bursts until the device reads at least target_s; returns when its last pulse ended."""
+        """RESET, then write-verify to target_s +- tolerance; records and returns the end of the
+        last programming pulse (run clock)."""
         p = self.p
         fired = 0
-        g = device.read_conductance()
+        if p.reset_pulses:
+            device.pulse(p.reset_v, p.width_s, count=p.reset_pulses)
         programmed_at = ctx.elapsed_s
-        while g < p.target_s and fired < p.max_pulses:
+        g = device.read_conductance()
+        burst, direction = p.burst, 0
+        while abs(g - p.target_s) > p.tolerance * p.target_s and fired < p.max_pulses:
             ctx.check_abort()
-            burst = min(p.burst, p.max_pulses - fired)
-            device.pulse(p.set_v, p.width_s, count=burst)
+            want = 1 if g < p.target_s else -1
+            if direction and want != direction:
+                burst = max(1, burst // 2)  # overshot: smaller steps from here
+            direction = want
+            count = min(burst, p.max_pulses - fired)
+            device.pulse(p.set_v if want > 0 else p.reset_v, p.width_s, count=count)
             programmed_at = ctx.elapsed_s
-            fired += burst
+            fired += count
             g = device.read_conductance()
-        if fired == 0:
-            ctx.log(f"device ({device.row},{device.col}) already at {g:.4g} S (target {p.target_s:g} S): "
-                    "no pulses; its times count from this read")
-        elif g < p.target_s:
+        ok = abs(g - p.target_s) <= p.tolerance * p.target_s
+        ctx.append_row("programmed", (device.row, device.col, programmed_at, g, p.target_s, fired, int(ok)))
+        if ok:
+            ctx.log(f"device ({device.row},{device.col}) programmed to {g:.4g} S (target {p.target_s:g} S "
+                    f"+- {p.tolerance:.1%}) with {p.reset_pulses} RESET + {fired} verify pulses")
+        else:
             ctx.log(f"device ({device.row},{device.col}) reached only {g:.4g} S after {fired} pulses "
                     f"(target {p.target_s:g} S); its retention is recorded from there", logging.WARNING)
-        else:
-            ctx.log(f"device ({device.row},{device.col}) programmed to {g:.4g} S with {fired} pulses")
         return programmed_at

@@ -5,6 +5,12 @@ mode pulses only push towards the target from below (SET pulses of growing ampli
 that overshoots is RESET to the bottom and the ramp restarts. In ``window`` ("ping-pong") mode the
 polarity follows the error: SET below the window, RESET above it, and the amplitude ramp restarts
 from the start voltage each time the error changes sign.
+
+Levels relax after programming. With ``check_reads`` > 0 each level, once programmed, is left
+alone for ``relax_s`` and then read ``check_reads`` times (the ``checks`` stream; their mean is the
+level's ``relaxed`` conductance), so distinguishable levels can be counted after a stated delay as
+well as right after verify (``final``). ``repeats`` programs the whole set of levels that many
+times, giving each level's programming spread within one run.
 """
 
 from __future__ import annotations
@@ -48,14 +54,27 @@ class WriteVerify(Procedure):
         Parameter("max_pulses", int, 300, "", 1, 100_000, help="Pulses allowed per level"),
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 3, "", 1, 1000, help="Readings averaged per verify"),
+        Parameter("repeats", int, 1, "", 1, 10_000, help="Times the whole set of levels is programmed"),
+        Parameter("relax_s", float, 0.0, "s", 0.0, 1e7,
+                  help="Wait after a level is programmed before its check reads"),
+        Parameter("check_reads", int, 0, "", 0, 10_000,
+                  help="Reads of each level after relax_s (0: no check reads)"),
     )
     streams = (
         StreamSpec("verify", (Column("level", "", "i4"), Column("pulse", "", "i4"), Column("amplitude", "V"),
                               Column("conductance", "S"), Column("target", "S"), Column("time", "s")),
                    "every verify read"),
         StreamSpec("levels", (Column("level", "", "i4"), Column("target", "S"), Column("final", "S"),
-                              Column("error", "", description="relative: final / target - 1"), Column("pulses", "", "i4"), Column("success", "", "i1", description="0/1: within tolerance")),
-                   "one row per level"),
+                              Column("error", "", description="relative: final / target - 1"), Column("pulses", "", "i4"),
+                              Column("success", "", "i1", description="0/1: within tolerance"),
+                              Column("repeat", "", "i4"),
+                              Column("relaxed", "S", description="mean of the check reads after relax_s "
+                                                                 "(NaN without check reads)")),
+                   "one row per level and repeat"),
+        StreamSpec("checks", (Column("level", "", "i4"), Column("repeat", "", "i4"), Column("read", "", "i4"),
+                              Column("delay", "s", description="since the level's last programming pulse"),
+                              Column("conductance", "S")),
+                   "check reads of each level after relax_s"),
     )
     plots = (PlotHint("verify", "pulse", "conductance", "Conductance vs pulse", group_by="level", log_y=True),
              PlotHint("levels", "target", "final", "Final vs target", kind="scatter", log_x=True, log_y=True))
@@ -84,7 +103,9 @@ class WriteVerify(Procedure):
         return np.geomspace(p.g_low_s, p.g_high_s, p.levels)
 
     def estimate_s(self, bench) -> float:
-        return self.p.levels * 40 * (self.p.reads * (self.p.nplc / 50 + 2e-4) + 0.015)
+        p = self.p
+        per_level = 40 * (p.reads * (p.nplc / 50 + 2e-4) + 0.015) + p.relax_s + p.check_reads * (p.nplc / 50 + 0.015)
+        return p.repeats * p.levels * per_level
 
     def execute(self, ctx) -> None:
         p = self.p
@@ -92,24 +113,41 @@ class WriteVerify(Procedure):
                         reads=p.reads)
         targets = self.targets()
         successes = 0
-        for level, target in enumerate(targets):
-            ctx.check_abort()
-            final, pulses, ok = self._program(ctx, device, level, float(target))
-            error = (final - target) / target
-            successes += ok
-            ctx.append_row("levels", (level, target, final, error, pulses, int(ok)))
-            if not ok:
-                ctx.log(f"level {level}: target {target:.4g} S not reached in {pulses} pulses "
-                        f"(final {final:.4g} S, error {error:+.2%})", 30)
-            ctx.progress(level + 1, len(targets))
+        for repeat in range(p.repeats):
+            for level, target in enumerate(targets):
+                ctx.check_abort()
+                final, pulses, ok = self._program(ctx, device, level, float(target))
+                relaxed = self._check(ctx, device, level, repeat)
+                error = (final - target) / target
+                successes += ok
+                ctx.append_row("levels", (level, target, final, error, pulses, int(ok), repeat, relaxed))
+                if not ok:
+                    ctx.log(f"level {level}: target {target:.4g} S not reached in {pulses} pulses "
+                            f"(final {final:.4g} S, error {error:+.2%})", 30)
+                ctx.progress(repeat * len(targets) + level + 1, p.repeats * len(targets))
         device.release()
-        ctx.log(f"{successes}/{len(targets)} levels within {p.tolerance:.2%}")
+        ctx.log(f"{successes}/{p.repeats * len(targets)} levels within {p.tolerance:.2%}")
+
+    def _check(self, ctx, device: Device, level: int, repeat: int) -> float:
+        """Wait relax_s after the level's programming, read it check_reads times; their mean."""
+        p = self.p
+        if p.check_reads == 0:
+            return float("nan")
+        programmed_at = self._programmed_at
+        ctx.sleep(max(0.0, programmed_at + p.relax_s - ctx.elapsed_s))
+        values = []
+        for k in range(p.check_reads):
+            g = device.read_conductance()
+            values.append(g)
+            ctx.append_row("checks", (level, repeat, k, ctx.elapsed_s - programmed_at, g))
+        return float(np.mean(values))
 
     def _program(self, ctx, device: Device, level: int, target: float) -> tuple[float, int, bool]:
         p = self.p
         g = device.read_conductance()
         ctx.append_row("verify", (level, 0, 0.0, g, target, ctx.elapsed_s))
         amplitude, direction, pulses = 0.0, 0, 0
+        self._programmed_at = ctx.elapsed_s
         while abs(g - target) > p.tolerance * target and pulses < p.max_pulses:
             ctx.check_abort()
             want = 1 if g < target else -1
@@ -124,6 +162,7 @@ class WriteVerify(Procedure):
                 amplitude = abs(amplitude) * want
                 device.pulse(amplitude, p.width_s)
             pulses += 1
+            self._programmed_at = ctx.elapsed_s
             g = device.read_conductance()
             ctx.append_row("verify", (level, pulses, amplitude, g, target, ctx.elapsed_s))
         return g, pulses, abs(g - target) <= p.tolerance * target

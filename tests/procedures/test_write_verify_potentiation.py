@@ -50,7 +50,7 @@ def test_write_verify_reports_unreachable_level(bench, tmp_path):
 
 def test_potentiation_depression_is_monotone_and_saturating(bench, tmp_path):
     chip = bench.world.chip
-    proc = get_procedure("potentiation-depression")(row=4, col=7, pulses=150, reads=4)
+    proc = get_procedure("potentiation-depression")(row=4, col=7, pulses=150, reads=4, start="as-is")
     result = run_procedure(proc, bench, tmp_path)
     assert result.status == "completed"
     with RunReader(result.path) as r:
@@ -73,3 +73,36 @@ def test_potentiation_interval_must_exceed_width(bench):
         get_procedure("potentiation-depression")(width_s=1e-3, interval_s=1e-3)
     with pytest.raises(ParameterError, match=r"set_v=12\.0 .*max_pulse_voltage_v"):
         get_procedure("potentiation-depression")(set_v=12.0).check(bench)
+
+
+def test_potentiation_starts_from_a_reset_state(bench, tmp_path):
+    """start = reset: the first branch begins near the device's lowest conductance, not wherever
+    earlier runs left it; the log names the state it started from."""
+    chip = bench.world.chip
+    params = chip.device_parameters()
+    g_min, g_max = params["g_min_s"][2, 3], params["g_max_s"][2, 3]
+    high = get_procedure("write-verify")(row=2, col=3, levels=1, target_s=0.8 * g_max, max_pulses=300)
+    run_procedure(high, bench, tmp_path)
+    proc = get_procedure("potentiation-depression")(row=2, col=3, pulses=50, reads=4)
+    result = run_procedure(proc, bench, tmp_path)
+    with RunReader(result.path) as r:
+        a = r.stream("pulses").arrays()
+        log = " ".join(m for _, _, m in r.log())
+    first = a["conductance"][0]
+    assert first < g_min + 0.2 * (g_max - g_min)
+    assert "start: 500 pulses" in log
+
+
+def test_write_verify_rereads_each_level_after_the_relaxation_delay(bench, tmp_path):
+    proc = get_procedure("write-verify")(row=1, col=2, levels=3, repeats=2, relax_s=60.0, check_reads=4)
+    result = run_procedure(proc, bench, tmp_path)
+    assert result.status == "completed"
+    with RunReader(result.path) as r:
+        levels = r.stream("levels").arrays()
+        checks = r.stream("checks").arrays()
+    assert levels["repeat"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert len(checks["conductance"]) == 3 * 2 * 4
+    assert np.all(checks["delay"] >= 60.0) and np.all(checks["delay"] < 61.0)
+    for lv, rep, relaxed in zip(levels["level"], levels["repeat"], levels["relaxed"]):
+        sel = (checks["level"] == lv) & (checks["repeat"] == rep)
+        assert relaxed == pytest.approx(np.mean(checks["conductance"][sel]))
