@@ -54,7 +54,8 @@ class WriteVerify(Procedure):
                               Column("conductance", "S"), Column("target", "S"), Column("time", "s")),
                    "every verify read"),
         StreamSpec("levels", (Column("level", "", "i4"), Column("target", "S"), Column("final", "S"),
-                              Column("error", "", description="relative: final / target - 1"), Column("pulses", "", "i4"), Column("success", "", "i1", description="0/1: within tolerance")),
+                              Column("error", "", description="relative: final / target - 1"),
+                              Column("pulses", "", "i4"), Column("success", "", "i1", description="0/1: within tolerance")),
                    "one row per level"),
     )
     plots = (PlotHint("verify", "pulse", "conductance", "Conductance vs pulse", group_by="level", log_y=True),
