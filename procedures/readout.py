@@ -59,6 +59,8 @@ class Readout(Procedure):
         self.streams = self.stream_specs(chip)  # the map's shape is the chip's, known only now
 
     def stream_specs(self, chip: Mapping[str, Any]) -> tuple[StreamSpec, ...]:
+        if "rows" not in chip or "cols" not in chip:
+            raise ValueError(f"readout's map has the chip's shape: the chip {dict(chip)} gives no rows and cols")
         chip_map = Column("conductance", "S", shape=(chip["rows"], chip["cols"]), description=MAP_COLUMN)
         return (READS_STREAM, StreamSpec("map", (chip_map,), MAP_DESCRIPTION))
 
