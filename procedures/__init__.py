@@ -8,7 +8,7 @@ from memlab.procedures.registry import all_procedures, get_procedure, register
 from memlab.procedures.runner import AbortRequested, RunContext, RunHandle, RunResult, run_procedure, start_run
 
 __all__ = [
-    "BenchContext", "ExecutionContext", "PlotHint", "Procedure", "Parameter", "ParameterError", "Recorder", "RunListener",
-    "all_procedures", "get_procedure", "register", "AbortRequested", "RunContext", "RunHandle",
+    "BenchContext", "ExecutionContext", "PlotHint", "Procedure", "Parameter", "ParameterError", "Recorder",
+    "RunListener", "all_procedures", "get_procedure", "register", "AbortRequested", "RunContext", "RunHandle",
     "RunResult", "run_procedure", "start_run",
 ]

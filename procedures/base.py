@@ -6,14 +6,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from memlab.procedures.context import BenchContext, Role, instrument_for
+from memlab.procedures.context import BenchContext, ExecutionContext, Role, instrument_for
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.storage import ParameterRecord, StreamSpec
-
-if TYPE_CHECKING:
-    from memlab.procedures.runner import RunContext
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,9 @@ class Procedure(ABC):
     Subclasses declare ``name``, ``version``, ``title``, ``parameters``, ``streams``, ``plots``
     and ``requires`` (the bench roles they use) and implement :meth:`execute`. Parameters are
     validated when the procedure is made, :meth:`check` validates them against the bench before
-    anything is switched on, and the runner calls :meth:`execute` with a :class:`RunContext`.
+    anything is switched on, and the runner calls :meth:`execute` with a run context
+    (:class:`~memlab.procedures.context.ExecutionContext`; the runner's ``RunContext``). The
+    bench they get is a :class:`~memlab.procedures.context.BenchContext`.
     """
 
     name: ClassVar[str]
@@ -111,7 +110,7 @@ class Procedure(ABC):
         return None
 
     @abstractmethod
-    def execute(self, ctx: RunContext) -> None:
+    def execute(self, ctx: ExecutionContext) -> None:
         """Drive the instruments through ``ctx.bench`` and record through ``ctx``."""
 
     @classmethod

@@ -81,7 +81,8 @@ class Forming(Procedure):
             Column("step_current", "A", description="measured during the step (at compliance once formed)"),
             Column("time", "s")), "one row per step"),
         StreamSpec("result", (
-            Column("formed", "", "i1", description="0/1"), Column("forming_voltage", "V"), Column("forming_current", "A"),
+            Column("formed", "", "i1", description="0/1"), Column("forming_voltage", "V"),
+            Column("forming_current", "A"),
             Column("final_resistance", "ohm"), Column("attempts", "", "i4")),
             "one row: whether and where the device formed (NaN voltage and current if it did not)"),
     )

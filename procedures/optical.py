@@ -122,7 +122,8 @@ class Light:
 OPTICAL = StreamSpec("optical", (
     Column("pulse", "", "i4"), Column("power", "W"), Column("wavelength", "m"), Column("conductance", "S"),
     Column("time", "s")), "pulse 0: dark baseline; pulse k: read right after laser pulse k")
-PHOTORESPONSE = StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light")),
+PHOTORESPONSE = StreamSpec("photoresponse", (
+    Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light")),
                            "rise of conductance under steady light of each power")
 
 

@@ -48,7 +48,8 @@ class PotentiationDepression(Procedure):
         Parameter("reads", int, 1, "", 1, 1000, help="Readings averaged per read"),
     )
     streams = (StreamSpec("pulses", (
-        Column("repeat", "", "i4"), Column("pulse", "", "i4"), Column("polarity", "", "i1", description="+1 potentiation, -1 depression"),
+        Column("repeat", "", "i4"), Column("pulse", "", "i4"),
+        Column("polarity", "", "i1", description="+1 potentiation, -1 depression"),
         Column("amplitude", "V"), Column("conductance", "S"), Column("time", "s")),
         "conductance after each read; pulse counts within the branch"),)
     plots = (PlotHint("pulses", "pulse", "conductance", "Conductance vs pulse number", group_by="polarity"),)

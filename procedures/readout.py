@@ -33,7 +33,8 @@ class Readout(Procedure):
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 10, "", 1, 10_000, help="Readings per device"),
     )
-    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1), description=MAP_COLUMN),), MAP_DESCRIPTION))
+    streams = (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(1, 1), description=MAP_COLUMN),),
+                                        MAP_DESCRIPTION))  # the map's shape is set by check(), from the chip
     plots = (PlotHint("map", "", "conductance", "Conductance map", kind="image", log_y=True),
              PlotHint("reads", "time", "conductance", "Readings"))
     requires = ("smu",)
@@ -58,8 +59,10 @@ class Readout(Procedure):
         self.streams = self.stream_specs(chip)  # the map's shape is the chip's, known only now
 
     def stream_specs(self, chip: Mapping[str, Any]) -> tuple[StreamSpec, ...]:
-        return (READS_STREAM, StreamSpec("map", (Column("conductance", "S", shape=(chip["rows"], chip["cols"]), description=MAP_COLUMN),),
-                                         MAP_DESCRIPTION))
+        if "rows" not in chip or "cols" not in chip:
+            raise ValueError(f"readout's map has the chip's shape: the chip {dict(chip)} gives no rows and cols")
+        chip_map = Column("conductance", "S", shape=(chip["rows"], chip["cols"]), description=MAP_COLUMN)
+        return (READS_STREAM, StreamSpec("map", (chip_map,), MAP_DESCRIPTION))
 
     def estimate_s(self, bench) -> float:
         return len(self.devices()) * (self.p.reads * (self.p.nplc / 50 + 2e-4) + 0.01)

@@ -80,7 +80,8 @@ class Relaxation(Procedure):
         Parameter("baseline_reads", int, 5, "", 1, 1000, help="Readings averaged before the stimulus (logged)"),
         READ_V, COMPLIANCE_A, NPLC,
     )
-    streams = (StreamSpec("decay", (Column("time", "s", description="since the stimulus ended"), Column("current", "A"), Column("conductance", "S")),
+    streams = (StreamSpec("decay", (Column("time", "s", description="since the stimulus ended"), Column("current", "A"),
+                                    Column("conductance", "S")),
                           "reads after the stimulus; time since the stimulus ended"),)
     plots = (PlotHint("decay", "time", "conductance", "Relaxation", kind="scatter", log_x=True),)
     requires = ("smu",)

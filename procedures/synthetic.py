@@ -1,10 +1,10 @@
 """Synthetic run files with known device parameters, in the streams the procedures declare.
 
 For tests, benchmarks and trying the analysis without a bench: :func:`write_campaign` writes a
-folder with one run of every procedure that has figures of merit, generated from the device
-model of the physics reference (soft-bounds pulse response, sinh read I-V, power-law drift,
-exponential photoconductance and eligibility), and returns the parameters it used, so each
-figure of merit has a known answer. The data are not a simulation of the instruments: for that,
+folder with a run of every built-in procedure, generated from the device model of the physics
+reference (soft-bounds pulse response, sinh read I-V, power-law drift, exponential
+photoconductance and eligibility), and returns the parameters it used, so each figure of merit
+has a known answer. The data are not a simulation of the instruments: for that,
 run the procedures on the simulated bench.
 
 The files' schema is not declared here: :func:`write_run` takes the streams (names, columns,

@@ -101,7 +101,8 @@ class ThreeFactor(Procedure):
         Parameter("reads", int, 10, "", 1, 1000, help="Readings averaged per read"),
     )
     streams = (StreamSpec("coincidence", (
-        Column("trial", "", "i4"), Column("delay", "s", description="light-to-pulse delay; NaN = no light"), Column("conductance_before", "S"),
+        Column("trial", "", "i4"), Column("delay", "s", description="light-to-pulse delay; NaN = no light"),
+        Column("conductance_before", "S"),
         Column("conductance_after", "S"), Column("delta", "S")),
         "one row per trial; delay NaN = no light, 0 = pulses during the light"),)
     plots = (PlotHint("coincidence", "delay", "delta", "Conductance change vs light-to-pulse delay",

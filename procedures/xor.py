@@ -72,7 +72,8 @@ class XOR(Procedure):
         Column("input_a", "", "i1"), Column("input_b", "", "i1"), Column("current", "A"),
         Column("output", "", "i1"), Column("expected", "", "i1")),
         "four rows per trial: A = light, B = read voltage, output = current inside the band"),
-        StreamSpec("result", (Column("xor", "", "i1", description="0/1: every truth table measured was XOR"), Column("xor_trials", "", "i4"), Column("trials", "", "i4")),
+        StreamSpec("result", (Column("xor", "", "i1", description="0/1: every truth table measured was XOR"),
+                              Column("xor_trials", "", "i4"), Column("trials", "", "i4")),
                    "xor = 1 when every truth table measured was XOR"))
     plots = (PlotHint("truth_table", "input_b", "current", "Current per input pattern", kind="scatter",
                       group_by="input_a", log_y=True),)

@@ -117,3 +117,27 @@ def test_procedure_declarations_import_without_instruments_or_qt():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_registering_an_inconsistent_declaration_is_refused():
+    from memlab.procedures import Parameter, PlotHint, Procedure, register
+    from memlab.storage import Column, StreamSpec
+
+    class Broken(Procedure):
+        name = "test-broken-declaration"
+        parameters = (Parameter("n", int, 1), Parameter("n", int, 2))
+        streams = (StreamSpec("data", (Column("step", "", "i4"), Column("current", "A"))),)
+        plots = (PlotHint("data", "step", "voltage"), PlotHint("other", "x", "y"))
+        requires = ("smu", "scope")
+
+        def execute(self, ctx):
+            raise AssertionError("never run")
+
+    with pytest.raises(ValueError) as refused:
+        register(Broken)
+    message = str(refused.value)
+    assert "requires unknown roles ['scope']" in message
+    assert "declares the parameters ['n'] more than once" in message
+    assert "plots the undeclared columns ['voltage'] of stream 'data'" in message
+    assert "plots the undeclared stream 'other'" in message
+    assert "test-broken-declaration" not in all_procedures()
