@@ -34,7 +34,7 @@ from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.runner import run_filename, run_procedure
 from memlab.procedures.signals import StopSignals, signal_name
-from memlab.storage import RunFileError, RunReader
+from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
 
 log = logging.getLogger("memlab.campaign")
@@ -55,6 +55,10 @@ class CampaignListener(RunListener):
 
     def on_task_end(self, task: Task, record: dict[str, Any]) -> None:
         """A task ended, was skipped, or was already done in an earlier session."""
+
+
+class ManifestWriteError(RunWriteError):
+    """The manifest could not be written (a full disk, a file-size limit)."""
 
 
 class CampaignBusyError(PlanError):
@@ -121,8 +125,13 @@ class Manifest:
     def save(self) -> None:
         self.data["updated"] = _now()
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=str))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(self.data, indent=1, default=str))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # the previous manifest stays whole: the write is atomic
+            tmp.unlink(missing_ok=True)
+            raise ManifestWriteError(f"{self.path}: cannot write the campaign manifest "
+                                     f"({type(exc).__name__}: {exc})") from exc
 
     @property
     def attempts(self) -> list[dict[str, Any]]:
@@ -193,6 +202,7 @@ class Campaign:
         check_campaign_name(plan.name, plan.source)
         self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
         self.safety_failures: list[str] = []
+        self.manifest_error = ""
         self._signals = StopSignals()
         self.resume = resume
         self.listeners = list(listeners)
@@ -337,7 +347,12 @@ class Campaign:
                 if self.safety_failures:
                     manifest.data["safety_failures"] = list(self.safety_failures)
                     manifest.data["error"] = "; ".join(self.safety_failures)
-                manifest.save()
+                try:
+                    manifest.save()
+                except ManifestWriteError as exc:  # said on the log and by the caller's status
+                    log.error("%s", exc)
+                    status = "failed"
+                    self.manifest_error = str(exc)
                 summary = self.summary(manifest)
                 log.info("campaign %s %s\n%s", self.plan.name, status, summary)
                 self._run_notify(status)
@@ -388,6 +403,10 @@ class Campaign:
                 continue
             record = self._attempt(manifest, task, index)
             outcome[key] = record
+            if record.get("write_failed"):
+                manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
+                log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+                return "failed"
             if record.get("safety_failure") and not self._outputs_verified_off_again():
                 log.critical("%s: %s; the campaign stops: check the instruments before going on",
                              task.key, record["safety_failure"])
@@ -470,6 +489,8 @@ class Campaign:
                                        extra={"campaign": self.plan.name, "campaign_task": task.key})
                 record["status"], record["error"] = result.status, result.error
                 record["file"] = result.path.name
+                if result.write_failed:
+                    record["write_failed"] = True
                 if result.safety_failures:
                     record["safety_failure"] = "; ".join(result.safety_failures)
                     self.safety_failures.extend(f"{task.key}: {m}" for m in result.safety_failures)
@@ -479,6 +500,7 @@ class Campaign:
                 raise
             except Exception as exc:  # e.g. the bench lost an instrument before the run started
                 record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
+                record["write_failed"] = isinstance(exc, RunWriteError)
                 log.error("%s: %s", task.key, record["error"])
             finally:
                 with self._signals.deferred():
@@ -488,7 +510,7 @@ class Campaign:
                     manifest.save()
                 if record["status"] != "aborted":
                     self._notify("on_task_end", task, record)
-            if record["status"] == "completed" or record.get("safety_failure"):
+            if record["status"] == "completed" or record.get("safety_failure") or record.get("write_failed"):
                 break
             if attempt <= task.step.retries:
                 log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"],

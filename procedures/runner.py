@@ -103,6 +103,8 @@ class RunResult:
     shutdown_errors: list[str] = field(default_factory=list)
     #: outputs that could not be verified off after the run: each names the instrument
     safety_failures: list[str] = field(default_factory=list)
+    #: the run file could not be written (a full disk): later runs would fail the same way
+    write_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -205,7 +207,8 @@ def run_procedure(
                     bench, writer, recorder, path, status, error)
     if interrupted is not None:
         raise interrupted
-    return RunResult(path, status, error, list(shutdown_errors), safety_failures)
+    return RunResult(path, status, error, list(shutdown_errors), safety_failures,
+                     write_failed=writer.write_error is not None or not writer.status_written)
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
