@@ -19,14 +19,15 @@ import hashlib
 import json
 import logging
 import os
+import re
+import socket
 import subprocess
 import time
-from contextlib import contextmanager
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
@@ -74,6 +75,11 @@ def check_campaign_name(name: str, source: str = "plan") -> str:
             or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable()):
         raise PlanError(f"{source}: name: {name!r} is not allowed: {allowed}")
     return name
+
+
+def _file_safe(text: str) -> str:
+    """A task key as part of a file name: only letters, digits, '.', '_' and '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text.replace("/", "_"))
 
 
 def _now() -> str:
@@ -287,32 +293,37 @@ class Campaign:
     def run(self) -> CampaignResult:
         """Run (or resume) the campaign. Ctrl-C, SIGTERM and SIGHUP stop it with outputs off
         and the manifest final, then raise ``KeyboardInterrupt``."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with self._signals, self._locked():
-            return self._run_locked()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Own the folder for this process (the lock goes with the process, even on SIGKILL)."""
-        path = self.out_dir / LOCK_FILE
-        handle = open(path, "a+", encoding="utf-8")
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise CampaignBusyError(f"{self.out_dir}: a campaign is already running in this folder "
-                                        f"({holder}); wait for it to end or choose another --out") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()} on {os.uname().nodename}")
-            handle.flush()
-            yield
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lock = self._lock()
+        except OSError as exc:  # a file in the way, a read-only folder, a name too long
+            raise PlanError(f"{self.out_dir}: cannot be used as the campaign folder "
+                            f"({type(exc).__name__}: {exc.strerror or exc})") from None
+        try:
+            with self._signals:
+                return self._run_locked()
         finally:
-            handle.close()  # releases the lock
+            lock.close()  # releases the lock
+
+    def _lock(self) -> IO[str]:
+        """Own the folder for this process: an exclusive flock, which goes with the process
+        even on SIGKILL. Returns the open lock file; closing it releases the lock."""
+        handle = open(self.out_dir / LOCK_FILE, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise CampaignBusyError(f"{self.out_dir}: a campaign is already running in this folder "
+                                    f"({holder}); wait for it to end or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        return handle
 
     def _run_locked(self) -> CampaignResult:
         manifest = self._open_manifest()
@@ -479,7 +490,7 @@ class Campaign:
         record: dict[str, Any] = {}
         for attempt in range(1, task.step.retries + 2):
             procedure = task.step.make(task.device)
-            filename = f"{task.key.replace('/', '_')}_a{attempt}_{run_filename(procedure)}"
+            filename = f"{_file_safe(task.key)}_a{attempt}_{run_filename(procedure)}"
             record = self._record(manifest, task, attempt=attempt, file=filename, status="running")
             self._notify("on_task_start", task, index, len(self.tasks), self.estimate_s(task))
             t_clock, t_wall = self.bench.clock.now(), time.monotonic()

@@ -107,3 +107,14 @@ def test_a_plan_name_that_is_not_one_folder_name_is_refused(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "name:" in err and "not allowed" in err, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["plan.yaml", "work"]  # nothing written
+
+
+def test_an_out_folder_that_cannot_be_used_is_one_line_exit_2(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    for out in (in_the_way, in_the_way / "below"):
+        assert main(["campaign", str(plan), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "cannot be used as the campaign folder" in err, err
