@@ -208,7 +208,7 @@ def run_procedure(
     if interrupted is not None:
         raise interrupted
     return RunResult(path, status, error, list(shutdown_errors), safety_failures,
-                     write_failed=writer.write_error is not None or not writer.status_written)
+                     write_failed=writer.write_error is not None)
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
@@ -233,6 +233,7 @@ def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, statu
     except RunWriteError as exc:  # the file keeps its rows; the status is reported here instead
         log.error("%s", exc)
         status, error = FAILED, "; ".join(e for e in (error, str(exc)) if e)
+        writer.write_error = writer.write_error or exc
     recorder.finish(status, error, str(path))
     return status, error, shutdown_errors, safety_failures
 
