@@ -496,6 +496,7 @@ class RunWriter:
         leaves, so that plain h5py still opens the rows written so far."""
         try:
             self._file.close()
+            return
         except Exception as exc:  # noqa: BLE001
             log.error("%s: closing failed: %s", self.path, exc)
         try:
