@@ -346,7 +346,10 @@ class Campaign:
         except Exception as exc:
             status = "failed"
             manifest.data["error"] = f"{type(exc).__name__}: {exc}"
-            log.exception("campaign %s stopped", self.plan.name)
+            if isinstance(exc, RunWriteError):  # a full disk: said in one line, not a bug
+                log.error("campaign %s stopped: %s", self.plan.name, exc)
+            else:
+                log.exception("campaign %s stopped", self.plan.name)
             raise
         finally:
             with self._signals.deferred():  # the manifest ends final however often Ctrl-C comes
