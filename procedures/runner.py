@@ -160,10 +160,14 @@ def run_procedure(
 ) -> RunResult:
     """Run ``procedure`` on ``bench`` and write one file into ``out_dir``.
 
-    Bad parameters raise ParameterError before any file exists or any instrument is touched.
+    Bad parameters raise ParameterError before any file exists or any instrument is touched;
+    a run file that cannot be created raises RunWriteError, also before anything is touched.
     Otherwise the run ends completed, aborted or failed; whichever, the bench's safe shutdown
-    runs and the file records the status. A KeyboardInterrupt is recorded as aborted and then
-    raised again, so the caller stops too.
+    runs, every output is verified off (one that cannot be is a safety failure: the run fails
+    and ``RunResult.safety_failures`` names it) and the file records the status. A write
+    failure (a full disk) ends the run at once as failed. Ctrl-C, SIGTERM and SIGHUP (main
+    thread) are recorded as aborted and then raised again as ``KeyboardInterrupt``
+    (:class:`~memlab.procedures.signals.Interrupted`), so the caller stops too.
     """
     procedure.check(bench)
     abort_event = abort_event or threading.Event()
