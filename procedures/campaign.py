@@ -14,7 +14,6 @@ HDF5 reader. A run whose outputs could not be verified off (a safety failure) st
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -28,6 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; a campaign folder is then not locked
+    fcntl = None  # type: ignore[assignment]
 
 from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
@@ -309,6 +313,10 @@ class Campaign:
         """Own the folder for this process: an exclusive flock, which goes with the process
         even on SIGKILL. Returns the open lock file; closing it releases the lock."""
         handle = open(self.out_dir / LOCK_FILE, "a+", encoding="utf-8")
+        if fcntl is None:
+            log.warning("%s: this system has no flock; nothing stops a second campaign in this folder",
+                        self.out_dir)
+            return handle
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
