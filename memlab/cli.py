@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -76,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"memlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"memlab {args.command}: interrupted; outputs were switched off", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C presses: the work is already stopped
+        print(f"memlab {args.command}: {exc or 'interrupted'}; outputs were switched off", file=sys.stderr)
         return 1
 
 

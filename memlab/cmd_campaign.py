@@ -11,6 +11,7 @@ from tqdm import tqdm
 from memlab.cmd_run import report_safety_failures
 from memlab.procedures.campaign import Campaign, CampaignListener
 from memlab.procedures.plan import load_plan
+from memlab.storage import RunWriteError
 
 
 class CampaignProgress(CampaignListener):
@@ -76,9 +77,14 @@ def run(args: argparse.Namespace) -> int:
         campaign.listeners.append(progress)
         try:
             result = campaign.run()
+        except RunWriteError as exc:  # the manifest could not be written: said in one line
+            print(f"memlab campaign: failed: {exc}", file=sys.stderr)
+            return 1
         finally:
             progress.close()
     print(result.summary)
     print(f"campaign {result.status}: run files, manifest.json and campaign.log are in {out}")
     report_safety_failures("campaign", result.safety_failures)
+    if campaign.manifest_error:
+        print(f"memlab campaign: failed: {campaign.manifest_error}", file=sys.stderr)
     return 0 if result.ok else 1

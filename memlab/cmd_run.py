@@ -9,6 +9,7 @@ from pathlib import Path
 from memlab.cli import UsageError
 from memlab.progress import ProgressBar
 from memlab.procedures import get_procedure, run_procedure
+from memlab.storage import RunWriteError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +43,12 @@ def run(args: argparse.Namespace) -> int:
 
     procedure = get_procedure(args.name)(**parse_settings(args.settings))
     with load_bench(args.bench, family=args.family) as bench:
-        result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
-                               listeners=[ProgressBar(args.name)])
+        try:
+            result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
+                                   listeners=[ProgressBar(args.name)])
+        except RunWriteError as exc:  # the run file could not even be created: nothing ran
+            print(f"memlab run: failed: {exc}", file=sys.stderr)
+            return 1
     print(f"{result.status}: {result.path}" + (f" ({result.error})" if result.error else ""))
     report_safety_failures("run", result.safety_failures)
     return 0 if result.ok else 1

@@ -14,19 +14,24 @@ HDF5 reader. A run whose outputs could not be verified off (a safety failure) st
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
+import socket
 import subprocess
 import time
-from contextlib import contextmanager
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; a campaign folder is then not locked
+    fcntl = None  # type: ignore[assignment]
 
 from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
@@ -34,7 +39,7 @@ from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.runner import run_filename, run_procedure
 from memlab.procedures.signals import StopSignals, signal_name
-from memlab.storage import RunFileError, RunReader
+from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
 
 log = logging.getLogger("memlab.campaign")
@@ -57,6 +62,10 @@ class CampaignListener(RunListener):
         """A task ended, was skipped, or was already done in an earlier session."""
 
 
+class ManifestWriteError(RunWriteError):
+    """The manifest could not be written (a full disk, a file-size limit)."""
+
+
 class CampaignBusyError(PlanError):
     """Another process is running a campaign in the same folder."""
 
@@ -70,6 +79,11 @@ def check_campaign_name(name: str, source: str = "plan") -> str:
             or name.startswith(".") or any(c in name for c in "/\\") or not name.isprintable()):
         raise PlanError(f"{source}: name: {name!r} is not allowed: {allowed}")
     return name
+
+
+def _file_safe(text: str) -> str:
+    """A task key as part of a file name: only letters, digits, '.', '_' and '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text.replace("/", "_"))
 
 
 def _now() -> str:
@@ -121,8 +135,13 @@ class Manifest:
     def save(self) -> None:
         self.data["updated"] = _now()
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, default=str))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(self.data, indent=1, default=str))
+            os.replace(tmp, self.path)
+        except OSError as exc:  # the previous manifest stays whole: the write is atomic
+            tmp.unlink(missing_ok=True)
+            raise ManifestWriteError(f"{self.path}: cannot write the campaign manifest "
+                                     f"({type(exc).__name__}: {exc})") from exc
 
     @property
     def attempts(self) -> list[dict[str, Any]]:
@@ -193,6 +212,7 @@ class Campaign:
         check_campaign_name(plan.name, plan.source)
         self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
         self.safety_failures: list[str] = []
+        self.manifest_error = ""
         self._signals = StopSignals()
         self.resume = resume
         self.listeners = list(listeners)
@@ -277,32 +297,41 @@ class Campaign:
     def run(self) -> CampaignResult:
         """Run (or resume) the campaign. Ctrl-C, SIGTERM and SIGHUP stop it with outputs off
         and the manifest final, then raise ``KeyboardInterrupt``."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with self._signals, self._locked():
-            return self._run_locked()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Own the folder for this process (the lock goes with the process, even on SIGKILL)."""
-        path = self.out_dir / LOCK_FILE
-        handle = open(path, "a+", encoding="utf-8")
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise CampaignBusyError(f"{self.out_dir}: a campaign is already running in this folder "
-                                        f"({holder}); wait for it to end or choose another --out") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()} on {os.uname().nodename}")
-            handle.flush()
-            yield
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lock = self._lock()
+        except OSError as exc:  # a file in the way, a read-only folder, a name too long
+            raise PlanError(f"{self.out_dir}: cannot be used as the campaign folder "
+                            f"({type(exc).__name__}: {exc.strerror or exc})") from None
+        try:
+            with self._signals:
+                return self._run_locked()
         finally:
-            handle.close()  # releases the lock
+            lock.close()  # releases the lock
+
+    def _lock(self) -> IO[str]:
+        """Own the folder for this process: an exclusive flock, which goes with the process
+        even on SIGKILL. Returns the open lock file; closing it releases the lock."""
+        handle = open(self.out_dir / LOCK_FILE, "a+", encoding="utf-8")
+        if fcntl is None:
+            log.warning("%s: this system has no flock; nothing stops a second campaign in this folder",
+                        self.out_dir)
+            return handle
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise CampaignBusyError(f"{self.out_dir}: a campaign is already running in this folder "
+                                    f"({holder}); wait for it to end or choose another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        return handle
 
     def _run_locked(self) -> CampaignResult:
         manifest = self._open_manifest()
@@ -325,7 +354,10 @@ class Campaign:
         except Exception as exc:
             status = "failed"
             manifest.data["error"] = f"{type(exc).__name__}: {exc}"
-            log.exception("campaign %s stopped", self.plan.name)
+            if isinstance(exc, RunWriteError):  # a full disk: said in one line, not a bug
+                log.error("campaign %s stopped: %s", self.plan.name, exc)
+            else:
+                log.exception("campaign %s stopped", self.plan.name)
             raise
         finally:
             with self._signals.deferred():  # the manifest ends final however often Ctrl-C comes
@@ -337,7 +369,12 @@ class Campaign:
                 if self.safety_failures:
                     manifest.data["safety_failures"] = list(self.safety_failures)
                     manifest.data["error"] = "; ".join(self.safety_failures)
-                manifest.save()
+                try:
+                    manifest.save()
+                except ManifestWriteError as exc:  # said on the log and by the caller's status
+                    log.error("%s", exc)
+                    status = "failed"
+                    self.manifest_error = str(exc)
                 summary = self.summary(manifest)
                 log.info("campaign %s %s\n%s", self.plan.name, status, summary)
                 self._run_notify(status)
@@ -388,6 +425,10 @@ class Campaign:
                 continue
             record = self._attempt(manifest, task, index)
             outcome[key] = record
+            if record.get("write_failed"):
+                manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
+                log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+                return "failed"
             if record.get("safety_failure") and not self._outputs_verified_off_again():
                 log.critical("%s: %s; the campaign stops: check the instruments before going on",
                              task.key, record["safety_failure"])
@@ -460,7 +501,7 @@ class Campaign:
         record: dict[str, Any] = {}
         for attempt in range(1, task.step.retries + 2):
             procedure = task.step.make(task.device)
-            filename = f"{task.key.replace('/', '_')}_a{attempt}_{run_filename(procedure)}"
+            filename = f"{_file_safe(task.key)}_a{attempt}_{run_filename(procedure)}"
             record = self._record(manifest, task, attempt=attempt, file=filename, status="running")
             self._notify("on_task_start", task, index, len(self.tasks), self.estimate_s(task))
             t_clock, t_wall = self.bench.clock.now(), time.monotonic()
@@ -470,6 +511,8 @@ class Campaign:
                                        extra={"campaign": self.plan.name, "campaign_task": task.key})
                 record["status"], record["error"] = result.status, result.error
                 record["file"] = result.path.name
+                if result.write_failed:
+                    record["write_failed"] = True
                 if result.safety_failures:
                     record["safety_failure"] = "; ".join(result.safety_failures)
                     self.safety_failures.extend(f"{task.key}: {m}" for m in result.safety_failures)
@@ -479,6 +522,7 @@ class Campaign:
                 raise
             except Exception as exc:  # e.g. the bench lost an instrument before the run started
                 record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
+                record["write_failed"] = isinstance(exc, RunWriteError)
                 log.error("%s: %s", task.key, record["error"])
             finally:
                 with self._signals.deferred():
@@ -488,7 +532,7 @@ class Campaign:
                     manifest.save()
                 if record["status"] != "aborted":
                     self._notify("on_task_end", task, record)
-            if record["status"] == "completed" or record.get("safety_failure"):
+            if record["status"] == "completed" or record.get("safety_failure") or record.get("write_failed"):
                 break
             if attempt <= task.step.retries:
                 log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"],

@@ -103,6 +103,8 @@ class RunResult:
     shutdown_errors: list[str] = field(default_factory=list)
     #: outputs that could not be verified off after the run: each names the instrument
     safety_failures: list[str] = field(default_factory=list)
+    #: the run file could not be written (a full disk): later runs would fail the same way
+    write_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -158,10 +160,14 @@ def run_procedure(
 ) -> RunResult:
     """Run ``procedure`` on ``bench`` and write one file into ``out_dir``.
 
-    Bad parameters raise ParameterError before any file exists or any instrument is touched.
+    Bad parameters raise ParameterError before any file exists or any instrument is touched;
+    a run file that cannot be created raises RunWriteError, also before anything is touched.
     Otherwise the run ends completed, aborted or failed; whichever, the bench's safe shutdown
-    runs and the file records the status. A KeyboardInterrupt is recorded as aborted and then
-    raised again, so the caller stops too.
+    runs, every output is verified off (one that cannot be is a safety failure: the run fails
+    and ``RunResult.safety_failures`` names it) and the file records the status. A write
+    failure (a full disk) ends the run at once as failed. Ctrl-C, SIGTERM and SIGHUP (main
+    thread) are recorded as aborted and then raised again as ``KeyboardInterrupt``
+    (:class:`~memlab.procedures.signals.Interrupted`), so the caller stops too.
     """
     procedure.check(bench)
     abort_event = abort_event or threading.Event()
@@ -205,7 +211,8 @@ def run_procedure(
                     bench, writer, recorder, path, status, error)
     if interrupted is not None:
         raise interrupted
-    return RunResult(path, status, error, list(shutdown_errors), safety_failures)
+    return RunResult(path, status, error, list(shutdown_errors), safety_failures,
+                     write_failed=writer.write_error is not None)
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
@@ -230,6 +237,7 @@ def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, statu
     except RunWriteError as exc:  # the file keeps its rows; the status is reported here instead
         log.error("%s", exc)
         status, error = FAILED, "; ".join(e for e in (error, str(exc)) if e)
+        writer.write_error = writer.write_error or exc
     recorder.finish(status, error, str(path))
     return status, error, shutdown_errors, safety_failures
 

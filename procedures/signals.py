@@ -12,12 +12,15 @@ are restored on leaving.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
+
+log = logging.getLogger("memlab.run")
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -65,6 +68,8 @@ class StopSignals:
         if self.received is None:
             self.received = signum
         if self._deferring:
+            if self._pending is None:
+                log.warning("%s: switching the outputs off and closing the files first", signal_name(signum))
             self._pending = self._pending or signum
             return
         raise Interrupted(signum)

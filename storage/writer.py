@@ -9,6 +9,7 @@ the last second of rows.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -23,6 +24,11 @@ from typing import Any
 
 import h5py
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on Windows: only the free disk space counts there
+    resource = None  # type: ignore[assignment]
 
 from memlab.errors import MemlabError
 from memlab.storage.format import (
@@ -40,6 +46,10 @@ log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 1 << 16
 _BUFFER_BYTES = 1 << 20
+_LOG_CHUNK_ROWS = 256
+#: room kept free for closing the file with its final status: HDF5 cannot recover from a write
+#: that fails (it crashes the process at exit), so memlab stops writing before the disk is full
+CLOSE_RESERVE_BYTES = 1 << 19
 
 
 class RunWriteError(MemlabError, OSError):
@@ -82,13 +92,18 @@ class _StreamBuffer:
         self.spec = spec
         self.datasets = datasets
         row_bytes = sum(np.dtype(c.dtype).itemsize * int(np.prod(c.shape)) for c in spec.columns)
+        self.row_bytes = row_bytes
+        self.chunk_bytes = sum(ds.chunks[0] * np.dtype(c.dtype).itemsize * int(np.prod(c.shape))
+                               for ds, c in zip(datasets, spec.columns))
         self.capacity = max(16, _BUFFER_BYTES // max(row_bytes, 1))
         self.arrays = [np.empty((self.capacity, *c.shape), dtype=c.dtype) for c in spec.columns]
         self.count = 0
         self.written = 0
+        self.unflushed_bytes = 0  # handed to HDF5 since the last flush: its file space may lag
 
     def write_block(self, arrays: Sequence[np.ndarray], n: int) -> None:
         start, stop = self.written, self.written + n
+        self.unflushed_bytes += n * self.row_bytes + self.chunk_bytes
         for dataset, values in zip(self.datasets, arrays):
             dataset.resize(stop, axis=0)
             dataset[start:stop] = values[:n] if len(values) != n else values
@@ -138,6 +153,8 @@ class RunWriter:
         self._closed = False
         self._log_pending: list[tuple[float, int, str]] = []
         self.write_error: BaseException | None = None
+        self._log_unflushed_bytes = 0
+        self.status_written = False  # the final status reached the file
 
         # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
         # name is always one that any reader can open, even if the writer dies while creating it.
@@ -265,8 +282,10 @@ class RunWriter:
             self._check_open()
             try:
                 if buf.count + n > buf.capacity:
+                    self._ensure_room(self._bytes_to_write(buf.count, buf))
                     buf.drain()
                 if n >= buf.capacity:
+                    self._ensure_room(self._bytes_to_write(n, buf))
                     buf.write_block(arrays, n)
                     return n
             except Exception as exc:
@@ -286,6 +305,7 @@ class RunWriter:
             self._check_open()
             if buf.count == buf.capacity:
                 try:
+                    self._ensure_room(self._bytes_to_write(buf.count, buf))
                     buf.drain()
                 except Exception as exc:
                     raise self._failed_writing(exc) from exc
@@ -318,11 +338,13 @@ class RunWriter:
                 return
             self.check_writable()
             try:
+                self._ensure_room(self._pending_bytes())
                 self._write_pending()
                 self._file.attrs.modify("heartbeat_unix_s", time.time())
                 self._file.flush()
             except Exception as exc:
                 raise self._failed_writing(exc) from exc
+            self._mark_flushed()
 
     def _write_pending(self) -> None:
         for buf in self._buffers.values():
@@ -335,6 +357,7 @@ class RunWriter:
                 values = np.asarray(values, dtype=ds.dtype)  # keeps h5py's UTF-8 string tag
                 ds.resize((n0 + len(values),))
                 ds[n0:] = values
+                self._log_unflushed_bytes += values.nbytes + _LOG_CHUNK_ROWS * values.dtype.itemsize
             self._log_pending.clear()
 
     def _flush_loop(self) -> None:
@@ -364,6 +387,7 @@ class RunWriter:
             try:
                 if self.write_error is None:
                     try:
+                        self._ensure_room(self._pending_bytes())
                         self._write_pending()
                     except Exception as exc:  # noqa: BLE001 - recorded below, the status still tried
                         self._failed_writing(exc)
@@ -384,6 +408,7 @@ class RunWriter:
                     status_error = exc
                 else:
                     status_error = None
+                    self.status_written = True
             finally:
                 self._closed = True
                 self._close_file()
@@ -397,6 +422,62 @@ class RunWriter:
         if self.write_error is None:
             return ""
         return f"writing the run file failed ({type(self.write_error).__name__}: {self.write_error})"
+
+    @staticmethod
+    def _bytes_to_write(rows: int, buf: _StreamBuffer) -> int:
+        """An upper bound of the bytes that writing ``rows`` rows of ``buf`` adds to the file."""
+        return rows * buf.row_bytes + buf.chunk_bytes if rows else 0
+
+    def _pending_bytes(self) -> int:
+        total = sum(self._bytes_to_write(buf.count, buf) for buf in self._buffers.values())
+        if self._log_pending:
+            total += (len(self._log_pending) + _LOG_CHUNK_ROWS) * (LOG_MESSAGE_BYTES + 10)
+        return total
+
+    def room_bytes(self) -> float:
+        """Bytes this file may still grow by: the file-size limit of the process
+        (``ulimit -f``) and the free space of the disk, whichever is less."""
+        size = float(self._file.id.get_filesize())  # HDF5's end of allocation: >= the size on disk
+        room = float("inf")
+        if resource is not None:
+            soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+            if soft != resource.RLIM_INFINITY:
+                room = soft - size
+        try:
+            disk = os.statvfs(self.path.parent)
+            room = min(room, float(disk.f_bavail) * disk.f_frsize)
+        except (OSError, AttributeError):
+            pass
+        return room
+
+    def _ensure_room(self, nbytes: int) -> None:
+        """Refuse a write that could fill the disk or pass the file-size limit, while the file
+        can still be closed cleanly with its status."""
+        if not nbytes:
+            return
+        # HDF5 allocates file space when it writes a chunk out of its cache, so the file may
+        # still grow by everything handed to it since the last flush
+        unflushed = self._unflushed_bytes()
+        room = self.room_bytes()
+        if room >= nbytes + unflushed + CLOSE_RESERVE_BYTES:
+            return
+        if unflushed and room >= unflushed + CLOSE_RESERVE_BYTES:
+            self._file.flush()  # settle what HDF5 holds, then count again exactly
+            self._mark_flushed()
+            room = self.room_bytes()
+            if room >= nbytes + CLOSE_RESERVE_BYTES:
+                return
+        raise OSError(errno.ENOSPC, f"no room to write {nbytes} more bytes: {max(room, 0):.0f} bytes "
+                                    f"left under the disk's free space and the file-size limit, "
+                                    f"{CLOSE_RESERVE_BYTES} of them kept for closing the file")
+
+    def _unflushed_bytes(self) -> int:
+        return sum(buf.unflushed_bytes for buf in self._buffers.values()) + self._log_unflushed_bytes
+
+    def _mark_flushed(self) -> None:
+        for buf in self._buffers.values():
+            buf.unflushed_bytes = 0
+        self._log_unflushed_bytes = 0
 
     def _failed_writing(self, exc: BaseException) -> RunWriteError:
         """Remember the first write failure; the error every later append raises."""
@@ -415,6 +496,7 @@ class RunWriter:
         leaves, so that plain h5py still opens the rows written so far."""
         try:
             self._file.close()
+            return
         except Exception as exc:  # noqa: BLE001
             log.error("%s: closing failed: %s", self.path, exc)
         try:

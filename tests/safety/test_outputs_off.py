@@ -148,3 +148,37 @@ def test_bench_safe_shutdown_reports_a_plain_list_with_safety_failures() -> None
         report = bench.safe_shutdown()
         assert len(report.safety_failures) == 1 and report.safety_failures[0] in report
         assert "smu" in report.safety_failures[0]
+
+
+def test_memlab_run_exits_1_naming_the_instrument_that_could_not_be_verified_off(tmp_path, capsys, caplog):
+    from memlab.cli import main
+    from memlab.instruments.bench import DEFAULT_BENCH
+
+    caplog.set_level(logging.CRITICAL + 1)
+    bench_file = tmp_path / "silent-laser.toml"
+    bench_file.write_text(DEFAULT_BENCH.read_text() + "\n[instruments.laser.faults]\ntimeout_after = 10\n")
+    rc = main(["run", "xor", "--family", "optomemristor", "--bench", str(bench_file), "--out", str(tmp_path),
+               "--set", "reads=1", "--set", "relax_s=0.1", "--set", "settle_s=0.01"])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert out.startswith("failed:")
+    [line] = [l for l in err.splitlines() if SAFETY_FAILURE in l]
+    assert line.startswith(f"memlab run: {SAFETY_FAILURE}: laser: could not verify output off")
+
+
+def test_a_final_status_that_cannot_be_written_is_still_reported(tmp_path, monkeypatch):
+    from memlab.storage import RunWriteError, RunWriter
+
+    close = RunWriter.close
+
+    def failing_close(self, *args, **kwargs):
+        close(self, *args, **kwargs)
+        raise RunWriteError(f"{self.path}: could not record the final status (disk full)")
+
+    monkeypatch.setattr(RunWriter, "close", failing_close)
+    with load_bench(None) as bench:
+        result = run_procedure(get_procedure("iv-sweep")(v_max=0.2, v_min=-0.2, step_v=0.1, cycles=1),
+                               bench, tmp_path)
+        assert not any(twin_outputs_on(bench).values())
+    assert result.status == "failed" and "could not record the final status" in result.error
+    assert result.write_failed and not result.ok
