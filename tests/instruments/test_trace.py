@@ -100,6 +100,6 @@ def test_trace_wraps_a_visa_adapter() -> None:
         smu.source_voltage = 0.01
         assert [(r.kind, r.text[:5]) for r in trace.records()[:3]] == [(WRITE, "*IDN?"), (READ, "KEITH"),
                                                                       (WRITE, ":SOUR")]
-        assert smu.adapter.connection.resource_name == address
+        assert "0x2450::04512345" in smu.adapter.connection.resource_name  # pyvisa canonical form
     finally:
         smu.adapter.close()
