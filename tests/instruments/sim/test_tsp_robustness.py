@@ -191,3 +191,13 @@ def test_nan_to_the_707b_is_refused_and_the_switch_keeps_working(switch: Keithle
     switch.write("*RST")
     assert ask(switch, 'print(channel.getclose("allslots"))') == "nil"
     assert switch.error_count == 0
+
+
+def test_each_model_prints_with_its_own_reset_precision(smu: Keithley2600BTwin,
+                                                         switch: Keithley707BTwin) -> None:
+    # 2600B: 6 significant digits after reset; 707B: 10 (format.asciiprecision in their manuals).
+    assert ask(smu, "print(errorqueue.count, format.asciiprecision)") == "0.00000e+00\t6.00000e+00"
+    assert ask(switch, "print(errorqueue.next())") == \
+        "0.000000000e+00\tQueue Is Empty\t0.000000000e+00\t0.000000000e+00"
+    switch.write("format.asciiprecision = 4 reset()")
+    assert ask(switch, "print(format.asciiprecision)") == "1.000000000e+01"
