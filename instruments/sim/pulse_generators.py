@@ -455,7 +455,9 @@ class Keysight33500B(PulseGeneratorTwin):
     """The 33500B (33522B: two channels) in its SCPI; triggered bursts on ``*TRG`` with
     ``TRIG:SOUR BUS``, free-running with ``TRIG:SOUR IMM`` or with bursts off."""
 
-    manufacturer = "Keysight Technologies"
+    # What a 33522B with this firmware answers to *IDN? (it keeps the Agilent name; identity
+    # strings of real units: "Agilent Technologies,33522B,MY578...,4.00-1.19-2.00-58-00").
+    manufacturer = "Agilent Technologies"
     model = "33522B"
     firmware = "4.00-1.19-2.00-58-00"
     default_serial = "MY57800001"

@@ -315,7 +315,7 @@ class PulseRecorder:
 
 
 def test_33500_every_property_round_trips(awg) -> None:
-    assert awg.id.startswith("Keysight Technologies,33522B,")
+    assert awg.id.startswith("Agilent Technologies,33522B,")
     values = {
         "shape": "PULS", "frequency": 2000.0, "amplitude_unit": "VPP", "amplitude": 1.0, "offset": 0.5,
         "phase": 30.0, "square_dutycycle": 40.0, "ramp_symmetry": 25.0, "pulse_period": 1e-3,
