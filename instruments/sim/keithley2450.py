@@ -40,6 +40,7 @@ from memlab.instruments.sim.scpi import (
 from memlab.instruments.sim.smu import (
     DcBias,
     OVERFLOW,
+    pick_range,
     range_for_setting,
     readings,
     seeded_rng,
@@ -250,7 +251,9 @@ class Keithley2450(ScpiInstrument):
             # unless the voltage limit holds it back: then the device's current at the limit.
             held = np.abs(applied_v) >= state["vlim"] * (1 - 1e-9)
             currents = np.where(held, np.clip(currents, -np.abs(programmed), np.abs(programmed)), programmed)
-        current_range = None if state["auto_CURR"] else state["range_CURR"]
+        current_range = self._locked_range("CURR", programmed)
+        if current_range is None:
+            current_range = None if state["auto_CURR"] else state["range_CURR"]
         amps = readings(currents, compliance_a=limit, range_a=current_range,
                         ranges_a=CURRENT_RANGES_A, nplc=self._noise_nplc("CURR"), rng=self.rng)
         if state["src_func"] == "VOLT":
@@ -259,7 +262,9 @@ class Keithley2450(ScpiInstrument):
             self._tripped = bool(np.any(np.abs(applied_v) >= state["vlim"] * (1 - 1e-9)))
         if func == "CURR":
             return amps, sources
-        volts_range = None if state["auto_VOLT"] else state["range_VOLT"]
+        volts_range = self._locked_range("VOLT", programmed)
+        if volts_range is None:
+            volts_range = None if state["auto_VOLT"] else state["range_VOLT"]
         volts = readings(applied_v, compliance_a=210.0, range_a=volts_range,
                          ranges_a=VOLTAGE_RANGES_V, nplc=self._noise_nplc("VOLT"), rng=self.rng)
         if func == "VOLT":
@@ -267,6 +272,18 @@ class Keithley2450(ScpiInstrument):
         with np.errstate(divide="ignore", invalid="ignore"):
             ohms = np.where((amps == 0.0) | (amps == OVERFLOW), OVERFLOW, volts / amps)
         return ohms, sources
+
+    def _locked_range(self, func: str, programmed: np.ndarray) -> float | None:
+        """Measuring the sourced quantity, the measure range is the source range (fixed, or
+        with source autorange the range of the largest level); None otherwise."""
+        state = self.state
+        if state["src_func"] != func:
+            return None
+        if not state["src_auto_" + func]:
+            return float(state["src_range_" + func])
+        ranges = VOLTAGE_RANGES_V if func == "VOLT" else CURRENT_RANGES_A
+        peak = float(np.max(np.abs(programmed))) if len(programmed) else 0.0
+        return pick_range(peak, ranges)
 
     def _measure_once(self) -> tuple[float, float]:
         """One reading at the present source level: (reading, source value)."""

@@ -133,3 +133,15 @@ def test_b2900_current_source_and_its_voltage_limit(shorted: SimWorld) -> None:
     assert amps == pytest.approx(shorted.chip.probe_current(*DEVICE, 2.0), rel=0.02)
     assert amps < 10e-3
     no_errors(twin, ":SYST:ERR?")
+
+
+def test_2450_measure_range_follows_the_source_range_when_measuring_the_source(shorted: SimWorld) -> None:
+    shorted.chip.set_fault(*DEVICE, "stuck", 1e-5)
+    twin = Keithley2450(shorted, "smu")
+    twin.write(':SENS:FUNC "CURR";:SENS:CURR:RANG 1e-6')  # a fixed 1 uA measure range
+    twin.write(":SOUR:FUNC CURR;:SOUR:CURR:VLIM 20;:SOUR:CURR 1e-5;:OUTP ON")
+    reading = float(ask(twin, ":READ?"))
+    assert reading != OVERFLOW and reading == pytest.approx(1e-5, rel=1e-3)
+    # Measuring current while sourcing voltage, the fixed 1 uA range overflows at 10 uA.
+    twin.write(":OUTP OFF;:SOUR:FUNC VOLT;:SOUR:VOLT:ILIM 1e-3;:SOUR:VOLT 1;:OUTP ON")
+    assert float(ask(twin, ":READ?")) == OVERFLOW
