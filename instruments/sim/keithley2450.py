@@ -739,7 +739,7 @@ class Keithley2450(ScpiInstrument):
             p.setting(f"{base}:NPLCycles", f"nplc_{func}", Number(0.01, 10.0, 1.0))
             p.setting(f"{base}:AZERo[:STATe]", f"azer_{func}", Boolean())
             p.add(f":MEASure:{word}[:DC]", query=K._measure(func))
-        for func, (word, _) in _SENSE.items():
+        for func, (word, ranges) in _SENSE.items():
             base = f":SENSe[1]:{word}[:DC]"
             # The averaging filter: modelled as less noise (and, repeating, more time).
             p.stored(f"{base}:AVERage[:STATe]", f"aver_{func}", Boolean(), False)

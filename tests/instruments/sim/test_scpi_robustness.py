@@ -119,3 +119,9 @@ def test_the_largest_reading_count_answers_within_seconds(smu: Keithley2450, sou
     assert reading != 0.0
     assert ask(smu, ":TRAC:ACT?") == "100000"  # defbuffer1 keeps the newest 100,000
     assert codes(smu) == []
+
+
+def test_2450_autorange_limits_default_to_each_functions_own_ranges(smu: Keithley2450) -> None:
+    assert float(ask(smu, ":SENS:CURR:RANG:AUTO:LLIM?")) == pytest.approx(10e-9)
+    assert float(ask(smu, ":SENS:VOLT:RANG:AUTO:ULIM?")) == pytest.approx(200.0)
+    assert float(ask(smu, ":SENS:RES:RANG:AUTO:LLIM?")) == pytest.approx(20.0)
