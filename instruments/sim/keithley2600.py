@@ -760,8 +760,10 @@ class TriggerNamespace(TspObject):
 
 class StatusRegister(TspObject):
     """One register of the TSP status model (``status.measurement``, ...): ``condition`` (what
-    holds now), ``event`` (latched rising edges, cleared when read), ``enable``, ``ntr``, ``ptr``
-    and its sub-registers as attributes. What the twin does not signal stays 0."""
+    holds now), ``event`` (the transitions selected by ``ptr``/``ntr``, cleared when read),
+    ``enable``, ``ntr``, ``ptr`` and its sub-registers as attributes. The twin samples the
+    condition when a register of it is read, so a transition that came and went between two
+    reads is not latched. What the twin does not signal stays 0."""
 
     enable = Attr(0, minimum=0, maximum=65535, kind=int)
     ntr = Attr(0, minimum=0, maximum=65535, kind=int)
