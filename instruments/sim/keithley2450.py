@@ -15,8 +15,8 @@ What it models (see docs/simulator.md for the figures):
 
 Time charged: integration ``NPLC / line frequency`` (twice with autozero on), a source delay per point
 (auto: by current range) and a fixed per-reading overhead; bus latency per message.
-Sourcing current is modelled by choosing the voltage that gives the current on the device's
-present small-signal conductance (clamped at ``VLIM``).
+Sourcing current applies the voltage that drives the current through the device (clamped at
+``VLIM``, where the device's own current then flows: compliance).
 """
 
 from __future__ import annotations
@@ -40,10 +40,12 @@ from memlab.instruments.sim.scpi import (
 from memlab.instruments.sim.smu import (
     DcBias,
     OVERFLOW,
+    pick_range,
     range_for_setting,
     readings,
     seeded_rng,
     terminal_voltages,
+    voltage_driving,
 )
 from memlab.instruments.sim.world import SimWorld
 
@@ -199,16 +201,10 @@ class Keithley2450(ScpiInstrument):
         return self.state["ilim"] if self.state["src_func"] == "VOLT" else abs(self.state["src_CURR"]) or 1e-12
 
     def _voltage_for_current(self, current_a: float | None = None) -> float:
+        """The voltage that drives the current through the device (a current source finds it by
+        feedback), clamped at VLIM: the limit when the device cannot carry it."""
         current = self.state["src_CURR"] if current_a is None else current_a
-        if current == 0.0:
-            return 0.0
-        device = self.world.device_for(self.terminal)
-        if device is None:
-            return float(np.copysign(self.state["vlim"], current))
-        probe_v = 0.1
-        conductance = abs(self.world.chip.probe_current(*device, probe_v)) / probe_v
-        voltage = current / conductance if conductance > 0 else np.copysign(np.inf, current)
-        return float(np.clip(voltage, -self.state["vlim"], self.state["vlim"]))
+        return voltage_driving(self.world, self.terminal, float(current), self.state["vlim"])
 
     # -- measuring ------------------------------------------------------------------------------
 
@@ -251,7 +247,13 @@ class Keithley2450(ScpiInstrument):
         else:
             limit = max(float(np.max(np.abs(programmed))), 1e-12)
             sources = programmed
-        current_range = None if state["auto_CURR"] else state["range_CURR"]
+            # A current source forces its current (the device's noise shows in the voltage)
+            # unless the voltage limit holds it back: then the device's current at the limit.
+            held = np.abs(applied_v) >= state["vlim"] * (1 - 1e-9)
+            currents = np.where(held, np.clip(currents, -np.abs(programmed), np.abs(programmed)), programmed)
+        current_range = self._locked_range("CURR", programmed)
+        if current_range is None:
+            current_range = None if state["auto_CURR"] else state["range_CURR"]
         amps = readings(currents, compliance_a=limit, range_a=current_range,
                         ranges_a=CURRENT_RANGES_A, nplc=self._noise_nplc("CURR"), rng=self.rng)
         if state["src_func"] == "VOLT":
@@ -260,7 +262,9 @@ class Keithley2450(ScpiInstrument):
             self._tripped = bool(np.any(np.abs(applied_v) >= state["vlim"] * (1 - 1e-9)))
         if func == "CURR":
             return amps, sources
-        volts_range = None if state["auto_VOLT"] else state["range_VOLT"]
+        volts_range = self._locked_range("VOLT", programmed)
+        if volts_range is None:
+            volts_range = None if state["auto_VOLT"] else state["range_VOLT"]
         volts = readings(applied_v, compliance_a=210.0, range_a=volts_range,
                          ranges_a=VOLTAGE_RANGES_V, nplc=self._noise_nplc("VOLT"), rng=self.rng)
         if func == "VOLT":
@@ -268,6 +272,18 @@ class Keithley2450(ScpiInstrument):
         with np.errstate(divide="ignore", invalid="ignore"):
             ohms = np.where((amps == 0.0) | (amps == OVERFLOW), OVERFLOW, volts / amps)
         return ohms, sources
+
+    def _locked_range(self, func: str, programmed: np.ndarray) -> float | None:
+        """Measuring the sourced quantity, the measure range is the source range (fixed, or
+        with source autorange the range of the largest level); None otherwise."""
+        state = self.state
+        if state["src_func"] != func:
+            return None
+        if not state["src_auto_" + func]:
+            return float(state["src_range_" + func])
+        ranges = VOLTAGE_RANGES_V if func == "VOLT" else CURRENT_RANGES_A
+        peak = float(np.max(np.abs(programmed))) if len(programmed) else 0.0
+        return pick_range(peak, ranges)
 
     def _measure_once(self) -> tuple[float, float]:
         """One reading at the present source level: (reading, source value)."""
@@ -301,13 +317,14 @@ class Keithley2450(ScpiInstrument):
         name, elements = self._buffer_and_elements(cmd, 0)
         buffer = self._buffer(name)
         count = self.state["count"]
-        values, sources, times = [], [], []
-        for _ in range(count):
+        if count == 1:
             value, source = self._measure_once()
-            values.append(value)
-            sources.append(source)
-            times.append(self.clock.now())
-        self._store(name, np.array(values), np.array(sources), np.array(times))
+            self._store(name, np.array([value]), np.array([source]), np.array([self.clock.now()]))
+        else:
+            # count readings at the present source level, computed at once as a SimpleLoop would
+            func = self.state["src_func"]
+            self._run(_Sweep(np.array([self.state["src_" + func]]), 0.0, count, name, func,
+                             turns_output_on=False))
         self.charge(QUERY_OVERHEAD_S)
         return self._format_elements(buffer, len(buffer), len(buffer), elements)
 
@@ -578,6 +595,10 @@ class Keithley2450(ScpiInstrument):
             # The empty trigger model takes nothing but a reading per :INIT.
             self._trace_trigger(Command(cmd.header, False, (), ()))
             return
+        self._run(sweep)
+
+    def _run(self, sweep: _Sweep) -> None:
+        """Run a trigger model: every point in one vectorised pass over the chip."""
         state = self.state
         if sweep.turns_output_on:
             state["output"] = True
@@ -591,6 +612,10 @@ class Keithley2450(ScpiInstrument):
         if sweep.source_func == "VOLT":
             currents = self.world.sweep(self.terminal, levels, per_point, state["ilim"])
             applied = levels
+        elif len(levels) and np.all(levels == levels[0]):
+            # One current throughout (repeated readings): one voltage, one vectorised pass.
+            applied = np.full(len(levels), self._voltage_for_current(float(levels[0])))
+            currents = self.world.sweep(self.terminal, applied, per_point, abs(float(levels[0])) or 1e-12)
         else:
             applied = np.array([self._voltage_for_current(i) for i in levels])
             currents = np.array([self.world.source_voltage(self.terminal, v, per_point, abs(i) or 1e-12)
@@ -714,7 +739,7 @@ class Keithley2450(ScpiInstrument):
             p.setting(f"{base}:NPLCycles", f"nplc_{func}", Number(0.01, 10.0, 1.0))
             p.setting(f"{base}:AZERo[:STATe]", f"azer_{func}", Boolean())
             p.add(f":MEASure:{word}[:DC]", query=K._measure(func))
-        for func, (word, _) in _SENSE.items():
+        for func, (word, ranges) in _SENSE.items():
             base = f":SENSe[1]:{word}[:DC]"
             # The averaging filter: modelled as less noise (and, repeating, more time).
             p.stored(f"{base}:AVERage[:STATe]", f"aver_{func}", Boolean(), False)

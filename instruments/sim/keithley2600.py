@@ -16,6 +16,7 @@ reference/zero integration per reading, plus the settling times and pulse widths
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -757,6 +758,137 @@ class TriggerNamespace(TspObject):
         return False
 
 
+class StatusRegister(TspObject):
+    """One register of the TSP status model (``status.measurement``, ...): ``condition`` (what
+    holds now), ``event`` (the transitions selected by ``ptr``/``ntr``, cleared when read),
+    ``enable``, ``ntr``, ``ptr`` and its sub-registers as attributes. The twin samples the
+    condition when a register of it is read, so a transition that came and went between two
+    reads is not latched. What the twin does not signal stays 0."""
+
+    enable = Attr(0, minimum=0, maximum=65535, kind=int)
+    ntr = Attr(0, minimum=0, maximum=65535, kind=int)
+    ptr = Attr(lambda o: 65535, minimum=0, maximum=65535, kind=int)
+
+    def __init__(self, instrument: TspInstrument, path: str,
+                 condition: Callable[[], int] | None = None, **bits: int) -> None:
+        super().__init__(instrument, path)
+        self._condition = condition or (lambda: 0)
+        self._latched = 0
+        self._last = 0
+        for name, value in bits.items():
+            object.__setattr__(self, name, value)
+
+    def _update(self) -> int:
+        now = int(self._condition())
+        rising = now & ~self._last & self.ptr
+        falling = ~now & self._last & self.ntr
+        self._latched |= rising | falling
+        self._last = now
+        return now
+
+    @property
+    def condition(self) -> int:
+        return self._update()
+
+    @property
+    def event(self) -> int:
+        self._update()
+        value, self._latched = self._latched, 0
+        return value
+
+    def add(self, name: str, register: StatusRegister) -> StatusRegister:
+        object.__setattr__(self, name, register)
+        return register
+
+    def reset(self) -> None:
+        self._reset_values()
+        self._latched = 0
+        self._last = 0
+
+
+class StatusModel(StatusRegister):
+    """The global ``status``: ``status.condition`` (the status byte), ``status.measurement``
+    with ``instrument.smuX`` (voltage/current limit bits from compliance), ``operation``,
+    ``questionable``, ``standard`` and ``system``; ``status.reset()``."""
+
+    request_enable = Attr(0, minimum=0, maximum=255, kind=int)
+    node_enable = Attr(0, minimum=0, maximum=255, kind=int)
+
+    MEASUREMENT_SUMMARY_BIT = 1
+    #: bits of status.measurement and status.measurement.instrument.smuX (2600B manual)
+    VOLTAGE_LIMIT = 2
+    CURRENT_LIMIT = 4
+
+    def __init__(self, instrument: Keithley2600BTwin) -> None:
+        super().__init__(instrument, "status", condition=instrument.status_byte,
+                         MEASUREMENT_SUMMARY_BIT=1, SYSTEM_SUMMARY_BIT=2, ERROR_AVAILABLE=4,
+                         QUESTIONABLE_SUMMARY_BIT=8, MESSAGE_AVAILABLE=16,
+                         EVENT_SUMMARY_BIT=32, MASTER_SUMMARY_STATUS=64, OPERATION_SUMMARY_BIT=128)
+        smus = instrument.smus
+
+        def limits(letters: tuple[str, ...]) -> int:
+            bits = 0
+            for letter in letters:
+                smu = smus[letter]
+                if smu._in_compliance:
+                    bits |= self.CURRENT_LIMIT if smu.source.func == Smu.OUTPUT_DCVOLTS else self.VOLTAGE_LIMIT
+            return bits
+
+        letters = tuple(smus)
+        limit_bits = {"VOLTAGE_LIMIT": 2, "VLMT": 2, "CURRENT_LIMIT": 4, "ILMT": 4}
+        measurement = self.add("measurement", StatusRegister(instrument, "status.measurement",
+                                                             lambda: limits(letters), **limit_bits))
+        inst = measurement.add("instrument", StatusRegister(
+            instrument, "status.measurement.instrument",
+            lambda: sum(2 << k for k, letter in enumerate(letters) if limits((letter,)))))
+        for letter in letters:
+            inst.add(f"smu{letter}", StatusRegister(
+                instrument, f"status.measurement.instrument.smu{letter}",
+                lambda letter=letter: limits((letter,)), **limit_bits))
+        for name in ("voltage_limit", "current_limit", "reading_overflow", "buffer_available"):
+            measurement.add(name, StatusRegister(instrument, f"status.measurement.{name}"))
+        for name in ("operation", "questionable", "system", "system2", "system3", "system4",
+                     "system5"):
+            self.add(name, StatusRegister(instrument, f"status.{name}"))
+        self.add("standard", StatusRegister(instrument, "status.standard", lambda: instrument.esr))
+
+    def _registers(self) -> list[StatusRegister]:
+        found: list[StatusRegister] = []
+        pending: list[StatusRegister] = [self]
+        while pending:
+            register = pending.pop()
+            found.append(register)
+            pending.extend(v for v in vars(register).values() if isinstance(v, StatusRegister))
+        return found
+
+    def reset(self) -> None:  # type: ignore[override]
+        """``status.reset()``: every enable and transition filter to its default."""
+        for register in self._registers():
+            StatusRegister.reset(register)
+
+
+class DisplaySmu(TspObject):
+    """``display.smuX``: what the front panel shows for one channel (kept, not drawn)."""
+
+    digits = Attr(5, choices=(4, 5, 6), kind=int)
+
+    def __init__(self, instrument: TspInstrument, letter: str) -> None:
+        super().__init__(instrument, f"display.smu{letter}")
+        object.__setattr__(self, "measure", DisplaySmuMeasure(instrument, letter))
+        object.__setattr__(self, "limit", DisplaySmuMeasure(instrument, letter, "limit"))
+
+    def reset(self) -> None:
+        self._reset_values()
+        self.measure._reset_values()
+
+
+class DisplaySmuMeasure(TspObject):
+    func = Attr(0, choices=(0, 1, 2, 3), kind=int)
+
+    def __init__(self, instrument: TspInstrument, letter: str, node: str = "measure") -> None:
+        super().__init__(instrument, f"display.smu{letter}.{node}")
+
+
 class Keithley2600BTwin(TspInstrument):
     """A simulated 2600B: ``model_number`` one of :data:`MODELS`.
 
@@ -808,8 +940,20 @@ class Keithley2600BTwin(TspInstrument):
         g.SweepVLinMeasureI = self._sweep_v_lin
         g.SweepVLogMeasureI = self._sweep_v_log
         g.PulseVMeasureI = self._pulse_v
+        self.status = StatusModel(self)
+        g.status = self.status
+        display = self.display
+        for letter in self.smus:
+            object.__setattr__(display, f"smu{letter}", DisplaySmu(self, letter))
+        for name, value in (("MEASURE_DCAMPS", 0), ("MEASURE_DCVOLTS", 1), ("MEASURE_OHMS", 2),
+                            ("MEASURE_WATTS", 3), ("DIGITS_4_5", 4), ("DIGITS_5_5", 5),
+                            ("DIGITS_6_5", 6), ("LIMIT_IV", 0), ("LIMIT_P", 1)):
+            object.__setattr__(display, name, value)
 
     def reset_model(self) -> None:
+        self.status.reset()
+        for letter in self.smus:
+            getattr(self.display, f"smu{letter}").reset()
         for smu in self.smus.values():
             smu.reset()
         for timer in self.trigger_timers:

@@ -152,6 +152,8 @@ class Keithley707BTwin(TspInstrument):
     :param model_number: "707B" or "708B" (one slot).
     """
 
+    ascii_digits = 10  # format.asciiprecision after reset (707B reference manual)
+
     firmware = "1.5.0"
     default_serial = "4395011"
 

@@ -40,6 +40,7 @@ from memlab.instruments.sim.smu import (
     readings,
     seeded_rng,
     terminal_voltages,
+    voltage_driving,
 )
 from memlab.instruments.sim.world import SimWorld
 
@@ -150,9 +151,31 @@ class KeysightB2900(ScpiInstrument):
 
     def _apply_bias(self, ch: int) -> None:
         state = self.state
-        if state[f"mode{ch}"] != "VOLT":
-            raise ScpiError(-221, "Settings conflict", "current sourcing is not modelled on the B2900 twin")
+        if state[f"mode{ch}"] == "CURR":
+            # A current source settles at the voltage that drives its current (within the
+            # voltage limit); the device sits under that voltage.
+            current = state[f"CURR{ch}"]
+            voltage = voltage_driving(self.world, self.terminals[ch], current, state[f"vlim{ch}"])
+            self.bias[ch].set(on=state[f"out{ch}"], voltage_v=voltage, compliance_a=abs(current) or 1e-12)
+            return
         self.bias[ch].set(on=state[f"out{ch}"], voltage_v=state[f"VOLT{ch}"], compliance_a=self._compliance(ch))
+
+    def _report_current_source(self, ch: int, levels_a: np.ndarray, applied_v: np.ndarray,
+                               device_a: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
+        """Sourcing current: the set current flows unless the voltage limit holds the source
+        back (compliance); then the device's current at the limit flows."""
+        state = self.state
+        held = np.abs(applied_v) >= state[f"vlim{ch}"] * (1 - 1e-9)
+        currents = np.where(held & (np.abs(device_a) < np.abs(levels_a)), device_a, levels_a)
+        amps = readings(currents, compliance_a=self.current_ranges[-1],
+                        range_a=None if state[f"iauto{ch}"] else state[f"irange{ch}"],
+                        ranges_a=self.current_ranges, nplc=state[f"nplc{ch}"], rng=self.rng)
+        volts = readings(applied_v, compliance_a=210.0, range_a=None if state[f"vauto{ch}"] else state[f"vrange{ch}"],
+                         ranges_a=VOLTAGE_RANGES_V, nplc=state[f"nplc{ch}"], rng=self.rng)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ohms = np.where((amps == 0.0) | (amps == OVERFLOW), OVERFLOW, volts / amps)
+        status = np.where(held, 8, 0).astype(np.float64)
+        return {"VOLT": volts, "CURR": amps, "RES": ohms, "TIME": times, "STAT": status, "SOUR": levels_a.copy()}
 
     def _report(self, ch: int, levels: np.ndarray, currents: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
         """True levels and currents -> the columns the instrument reports."""
@@ -192,8 +215,13 @@ class KeysightB2900(ScpiInstrument):
                 aperture = self._aperture_s(ch)
                 current = self.bias[ch].hold(aperture)
                 self.charge(aperture + POINT_OVERHEAD_S)
-                level = np.array([self.state[f"VOLT{ch}"]])
-                columns = self._report(ch, level, np.array([current]), np.array([self.clock.now()]))
+                now = np.array([self.clock.now()])
+                if self.state[f"mode{ch}"] == "CURR":
+                    columns = self._report_current_source(
+                        ch, np.array([self.state[f"CURR{ch}"]]), np.array([self.bias[ch].voltage_v]),
+                        np.array([current]), now)
+                else:
+                    columns = self._report(ch, np.array([self.state[f"VOLT{ch}"]]), np.array([current]), now)
                 elements = (element,) if element else self.state["elements"]
                 replies.append(self._format_columns(columns, elements))
             return ",".join(replies)
@@ -205,12 +233,15 @@ class KeysightB2900(ScpiInstrument):
         """The source value of each point of a run (peak levels for pulses)."""
         state = self.state
         count = state[f"trig_count{ch}"]
-        mode = state[f"VOLT_smode{ch}"]
+        func = state[f"mode{ch}"]
+        mode = state[f"{func}_smode{ch}"]
         if mode == "LIST":
-            values = state[f"VOLT_list{ch}"]
+            values = state[f"{func}_list{ch}"]
             if not len(values):
                 raise ScpiError(-221, "Settings conflict", "list mode with an empty list")
             return np.resize(values, count)
+        if func == "CURR":
+            return np.full(count, state[f"CURR_trig{ch}"])
         if mode == "SWE":
             sweep = np.linspace(state[f"VOLT_start{ch}"], state[f"VOLT_stop{ch}"], state[f"swe_points{ch}"])
             return np.resize(sweep, count)
@@ -238,6 +269,19 @@ class KeysightB2900(ScpiInstrument):
         self.bias[ch].hold()
         start = self.clock.now()
         terminal = self.terminals[ch]
+        if state[f"mode{ch}"] == "CURR":
+            if pulsed:
+                raise ScpiError(-221, "Settings conflict", "pulsed current sourcing is not modelled on the B2900 twin")
+            vlim = state[f"vlim{ch}"]
+            applied = np.array([voltage_driving(self.world, terminal, float(i), vlim) for i in levels])
+            device = np.array([self.world.source_voltage(terminal, float(v), interval, abs(float(i)) or 1e-12)
+                               for v, i in zip(applied, levels)])
+            self.charge(interval * len(levels))
+            self.bias[ch].restart()
+            times = start + interval * np.arange(len(levels)) + state[f"acq_del{ch}"]
+            columns = self._report_current_source(ch, levels, applied, device, times)
+            self._store_run(ch, columns)
+            return
         if pulsed:
             width = state[f"puls_width{ch}"]
             currents = self.world.sweep(terminal, levels, width, self._compliance(ch))
@@ -250,6 +294,10 @@ class KeysightB2900(ScpiInstrument):
         self.bias[ch].restart()
         times = start + interval * np.arange(len(levels)) + state[f"acq_del{ch}"]
         columns = self._report(ch, levels, currents, times)
+        self._store_run(ch, columns)
+
+    def _store_run(self, ch: int, columns: dict[str, np.ndarray]) -> None:
+        state = self.state
         self.runs[ch].extend(columns)
         if state[f"trace_cont{ch}"] == "NEXT" and len(self.traces[ch]) < state[f"trace_points{ch}"]:
             room = state[f"trace_points{ch}"] - len(self.traces[ch])
@@ -316,7 +364,7 @@ class KeysightB2900(ScpiInstrument):
             if not triggered:
                 # The triggered level follows the immediate one until set on its own.
                 self.state[f"{func}_trig{ch}"] = self.state[key]
-                if func == "VOLT" and self.state[f"mode{ch}"] == "VOLT":
+                if self.state[f"mode{ch}"] == func:
                     self._apply_bias(ch)
             return None
         return handler
@@ -365,7 +413,7 @@ class KeysightB2900(ScpiInstrument):
                 return param.format(self.state[f"{key}{ch}"], self)
             cmd.expect(1)
             self.state[f"{key}{ch}"] = param.parse(cmd.args[0])
-            if after_bias and self.state[f"mode{ch}"] == "VOLT":
+            if after_bias:
                 self._apply_bias(ch)
             return None
         return handler
@@ -428,7 +476,7 @@ class KeysightB2900(ScpiInstrument):
               query=B._per_channel("VOLT_stop", Number(-210, 210, 0, unit="V")))
         p.add(f"{src}:SWEep:POINts", set=B._per_channel("swe_points", Number(1, LIST_MAX, 1, integer=True)),
               query=B._per_channel("swe_points", Number(1, LIST_MAX, 1, integer=True)))
-        p.add(f"{src}:FUNCtion:MODE", set=B._per_channel("mode", Choice("VOLTage|CURRent")),
+        p.add(f"{src}:FUNCtion:MODE", set=B._per_channel("mode", Choice("VOLTage|CURRent"), after_bias=True),
               query=B._per_channel("mode", Choice("VOLTage|CURRent")))
         p.add(f"{src}:FUNCtion:SHAPe", set=B._per_channel("shape", Choice("DC|PULSe")),
               query=B._per_channel("shape", Choice("DC|PULSe")))

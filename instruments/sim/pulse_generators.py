@@ -330,7 +330,9 @@ class PulseGeneratorTwin(ScpiInstrument):
         except ClippedValue as error:
             period, clipped = error.value, error
         self.state[f"period{ch}"] = period
-        if self.state[f"hold{ch}"] == "DCYC":
+        if self.state[f"hold{ch}"] == "WIDT":
+            self.state[f"dcyc{ch}"] = min(99.99, max(0.01, 100.0 * self.state[f"width{ch}"] / period))
+        else:
             # The duty cycle is held: the width scales with the period.
             self.state[f"width{ch}"] = max(self.width_range_s[0], period * self.state[f"dcyc{ch}"] / 100.0)
             if clipped is not None:
@@ -453,7 +455,9 @@ class Keysight33500B(PulseGeneratorTwin):
     """The 33500B (33522B: two channels) in its SCPI; triggered bursts on ``*TRG`` with
     ``TRIG:SOUR BUS``, free-running with ``TRIG:SOUR IMM`` or with bursts off."""
 
-    manufacturer = "Keysight Technologies"
+    # What a 33522B with this firmware answers to *IDN? (it keeps the Agilent name; identity
+    # strings of real units: "Agilent Technologies,33522B,MY578...,4.00-1.19-2.00-58-00").
+    manufacturer = "Agilent Technologies"
     model = "33522B"
     firmware = "4.00-1.19-2.00-58-00"
     default_serial = "MY57800001"
@@ -701,10 +705,16 @@ class Keysight81160A(PulseGeneratorTwin):
             self.state[f"func{ch}"] = short
             steps = ((PulseGeneratorTwin._frequency, "FREQ"), (PulseGeneratorTwin._level("AMPL"), "VOLT"),
                      (PulseGeneratorTwin._level("OFFS"), "VOLT:OFFS"))
+            first_error: ScpiError | None = None
             for (handler_, header), token in zip(steps, cmd.args):
                 if token.strip().upper() in ("DEF", ""):
                     continue
-                handler_(self, Command(header, False, (token,), suffixes))
+                try:  # a coupling message (width shortened) does not stop the other values
+                    handler_(self, Command(header, False, (token,), suffixes))
+                except ScpiError as error:
+                    first_error = first_error or error
+            if first_error is not None:
+                raise first_error
         return handler
 
     def _apply_query(self, cmd: Command) -> str:

@@ -581,10 +581,11 @@ class FormatObject(TspObject):
 
     data = Attr(1, choices=(1, 2, 3), kind=int)
     byteorder = Attr(1, choices=(0, 1), kind=int)
-    asciiprecision = Attr(0, minimum=0, maximum=16, kind=int)
+    # The reset precision is the model's: 6 on the 2600B, 10 on the 707B (their manuals).
+    asciiprecision = Attr(lambda o: o._instrument.ascii_digits, minimum=0, maximum=16, kind=int)
 
     def number(self, value: float) -> str:
-        digits = self.asciiprecision or 6
+        digits = self.asciiprecision or self._instrument.ascii_digits
         return _format_number(value, digits)
 
 
@@ -760,6 +761,8 @@ class TspInstrument(VirtualInstrument):
     model_number = "2600B"
     interrupt_unread_queries = False
     error_queue_size = 100
+    #: significant digits of printed numbers after reset (format.asciiprecision)
+    ascii_digits = 6
 
     def __init__(self, world: SimWorld, name: str = "", *, serial: str | None = None) -> None:
         super().__init__(world, name, serial=serial)
@@ -1029,7 +1032,7 @@ class TspInstrument(VirtualInstrument):
                            f"Parameter error printbuffer indices {first}..{last}: buffer holds {size}")
         block = np.column_stack([c[first - 1:last] for c in columns]).ravel()
         if self.format.data == FormatObject.ASCII:
-            digits = self.format.asciiprecision or 6
+            digits = self.format.asciiprecision or self.ascii_digits
             self.reply(", ".join(_format_number(v, digits) for v in block.tolist()))
         else:
             self.reply_bytes(self._binary(block))

@@ -107,3 +107,21 @@ def test_command_channels_refuses_a_huge_range() -> None:
     with pytest.raises(ScpiError) as caught:
         Command("X", False, ("(@1:99999999)",), ()).channels(0)
     assert caught.value.code == -222
+
+
+@pytest.mark.parametrize("source", [":SOUR:FUNC VOLT;:SOUR:VOLT 0.1", ":SOUR:FUNC CURR;:SOUR:CURR 1e-7"])
+def test_the_largest_reading_count_answers_within_seconds(smu: Keithley2450, source: str) -> None:
+    smu.write(source)
+    smu.write(":OUTP ON;:SENS:COUN 300000")
+    start = time.perf_counter()
+    reading = float(ask(smu, ":READ?"))
+    assert time.perf_counter() - start < 5.0
+    assert reading != 0.0
+    assert ask(smu, ":TRAC:ACT?") == "100000"  # defbuffer1 keeps the newest 100,000
+    assert codes(smu) == []
+
+
+def test_2450_autorange_limits_default_to_each_functions_own_ranges(smu: Keithley2450) -> None:
+    assert float(ask(smu, ":SENS:CURR:RANG:AUTO:LLIM?")) == pytest.approx(10e-9)
+    assert float(ask(smu, ":SENS:VOLT:RANG:AUTO:ULIM?")) == pytest.approx(200.0)
+    assert float(ask(smu, ":SENS:RES:RANG:AUTO:LLIM?")) == pytest.approx(20.0)

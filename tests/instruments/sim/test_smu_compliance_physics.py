@@ -118,3 +118,30 @@ def test_2600b_measure_range_follows_the_source_range_when_sourcing_current(shor
     twin.write("smua.source.output = 0 smua.source.func = smua.OUTPUT_DCVOLTS "
                "smua.source.levelv = 0.1 smua.source.limiti = 1e-3 smua.source.output = 1")
     assert float(ask(twin, "print(smua.measure.i())")) == OVERFLOW
+
+
+def test_b2900_current_source_and_its_voltage_limit(shorted: SimWorld) -> None:
+    twin = KeysightB2900(shorted, "smu")
+    for command in (":SOUR:FUNC:MODE CURR", ":SENS:VOLT:PROT 2", f":SOUR:CURR {LIMIT_A}", ":OUTP ON"):
+        twin.write(command)
+    assert float(ask(twin, ":MEAS:CURR? (@1)")) == pytest.approx(LIMIT_A, rel=1e-3)
+    assert float(ask(twin, ":MEAS:VOLT? (@1)")) == pytest.approx(LIMIT_A * short_ohm(shorted), rel=0.02)
+    # 10 mA would need 10 V across the 1 kOhm short: the 2 V limit holds the source back.
+    twin.write(":SOUR:CURR 10e-3")
+    volts, amps = (float(v) for v in ask(twin, ":MEAS? (@1)").split(",")[:2])
+    assert volts == pytest.approx(2.0, rel=1e-3)
+    assert amps == pytest.approx(shorted.chip.probe_current(*DEVICE, 2.0), rel=0.02)
+    assert amps < 10e-3
+    no_errors(twin, ":SYST:ERR?")
+
+
+def test_2450_measure_range_follows_the_source_range_when_measuring_the_source(shorted: SimWorld) -> None:
+    shorted.chip.set_fault(*DEVICE, "stuck", 1e-5)
+    twin = Keithley2450(shorted, "smu")
+    twin.write(':SENS:FUNC "CURR";:SENS:CURR:RANG 1e-6')  # a fixed 1 uA measure range
+    twin.write(":SOUR:FUNC CURR;:SOUR:CURR:VLIM 20;:SOUR:CURR 1e-5;:OUTP ON")
+    reading = float(ask(twin, ":READ?"))
+    assert reading != OVERFLOW and reading == pytest.approx(1e-5, rel=1e-3)
+    # Measuring current while sourcing voltage, the fixed 1 uA range overflows at 10 uA.
+    twin.write(":OUTP OFF;:SOUR:FUNC VOLT;:SOUR:VOLT:ILIM 1e-3;:SOUR:VOLT 1;:OUTP ON")
+    assert float(ask(twin, ":READ?")) == OVERFLOW

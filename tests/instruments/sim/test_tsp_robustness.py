@@ -107,11 +107,37 @@ def test_sandbox_keeps_time_functions(smu: Keithley2600BTwin) -> None:
     assert ask(smu, "print(type(os.time()), type(os.clock()))") == "number\tnumber"
 
 
-def _interrupt_soon(after_s: float) -> None:
-    def handler(signum, frame):  # noqa: ANN001 - the signal module's signature
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, after_s)
+class CtrlC:
+    """Ctrl-C while a script runs: SIGALRM raises KeyboardInterrupt every 50 ms from 0.2 s on
+    until the interrupt has come out (Python drops one that lands in a garbage-collection
+    callback, as it would a real Ctrl-C; a user presses again)."""
+
+    def __enter__(self) -> CtrlC:
+        self.armed = True
+        self.previous = signal.getsignal(signal.SIGALRM)
+
+        def handler(signum, frame):  # noqa: ANN001 - the signal module's signature
+            if self.armed:
+                raise KeyboardInterrupt
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.2, 0.05)
+        return self
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def interrupted(twin: TspInstrument, script: str) -> None:
+    with CtrlC() as ctrl_c, pytest.raises(KeyboardInterrupt):
+        try:
+            twin.write(script)
+        finally:
+            ctrl_c.disarm()
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
@@ -122,28 +148,14 @@ def _interrupt_soon(after_s: float) -> None:
     "while true do coroutine.resume(coroutine.create(function() smua.measure.i() end)) end",
 ], ids=["bare", "pcall", "nested pcall", "coroutine"])
 def test_ctrl_c_in_a_script_reaches_the_caller(smu: Keithley2600BTwin, script: str) -> None:
-    previous = signal.getsignal(signal.SIGALRM)
-    try:
-        _interrupt_soon(0.2)
-        with pytest.raises(KeyboardInterrupt):
-            smu.write(script)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    interrupted(smu, script)
     assert all("KeyboardInterrupt" not in message for _, message in errors(smu))
     assert ask(smu, "print(1)") == "1.00000e+00"
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
 def test_ctrl_c_in_the_707b_script_reaches_the_caller(switch: Keithley707BTwin) -> None:
-    previous = signal.getsignal(signal.SIGALRM)
-    try:
-        _interrupt_soon(0.2)
-        with pytest.raises(KeyboardInterrupt):
-            switch.write("while true do pcall(channel.open, 'allslots') end")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    interrupted(switch, "while true do pcall(channel.open, 'allslots') end")
     assert all("KeyboardInterrupt" not in message for _, message in errors(switch))
     assert ask(switch, 'print(channel.getclose("allslots"))') == "nil"
 
@@ -179,3 +191,13 @@ def test_nan_to_the_707b_is_refused_and_the_switch_keeps_working(switch: Keithle
     switch.write("*RST")
     assert ask(switch, 'print(channel.getclose("allslots"))') == "nil"
     assert switch.error_count == 0
+
+
+def test_each_model_prints_with_its_own_reset_precision(smu: Keithley2600BTwin,
+                                                         switch: Keithley707BTwin) -> None:
+    # 2600B: 6 significant digits after reset; 707B: 10 (format.asciiprecision in their manuals).
+    assert ask(smu, "print(errorqueue.count, format.asciiprecision)") == "0.00000e+00\t6.00000e+00"
+    assert ask(switch, "print(errorqueue.next())") == \
+        "0.000000000e+00\tQueue Is Empty\t0.000000000e+00\t0.000000000e+00"
+    switch.write("format.asciiprecision = 4 reset()")
+    assert ask(switch, "print(format.asciiprecision)") == "1.000000000e+01"

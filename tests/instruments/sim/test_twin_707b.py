@@ -82,7 +82,7 @@ def test_patterns_counts_and_delays(twin: Keithley707BTwin, world: SimWorld) -> 
     start = world.clock.now()
     twin.write('channel.close("1A02")')
     assert world.clock.now() - start == pytest.approx(RELAY_SETTLE_S + 0.25, rel=0.01)
-    assert ask(twin, 'print(channel.getdelay("1A02"))') == "2.50000e-01"
+    assert ask(twin, 'print(channel.getdelay("1A02"))') == "2.500000000e-01"  # precision 10
 
 
 def test_relays_route_terminals_to_devices(twin: Keithley707BTwin, world: SimWorld) -> None:

@@ -238,7 +238,7 @@ def test_stock_pymeasure_agilent33500_drives_the_twin(world: SimWorld) -> None:
     world.connect("pulse", 3, 0)
     twin = Twin33500B(world, "pulse")
     stock = Agilent33500(SimAdapter(twin))
-    assert stock.id.startswith("Keysight Technologies,33522B")
+    assert stock.id.startswith("Agilent Technologies,33522B")
     stock.shape = "PULS"
     stock.pulse_period = 1e-3
     stock.pulse_width = 200e-9
