@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
                     "address, whether it is simulated, and whether it answered.")
     check.add_argument("file", nargs="?", default=None,
                        help="bench file (TOML); without it, the built-in simulated bench")
-    check.add_argument("--family", choices=("prgo", "optomemristor"), default=None,
+    check.add_argument("--family", choices=_chip_families(), default=None,
                        help="override the chip family of the bench")
     parser.set_defaults(func=run)
 
@@ -71,3 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("(the bench has no instruments)")
     return 1 if failures else 0
+
+
+def _chip_families() -> tuple[str, ...]:
+    from memlab.instruments.bench_file import chip_families  # the preset registry: one entry per family
+
+    return chip_families()

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter value; repeat for several")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
-    p.add_argument("--family", choices=("prgo", "optomemristor"),
+    p.add_argument("--family", choices=_chip_families(),
                    help="put a chip of this family on the bench instead of the file's")
     p.add_argument("--out", default="runs", help="folder for the run file (default: runs)")
     p.add_argument("--operator", help="who ran it (default: the login name)")
@@ -45,3 +45,9 @@ def run(args: argparse.Namespace) -> int:
                                listeners=[ProgressBar(args.name)])
     print(f"{result.status}: {result.path}" + (f" ({result.error})" if result.error else ""))
     return 0 if result.ok else 1
+
+
+def _chip_families() -> tuple[str, ...]:
+    from memlab.instruments.bench_file import chip_families  # the preset registry: one entry per family
+
+    return chip_families()

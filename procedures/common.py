@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from memlab.errors import MemlabError
 from memlab.procedures.parameters import Parameter, ParameterError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ SHORTED_ABOVE_S = 1e-4
 shorted device: ten times the top of any analog window memlab's device families have."""
 
 
-class DeviceFault(RuntimeError):
+class DeviceFault(MemlabError, RuntimeError):
     """The device under test is broken (shorted); the run fails so a campaign can skip it."""
 
 
