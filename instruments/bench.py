@@ -26,6 +26,7 @@ from typing import Any
 from memlab.instruments.bench_file import (
     DEFAULT_BENCH,
     DEFAULT_TERMINALS,
+    DEFAULT_WAVELENGTH_M,
     SHUTDOWN_ORDER,
     BenchConfig,
     BenchConnectionError,
@@ -85,6 +86,14 @@ class Bench:
         for role, instrument in config.instruments.items():
             try:
                 driver = self._open(instrument)
+            except (ValueError, TypeError) as exc:
+                if not instrument.simulated:
+                    log.error("%s: cannot open %s (%s): %s", config.file, role, instrument.address, exc)
+                    self.errors[role] = f"{type(exc).__name__}: {exc}"
+                    continue
+                # A simulated instrument cannot fail to connect: its driver refused what the file asked for.
+                self.close()
+                raise BenchFileError(config.file, f"instruments.{role}", " ".join(str(exc).split())) from None
             except Exception as exc:  # noqa: BLE001 - reported per role, the others still open
                 log.error("%s: cannot open %s (%s): %s", config.file, role, instrument.address, exc)
                 self.errors[role] = f"{type(exc).__name__}: {exc}"
@@ -99,6 +108,8 @@ class Bench:
         offered: dict[str, Any] = {"limits": self.limits, "wiring": self.config.wiring,
                                    "calibration": instrument.calibration, "clock": self.clock,
                                    "line_frequency_hz": float(self.config.line_frequency_hz)}
+        if instrument.simulated and instrument.calibration is not None and instrument.calibration.wavelength_m is None:
+            offered["wavelength_m"] = DEFAULT_WAVELENGTH_M  # the simulated diode's, as its twin has it
         parameters = inspect.signature(instrument.driver_class.__init__).parameters
         kwargs = {k: v for k, v in offered.items() if k in parameters and v is not None}
         kwargs.update(instrument.options)

@@ -377,6 +377,11 @@ def _read_instrument(reader: _Reader, role: str, data: Any) -> InstrumentConfig:
     elif role == "laser":
         raise reader.fail(f"{path}.calibration", "missing: the laser needs its current -> power calibration "
                                                   "(threshold_a, slope_w_per_a, max_current_a or current_a/power_w)")
+    if "wavelength_m" in options:
+        reader.number(options, "wavelength_m", f"{path}.options.wavelength_m", 0.0, 100e-9, 20e-6)
+    elif calibration is not None and calibration.wavelength_m is None and not simulated:
+        raise reader.fail(f"{path}.calibration.wavelength_m", "missing: a real laser needs its wavelength "
+                                                              "(here or as options.wavelength_m)")
     return InstrumentConfig(
         role=role,
         driver=str(table["driver"]),
