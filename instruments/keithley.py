@@ -514,7 +514,7 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
     """Keithley 707B (or 708B) switching matrix, over TSP, routing terminals to a crossbar chip.
 
     Channel names are ``<slot><row letter><two-digit column>`` (``"1A01"``); the map from chip
-    devices to channels is the :class:`~instruments.interfaces.CrossbarWiring` given as ``wiring``.
+    devices to channels is the :class:`~memlab.instruments.wiring.CrossbarWiring` given as ``wiring``.
 
     Commands sent:
 
