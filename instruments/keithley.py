@@ -15,40 +15,27 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 
 from .checks import check_line_frequency, pulse_aperture, sweep_voltages
-from .limits import LimitError, SafetyLimits, require_bool, require_choice, require_range, within
+from .limits import LimitError, SafetyLimits, require_bool, require_choice, require_range
 from .plumbing import (
     MAX_QUEUED_ERRORS,
     DriverMixin,
     InstrumentConnectionError,
     InstrumentError,
-    as_flag,
-    control,
+    choice,
     driver,
     flag,
     fmt,
-    number,
     on_off,
     setting,
 )
 from .roles import SweepResult, SwitchMatrix
-from .source_meter import SourceMeterDriver
+from .source_meter import SourceMeterDriver, source_meter_settings
 from .wiring import CrossbarWiring
 
 log = logging.getLogger(__name__)
 
 _OVERHEAD_PER_POINT_S = 2e-3
 """Generous per-point overhead (autorange, trigger model) used only to size timeouts."""
-
-
-def _choice(parameter: str) -> Any:
-    """Validator for a mapped setting: one of the mapping's keys."""
-    return lambda value, values: require_choice(parameter, value, tuple(values))
-
-
-def _source_function(set_command: str, get_command: str | None, values: dict[str, str]) -> Any:
-    return control(get_command, set_command, "Control what is sourced: 'voltage' or 'current'.",
-                   validator=_choice("source_function"), values=values, map_values=True, cast=str,
-                   get_process=lambda reply: str(reply).strip().split(":")[0])
 
 
 @driver(model="Keithley 2450", role="smu", twin="memlab.instruments.sim.keithley2450:Keithley2450Twin")
@@ -93,34 +80,20 @@ class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
     max_voltage_v: ClassVar[float] = 210.0
     max_current_a: ClassVar[float] = 1.05
 
-    source_function = _source_function(":SOUR:FUNC %s", ":SOUR:FUNC?", {"voltage": "VOLT", "current": "CURR"})
-    source_voltage = control(
-        ":SOUR:VOLT?", ":SOUR:VOLT %s", "Control the source voltage (V), within the safety limit and the model range.",
-        key="voltage_v", validator=within("voltage_v"), values=(-210.0, 210.0), set_process=fmt, get_process=number)
-    source_current = control(
-        ":SOUR:CURR?", ":SOUR:CURR %s", "Control the source current (A), within the safety limit and the model range.",
-        key="current_a", validator=within("current_a"), values=(-1.05, 1.05), set_process=fmt, get_process=number)
-    compliance_current = control(
-        ":SOUR:VOLT:ILIM?", ":SOUR:VOLT:ILIM %s", "Control the current limit while sourcing voltage (A).",
-        key="compliance_a", validator=within("compliance_a"), values=(1e-9, 1.05), set_process=fmt,
-        get_process=number)
-    compliance_voltage = control(
-        ":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %s", "Control the voltage limit while sourcing current (V).",
-        key="compliance_v", validator=within("compliance_v"), values=(0.02, 210.0), set_process=fmt,
-        get_process=number)
-    nplc = control(
-        ":SENS:CURR:NPLC?", ":SENS:CURR:NPLC %s",
-        "Control the current-measurement integration time in power-line cycles (0.01 .. 10).",
-        validator=within("nplc"), values=(0.01, 10.0), set_process=fmt, get_process=number)
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=(":SOUR:FUNC?", ":SOUR:FUNC %s"), function_values={"voltage": "VOLT", "current": "CURR"},
+        voltage=(":SOUR:VOLT?", ":SOUR:VOLT %s"), current=(":SOUR:CURR?", ":SOUR:CURR %s"),
+        compliance_current=(":SOUR:VOLT:ILIM?", ":SOUR:VOLT:ILIM %s"),
+        compliance_voltage=(":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %s"),
+        nplc=(":SENS:CURR:NPLC?", ":SENS:CURR:NPLC %s"), output=(":OUTP?", ":OUTP %s"))
     sense_function = setting(':SENS:FUNC "%s"', "Set what is measured: 'CURR' or 'VOLT'.",
-                             validator=lambda value, values: require_choice("sense_function", value, values),
+                             validator=choice("sense_function"),
                              values=("CURR", "VOLT"))
     current_autorange = setting(":SENS:CURR:RANG:AUTO %s", "Set current auto-ranging on or off.",
                                 validator=flag("current_autorange"), set_process=on_off)
     autozero_enabled = setting(":SENS:CURR:AZER %s", "Set autozero of current readings on or off.",
                                key="autozero", validator=flag("autozero"), set_process=on_off)
-    output_state = control(":OUTP?", ":OUTP %s", "Control the output (True: on); reading asks the instrument.",
-                           key="output", validator=flag("output"), set_process=on_off, get_process=as_flag)
 
     def __init__(
         self,
@@ -191,31 +164,9 @@ class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
             chunk = ",".join(fmt(v) for v in voltages[start:start + 100])
             self.write(f":SOUR:LIST:VOLT {chunk}" if start == 0 else f":SOUR:LIST:VOLT:APP {chunk}")
         self.write(f':SOUR:SWE:VOLT:LIST 1,{fmt(delay_s)},1,OFF,"{buffer}"')
-        self.output_on()
         expected_s = n * (delay_s + nplc / self.line_frequency_hz + _OVERHEAD_PER_POINT_S)
-        try:
-            self.write(":INIT")
-            with self._allow(2.0 * expected_s + 1.0):
-                self.ask("*OPC?")
-        except InstrumentConnectionError as exc:
-            self._quietly(lambda: self.write(":ABOR"), self.output_off)
-            raise self._diagnosed(exc) from exc
-        except BaseException:
-            self._quietly(lambda: self.write(":ABOR"), self.output_off)
-            raise
-        self.source_voltage = 0.0
-        self.output_off()
-        reply = self.ask(f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL')
-        self.check_errors()
-        try:
-            data = np.array(reply.strip().split(","), dtype=np.float64)
-        except ValueError:
-            raise InstrumentError(self.label(), f"unparsable buffer data: {reply[:80]!r}...") from None
-        if data.size != 3 * n:
-            raise InstrumentError(
-                self.label(), f"buffer returned {data.size} values, expected {3 * n} (3 x {n} points)"
-            )
-        data = data.reshape(n, 3)
+        data = self._run_and_fetch(":INIT", ":ABOR", expected_s, lambda: setattr(self, "source_voltage", 0.0),
+                                   f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL', n)
         return SweepResult(data[:, 0], data[:, 1], data[:, 2] - data[0, 2])
 
     def list_sweep(
@@ -352,36 +303,20 @@ class Keithley2600B(_TspMixin, SourceMeterDriver, Instrument):
     min_compliance_a: ClassVar[float] = 10e-12
 
     # Commands name the channel's Lua object: "{smu}" is smua or smub (see command_fields).
-    source_function = _source_function("{smu}.source.func = {smu}.OUTPUT_DC%s", "print({smu}.source.func)",
-                                       {"voltage": "VOLTS", "current": "AMPS"})
-    source_voltage = control(
-        "print({smu}.source.levelv)", "{smu}.source.levelv = %s",
-        "Control the source voltage (V), within the safety limit and the model range.",
-        key="voltage_v", validator=within("voltage_v"), values=(-200.0, 200.0), set_process=fmt, get_process=number)
-    source_current = control(
-        "print({smu}.source.leveli)", "{smu}.source.leveli = %s",
-        "Control the source current (A), within the safety limit and the model range.",
-        key="current_a", validator=within("current_a"), values=(-1.5, 1.5), set_process=fmt, get_process=number)
-    compliance_current = control(
-        "print({smu}.source.limiti)", "{smu}.source.limiti = %s", "Control the current limit (A).",
-        key="compliance_a", validator=within("compliance_a"), values=(10e-12, 1.5), set_process=fmt,
-        get_process=number)
-    compliance_voltage = control(
-        "print({smu}.source.limitv)", "{smu}.source.limitv = %s", "Control the voltage limit (V).",
-        key="compliance_v", validator=within("compliance_v"), values=(0.02, 200.0), set_process=fmt,
-        get_process=number)
-    nplc = control(
-        "print({smu}.measure.nplc)", "{smu}.measure.nplc = %s",
-        "Control the integration time in power-line cycles (0.001 .. 25).",
-        validator=within("nplc"), values=(0.001, 25.0), set_process=fmt, get_process=number)
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=("print({smu}.source.func)", "{smu}.source.func = {smu}.OUTPUT_DC%s"),
+        function_values={"voltage": "VOLTS", "current": "AMPS"},
+        voltage=("print({smu}.source.levelv)", "{smu}.source.levelv = %s"),
+        current=("print({smu}.source.leveli)", "{smu}.source.leveli = %s"),
+        compliance_current=("print({smu}.source.limiti)", "{smu}.source.limiti = %s"),
+        compliance_voltage=("print({smu}.source.limitv)", "{smu}.source.limitv = %s"),
+        nplc=("print({smu}.measure.nplc)", "{smu}.measure.nplc = %s"),
+        output=("print({smu}.source.output)", "{smu}.source.output = {smu}.OUTPUT_%s"))
     autozero_mode = setting("{smu}.measure.autozero = {smu}.AUTOZERO_%s",
                             "Set autozero: 'AUTO' (every reading), 'ONCE' or 'OFF'.", key="autozero",
-                            validator=lambda value, values: require_choice("autozero", value, values),
+                            validator=choice("autozero"),
                             values=("AUTO", "ONCE", "OFF"))
-    output_state = control(
-        "print({smu}.source.output)", "{smu}.source.output = {smu}.OUTPUT_%s",
-        "Control the output (True: on); reading asks the instrument.",
-        key="output", validator=flag("output"), set_process=on_off, get_process=as_flag)
 
     def __init__(
         self,

@@ -22,12 +22,11 @@ from pymeasure.instruments.agilent.agilent33500 import Agilent33500Channel as _P
 from pymeasure.instruments.keysight.keysight81160A import Keysight81160AChannel as _PymeasureKeysight81160AChannel
 
 from .checks import check_line_frequency, pulse_aperture, sweep_voltages
-from .limits import LimitError, SafetyLimits, as_number, require_choice, require_int, require_range, within
+from .limits import LimitError, SafetyLimits, as_number, require_choice, require_int, require_range
 from .plumbing import (
     DriverMixin,
-    InstrumentConnectionError,
     InstrumentError,
-    as_flag,
+    choice,
     control,
     driver,
     flag,
@@ -38,16 +37,12 @@ from .plumbing import (
     setting,
 )
 from .roles import PulseGenerator, SweepResult
-from .source_meter import SourceMeterDriver
+from .source_meter import SourceMeterDriver, source_meter_settings
 
 log = logging.getLogger(__name__)
 
 _TRIGGER_MARGIN_S = 100e-6
 """Time added to each timer-triggered point beyond delay + aperture (source settling, data handling)."""
-
-
-def _choice(parameter: str) -> Any:
-    return lambda value, values: require_choice(parameter, value, tuple(values))
 
 
 def _number_setting(get_command: str | None, set_command: str, docs: str, key: str | None = None) -> Any:
@@ -102,51 +97,36 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
     }
     """Channels of each model of the family (the single-channel models have no channel 2)."""
 
-    source_function = control(":SOUR{ch}:FUNC:MODE?", ":SOUR{ch}:FUNC:MODE %s",
-                              "Control what is sourced: 'voltage' or 'current'.",
-                              validator=_choice("source_function"), values={"voltage": "VOLT", "current": "CURR"},
-                              map_values=True, cast=str)
-    source_voltage = control(
-        ":SOUR{ch}:VOLT?", ":SOUR{ch}:VOLT %s", "Control the source voltage (V), within the limits.",
-        key="voltage_v", validator=within("voltage_v"), values=(-210.0, 210.0), set_process=fmt, get_process=number)
-    source_current = control(
-        ":SOUR{ch}:CURR?", ":SOUR{ch}:CURR %s", "Control the source current (A), within the limits.",
-        key="current_a", validator=within("current_a"), values=(-3.03, 3.03), set_process=fmt, get_process=number)
-    compliance_current = control(
-        ":SENS{ch}:CURR:PROT?", ":SENS{ch}:CURR:PROT %s", "Control the current limit (A).",
-        key="compliance_a", validator=within("compliance_a"), values=(1e-9, 3.03), set_process=fmt,
-        get_process=number)
-    compliance_voltage = control(
-        ":SENS{ch}:VOLT:PROT?", ":SENS{ch}:VOLT:PROT %s", "Control the voltage limit (V).",
-        key="compliance_v", validator=within("compliance_v"), values=(0.0, 210.0), set_process=fmt,
-        get_process=number)
-    nplc = control(
-        ":SENS{ch}:CURR:NPLC?", ":SENS{ch}:CURR:NPLC %s", "Control the integration time in power-line cycles.",
-        validator=within("nplc"), values=(4e-4, 100.0), set_process=fmt, get_process=number)
-    output_state = control(":OUTP{ch}?", ":OUTP{ch} %s", "Control the output (True: on); reading asks the instrument.",
-                           key="output", validator=flag("output"), set_process=on_off, get_process=as_flag)
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=(":SOUR{ch}:FUNC:MODE?", ":SOUR{ch}:FUNC:MODE %s"),
+        function_values={"voltage": "VOLT", "current": "CURR"},
+        voltage=(":SOUR{ch}:VOLT?", ":SOUR{ch}:VOLT %s"), current=(":SOUR{ch}:CURR?", ":SOUR{ch}:CURR %s"),
+        compliance_current=(":SENS{ch}:CURR:PROT?", ":SENS{ch}:CURR:PROT %s"),
+        compliance_voltage=(":SENS{ch}:VOLT:PROT?", ":SENS{ch}:VOLT:PROT %s"),
+        nplc=(":SENS{ch}:CURR:NPLC?", ":SENS{ch}:CURR:NPLC %s"), output=(":OUTP{ch}?", ":OUTP{ch} %s"))
     sense_function = setting(':SENS{ch}:FUNC "%s"', "Set what is measured: 'CURR' or 'VOLT'.",
-                             validator=_choice("sense_function"), values=("CURR", "VOLT"))
+                             validator=choice("sense_function"), values=("CURR", "VOLT"))
     current_autorange = setting(":SENS{ch}:CURR:RANG:AUTO %s", "Set current auto-ranging on or off.",
                                 validator=flag("current_autorange"), set_process=on_off)
     current_range_a = _number_setting(None, ":SENS{ch}:CURR:RANG %s", "Set the fixed current range (A).",
                                       "current_range_a")
     voltage_mode = setting(":SOUR{ch}:VOLT:MODE %s", "Set the voltage source mode: 'FIX' or 'LIST'.",
-                           validator=_choice("voltage_mode"), values=("FIX", "LIST"))
+                           validator=choice("voltage_mode"), values=("FIX", "LIST"))
     source_shape = setting(":SOUR{ch}:FUNC:SHAP %s", "Set the source shape: 'DC' or 'PULS'.",
-                           validator=_choice("source_shape"), values=("DC", "PULS"))
+                           validator=choice("source_shape"), values=("DC", "PULS"))
     triggered_voltage = _number_setting(None, ":SOUR{ch}:VOLT:TRIG %s", "Set the pulse level (V).", "pulse_level_v")
     pulse_delay_s = _number_setting(None, ":SOUR{ch}:PULS:DEL %s", "Set the pulse delay (s).", "pulse_delay_s")
     pulse_width_s = _number_setting(None, ":SOUR{ch}:PULS:WIDT %s", "Set the pulse width (s).", "pulse_width_s")
     trigger_source = setting(":TRIG{ch}:SOUR %s", "Set the trigger source: 'TIM', 'AINT' or 'BUS'.",
-                             validator=_choice("trigger_source"), values=("TIM", "AINT", "BUS"))
+                             validator=choice("trigger_source"), values=("TIM", "AINT", "BUS"))
     trigger_interval_s = _number_setting(None, ":TRIG{ch}:TIM %s", "Set the timer interval (s).", "trigger_interval_s")
     trigger_count = setting(":TRIG{ch}:COUN %d", "Set the trigger count.", key="trigger_count",
                             validator=lambda value, values: require_int("trigger_count", value, 1, 100_000))
     acquire_delay_s = _number_setting(None, ":TRIG{ch}:ACQ:DEL %s", "Set the acquisition delay (s).",
                                       "acquire_delay_s")
     data_elements = setting(":FORM:ELEM:SENS %s", "Set the elements of fetched data.",
-                            validator=_choice("data_elements"), values=("CURR,TIME,SOUR",))
+                            validator=choice("data_elements"), values=("CURR,TIME,SOUR",))
 
     def __init__(
         self,
@@ -197,31 +177,10 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
         self.acquire_delay_s = acquire_delay_s
         self.data_elements = "CURR,TIME,SOUR"
 
-    def _run_and_fetch(self, n: int, expected_s: float, restore: Callable[[], None]) -> SweepResult:
-        """Output on, run the trigger sequence, restore the DC state, then fetch ``n`` points at once."""
+    def _run_timer(self, n: int, expected_s: float, restore: Callable[[], None]) -> SweepResult:
+        """Run the timer-triggered sequence and fetch its ``n`` points (current, time, source)."""
         ch = self.channel
-        self.output_on()
-        try:
-            self.write(f":INIT (@{ch})")
-            with self._allow(2.0 * expected_s + 1.0):
-                self.ask("*OPC?")
-        except InstrumentConnectionError as exc:
-            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
-            raise self._diagnosed(exc) from exc
-        except BaseException:
-            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
-            raise
-        restore()
-        self.output_off()
-        reply = self.ask(f":FETC:ARR? (@{ch})")
-        self.check_errors()
-        try:
-            data = np.array(reply.strip().split(","), dtype=np.float64)
-        except ValueError:
-            raise InstrumentError(self.label(), f"unparsable result data: {reply[:80]!r}...") from None
-        if data.size != 3 * n:
-            raise InstrumentError(self.label(), f"returned {data.size} values, expected {3 * n} (3 x {n} points)")
-        data = data.reshape(n, 3)
+        data = self._run_and_fetch(f":INIT (@{ch})", f":ABOR (@{ch})", expected_s, restore, f":FETC:ARR? (@{ch})", n)
         return SweepResult(data[:, 2], data[:, 0], data[:, 1] - data[0, 1])
 
     def list_sweep(
@@ -245,7 +204,7 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
             self.voltage_mode = "FIX"
             self.source_voltage = 0.0
 
-        return self._run_and_fetch(n, n * interval, restore)
+        return self._run_timer(n, n * interval, restore)
 
     def pulse(
         self,
@@ -284,7 +243,7 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
             self.source_shape = "DC"
             self.source_voltage = 0.0
 
-        return self._run_and_fetch(n, n * period, restore)
+        return self._run_timer(n, n * period, restore)
 
     def shutdown(self) -> None:
         self._safe_state(
@@ -328,8 +287,31 @@ class _PulseGeneratorMixin(DriverMixin):
     """Edges may be at most this fraction of the width (both models)."""
     high_impedance_ohm: ClassVar[float]
     """The expected load programmed for a high-impedance device (no termination)."""
+    level_step_v: ClassVar[float]
+    """Smallest difference between the high and the low level the model takes."""
     _channel_obj: Any
     _burst_s: float | None = None
+
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        channel: int = 1,
+        termination_ohm: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.channel = require_choice("channel", channel, (1, 2), f"{self.model} channels")
+        self.termination_ohm = _check_termination(termination_ohm, self.model)
+        super().__init__(adapter, name, limits=limits, **kwargs)
+
+    def apply_limits(self) -> None:
+        """The channel's levels within what the generator reaches into the bench's termination."""
+        self._channel_obj = self.ch_1 if self.channel == 1 else self.ch_2
+        self._channel_obj.voltage_high_values = (-self.max_level_v + self.level_step_v, self.max_level_v)
+        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - self.level_step_v)
+        self._channel_obj.burst_ncycles_values = (1, self.max_burst)
     """How long one configured burst lasts (None: not configured yet)."""
 
     def command_fields(self) -> dict[str, Any]:
@@ -491,7 +473,7 @@ _Channel81160A = _recorded_channel(
 
 def _polarity(command: str) -> Any:
     return control(f"{command}?", f"{command} %s", "Control the output polarity: 'NORM' or 'INV'.",
-                   validator=_choice("polarity"), values=("NORM", "INV"), cast=str,
+                   validator=choice("polarity"), values=("NORM", "INV"), cast=str,
                    get_process=lambda reply: str(reply).strip().upper())
 
 
@@ -527,7 +509,7 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
     ch_2 = Instrument.ChannelCreator(_Channel33500B, 2)
     polarity = _polarity("OUTP{ch}:POL")
     trigger_source = setting("TRIG{ch}:SOUR %s", "Set the trigger source: 'BUS', 'IMM', 'EXT' or 'TIM'.",
-                             validator=_choice("trigger_source"), values=("BUS", "IMM", "EXT", "TIM"))
+                             validator=choice("trigger_source"), values=("BUS", "IMM", "EXT", "TIM"))
     width_range_s = (16e-9, 1e6)
     period_range_s = (33e-9, 1e6)
     edge_range_s = (8.4e-9, 1e-6)
@@ -535,23 +517,7 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
     min_amplitude_emf_v = 2e-3  # 1 mVpp into 50 ohm
     high_impedance_ohm = math.inf  # OUTP:LOAD INF
 
-    def __init__(
-        self,
-        adapter: Any,
-        name: str | None = None,
-        *,
-        limits: SafetyLimits | None = None,
-        channel: int = 1,
-        termination_ohm: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.channel = require_choice("channel", channel, (1, 2), "Keysight 33500B channels")
-        self.termination_ohm = _check_termination(termination_ohm, self.model)
-        super().__init__(adapter, name, limits=limits, **kwargs)
-        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
-        self._channel_obj.voltage_high_values = (-self.max_level_v + 1e-3, self.max_level_v)
-        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 1e-3)
-        self._channel_obj.burst_ncycles_values = (1, self.max_burst)
+    level_step_v = 1e-3
 
     def _prepare(self) -> None:
         ch = self._channel_obj
@@ -612,22 +578,7 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
     high_impedance_ohm: ClassVar[float] = 1e6
     """The largest expected load the 81160A takes: what it is told for a high-impedance device."""
 
-    def __init__(
-        self,
-        adapter: Any,
-        name: str | None = None,
-        *,
-        limits: SafetyLimits | None = None,
-        channel: int = 1,
-        termination_ohm: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.channel = require_choice("channel", channel, (1, 2), "Keysight 81160A channels")
-        self.termination_ohm = _check_termination(termination_ohm, self.model)
-        super().__init__(adapter, name, limits=limits, **kwargs)
-        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
-        self._channel_obj.voltage_high_values = (-self.max_level_v + 0.05, self.max_level_v)
-        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 0.05)
+    level_step_v = 0.05
 
     def _prepare(self) -> None:
         ch = self._channel_obj

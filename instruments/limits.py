@@ -155,7 +155,9 @@ def within(parameter: str) -> Callable[[Any, Any], float]:
     :class:`Bound` (set per instance through ``dynamic=True``) or a plain ``(low, high)`` pair."""
 
     def validate(value: Any, values: Any) -> float:
-        if isinstance(values, Bound) or (values and isinstance(values[0], Bound)):
+        if not values:
+            raise LimitError(parameter, value, "nothing: no range is set for this instrument", "allowed range")
+        if isinstance(values, Bound) or isinstance(values[0], Bound):
             return check_bounds(parameter, value, values)
         return require_range(parameter, value, min(values), max(values), "", "instrument range")
 

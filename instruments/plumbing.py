@@ -27,7 +27,7 @@ from pymeasure.instruments.common_base import DynamicProperty
 
 from memlab.errors import MemlabError
 
-from .limits import SafetyLimits, check_bounds, require_bool
+from .limits import SafetyLimits, check_bounds, require_bool, require_choice
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,12 @@ def recorded(prop: Any, key: str | None = None) -> Setting:
     if not isinstance(prop, DynamicProperty):
         prop = DynamicProperty(prop.fget, prop.fset, None, prop.__doc__)
     return Setting(prop, key, lambda v, vs: v, (), None, None)
+
+
+def choice(parameter: str) -> Callable[[Any, Any], Any]:
+    """Validator for a setting with named values: one of ``values`` (a mapping's keys, for
+    ``map_values=True``)."""
+    return lambda value, values: require_choice(parameter, value, tuple(values))
 
 
 def flag(parameter: str) -> Callable[[Any, Any], bool]:

@@ -8,12 +8,56 @@ and the model's ranges per instance and implements the role's sourcing on top of
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, Callable, ClassVar
+
+import numpy as np
 
 from .checks import check_pulse_train
-from .limits import Bound
-from .plumbing import DriverMixin
+from .limits import Bound, within
+from .plumbing import (
+    DriverMixin,
+    InstrumentConnectionError,
+    InstrumentError,
+    Setting,
+    as_flag,
+    choice,
+    control,
+    flag,
+    fmt,
+    number,
+    on_off,
+)
 from .roles import SourceMeter
+
+Commands = tuple[str, str]
+"""(query, setting) command templates; ``%s`` is the value, ``{ch}``-style fields the channel."""
+
+
+def source_meter_settings(*, function: Commands, function_values: dict[str, str], voltage: Commands,
+                          current: Commands, compliance_current: Commands, compliance_voltage: Commands,
+                          nplc: Commands, output: Commands) -> tuple[Setting, ...]:
+    """The settings every SMU driver declares, with its model's commands:
+    ``source_function, source_voltage, source_current, compliance_current, compliance_voltage,
+    nplc, output_state``. Their ranges are set per instance by :meth:`SourceMeterDriver.apply_limits`."""
+
+    def number_setting(commands: Commands, docs: str, key: str) -> Setting:
+        return control(*commands, docs, key=key, validator=within(key), set_process=fmt, get_process=number)
+
+    return (
+        control(*function, "Control what is sourced: 'voltage' or 'current'.", validator=choice("source_function"),
+                values=function_values, map_values=True, cast=str,
+                get_process=lambda reply: str(reply).strip().split(":")[0]),
+        number_setting(voltage, "Control the source voltage (V), within the safety limit and the model range.",
+                       "voltage_v"),
+        number_setting(current, "Control the source current (A), within the safety limit and the model range.",
+                       "current_a"),
+        number_setting(compliance_current, "Control the current limit while sourcing voltage (A).", "compliance_a"),
+        number_setting(compliance_voltage, "Control the voltage limit while sourcing current (V).", "compliance_v"),
+        control(*nplc, "Control the integration time of current readings, in power-line cycles.",
+                validator=within("nplc"), set_process=fmt, get_process=number),
+        control(*output, "Control the output (True: on); reading asks the instrument, every time.",
+                key="output", validator=flag("output"), set_process=on_off, get_process=as_flag),
+    )
 
 
 class SourceMeterDriver(DriverMixin, SourceMeter):
@@ -61,3 +105,32 @@ class SourceMeterDriver(DriverMixin, SourceMeter):
         self.check("level_v", level, "source_voltage")
         self.check("base_v", base, "source_voltage")
         return level, width, period, base, n, self.check("compliance_a", compliance_a, "compliance_current")
+
+    def _run_and_fetch(self, start: str, abort: str, expected_s: float, restore: Callable[[], None],
+                       fetch: str, n: int) -> np.ndarray:
+        """Output on, ``start`` the sequence loaded in the instrument and wait for it (``*OPC?``,
+        allowing twice ``expected_s``); then ``restore`` the DC state, output off, and ``fetch`` the
+        ``n`` points of three values each at once. Any failure while it runs sends ``abort`` and
+        switches the output off before the error goes up; a timeout is explained by the error queue."""
+        self.output_on()
+        try:
+            self.write(start)
+            with self._allow(2.0 * expected_s + 1.0):
+                self.ask("*OPC?")  # type: ignore[attr-defined]
+        except InstrumentConnectionError as exc:
+            self._quietly(lambda: self.write(abort), self.output_off)
+            raise self._diagnosed(exc) from exc
+        except BaseException:
+            self._quietly(lambda: self.write(abort), self.output_off)
+            raise
+        restore()
+        self.output_off()
+        reply = self.ask(fetch)  # type: ignore[attr-defined]
+        self.check_errors()
+        try:
+            data = np.array(reply.strip().split(","), dtype=np.float64)
+        except ValueError:
+            raise InstrumentError(self.label(), f"unparsable data: {reply[:80]!r}...") from None
+        if data.size != 3 * n:
+            raise InstrumentError(self.label(), f"returned {data.size} values, expected {3 * n} (3 x {n} points)")
+        return data.reshape(n, 3)
