@@ -106,12 +106,11 @@ class Setting(DynamicProperty):
             raise AttributeError(f"Unreadable attribute {self.name}")
         found = object.__getattribute__(obj, "__dict__")
         kwargs = {param: found[attr] for param, attr in self._get_params if attr in found}
-        owner = _owner(obj)
         try:
             value = self.fget(obj, **kwargs)
         except (ValueError, TypeError, KeyError) as exc:  # a reply that does not parse
-            raise InstrumentError(owner.label(), f"unexpected reply for {self.key}: {exc}") from None
-        owner._record(self.key, self.record(value))
+            raise InstrumentError(_owner(obj).label(), f"unexpected reply for {self.key}: {exc}") from None
+        _records(obj, found)[self.key] = _plain(self.record(value))
         return value
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -119,12 +118,19 @@ class Setting(DynamicProperty):
             raise AttributeError(f"Can't set attribute {self.name}")
         found = object.__getattribute__(obj, "__dict__")
         self.fset(obj, value, **{param: found[attr] for param, attr in self._set_params if attr in found})
-        _owner(obj)._record(self.key, self.record(value))
+        _records(obj, found)[self.key] = _plain(self.record(value))
 
 
 def _owner(obj: Any) -> Any:
     """The driver that keeps the records: the instrument itself, or a pymeasure channel's parent."""
     return obj if hasattr(obj, "_record") else obj.parent
+
+
+def _records(obj: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """The record dict of the driver owning ``obj`` (read from the instance dict: this runs on every
+    property access, and pymeasure's attribute lookup is slow)."""
+    records = found.get("_recorded")
+    return records if records is not None else _owner(obj)._recorded
 
 
 def control(get_command: str | None, set_command: str | None, docs: str, *, key: str | None = None,
@@ -287,9 +293,14 @@ class DriverMixin:
         self.apply_limits()
 
     def _setup_special_names(self) -> frozenset[str]:  # type: ignore[override]
-        """pymeasure's reserved names as a set: pymeasure checks every attribute access against
-        them, and a list of a hundred names made each property read several times slower."""
+        """pymeasure's reserved names as a set (it checks names against them in ``__setattr__``)."""
         return frozenset(super()._setup_special_names())  # type: ignore[misc]
+
+    # pymeasure's CommonBase.__getattribute__ only guards against *reading* the reserved
+    # ``<property>_values``-style names (their values live under a prefixed name, so a plain read
+    # finds nothing anyway); it runs in Python on every attribute access and made each declared
+    # property read half again slower. Plain attribute access instead:
+    __getattribute__ = object.__getattribute__
 
     # -- declared settings ----------------------------------------------------------------------------
 
