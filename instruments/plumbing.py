@@ -73,8 +73,8 @@ def fmt(value: float) -> str:
 class Setting(DynamicProperty):
     """A pymeasure dynamic property that records the last value set or read for the snapshot.
 
-    ``key`` is the name in the snapshot (``voltage_v``); ``validator`` is kept so that a driver can
-    check a whole group of values (:meth:`DriverMixin.check_setting`) before it sends the first.
+    ``key`` is the name in the snapshot (``voltage_v``); ``record`` converts what is recorded (e.g.
+    nanometres to metres).
     """
 
     def __init__(self, prop: DynamicProperty, key: str | None, validator: Callable[[Any, Any], Any],
@@ -325,14 +325,10 @@ class DriverMixin:
         self._bounds[name] = bounds
         setattr(self, f"{name}_values", bounds)
 
-    def check_setting(self, name: str, value: Any) -> Any:
-        """Validate ``value`` for the declared setting ``name`` without sending anything (to check a
-        group of values before the first is sent)."""
-        prop = getattr(type(self), name)
-        return prop.validator(value, self._bounds.get(name, prop.values))
-
     def check(self, parameter: str, value: Any, setting_name: str) -> float:
-        """``value`` against the bounds of ``setting_name``, reported under ``parameter``."""
+        """``value`` against this instance's bounds of the declared setting ``setting_name``, reported
+        under ``parameter``, without sending anything: to check a group of values before the first
+        is sent."""
         return check_bounds(parameter, value, self._bounds[setting_name])
 
     def _record(self, key: str, value: Any) -> None:
