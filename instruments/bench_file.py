@@ -276,7 +276,7 @@ def _driver_keywords(driver_class: type) -> set[str]:
     return names - {"self", "adapter", "name", "kwargs"}
 
 
-def _keyword_default(driver_class: type, keyword: str) -> Any:
+def keyword_default(driver_class: type, keyword: str) -> Any:
     """The default of ``keyword`` in the first constructor of the MRO that names it, or None."""
     for klass in driver_class.__mro__:
         init = klass.__dict__.get("__init__")
@@ -353,7 +353,7 @@ def _read_instrument(reader: _Reader, role: str, data: Any) -> InstrumentConfig:
         reader.choice(options, "sensor", f"{path}.options.sensor", "", tuple(sorted(sensors)))
     if "channel" in options:
         # Checked against the constructor's own rule now, so a bad channel fails the file, not a run.
-        default = _keyword_default(driver_class, "channel")
+        default = keyword_default(driver_class, "channel")
         allowed = ("a", "b") if isinstance(default, str) else (1, 2)
         reader.choice(options, "channel", f"{path}.options.channel", default, allowed)
     model = reader.text(table, "model", f"{path}.model", None)

@@ -18,7 +18,7 @@ from memlab.instruments.bench_file import (
     BenchConfig,
     BenchFileError,
     InstrumentConfig,
-    _keyword_default,
+    keyword_default,
     read_bench_config,
 )
 
@@ -72,7 +72,7 @@ def _twin_kwargs(twin_class: type, config: InstrumentConfig, bench: BenchConfig)
         calibration = config.calibration
         offered["diode"] = LaserDiode(calibration.current_a, calibration.power_w,
                                       calibration.wavelength_m or DEFAULT_WAVELENGTH_M)
-    channel = config.options.get("channel", _keyword_default(config.driver_class, "channel"))
+    channel = config.options.get("channel", keyword_default(config.driver_class, "channel"))
     if config.terminal is not None and channel is not None:
         # The channel the driver uses (a letter on a 2600B, a number elsewhere) drives the terminal;
         # a two-channel twin's other channel gets a terminal of its own that nothing is wired to.
