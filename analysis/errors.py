@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from memlab.errors import MemlabError
 
-class AnalysisError(ValueError):
+
+class AnalysisError(MemlabError, ValueError):
     """Data that a figure of merit cannot be computed from; the message says which and why."""
 
 

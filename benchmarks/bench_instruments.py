@@ -30,7 +30,7 @@ from pymeasure.instruments.keithley import Keithley2450 as StockKeithley2450
 from memlab.instruments.keithley import Keithley2450
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin as Twin2450
 from memlab.instruments.sim.world import SimWorld
 
 SWEEP_POINTS = 10_000

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from memlab.errors import MemlabError
+
 PREFIXES: dict[str, int] = {  # decimal exponents, so "10 µ" parses to exactly 1e-05
     "a": -18, "f": -15, "p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6,
     "m": -3, "k": 3, "M": 6, "G": 9, "T": 12,
@@ -16,7 +18,7 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s
 _UNIT_ALIASES = {"ohm": ("ohm", "Ω", "Ohm"), "Hz": ("Hz", "hz")}
 
 
-class QuantityError(ValueError):
+class QuantityError(MemlabError, ValueError):
     """Text that is not a number with an optional SI prefix and unit; says what is allowed."""
 
 

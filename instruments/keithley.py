@@ -14,21 +14,23 @@ import numpy as np
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 
-from .interfaces import (
+from .checks import check_line_frequency, pulse_aperture, sweep_voltages
+from .limits import LimitError, SafetyLimits, require_bool, require_choice, require_range
+from .plumbing import (
     MAX_QUEUED_ERRORS,
-    CrossbarWiring,
     DriverMixin,
     InstrumentConnectionError,
     InstrumentError,
-    SourceMeter,
-    SweepResult,
-    SwitchMatrix,
-    check_line_frequency,
+    choice,
+    driver,
+    flag,
     fmt,
-    pulse_aperture,
-    sweep_voltages,
+    on_off,
+    setting,
 )
-from .limits import LimitError, SafetyLimits, require_range
+from .roles import SweepResult, SwitchMatrix
+from .source_meter import SourceMeterDriver, source_meter_settings
+from .wiring import CrossbarWiring
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,8 @@ _OVERHEAD_PER_POINT_S = 2e-3
 """Generous per-point overhead (autorange, trigger model) used only to size timeouts."""
 
 
-def _check_bool(parameter: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{parameter}={value!r}: allowed True or False")
-    return value
-
-
-class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
+@driver(model="Keithley 2450", role="smu", twin="memlab.instruments.sim.keithley2450:Keithley2450Twin")
+class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
     """Keithley 2450 SourceMeter in its native SCPI mode (``*LANG?`` answers ``SCPI``).
 
     Commands sent (``<..>`` a number, ``N`` the point count):
@@ -77,12 +74,26 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
     are not used by memlab.
     """
 
-    model = "Keithley 2450"
     max_sweep_points: ClassVar[int] = 2500
     buffer_name: ClassVar[str] = "memlab"
     buffer_size: ClassVar[int] = 100_000
     max_voltage_v: ClassVar[float] = 210.0
     max_current_a: ClassVar[float] = 1.05
+
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=(":SOUR:FUNC?", ":SOUR:FUNC %s"), function_values={"voltage": "VOLT", "current": "CURR"},
+        voltage=(":SOUR:VOLT?", ":SOUR:VOLT %s"), current=(":SOUR:CURR?", ":SOUR:CURR %s"),
+        compliance_current=(":SOUR:VOLT:ILIM?", ":SOUR:VOLT:ILIM %s"),
+        compliance_voltage=(":SOUR:CURR:VLIM?", ":SOUR:CURR:VLIM %s"),
+        nplc=(":SENS:CURR:NPLC?", ":SENS:CURR:NPLC %s"), output=(":OUTP?", ":OUTP %s"))
+    sense_function = setting(':SENS:FUNC "%s"', "Set what is measured: 'CURR' or 'VOLT'.",
+                             validator=choice("sense_function"),
+                             values=("CURR", "VOLT"))
+    current_autorange = setting(":SENS:CURR:RANG:AUTO %s", "Set current auto-ranging on or off.",
+                                validator=flag("current_autorange"), set_process=on_off)
+    autozero_enabled = setting(":SENS:CURR:AZER %s", "Set autozero of current readings on or off.",
+                               key="autozero", validator=flag("autozero"), set_process=on_off)
 
     def __init__(
         self,
@@ -95,107 +106,18 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         **kwargs: Any,
     ) -> None:
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
-        self.autozero = _check_bool("autozero", autozero)
+        self.autozero = require_bool("autozero", autozero)
         self._buffer_ready = False
         super().__init__(adapter, name, limits=limits, **kwargs)
 
-    # -- levels and compliances, always within the limits -----------------------------------------
-
-    @property
-    def source_voltage(self) -> float:
-        """Programmed source voltage (V); setting it checks the safety limits."""
-        return self._ask_float(":SOUR:VOLT?")
-
-    @source_voltage.setter
-    def source_voltage(self, voltage_v: float) -> None:
-        value = self._voltage(voltage_v, "voltage_v")
-        self.write(f":SOUR:VOLT {fmt(value)}")
-        self._settings["voltage_v"] = value
-
-    @property
-    def source_current(self) -> float:
-        """Programmed source current (A); setting it checks the safety limits."""
-        return self._ask_float(":SOUR:CURR?")
-
-    @source_current.setter
-    def source_current(self, current_a: float) -> None:
-        value = self.limits.check_current(current_a)
-        self.write(f":SOUR:CURR {fmt(value)}")
-        self._settings["current_a"] = value
-
-    @property
-    def compliance_current(self) -> float:
-        """Current limit while sourcing voltage (A); setting it checks the safety limits."""
-        return self._ask_float(":SOUR:VOLT:ILIM?")
-
-    @compliance_current.setter
-    def compliance_current(self, compliance_a: float) -> None:
-        value = self._compliance_a(compliance_a)
-        self.write(f":SOUR:VOLT:ILIM {fmt(value)}")
-        self._settings["compliance_a"] = value
-
-    @property
-    def compliance_voltage(self) -> float:
-        """Voltage limit while sourcing current (V); setting it checks the safety limits."""
-        return self._ask_float(":SOUR:CURR:VLIM?")
-
-    @compliance_voltage.setter
-    def compliance_voltage(self, compliance_v: float) -> None:
-        value = self.limits.check_voltage_compliance(compliance_v)
-        value = require_range("compliance_v", value, 0.02, self.max_voltage_v, "V", f"{self.model} range")
-        self.write(f":SOUR:CURR:VLIM {fmt(value)}")
-        self._settings["compliance_v"] = value
-
-    def set_voltage(self, voltage_v: float, compliance_a: float) -> None:
-        value = self._voltage(voltage_v, "voltage_v")
-        compliance = self._compliance_a(compliance_a)
-        self.write(":SOUR:FUNC VOLT")
-        self._settings.update(source_function="voltage")
-        self.compliance_current = compliance
-        self.source_voltage = value
-
-    def set_current(self, current_a: float, compliance_v: float) -> None:
-        value = self.limits.check_current(current_a)
-        compliance = self.limits.check_voltage_compliance(compliance_v)
-        require_range("compliance_v", compliance, 0.02, self.max_voltage_v, "V", f"{self.model} range")
-        self.write(":SOUR:FUNC CURR")
-        self._settings.update(source_function="current")
-        self.compliance_voltage = compliance
-        self.source_current = value
+    def nplc_range(self) -> tuple[float, float]:
+        return 0.01, 10.0
 
     def measure_current_a(self) -> float:
         return self._ask_float(":MEAS:CURR?")
 
     def measure_voltage_v(self) -> float:
         return self._ask_float(":MEAS:VOLT?")
-
-    _nplc = Instrument.control(
-        ":SENS:CURR:NPLC?", ":SENS:CURR:NPLC %s",
-        """Control the current-measurement integration time in power-line cycles (0.01 .. 10).""",
-        validator=lambda value, values: fmt(require_range("nplc", value, *values, "", "Keithley 2450 range")),
-        values=(0.01, 10.0),
-    )
-
-    @property
-    def nplc(self) -> float:
-        return float(self._nplc)
-
-    @nplc.setter
-    def nplc(self, value: float) -> None:
-        self._nplc = value
-        self._settings["nplc"] = float(value)
-
-    def output_on(self) -> None:
-        self.check_errors()
-        self.write(":OUTP ON")
-        self._settings["output"] = True
-
-    def output_off(self) -> None:
-        self.write(":OUTP OFF")
-        self._settings["output"] = False
-
-    def output_enabled(self) -> bool:
-        return bool(self._ask_float(":OUTP?"))
 
     def enable_source(self) -> None:
         """pymeasure's name for :meth:`output_on` (same checks, native command)."""
@@ -209,6 +131,7 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         """``*RST`` (pymeasure's reset); user buffers are gone afterwards, so the next sweep remakes one."""
         super().reset()
         self._buffer_ready = False
+        self.forget_settings()  # *RST restored the instrument's defaults
 
     # -- list sweeps --------------------------------------------------------------------------------
 
@@ -228,54 +151,30 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         """Load, run and fetch one list sweep; arguments already checked."""
         n = voltages.size
         buffer = self.buffer_name
-        self.write(":SOUR:FUNC VOLT")
-        self._settings.update(source_function="voltage")
+        self.source_function = "voltage"
         self.compliance_current = compliance_a
         self.source_voltage = 0.0
-        self.write(':SENS:FUNC "CURR"')
-        self.write(":SENS:CURR:RANG:AUTO ON")
+        self.sense_function = "CURR"
+        self.current_autorange = True
         self.nplc = nplc
-        self.write(f":SENS:CURR:AZER {'ON' if self.autozero else 'OFF'}")
-        self._settings["autozero"] = self.autozero
+        self.autozero_enabled = self.autozero
         self._make_buffer()
         self.write(f':TRAC:CLE "{buffer}"')
         for start in range(0, n, 100):
             chunk = ",".join(fmt(v) for v in voltages[start:start + 100])
             self.write(f":SOUR:LIST:VOLT {chunk}" if start == 0 else f":SOUR:LIST:VOLT:APP {chunk}")
         self.write(f':SOUR:SWE:VOLT:LIST 1,{fmt(delay_s)},1,OFF,"{buffer}"')
-        self.output_on()
         expected_s = n * (delay_s + nplc / self.line_frequency_hz + _OVERHEAD_PER_POINT_S)
-        try:
-            self.write(":INIT")
-            with self._allow(2.0 * expected_s + 1.0):
-                self.ask("*OPC?")
-        except InstrumentConnectionError as exc:
-            self._quietly(lambda: self.write(":ABOR"), self.output_off)
-            raise self._diagnosed(exc) from exc
-        except BaseException:
-            self._quietly(lambda: self.write(":ABOR"), self.output_off)
-            raise
-        self.source_voltage = 0.0
-        self.output_off()
-        reply = self.ask(f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL')
-        self.check_errors()
-        try:
-            data = np.array(reply.strip().split(","), dtype=np.float64)
-        except ValueError:
-            raise InstrumentError(self.label(), f"unparsable buffer data: {reply[:80]!r}...") from None
-        if data.size != 3 * n:
-            raise InstrumentError(
-                self.label(), f"buffer returned {data.size} values, expected {3 * n} (3 x {n} points)"
-            )
-        data = data.reshape(n, 3)
+        data = self._run_and_fetch(":INIT", ":ABOR", expected_s, lambda: setattr(self, "source_voltage", 0.0),
+                                   f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL', n)
         return SweepResult(data[:, 0], data[:, 1], data[:, 2] - data[0, 2])
 
     def list_sweep(
         self, voltages_v: Sequence[float] | np.ndarray, compliance_a: float, nplc: float, delay_s: float = 0.0
     ) -> SweepResult:
         voltages = sweep_voltages(self.limits, voltages_v, self.max_sweep_points, self.max_voltage_v, self.model)
-        compliance = self._compliance_a(compliance_a)
-        nplc_value = require_range("nplc", nplc, 0.01, 10.0, "", f"{self.model} range")
+        compliance = self.check("compliance_a", compliance_a, "compliance_current")
+        nplc_value = self.check("nplc", nplc, "nplc")
         delay = self._sweep_delay(delay_s)
         return self._run_list(voltages, compliance, nplc_value, delay)
 
@@ -320,10 +219,9 @@ class Keithley2450(DriverMixin, SourceMeter, _PymeasureKeithley2450):
         self._safe_state(
             lambda: self.write(":ABOR"),
             self.output_off,
-            lambda: self.write(":SOUR:VOLT 0"),
-            lambda: self.write(":SOUR:CURR 0"),
+            lambda: setattr(self, "source_voltage", 0.0),
+            lambda: setattr(self, "source_current", 0.0),
         )
-        self._settings.update(voltage_v=0.0, current_a=0.0)
 
 
 class _TspMixin(DriverMixin):
@@ -351,7 +249,8 @@ class _TspMixin(DriverMixin):
         self.write("errorqueue.clear()")
 
 
-class Keithley2600B(_TspMixin, SourceMeter, Instrument):
+@driver(model="Keithley 2600B", role="smu", twin="memlab.instruments.sim.keithley2600:Keithley2600BTwin")
+class Keithley2600B(_TspMixin, SourceMeterDriver, Instrument):
     """Keithley 2600B System SourceMeter (2601B/2602B/2611B/...), one channel, over TSP.
 
     Commands sent (``smua`` for channel "a", ``smub`` for "b"; one Lua statement per message):
@@ -398,11 +297,26 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
     which doubles each point's integration time).
     """
 
-    model = "Keithley 2600B"
     max_sweep_points: ClassVar[int] = 50_000
     max_voltage_v: ClassVar[float] = 200.0
     max_current_a: ClassVar[float] = 1.5
     min_compliance_a: ClassVar[float] = 10e-12
+
+    # Commands name the channel's Lua object: "{smu}" is smua or smub (see command_fields).
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=("print({smu}.source.func)", "{smu}.source.func = {smu}.OUTPUT_DC%s"),
+        function_values={"voltage": "VOLTS", "current": "AMPS"},
+        voltage=("print({smu}.source.levelv)", "{smu}.source.levelv = %s"),
+        current=("print({smu}.source.leveli)", "{smu}.source.leveli = %s"),
+        compliance_current=("print({smu}.source.limiti)", "{smu}.source.limiti = %s"),
+        compliance_voltage=("print({smu}.source.limitv)", "{smu}.source.limitv = %s"),
+        nplc=("print({smu}.measure.nplc)", "{smu}.measure.nplc = %s"),
+        output=("print({smu}.source.output)", "{smu}.source.output = {smu}.OUTPUT_%s"))
+    autozero_mode = setting("{smu}.measure.autozero = {smu}.AUTOZERO_%s",
+                            "Set autozero: 'AUTO' (every reading), 'ONCE' or 'OFF'.", key="autozero",
+                            validator=choice("autozero"),
+                            values=("AUTO", "ONCE", "OFF"))
 
     def __init__(
         self,
@@ -415,32 +329,17 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         autozero: bool = False,
         **kwargs: Any,
     ) -> None:
-        if channel not in ("a", "b"):
-            raise ValueError(f"channel={channel!r} is not a 2600B channel; allowed: 'a', 'b'")
-        self.smu = f"smu{channel}"
+        self.smu = f"smu{require_choice('channel', channel, ('a', 'b'), 'Keithley 2600B channels')}"
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
-        self.autozero = _check_bool("autozero", autozero)
+        self.autozero = require_bool("autozero", autozero)
         kwargs.setdefault("includeSCPI", False)
         super().__init__(adapter, name, limits=limits, **kwargs)
 
-    def set_voltage(self, voltage_v: float, compliance_a: float) -> None:
-        value = self._voltage(voltage_v, "voltage_v")
-        compliance = self._compliance_a(compliance_a)
-        smu = self.smu
-        self.write(f"{smu}.source.func = {smu}.OUTPUT_DCVOLTS")
-        self.write(f"{smu}.source.limiti = {fmt(compliance)}")
-        self.write(f"{smu}.source.levelv = {fmt(value)}")
-        self._settings.update(source_function="voltage", compliance_a=compliance, voltage_v=value)
+    def command_fields(self) -> dict[str, Any]:
+        return {"smu": self.smu}
 
-    def set_current(self, current_a: float, compliance_v: float) -> None:
-        value = self.limits.check_current(current_a)
-        compliance = self.limits.check_voltage_compliance(compliance_v)
-        require_range("compliance_v", compliance, 0.02, self.max_voltage_v, "V", f"{self.model} range")
-        smu = self.smu
-        self.write(f"{smu}.source.func = {smu}.OUTPUT_DCAMPS")
-        self.write(f"{smu}.source.limitv = {fmt(compliance)}")
-        self.write(f"{smu}.source.leveli = {fmt(value)}")
-        self._settings.update(source_function="current", compliance_v=compliance, current_a=value)
+    def nplc_range(self) -> tuple[float, float]:
+        return 0.001, 25.0
 
     def measure_current_a(self) -> float:
         return self._ask_float(f"print({self.smu}.measure.i())")
@@ -448,58 +347,29 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
     def measure_voltage_v(self) -> float:
         return self._ask_float(f"print({self.smu}.measure.v())")
 
-    @property
-    def nplc(self) -> float:
-        return self._ask_float(f"print({self.smu}.measure.nplc)")
-
-    @nplc.setter
-    def nplc(self, value: float) -> None:
-        nplc = require_range("nplc", value, 0.001, 25.0, "", f"{self.model} range")
-        self.write(f"{self.smu}.measure.nplc = {fmt(nplc)}")
-        self._settings["nplc"] = nplc
-
-    def output_on(self) -> None:
-        self.check_errors()
-        self.write(f"{self.smu}.source.output = {self.smu}.OUTPUT_ON")
-        self._settings["output"] = True
-
-    def output_off(self) -> None:
-        self.write(f"{self.smu}.source.output = {self.smu}.OUTPUT_OFF")
-        self._settings["output"] = False
-
-    def output_enabled(self) -> bool:
-        return bool(self._ask_float(f"print({self.smu}.source.output)"))
-
     # -- scripts and the binary buffer -----------------------------------------------------------
 
     def _run_script(
         self, compliance_a: float, nplc: float, action: list[str], n: int, expected_s: float
     ) -> SweepResult:
         """Run ``action`` (Lua lines) in a script that sets up and tears down the source, then fetch N points."""
-        smu = self.smu
-        buffer = f"{smu}.nvbuffer1"
-        lines = [
-            "loadandrunscript",
-            f"{smu}.source.func = {smu}.OUTPUT_DCVOLTS",
-            f"{smu}.source.limiti = {fmt(compliance_a)}",
-            f"{smu}.measure.nplc = {fmt(nplc)}",
-            f"{smu}.measure.autozero = {smu}.AUTOZERO_{'AUTO' if self.autozero else 'ONCE'}",
-            f"{buffer}.clear()",
-            f"{buffer}.collecttimestamps = 1",
-            f"{buffer}.collectsourcevalues = 1",
-            f"{smu}.source.output = {smu}.OUTPUT_ON",
-            *action,
-            f"{smu}.source.levelv = 0",
-            f"{smu}.source.output = {smu}.OUTPUT_OFF",
-            "endscript",
-        ]
+        buffer = f"{self.smu}.nvbuffer1"
         self.check_errors()  # nothing pending before the output goes on
-        for line in lines:
+        # Inside loadandrunscript every write is a script line: the declared settings write their
+        # own lines (and are recorded), the buffer and the action are plain Lua.
+        self.write("loadandrunscript")
+        self.source_function = "voltage"
+        self.compliance_current = compliance_a
+        self.nplc = nplc
+        self.autozero_mode = "AUTO" if self.autozero else "ONCE"
+        for line in (f"{buffer}.clear()", f"{buffer}.collecttimestamps = 1", f"{buffer}.collectsourcevalues = 1"):
             self.write(line)
-        self._settings.update(
-            source_function="voltage", compliance_a=compliance_a, nplc=nplc, voltage_v=0.0, output=False,
-            autozero=self.autozero,
-        )
+        self.output_state = True
+        for line in action:
+            self.write(line)
+        self.source_voltage = 0.0
+        self.output_state = False
+        self.write("endscript")
         self.write("format.data = format.REAL32")
         self.write("format.byteorder = format.LITTLEENDIAN")
         self.write(f"printbuffer(1, {n}, {buffer}.sourcevalues, {buffer}.readings, {buffer}.timestamps)")
@@ -530,8 +400,8 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         self, voltages_v: Sequence[float] | np.ndarray, compliance_a: float, nplc: float, delay_s: float = 0.0
     ) -> SweepResult:
         voltages = sweep_voltages(self.limits, voltages_v, self.max_sweep_points, self.max_voltage_v, self.model)
-        compliance = self._compliance_a(compliance_a)
-        nplc_value = require_range("nplc", nplc, 0.001, 25.0, "", f"{self.model} range")
+        compliance = self.check("compliance_a", compliance_a, "compliance_current")
+        nplc_value = self.check("nplc", nplc, "nplc")
         delay = require_range("delay_s", delay_s, 0.0, 1e4, "s", f"{self.model} range")
         n = voltages.size
         smu = self.smu
@@ -567,20 +437,19 @@ class Keithley2600B(_TspMixin, SourceMeter, Instrument):
         return self._run_script(compliance, nplc, action, n, n * (period + _OVERHEAD_PER_POINT_S))
 
     def shutdown(self) -> None:
-        smu = self.smu
         self._safe_state(
             self.output_off,
-            lambda: self.write(f"{smu}.source.levelv = 0"),
-            lambda: self.write(f"{smu}.source.leveli = 0"),
+            lambda: setattr(self, "source_voltage", 0.0),
+            lambda: setattr(self, "source_current", 0.0),
         )
-        self._settings.update(voltage_v=0.0, current_a=0.0)
 
 
+@driver(model="Keithley 707B", role="switch", twin="memlab.instruments.sim.keithley707b:Keithley707BTwin")
 class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
     """Keithley 707B (or 708B) switching matrix, over TSP, routing terminals to a crossbar chip.
 
     Channel names are ``<slot><row letter><two-digit column>`` (``"1A01"``); the map from chip
-    devices to channels is the :class:`~instruments.interfaces.CrossbarWiring` given as ``wiring``.
+    devices to channels is the :class:`~memlab.instruments.wiring.CrossbarWiring` given as ``wiring``.
 
     Commands sent:
 
@@ -590,10 +459,12 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
       ``print(errorqueue.count)`` (+ ``print(errorqueue.next())`` per error)
     - disconnect: ``print(channel.getclose("allslots"))``, ``channel.open("<its channels>")``, ``*OPC?``
     - open_all / shutdown: ``channel.open("allslots")``, ``*OPC?``
+    - snapshot: ``*IDN?``, ``print(channel.getclose("allslots"))`` (the connections, as the relays are)
     - identity: ``*IDN?``; clear: ``errorqueue.clear()``
-    """
 
-    model = "Keithley 707B"
+    The matrix has no settings of its own: its state is which relays are closed, and the snapshot
+    asks for that instead of remembering what was sent.
+    """
 
     def __init__(
         self,
@@ -609,7 +480,6 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
         self.wiring = wiring
         kwargs.setdefault("includeSCPI", False)
         super().__init__(adapter, name, limits=limits, **kwargs)
-        self._settings["connections"] = {}
 
     def closed(self) -> list[str]:
         reply = self.ask('print(channel.getclose("allslots"))').strip()
@@ -635,7 +505,6 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
         self.write(f'channel.close("{",".join(wanted)}")')
         self.ask("*OPC?")
         self.check_errors()
-        self._settings["connections"][terminal] = [int(row), int(col)]
 
     def disconnect(self, terminal: str) -> None:
         if terminal not in self.wiring.terminals:
@@ -644,16 +513,31 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
         if own:
             self.write(f'channel.open("{",".join(own)}")')
             self.ask("*OPC?")
-        self._settings["connections"].pop(terminal, None)
 
     def open_all(self) -> None:
         self.write('channel.open("allslots")')
         self.ask("*OPC?")
-        self._settings["connections"] = {}
+
+    def connections(self) -> dict[str, list[int]]:
+        """terminal -> [row, col] of the device it reaches, from the relays the matrix reports closed."""
+        found: dict[str, dict[str, int]] = {}
+        for channel in self.closed():
+            terminal = self.wiring.terminal_of(channel)
+            if terminal is None:
+                continue
+            pad = self.wiring.pad_of(channel)
+            hi, lo = self.wiring.terminals[terminal]
+            if channel[1] == hi and pad in self.wiring.row_pads:
+                found.setdefault(terminal, {})["row"] = self.wiring.row_pads.index(pad)
+            elif channel[1] == lo and pad in self.wiring.col_pads:
+                found.setdefault(terminal, {})["col"] = self.wiring.col_pads.index(pad)
+        return {t: [ends["row"], ends["col"]] for t, ends in found.items() if {"row", "col"} <= set(ends)}
+
+    def settings(self) -> dict[str, Any]:
+        return {"connections": self.connections()}
 
     def snapshot(self) -> dict[str, Any]:
         snap = super().snapshot()
-        snap["settings"]["connections"] = dict(self._settings["connections"])
         snap["wiring"] = self.wiring.to_dict()
         return snap
 

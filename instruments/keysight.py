@@ -11,26 +11,33 @@ from __future__ import annotations
 import logging
 import math
 from abc import abstractmethod
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.agilent import Agilent33500 as _PymeasureAgilent33500
 from pymeasure.instruments.keysight import Keysight81160A as _PymeasureKeysight81160A
 
-from .interfaces import (
+from pymeasure.instruments.agilent.agilent33500 import Agilent33500Channel as _PymeasureAgilent33500Channel
+from pymeasure.instruments.keysight.keysight81160A import Keysight81160AChannel as _PymeasureKeysight81160AChannel
+
+from .checks import check_line_frequency, pulse_aperture, sweep_voltages
+from .limits import LimitError, SafetyLimits, as_number, require_choice, require_int, require_range
+from .plumbing import (
     DriverMixin,
-    InstrumentConnectionError,
     InstrumentError,
-    PulseGenerator,
-    SourceMeter,
-    SweepResult,
-    check_line_frequency,
+    choice,
+    control,
+    driver,
+    flag,
     fmt,
-    pulse_aperture,
-    sweep_voltages,
+    number,
+    on_off,
+    recorded,
+    setting,
 )
-from .limits import LimitError, SafetyLimits, as_number, require_int, require_range
+from .roles import PulseGenerator, SweepResult
+from .source_meter import SourceMeterDriver, source_meter_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,18 @@ _TRIGGER_MARGIN_S = 100e-6
 """Time added to each timer-triggered point beyond delay + aperture (source settling, data handling)."""
 
 
-class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
+def _number_setting(get_command: str | None, set_command: str, docs: str, key: str | None = None) -> Any:
+    """A numeric setting sent with up to 9 significant digits; ranges are checked by the caller."""
+    if get_command is None:
+        return setting(set_command, docs, key=key, validator=lambda value, values: as_number(key or "value", value),
+                       set_process=fmt)
+    return control(get_command, set_command, docs, key=key,
+                   validator=lambda value, values: as_number(key or "value", value), set_process=fmt,
+                   get_process=number)
+
+
+@driver(model="Keysight B2900", role="smu", twin="memlab.instruments.sim.keysight_b2900:KeysightB2900Twin")
+class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
     """Keysight B2900 precision SMU (B2901A/B2902A/B2911A/B2912A), one channel.
 
     Commands sent (shown for channel 1; ``<..>`` a number, ``N`` the point count):
@@ -68,11 +86,47 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
     - identity: ``*IDN?``
     """
 
-    model = "Keysight B2900"
     max_sweep_points: ClassVar[int] = 2500
     max_voltage_v: ClassVar[float] = 210.0
     max_current_a: ClassVar[float] = 3.03
+    min_compliance_v: ClassVar[float] = 0.0
     min_trigger_interval_s: ClassVar[float] = 20e-6
+    channels_of_model: ClassVar[dict[str, tuple[int, ...]]] = {
+        "B2901A": (1,), "B2901B": (1,), "B2902A": (1, 2), "B2902B": (1, 2), "B2911A": (1,), "B2911B": (1,),
+        "B2912A": (1, 2), "B2912B": (1, 2),
+    }
+    """Channels of each model of the family (the single-channel models have no channel 2)."""
+
+    (source_function, source_voltage, source_current, compliance_current, compliance_voltage, nplc,
+     output_state) = source_meter_settings(
+        function=(":SOUR{ch}:FUNC:MODE?", ":SOUR{ch}:FUNC:MODE %s"),
+        function_values={"voltage": "VOLT", "current": "CURR"},
+        voltage=(":SOUR{ch}:VOLT?", ":SOUR{ch}:VOLT %s"), current=(":SOUR{ch}:CURR?", ":SOUR{ch}:CURR %s"),
+        compliance_current=(":SENS{ch}:CURR:PROT?", ":SENS{ch}:CURR:PROT %s"),
+        compliance_voltage=(":SENS{ch}:VOLT:PROT?", ":SENS{ch}:VOLT:PROT %s"),
+        nplc=(":SENS{ch}:CURR:NPLC?", ":SENS{ch}:CURR:NPLC %s"), output=(":OUTP{ch}?", ":OUTP{ch} %s"))
+    sense_function = setting(':SENS{ch}:FUNC "%s"', "Set what is measured: 'CURR' or 'VOLT'.",
+                             validator=choice("sense_function"), values=("CURR", "VOLT"))
+    current_autorange = setting(":SENS{ch}:CURR:RANG:AUTO %s", "Set current auto-ranging on or off.",
+                                validator=flag("current_autorange"), set_process=on_off)
+    current_range_a = _number_setting(None, ":SENS{ch}:CURR:RANG %s", "Set the fixed current range (A).",
+                                      "current_range_a")
+    voltage_mode = setting(":SOUR{ch}:VOLT:MODE %s", "Set the voltage source mode: 'FIX' or 'LIST'.",
+                           validator=choice("voltage_mode"), values=("FIX", "LIST"))
+    source_shape = setting(":SOUR{ch}:FUNC:SHAP %s", "Set the source shape: 'DC' or 'PULS'.",
+                           validator=choice("source_shape"), values=("DC", "PULS"))
+    triggered_voltage = _number_setting(None, ":SOUR{ch}:VOLT:TRIG %s", "Set the pulse level (V).", "pulse_level_v")
+    pulse_delay_s = _number_setting(None, ":SOUR{ch}:PULS:DEL %s", "Set the pulse delay (s).", "pulse_delay_s")
+    pulse_width_s = _number_setting(None, ":SOUR{ch}:PULS:WIDT %s", "Set the pulse width (s).", "pulse_width_s")
+    trigger_source = setting(":TRIG{ch}:SOUR %s", "Set the trigger source: 'TIM', 'AINT' or 'BUS'.",
+                             validator=choice("trigger_source"), values=("TIM", "AINT", "BUS"))
+    trigger_interval_s = _number_setting(None, ":TRIG{ch}:TIM %s", "Set the timer interval (s).", "trigger_interval_s")
+    trigger_count = setting(":TRIG{ch}:COUN %d", "Set the trigger count.", key="trigger_count",
+                            validator=lambda value, values: require_int("trigger_count", value, 1, 100_000))
+    acquire_delay_s = _number_setting(None, ":TRIG{ch}:ACQ:DEL %s", "Set the acquisition delay (s).",
+                                      "acquire_delay_s")
+    data_elements = setting(":FORM:ELEM:SENS %s", "Set the elements of fetched data.",
+                            validator=choice("data_elements"), values=("CURR,TIME,SOUR",))
 
     def __init__(
         self,
@@ -84,32 +138,27 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
         line_frequency_hz: float = 50.0,
         **kwargs: Any,
     ) -> None:
-        if channel not in (1, 2):
-            raise ValueError(f"channel={channel!r} is not a B2900 channel; allowed: 1, 2")
-        self.channel = channel
+        self.channel = require_choice("channel", channel, (1, 2), "Keysight B2900 channels")
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
         super().__init__(adapter, name, limits=limits, **kwargs)
 
+    @classmethod
+    def check_bench_options(cls, model: str | None, options: dict[str, Any]) -> None:
+        """A channel the named model does not have is refused when the bench file is read."""
+        channels = cls.channels_of_model.get(str(model).upper()) if model else None
+        if channels is not None:
+            require_choice("options.channel", options.get("channel", 1), channels, f"channels of a {model}")
+
+    def command_fields(self) -> dict[str, Any]:
+        return {"ch": self.channel}
+
+    def nplc_range(self) -> tuple[float, float]:
+        return self._min_nplc, 100.0
+
     def _program_voltage(self, compliance_a: float, voltage_v: float) -> None:
-        ch = self.channel
-        self.write(f":SOUR{ch}:FUNC:MODE VOLT")
-        self.write(f":SENS{ch}:CURR:PROT {fmt(compliance_a)}")
-        self.write(f":SOUR{ch}:VOLT {fmt(voltage_v)}")
-        self._settings.update(source_function="voltage", compliance_a=compliance_a, voltage_v=voltage_v)
-
-    def set_voltage(self, voltage_v: float, compliance_a: float) -> None:
-        value = self._voltage(voltage_v, "voltage_v")
-        self._program_voltage(self._compliance_a(compliance_a), value)
-
-    def set_current(self, current_a: float, compliance_v: float) -> None:
-        value = self.limits.check_current(current_a)
-        compliance = self.limits.check_voltage_compliance(compliance_v)
-        require_range("compliance_v", compliance, 0.0, self.max_voltage_v, "V", f"{self.model} range")
-        ch = self.channel
-        self.write(f":SOUR{ch}:FUNC:MODE CURR")
-        self.write(f":SENS{ch}:VOLT:PROT {fmt(compliance)}")
-        self.write(f":SOUR{ch}:CURR {fmt(value)}")
-        self._settings.update(source_function="current", compliance_v=compliance, current_a=value)
+        self.source_function = "voltage"
+        self.compliance_current = compliance_a
+        self.source_voltage = voltage_v
 
     def measure_current_a(self) -> float:
         return self._ask_float(f":MEAS:CURR? (@{self.channel})")
@@ -121,82 +170,41 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
     def _min_nplc(self) -> float:
         return 8e-6 * self.line_frequency_hz  # shortest aperture: 8 us
 
-    @property
-    def nplc(self) -> float:
-        return self._ask_float(f":SENS{self.channel}:CURR:NPLC?")
-
-    @nplc.setter
-    def nplc(self, value: float) -> None:
-        nplc = require_range("nplc", value, self._min_nplc, 100.0, "", f"{self.model} range")
-        self.write(f":SENS{self.channel}:CURR:NPLC {fmt(nplc)}")
-        self._settings["nplc"] = nplc
-
-    def output_on(self) -> None:
-        self.check_errors()
-        self.write(f":OUTP{self.channel} ON")
-        self._settings["output"] = True
-
-    def output_off(self) -> None:
-        self.write(f":OUTP{self.channel} OFF")
-        self._settings["output"] = False
-
-    def output_enabled(self) -> bool:
-        return bool(self._ask_float(f":OUTP{self.channel}?"))
-
     def _timer(self, interval_s: float, count: int, acquire_delay_s: float) -> None:
-        ch = self.channel
-        self.write(f":TRIG{ch}:SOUR TIM")
-        self.write(f":TRIG{ch}:TIM {fmt(interval_s)}")
-        self.write(f":TRIG{ch}:COUN {count}")
-        self.write(f":TRIG{ch}:ACQ:DEL {fmt(acquire_delay_s)}")
-        self.write(":FORM:ELEM:SENS CURR,TIME,SOUR")
+        self.trigger_source = "TIM"
+        self.trigger_interval_s = interval_s
+        self.trigger_count = count
+        self.acquire_delay_s = acquire_delay_s
+        self.data_elements = "CURR,TIME,SOUR"
 
-    def _run_and_fetch(self, n: int, expected_s: float, restore: Sequence[str]) -> SweepResult:
-        """Output on, run the trigger sequence, restore the DC state, then fetch ``n`` points at once."""
+    def _run_timer(self, n: int, expected_s: float, restore: Callable[[], None]) -> SweepResult:
+        """Run the timer-triggered sequence and fetch its ``n`` points (current, time, source)."""
         ch = self.channel
-        self.output_on()
-        try:
-            self.write(f":INIT (@{ch})")
-            with self._allow(2.0 * expected_s + 1.0):
-                self.ask("*OPC?")
-        except InstrumentConnectionError as exc:
-            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
-            raise self._diagnosed(exc) from exc
-        except BaseException:
-            self._quietly(lambda: self.write(f":ABOR (@{ch})"), self.output_off)
-            raise
-        for command in restore:
-            self.write(command)
-        self.output_off()
-        reply = self.ask(f":FETC:ARR? (@{ch})")
-        self.check_errors()
-        try:
-            data = np.array(reply.strip().split(","), dtype=np.float64)
-        except ValueError:
-            raise InstrumentError(self.label(), f"unparsable result data: {reply[:80]!r}...") from None
-        if data.size != 3 * n:
-            raise InstrumentError(self.label(), f"returned {data.size} values, expected {3 * n} (3 x {n} points)")
-        data = data.reshape(n, 3)
+        data = self._run_and_fetch(f":INIT (@{ch})", f":ABOR (@{ch})", expected_s, restore, f":FETC:ARR? (@{ch})", n)
         return SweepResult(data[:, 2], data[:, 0], data[:, 1] - data[0, 1])
 
     def list_sweep(
         self, voltages_v: Sequence[float] | np.ndarray, compliance_a: float, nplc: float, delay_s: float = 0.0
     ) -> SweepResult:
         voltages = sweep_voltages(self.limits, voltages_v, self.max_sweep_points, self.max_voltage_v, self.model)
-        compliance = self._compliance_a(compliance_a)
-        nplc_value = require_range("nplc", nplc, self._min_nplc, 100.0, "", f"{self.model} range")
+        compliance = self.check("compliance_a", compliance_a, "compliance_current")
+        nplc_value = self.check("nplc", nplc, "nplc")
         delay = require_range("delay_s", delay_s, 0.0, 100.0, "s", f"{self.model} range")
         n = voltages.size
-        ch = self.channel
         self._program_voltage(compliance, 0.0)
-        self.write(f':SENS{ch}:FUNC "CURR"')
-        self.write(f":SENS{ch}:CURR:RANG:AUTO ON")
+        self.sense_function = "CURR"
+        self.current_autorange = True
         self.nplc = nplc_value
-        self.write(f":SOUR{ch}:VOLT:MODE LIST")
-        self.write(f":SOUR{ch}:LIST:VOLT {','.join(fmt(v) for v in voltages)}")
+        self.voltage_mode = "LIST"
+        self.write(f":SOUR{self.channel}:LIST:VOLT {','.join(fmt(v) for v in voltages)}")  # data, not a setting
         interval = max(delay + nplc_value / self.line_frequency_hz + _TRIGGER_MARGIN_S, self.min_trigger_interval_s)
         self._timer(interval, n, delay)
-        return self._run_and_fetch(n, n * interval, [f":SOUR{ch}:VOLT:MODE FIX", f":SOUR{ch}:VOLT 0"])
+
+        def restore() -> None:
+            self.voltage_mode = "FIX"
+            self.source_voltage = 0.0
+
+        return self._run_timer(n, n * interval, restore)
 
     def pulse(
         self,
@@ -219,31 +227,33 @@ class KeysightB2900(DriverMixin, SourceMeter, SCPIMixin, Instrument):
             raise LimitError("count", count, "1 .. 100000", f"{self.model} trigger count")
         nplc = pulse_aperture(width, self.line_frequency_hz, self._min_nplc, self.model)
         aperture_s = nplc / self.line_frequency_hz
-        ch = self.channel
         self._program_voltage(compliance, base)
-        self.write(f":SOUR{ch}:FUNC:SHAP PULS")
-        self.write(f":SOUR{ch}:VOLT:TRIG {fmt(level)}")
-        self.write(f":SOUR{ch}:PULS:DEL 0")
-        self.write(f":SOUR{ch}:PULS:WIDT {fmt(width)}")
-        self.write(f':SENS{ch}:FUNC "CURR"')
+        self.source_shape = "PULS"
+        self.triggered_voltage = level
+        self.pulse_delay_s = 0.0
+        self.pulse_width_s = width
+        self.sense_function = "CURR"
         # Auto range cannot follow a pulse; the compliance is the largest current there can be.
-        self.write(f":SENS{ch}:CURR:RANG:AUTO OFF")
-        self.write(f":SENS{ch}:CURR:RANG {fmt(compliance)}")
+        self.current_autorange = False
+        self.current_range_a = compliance
         self.nplc = nplc
         self._timer(period, n, 0.5 * (width - aperture_s))
-        return self._run_and_fetch(n, n * period, [f":SOUR{ch}:FUNC:SHAP DC", f":SOUR{ch}:VOLT 0"])
+
+        def restore() -> None:
+            self.source_shape = "DC"
+            self.source_voltage = 0.0
+
+        return self._run_timer(n, n * period, restore)
 
     def shutdown(self) -> None:
-        ch = self.channel
         self._safe_state(
-            lambda: self.write(f":ABOR (@{ch})"),
+            lambda: self.write(f":ABOR (@{self.channel})"),
             self.output_off,
-            lambda: self.write(f":SOUR{ch}:FUNC:SHAP DC"),
-            lambda: self.write(f":SOUR{ch}:VOLT:MODE FIX"),
-            lambda: self.write(f":SOUR{ch}:VOLT 0"),
-            lambda: self.write(f":SOUR{ch}:CURR 0"),
+            lambda: setattr(self, "source_shape", "DC"),
+            lambda: setattr(self, "voltage_mode", "FIX"),
+            lambda: setattr(self, "source_voltage", 0.0),
+            lambda: setattr(self, "source_current", 0.0),
         )
-        self._settings.update(voltage_v=0.0, current_a=0.0)
 
 
 _SOURCE_OHM = 50.0
@@ -277,8 +287,47 @@ class _PulseGeneratorMixin(DriverMixin):
     """Edges may be at most this fraction of the width (both models)."""
     high_impedance_ohm: ClassVar[float]
     """The expected load programmed for a high-impedance device (no termination)."""
-    polarity_command: str
+    level_step_v: ClassVar[float]
+    """Smallest difference between the high and the low level the model takes."""
     _channel_obj: Any
+    _burst_s: float | None = None
+
+    def __init__(
+        self,
+        adapter: Any,
+        name: str | None = None,
+        *,
+        limits: SafetyLimits | None = None,
+        channel: int = 1,
+        termination_ohm: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.channel = require_choice("channel", channel, (1, 2), f"{self.model} channels")
+        self.termination_ohm = _check_termination(termination_ohm, self.model)
+        super().__init__(adapter, name, limits=limits, **kwargs)
+
+    def apply_limits(self) -> None:
+        """The channel's levels within what the generator reaches into the bench's termination."""
+        self._channel_obj = self.ch_1 if self.channel == 1 else self.ch_2
+        self._channel_obj.voltage_high_values = (-self.max_level_v + self.level_step_v, self.max_level_v)
+        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - self.level_step_v)
+        self._channel_obj.burst_ncycles_values = (1, self.max_burst)
+    """How long one configured burst lasts (None: not configured yet)."""
+
+    def command_fields(self) -> dict[str, Any]:
+        return {"ch": self.channel}
+
+    def configuration(self) -> dict[str, Any]:
+        return {"termination_ohm": self.termination_ohm}
+
+    @property
+    def output_state(self) -> bool:
+        """The channel's output as the generator reports it (pymeasure's channel ``output``)."""
+        return bool(self._channel_obj.output)
+
+    @output_state.setter
+    def output_state(self, on: bool) -> None:
+        self._channel_obj.output = on
 
     @property
     def expected_load_ohm(self) -> float:
@@ -340,7 +389,7 @@ class _PulseGeneratorMixin(DriverMixin):
         # of one from level to base (inverted about the offset: between pulses the output sits at
         # the high level, the base, and goes to the low level, the pulse level, for width_s).
         high, low, polarity = (level, base, "NORM") if level > base else (base, level, "INV")
-        present = self.ask(f"{self.polarity_command}?").strip().upper()  # type: ignore[attr-defined]
+        present = self.polarity
         # Flipping the polarity swaps what sits on the device between pulses: do it with the output off.
         hot = not present.startswith(polarity) and self.output_enabled()
         if hot:
@@ -348,15 +397,12 @@ class _PulseGeneratorMixin(DriverMixin):
         self._prepare()
         self._set_timing(width, period, edge)
         self._set_levels(high, low)
-        self.write(f"{self.polarity_command} {polarity}")
+        self.polarity = polarity
         self._arm(count)
         self.check_errors()
+        self._burst_s = count * period
         if hot:
             self.output_on()
-        self._settings.update(
-            level_v=level, base_v=base, width_s=width, period_s=period, edge_s=edge, burst_count=count,
-            polarity=polarity, termination_ohm=self.termination_ohm,
-        )
 
     @abstractmethod
     def _prepare(self) -> None:
@@ -393,30 +439,45 @@ class _PulseGeneratorMixin(DriverMixin):
             ch.voltage_low, ch.voltage_high = low, high
 
     def trigger(self) -> None:
-        if "burst_count" not in self._settings:
+        if self._burst_s is None:
             raise InstrumentError(self.label(), "trigger() before configure_pulse(); configure the pulse first")
         self.check_errors()
-        duration_s = self._settings["burst_count"] * self._settings["period_s"]
+        duration_s = self._burst_s
         self.write("*TRG;*WAI")
         with self._allow(2.0 * duration_s + 1.0):
             self.ask("*OPC?")  # type: ignore[attr-defined]
-
-    def output_on(self) -> None:
-        self.check_errors()
-        self._channel_obj.output = True
-        self._settings["output"] = True
-
-    def output_off(self) -> None:
-        self._channel_obj.output = False
-        self._settings["output"] = False
-
-    def output_enabled(self) -> bool:
-        return bool(self._channel_obj.output)
 
     def shutdown(self) -> None:
         self._safe_state(self.output_off)
 
 
+def _recorded_channel(base: type, keys: dict[str, str]) -> type:
+    """pymeasure's channel class with the properties memlab uses recorded in the driver's snapshot."""
+    return type(f"Recorded{base.__name__}", (base,),
+                {name: recorded(getattr(base, name), key) for name, key in keys.items()})
+
+
+_CHANNEL_KEYS = {
+    "output": "output", "output_load": "expected_load_ohm", "shape": "shape", "pulse_period": "period_s",
+    "pulse_width": "width_s", "pulse_transition": "edge_s", "voltage_high": "high_level_v",
+    "voltage_low": "low_level_v", "burst_ncycles": "burst_count",
+}
+_Channel33500B = _recorded_channel(
+    _PymeasureAgilent33500Channel,
+    _CHANNEL_KEYS | {"pulse_hold": "pulse_hold", "burst_mode": "burst_mode", "burst_state": "burst_enabled"})
+_Channel81160A = _recorded_channel(
+    _PymeasureKeysight81160AChannel,
+    _CHANNEL_KEYS | {"limit_high": "level_limit_high_v", "limit_low": "level_limit_low_v",
+                     "limit_state_enabled": "level_limit_enabled", "trigger_mode": "arm_source"})
+
+
+def _polarity(command: str) -> Any:
+    return control(f"{command}?", f"{command} %s", "Control the output polarity: 'NORM' or 'INV'.",
+                   validator=choice("polarity"), values=("NORM", "INV"), cast=str,
+                   get_process=lambda reply: str(reply).strip().upper())
+
+
+@driver(model="Keysight 33500B", role="pulser", twin="memlab.instruments.sim.pulse_generators:Keysight33500BTwin")
 class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent33500):
     """Keysight 33500B waveform generator as a pulse generator (triggered bursts), one channel.
 
@@ -444,7 +505,11 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
     - identity: ``*IDN?``
     """
 
-    model = "Keysight 33500B"
+    ch_1 = Instrument.ChannelCreator(_Channel33500B, 1)
+    ch_2 = Instrument.ChannelCreator(_Channel33500B, 2)
+    polarity = _polarity("OUTP{ch}:POL")
+    trigger_source = setting("TRIG{ch}:SOUR %s", "Set the trigger source: 'BUS', 'IMM', 'EXT' or 'TIM'.",
+                             validator=choice("trigger_source"), values=("BUS", "IMM", "EXT", "TIM"))
     width_range_s = (16e-9, 1e6)
     period_range_s = (33e-9, 1e6)
     edge_range_s = (8.4e-9, 1e-6)
@@ -452,26 +517,7 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
     min_amplitude_emf_v = 2e-3  # 1 mVpp into 50 ohm
     high_impedance_ohm = math.inf  # OUTP:LOAD INF
 
-    def __init__(
-        self,
-        adapter: Any,
-        name: str | None = None,
-        *,
-        limits: SafetyLimits | None = None,
-        channel: int = 1,
-        termination_ohm: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if channel not in (1, 2):
-            raise ValueError(f"channel={channel!r} is not a 33500B channel; allowed: 1, 2")
-        self.channel = channel
-        self.termination_ohm = _check_termination(termination_ohm, self.model)
-        self.polarity_command = f"OUTP{channel}:POL"
-        super().__init__(adapter, name, limits=limits, **kwargs)
-        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
-        self._channel_obj.voltage_high_values = (-self.max_level_v + 1e-3, self.max_level_v)
-        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 1e-3)
-        self._channel_obj.burst_ncycles_values = (1, self.max_burst)
+    level_step_v = 1e-3
 
     def _prepare(self) -> None:
         ch = self._channel_obj
@@ -487,6 +533,7 @@ class Keysight33500B(_PulseGeneratorMixin, PulseGenerator, _PymeasureAgilent3350
         self.write(f"TRIG{self.channel}:SOUR BUS")
 
 
+@driver(model="Keysight 81160A", role="pulser", twin="memlab.instruments.sim.pulse_generators:Keysight81160ATwin")
 class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight81160A):
     """Keysight 81160A (or 81150A) pulse function generator, one channel.
 
@@ -517,7 +564,11 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
     - identity: ``*IDN?``
     """
 
-    model = "Keysight 81160A"
+    ch_1 = Instrument.ChannelCreator(_Channel81160A, 1)
+    ch_2 = Instrument.ChannelCreator(_Channel81160A, 2)
+    polarity = _polarity(":OUTP{ch}:POL")
+    burst_enabled = setting(":BURS{ch}:STAT %s", "Set burst mode on (n pulses per trigger) or off (one).",
+                            validator=flag("burst_enabled"), set_process=on_off)
     width_range_s = (1.5e-9, 1e6)
     period_range_s = (2e-9, 1e6)
     edge_range_s = (1e-9, 1e3)
@@ -527,25 +578,7 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
     high_impedance_ohm: ClassVar[float] = 1e6
     """The largest expected load the 81160A takes: what it is told for a high-impedance device."""
 
-    def __init__(
-        self,
-        adapter: Any,
-        name: str | None = None,
-        *,
-        limits: SafetyLimits | None = None,
-        channel: int = 1,
-        termination_ohm: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if channel not in (1, 2):
-            raise ValueError(f"channel={channel!r} is not an 81160A channel; allowed: 1, 2")
-        self.channel = channel
-        self.termination_ohm = _check_termination(termination_ohm, self.model)
-        self.polarity_command = f":OUTP{channel}:POL"
-        super().__init__(adapter, name, limits=limits, **kwargs)
-        self._channel_obj = self.ch_1 if channel == 1 else self.ch_2
-        self._channel_obj.voltage_high_values = (-self.max_level_v + 0.05, self.max_level_v)
-        self._channel_obj.voltage_low_values = (-self.max_level_v, self.max_level_v - 0.05)
+    level_step_v = 0.05
 
     def _prepare(self) -> None:
         ch = self._channel_obj
@@ -555,14 +588,13 @@ class Keysight81160A(_PulseGeneratorMixin, PulseGenerator, _PymeasureKeysight811
         ch.limit_state_enabled = True
         ch.output_load = self.expected_load_ohm
         ch.shape = "PULS"
-        self._settings["level_limit_v"] = guard
 
     def _arm(self, count: int) -> None:
         ch = self._channel_obj
         ch.trigger_mode = "MAN"
-        # pymeasure 0.16 maps burst_state=True to ":BURS1:STAT 0" on this model, so write it here.
+        # pymeasure 0.16 maps burst_state=True to ":BURS1:STAT 0" on this model: declared here instead.
         if count == 1:
-            self.write(f":BURS{self.channel}:STAT OFF")
+            self.burst_enabled = False
         else:
             ch.burst_ncycles = count
-            self.write(f":BURS{self.channel}:STAT ON")
+            self.burst_enabled = True

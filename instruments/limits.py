@@ -1,9 +1,17 @@
-"""Safety limits of a bench, enforced by every driver before it sends anything.
+"""The one validation layer for numbers and ranges, and the safety limits of a bench.
+
+Every range check in memlab goes through the functions here: :func:`as_number`,
+:func:`require_range`, :func:`require_int`, :func:`require_choice`, :func:`require_bool` and
+:class:`Bound` (a named range; a sequence of them is what the drivers' declared properties are
+validated against, per instance, so the bench's limits apply). Drivers, procedure parameters, plans,
+the bench file and the chip model all use them, so a refused value always reads the same:
+parameter, value, what is allowed. Nothing is clamped.
 
 A bench file sets one :class:`SafetyLimits`; each driver receives it and checks every level,
 compliance, width and laser setting against it *in the driver layer*, so that a bad value is
 refused with a :class:`LimitError` and nothing reaches the instrument. The same error type is used
 for values outside what an instrument model can do (its ranges), so callers catch one thing.
+Light to import (no pymeasure): storage-free code such as the plan checker uses it too.
 """
 
 from __future__ import annotations
@@ -11,25 +19,30 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from pymeasure.instruments.validators import strict_range
+from memlab.errors import MemlabError
 
 
 def _fmt(value: float, unit: str) -> str:
     return f"{value:g} {unit}".rstrip()
 
 
-def _shown(value: Any) -> str:
-    """A value as the user would have typed it (numpy scalars as plain numbers)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return repr(int(value))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return repr(float(value))
-    return repr(value)
+def shown(value: Any) -> str:
+    """A value as the user would have typed it (numpy scalars as plain numbers), at most 60 characters."""
+    try:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            text = repr(int(value)) if abs(int(value)) < 10**60 else f"<an integer of about 10^{int(value).bit_length() * 0.30103:.0f}>"
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            text = repr(float(value))
+        else:
+            text = repr(value)
+    except (ValueError, OverflowError, RecursionError):  # e.g. an int too long to print
+        text = f"<a {type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
-class LimitError(ValueError):
+class LimitError(MemlabError, ValueError):
     """A value outside what is allowed: a safety limit of the bench or an instrument's range.
 
     The message names the parameter, the value and the allowed range, e.g.
@@ -41,7 +54,7 @@ class LimitError(ValueError):
         self.value = value
         self.allowed = allowed
         self.reason = reason
-        super().__init__(f"{parameter}={_shown(value)} is outside the {reason}: allowed {allowed}")
+        super().__init__(f"{parameter}={shown(value)} is outside the {reason}: allowed {allowed}")
 
 
 def as_number(parameter: str, value: Any) -> float:
@@ -65,25 +78,95 @@ def require_range(
 ) -> float:
     """Return ``value`` as a float if ``low <= value <= high``, else raise :class:`LimitError`."""
     number = as_number(parameter, value)
-    try:
-        strict_range(number, (low, high))
-    except ValueError:
-        raise LimitError(parameter, value, f"{_fmt(low, unit)} .. {_fmt(high, unit)}", reason) from None
+    if not low <= number <= high:
+        raise LimitError(parameter, value, f"{_fmt(low, unit)} .. {_fmt(high, unit)}", reason)
     return number
 
 
 def require_int(parameter: str, value: Any, low: int, high: int, reason: str = "allowed range") -> int:
-    """Return ``value`` as an int if it is a whole number in ``[low, high]``, else raise LimitError."""
-    if isinstance(value, bool) or not as_number(parameter, value).is_integer():
+    """Return ``value`` as an int if it is a whole number in ``[low, high]``, else raise LimitError.
+
+    Python ints are compared exactly (a 400-digit integer is refused, not overflowed into a float)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, bool) or not as_number(parameter, value).is_integer():
         raise LimitError(parameter, value, f"a whole number {low} .. {high}", reason)
-    number = int(as_number(parameter, value))
+    else:
+        number = int(as_number(parameter, value))
     if not low <= number <= high:
         raise LimitError(parameter, value, f"{low} .. {high}", reason)
     return number
 
 
+def require_bool(parameter: str, value: Any) -> bool:
+    """``value`` if it is True or False (not 1, not "yes"), else LimitError."""
+    if not isinstance(value, bool):
+        raise LimitError(parameter, value, "True or False", "allowed values")
+    return value
+
+
+def require_choice(parameter: str, value: Any, allowed: Sequence[Any], reason: str = "allowed values") -> Any:
+    """``value`` if it is one of ``allowed`` (True is not 1), else LimitError listing them."""
+    for choice in allowed:
+        if choice is value or (isinstance(value, bool) is isinstance(choice, bool) and _equal(choice, value)):
+            return choice
+    raise LimitError(parameter, value, "one of " + ", ".join(repr(a) for a in allowed), reason)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - odd objects (arrays, ...) are simply not a choice
+        return False
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A named range ``low .. high`` (``low`` itself excluded with ``above_low``), e.g. a safety
+    limit or a model's range. :func:`within` checks a value against a sequence of them in order,
+    so the message names the first range the value leaves."""
+
+    low: float
+    high: float
+    reason: str = "allowed range"
+    unit: str = ""
+    above_low: bool = False
+
+    def check(self, parameter: str, value: Any) -> float:
+        number = require_range(parameter, value, self.low, self.high, self.unit, self.reason)
+        if self.above_low and number <= self.low:
+            raise LimitError(parameter, value, f"> {_fmt(self.low, self.unit)} .. {_fmt(self.high, self.unit)}",
+                             self.reason)
+        return number
+
+
+def check_bounds(parameter: str, value: Any, bounds: Bound | Sequence[Bound]) -> float:
+    """``value`` as a float inside every one of ``bounds``, else the LimitError of the first it leaves."""
+    if isinstance(bounds, Bound):
+        bounds = (bounds,)
+    number = as_number(parameter, value)
+    for bound in bounds:
+        bound.check(parameter, value)
+    return number
+
+
+def within(parameter: str) -> Callable[[Any, Any], float]:
+    """A pymeasure validator refusing (never clamping) values outside ``values``: a sequence of
+    :class:`Bound` (set per instance through ``dynamic=True``) or a plain ``(low, high)`` pair."""
+
+    def validate(value: Any, values: Any) -> float:
+        if not values:
+            raise LimitError(parameter, value, "nothing: no range is set for this instrument", "allowed range")
+        if isinstance(values, Bound) or isinstance(values[0], Bound):
+            return check_bounds(parameter, value, values)
+        return require_range(parameter, value, min(values), max(values), "", "instrument range")
+
+    validate.parameter = parameter  # type: ignore[attr-defined]
+    return validate
+
+
 def named(parameter: str, unit: str = "", reason: str = "instrument range") -> Callable[[Any, Any], Any]:
-    """A pymeasure validator (``strict_range``) whose error names the parameter.
+    """A pymeasure validator (a strict range) whose error names the parameter.
 
     Use as ``Instrument.control(..., validator=named("nplc"), values=(0.01, 10))``.
     """
@@ -128,8 +211,9 @@ class SafetyLimits:
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown safety limit(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**{key: float(value) for key, value in data.items()})
+            raise LimitError(f"limits.{unknown[0]}", data[unknown[0]], f"known limits {sorted(known)}",
+                             "safety limits")
+        return cls(**{key: as_number(f"limits.{key}", value) for key, value in data.items()})
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

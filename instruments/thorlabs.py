@@ -18,8 +18,35 @@ from pymeasure.instruments.thorlabs import ThorlabsPM100USB as _PymeasureThorlab
 
 from .calibration import LaserCalibration
 from .clock import Clock, WallClock
-from .interfaces import DriverMixin, InstrumentError, LightSource, PowerMeter, fmt
-from .limits import SafetyLimits, require_int, require_range
+from .limits import Bound, SafetyLimits, as_number, require_choice, require_int, require_range, within
+from .plumbing import DriverMixin, InstrumentError, control, driver, flag, fmt, number, one_zero, setting
+from .roles import LightSource, PowerMeter
+
+
+def _choice(parameter: str) -> Any:
+    return lambda value, values: require_choice(parameter, value, tuple(values))
+
+
+def _number(parameter: str) -> Any:
+    return lambda value, values: as_number(parameter, value)
+
+
+def _laser_settings(current: str, limit: str, output: str, tec: str) -> tuple[Any, Any, Any, Any]:
+    """The settings both laser controllers declare, with their own command headers:
+    ``laser_current, current_limit, output_state, tec_enabled``."""
+    return (
+        control(
+            f"{current}?", f"{current} %s", "Control the diode current (A), within the safety limit and the model range.",
+            key="current_a", validator=within("current_a"), values=(0.0, 1.0), set_process=fmt, get_process=number),
+        control(
+            f"{limit}?", f"{limit} %s", "Control the controller's own hardware current limit (A).",
+            key="current_limit_a", validator=within("current_limit_a"), values=(0.0, 1.0), set_process=fmt,
+            get_process=number),
+        control(
+            f"{output}?", f"{output} %s", "Control the laser output (True: on); reading asks the controller.",
+            key="output", validator=flag("output"), set_process=one_zero, get_process=lambda reply: bool(number(reply))),
+        setting(f"{tec} %s", "Set the TEC output on.", validator=flag("tec_enabled"), set_process=one_zero),
+    )
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +55,6 @@ class _LaserMixin(DriverMixin):
     """What both laser controllers share: calibration, clock, power checks, interlocks, snapshot."""
 
     max_current_a: ClassVar[float]
-    current_command: ClassVar[str]
-    limit_command: ClassVar[str]
-    output_command: ClassVar[str]
-    tec_command: ClassVar[str]
     trip_queries: ClassVar[tuple[str, ...]]
 
     def __init__(
@@ -63,19 +86,31 @@ class _LaserMixin(DriverMixin):
     def wavelength_m(self) -> float:
         return self._wavelength_m
 
+    def apply_limits(self) -> None:
+        model = Bound(0.0, self.max_current_a, f"{self.model} range", "A")
+        self.set_bounds("laser_current", (
+            Bound(0.0, self.limits.max_laser_current_a, "safety limit (SafetyLimits.max_laser_current_a)", "A"), model))
+        self.set_bounds("current_limit", (model,))
+
     def _current_for(self, power_w: float) -> float:
         power = self.limits.check_laser_power(power_w)
         current = self.calibration.current_for_power(power)
-        self.limits.check_laser_current(current, "current_a (from power_w via the calibration)")
-        return require_range("current_a", current, 0.0, self.max_current_a, "A", f"{self.model} range")
+        return self.check("current_a (from power_w via the calibration)", current, "laser_current")
 
     def _program_current(self, power_w: float) -> None:
         current = self._current_for(power_w)
         # The controller's own current limit goes first, like a compliance before a level.
-        hardware_limit = min(self.limits.max_laser_current_a, self.max_current_a)
-        self.write(f"{self.limit_command} {fmt(hardware_limit)}")
-        self.write(f"{self.current_command} {fmt(current)}")
-        self._settings.update(power_w=float(power_w), current_a=current, current_limit_a=hardware_limit)
+        self.current_limit = min(self.limits.max_laser_current_a, self.max_current_a)
+        self.laser_current = current
+
+    def settings(self) -> dict[str, Any]:
+        result = super().settings()
+        if "current_a" in result:  # the optical power the recorded current gives, per the calibration
+            try:
+                result["power_w"] = self.calibration.power_for_current(result["current_a"])
+            except ValueError:
+                result["power_w"] = None
+        return result
 
     def set_power(self, power_w: float) -> None:
         self._program_current(power_w)
@@ -88,7 +123,8 @@ class _LaserMixin(DriverMixin):
     def interlock_ok(self) -> bool:
         return not self._tripped()
 
-    def _ready_for_light(self) -> None:
+    def ready_for_output(self) -> None:
+        """Refuses to light while a protection is tripped or an error is pending; switches the TEC on."""
         tripped = self._tripped()
         if tripped:
             raise InstrumentError(
@@ -98,19 +134,7 @@ class _LaserMixin(DriverMixin):
             )
         self.check_errors()
         if self.enable_tec:
-            self.write(self.tec_command)
-
-    def output_on(self) -> None:
-        self._ready_for_light()
-        self.write(f"{self.output_command} 1")
-        self._settings["output"] = True
-
-    def output_off(self) -> None:
-        self.write(f"{self.output_command} 0")
-        self._settings["output"] = False
-
-    def output_enabled(self) -> bool:
-        return bool(self._ask_float(f"{self.output_command}?"))
+            self.tec_enabled = True
 
     def _check_pulses(
         self, width_s: float, period_s: float, count: int, min_width_s: float, min_gap_s: float
@@ -123,8 +147,7 @@ class _LaserMixin(DriverMixin):
         return width, period, n
 
     def shutdown(self) -> None:
-        self._safe_state(self.output_off, lambda: self.write(f"{self.current_command} 0"))
-        self._settings.update(power_w=0.0, current_a=0.0)
+        self._safe_state(self.output_off, lambda: setattr(self, "laser_current", 0.0))
 
     def snapshot(self) -> dict[str, Any]:
         snap = super().snapshot()
@@ -133,6 +156,7 @@ class _LaserMixin(DriverMixin):
         return snap
 
 
+@driver(model="Thorlabs ITC4001", role="laser", twin="memlab.instruments.sim.thorlabs:ThorlabsITC4001Twin")
 class ThorlabsITC4001(_LaserMixin, LightSource, SCPIMixin, Instrument):
     """Thorlabs ITC4001 laser diode and TEC controller.
 
@@ -156,12 +180,28 @@ class ThorlabsITC4001(_LaserMixin, LightSource, SCPIMixin, Instrument):
     - identity: ``*IDN?``
     """
 
-    model = "Thorlabs ITC4001"
     max_current_a = 1.0
-    current_command = "SOUR1:CURR"
-    limit_command = "SOUR1:CURR:LIM"
-    output_command = "OUTP1"
-    tec_command = "OUTP2 1"
+    laser_current, current_limit, output_state, tec_enabled = _laser_settings(
+        "SOUR1:CURR", "SOUR1:CURR:LIM", "OUTP1", "OUTP2")
+    source_shape = setting("SOUR:FUNC:SHAP %s", "Set the current shape: 'DC' or 'PULS' (QCW).",
+                           validator=_choice("source_shape"), values=("DC", "PULS"))
+    pulse_period_s = setting("SOUR:PULS:PER %s", "Set the QCW pulse period (s).", key="pulse_period_s",
+                             validator=_number("pulse_period_s"), set_process=fmt)
+    pulse_width_s = setting("SOUR:PULS:WIDT %s", "Set the QCW pulse width (s).", key="pulse_width_s",
+                            validator=_number("pulse_width_s"), set_process=fmt)
+    trigger_source = setting("TRIG:SOUR %s", "Set the pulse trigger: 'INT' or 'EXT'.",
+                             validator=_choice("trigger_source"), values=("INT", "EXT"))
+    modulation_source = setting("SOUR1:AM:SOUR %s", "Set the modulation source: 'INT' or 'EXT'.",
+                                validator=_choice("modulation_source"), values=("INT", "EXT"))
+    modulation_shape = setting("SOUR1:AM:INT:SHAP %s", "Set the internal modulation shape.",
+                               validator=_choice("modulation_shape"), values=("SIN", "SQU", "TRI"))
+    modulation_frequency_hz = setting("SOUR1:AM:INT:FREQ %s", "Set the internal modulation frequency (Hz).",
+                                      key="modulation_frequency_hz", validator=_number("frequency_hz"),
+                                      set_process=fmt)
+    modulation_depth_percent = setting("SOUR1:AM:INT:DEPT %s", "Set the internal modulation depth (%).",
+                                       key="modulation_depth_percent", validator=_number("depth"), set_process=fmt)
+    modulation_enabled = setting("SOUR1:AM %s", "Set amplitude modulation on or off.", key="modulation",
+                                 validator=flag("modulation"), set_process=one_zero)
     trip_queries = ("OUTP1:PROT:INTL:TRIP?", "OUTP1:PROT:KEYL:TRIP?", "OUTP1:PROT:OTEM:TRIP?")
     min_gap_s: ClassVar[float] = 10e-3
     modulation_range_hz: ClassVar[tuple[float, float]] = (1.0, 100e3)
@@ -170,26 +210,23 @@ class ThorlabsITC4001(_LaserMixin, LightSource, SCPIMixin, Instrument):
         current = self._current_for(power_w)  # checks before anything is sent
         width, period, n = self._check_pulses(width_s, period_s, count, 1e-5, self.min_gap_s)
         self._program_current(power_w)
-        self.write("SOUR:FUNC:SHAP PULS")
-        self.write(f"SOUR:PULS:PER {fmt(period)}")
-        self.write(f"SOUR:PULS:WIDT {fmt(width)}")
-        self.write("TRIG:SOUR INT")
-        self._settings.update(pulse_width_s=width, pulse_period_s=period, current_a=current)
+        self.source_shape = "PULS"
+        self.pulse_period_s = period
+        self.pulse_width_s = width
+        self.trigger_source = "INT"
         try:
             self.output_on()
             self.clock.sleep((n - 1) * period + width + 0.5 * (period - width))
         finally:
-            self._quietly(self.output_off, lambda: self.write("SOUR:FUNC:SHAP DC"))
+            self._quietly(self.output_off, lambda: setattr(self, "source_shape", "DC"))
 
     def set_modulation(self, enabled: bool, frequency_hz: float | None = None, depth: float | None = None) -> None:
         if not enabled:
-            self.write("SOUR1:AM 0")
-            self._settings["modulation"] = None
+            self.modulation_enabled = False
             return
         if frequency_hz is None and depth is None:
-            self.write("SOUR1:AM:SOUR EXT")
-            self.write("SOUR1:AM 1")
-            self._settings["modulation"] = {"source": "external"}
+            self.modulation_source = "EXT"
+            self.modulation_enabled = True
             return
         if frequency_hz is None or depth is None:
             raise ValueError(
@@ -198,14 +235,14 @@ class ThorlabsITC4001(_LaserMixin, LightSource, SCPIMixin, Instrument):
             )
         frequency = require_range("frequency_hz", frequency_hz, *self.modulation_range_hz, "Hz", f"{self.model} range")
         fraction = require_range("depth", depth, 0.0, 1.0, "", "modulation depth (fraction of the set power)")
-        self.write("SOUR1:AM:SOUR INT")
-        self.write("SOUR1:AM:INT:SHAP SIN")
-        self.write(f"SOUR1:AM:INT:FREQ {fmt(frequency)}")
-        self.write(f"SOUR1:AM:INT:DEPT {fmt(100.0 * fraction)}")
-        self.write("SOUR1:AM 1")
-        self._settings["modulation"] = {"source": "internal", "frequency_hz": frequency, "depth": fraction}
+        self.modulation_source = "INT"
+        self.modulation_shape = "SIN"
+        self.modulation_frequency_hz = frequency
+        self.modulation_depth_percent = 100.0 * fraction
+        self.modulation_enabled = True
 
 
+@driver(model="Thorlabs CLD101x", role="laser", twin="memlab.instruments.sim.thorlabs:ThorlabsCLD101xTwin")
 class ThorlabsCLD101x(_LaserMixin, LightSource, SCPIMixin, Instrument):
     """Thorlabs CLD1010/CLD1011/CLD1015 compact laser diode driver.
 
@@ -225,12 +262,11 @@ class ThorlabsCLD101x(_LaserMixin, LightSource, SCPIMixin, Instrument):
     - identity: ``*IDN?``
     """
 
-    model = "Thorlabs CLD101x"
     max_current_a = 1.5
-    current_command = "SOUR:CURR"
-    limit_command = "SOUR:CURR:LIM:AMPL"
-    output_command = "OUTP1:STAT"
-    tec_command = "OUTP2:STAT 1"
+    laser_current, current_limit, output_state, tec_enabled = _laser_settings(
+        "SOUR:CURR", "SOUR:CURR:LIM:AMPL", "OUTP1:STAT", "OUTP2:STAT")
+    modulation_enabled = setting("SOUR:AM:STAT %s", "Set modulation from the external input on or off.",
+                                 key="modulation", validator=flag("modulation"), set_process=one_zero)
     trip_queries = ("OUTP1:PROT:INTL:TRIP?", "OUTP1:PROT:KEYL:TRIP?")
     min_software_time_s: ClassVar[float] = 10e-3
 
@@ -239,18 +275,16 @@ class ThorlabsCLD101x(_LaserMixin, LightSource, SCPIMixin, Instrument):
         shortest = self.min_software_time_s
         width, period, n = self._check_pulses(width_s, period_s, count, shortest, shortest)
         self._program_current(power_w)
-        self._ready_for_light()
-        on, off = f"{self.output_command} 1", f"{self.output_command} 0"
+        self.ready_for_output()
         try:
             for k in range(n):
-                self.write(on)
+                self.output_state = True
                 self.clock.sleep(width)
-                self.write(off)
+                self.output_state = False
                 if k < n - 1:
                     self.clock.sleep(period - width)
         finally:
             self._quietly(self.output_off)
-        self._settings.update(pulse_width_s=width, pulse_period_s=period)
 
     def set_modulation(self, enabled: bool, frequency_hz: float | None = None, depth: float | None = None) -> None:
         if enabled and (frequency_hz is not None or depth is not None):
@@ -258,10 +292,10 @@ class ThorlabsCLD101x(_LaserMixin, LightSource, SCPIMixin, Instrument):
                 f"set_modulation: frequency_hz={frequency_hz!r}, depth={depth!r}: the {self.model} has no internal "
                 "modulator; drive its modulation input from a generator and leave both None"
             )
-        self.write(f"SOUR:AM:STAT {1 if enabled else 0}")
-        self._settings["modulation"] = {"source": "external"} if enabled else None
+        self.modulation_enabled = bool(enabled)
 
 
+@driver(model="Thorlabs PM100", role="power_meter", twin="memlab.instruments.sim.thorlabs:ThorlabsPM100Twin")
 class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
     """Thorlabs PM100 (PM100USB/PM100D/PM100A) optical power meter.
 
@@ -283,7 +317,6 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
     - identity: ``*IDN?``
     """
 
-    model = "Thorlabs PM100"
     sensors: ClassVar[dict[str, tuple[float, float]]] = {
         "S120C": (400e-9, 1100e-9),
         "S122C": (700e-9, 1800e-9),
@@ -308,7 +341,9 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
             warnings.filterwarnings("ignore", message="It is not known whether this device support SCPI",
                                     category=FutureWarning)
             super().__init__(adapter, name, limits=limits, **kwargs)
-        self._settings["sensor"] = sensor
+
+    def configuration(self) -> dict[str, Any]:
+        return {"sensor": self.sensor}
 
     def _set_flags(self) -> None:
         """Called by pymeasure's constructor: record assumptions instead of querying the sensor there."""
@@ -328,12 +363,18 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
             "wavelength_settable": self.wavelength_settable,
         }
 
-    _wavelength_nm = Instrument.control(
+    _wavelength_nm = control(
         "SENS:CORR:WAV?", "SENS:CORR:WAV %s",
         """Control the correction wavelength in nanometres (checked with SYST:ERR? after setting).""",
-        set_process=fmt,
+        key="wavelength_m", record=lambda nm: float(nm) * 1e-9, set_process=fmt, get_process=number,
         check_set_errors=True,
     )
+    auto_range = setting("SENS:POW:DC:RANG:AUTO %s", "Set power auto-ranging on or off.",
+                         validator=flag("auto_range"), set_process=one_zero)
+    averages = setting("SENS:AVER:COUN %d", "Set how many samples (about 3 ms each) each reading averages.",
+                       validator=lambda value, values: require_int("averages", value, 1, 100_000))
+    power_unit = setting("SENS:POW:DC:UNIT %s", "Set the unit of power readings: 'W' or 'DBM'.",
+                         validator=_choice("power_unit"), values=("W", "DBM"))
 
     @property
     def wavelength_m(self) -> float:
@@ -347,7 +388,6 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
             low, high = self.sensors[self.sensor]
             metres = require_range("wavelength_m", value, low, high, "m", f"{self.sensor} sensor range")
         self._wavelength_nm = metres * 1e9
-        self._settings["wavelength_m"] = metres
 
     @property
     def wavelength(self) -> float:
@@ -361,15 +401,14 @@ class ThorlabsPM100(DriverMixin, PowerMeter, _PymeasureThorlabsPM100USB):
     def configure(self, averages: int = 1, auto_range: bool = True) -> None:
         """Averaging (``averages`` samples of about 3 ms each) and auto ranging."""
         n = require_int("averages", averages, 1, 100_000, f"{self.model} range")
-        self.write(f"SENS:POW:DC:RANG:AUTO {1 if auto_range else 0}")
-        self.write(f"SENS:AVER:COUN {n}")
+        self.auto_range = bool(auto_range)
+        self.averages = n
         self.check_errors()
-        self._settings.update(averages=n, auto_range=bool(auto_range))
 
     def read_power_w(self) -> float:
         if not self._unit_set:
             # The front panel may have been left in dBm; readings are watts only after this.
-            self.write("SENS:POW:DC:UNIT W")
+            self.power_unit = "W"
             self._unit_set = True
         value = self.power
         if not isinstance(value, float):

@@ -27,7 +27,10 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
+from memlab.errors import MemlabError
+
+
+class UsageError(MemlabError):
     """Bad input found by a command itself; printed as one line, exit status 2."""
 
 
@@ -52,11 +55,17 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
                                         ImportFileError, FileNotFoundError]
     try:
-        from memlab.instruments.bench import BenchFileError
-        types.append(BenchFileError)
+        from memlab.instruments.bench_file import BenchFileError
+        from memlab.instruments.limits import LimitError
+        from memlab.instruments.wiring import WiringError
+        types += [BenchFileError, LimitError, WiringError]
     except ImportError:
         pass
     return tuple(types)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,8 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _bad_input_types() as exc:
         if args.debug:
             raise
-        print(f"memlab {args.command}: error: {exc}", file=sys.stderr)
+        print(f"memlab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except MemlabError as exc:  # an instrument that cannot be reached, a device fault: the run could not be done
+        if args.debug:
+            raise
+        print(f"memlab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C presses: the work is already stopped
         print(f"memlab {args.command}: {exc or 'interrupted'}; outputs were switched off", file=sys.stderr)

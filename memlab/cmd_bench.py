@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
                     "address, whether it is simulated, and whether it answered.")
     check.add_argument("file", nargs="?", default=None,
                        help="bench file (TOML); without it, the built-in simulated bench")
-    check.add_argument("--family", choices=("prgo", "optomemristor"), default=None,
+    check.add_argument("--family", choices=_chip_families(), default=None,
                        help="override the chip family of the bench")
     check.set_defaults(func=run)
     scan = actions.add_parser(
@@ -151,3 +151,9 @@ def run_selftest(args: argparse.Namespace) -> int:
     failed = sum(not c.ok for c in checks)
     print(f"{len(checks) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _chip_families() -> tuple[str, ...]:
+    from memlab.instruments.bench_file import chip_families  # the preset registry: one entry per family
+
+    return chip_families()

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "manifest and a log file; --resume continues an interrupted one.")
     p.add_argument("plan", help="the plan (YAML); see docs/campaigns.md")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
-    p.add_argument("--family", choices=("prgo", "optomemristor"),
+    p.add_argument("--family", choices=_chip_families(),
                    help="put a chip of this family on the bench instead of the file's")
     p.add_argument("--out", default=None, help="output folder (default: runs/<plan name>)")
     p.add_argument("--resume", action="store_true", help="continue the campaign already in --out")
@@ -88,3 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if campaign.manifest_error:
         print(f"memlab campaign: failed: {campaign.manifest_error}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _chip_families() -> tuple[str, ...]:
+    from memlab.instruments.bench_file import chip_families  # the preset registry: one entry per family
+
+    return chip_families()

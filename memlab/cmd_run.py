@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a parameter value; repeat for several")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
-    p.add_argument("--family", choices=("prgo", "optomemristor"),
+    p.add_argument("--family", choices=_chip_families(),
                    help="put a chip of this family on the bench instead of the file's")
     p.add_argument("--out", default="runs", help="folder for the run file (default: runs)")
     p.add_argument("--operator", help="who ran it (default: the login name)")
@@ -58,3 +58,9 @@ def report_safety_failures(command: str, failures: list[str]) -> None:
     """Outputs not verified off: said last and loudly, on stderr, one line each."""
     for failure in failures:
         print(f"memlab {command}: {failure}", file=sys.stderr)
+
+
+def _chip_families() -> tuple[str, ...]:
+    from memlab.instruments.bench_file import chip_families  # the preset registry: one entry per family
+
+    return chip_families()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from memlab.errors import MemlabError
 from memlab.procedures.context import BenchContext, ExecutionContext
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.storage import canonical
@@ -38,7 +39,7 @@ SHORTED_ABOVE_S = 1e-4
 shorted device: ten times the top of any analog window memlab's device families have."""
 
 
-class DeviceFault(RuntimeError):
+class DeviceFault(MemlabError, RuntimeError):
     """The device under test is broken (shorted); the run fails so a campaign can skip it."""
 
 

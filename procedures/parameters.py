@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from memlab.errors import MemlabError
+from memlab.instruments.limits import LimitError, require_choice, require_int, require_range
 
-class ParameterError(ValueError):
+
+class ParameterError(MemlabError, ValueError):
     """A parameter value that is refused; the message names the parameter, the value and what
     is allowed. Raised before any instrument is touched."""
 
     def __init__(self, name: str, value: Any, allowed: str) -> None:
         self.name, self.value, self.allowed = name, value, allowed
-        super().__init__(f"parameter {name}={value!r} is not allowed: {allowed}")
+        super().__init__(f"parameter {name}={shown(value)} is not allowed: {allowed}")
 
+
+def shown(value: Any) -> str:
+    from memlab.instruments.limits import shown as limits_shown
+
+    return limits_shown(value)
+
+
+#: a number as typed on a command line or in a form: ASCII digits only (no "1_0", no Unicode digits)
+_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -64,7 +77,8 @@ class Parameter:
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to ``kind`` (strings from the command line accepted), or
-        raise :class:`ParameterError`. Nothing is clamped."""
+        raise :class:`ParameterError`. Nothing is clamped; the range checks are the shared
+        validation layer's (:mod:`memlab.instruments.limits`)."""
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")
                              and self.kind is not str):
             if self.optional:
@@ -72,16 +86,17 @@ class Parameter:
             raise ParameterError(self.name, value, self.allowed())
         try:
             converted = self._convert(value)
-        except (TypeError, ValueError):
+            if self.choices is not None:
+                converted = require_choice(self.name, converted, self.choices)
+            if self.kind in (int, float):
+                low = -math.inf if self.minimum is None else self.minimum
+                high = math.inf if self.maximum is None else self.maximum
+                if self.kind is int:
+                    require_int(self.name, converted, low, high)  # type: ignore[arg-type]
+                else:
+                    require_range(self.name, converted, low, high)
+        except (TypeError, ValueError, OverflowError, LimitError):
             raise ParameterError(self.name, value, self.allowed()) from None
-        if self.choices is not None and converted not in self.choices:
-            raise ParameterError(self.name, value, self.allowed())
-        if self.kind in (int, float):
-            if isinstance(converted, float) and not math.isfinite(converted):
-                raise ParameterError(self.name, value, self.allowed())
-            if (self.minimum is not None and converted < self.minimum) or (
-                    self.maximum is not None and converted > self.maximum):
-                raise ParameterError(self.name, value, self.allowed())
         return converted
 
     def _convert(self, value: Any) -> Any:
@@ -95,16 +110,26 @@ class Parameter:
             if isinstance(value, bool):
                 raise ValueError(value)
             if isinstance(value, str):
-                number = float(value)  # accepts "1e6"
+                number = float(_plain_number(value))  # accepts "1e6"
             else:
                 number = value
-            if float(number) != int(number):
+            if isinstance(number, int):
+                return number
+            if not math.isfinite(float(number)) or float(number) != int(number):
                 raise ValueError(value)
             return int(number)
         if self.kind is float:
             if isinstance(value, bool):
                 raise ValueError(value)
-            return float(value)
+            return float(_plain_number(value) if isinstance(value, str) else value)
         if not isinstance(value, str):
             raise ValueError(value)
         return value
+
+
+def _plain_number(text: str) -> str:
+    """``text`` if it is a plain ASCII number (``1e6``, ``-0.5``), else ValueError: Python's float()
+    would also take ``1_0``, Unicode digits and ``inf``, which a user did not mean."""
+    if not _NUMBER.match(text.strip()):
+        raise ValueError(text)
+    return text.strip()

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from memlab.errors import MemlabError
 from memlab.procedures.base import Procedure
 from memlab.procedures.parameters import ParameterError
 from memlab.procedures.registry import all_procedures
@@ -40,7 +41,7 @@ _STEP_KEYS = {"procedure", "name", "params", "retries", "on_failure", "only_if"}
 _CONDITION_KEYS = {"step", "status", "column", "above", "below"}
 
 
-class PlanError(ValueError):
+class PlanError(MemlabError, ValueError):
     """A mistake in a plan; the message names the file, the line and the key."""
 
 

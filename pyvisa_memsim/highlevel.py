@@ -29,7 +29,7 @@ from pyvisa.highlevel import VisaLibraryBase
 from pyvisa.typing import VISARMSession, VISASession
 from pyvisa.util import LibraryPath
 
-from memlab.instruments.bench import build_simulation, read_bench_config
+from memlab.instruments.simulation import build_simulation, read_bench_config
 from memlab.instruments.sim.base import STB_MAV, VirtualInstrument
 
 BUILTIN = "builtin"

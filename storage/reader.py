@@ -12,6 +12,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from memlab.errors import MemlabError
 from memlab.storage.format import FORMAT_NAME, INTERRUPTED, RUNNING
 from memlab.storage.recovery import clear_writer_flags, truncation, writer_flags, writer_process_state
 
@@ -21,7 +22,7 @@ STALE_HEARTBEAT_S = 30.0
 """A running file whose writer has not flushed for this long is taken as interrupted."""
 
 
-class RunFileError(OSError):
+class RunFileError(MemlabError, OSError):
     """A file that is not a readable memlab run file; the message says why."""
 
 

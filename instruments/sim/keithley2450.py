@@ -135,7 +135,7 @@ class _Sweep:
     turns_output_on: bool = True  # sweeps do; a SimpleLoop measures at the present output state
 
 
-class Keithley2450(ScpiInstrument):
+class Keithley2450Twin(ScpiInstrument):
     """The 2450 twin; ``terminal`` is the world terminal its HI lead reaches (default: name)."""
 
     manufacturer = "KEITHLEY INSTRUMENTS"
@@ -330,7 +330,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _measure(func: str) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> str:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str:
             self.state["sens_func"] = func
             return self._read(cmd)
         return handler
@@ -439,7 +439,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _trace_actual(part: str) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> str:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str:
             cmd.expect(0, 1)
             buffer = self._buffer(unquote(cmd.args[0]) if cmd.args else "defbuffer1")
             count = len(buffer)
@@ -455,7 +455,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _statistic(function: Any) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> str:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str:
             cmd.expect(0, 1)
             buffer = self._buffer(unquote(cmd.args[0]) if cmd.args else "defbuffer1")
             if not len(buffer):
@@ -471,7 +471,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _list(func: str, append: bool) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> str | None:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str | None:
             if cmd.query:
                 values = self.source_lists[func]
                 return ",".join(self.format_number(v) for v in values.tolist())
@@ -514,7 +514,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _sweep_list(func: str) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> None:
+        def handler(self: Keithley2450Twin, cmd: Command) -> None:
             cmd.expect(1, 5)
             values = self.source_lists[func]
             first = int(Number(1, max(1, len(values)), 1, integer=True).parse(cmd.args[0]))
@@ -526,7 +526,7 @@ class Keithley2450(ScpiInstrument):
 
     @staticmethod
     def _sweep_lin(func: str, kind: str) -> Any:
-        def handler(self: Keithley2450, cmd: Command) -> None:
+        def handler(self: Keithley2450Twin, cmd: Command) -> None:
             cmd.expect(3, 9)
             limit = self._source_limit(func)
             level = Number(-limit, limit, 0.0)
@@ -635,7 +635,7 @@ class Keithley2450(ScpiInstrument):
         param = Number(-limit, limit, 0.0, unit="V" if func == "VOLT" else "A")
         key = "src_" + func
 
-        def handler(self: Keithley2450, cmd: Command) -> str | None:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str | None:
             if cmd.query:
                 special = cmd.special(0)
                 return self.format_number(param.parse(special) if special else self.state[key])
@@ -655,7 +655,7 @@ class Keithley2450(ScpiInstrument):
     def _set_range(key: str, ranges: tuple[float, ...], auto_key: str | None) -> Any:
         param = Number(-ranges[-1] * 1.05, ranges[-1] * 1.05, ranges[0])
 
-        def handler(self: Keithley2450, cmd: Command) -> str | None:
+        def handler(self: Keithley2450Twin, cmd: Command) -> str | None:
             if cmd.query:
                 special = cmd.special(0)
                 if special:
@@ -701,7 +701,7 @@ class Keithley2450(ScpiInstrument):
     @classmethod
     def commands(cls, p: ScpiParser) -> None:
         super().commands(p)
-        K = Keithley2450
+        K = Keithley2450Twin
         p.add("*LANG", set=K._set_lang, query=K._set_lang)
         p.add("SYSTem:LFRequency", query=lambda i, c: f"{i.line_frequency_hz:g}")
         p.add("SYSTem:CLEar", set=lambda i, c: i.clear_status())

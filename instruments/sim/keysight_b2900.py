@@ -73,7 +73,7 @@ class _Run:
         return len(self.values["CURR"])
 
 
-class KeysightB2900(ScpiInstrument):
+class KeysightB2900Twin(ScpiInstrument):
     """The B2900 twin; channel c reaches the world terminal ``terminals[c]`` (default ``name``
     for channel 1, ``name:ch2`` for channel 2)."""
 
@@ -206,7 +206,7 @@ class KeysightB2900(ScpiInstrument):
 
     @staticmethod
     def _measure(element: str | None) -> Any:
-        def handler(self: KeysightB2900, cmd: Command) -> str:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str:
             cmd.expect(0, 1)
             replies = []
             for ch in self._channel_list(cmd):
@@ -333,7 +333,7 @@ class KeysightB2900(ScpiInstrument):
 
     @staticmethod
     def _fetch(element: str | None, scalar: bool) -> Any:
-        def handler(self: KeysightB2900, cmd: Command) -> str:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str:
             cmd.expect(0, 1)
             replies = []
             for ch in self._channel_list(cmd):
@@ -353,7 +353,7 @@ class KeysightB2900(ScpiInstrument):
         limit = 210.0 if func == "VOLT" else 3.03
         param = Number(-limit, limit, 0.0, unit="V" if func == "VOLT" else "A")
 
-        def handler(self: KeysightB2900, cmd: Command) -> str | None:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str | None:
             ch = self._ch(cmd)
             key = f"{func}_trig{ch}" if triggered else f"{func}{ch}"
             if cmd.query:
@@ -373,7 +373,7 @@ class KeysightB2900(ScpiInstrument):
     def _list(func: str, append: bool) -> Any:
         limit = 210.0 if func == "VOLT" else 3.03
 
-        def handler(self: KeysightB2900, cmd: Command) -> str | None:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str | None:
             ch = self._ch(cmd)
             key = f"{func}_list{ch}"
             if cmd.query:
@@ -392,7 +392,7 @@ class KeysightB2900(ScpiInstrument):
 
     @staticmethod
     def _range(kind: str) -> Any:
-        def handler(self: KeysightB2900, cmd: Command) -> str | None:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str | None:
             ch = self._ch(cmd)
             ranges = self.current_ranges if kind == "i" else VOLTAGE_RANGES_V
             if cmd.query:
@@ -407,7 +407,7 @@ class KeysightB2900(ScpiInstrument):
     @staticmethod
     def _per_channel(key: str, param: Any, *, after_bias: bool = False) -> Any:
         """A per-channel setting whose channel suffix must exist on this variant."""
-        def handler(self: KeysightB2900, cmd: Command) -> str | None:
+        def handler(self: KeysightB2900Twin, cmd: Command) -> str | None:
             ch = self._ch(cmd)
             if cmd.query:
                 return param.format(self.state[f"{key}{ch}"], self)
@@ -460,7 +460,7 @@ class KeysightB2900(ScpiInstrument):
     @classmethod
     def commands(cls, p: ScpiParser) -> None:
         super().commands(p)
-        B = KeysightB2900
+        B = KeysightB2900Twin
         src = ":SOURce[1|2]"
         for func, word in (("VOLT", "VOLTage"), ("CURR", "CURRent")):
             p.add(f"{src}:{word}[:LEVel][:IMMediate][:AMPLitude]", set=B._level(func, False), query=B._level(func, False))

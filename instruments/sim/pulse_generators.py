@@ -451,7 +451,7 @@ class PulseGeneratorTwin(ScpiInstrument):
             self.state[f"width{ch}"] = self.state[f"period{ch}"] * value / 100.0
 
 
-class Keysight33500B(PulseGeneratorTwin):
+class Keysight33500BTwin(PulseGeneratorTwin):
     """The 33500B (33522B: two channels) in its SCPI; triggered bursts on ``*TRG`` with
     ``TRIG:SOUR BUS``, free-running with ``TRIG:SOUR IMM`` or with bursts off."""
 
@@ -509,7 +509,7 @@ class Keysight33500B(PulseGeneratorTwin):
         p.setting(f"{s}BURSt:MODE", "bmode{0}", Choice("TRIGgered|GATed"))
         p.setting("TRIGger[1|2]:SOURce", "trig{0}", Choice("IMMediate|EXTernal|TIMer|BUS"))
         p.setting("TRIGger[1|2]:DELay", "tdelay{0}", Number(0.0, 1e3, 0.0, unit="S", clip=True))
-        p.add("TRIGger[1|2][:IMMediate]", set=Keysight33500B._trigger_now)
+        p.add("TRIGger[1|2][:IMMediate]", set=Keysight33500BTwin._trigger_now)
         p.setting(f"{s}VOLTage:UNIT", "unit{0}", Choice("VPP|VRMS|DBM"))
         p.setting(f"{s}PHASe", "phase{0}", Number(-360.0, 360.0, 0.0, clip=True))
         p.add("SYSTem:BEEPer[:IMMediate]", set=lambda i, c: None)
@@ -604,7 +604,7 @@ class Keysight33500B(PulseGeneratorTwin):
         self.arbs: dict[str, np.ndarray] = {}
 
 
-class Keysight81160A(PulseGeneratorTwin):
+class Keysight81160ATwin(PulseGeneratorTwin):
     """The 81160A (81150A alike): into 50 ohm by default, burst of at least 2 cycles, triggered by
     ``*TRG``/``:TRIG`` when ``:ARM:SOUR MAN``; free-running with ``:ARM:SOUR IMM``; optional level
     limits (``:VOLT:LIM:HIGH/LOW/STAT``) refuse levels outside them."""
@@ -637,7 +637,7 @@ class Keysight81160A(PulseGeneratorTwin):
 
     @staticmethod
     def _limit(which: str) -> Any:
-        def handler(self: Keysight81160A, cmd: Command) -> str | None:
+        def handler(self: Keysight81160ATwin, cmd: Command) -> str | None:
             ch = self._channel(cmd)
             key = f"lim{which}{ch}"
             if cmd.query:
@@ -667,7 +667,7 @@ class Keysight81160A(PulseGeneratorTwin):
             "SQDCYC": f"{s}FUNCtion[1|2]:SQUare:DCYCle", "OUTP": "OUTPut[1|2][:STATe]",
             "POL": "OUTPut[1|2]:POLarity", "BURS": f"{s}BURSt[1|2]:STATe", "BPER": f"{s}BURSt[1|2]:INTernal:PERiod",
         })
-        K = Keysight81160A
+        K = Keysight81160ATwin
         p.add("OUTPut[1|2]:IMPedance:EXTernal", set=K._load, query=K._load)
         p.setting(":ARM:SOURce[1|2]", "trig{0}", Choice("IMMediate|INTernal2|EXTernal|MANual"))
         p.setting(":TRIGger[1|2]:COUNt", "tcount{0}", Number(1, 2_147_483_647, 1, integer=True))

@@ -227,7 +227,7 @@ class LaserControllerTwin(ScpiInstrument):
 
 
 
-class ThorlabsITC4001(LaserControllerTwin):
+class ThorlabsITC4001Twin(LaserControllerTwin):
     """ITC4001: 1 A LD controller with TEC, internal modulation and QCW pulses."""
 
     manufacturer = "Thorlabs"
@@ -239,7 +239,7 @@ class ThorlabsITC4001(LaserControllerTwin):
     @classmethod
     def commands(cls, p: ScpiParser) -> None:
         super().commands(p)
-        I = ThorlabsITC4001
+        I = ThorlabsITC4001Twin
         p.setting("[SOURce[1]:]AM:SOURce", "am_src", Choice("INTernal|EXTernal"))
         p.setting("[SOURce[1]:]AM:INTernal:SHAPe", "am_shape", Choice("SINusoid|SQUare|TRIangle"))
         p.setting("[SOURce[1]:]AM:INTernal:FREQuency", "am_freq", Number(20.0, 100e3, 1e3, unit="HZ"))
@@ -250,7 +250,7 @@ class ThorlabsITC4001(LaserControllerTwin):
         p.setting("TRIGger:SOURce", "trig", Choice("INTernal|EXTernal"))
 
 
-class ThorlabsCLD101x(LaserControllerTwin):
+class ThorlabsCLD101xTwin(LaserControllerTwin):
     """CLD1010/CLD1011/CLD1015 compact LD driver with TEC; external modulation only."""
 
     manufacturer = "Thorlabs"
@@ -283,7 +283,7 @@ SAMPLE_S = 3e-3  # one sample of the PM100 (averaging count x this per reading)
 _POWER_RANGES_W = tuple(10.0 ** k for k in range(-9, 0))  # 1 nW .. 100 mW full scale
 
 
-class ThorlabsPM100(ScpiInstrument):
+class ThorlabsPM100Twin(ScpiInstrument):
     """PM100 (PM100USB/PM100D) with a photodiode power sensor (S120C by default)."""
 
     manufacturer = "Thorlabs"
@@ -396,7 +396,7 @@ class ThorlabsPM100(ScpiInstrument):
     @classmethod
     def commands(cls, p: ScpiParser) -> None:
         super().commands(p)
-        P = ThorlabsPM100
+        P = ThorlabsPM100Twin
         # SENSe is an optional node on the PM100 ("[:SENSe]:..."): drivers write both forms.
         p.add("[SENSe:]CORRection:WAVelength", set=P._wavelength, query=P._wavelength)
         p.add("MEASure[:SCALar]:POWer", query=P._reading)

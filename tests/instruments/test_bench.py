@@ -305,7 +305,7 @@ options = { visa_library = "@memsim" }
         ("[instruments.smu]\ndriver = 'Keithley2450'\noptions = { termination_ohm = 50 }",
          "instruments.smu.options.termination_ohm", "keyword argument"),
         ("[limits]\nmax_voltage_v = 'ten'", "limits.max_voltage_v", "a number"),
-        ("[limits]\nmax_volts = 3", "limits", "unknown safety limit"),
+        ("[limits]\nmax_volts = 3", "limits.max_volts", "unknown safety limit"),
         ("[optics]\ncoupling_efficiency = 1.5", "optics.coupling_efficiency", "0 .. 1"),
         ("[wiring]\nrow_pads = ['101']", "wiring.row_pads", "no switch"),
         ("[bench]\nline_frequency_hz = 55", "bench.line_frequency_hz", "50, 60"),

@@ -71,7 +71,7 @@ def test_2450_refuses_bad_values_and_sends_nothing(call, match: str) -> None:
 
 def test_2450_model_range_applies_even_under_generous_limits() -> None:
     with expected_protocol(Keithley2450, [], limits=SafetyLimits(max_voltage_v=1000)) as smu:
-        with pytest.raises(LimitError, match="voltage_v=250.0 is outside the Keithley 2450 range"):
+        with pytest.raises(LimitError, match="voltage_v=250 is outside the Keithley 2450 range"):
             smu.set_voltage(250, 1e-3)
 
 
@@ -150,7 +150,7 @@ def test_2450_autozero_is_off_for_sweeps_unless_asked_for() -> None:
     pairs = sweep_setup(autozero="ON") + [(":SOUR:LIST:VOLT 0.1", None)] + sweep_run(1, "0.1,1e-07,0")
     with expected_protocol(Keithley2450, pairs, autozero=True) as smu:
         assert len(smu.list_sweep([0.1], 1e-3, 0.01)) == 1
-        assert smu._settings["autozero"] is True
+        assert smu.settings()["autozero"] is True  # recorded from the declared setting
     with pytest.raises(ValueError, match="autozero='yes'"):
         Keithley2450(None, autozero="yes")
 
@@ -387,11 +387,12 @@ GETCLOSE = 'print(channel.getclose("allslots"))'
 def test_707b_connects_a_terminal_to_a_device() -> None:
     with expected_protocol(
         Keithley707B,
-        [(GETCLOSE, "nil"), ('channel.close("1A01,1B05")', None), ("*OPC?", "1"), TSP_OK],
+        [(GETCLOSE, "nil"), ('channel.close("1A01,1B05")', None), ("*OPC?", "1"), TSP_OK,
+         (GETCLOSE, "1A01;1B05")],
         wiring=WIRING,
     ) as matrix:
         matrix.connect("smu", 0, 0)
-        assert matrix._settings["connections"] == {"smu": [0, 0]}
+        assert matrix.connections() == {"smu": [0, 0]}  # read back from the relays
 
 
 def test_707b_moving_a_terminal_releases_its_previous_device_only() -> None:
@@ -438,7 +439,7 @@ def test_707b_snapshot_records_wiring_and_connections() -> None:
     with expected_protocol(
         Keithley707B,
         [(GETCLOSE, "nil"), ('channel.close("1C04,1D08")', None), ("*OPC?", "1"), TSP_OK,
-         ("*IDN?", "Keithley Instruments Inc., Model 707B, 1234567, 1.6.0")],
+         ("*IDN?", "Keithley Instruments Inc., Model 707B, 1234567, 1.6.0"), (GETCLOSE, "1C04;1D08")],
         wiring=WIRING,
     ) as matrix:
         matrix.connect("pulse", 3, 3)

@@ -186,7 +186,8 @@ def test_33500b_negative_pulse_inverts_the_output_about_a_zero_base() -> None:
                              polarity="INV", ncyc=1, present_polarity="INV")
     with expected_protocol(Keysight33500B, pairs) as gen:
         gen.configure_pulse(-2.0, 100e-9, 1e-3)
-        assert gen._settings["polarity"] == "INV" and gen._settings["level_v"] == -2.0
+        settings = gen.settings()  # recorded from the declared properties, as sent
+        assert settings["polarity"] == "INV" and settings["low_level_v"] == -2.0 and settings["high_level_v"] == 0.0
 
 
 def test_33500b_polarity_flip_with_the_output_on_switches_it_off_meanwhile() -> None:
@@ -196,7 +197,7 @@ def test_33500b_polarity_flip_with_the_output_on_switches_it_off_meanwhile() -> 
     pairs = [body[0], ("OUTP1?", "1"), ("OUTP1 0", None), *body[1:], OK, ("OUTP1 1", None)]
     with expected_protocol(Keysight33500B, pairs) as gen:
         gen.configure_pulse(-2.0, 100e-9, 1e-3)
-        assert gen._settings["output"] is True
+        assert gen.settings()["output"] is True
 
 
 @pytest.mark.parametrize(
@@ -269,7 +270,7 @@ def test_81160a_single_pulse_turns_burst_off_and_uses_the_bench_limit() -> None:
     with expected_protocol(Keysight81160A, pairs, limits=SafetyLimits(max_pulse_voltage_v=3.0),
                            termination_ohm=50) as gen:
         gen.configure_pulse(1.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=1)
-        assert gen._settings["level_limit_v"] == 3.0
+        assert gen.settings()["level_limit_high_v"] == 3.0 and gen.settings()["termination_ohm"] == 50
 
 
 def test_81160a_without_a_terminator_expects_a_high_impedance_load() -> None:

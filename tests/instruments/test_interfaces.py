@@ -15,6 +15,7 @@ from pyvisa.errors import VisaIOError
 from memlab.instruments import interfaces
 from memlab.instruments.calibration import LaserCalibration
 from memlab.instruments.interfaces import (
+    Output,
     CrossbarWiring,
     InstrumentConnectionError,
     InstrumentError,
@@ -84,13 +85,18 @@ def test_each_driver_lists_its_commands_in_its_docstring(driver: type) -> None:
 
 def test_roles_declare_the_interface() -> None:
     assert set(SourceMeter.__abstractmethods__) >= {
-        "set_voltage", "set_current", "measure_current_a", "measure_voltage_v", "nplc", "output_on",
-        "output_off", "output_enabled", "list_sweep", "pulse", "identity", "shutdown", "snapshot",
+        "set_voltage", "set_current", "measure_current_a", "measure_voltage_v", "nplc", "output_state",
+        "list_sweep", "pulse", "identity", "shutdown", "snapshot",
     }
-    assert set(PulseGenerator.__abstractmethods__) >= {"configure_pulse", "trigger", "output_on", "output_off"}
+    assert set(PulseGenerator.__abstractmethods__) >= {"configure_pulse", "trigger", "output_state"}
     assert set(LightSource.__abstractmethods__) >= {
-        "set_power", "wavelength_m", "pulse", "set_modulation", "interlock_ok", "output_on", "output_off",
+        "set_power", "wavelength_m", "pulse", "set_modulation", "interlock_ok", "output_state",
     }
+    # One output capability, written once: every role with an output inherits the same methods.
+    for role in (SourceMeter, PulseGenerator, LightSource):
+        assert issubclass(role, Output)
+        for name in ("output_on", "output_off", "output_enabled"):
+            assert getattr(role, name) is getattr(Output, name)
     assert set(SwitchMatrix.__abstractmethods__) >= {"connect", "disconnect", "open_all", "closed"}
     assert set(PowerMeter.__abstractmethods__) >= {"wavelength_m", "read_power_w"}
     assert list(inspect.signature(SourceMeter.pulse).parameters) == [
@@ -351,7 +357,7 @@ def test_infinite_visa_timeout_is_bounded() -> None:
 def test_long_operations_extend_the_timeout_only_while_they_run() -> None:
     adapter = FailingAdapter(TimeoutError())
     generator = Keysight33500B(adapter)
-    generator._settings.update(burst_count=1000, period_s=0.01)  # a 10 s burst
+    generator._burst_s = 1000 * 0.01  # as configure_pulse leaves it for a 10 s burst
     with pytest.raises(InstrumentConnectionError):
         generator.trigger()  # SYST:ERR? times out at the normal timeout
     assert adapter.timeouts_at_read == [2000.0]
@@ -364,7 +370,7 @@ def test_long_operations_extend_the_timeout_only_while_they_run() -> None:
 
 def test_snapshot_reports_identity_address_simulated_settings_and_limits() -> None:
     smu = Keithley2450(FailingAdapter(TimeoutError()), limits=SafetyLimits(max_voltage_v=3))
-    smu._settings["nplc"] = 1.0
+    smu._record("nplc", 1)  # as setting or reading the declared nplc does
     snap = smu.snapshot()
     assert snap == {
         "model": "Keithley 2450", "identity": "MEMLAB,TEST,0,1", "address": "TEST::1", "simulated": True,

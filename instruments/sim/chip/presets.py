@@ -70,11 +70,11 @@ def _nonneg(unit: str, help: str, high: float | None = None) -> ParamSpec:
 
 PARAMETERS: dict[str, ParamSpec] = {
     # conductance window and device-to-device spread
-    "g_min_s": _pos("S", "median lower bound of the analog window (HRS)"),
-    "g_max_s": _pos("S", "median upper bound of the analog window (LRS)"),
+    "g_min_s": _pos("S", "median lower bound of the analog window (HRS)", 1.0),
+    "g_max_s": _pos("S", "median upper bound of the analog window (LRS)", 1.0),
     "sigma_g_d2d": _nonneg("", "log-normal sigma of each device's g_min and g_max", 2.0),
-    "g_unformed_s": _nonneg("S", "conductance of a virgin (unformed) device"),
-    "g_short_s": _pos("S", "conductance of a broken-down (shorted) device"),
+    "g_unformed_s": _nonneg("S", "conductance of a virgin (unformed) device", 1.0),
+    "g_short_s": _pos("S", "conductance of a broken-down (shorted) device", 1.0),
     # pulse response: soft bounds, threshold, sinh voltage and power-law width dependence
     "a_plus": _pos("", "fraction of (Gmax - G) gained per reference pulse (median)", 1.0),
     "a_minus": _pos("", "fraction of (G - Gmin) lost per reference pulse (median)", 1.0),

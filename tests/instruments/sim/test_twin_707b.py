@@ -11,9 +11,9 @@ from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.chip import Chip
 from memlab.instruments.sim.clock import VirtualClock
 from memlab.instruments.sim.keithley707b import RELAY_SETTLE_S, Keithley707BTwin
-from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin as Twin2450
 from memlab.instruments.sim.keithley2600 import Keithley2600BTwin
-from memlab.instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900Twin as TwinB2900
 from memlab.instruments.sim.world import SimWorld
 
 WIRING = CrossbarWiring.default(4, 4)  # rows on pads 101..104, columns on 105..108

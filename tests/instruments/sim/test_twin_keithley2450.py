@@ -13,7 +13,7 @@ from memlab.instruments.keithley import Keithley2450
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.base import Faults, SimConnectionError, SimTimeoutError
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin as Twin2450
 from memlab.instruments.sim.smu import OVERFLOW
 from memlab.instruments.sim.world import SimWorld
 

@@ -9,7 +9,7 @@ import pytest
 from memlab.instruments.keysight import KeysightB2900
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keysight_b2900 import KeysightB2900 as TwinB2900
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900Twin as TwinB2900
 from memlab.instruments.sim.world import SimWorld
 
 ROW, COL = 2, 3

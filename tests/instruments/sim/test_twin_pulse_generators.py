@@ -13,8 +13,8 @@ from memlab.instruments.keysight import Keysight33500B, Keysight81160A
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.chip import Chip
 from memlab.instruments.sim.keithley707b import Keithley707BTwin
-from memlab.instruments.sim.pulse_generators import Keysight33500B as Twin33500B
-from memlab.instruments.sim.pulse_generators import Keysight81160A as Twin81160A
+from memlab.instruments.sim.pulse_generators import Keysight33500BTwin as Twin33500B
+from memlab.instruments.sim.pulse_generators import Keysight81160ATwin as Twin81160A
 from memlab.instruments.sim.world import SimWorld
 
 

@@ -11,8 +11,8 @@ from memlab.instruments.interfaces import InstrumentError
 from memlab.instruments.limits import SafetyLimits
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.thorlabs import LaserDiode, ThorlabsCLD101x as TwinCLD, ThorlabsITC4001 as TwinITC
-from memlab.instruments.sim.thorlabs import ThorlabsPM100 as TwinPM100
+from memlab.instruments.sim.thorlabs import LaserDiode, ThorlabsCLD101xTwin as TwinCLD, ThorlabsITC4001Twin as TwinITC
+from memlab.instruments.sim.thorlabs import ThorlabsPM100Twin as TwinPM100
 from memlab.instruments.sim.world import SimWorld
 from memlab.instruments.thorlabs import ThorlabsCLD101x, ThorlabsITC4001, ThorlabsPM100
 
