@@ -250,7 +250,8 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
             # write-verify: the same 8 targets on every device, each programmed 3 times to within 2 %
             targets = np.linspace(1e-6, 8e-6, 8)
             ver: dict[str, list] = {k: [] for k in ("level", "pulse", "amplitude", "conductance", "target", "time")}
-            lev: dict[str, list] = {k: [] for k in ("level", "target", "final", "error", "pulses", "success")}
+            lev: dict[str, list] = {k: [] for k in ("level", "target", "final", "error", "pulses", "success",
+                                                    "repeat", "relaxed")}
             t = 0.0
             for rep in range(3):
                 for lv, target in enumerate(targets):
@@ -264,7 +265,9 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                         if abs(read - target) <= 0.02 * target:
                             break
                     ok = abs(read - target) <= 0.02 * target
-                    for key, val in zip(lev, (lv, target, read, (read - target) / target, p, int(ok))):
+                    # no check reads after a relaxation delay here: 'relaxed' is NaN, as in such a run
+                    for key, val in zip(lev, (lv, target, read, (read - target) / target, p, int(ok), rep,
+                                              math.nan)):
                         lev[key].append(val)
             add("write-verify", write_run(folder, "write-verify",
                 {"verify": ver, "levels": lev}, devices=dev, chip=chip,
@@ -382,5 +385,34 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         "signal": {"sample": np.arange(100), "time": np.arange(100) * 0.01, "value": np.sin(np.arange(100) * 0.0628)},
         "pacing": {"clock": [1.0], "wall": [0.01]}},
         devices=[], chip=chip, parameters={"samples": 100, "interval_s": 0.01, "noise_v": 0.0}))
+    # crossbar-train: both networks' accuracy rising as 1 - 0.75 exp(-epoch / 3), the crossbar's a
+    # little lower; crossbar-infer of its final weights, accuracy falling slowly with log time
+    from memlab.procedures.crossbar_train import CLASSES, INPUTS
+    from memlab.procedures.learning import PairArray
+    epochs = np.arange(20)
+    acc_float = 1 - 0.75 * np.exp(-epochs / 3.0)
+    acc_hw = acc_float - 0.03 * (1 - np.exp(-epochs / 3.0))
+    weights = rng.normal(0, 0.5, (INPUTS, CLASSES))
+    g_plus = 1e-6 + np.clip(weights, 0, None) * 4e-6
+    g_minus = 1e-6 + np.clip(-weights, 0, None) * 4e-6
+    xbar = PairArray.chip_devices(0, 0, INPUTS, CLASSES)
+    add("crossbar-train", write_run(folder, "crossbar-train", {
+        "epochs": {"epoch": epochs, "train_loss": 1.4 * np.exp(-epochs / 4.0), "train_accuracy": acc_hw,
+                   "test_accuracy": acc_hw - 0.02, "float_train_loss": 1.3 * np.exp(-epochs / 4.0),
+                   "float_train_accuracy": acc_float, "float_test_accuracy": acc_float - 0.02,
+                   "pulses": np.full(20, 48), "time": epochs * 5.0},
+        "weights": {"epoch": epochs, "g_plus": np.repeat(g_plus[None], 20, 0),
+                    "g_minus": np.repeat(g_minus[None], 20, 0), "float_weights": np.repeat(weights[None], 20, 0)}},
+        devices=xbar, chip=chip, parameters={"epochs": 20}))
+    weights_file = folder / "crossbar-weights.npy"
+    np.save(weights_file, weights)
+    targets = np.stack([g_plus, g_minus])
+    times = np.geomspace(1.0, 86400.0, 8)
+    add("crossbar-infer", write_run(folder, "crossbar-infer", {
+        "programming": {"target": targets[None], "final": (targets * (1 + 0.02 * rng.standard_normal(targets.shape)))[None],
+                        "pulses": rng.integers(1, 30, targets.shape)[None]},
+        "inference": {"time": times, "accuracy": 0.95 - 0.01 * np.log10(times), "ideal_accuracy": np.full(8, 0.95),
+                      "weight_error": 0.02 + 0.01 * np.log10(times)}},
+        devices=xbar, chip=chip, parameters={"weights_from": str(weights_file), "points": 8}))
     truth.files = files
     return truth

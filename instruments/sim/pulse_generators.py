@@ -516,7 +516,7 @@ class Keysight33500BTwin(PulseGeneratorTwin):
         p.setting("DISPlay:TEXT", "display", Text())
         p.add("DISPlay:TEXT:CLEar", set=lambda i, c: i.state.update(display=""))
         # Accepted, kept and answered; not modelled on the chip (docs/simulator.md).
-        K = Keysight33500B
+        K = Keysight33500BTwin
         p.stored(f"{s}FUNCtion:RAMP:SYMMetry", "symmetry{0}", Number(0.0, 100.0, 100.0, clip=True), 100.0)
         p.stored(f"{s}FREQuency:MODE", "freq_mode{0}", Choice("CW|FIXed|LIST|SWEep"), "CW")
         p.stored(f"{s}BURSt:PHASe", "burst_phase{0}", Number(-360.0, 360.0, 0.0, clip=True), 0.0)
@@ -567,7 +567,7 @@ class Keysight33500BTwin(PulseGeneratorTwin):
 
     @staticmethod
     def _arb_data(dac: bool) -> Any:
-        def handler(self: Keysight33500B, cmd: Command) -> None:
+        def handler(self: Keysight33500BTwin, cmd: Command) -> None:
             if len(cmd.args) < 2:
                 raise ScpiError(-109, "Missing parameter", cmd.header)
             name = Text().parse(cmd.args[0])
@@ -698,7 +698,7 @@ class Keysight81160ATwin(PulseGeneratorTwin):
         once, through the same checks as the separate commands (the output is left as it is)."""
         short = "".join(c for c in shape if not c.islower())
 
-        def handler(self: Keysight81160A, cmd: Command) -> None:
+        def handler(self: Keysight81160ATwin, cmd: Command) -> None:
             cmd.expect(0, 3)
             ch = self._channel(cmd)
             suffixes = (ch,)

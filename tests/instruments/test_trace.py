@@ -11,7 +11,7 @@ from memlab.instruments.keithley import Keithley2450
 from memlab.instruments.sim.adapter import SimAdapter
 from memlab.instruments.sim.base import Faults
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keithley2450 import Keithley2450 as Twin2450
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin as Twin2450
 from memlab.instruments.sim.world import SimWorld
 from memlab.instruments.trace import ERROR, KINDS, READ, WRITE, CommandTrace, TracingAdapter
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keithley2450 import Keithley2450
-from memlab.instruments.sim.keysight_b2900 import KeysightB2900
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900Twin
 from memlab.instruments.sim.scpi import Command, ScpiParser
 from memlab.instruments.sim.world import SimWorld
 
@@ -22,8 +22,8 @@ def world() -> SimWorld:
 
 
 @pytest.fixture
-def smu(world: SimWorld) -> Keithley2450:
-    return Keithley2450(world, "smu")
+def smu(world: SimWorld) -> Keithley2450Twin:
+    return Keithley2450Twin(world, "smu")
 
 
 def ask(twin, message: str) -> str:
@@ -46,7 +46,7 @@ def codes(twin) -> list[int]:
     ':TRIG:LOAD "SimpleLoop", 100000000',
     ':TRIG:LOAD "SimpleLoop", 268000000, 0, "defbuffer1"',
 ])
-def test_huge_sweeps_get_the_instruments_limit_error(smu: Keithley2450, command: str) -> None:
+def test_huge_sweeps_get_the_instruments_limit_error(smu: Keithley2450Twin, command: str) -> None:
     start = time.perf_counter()
     smu.write(command)
     smu.write(":INIT")
@@ -57,13 +57,13 @@ def test_huge_sweeps_get_the_instruments_limit_error(smu: Keithley2450, command:
     assert ask(smu, "*IDN?").startswith("KEITHLEY")
 
 
-def test_largest_allowed_sweep_still_loads(smu: Keithley2450) -> None:
+def test_largest_allowed_sweep_still_loads(smu: Keithley2450Twin) -> None:
     smu.write(":SOUR:SWE:VOLT:LIN 0, 0.1, 1000, 1e-3, 7500")  # 7.5e6 readings: the limit
     assert codes(smu) == []
 
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "9.9e37"])
-def test_nan_and_infinite_levels_are_refused(smu: Keithley2450, value: str) -> None:
+def test_nan_and_infinite_levels_are_refused(smu: Keithley2450Twin, value: str) -> None:
     smu.write(":SOUR:VOLT 0.2")
     for command in (f":SOUR:VOLT {value}", f":SOUR:VOLT:ILIM {value}", f":SENS:CURR:NPLC {value}",
                     f":SOUR:LIST:VOLT 0.1, {value}", f":SENS:CURR:RANG {value}"):
@@ -78,7 +78,7 @@ def test_nan_and_infinite_levels_are_refused(smu: Keithley2450, value: str) -> N
 
 
 def test_a_handler_bug_becomes_an_error_entry_not_an_exception(world: SimWorld) -> None:
-    class Buggy(Keithley2450):
+    class Buggy(Keithley2450Twin):
         @classmethod
         def commands(cls, p: ScpiParser) -> None:
             super().commands(p)
@@ -94,7 +94,7 @@ def test_a_handler_bug_becomes_an_error_entry_not_an_exception(world: SimWorld) 
 
 
 def test_b2900_huge_channel_range_is_refused_at_once(world: SimWorld) -> None:
-    twin = KeysightB2900(world, "smu")
+    twin = KeysightB2900Twin(world, "smu")
     start = time.perf_counter()
     twin.write(":ABOR (@1:99999999)")
     assert time.perf_counter() - start < 1.0
@@ -110,7 +110,7 @@ def test_command_channels_refuses_a_huge_range() -> None:
 
 
 @pytest.mark.parametrize("source", [":SOUR:FUNC VOLT;:SOUR:VOLT 0.1", ":SOUR:FUNC CURR;:SOUR:CURR 1e-7"])
-def test_the_largest_reading_count_answers_within_seconds(smu: Keithley2450, source: str) -> None:
+def test_the_largest_reading_count_answers_within_seconds(smu: Keithley2450Twin, source: str) -> None:
     smu.write(source)
     smu.write(":OUTP ON;:SENS:COUN 300000")
     start = time.perf_counter()
@@ -121,7 +121,7 @@ def test_the_largest_reading_count_answers_within_seconds(smu: Keithley2450, sou
     assert codes(smu) == []
 
 
-def test_2450_autorange_limits_default_to_each_functions_own_ranges(smu: Keithley2450) -> None:
+def test_2450_autorange_limits_default_to_each_functions_own_ranges(smu: Keithley2450Twin) -> None:
     assert float(ask(smu, ":SENS:CURR:RANG:AUTO:LLIM?")) == pytest.approx(10e-9)
     assert float(ask(smu, ":SENS:VOLT:RANG:AUTO:ULIM?")) == pytest.approx(200.0)
     assert float(ask(smu, ":SENS:RES:RANG:AUTO:LLIM?")) == pytest.approx(20.0)

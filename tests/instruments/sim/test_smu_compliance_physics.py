@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from memlab.instruments.sim.chip import Chip
-from memlab.instruments.sim.keithley2450 import Keithley2450
+from memlab.instruments.sim.keithley2450 import Keithley2450Twin
 from memlab.instruments.sim.keithley2600 import Keithley2600BTwin
-from memlab.instruments.sim.keysight_b2900 import KeysightB2900
+from memlab.instruments.sim.keysight_b2900 import KeysightB2900Twin
 from memlab.instruments.sim.smu import OVERFLOW
 from memlab.instruments.sim.world import SimWorld
 
@@ -44,7 +44,7 @@ def no_errors(twin, query: str) -> None:
 
 
 def test_2450_voltage_and_readback_in_compliance(shorted: SimWorld) -> None:
-    twin = Keithley2450(shorted, "smu")
+    twin = Keithley2450Twin(shorted, "smu")
     for command in (":SOUR:FUNC VOLT", f":SOUR:VOLT:ILIM {LIMIT_A}", f":SOUR:VOLT {LEVEL_V}",
                     ":OUTP ON", ':SENS:FUNC "CURR"'):
         twin.write(command)
@@ -64,7 +64,7 @@ def test_2450_voltage_and_readback_in_compliance(shorted: SimWorld) -> None:
 
 
 def test_2450_sweep_in_compliance_reports_terminal_voltages(shorted: SimWorld) -> None:
-    twin = Keithley2450(shorted, "smu")
+    twin = Keithley2450Twin(shorted, "smu")
     twin.write(f':SOUR:FUNC VOLT;:SOUR:VOLT:ILIM {LIMIT_A};:SENS:FUNC "VOLT"')
     twin.write(":SOUR:SWE:VOLT:LIN 0, 0.5, 11, 1e-3, 1")
     twin.write(":INIT")
@@ -79,7 +79,7 @@ def test_2450_sweep_in_compliance_reports_terminal_voltages(shorted: SimWorld) -
 
 
 def test_b2900_voltage_in_compliance(shorted: SimWorld) -> None:
-    twin = KeysightB2900(shorted, "smu")
+    twin = KeysightB2900Twin(shorted, "smu")
     for command in (":SOUR:FUNC:MODE VOLT", f":SENS:CURR:PROT {LIMIT_A}", f":SOUR:VOLT {LEVEL_V}",
                     ":OUTP ON"):
         twin.write(command)
@@ -121,7 +121,7 @@ def test_2600b_measure_range_follows_the_source_range_when_sourcing_current(shor
 
 
 def test_b2900_current_source_and_its_voltage_limit(shorted: SimWorld) -> None:
-    twin = KeysightB2900(shorted, "smu")
+    twin = KeysightB2900Twin(shorted, "smu")
     for command in (":SOUR:FUNC:MODE CURR", ":SENS:VOLT:PROT 2", f":SOUR:CURR {LIMIT_A}", ":OUTP ON"):
         twin.write(command)
     assert float(ask(twin, ":MEAS:CURR? (@1)")) == pytest.approx(LIMIT_A, rel=1e-3)
@@ -137,7 +137,7 @@ def test_b2900_current_source_and_its_voltage_limit(shorted: SimWorld) -> None:
 
 def test_2450_measure_range_follows_the_source_range_when_measuring_the_source(shorted: SimWorld) -> None:
     shorted.chip.set_fault(*DEVICE, "stuck", 1e-5)
-    twin = Keithley2450(shorted, "smu")
+    twin = Keithley2450Twin(shorted, "smu")
     twin.write(':SENS:FUNC "CURR";:SENS:CURR:RANG 1e-6')  # a fixed 1 uA measure range
     twin.write(":SOUR:FUNC CURR;:SOUR:CURR:VLIM 20;:SOUR:CURR 1e-5;:OUTP ON")
     reading = float(ask(twin, ":READ?"))
