@@ -208,10 +208,17 @@ def _label(info: ColumnInfo | None, name: str) -> tuple[str, str | None]:
     return text, (info.unit or None) if info else None
 
 
+def new_plot_widget() -> pg.PlotWidget:
+    """A fresh plot with memlab's axes. Building one costs tens of milliseconds (pyqtgraph makes its
+    menus), so the plot area keeps a few built in advance (see :meth:`PlotArea.warm`)."""
+    return pg.PlotWidget(axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")})
+
+
 class PlotPane(QtWidgets.QWidget):
     """One plot: a title bar with axis and scale choices over a pyqtgraph PlotWidget."""
 
-    def __init__(self, hint: PlotHint, info: StreamInfo, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, hint: PlotHint, info: StreamInfo, parent: QtWidgets.QWidget | None = None,
+                 plot: pg.PlotWidget | None = None) -> None:
         super().__init__(parent)
         self.hint, self.info = hint, info
         # a hint naming columns the stream lacks (a procedure's mistake) still gives a plot, and says so
@@ -230,7 +237,7 @@ class PlotPane(QtWidgets.QWidget):
         self._groups_seen = 0
         self._gaps = 0  # NaN separators in the 'earlier' curve, not data
 
-        self.plot = pg.PlotWidget(axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")})
+        self.plot = plot if plot is not None else new_plot_widget()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMinimumSize(200, 110)
         self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt",
@@ -532,6 +539,13 @@ class PlotArea(QtWidgets.QWidget):
         self._timer.timeout.connect(self.refresh)
         if live:
             self._timer.start()
+        self._spare: list[pg.PlotWidget] = []  # plots built ahead, so a run's start does not build them
+
+    def warm(self, count: int = 4) -> None:
+        """Build plots ahead of need (at idle times: when the window opens, after a run). A run
+        starting then takes them, instead of stalling the window while it builds them."""
+        while len(self._spare) < count:
+            self._spare.append(new_plot_widget())
 
     def setup(self, streams: Iterable[StreamInfo], plots: Sequence[PlotHint]) -> None:
         """Start over with these streams and plot hints (the previous run's data is dropped)."""
@@ -544,7 +558,7 @@ class PlotArea(QtWidgets.QWidget):
         self._placeholder.setVisible(not hints)
         columns = 2 if len(hints) > 1 else 1
         for index, hint in enumerate(hints):
-            pane = PlotPane(hint, self.stores[hint.stream].info)
+            pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
             pane.setObjectName(f"plot_{hint.stream}_{hint.y}")
             self.panes.append(pane)
             self._grid.addWidget(pane, index // columns, index % columns)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -22,11 +24,15 @@ from memlab.gui.controller import Controller, queue_from_json, queue_to_json, va
 from memlab.gui.live_plots import PlotArea, StreamInfo
 from memlab.gui.log_panel import LogPanel
 from memlab.gui.procedure_panel import ProcedurePanel
-from memlab.gui.run_browser import RunBrowser, load_run
+from memlab.gui.run_browser import RunBrowser, device_history, load_run
+from memlab.gui.units import format_quantity
 from memlab.gui.widgets import ElidedLabel, scrolling
 from memlab.storage import StreamSpec
 
 SETTINGS_VERSION = 2
+GIL_SWITCH_INTERVAL_S = 0.001
+"""While the dashboard is open, Python switches threads at least this often (default 5 ms): the GUI
+thread then waits less behind a simulated run, which is pure Python in a worker thread."""
 """Bump when docks are renamed, so an old saved layout is not applied to new panels."""
 STATUS_TEXT = {"completed": "#2e7d32", "aborted": "#ef6c00", "failed": "#c62828", "running": "#1565c0"}
 
@@ -87,6 +93,8 @@ class MainWindow(QtWidgets.QMainWindow):
                  settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None) -> None:
         super().__init__()
         configure_pyqtgraph()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
         self.settings = settings if settings is not None else QtCore.QSettings("memlab", "dashboard")
         saved_out = self.settings.value("runs/out_dir", "", type=str)
         self.controller = Controller(bench, bench_path=bench_path,
@@ -140,6 +148,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.run_finished.connect(self._run_finished)
         c.running_changed.connect(self._running_changed)
         self.chip_map.selection_changed.connect(self._selection_changed)
+        self.chip_map.device_clicked.connect(self.show_device_history)
         c.queue_changed.connect(self._save_queue)
         self.campaign_panel.campaign_ended.connect(lambda _status, folder: self.browser.refresh())
         self.browser.compare_requested.connect(self.compare_with)
@@ -148,6 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.live.clear_button.clicked.connect(self.clear_comparison)
 
         self.resize(self._fitting_size(1600, 1000))
+        self.live.plots.warm()  # now, while nothing runs: a run's start then takes ready-made plots
         self._layout_pending = True  # default dock sizes, unless a saved layout is restored
         self._restore()
         self._restore_queue()
@@ -254,6 +264,28 @@ class MainWindow(QtWidgets.QMainWindow):
         if devices:
             self.bench_panel.set_device(devices[0])
 
+    def show_device_history(self, device: tuple) -> None:
+        """A clicked device's runs (from the run browser's listing) and its latest figures."""
+        runs = device_history(self.browser.rows, device)
+        row, col = int(device[0]), int(device[1])
+        g = self.chip_map.conductance_s[row, col] if row < self.chip_map.rows and col < self.chip_map.cols else np.nan
+        figure = f"G = {format_quantity(float(g), 'S')}" if np.isfinite(g) else "not read in this session"
+        if not runs:
+            text = f"({row},{col}): no runs in {self.browser.folder.name or self.browser.folder}; {figure}"
+            tip = text
+        else:
+            latest = runs[0]
+            when = latest.start_time.replace("T", " ")[:16]
+            counts = {}
+            for run in runs:
+                counts[run.procedure] = counts.get(run.procedure, 0) + 1
+            text = (f"({row},{col}): {len(runs)} runs ({', '.join(f'{n} {p}' for p, n in counts.items())}); "
+                    f"latest {latest.procedure} {latest.status} {when}; {figure}")
+            tip = "\n".join(f"{r.start_time.replace('T', ' ')[:19]}  {r.procedure:<22} {r.status:<10} {r.path.name}"
+                            for r in runs[:30])
+        self.chip_map.history.setText(text)
+        self.chip_map.history.setToolTip(tip)
+
     def _run_started(self, info: dict) -> None:
         streams = [StreamInfo.from_spec(s) for s in info.get("streams", ()) if isinstance(s, StreamSpec)]
         self.live.plots.setup(streams, tuple(info.get("plots", ())))
@@ -267,10 +299,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def _run_batch(self, stream: str, batch: dict) -> None:
         self.live.plots.feed(stream, batch)
         devices = [tuple(d) for d in self.controller.run_info.get("devices", [])]
-        self.chip_map.update_from_batch(stream, batch, devices)
+        self.chip_map.update_from_batch(stream, batch, devices, live=True)
 
     def _run_finished(self, status: str, error: str, path: str) -> None:
         self.live.plots.refresh()
+        QtCore.QTimer.singleShot(500, lambda: self.live.plots.warm() if not self.controller.running else None)
+        self.chip_map.flush()
         self._set_title(self.controller.run_info.get("procedure", ""), status,
                         error if status != "completed" else "", Path(path).name)
         self.run_state.setText(f"last run {status}")
@@ -416,5 +450,6 @@ class MainWindow(QtWidgets.QMainWindow):
             logging.getLogger("memlab.gui").error("closing: %s", problem)
         self.browser.shutdown()
         logging.getLogger().removeHandler(self.log_handler)
+        sys.setswitchinterval(self._switch_interval)
         self._closed = True
         event.accept()

@@ -18,6 +18,10 @@ from memlab.gui.units import format_quantity
 from memlab.procedures import ParameterError, Procedure, all_procedures
 
 
+PROGRESS_S = 0.25
+"""Shortest time between two updates of the progress bar and the time left."""
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "?"
@@ -173,6 +177,11 @@ class ProcedurePanel(QtWidgets.QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
 
+        self._latest_progress: tuple | None = None
+        self._progress_timer = QtCore.QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(int(PROGRESS_S * 1000))
+        self._progress_timer.timeout.connect(self._show_progress)
         self.picker.currentIndexChanged.connect(self._procedure_changed)
         controller.running_changed.connect(self._running_changed)
         controller.bench_changed.connect(self._bench_changed)
@@ -412,6 +421,17 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.time_left.setText("Time left: estimating…")
 
     def _progress(self, done: float, total: float, eta_s: Any, wall_s: float) -> None:
+        """Runs report progress up to hundreds of times a second; the bar and label show it at most
+        every PROGRESS_S (each change relays the panel out)."""
+        self._latest_progress = (done, total, eta_s, wall_s)
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        if self._latest_progress is None:
+            return
+        done, total, eta_s, wall_s = self._latest_progress
+        self._latest_progress = None
         fraction = min(1.0, done / total) if total > 0 else 0.0
         self.progress.setValue(int(round(fraction * 1000)))
         self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {fraction * 100:.0f} %")
@@ -423,6 +443,8 @@ class ProcedurePanel(QtWidgets.QWidget):
             self.time_left.setText("Time left: finishing")
 
     def _finished(self, status: str, error: str, path: str) -> None:
+        self._progress_timer.stop()
+        self._latest_progress = None
         if status == "completed":
             self.progress.setValue(1000)
         self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {status}")

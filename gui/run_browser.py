@@ -47,6 +47,7 @@ class RunRow:
     chip_size: tuple[int, int] | None = None
     parameters: str = ""
     folder: str = ""  # the subfolder (e.g. a campaign's) relative to the browsed folder
+    device_list: tuple[tuple[int, int], ...] = ()
 
     def cells(self) -> list[str]:
         started = self.start_time.replace("T", " ")[:19] if self.start_time else ""
@@ -104,6 +105,12 @@ def describe_devices(devices: Any) -> str:
     return f"{len(devices)} devices"
 
 
+def device_history(rows: list[RunRow], device: tuple[int, int]) -> list[RunRow]:
+    """The runs (newest first, as listed) that touched ``device``."""
+    device = (int(device[0]), int(device[1]))
+    return [row for row in rows if device in row.device_list]
+
+
 def run_files(folder: Path) -> list[Path]:
     """The run files in ``folder`` and its subfolders (campaigns write theirs in one each)."""
     found = []
@@ -116,18 +123,25 @@ def run_files(folder: Path) -> list[Path]:
     return found
 
 
-def scan_folder(folder: Path) -> list[RunRow]:
+def scan_folder(folder: Path, known: dict[Path, tuple[tuple[float, int], RunRow]] | None = None) -> list[RunRow]:
     """A row per run file in ``folder`` and below, newest first; a damaged or foreign file is
-    listed as unreadable with the reason (it never fails the listing)."""
+    listed as unreadable with the reason (it never fails the listing). ``known`` (path -> (stat,
+    row)) keeps the rows of files unchanged since the last scan, so a rescan after each run reads
+    only the new file, not the whole night's; it is updated in place."""
     stamped = []
     for path in run_files(folder):
         try:
-            stamped.append((path.stat().st_mtime, path))
+            stat = path.stat()
+            stamped.append((stat.st_mtime, stat.st_size, path))
         except OSError:
             continue  # deleted while listing
     stamped.sort(key=lambda item: item[0], reverse=True)
     rows = []
-    for _, path in stamped:
+    for mtime, size, path in stamped:
+        cached = known.get(path) if known is not None else None
+        if cached is not None and cached[0] == (mtime, size) and cached[1].status != "running":
+            rows.append(cached[1])
+            continue
         sub = path.parent.relative_to(folder).as_posix()
         sub = "" if sub == "." else sub
         try:
@@ -135,9 +149,12 @@ def scan_folder(folder: Path) -> list[RunRow]:
                 chip_text, chip_size = describe_chip(reader.chip or {})
                 rows.append(RunRow(path, reader.procedure, describe_devices(reader.devices),
                                    reader.start_time, reader.status, reader.error, chip_text, chip_size,
-                                   key_parameters(reader.parameters, reader.parameter_units), sub))
+                                   key_parameters(reader.parameters, reader.parameter_units), sub,
+                                   tuple((int(r), int(c)) for r, c in np.asarray(reader.devices).reshape(-1, 2))))
         except Exception as exc:  # noqa: BLE001 - any damage: a row saying why, never a failed listing
             rows.append(RunRow(path, "?", "", "", "unreadable", f"{type(exc).__name__}: {exc}", folder=sub))
+        if known is not None:
+            known[path] = ((mtime, size), rows[-1])
     return rows
 
 
@@ -176,6 +193,8 @@ class RunBrowser(QtWidgets.QWidget):
         self._scanning = False
         self._rescan = False
         self._closed = False
+        self._known: dict[Path, tuple[tuple[float, int], RunRow]] = {}  # the file worker's scan cache
+        self._known_folder: Path | None = None
 
         self.folder_edit = QtWidgets.QLineEdit(str(self.folder))
         self.folder_edit.setObjectName("browser_folder")
@@ -321,7 +340,10 @@ class RunBrowser(QtWidgets.QWidget):
             return
         self._scanning = True
         self.state.setText(f"Reading {self.folder} …")
-        self.worker.submit(lambda folder=self.folder: scan_folder(folder), self._listed)
+        if self._known_folder != self.folder:
+            self._known, self._known_folder = {}, self.folder
+        known = self._known
+        self.worker.submit(lambda folder=self.folder: scan_folder(folder, known), self._listed)
 
     def _listed(self, rows: list[RunRow] | None, error: BaseException | None) -> None:
         self._scanning = False

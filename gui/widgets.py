@@ -18,7 +18,10 @@ class ElidedLabel(QtWidgets.QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        self._full = str(text)
+        text = str(text)
+        if text == self._full and self._full:
+            return
+        self._full = text
         self.setToolTip(self._full if self._full.strip() else "")
         self._elide()
 
@@ -41,7 +44,8 @@ class ElidedLabel(QtWidgets.QLabel):
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight,
                                               max(10, self.width() - 2))
-        super().setText(shown)
+        if shown != super().text():  # an unchanged text costs no relayout
+            super().setText(shown)
 
 
 def scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:

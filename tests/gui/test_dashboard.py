@@ -593,3 +593,21 @@ def test_chip_family_choice_reconnects_and_light_procedures_are_refused_on_a_prg
     assert "optomemristor" in window.bench_panel.bench_source.full_text()
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=5_000)
     assert not panel.picker.itemText(panel.picker.findData("optical-pulses")).startswith("⚠")
+
+
+def test_chip_map_click_shows_the_device_history_and_the_chip_edge(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "2,3;4,4", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    browser = window.browser
+    qtbot.waitUntil(lambda: len(browser.rows) == 1 and bool(browser.rows[0].device_list), timeout=10_000)
+    chip = window.chip_map
+    assert chip.chip_edge.rect() == QtCore.QRectF(0, 0, 16, 16)
+    settle(qtbot, chip)
+    qtbot.mouseClick(chip.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((2, 3)))
+    text = chip.history.text()
+    assert text.startswith("(2,3): 1 runs") and "readout completed" in text and "G = " in text
+    qtbot.mouseClick(chip.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((9, 9)))
+    assert "no runs" in chip.history.text() and "not read" in chip.history.text()
