@@ -29,6 +29,8 @@ from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint
 from memlab.storage import StreamSpec
 
+PANE_WIDTH = 420
+"""Width (px) a plot pane needs to sit beside another; below twice this, panes stack."""
 REFRESH_INTERVAL_S = 0.1
 """Shortest time between two redraws of the live plots."""
 DECIMATE_ABOVE = 8192
@@ -251,7 +253,7 @@ class PlotPane(QtWidgets.QWidget):
             box.addItems(list(info.columns))
             box.setCurrentText(current)
             box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(5)
+            box.setMinimumContentsLength(4)
             box.currentTextChanged.connect(self._axes_changed)
         self.x_box.setToolTip("Column on the horizontal axis")
         self.y_box.setToolTip("Column on the vertical axis")
@@ -528,10 +530,12 @@ class PlotArea(QtWidgets.QWidget):
         self.reference_label: str | None = None
         self.reference: dict[str, dict[str, np.ndarray]] = {}
         self.refreshes = 0
+        self._columns = 0
         self._grid = QtWidgets.QGridLayout(self)
         self._grid.setContentsMargins(2, 2, 2, 2)
         self._placeholder = QtWidgets.QLabel("Start a run (or open one in the run browser) to see its plots here.")
         self._placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setWordWrap(True)
         self._placeholder.setStyleSheet("color: #757575;")
         self._grid.addWidget(self._placeholder, 0, 0)
         self._timer = QtCore.QTimer(self)
@@ -556,14 +560,31 @@ class PlotArea(QtWidgets.QWidget):
         self.stores = {info.name: ColumnStore(info) for info in streams}
         hints = [h for h in plots if h.stream in self.stores] or default_hints(self.stores.values())
         self._placeholder.setVisible(not hints)
-        columns = 2 if len(hints) > 1 else 1
-        for index, hint in enumerate(hints):
+        for hint in hints:
             pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
             pane.setObjectName(f"plot_{hint.stream}_{hint.y}")
             self.panes.append(pane)
-            self._grid.addWidget(pane, index // columns, index % columns)
+        self._columns = 0
+        self._arrange()
         if self.reference:
             self.set_reference(self.reference_label or "reference", self.reference)
+
+    def _arrange(self) -> None:
+        """Panes side by side where there is room for two (PANE_WIDTH each), else one above the
+        other: more panes never make the area, and so the window, wider."""
+        columns = 2 if len(self.panes) > 1 and self.width() >= 2 * PANE_WIDTH else 1
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for pane in self.panes:
+            self._grid.removeWidget(pane)
+        for index, pane in enumerate(self.panes):
+            self._grid.addWidget(pane, index // columns, index % columns)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.panes:
+            self._arrange()
 
     def feed(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
         store = self.stores.get(stream)

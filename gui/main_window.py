@@ -50,14 +50,15 @@ class LivePanel(QtWidgets.QWidget):
         self.title = ElidedLabel("Live plots - no run yet")  # a long file name never widens the window
         self.title.setObjectName("live_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.compare_button = QtWidgets.QPushButton("Compare with run file…")
-        self.compare_button.setToolTip("Overlay a previous run (dashed grey) on these plots")
-        self.clear_button = QtWidgets.QPushButton("Clear comparison")
+        self.compare_button = QtWidgets.QPushButton("Compare…")
+        self.compare_button.setToolTip("Compare with a run file: overlay a previous run (dashed grey) on these plots")
+        self.clear_button = QtWidgets.QPushButton("Clear")
+        self.clear_button.setToolTip("Remove the overlaid run")
         self.clear_button.setEnabled(False)
         self.save_button = QtWidgets.QPushButton("Save plot…")
         self.save_button.setObjectName("save_plot_button")
         self.save_button.setToolTip("Save these plots as PNG or SVG")
-        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setObjectName("export_data_button")
         self.export_button.setToolTip("Write the run's data so far as CSV files (one per stream)")
         self.plots = PlotArea()
@@ -116,10 +117,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_panel = LogPanel()
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        # the side docks take the full height; the log sits under the plots only
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, scroll=False)
         self._add_dock("bench", "Bench", self.bench_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        # the procedure panel scrolls its own form
+        self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+                       scroll=False)
+        self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, scroll=False)
         # the run browser needs room: a full-size tab beside the live plots, not a strip of a dock
         self.central.addTab(self.live, "Live")
         self.central.addTab(self.browser, "Run browser")
@@ -133,7 +139,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_menus()
         self.status_label = ElidedLabel()
         self.status_label.setMinimumWidth(200)
-        self.statusBar().addPermanentWidget(self.status_label)
+        self.statusBar().addWidget(self.status_label, 1)
         self._default_state = self.saveState(SETTINGS_VERSION)
 
         self.log_handler = QtLogHandler()
@@ -175,10 +181,11 @@ class MainWindow(QtWidgets.QMainWindow):
             width, height = min(width, room.width()), min(height, room.height())
         return QtCore.QSize(width, height)
 
-    def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea) -> None:
+    def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea,
+                  scroll: bool = True) -> None:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")  # saveState/restoreState find docks by name
-        dock.setWidget(scrolling(widget))  # a small screen scrolls the dock; it never widens the window
+        dock.setWidget(scrolling(widget) if scroll else widget)  # a small screen scrolls the dock
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -293,7 +300,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_title(info.get("procedure", ""), "running", "", path.name)
         self.live.file_stem = path.stem or "run"
         self.browser.live_procedure = info.get("procedure")
-        self.central.setCurrentWidget(self.live)
+        if self.central.currentWidget() is self.browser:  # a run started: show it (a campaign's grid stays)
+            self.central.setCurrentWidget(self.live)
         self.run_state.setText(f"running {info.get('procedure', '')}")
 
     def _run_batch(self, stream: str, batch: dict) -> None:
@@ -420,11 +428,11 @@ class MainWindow(QtWidgets.QMainWindow):
         """Bench and chip map left, procedure right, plots in the middle, log and browser below."""
         self.restoreState(self._default_state, SETTINGS_VERSION)
         width = self.width()
-        self.resizeDocks([self.docks["bench"], self.docks["procedure"]],
-                         [int(width * 0.27), int(width * 0.27)], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["bench"], self.docks["chip"]], [int(self.height() * 0.45), int(self.height() * 0.4)],
+        self.resizeDocks([self.docks["chip"], self.docks["procedure"]],
+                         [max(330, int(width * 0.25)), max(360, int(width * 0.27))], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["chip"], self.docks["bench"]], [int(self.height() * 0.56), int(self.height() * 0.44)],
                          QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.15)], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.16)], QtCore.Qt.Orientation.Vertical)
 
     # -- closing ---------------------------------------------------------------------------------
     def _ask(self, title: str, text: str) -> bool:

@@ -215,7 +215,7 @@ class RunBrowser(QtWidgets.QWidget):
         for box, everything in ((self.procedure_filter, "all procedures"), (self.status_filter, "all statuses")):
             box.addItem(everything, "")
             box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(10)
+            box.setMinimumContentsLength(6)
             box.currentIndexChanged.connect(self._apply_filter)
         self.filter_edit.textChanged.connect(self._apply_filter)
 
@@ -235,21 +235,22 @@ class RunBrowser(QtWidgets.QWidget):
         for column, width in enumerate((200, 110, 80, 110, 130, 80, 200)):
             self.table.setColumnWidth(column, width)
         self.table.setMinimumSize(200, 60)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
 
         self.open_button = QtWidgets.QPushButton("Open")
         self.open_button.setToolTip("Plot the selected run (or double-click it)")
         self.open_button.clicked.connect(self._open_selected)
-        self.compare_button = QtWidgets.QPushButton("Compare with live plots")
+        self.compare_button = QtWidgets.QPushButton("Compare live")
         self.compare_button.setToolTip("Overlay this run, dashed grey, on the live plots of the current run")
         self.compare_button.clicked.connect(self._compare)
-        self.chip_button = QtWidgets.QPushButton("Show on chip map")
+        self.chip_button = QtWidgets.QPushButton("To chip map")
         self.chip_button.setToolTip("Put this run's conductance reads on the chip map")
         self.chip_button.clicked.connect(self._to_chip_map)
         self.save_plot_button = QtWidgets.QPushButton("Save plot…")
         self.save_plot_button.setToolTip("Save the plots shown as PNG or SVG")
         self.save_plot_button.clicked.connect(lambda: self.plots.save_dialog(self))
-        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setToolTip("Write this run's streams as CSV files (one per stream)")
         self.export_button.clicked.connect(self._export)
         for button in (self.compare_button, self.chip_button, self.save_plot_button, self.export_button):
@@ -285,17 +286,19 @@ class RunBrowser(QtWidgets.QWidget):
         filters.addWidget(self.status_filter)
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table, 1)
-        actions = QtWidgets.QGridLayout()
-        for index, button in enumerate((self.open_button, self.compare_button, self.chip_button,
-                                        self.save_plot_button, self.export_button)):
-            actions.addWidget(button, index // 3, index % 3)
+        actions = QtWidgets.QHBoxLayout()
+        for button in (self.open_button, self.compare_button, self.chip_button, self.save_plot_button,
+                       self.export_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
         left_layout.addLayout(actions)
         left_layout.addWidget(self.state)
-        splitter = QtWidgets.QSplitter()
+        # the list above the plots: both get the tab's whole width, and it never needs more
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
