@@ -124,6 +124,7 @@ class BenchPanel(QtWidgets.QWidget):
         self.family.addItem("chip as the bench says", None)
         for family in families():
             self.family.addItem(f"{family} chip", family)
+        self.family.setCurrentIndex(max(0, self.family.findData(controller.family)))
         self.family.setToolTip("The chip family of the simulated chip (from the chip presets); "
                                "choosing one reconnects the bench")
         self.family.activated.connect(lambda _index: self.choose_bench(self.controller.bench_path, self.family.currentData()))

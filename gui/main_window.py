@@ -91,7 +91,8 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     def __init__(self, *, bench: Any = None, bench_path: str | None = None, out_dir: str | Path | None = None,
-                 settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None) -> None:
+                 settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None,
+                 family: str | None = None) -> None:
         super().__init__()
         configure_pyqtgraph()
         self._switch_interval = sys.getswitchinterval()
@@ -101,6 +102,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller = Controller(bench, bench_path=bench_path,
                                      out_dir=out_dir if out_dir is not None else (saved_out or "runs"),
                                      operator=operator, parent=self)
+        self.controller.family = family  # chip family for Connect (None: as the bench file says)
         self.confirm = self._ask  # replaced by tests to answer the close question
         self._closed = False
         self.setWindowTitle("memlab dashboard")
@@ -311,13 +313,22 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _run_finished(self, status: str, error: str, path: str) -> None:
         self.live.plots.refresh()
-        QtCore.QTimer.singleShot(500, lambda: self.live.plots.warm() if not self.controller.running else None)
+        QtCore.QTimer.singleShot(500, self._warm_plots)
         self.chip_map.flush()
         self._set_title(self.controller.run_info.get("procedure", ""), status,
                         error if status != "completed" else "", Path(path).name)
         self.run_state.setText(f"last run {status}")
         if path and Path(path).parent.resolve() == self.browser.folder.resolve():
             self.browser.refresh()
+
+    def _warm_plots(self) -> None:
+        """Build the next run's plots ahead, one per event-loop pause and only while nothing runs
+        (building one takes tens of milliseconds of the GUI thread)."""
+        plots = self.live.plots
+        if self._closed or self.controller.running or len(plots._spare) >= 4:
+            return
+        plots.warm(len(plots._spare) + 1)
+        QtCore.QTimer.singleShot(100, self._warm_plots)
 
     def _set_title(self, procedure: str, status: str, error: str, filename: str) -> None:
         """The live pane's one-line title, coloured by status; a long error is elided (whole in the tooltip)."""

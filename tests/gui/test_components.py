@@ -237,8 +237,11 @@ def test_gui_command_is_registered_with_its_options(tmp_path):
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     cmd_gui.register(sub)
-    args = parser.parse_args(["gui", "--bench", str(tmp_path / "none.toml"), "--out", "runs"])
-    assert args.func is cmd_gui.run and args.bench.endswith("none.toml")
+    args = parser.parse_args(["gui", "--bench", str(tmp_path / "none.toml"), "--out", "runs",
+                              "--family", "optomemristor"])
+    assert args.func is cmd_gui.run and args.bench.endswith("none.toml") and args.family == "optomemristor"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["gui", "--family", "graphene"])
     with pytest.raises(FileNotFoundError, match="none.toml"):
         cmd_gui.run(args)
 
