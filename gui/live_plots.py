@@ -196,12 +196,17 @@ class ReadableAxis(pg.AxisItem):
 
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         low, high = self.range if self.range is not None else (0.0, 0.0)
-        wide = abs(high - low) > 1.2
+        low, high = min(low, high), max(low, high)
+        wide = high - low > 1.2
+        # fewer than two decades in view: label 1, 2 and 5 of each decade too, never a lone label
+        decades_in_view = sum(1 for d in range(math.floor(low), math.ceil(high) + 1) if low <= d <= high)
+        marks = (1.0,) if decades_in_view >= 2 else (1.0, 2.0, 5.0)
         strings = []
         for value in values:
             number = 10.0 ** float(value) * scale
-            decade = abs(float(value) - round(float(value))) < 1e-6
-            strings.append(f"{number:g}" if decade or not wide else "")
+            mantissa = 10.0 ** (float(value) - math.floor(float(value) + 1e-9))
+            shown = any(abs(mantissa - m) < 1e-6 * m for m in marks)
+            strings.append(f"{number:g}" if shown or not wide else "")
         return strings
 
 
