@@ -670,21 +670,26 @@ class PlotArea(QtWidgets.QWidget):
         """Every stream received so far as one CSV file each in ``folder`` (units in the header)."""
         written = []
         for name, store in self.stores.items():
-            if not store.rows:
-                continue
-            headers, columns = [], []
-            for column_name in store.buffers:
-                values = store.column(column_name)
-                unit = store.info.columns[column_name].unit
-                flat = values.reshape(len(values), -1)
-                for index in range(flat.shape[1]):
-                    suffix = f"[{index}]" if flat.shape[1] > 1 else ""
-                    headers.append(f"{column_name}{suffix}" + (f" ({unit})" if unit else ""))
-                    columns.append(flat[:, index])
-            path = Path(folder) / f"{stem}-{name}.csv"
-            np.savetxt(path, np.column_stack(columns), delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
-            written.append(path)
+            if store.rows:
+                columns = {c: (store.column(c), store.info.columns[c].unit) for c in store.buffers}
+                written.append(write_csv(Path(folder) / f"{stem}-{name}.csv", columns))
         return written
+
+
+def write_csv(path: Path, columns: Mapping[str, tuple[np.ndarray, str]]) -> Path:
+    """One stream as CSV: a column per scalar column (an array column as one per element),
+    a header of names with units, e.g. ``time (s),value (V)``."""
+    headers, flat_columns = [], []
+    for name, (values, unit) in columns.items():
+        values = np.asarray(values)
+        flat = values.reshape(len(values), -1)
+        for index in range(flat.shape[1]):
+            suffix = f"[{index}]" if flat.shape[1] > 1 else ""
+            headers.append(f"{name}{suffix}" + (f" ({unit})" if unit else ""))
+            flat_columns.append(flat[:, index])
+    table = np.column_stack(flat_columns) if flat_columns else np.empty((0, 0))
+    np.savetxt(path, table, delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
+    return path
 
 
 def with_row_axis(info: StreamInfo, batch: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo
+from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo, write_csv
 from memlab.gui.tasks import BenchWorker
 from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint, get_procedure
@@ -586,18 +586,7 @@ def export_csv(data: RunData, folder: Path) -> list[Path]:
         if not arrays:
             continue
         info = data.streams.get(name)
-        headers, columns = [], []
-        for column, values in arrays.items():
-            values = np.asarray(values)
-            unit = info.columns[column].unit if info is not None and column in info.columns else ""
-            flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
-            for index in range(flat.shape[1]):
-                suffix = f"[{index}]" if flat.shape[1] > 1 else ""
-                headers.append(f"{column}{suffix}" + (f" ({unit})" if unit else ""))
-                columns.append(flat[:, index])
-        path = folder / f"{data.path.stem}-{name}.csv"
-        table = np.column_stack(columns) if columns else np.empty((0, 0))
-        np.savetxt(path, table, delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
-        written.append(path)
+        columns = {c: (v, info.columns[c].unit if info is not None and c in info.columns else "")
+                   for c, v in arrays.items()}
+        written.append(write_csv(folder / f"{data.path.stem}-{name}.csv", columns))
     return written
-

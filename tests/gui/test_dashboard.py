@@ -214,6 +214,10 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
     keys = [browser.metadata.topLevelItem(i).text(0) for i in range(browser.metadata.topLevelItemCount())]
     assert {"procedure", "status", "parameters", "instruments"} <= set(keys)
     assert "finished: completed" in browser.log_view.toPlainText()
+    from memlab.gui.run_browser import export_csv
+    (written,) = export_csv(browser.current, tmp_path)
+    lines = written.read_text().splitlines()
+    assert len(lines) == 3001 and "(s)" in lines[0]
 
     browser.open_run(runs / "zz-corrupt.h5")
     qtbot.waitUntil(lambda: "Cannot open" in browser.state.text(), timeout=10_000)
