@@ -215,8 +215,8 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
     assert {"procedure", "status", "parameters", "instruments"} <= set(keys)
     assert "finished: completed" in browser.log_view.toPlainText()
     from memlab.gui.run_browser import export_csv
-    (written,) = export_csv(browser.current, tmp_path)
-    lines = written.read_text().splitlines()
+    written = {path.name.rsplit("-", 1)[-1]: path for path in export_csv(browser.current, tmp_path)}
+    lines = written["signal.csv"].read_text().splitlines()
     assert len(lines) == 3001 and "(s)" in lines[0]
 
     browser.open_run(runs / "zz-corrupt.h5")
