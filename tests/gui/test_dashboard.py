@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.controller import QueuedRun
 from memlab.gui.run_browser import COLUMNS
 from memlab.gui.units import format_quantity
 from memlab.storage import RunReader
@@ -615,3 +616,47 @@ def test_chip_map_click_shows_the_device_history_and_the_chip_edge(qtbot, window
     assert text.startswith("(2,3): 1 runs") and "readout completed" in text and "G = " in text
     qtbot.mouseClick(chip.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((9, 9)))
     assert "no runs" in chip.history.text() and "not read" in chip.history.text()
+
+
+def test_the_queue_survives_a_restart_held_and_can_go_on_after_a_failure(qtbot, make_window, sim_bench, monkeypatch):
+    first = make_window(sim_bench)
+    panel = first.procedure_panel
+    panel.select_procedure("clock-check")
+    for samples in (120, 130):
+        panel.form.set_values({"samples": samples})
+        qtbot.mouseClick(panel.queue_button, QtCore.Qt.MouseButton.LeftButton)
+    first.confirm = lambda title, text: True
+    first.close()
+
+    from memlab.instruments.bench import load_bench
+
+    bench = load_bench(None)  # the first window closed its bench; a restart opens it again
+    second = make_window(bench)  # a restart: the same settings file
+    controller, panel = second.controller, second.procedure_panel
+    assert [q.values["samples"] for q in controller.queue] == [120, 130]
+    assert controller.queue_held and "held" in panel.queue_state.text()
+
+    # a failing run first; with "hold on failure" unticked the queue goes on by itself
+    panel.hold_check.setChecked(False)
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0", "reads": 1})
+    controller.queue.insert(0, QueuedRun("readout", panel.form.make().values))
+    real = bench.smu.list_sweep
+    calls = []
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the SMU stopped answering")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench.smu, "list_sweep", fail_once)
+    running_now = []
+    controller.current_changed.connect(running_now.append)
+    finished = []
+    controller.run_finished.connect(lambda status, error, path: finished.append(status))
+    qtbot.mouseClick(panel.run_queue_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(finished) == 3 and not controller.running, timeout=30_000)
+    assert finished == ["failed", "completed", "completed"]
+    assert any(text.startswith("readout") for text in running_now)  # the running item was shown
+    assert not controller.queue and panel.running_now.text() == "Running now: nothing"
