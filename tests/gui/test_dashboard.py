@@ -660,3 +660,14 @@ def test_the_queue_survives_a_restart_held_and_can_go_on_after_a_failure(qtbot, 
     assert finished == ["failed", "completed", "completed"]
     assert any(text.startswith("readout") for text in running_now)  # the running item was shown
     assert not controller.queue and panel.running_now.text() == "Running now: nothing"
+
+
+def test_a_voltage_beyond_the_smus_own_range_is_refused_naming_the_model(qtbot, window, monkeypatch):
+    """A bench file may allow more than the SMU can source: the form refuses what the SMU's driver
+    declares it cannot do (here its range made 1 V for the test)."""
+    panel = window.procedure_panel
+    panel.select_procedure("iv-sweep")
+    monkeypatch.setattr(window.controller.bench.smu, "max_voltage_v", 1.0)
+    panel.form.fields["v_max"].setText("1.4 V")
+    assert not panel.start_button.isEnabled()
+    assert "2450" in panel.form.field_errors["v_max"].text()
