@@ -304,11 +304,13 @@ class ProcedurePanel(QtWidgets.QWidget):
         if bench is None:
             return ""
         try:
-            seconds = self.form.make().estimate_s(bench)
+            procedure = self.form.make()
+            procedure.check(bench)  # e.g. "all" devices: the chip's size is known from here on
+            seconds = procedure.estimate_s(bench)
         except Exception:  # noqa: BLE001 - an estimate is a courtesy, never a blocker
             return ""
         if seconds is None:
-            return ""
+            return "Instrument time: not known in advance"
         clock = "on the virtual bench clock" if getattr(bench.clock, "virtual", False) else ""
         return f"Estimated instrument time: {format_duration(seconds)} {clock}".strip()
 

@@ -671,3 +671,14 @@ def test_a_voltage_beyond_the_smus_own_range_is_refused_naming_the_model(qtbot, 
     panel.form.fields["v_max"].setText("1.4 V")
     assert not panel.start_button.isEnabled()
     assert "2450" in panel.form.field_errors["v_max"].text()
+
+
+def test_a_whole_chip_readout_has_a_time_estimate(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0"})
+    one = panel.estimate.full_text()
+    window.chip_map.select_all()
+    assert panel.form.raw_values()["devices"] == "all"
+    whole = panel.estimate.full_text()
+    assert whole.startswith("Estimated instrument time:") and whole != one
