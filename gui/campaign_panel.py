@@ -137,6 +137,7 @@ class CampaignPanel(QtWidgets.QWidget):
     """See the module docstring."""
 
     campaign_ended = QtCore.Signal(str, str)  # status, folder
+    device_state = QtCore.Signal(tuple, str)  # (row, col), "ok" or "failed": a forming step's outcome
 
     def __init__(self, controller: Controller, settings: QtCore.QSettings,
                  current_form: Callable[[], tuple[str, dict[str, Any]]],
@@ -548,6 +549,11 @@ class CampaignPanel(QtWidgets.QWidget):
 
     def _task_ended(self, key: str, record: dict[str, Any]) -> None:
         self._show_record(key, record)
+        # the chip map shows which devices formed: a forming step that failed marks its device
+        if record.get("procedure") == "forming" and record.get("status") in ("completed", "failed"):
+            device = tuple(int(v) for v in record.get("device", ()))
+            if len(device) == 2:
+                self.device_state.emit(device, "ok" if record["status"] == "completed" else "failed")
         self._update_time_left()
 
     def _update_time_left(self) -> None:

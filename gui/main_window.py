@@ -159,6 +159,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.chip_map.device_clicked.connect(self.show_device_history)
         c.queue_changed.connect(self._save_queue)
         self.campaign_panel.campaign_ended.connect(lambda _status, folder: self.browser.refresh())
+        self.campaign_panel.device_state.connect(lambda device, state: self.chip_map.mark(device, state))
         self.browser.compare_requested.connect(self.compare_with)
         self.browser.chip_map_requested.connect(self._chip_from_run)
         self.live.compare_button.clicked.connect(self._compare_file)

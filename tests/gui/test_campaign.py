@@ -106,3 +106,12 @@ def test_a_campaign_built_in_the_gui_survives_a_kill_and_resumes_after_a_restart
     states = {panel.grid.item(r, c).data(QtCore.Qt.ItemDataRole.UserRole) for r in range(3) for c in range(2)}
     assert states == {"completed"}
     assert panel.time_left.text() == "Time left: none"
+
+
+def test_a_campaigns_forming_outcome_marks_the_chip_map(qtbot, make_window, sim_bench):
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel._task_ended("r2c3/rep0/form", {"procedure": "forming", "device": [2, 3], "status": "failed"})
+    panel._task_ended("r1c1/rep0/form", {"procedure": "forming", "device": [1, 1], "status": "completed"})
+    panel._task_ended("r1c1/rep0/iv", {"procedure": "iv-sweep", "device": [4, 4], "status": "failed"})
+    assert window.chip_map.marks == {(2, 3): "failed"}
