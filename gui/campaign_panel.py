@@ -429,9 +429,13 @@ class CampaignPanel(QtWidgets.QWidget):
             self._say(f"The plan cannot run: {exc}", error=True)
             return None
         self.campaign = campaign
-        self._say(campaign.dry_run())
+        dry_run = campaign.dry_run()
+        self._say(dry_run)
         self._setup_grid(campaign)
         self._load_manifest()
+        summary = dry_run.splitlines()
+        self.state.setText(f"Plan {campaign.plan.name}: {summary[0].split(': ', 1)[-1]}")
+        self.time_left.setText(summary[-1][:1].upper() + summary[-1][1:])  # the dry run's estimate
         return campaign
 
     def run(self, resume: bool = False) -> None:

@@ -115,3 +115,17 @@ def test_a_campaigns_forming_outcome_marks_the_chip_map(qtbot, make_window, sim_
     panel._task_ended("r1c1/rep0/form", {"procedure": "forming", "device": [1, 1], "status": "completed"})
     panel._task_ended("r1c1/rep0/iv", {"procedure": "iv-sweep", "device": [4, 4], "status": "failed"})
     assert window.chip_map.marks == {(2, 3): "failed"}
+
+
+def test_checking_a_plan_shows_the_dry_run_estimate_and_refuses_a_bad_plan_with_the_reason(qtbot, make_window,
+                                                                                          sim_bench):
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel.set_plan_text("name: t\ndevices: [[0, 0], [1, 1]]\nsteps:\n  - procedure: readout\n    params: {reads: 2}\n")
+    assert panel.check() is not None
+    assert panel.time_left.text().startswith("Estimated instrument time:")
+    assert "2 devices x 1 repeat(s) x 1 steps = 2 runs" in panel.state.text()
+    assert panel.grid.rowCount() == 2 and panel.grid.columnCount() == 1
+    panel.set_plan_text("name: t\ndevices: [[0, 99]]\nsteps:\n  - procedure: readout\n")
+    assert panel.check() is None
+    assert "off the chip" in panel.message.toPlainText().splitlines()[-1]
