@@ -1,8 +1,15 @@
-"""Live-plot refresh cost against points so far: memlab's dashboard beside a PyMeasure-style re-read.
+"""Live-plot refresh cost against points so far: memlab's dashboard beside a PyMeasure-style re-read;
+and the dashboard's event-loop latency while each procedure of ``memlab demo`` runs.
 
-    python benchmarks/bench_gui.py            # readable table
+    python benchmarks/bench_gui.py            # readable tables
     python benchmarks/bench_gui.py --json     # one JSON object of figures
     python benchmarks/bench_gui.py --quick    # 10k and 100k points only (a smoke run)
+    python benchmarks/bench_gui.py --latency-only   # the event-loop latency table only
+
+Event-loop latency: a 10 ms timer in the dashboard's GUI thread records how late each of its
+ticks comes, while the procedure runs on the simulated bench (the demo's chips and parameters) and
+its batches are plotted live in a 1366 x 768 window. A late tick is a window that does not repaint
+or answer a click for that long. Target: p99 <= 50 ms and max <= 200 ms for every procedure.
 
 One refresh = what a live plot does each time new rows arrive (here 1000 rows, e.g. 0.1 s of a
 10 kHz run), measured once 10k, 100k and 1M rows are already on the plot:
@@ -137,14 +144,100 @@ def pymeasure_refresh(sizes: list[int], tmp: Path) -> dict[str, float]:
     return figures
 
 
+LATENCY_TICK_S = 0.010
+
+
+def event_loop_latency() -> dict[str, dict[str, float]]:
+    """Per procedure of the demo plans: p50, p99 and max lateness (ms) of a 10 ms timer, ticks,
+    and the run's wall time."""
+    from PySide6 import QtCore, QtWidgets
+
+    from memlab.gui.main_window import MainWindow
+    from memlab.procedures.demo import DEMO_PLANS, demo_bench, demo_plan
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QtCore.QSettings(str(Path(tmp) / "bench.ini"), QtCore.QSettings.Format.IniFormat)
+        # first a baseline: the same window with nothing running, for as long as a short run
+        # (on a shared, loaded machine the baseline shows what the scheduler alone costs)
+        jobs = [("(idle, no run)", None, "prgo", False)]
+        for plan_file, family, unformed in DEMO_PLANS:
+            for step in demo_plan(plan_file).steps:
+                if all(step.procedure.name != job[0] for job in jobs):
+                    jobs.append((step.procedure.name, step, family, unformed))
+        for name, step, family, unformed in jobs:
+            # forming needs an unformed chip; the other steps run on formed devices, as in the demo
+            bench = demo_bench(family, unformed and name == "forming")
+            window = MainWindow(bench=bench, out_dir=Path(tmp) / "runs", settings=settings, connect=False)
+            window.resize(1366, 768)
+            window.show()
+            for _ in range(20):
+                app.processEvents()
+            late: list[float] = []
+            at: list[float] = []
+            last = [time.perf_counter()]
+
+            def tick() -> None:
+                now = time.perf_counter()
+                late.append(max(0.0, now - last[0] - LATENCY_TICK_S))
+                at.append(now - t0)
+                last[0] = now
+
+            timer = QtCore.QTimer()
+            timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+            timer.setInterval(int(LATENCY_TICK_S * 1000))
+            timer.timeout.connect(tick)
+            t0 = time.perf_counter()
+            last[0] = t0
+            timer.start()
+            if step is None:
+                while time.perf_counter() - t0 < 1.0:
+                    app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            else:
+                window.controller.start(step.make((0, 0)))
+                while window.controller.running:
+                    app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            wall = time.perf_counter() - t0
+            timer.stop()
+            status = (window.controller.last_result[0] if window.controller.last_result else "?") \
+                if step is not None else "completed"
+            samples = np.array(late or [0.0]) * 1e3
+            results[name] = {"p50_ms": float(np.percentile(samples, 50)), "p99_ms": float(np.percentile(samples, 99)),
+                             "max_ms": float(samples.max()), "ticks": float(len(late)), "wall_s": wall,
+                             "max_at_s": float(at[int(np.argmax(samples))]) if at else 0.0,
+                             "completed": float(status == "completed")}
+            window.confirm = lambda title, text: True
+            window.close()
+            bench.close()
+            app.processEvents()
+    return results
+
+
 def _size_label(size: int) -> str:
     return f"{size // 1_000_000}M" if size >= 1_000_000 else f"{size // 1000}k"
+
+
+def _print_latency(latency: dict[str, dict[str, float]]) -> None:
+    print(f"Event-loop latency while each demo procedure runs (a {LATENCY_TICK_S * 1e3:.0f} ms timer's lateness, ms;"
+          " target p99 <= 50, max <= 200)\n")
+    header = (f"{'procedure':<26} | {'p50':>6} | {'p99':>7} | {'max':>7} | {'max at s':>8} | {'ticks':>6} | "
+              f"{'run wall s':>10} | ok")
+    print(header)
+    print("-" * len(header))
+    for name, row in latency.items():
+        ok = "yes" if row["p99_ms"] <= 50 and row["max_ms"] <= 200 else "NO"
+        print(f"{name:<26} | {row['p50_ms']:>6.1f} | {row['p99_ms']:>7.1f} | {row['max_ms']:>7.1f} | "
+              f"{row['max_at_s']:>8.2f} | "
+              f"{row['ticks']:>6.0f} | {row['wall_s']:>10.2f} | {ok}"
+              + ("" if row["completed"] else "  (run did not complete)"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
     parser.add_argument("--quick", action="store_true", help="10k and 100k points only")
+    parser.add_argument("--latency-only", action="store_true", help="only the event-loop latency per procedure")
     args = parser.parse_args(argv)
 
     from memlab.gui import qt_problem
@@ -153,13 +246,31 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"bench_gui: cannot run: {problem}", file=sys.stderr)
         return 2
+    latency = event_loop_latency()
+    runs = {name: row for name, row in latency.items() if not name.startswith("(")}
+    latency_figures = {f"event_loop_{stat}_{name.replace('-', '_')}": value for name, row in runs.items()
+                       for stat, value in row.items() if stat in ("p99_ms", "max_ms")}
+    latency_figures["event_loop_p99_ms_worst"] = max(r["p99_ms"] for r in runs.values())
+    latency_figures["event_loop_max_ms_worst"] = max(r["max_ms"] for r in runs.values())
+    idle = latency.get("(idle, no run)")
+    if idle is not None:
+        latency_figures["event_loop_p99_ms_idle"] = idle["p99_ms"]
+    if args.latency_only:
+        if args.json:
+            print(json.dumps({k: round(v, 3) for k, v in latency_figures.items()}))
+        else:
+            _print_latency(latency)
+        return 0
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     figures = memlab_refresh(sizes)
     with tempfile.TemporaryDirectory() as tmp:
         figures.update(pymeasure_refresh(sizes, Path(tmp)))
+    figures.update(latency_figures)
     if args.json:
         print(json.dumps({k: round(v, 4) for k, v in figures.items()}))
         return 0
+    _print_latency(latency)
+    print()
     print(f"Live-plot refresh with {BATCH} new rows, median of {REPEATS} (ms)\n")
     header = (f"{'points so far':>14} | {'memlab data':>11} | {'memlab + paint':>14} | {'points drawn':>12} | "
               f"{'PyMeasure re-read':>17} | {'PyMeasure incremental':>21}")

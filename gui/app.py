@@ -10,7 +10,8 @@ from PySide6 import QtCore, QtWidgets
 
 
 def run_dashboard(bench_path: str | None = None, out_dir: str | Path | None = None,
-                  operator: str | None = None, settings_file: str | Path | None = None) -> int:
+                  operator: str | None = None, settings_file: str | Path | None = None,
+                  family: str | None = None) -> int:
     """Open the main window and run the Qt event loop until it closes; returns the exit status."""
     if bench_path is not None and not Path(bench_path).is_file():
         raise FileNotFoundError(f"--bench {bench_path}: no such file")
@@ -30,6 +31,7 @@ def run_dashboard(bench_path: str | None = None, out_dir: str | Path | None = No
     app.setOrganizationName("memlab")
     settings = (QtCore.QSettings(str(settings_file), QtCore.QSettings.Format.IniFormat)
                 if settings_file is not None else None)
-    window = MainWindow(bench_path=bench_path, out_dir=out_dir, settings=settings, operator=operator)
+    window = MainWindow(bench_path=bench_path, out_dir=out_dir, settings=settings, operator=operator,
+                        family=family)
     window.show()
     return int(app.exec())

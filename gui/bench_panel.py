@@ -97,7 +97,8 @@ class BenchPanel(QtWidgets.QWidget):
         for column in (1, 2):  # model and identity give way (elided; full text on hover)
             header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.table.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideMiddle)
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideRight)
+        self.table.setColumnHidden(2, True)  # the serial number and *IDN? reply are in every cell's tooltip
         self.table.setWordWrap(False)
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._fit_table()
@@ -123,6 +124,7 @@ class BenchPanel(QtWidgets.QWidget):
         self.family.addItem("chip as the bench says", None)
         for family in families():
             self.family.addItem(f"{family} chip", family)
+        self.family.setCurrentIndex(max(0, self.family.findData(controller.family)))
         self.family.setToolTip("The chip family of the simulated chip (from the chip presets); "
                                "choosing one reconnects the bench")
         self.family.activated.connect(lambda _index: self.choose_bench(self.controller.bench_path, self.family.currentData()))
@@ -210,11 +212,10 @@ class BenchPanel(QtWidgets.QWidget):
         layout.addWidget(self.table)
         layout.addLayout(buttons)
         choice = QtWidgets.QGridLayout()
-        choice.addWidget(self.bench_source, 0, 0, 1, 3)
+        choice.addWidget(self.bench_source, 0, 0, 1, 2)
         choice.addWidget(self.bench_file_button, 1, 0)
         choice.addWidget(self.builtin_button, 1, 1)
-        choice.addWidget(self.family, 1, 2)
-        choice.setColumnStretch(2, 1)
+        choice.addWidget(self.family, 2, 0, 1, 2)
         layout.addLayout(choice)
         layout.addWidget(self.outputs_label)
         power_row = QtWidgets.QHBoxLayout()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,9 @@ class QtRunListener(QtCore.QObject, RunListener):
     def on_batch(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
         # a procedure may reuse its arrays for the next batch: keep our own copy of the new rows
         self._put("batch", stream, {name: np.array(values, copy=True) for name, values in batch.items()})
+        # offer the interpreter lock to the GUI thread now, rather than making it wait for the
+        # next forced switch: a simulated run is pure Python and would otherwise hold it
+        time.sleep(0)
 
     def on_log(self, level: int, message: str) -> None:
         self._put("log", level, message)

@@ -34,9 +34,12 @@ log = logging.getLogger("memlab.gui")
 
 STATUS_COLOURS = {"completed": "#a5d6a7", "failed": "#ef9a9a", "aborted": "#ffcc80", "skipped": "#e0e0e0",
                   "interrupted": "#ffcc80", "running": "#90caf9"}
-ON_FAILURE_TEXT = {"stop": "hold the campaign (stop)", "skip_device": "skip the rest of that device",
-                   "continue": "go on with the next step"}
+ON_FAILURE_TEXT = {"stop": "stop (hold)", "skip_device": "skip that device",
+                   "continue": "go on"}
 _DEVICE_PARAMS = ("row", "col", "devices")
+SHORT_STATUS = {"completed": "ok", "failed": "FAILED", "aborted": "aborted", "skipped": "skip",
+                "interrupted": "interrupted", "running": "running…"}
+"""What a grid cell says (narrow columns); the full status and error are in its tooltip."""
 
 
 class CampaignAborted(KeyboardInterrupt):
@@ -134,6 +137,7 @@ class CampaignPanel(QtWidgets.QWidget):
     """See the module docstring."""
 
     campaign_ended = QtCore.Signal(str, str)  # status, folder
+    device_state = QtCore.Signal(tuple, str)  # (row, col), "ok" or "failed": a forming step's outcome
 
     def __init__(self, controller: Controller, settings: QtCore.QSettings,
                  current_form: Callable[[], tuple[str, dict[str, Any]]],
@@ -161,14 +165,14 @@ class CampaignPanel(QtWidgets.QWidget):
         self.name_edit.setObjectName("campaign_name")
         self.name_edit.setToolTip("The campaign's name (also the default folder name)")
         self.name_edit.editingFinished.connect(lambda: self._edit(lambda d: d.__setitem__("name", self.name_edit.text().strip() or "campaign")))
-        self.add_step_button = QtWidgets.QPushButton("Add the procedure form as a step")
+        self.add_step_button = QtWidgets.QPushButton("Add the form as a step")
         self.add_step_button.setObjectName("add_step_button")
         self.add_step_button.setToolTip("The procedure and values now in the Procedure panel become the plan's next step")
         self.add_step_button.clicked.connect(self.add_current_step)
         self.on_failure = QtWidgets.QComboBox()
         self.on_failure.setObjectName("campaign_on_failure")
         for key in ON_FAILURE:
-            self.on_failure.addItem(f"If a step fails: {ON_FAILURE_TEXT[key]}", key)
+            self.on_failure.addItem(f"On failure: {ON_FAILURE_TEXT[key]}", key)
         self.on_failure.setCurrentIndex(list(ON_FAILURE).index("skip_device"))
         self.on_failure.setToolTip("What the campaign does when a run of a step fails (for the steps added from now on; "
                                    "each step's on_failure can be edited in the text)")
@@ -176,7 +180,7 @@ class CampaignPanel(QtWidgets.QWidget):
         self.retries.setRange(0, 100)
         self.retries.setPrefix("retries: ")
         self.retries.setToolTip("Extra attempts of a failed run, for the steps added from now on")
-        self.devices_button = QtWidgets.QPushButton("Devices from the chip map")
+        self.devices_button = QtWidgets.QPushButton("Devices from chip map")
         self.devices_button.setObjectName("devices_button")
         self.devices_button.setToolTip("The devices selected on the chip map become the plan's devices")
         self.devices_button.clicked.connect(self.use_selected_devices)
@@ -212,6 +216,7 @@ class CampaignPanel(QtWidgets.QWidget):
         self.message.setObjectName("campaign_message")
         self.message.setReadOnly(True)
         self.message.setMaximumBlockCount(2000)
+        self.message.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
 
         # -- progress -------------------------------------------------------------------------------
         self.state = ElidedLabel("No campaign yet.")
@@ -229,11 +234,11 @@ class CampaignPanel(QtWidgets.QWidget):
         self.grid.horizontalHeader().setMinimumSectionSize(60)
         self.grid.verticalHeader().setDefaultSectionSize(22)
 
-        plan_buttons = QtWidgets.QHBoxLayout()
-        for widget in (self.new_button, self.open_button, self.save_button):
-            plan_buttons.addWidget(widget)
-        plan_buttons.addWidget(QtWidgets.QLabel("Name"))
-        plan_buttons.addWidget(self.name_edit, 1)
+        plan_buttons = QtWidgets.QGridLayout()
+        for column, widget in enumerate((self.new_button, self.open_button, self.save_button)):
+            plan_buttons.addWidget(widget, 0, column)
+        plan_buttons.addWidget(QtWidgets.QLabel("Name"), 1, 0)
+        plan_buttons.addWidget(self.name_edit, 1, 1, 1, 2)
         build = QtWidgets.QGridLayout()
         build.addWidget(self.add_step_button, 0, 0, 1, 2)
         build.addWidget(self.on_failure, 1, 0)
@@ -267,8 +272,9 @@ class CampaignPanel(QtWidgets.QWidget):
         splitter = QtWidgets.QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 1000])  # half each, whatever the two sides would like
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -423,9 +429,13 @@ class CampaignPanel(QtWidgets.QWidget):
             self._say(f"The plan cannot run: {exc}", error=True)
             return None
         self.campaign = campaign
-        self._say(campaign.dry_run())
+        dry_run = campaign.dry_run()
+        self._say(dry_run)
         self._setup_grid(campaign)
         self._load_manifest()
+        summary = dry_run.splitlines()
+        self.state.setText(f"Plan {campaign.plan.name}: {summary[0].split(': ', 1)[-1]}")
+        self.time_left.setText(summary[-1][:1].upper() + summary[-1][1:])  # the dry run's estimate
         return campaign
 
     def run(self, resume: bool = False) -> None:
@@ -523,9 +533,10 @@ class CampaignPanel(QtWidgets.QWidget):
         # with repeats, the cell shows each repeat's latest status
         repeats = [self._records.get(f"r{task.device[0]}c{task.device[1]}/rep{rep}/{task.step.name}")
                    for rep in range(self.campaign.plan.repeat)]
-        text = "/".join(str(r.get("status")) if r else "-" for r in repeats)
+        text = "/".join(SHORT_STATUS.get(str(r.get("status")), str(r.get("status"))) if r else "-" for r in repeats)
         item = self.grid.item(*cell)
         item.setText(text)
+        item.setData(QtCore.Qt.ItemDataRole.UserRole, status)
         item.setBackground(QtGui.QColor(STATUS_COLOURS.get(status, "#ffffff")))
         tip = f"{key}: {status}" + (f"\n{record.get('error')}" if record.get("error") else "")
         if record.get("file"):
@@ -542,6 +553,11 @@ class CampaignPanel(QtWidgets.QWidget):
 
     def _task_ended(self, key: str, record: dict[str, Any]) -> None:
         self._show_record(key, record)
+        # the chip map shows which devices formed: a forming step that failed marks its device
+        if record.get("procedure") == "forming" and record.get("status") in ("completed", "failed"):
+            device = tuple(int(v) for v in record.get("device", ()))
+            if len(device) == 2:
+                self.device_state.emit(device, "ok" if record["status"] == "completed" else "failed")
         self._update_time_left()
 
     def _update_time_left(self) -> None:

@@ -19,6 +19,8 @@ from memlab.gui.units import format_quantity
 
 Device = tuple[int, int]
 OK, FAILED, STUCK = "ok", "failed", "stuck"
+REDRAW_S = 0.2
+"""Shortest time between two redraws of the map while a run streams reads."""
 MARK_SYMBOLS = {FAILED: ("x", "#d32f2f"), STUCK: ("s", "#ff9800")}
 
 
@@ -47,6 +49,7 @@ class _CellImage(pg.ImageItem):
             ev.accept()
             additive = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier)
             self.owner.select([device], additive=additive, toggle=additive)
+            self.owner.device_clicked.emit(device)
 
     def mouseDragEvent(self, ev: Any) -> None:
         if ev.button() != QtCore.Qt.MouseButton.LeftButton:
@@ -67,6 +70,7 @@ class ChipMap(QtWidgets.QWidget):
     """Colour map of a rows x cols chip; emits :attr:`selection_changed` with the devices."""
 
     selection_changed = QtCore.Signal(list)
+    device_clicked = QtCore.Signal(tuple)  # (row, col): e.g. to show its history
 
     def __init__(self, rows: int = 1, cols: int = 1, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +80,14 @@ class ChipMap(QtWidgets.QWidget):
         self.selected: list[Device] = []
         self._drag_preview: list[Device] | None = None
         self._drag_base: list[Device] = []
+        self._hovered: Device | None = None
+        self._label_quantity = ""
+        # live batches can come many times a second: the map redraws at most every REDRAW_S
+        self._redraw_timer = QtCore.QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(int(REDRAW_S * 1000))
+        self._redraw_timer.timeout.connect(self._redraw)
+        self._deferred = False
 
         self.quantity = QtWidgets.QComboBox()
         self.quantity.addItem("conductance (S)", "conductance")
@@ -97,18 +109,31 @@ class ChipMap(QtWidgets.QWidget):
         box.setMouseEnabled(x=False, y=False)
         box.invertY(True)
         box.setAspectLocked(True)
-        box.setBackgroundColor("#e0e0e0")  # unread devices (NaN) show this grey
+        # outside the chip stays white; the chip itself is a grey area (unread devices, NaN, show it)
+        # inside a dark outline, so its edge is visible whatever the colours
+        self.chip_area = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+        self.chip_area.setBrush(pg.mkBrush("#d6d6d6"))
+        self.chip_area.setPen(pg.mkPen(None))
+        self.chip_area.setZValue(-10)
+        self.chip_edge = QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
+        self.chip_edge.setPen(pg.mkPen("#37474f", width=2, cosmetic=True))
+        self.chip_edge.setBrush(pg.mkBrush(None))
+        self.chip_edge.setZValue(20)
         self.plot.setLabel("bottom", "column")
         self.plot.setLabel("left", "row")
         self.image = _CellImage(self)
+        self.plot.addItem(self.chip_area)
         self.plot.addItem(self.image)
+        self.plot.addItem(self.chip_edge)
         self.colorbar = pg.ColorBarItem(colorMap="viridis", interactive=False, width=14,
                                         label="conductance (S)")
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.setWidth(64)  # room for "400 nS"; pyqtgraph drops labels that do not fit
         self.marks_item = pg.ScatterPlotItem(size=11, pxMode=True)
+        # an outline in a colour the viridis map never uses, thin enough to leave the cell's colour visible
         self.selection_item = pg.ScatterPlotItem(symbol="s", size=1, pxMode=False,
-                                                 pen=pg.mkPen("#000000", width=2.5), brush=None)
+                                                 pen=pg.mkPen("#ff1744", width=2, cosmetic=True), brush=None)
+        self.selection_item.setZValue(15)
         self.plot.addItem(self.marks_item)
         self.plot.addItem(self.selection_item)
 
@@ -120,7 +145,13 @@ class ChipMap(QtWidgets.QWidget):
         self.status.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         self.legend = QtWidgets.QLabel(
             "<span style='color:#d32f2f'>✕</span> failed &nbsp; <span style='color:#ff9800'>□</span> stuck"
-            " &nbsp; <b>▢</b> selected &nbsp; <span style='color:#9e9e9e'>grey</span>: not read yet")
+            " &nbsp; <b style='color:#ff1744'>▢</b> selected &nbsp; <span style='color:#9e9e9e'>grey</span>: not read yet")
+        self.history = QtWidgets.QLabel("Click a device to see its runs.")
+        self.history.setObjectName("device_history")
+        self.history.setWordWrap(True)
+        self.history.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.history.setFixedHeight(3 * self.history.fontMetrics().lineSpacing() + 4)
+        self.history.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Show"))
         top.addWidget(self.quantity)
@@ -133,6 +164,7 @@ class ChipMap(QtWidgets.QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.legend)
         layout.addWidget(self.status)
+        layout.addWidget(self.history)
         self.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self.resize_chip(rows, cols)
@@ -147,6 +179,8 @@ class ChipMap(QtWidgets.QWidget):
         self.marks.clear()
         self.selected = []
         self.plot.getViewBox().setRange(xRange=(0, self.cols), yRange=(0, self.rows), padding=0.02)
+        for item in (self.chip_area, self.chip_edge):
+            item.setRect(QtCore.QRectF(0, 0, self.cols, self.rows))
         self._set_axis_ticks()
         self._redraw()
         self._draw_selection()
@@ -186,11 +220,24 @@ class ChipMap(QtWidgets.QWidget):
         self._draw_marks()
 
     def update_from_batch(self, stream: str, batch: Mapping[str, np.ndarray],
-                          run_devices: Sequence[Device]) -> None:
-        """Take what a run batch says about devices: reads, maps, failures."""
+                          run_devices: Sequence[Device], live: bool = False) -> None:
+        """Take what a run batch says about devices: reads, maps, failures. ``live``: redraw at
+        most every REDRAW_S (a run's batches), not at once."""
+        self._deferred = live
+        try:
+            self._take_batch(stream, batch, run_devices)
+        finally:
+            self._deferred = False
+
+    def flush(self) -> None:
+        """Draw now what live batches brought (e.g. when the run ends)."""
+        if self._redraw_timer.isActive():
+            self._redraw()
+
+    def _take_batch(self, stream: str, batch: Mapping[str, np.ndarray], run_devices: Sequence[Device]) -> None:
         values = _conductance(batch)
-        if stream == "map" and values is not None and values.ndim == 3:
-            self.set_map(values[-1])
+        if stream == "map" and values is not None and values.ndim in (2, 3):
+            self.set_map(values[-1] if values.ndim == 3 else values)  # a single map may come without its row axis
             return
         if "row" in batch and "col" in batch and values is not None and values.ndim == 1:
             self.set_conductance(zip(batch["row"], batch["col"]), values)
@@ -253,10 +300,18 @@ class ChipMap(QtWidgets.QWidget):
             return np.log10(1.0 / g) if self.quantity.currentData() == "resistance" else np.log10(g)
 
     def _redraw(self) -> None:
+        if self._deferred:  # during a live batch: once the timer fires, not per batch
+            if not self._redraw_timer.isActive():
+                self._redraw_timer.start()
+            return
+        self._redraw_timer.stop()
         shown = self._shown()
         unit = "Ω" if self.quantity.currentData() == "resistance" else "S"
         finite = shown[np.isfinite(shown)]
-        self.colorbar.getAxis("left").setLabel(f"{self.quantity.currentData()} ({unit})")
+        label = f"{self.quantity.currentData()} ({unit})"
+        if label != self._label_quantity:  # relabelling relays the axis out: only on a change
+            self.colorbar.getAxis("left").setLabel(label)
+            self._label_quantity = label
         if not finite.size:
             self.colorbar.axis.setTicks([[], []])  # no scale to show, not a made-up 0 .. 1
         self.image.setImage(shown, autoLevels=False)
@@ -267,6 +322,8 @@ class ChipMap(QtWidgets.QWidget):
                 low, high = low - 0.5, high + 0.5
             self.colorbar.setLevels((low, high))
             self.colorbar.axis.setTicks(log_ticks(low, high, unit))
+        if self._hovered is not None:  # the hover text follows the new values, never stale
+            self.status.setText(self.describe(self._hovered))
 
     def _set_axis_ticks(self) -> None:
         # label the centres of cells, every few lines on big chips
@@ -299,6 +356,7 @@ class ChipMap(QtWidgets.QWidget):
         return text
 
     def _hover(self, device: Device | None) -> None:
+        self._hovered = device
         if self._drag_preview is not None:
             return
         if device is None:

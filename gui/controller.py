@@ -14,6 +14,7 @@ which
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from memlab.gui.bridge import QtRunListener
+from memlab.gui.forms import check_instrument_limits
 from memlab.gui.tasks import BenchWorker
 from memlab.procedures import Procedure, RunListener, get_procedure
 from memlab.procedures.runner import RunHandle
@@ -274,7 +276,6 @@ class Controller(QtCore.QObject):
         if self.running:
             raise RuntimeError("a run is in progress: add this one to the queue")
         procedure.check(self.bench)  # a refused value is reported before any file or instrument
-        from memlab.gui.forms import check_instrument_limits
         check_instrument_limits(procedure, self.bench)  # and what the instruments themselves cannot do
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._starting = True
@@ -386,9 +387,6 @@ class Controller(QtCore.QObject):
     def run_queue(self) -> None:
         """Release the queue and start its first run if nothing runs."""
         self.queue_held = False
-        self.hold_on_failure = True  # a failed/aborted queued run holds the queue (else: go on with the next)
-        self.current_item = ""  # the run in progress, described for the queue panel
-        self._external: Any = None  # a campaign owning the bench: has abort(); see begin_external
         self.queue_changed.emit()
         self.run_next()
 
@@ -455,15 +453,11 @@ class Controller(QtCore.QObject):
 
 def queue_to_json(queue: Sequence[QueuedRun]) -> str:
     """The queue as text for QSettings, so it survives a restart."""
-    import json
-
     return json.dumps([{"procedure": q.procedure, "values": values_for_settings(q.values)} for q in queue])
 
 
 def queue_from_json(text: str) -> tuple[list[QueuedRun], list[str]]:
     """Queued runs back from :func:`queue_to_json`; entries no longer valid are left out, with why."""
-    import json
-
     items, problems = [], []
     try:
         data = json.loads(text) if text else []

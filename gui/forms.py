@@ -301,11 +301,20 @@ def check_instrument_limits(procedure: Procedure, bench: Any) -> None:
     drivers' own declared ones, so the message names the instrument model and its limit."""
     if bench is None:
         return
+    smu = getattr(bench, "smu", None)
+    smu_max_v = getattr(smu, "max_voltage_v", None) if smu is not None and "smu" in procedure.requires else None
+    if isinstance(smu_max_v, (int, float)):
+        model = getattr(smu, "model", type(smu).__name__)
+        for param in procedure.parameters:
+            value = procedure.values.get(param.name)
+            if param.unit == "V" and isinstance(value, (int, float)) and abs(value) > smu_max_v:
+                raise ParameterError(param.name, value, f"|value| <= {smu_max_v:g} V (the {model}'s range)")
     pulser = getattr(bench, "pulser", None)
     if pulser is not None and "pulser" in procedure.requires:
         model = getattr(pulser, "model", type(pulser).__name__)
         for attribute, suffix, what in (("width_range_s", "width_s", "pulse width"),
-                                        ("period_range_s", "period_s", "pulse period")):
+                                        ("period_range_s", "period_s", "pulse period"),
+                                        ("edge_range_s", "edge_s", "edge time")):
             low_high = getattr(pulser, attribute, None)
             if low_high is None:
                 continue

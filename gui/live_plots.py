@@ -29,6 +29,8 @@ from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint
 from memlab.storage import StreamSpec
 
+PANE_WIDTH = 420
+"""Width (px) a plot pane needs to sit beside another; below twice this, panes stack."""
 REFRESH_INTERVAL_S = 0.1
 """Shortest time between two redraws of the live plots."""
 DECIMATE_ABOVE = 8192
@@ -194,12 +196,17 @@ class ReadableAxis(pg.AxisItem):
 
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         low, high = self.range if self.range is not None else (0.0, 0.0)
-        wide = abs(high - low) > 1.2
+        low, high = min(low, high), max(low, high)
+        wide = high - low > 1.2
+        # fewer than two decades in view: label 1, 2 and 5 of each decade too, never a lone label
+        decades_in_view = sum(1 for d in range(math.floor(low), math.ceil(high) + 1) if low <= d <= high)
+        marks = (1.0,) if decades_in_view >= 2 else (1.0, 2.0, 5.0)
         strings = []
         for value in values:
             number = 10.0 ** float(value) * scale
-            decade = abs(float(value) - round(float(value))) < 1e-6
-            strings.append(f"{number:g}" if decade or not wide else "")
+            mantissa = 10.0 ** (float(value) - math.floor(float(value) + 1e-9))
+            shown = any(abs(mantissa - m) < 1e-6 * m for m in marks)
+            strings.append(f"{number:g}" if shown or not wide else "")
         return strings
 
 
@@ -208,10 +215,17 @@ def _label(info: ColumnInfo | None, name: str) -> tuple[str, str | None]:
     return text, (info.unit or None) if info else None
 
 
+def new_plot_widget() -> pg.PlotWidget:
+    """A fresh plot with memlab's axes. Building one costs tens of milliseconds (pyqtgraph makes its
+    menus), so the plot area keeps a few built in advance (see :meth:`PlotArea.warm`)."""
+    return pg.PlotWidget(axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")})
+
+
 class PlotPane(QtWidgets.QWidget):
     """One plot: a title bar with axis and scale choices over a pyqtgraph PlotWidget."""
 
-    def __init__(self, hint: PlotHint, info: StreamInfo, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, hint: PlotHint, info: StreamInfo, parent: QtWidgets.QWidget | None = None,
+                 plot: pg.PlotWidget | None = None) -> None:
         super().__init__(parent)
         self.hint, self.info = hint, info
         # a hint naming columns the stream lacks (a procedure's mistake) still gives a plot, and says so
@@ -230,7 +244,7 @@ class PlotPane(QtWidgets.QWidget):
         self._groups_seen = 0
         self._gaps = 0  # NaN separators in the 'earlier' curve, not data
 
-        self.plot = pg.PlotWidget(axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")})
+        self.plot = plot if plot is not None else new_plot_widget()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMinimumSize(200, 110)
         self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt",
@@ -244,7 +258,7 @@ class PlotPane(QtWidgets.QWidget):
             box.addItems(list(info.columns))
             box.setCurrentText(current)
             box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(5)
+            box.setMinimumContentsLength(4)
             box.currentTextChanged.connect(self._axes_changed)
         self.x_box.setToolTip("Column on the horizontal axis")
         self.y_box.setToolTip("Column on the vertical axis")
@@ -521,10 +535,12 @@ class PlotArea(QtWidgets.QWidget):
         self.reference_label: str | None = None
         self.reference: dict[str, dict[str, np.ndarray]] = {}
         self.refreshes = 0
+        self._columns = 0
         self._grid = QtWidgets.QGridLayout(self)
         self._grid.setContentsMargins(2, 2, 2, 2)
         self._placeholder = QtWidgets.QLabel("Start a run (or open one in the run browser) to see its plots here.")
         self._placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setWordWrap(True)
         self._placeholder.setStyleSheet("color: #757575;")
         self._grid.addWidget(self._placeholder, 0, 0)
         self._timer = QtCore.QTimer(self)
@@ -532,6 +548,13 @@ class PlotArea(QtWidgets.QWidget):
         self._timer.timeout.connect(self.refresh)
         if live:
             self._timer.start()
+        self._spare: list[pg.PlotWidget] = []  # plots built ahead, so a run's start does not build them
+
+    def warm(self, count: int = 4) -> None:
+        """Build plots ahead of need (at idle times: when the window opens, after a run). A run
+        starting then takes them, instead of stalling the window while it builds them."""
+        while len(self._spare) < count:
+            self._spare.append(new_plot_widget())
 
     def setup(self, streams: Iterable[StreamInfo], plots: Sequence[PlotHint]) -> None:
         """Start over with these streams and plot hints (the previous run's data is dropped)."""
@@ -542,14 +565,31 @@ class PlotArea(QtWidgets.QWidget):
         self.stores = {info.name: ColumnStore(info) for info in streams}
         hints = [h for h in plots if h.stream in self.stores] or default_hints(self.stores.values())
         self._placeholder.setVisible(not hints)
-        columns = 2 if len(hints) > 1 else 1
-        for index, hint in enumerate(hints):
-            pane = PlotPane(hint, self.stores[hint.stream].info)
+        for hint in hints:
+            pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
             pane.setObjectName(f"plot_{hint.stream}_{hint.y}")
             self.panes.append(pane)
-            self._grid.addWidget(pane, index // columns, index % columns)
+        self._columns = 0
+        self._arrange()
         if self.reference:
             self.set_reference(self.reference_label or "reference", self.reference)
+
+    def _arrange(self) -> None:
+        """Panes side by side where there is room for two (PANE_WIDTH each), else one above the
+        other: more panes never make the area, and so the window, wider."""
+        columns = 2 if len(self.panes) > 1 and self.width() >= 2 * PANE_WIDTH else 1
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for pane in self.panes:
+            self._grid.removeWidget(pane)
+        for index, pane in enumerate(self.panes):
+            self._grid.addWidget(pane, index // columns, index % columns)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.panes:
+            self._arrange()
 
     def feed(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
         store = self.stores.get(stream)
@@ -630,21 +670,26 @@ class PlotArea(QtWidgets.QWidget):
         """Every stream received so far as one CSV file each in ``folder`` (units in the header)."""
         written = []
         for name, store in self.stores.items():
-            if not store.rows:
-                continue
-            headers, columns = [], []
-            for column_name in store.buffers:
-                values = store.column(column_name)
-                unit = store.info.columns[column_name].unit
-                flat = values.reshape(len(values), -1)
-                for index in range(flat.shape[1]):
-                    suffix = f"[{index}]" if flat.shape[1] > 1 else ""
-                    headers.append(f"{column_name}{suffix}" + (f" ({unit})" if unit else ""))
-                    columns.append(flat[:, index])
-            path = Path(folder) / f"{stem}-{name}.csv"
-            np.savetxt(path, np.column_stack(columns), delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
-            written.append(path)
+            if store.rows:
+                columns = {c: (store.column(c), store.info.columns[c].unit) for c in store.buffers}
+                written.append(write_csv(Path(folder) / f"{stem}-{name}.csv", columns))
         return written
+
+
+def write_csv(path: Path, columns: Mapping[str, tuple[np.ndarray, str]]) -> Path:
+    """One stream as CSV: a column per scalar column (an array column as one per element),
+    a header of names with units, e.g. ``time (s),value (V)``."""
+    headers, flat_columns = [], []
+    for name, (values, unit) in columns.items():
+        values = np.asarray(values)
+        flat = values.reshape(len(values), -1)
+        for index in range(flat.shape[1]):
+            suffix = f"[{index}]" if flat.shape[1] > 1 else ""
+            headers.append(f"{name}{suffix}" + (f" ({unit})" if unit else ""))
+            flat_columns.append(flat[:, index])
+    table = np.column_stack(flat_columns) if flat_columns else np.empty((0, 0))
+    np.savetxt(path, table, delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
+    return path
 
 
 def with_row_axis(info: StreamInfo, batch: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -22,11 +24,17 @@ from memlab.gui.controller import Controller, queue_from_json, queue_to_json, va
 from memlab.gui.live_plots import PlotArea, StreamInfo
 from memlab.gui.log_panel import LogPanel
 from memlab.gui.procedure_panel import ProcedurePanel
-from memlab.gui.run_browser import RunBrowser, load_run
+from memlab.gui.run_browser import RunBrowser, device_history, load_run
+from memlab.gui.units import format_quantity
 from memlab.gui.widgets import ElidedLabel, scrolling
 from memlab.storage import StreamSpec
 
 SETTINGS_VERSION = 2
+GIL_SWITCH_INTERVAL_S = 0.0002
+"""While the dashboard is open, Python switches threads at least this often (default 5 ms): the GUI
+thread then waits less behind a simulated run, which is pure Python in a worker thread (a switch is
+forced only when another thread waits, so a run alone is not slowed). Measured with
+benchmarks/bench_gui.py: 1 ms left p99 lateness of 50-420 ms, 0.2 ms brings it to about 15-70 ms."""
 """Bump when docks are renamed, so an old saved layout is not applied to new panels."""
 STATUS_TEXT = {"completed": "#2e7d32", "aborted": "#ef6c00", "failed": "#c62828", "running": "#1565c0"}
 
@@ -44,14 +52,15 @@ class LivePanel(QtWidgets.QWidget):
         self.title = ElidedLabel("Live plots - no run yet")  # a long file name never widens the window
         self.title.setObjectName("live_title")
         self.title.setStyleSheet("font-weight: bold;")
-        self.compare_button = QtWidgets.QPushButton("Compare with run file…")
-        self.compare_button.setToolTip("Overlay a previous run (dashed grey) on these plots")
-        self.clear_button = QtWidgets.QPushButton("Clear comparison")
+        self.compare_button = QtWidgets.QPushButton("Compare…")
+        self.compare_button.setToolTip("Compare with a run file: overlay a previous run (dashed grey) on these plots")
+        self.clear_button = QtWidgets.QPushButton("Clear")
+        self.clear_button.setToolTip("Remove the overlaid run")
         self.clear_button.setEnabled(False)
         self.save_button = QtWidgets.QPushButton("Save plot…")
         self.save_button.setObjectName("save_plot_button")
         self.save_button.setToolTip("Save these plots as PNG or SVG")
-        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setObjectName("export_data_button")
         self.export_button.setToolTip("Write the run's data so far as CSV files (one per stream)")
         self.plots = PlotArea()
@@ -84,14 +93,18 @@ class MainWindow(QtWidgets.QMainWindow):
     """
 
     def __init__(self, *, bench: Any = None, bench_path: str | None = None, out_dir: str | Path | None = None,
-                 settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None) -> None:
+                 settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None,
+                 family: str | None = None) -> None:
         super().__init__()
         configure_pyqtgraph()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
         self.settings = settings if settings is not None else QtCore.QSettings("memlab", "dashboard")
         saved_out = self.settings.value("runs/out_dir", "", type=str)
         self.controller = Controller(bench, bench_path=bench_path,
                                      out_dir=out_dir if out_dir is not None else (saved_out or "runs"),
                                      operator=operator, parent=self)
+        self.controller.family = family  # chip family for Connect (None: as the bench file says)
         self.confirm = self._ask  # replaced by tests to answer the close question
         self._closed = False
         self.setWindowTitle("memlab dashboard")
@@ -108,10 +121,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_panel = LogPanel()
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        # the side docks take the full height; the log sits under the plots only
+        self.setCorner(QtCore.Qt.Corner.BottomLeftCorner, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, scroll=False)
         self._add_dock("bench", "Bench", self.bench_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock("chip", "Chip map", self.chip_map, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        # the procedure panel scrolls its own form
+        self._add_dock("procedure", "Procedure", self.procedure_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+                       scroll=False)
+        self._add_dock("log", "Log", self.log_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, scroll=False)
         # the run browser needs room: a full-size tab beside the live plots, not a strip of a dock
         self.central.addTab(self.live, "Live")
         self.central.addTab(self.browser, "Run browser")
@@ -125,7 +143,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_menus()
         self.status_label = ElidedLabel()
         self.status_label.setMinimumWidth(200)
-        self.statusBar().addPermanentWidget(self.status_label)
+        self.statusBar().addWidget(self.status_label, 1)
         self._default_state = self.saveState(SETTINGS_VERSION)
 
         self.log_handler = QtLogHandler()
@@ -140,14 +158,17 @@ class MainWindow(QtWidgets.QMainWindow):
         c.run_finished.connect(self._run_finished)
         c.running_changed.connect(self._running_changed)
         self.chip_map.selection_changed.connect(self._selection_changed)
+        self.chip_map.device_clicked.connect(self.show_device_history)
         c.queue_changed.connect(self._save_queue)
         self.campaign_panel.campaign_ended.connect(lambda _status, folder: self.browser.refresh())
+        self.campaign_panel.device_state.connect(lambda device, state: self.chip_map.mark(device, state))
         self.browser.compare_requested.connect(self.compare_with)
         self.browser.chip_map_requested.connect(self._chip_from_run)
         self.live.compare_button.clicked.connect(self._compare_file)
         self.live.clear_button.clicked.connect(self.clear_comparison)
 
         self.resize(self._fitting_size(1600, 1000))
+        self.live.plots.warm()  # now, while nothing runs: a run's start then takes ready-made plots
         self._layout_pending = True  # default dock sizes, unless a saved layout is restored
         self._restore()
         self._restore_queue()
@@ -165,10 +186,11 @@ class MainWindow(QtWidgets.QMainWindow):
             width, height = min(width, room.width()), min(height, room.height())
         return QtCore.QSize(width, height)
 
-    def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea) -> None:
+    def _add_dock(self, key: str, title: str, widget: QtWidgets.QWidget, area: QtCore.Qt.DockWidgetArea,
+                  scroll: bool = True) -> None:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")  # saveState/restoreState find docks by name
-        dock.setWidget(scrolling(widget))  # a small screen scrolls the dock; it never widens the window
+        dock.setWidget(scrolling(widget) if scroll else widget)  # a small screen scrolls the dock
         dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -254,6 +276,28 @@ class MainWindow(QtWidgets.QMainWindow):
         if devices:
             self.bench_panel.set_device(devices[0])
 
+    def show_device_history(self, device: tuple) -> None:
+        """A clicked device's runs (from the run browser's listing) and its latest figures."""
+        runs = device_history(self.browser.rows, device)
+        row, col = int(device[0]), int(device[1])
+        g = self.chip_map.conductance_s[row, col] if row < self.chip_map.rows and col < self.chip_map.cols else np.nan
+        figure = f"G = {format_quantity(float(g), 'S')}" if np.isfinite(g) else "not read in this session"
+        if not runs:
+            text = f"({row},{col}): no runs in {self.browser.folder.name or self.browser.folder}; {figure}"
+            tip = text
+        else:
+            latest = runs[0]
+            when = latest.start_time.replace("T", " ")[:16]
+            counts = {}
+            for run in runs:
+                counts[run.procedure] = counts.get(run.procedure, 0) + 1
+            text = (f"({row},{col}): {len(runs)} runs ({', '.join(f'{n} {p}' for p, n in counts.items())}); "
+                    f"latest {latest.procedure} {latest.status} {when}; {figure}")
+            tip = "\n".join(f"{r.start_time.replace('T', ' ')[:19]}  {r.procedure:<22} {r.status:<10} {r.path.name}"
+                            for r in runs[:30])
+        self.chip_map.history.setText(text)
+        self.chip_map.history.setToolTip(tip)
+
     def _run_started(self, info: dict) -> None:
         streams = [StreamInfo.from_spec(s) for s in info.get("streams", ()) if isinstance(s, StreamSpec)]
         self.live.plots.setup(streams, tuple(info.get("plots", ())))
@@ -261,21 +305,33 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_title(info.get("procedure", ""), "running", "", path.name)
         self.live.file_stem = path.stem or "run"
         self.browser.live_procedure = info.get("procedure")
-        self.central.setCurrentWidget(self.live)
+        if self.central.currentWidget() is self.browser:  # a run started: show it (a campaign's grid stays)
+            self.central.setCurrentWidget(self.live)
         self.run_state.setText(f"running {info.get('procedure', '')}")
 
     def _run_batch(self, stream: str, batch: dict) -> None:
         self.live.plots.feed(stream, batch)
         devices = [tuple(d) for d in self.controller.run_info.get("devices", [])]
-        self.chip_map.update_from_batch(stream, batch, devices)
+        self.chip_map.update_from_batch(stream, batch, devices, live=True)
 
     def _run_finished(self, status: str, error: str, path: str) -> None:
         self.live.plots.refresh()
+        QtCore.QTimer.singleShot(500, self._warm_plots)
+        self.chip_map.flush()
         self._set_title(self.controller.run_info.get("procedure", ""), status,
                         error if status != "completed" else "", Path(path).name)
         self.run_state.setText(f"last run {status}")
         if path and Path(path).parent.resolve() == self.browser.folder.resolve():
             self.browser.refresh()
+
+    def _warm_plots(self) -> None:
+        """Build the next run's plots ahead, one per event-loop pause and only while nothing runs
+        (building one takes tens of milliseconds of the GUI thread)."""
+        plots = self.live.plots
+        if self._closed or self.controller.running or len(plots._spare) >= 4:
+            return
+        plots.warm(len(plots._spare) + 1)
+        QtCore.QTimer.singleShot(100, self._warm_plots)
 
     def _set_title(self, procedure: str, status: str, error: str, filename: str) -> None:
         """The live pane's one-line title, coloured by status; a long error is elided (whole in the tooltip)."""
@@ -386,11 +442,11 @@ class MainWindow(QtWidgets.QMainWindow):
         """Bench and chip map left, procedure right, plots in the middle, log and browser below."""
         self.restoreState(self._default_state, SETTINGS_VERSION)
         width = self.width()
-        self.resizeDocks([self.docks["bench"], self.docks["procedure"]],
-                         [int(width * 0.27), int(width * 0.27)], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["bench"], self.docks["chip"]], [int(self.height() * 0.45), int(self.height() * 0.4)],
+        self.resizeDocks([self.docks["chip"], self.docks["procedure"]],
+                         [max(330, int(width * 0.25)), max(360, int(width * 0.27))], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["chip"], self.docks["bench"]], [int(self.height() * 0.56), int(self.height() * 0.44)],
                          QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.15)], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["log"]], [int(self.height() * 0.16)], QtCore.Qt.Orientation.Vertical)
 
     # -- closing ---------------------------------------------------------------------------------
     def _ask(self, title: str, text: str) -> bool:
@@ -416,5 +472,6 @@ class MainWindow(QtWidgets.QMainWindow):
             logging.getLogger("memlab.gui").error("closing: %s", problem)
         self.browser.shutdown()
         logging.getLogger().removeHandler(self.log_handler)
+        sys.setswitchinterval(self._switch_interval)
         self._closed = True
         event.accept()

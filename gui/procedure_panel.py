@@ -18,6 +18,10 @@ from memlab.gui.units import format_quantity
 from memlab.procedures import ParameterError, Procedure, all_procedures
 
 
+PROGRESS_S = 0.25
+"""Shortest time between two updates of the progress bar and the time left."""
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return "?"
@@ -48,20 +52,21 @@ class ProcedurePanel(QtWidgets.QWidget):
 
         self.picker = QtWidgets.QComboBox()
         self.picker.setObjectName("procedure_picker")
+        self.picker.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.picker.setMinimumContentsLength(24)
         for name, cls in self.procedures.items():
             self.picker.addItem(f"{cls.title or name}  ({name})", name)
-        self.description = QtWidgets.QLabel()
-        self.description.setWordWrap(True)
+        self.description = ElidedLabel()  # one line; the whole description on hover
         self.description.setStyleSheet("color: #555555;")
         self.stack = QtWidgets.QStackedWidget()
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.stack)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setMinimumHeight(150)
-        self.devices_label = QtWidgets.QLabel()
-        self.devices_label.setWordWrap(True)
-        self.estimate = QtWidgets.QLabel()
+        scroll.setMinimumHeight(120)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.devices_label = ElidedLabel()
+        self.estimate = ElidedLabel()
         self.estimate.setStyleSheet("color: #555555;")
 
         self.out_dir = QtWidgets.QLineEdit(str(controller.out_dir))
@@ -100,7 +105,8 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.queue_list.setObjectName("queue_list")
         self.queue_list.setToolTip("Runs waiting their turn. Double-click one to load it into the form.")
         self.queue_list.itemDoubleClicked.connect(self._load_queued)
-        self.queue_list.setMinimumHeight(70)
+        self.queue_list.setMinimumHeight(44)
+        self.queue_list.setMaximumHeight(110)
         self.queue_state = QtWidgets.QLabel()
         self.queue_state.setWordWrap(True)
         self.running_now = ElidedLabel("Running now: nothing")
@@ -113,14 +119,14 @@ class ProcedurePanel(QtWidgets.QWidget):
                                    "Unchecked: the queue goes on with the next run (e.g. overnight).")
         self.hold_check.setChecked(controller.hold_on_failure)
         self.hold_check.toggled.connect(lambda on: setattr(controller, "hold_on_failure", on))
-        queue_buttons = QtWidgets.QHBoxLayout()
+        queue_buttons = QtWidgets.QGridLayout()
         self.run_queue_button = QtWidgets.QPushButton("Run queue")
         self.run_queue_button.clicked.connect(controller.run_queue)
         up, down = QtWidgets.QPushButton("↑"), QtWidgets.QPushButton("↓")
         up.setToolTip("Move the selected run earlier")
         down.setToolTip("Move the selected run later")
         for button in (up, down):
-            button.setFixedWidth(32)
+            button.setFixedWidth(28)
         up.clicked.connect(lambda: self._move(-1))
         down.clicked.connect(lambda: self._move(1))
         self.update_button = QtWidgets.QPushButton("Update")
@@ -130,9 +136,14 @@ class ProcedurePanel(QtWidgets.QWidget):
         remove.clicked.connect(self._remove_queued)
         clear = QtWidgets.QPushButton("Clear")
         clear.clicked.connect(controller.clear_queue)
-        for widget in (self.run_queue_button, up, down, self.update_button, remove, clear):
-            queue_buttons.addWidget(widget)
-        queue_buttons.addStretch(1)
+        for index, widget in enumerate((self.run_queue_button, self.update_button, remove, clear)):
+            queue_buttons.addWidget(widget, 0, index)
+        arrows = QtWidgets.QHBoxLayout()
+        arrows.addWidget(up)
+        arrows.addWidget(down)
+        arrows.addStretch(1)
+        queue_buttons.addLayout(arrows, 1, 0, 1, 4)
+        queue_buttons.setSpacing(3)
 
         form_box = QtWidgets.QWidget()
         form_layout = QtWidgets.QVBoxLayout(form_box)
@@ -164,15 +175,16 @@ class ProcedurePanel(QtWidgets.QWidget):
         queue_layout.addWidget(self.hold_check)
         queue_layout.addLayout(queue_buttons)
 
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        splitter.addWidget(form_box)
-        splitter.addWidget(queue_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        layout.addWidget(form_box, 1)
+        layout.addWidget(queue_box)
 
+        self._latest_progress: tuple | None = None
+        self._progress_timer = QtCore.QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(int(PROGRESS_S * 1000))
+        self._progress_timer.timeout.connect(self._show_progress)
         self.picker.currentIndexChanged.connect(self._procedure_changed)
         controller.running_changed.connect(self._running_changed)
         controller.bench_changed.connect(self._bench_changed)
@@ -292,11 +304,13 @@ class ProcedurePanel(QtWidgets.QWidget):
         if bench is None:
             return ""
         try:
-            seconds = self.form.make().estimate_s(bench)
+            procedure = self.form.make()
+            procedure.check(bench)  # e.g. "all" devices: the chip's size is known from here on
+            seconds = procedure.estimate_s(bench)
         except Exception:  # noqa: BLE001 - an estimate is a courtesy, never a blocker
             return ""
         if seconds is None:
-            return ""
+            return "Instrument time: not known in advance"
         clock = "on the virtual bench clock" if getattr(bench.clock, "virtual", False) else ""
         return f"Estimated instrument time: {format_duration(seconds)} {clock}".strip()
 
@@ -412,6 +426,17 @@ class ProcedurePanel(QtWidgets.QWidget):
         self.time_left.setText("Time left: estimating…")
 
     def _progress(self, done: float, total: float, eta_s: Any, wall_s: float) -> None:
+        """Runs report progress up to hundreds of times a second; the bar and label show it at most
+        every PROGRESS_S (each change relays the panel out)."""
+        self._latest_progress = (done, total, eta_s, wall_s)
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        if self._latest_progress is None:
+            return
+        done, total, eta_s, wall_s = self._latest_progress
+        self._latest_progress = None
         fraction = min(1.0, done / total) if total > 0 else 0.0
         self.progress.setValue(int(round(fraction * 1000)))
         self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {fraction * 100:.0f} %")
@@ -423,6 +448,8 @@ class ProcedurePanel(QtWidgets.QWidget):
             self.time_left.setText("Time left: finishing")
 
     def _finished(self, status: str, error: str, path: str) -> None:
+        self._progress_timer.stop()
+        self._latest_progress = None
         if status == "completed":
             self.progress.setValue(1000)
         self.progress.setFormat(f"{self.controller.run_info.get('procedure', '')}: {status}")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo
+from memlab.gui.live_plots import ColumnInfo, PlotArea, StreamInfo, write_csv
 from memlab.gui.tasks import BenchWorker
 from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import PlotHint, get_procedure
@@ -47,6 +47,7 @@ class RunRow:
     chip_size: tuple[int, int] | None = None
     parameters: str = ""
     folder: str = ""  # the subfolder (e.g. a campaign's) relative to the browsed folder
+    device_list: tuple[tuple[int, int], ...] = ()
 
     def cells(self) -> list[str]:
         started = self.start_time.replace("T", " ")[:19] if self.start_time else ""
@@ -104,6 +105,12 @@ def describe_devices(devices: Any) -> str:
     return f"{len(devices)} devices"
 
 
+def device_history(rows: list[RunRow], device: tuple[int, int]) -> list[RunRow]:
+    """The runs (newest first, as listed) that touched ``device``."""
+    device = (int(device[0]), int(device[1]))
+    return [row for row in rows if device in row.device_list]
+
+
 def run_files(folder: Path) -> list[Path]:
     """The run files in ``folder`` and its subfolders (campaigns write theirs in one each)."""
     found = []
@@ -116,18 +123,25 @@ def run_files(folder: Path) -> list[Path]:
     return found
 
 
-def scan_folder(folder: Path) -> list[RunRow]:
+def scan_folder(folder: Path, known: dict[Path, tuple[tuple[float, int], RunRow]] | None = None) -> list[RunRow]:
     """A row per run file in ``folder`` and below, newest first; a damaged or foreign file is
-    listed as unreadable with the reason (it never fails the listing)."""
+    listed as unreadable with the reason (it never fails the listing). ``known`` (path -> (stat,
+    row)) keeps the rows of files unchanged since the last scan, so a rescan after each run reads
+    only the new file, not the whole night's; it is updated in place."""
     stamped = []
     for path in run_files(folder):
         try:
-            stamped.append((path.stat().st_mtime, path))
+            stat = path.stat()
+            stamped.append((stat.st_mtime, stat.st_size, path))
         except OSError:
             continue  # deleted while listing
     stamped.sort(key=lambda item: item[0], reverse=True)
     rows = []
-    for _, path in stamped:
+    for mtime, size, path in stamped:
+        cached = known.get(path) if known is not None else None
+        if cached is not None and cached[0] == (mtime, size) and cached[1].status != "running":
+            rows.append(cached[1])
+            continue
         sub = path.parent.relative_to(folder).as_posix()
         sub = "" if sub == "." else sub
         try:
@@ -135,9 +149,12 @@ def scan_folder(folder: Path) -> list[RunRow]:
                 chip_text, chip_size = describe_chip(reader.chip or {})
                 rows.append(RunRow(path, reader.procedure, describe_devices(reader.devices),
                                    reader.start_time, reader.status, reader.error, chip_text, chip_size,
-                                   key_parameters(reader.parameters, reader.parameter_units), sub))
+                                   key_parameters(reader.parameters, reader.parameter_units), sub,
+                                   tuple((int(r), int(c)) for r, c in np.asarray(reader.devices).reshape(-1, 2))))
         except Exception as exc:  # noqa: BLE001 - any damage: a row saying why, never a failed listing
             rows.append(RunRow(path, "?", "", "", "unreadable", f"{type(exc).__name__}: {exc}", folder=sub))
+        if known is not None:
+            known[path] = ((mtime, size), rows[-1])
     return rows
 
 
@@ -176,6 +193,8 @@ class RunBrowser(QtWidgets.QWidget):
         self._scanning = False
         self._rescan = False
         self._closed = False
+        self._known: dict[Path, tuple[tuple[float, int], RunRow]] = {}  # the file worker's scan cache
+        self._known_folder: Path | None = None
 
         self.folder_edit = QtWidgets.QLineEdit(str(self.folder))
         self.folder_edit.setObjectName("browser_folder")
@@ -196,7 +215,7 @@ class RunBrowser(QtWidgets.QWidget):
         for box, everything in ((self.procedure_filter, "all procedures"), (self.status_filter, "all statuses")):
             box.addItem(everything, "")
             box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(10)
+            box.setMinimumContentsLength(6)
             box.currentIndexChanged.connect(self._apply_filter)
         self.filter_edit.textChanged.connect(self._apply_filter)
 
@@ -216,21 +235,22 @@ class RunBrowser(QtWidgets.QWidget):
         for column, width in enumerate((200, 110, 80, 110, 130, 80, 200)):
             self.table.setColumnWidth(column, width)
         self.table.setMinimumSize(200, 60)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.cellDoubleClicked.connect(lambda row, _col: self._open_row(row))
 
         self.open_button = QtWidgets.QPushButton("Open")
         self.open_button.setToolTip("Plot the selected run (or double-click it)")
         self.open_button.clicked.connect(self._open_selected)
-        self.compare_button = QtWidgets.QPushButton("Compare with live plots")
+        self.compare_button = QtWidgets.QPushButton("Compare live")
         self.compare_button.setToolTip("Overlay this run, dashed grey, on the live plots of the current run")
         self.compare_button.clicked.connect(self._compare)
-        self.chip_button = QtWidgets.QPushButton("Show on chip map")
+        self.chip_button = QtWidgets.QPushButton("To chip map")
         self.chip_button.setToolTip("Put this run's conductance reads on the chip map")
         self.chip_button.clicked.connect(self._to_chip_map)
         self.save_plot_button = QtWidgets.QPushButton("Save plot…")
         self.save_plot_button.setToolTip("Save the plots shown as PNG or SVG")
         self.save_plot_button.clicked.connect(lambda: self.plots.save_dialog(self))
-        self.export_button = QtWidgets.QPushButton("Export data…")
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
         self.export_button.setToolTip("Write this run's streams as CSV files (one per stream)")
         self.export_button.clicked.connect(self._export)
         for button in (self.compare_button, self.chip_button, self.save_plot_button, self.export_button):
@@ -266,17 +286,19 @@ class RunBrowser(QtWidgets.QWidget):
         filters.addWidget(self.status_filter)
         left_layout.addLayout(filters)
         left_layout.addWidget(self.table, 1)
-        actions = QtWidgets.QGridLayout()
-        for index, button in enumerate((self.open_button, self.compare_button, self.chip_button,
-                                        self.save_plot_button, self.export_button)):
-            actions.addWidget(button, index // 3, index % 3)
+        actions = QtWidgets.QHBoxLayout()
+        for button in (self.open_button, self.compare_button, self.chip_button, self.save_plot_button,
+                       self.export_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
         left_layout.addLayout(actions)
         left_layout.addWidget(self.state)
-        splitter = QtWidgets.QSplitter()
+        # the list above the plots: both get the tab's whole width, and it never needs more
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(left)
         splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -321,7 +343,10 @@ class RunBrowser(QtWidgets.QWidget):
             return
         self._scanning = True
         self.state.setText(f"Reading {self.folder} …")
-        self.worker.submit(lambda folder=self.folder: scan_folder(folder), self._listed)
+        if self._known_folder != self.folder:
+            self._known, self._known_folder = {}, self.folder
+        known = self._known
+        self.worker.submit(lambda folder=self.folder: scan_folder(folder, known), self._listed)
 
     def _listed(self, rows: list[RunRow] | None, error: BaseException | None) -> None:
         self._scanning = False
@@ -561,18 +586,7 @@ def export_csv(data: RunData, folder: Path) -> list[Path]:
         if not arrays:
             continue
         info = data.streams.get(name)
-        headers, columns = [], []
-        for column, values in arrays.items():
-            values = np.asarray(values)
-            unit = info.columns[column].unit if info is not None and column in info.columns else ""
-            flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
-            for index in range(flat.shape[1]):
-                suffix = f"[{index}]" if flat.shape[1] > 1 else ""
-                headers.append(f"{column}{suffix}" + (f" ({unit})" if unit else ""))
-                columns.append(flat[:, index])
-        path = folder / f"{data.path.stem}-{name}.csv"
-        table = np.column_stack(columns) if columns else np.empty((0, 0))
-        np.savetxt(path, table, delimiter=",", header=",".join(headers), comments="", fmt="%.10g")
-        written.append(path)
+        columns = {c: (v, info.columns[c].unit if info is not None and c in info.columns else "")
+                   for c, v in arrays.items()}
+        written.append(write_csv(folder / f"{data.path.stem}-{name}.csv", columns))
     return written
-

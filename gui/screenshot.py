@@ -1,11 +1,17 @@
-"""Render the dashboard mid-run, offscreen, to a PNG (the picture in docs/ and the README).
+"""Render the dashboard offscreen at 1366 x 768 (a laptop screen) into the pictures of docs/dashboard.md.
 
-    QT_QPA_PLATFORM=offscreen python -m gui.screenshot docs/dashboard.png
+    QT_QPA_PLATFORM=offscreen python -m memlab.gui.screenshot docs
 
-On the built-in simulated bench: a readout of part of the chip fills the chip map, then an I-V
-sweep starts on a device selected there, and the picture is taken while it runs. "Mid-run" is
-made deterministic by a listener that holds the run's worker thread at a chosen batch until the
-window has been drawn, so the picture never depends on how fast this machine is.
+writes four PNG files into the folder:
+
+- ``dashboard-idle.png``: connected to the built-in simulated bench, nothing run yet;
+- ``dashboard.png``: an I-V sweep running on a device selected on the chip map, after a readout
+  of part of the chip (also the README's picture);
+- ``dashboard-campaign.png``: the campaign tab mid-campaign, its devices x steps grid;
+- ``dashboard-browser.png``: the run browser with the session's runs, one opened.
+
+"Mid-run" is made deterministic by a listener that holds the run's worker thread at a chosen batch
+until the window has been drawn, so the pictures never depend on how fast this machine is.
 """
 
 from __future__ import annotations
@@ -19,22 +25,29 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from memlab.procedures import RunListener  # noqa: E402
 
+SIZE = (1366, 768)
+
 
 class HoldAtBatch(RunListener):
-    """Holds the run's worker thread once ``batches`` batches of ``stream`` went by, until released."""
+    """Holds the run's worker thread once ``batches`` batches of ``stream`` went by (in its
+    ``run``-th run), until released."""
 
-    def __init__(self, stream: str, batches: int, timeout_s: float = 30.0) -> None:
-        self.stream, self.batches, self.timeout_s = stream, batches, timeout_s
-        self.seen = 0
+    def __init__(self, stream: str, batches: int, run: int = 1, timeout_s: float = 30.0) -> None:
+        self.stream, self.batches, self.run, self.timeout_s = stream, batches, run, timeout_s
+        self.seen, self.runs = 0, 0
         self.reached = threading.Event()
         self.release = threading.Event()
 
+    def on_start(self, info: object) -> None:
+        self.runs += 1
+        self.seen = 0
+
     def on_batch(self, stream: str, batch: object) -> None:
-        if stream != self.stream:
+        if stream != self.stream or self.runs != self.run or self.reached.is_set():
             return
         self.seen += 1
         if self.seen == self.batches:
@@ -42,7 +55,7 @@ class HoldAtBatch(RunListener):
             self.release.wait(self.timeout_s)
 
 
-def wait_for(condition, timeout_s: float = 30.0) -> None:
+def wait_for(condition, timeout_s: float = 60.0) -> None:
     timer = QtCore.QElapsedTimer()
     timer.start()
     while not condition():
@@ -51,30 +64,49 @@ def wait_for(condition, timeout_s: float = 30.0) -> None:
         QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 
+def settle(app: QtWidgets.QApplication, turns: int = 5) -> None:
+    """Let the refresh timers draw and the layout settle."""
+    for _ in range(turns):
+        QtCore.QThread.msleep(120)
+        app.processEvents()
+
+
+def save(window: QtWidgets.QWidget, path: Path) -> None:
+    image = window.grab().toImage()
+    if not image.save(str(path), "PNG", 0):  # 0: the strongest compression, keeps the docs small
+        raise OSError(f"cannot write {path}")
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", type=Path, help="PNG file to write")
-    parser.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT (default 1600x1000)")
+    parser.add_argument("folder", type=Path, help="folder for the PNG files (e.g. docs)")
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
 
     from memlab.gui.main_window import MainWindow
     from memlab.instruments.bench import load_bench
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    output = args.output.resolve()
+    app.setFont(QtGui.QFont("DejaVu Sans", 9))
+    folder = args.folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     home = Path.cwd()
     with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)  # the picture shows the run folder as "runs", not this machine's temp path
+        os.chdir(tmp)  # the pictures show the run folder as "runs", not this machine's temp path
         settings = QtCore.QSettings(str(Path(tmp) / "dashboard.ini"), QtCore.QSettings.Format.IniFormat)
         window = MainWindow(bench=load_bench(None), out_dir=Path("runs"), settings=settings,
                             connect=False, operator="technician")
         window.confirm = lambda title, text: True
-        window.resize(width, height)
+        window.resize(*SIZE)
         window.show()
+        window.default_layout()
         controller, panel, chip = window.controller, window.procedure_panel, window.chip_map
+        panel.select_procedure("iv-sweep")
+        chip.select([(3, 4)])
+        settle(app)
+        save(window, folder / "dashboard-idle.png")
 
-        # 1. a readout of the top-left 8 x 8 devices, so the chip map has something to show
+        # a readout of the top-left 8 x 8 devices, so the chip map has something to show
         chip.select([(r, c) for r in range(8) for c in range(8)])
         panel.select_procedure("readout")
         panel.form.set_values({"reads": 3})
@@ -83,27 +115,61 @@ def main(argv: list[str] | None = None) -> int:
         chip.mark((6, 2), "failed")
         chip.mark((1, 6), "stuck")
 
-        # 2. an I-V sweep on device (3, 4), photographed during its fourth loop
+        # an I-V sweep on device (3, 4), photographed during its fourth loop
         chip.select([(3, 4)])
         panel.select_procedure("iv-sweep")
         panel.form.set_values({"cycles": 8, "v_max": 1.5, "v_min": -1.5, "step_v": 0.02})
         hold = HoldAtBatch("iv", 4)
         controller.extra_listeners = [hold]
         panel.add_to_queue()  # shows the queue with something waiting
-        panel.form.set_values({"cycles": 8})
         panel.start()
         wait_for(hold.reached.is_set)
         wait_for(lambda: window.live.plots.points("iv") >= hold.seen * 10)
-        for _ in range(5):  # let the refresh timer draw and the layout settle
-            wait_for(lambda: True)
-            QtCore.QThread.msleep(120)
-            app.processEvents()
-        window.grab().save(str(output))
+        settle(app)
+        save(window, folder / "dashboard.png")
         hold.release.set()
+        wait_for(lambda: not controller.running)
         controller.clear_queue()
+
+        # a campaign over four devices, photographed during its fifth run
+        campaign = window.campaign_panel
+        campaign.new_plan()
+        panel.select_procedure("readout")
+        panel.form.set_values({"reads": 2})
+        campaign.add_current_step()
+        panel.select_procedure("iv-sweep")
+        panel.form.set_values({"cycles": 2, "v_max": 1.2, "v_min": -1.2, "step_v": 0.02})
+        campaign.add_current_step()
+        panel.select_procedure("retention")
+        campaign.add_current_step()
+        chip.select([(r, c) for r in (10, 11) for c in (2, 3)])
+        campaign.use_selected_devices()
+        campaign.name_edit.setText("night-1")
+        campaign.name_edit.editingFinished.emit()
+        campaign.check()
+        hold = HoldAtBatch("iv", 2, run=5)  # the second device's I-V sweep
+        controller.extra_listeners = [hold]
+        window.central.setCurrentWidget(campaign)
+        campaign.run()
+        wait_for(hold.reached.is_set)
+        settle(app)
+        save(window, folder / "dashboard-campaign.png")
+        hold.release.set()
+        wait_for(lambda: campaign.runner is None, timeout_s=120)
+        controller.extra_listeners = []
+
+        # the run browser: every run of the session (the campaign's in its subfolder), one opened
+        browser = window.browser
+        window.central.setCurrentWidget(browser)
+        browser.refresh()
+        wait_for(lambda: len(browser.rows) >= 10)
+        target = next(r for r in browser.rows if r.procedure == "iv-sweep" and r.status == "completed")
+        browser.open_run(target.path)
+        wait_for(lambda: browser.current is not None)
+        settle(app)
+        save(window, folder / "dashboard-browser.png")
         window.close()
         os.chdir(home)
-    print(f"wrote {args.output}")
     return 0
 
 

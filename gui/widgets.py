@@ -18,7 +18,10 @@ class ElidedLabel(QtWidgets.QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        self._full = str(text)
+        text = str(text)
+        if text == self._full and self._full:
+            return
+        self._full = text
         self.setToolTip(self._full if self._full.strip() else "")
         self._elide()
 
@@ -41,14 +44,31 @@ class ElidedLabel(QtWidgets.QLabel):
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight,
                                               max(10, self.width() - 2))
-        super().setText(shown)
+        if shown != super().text():  # an unchanged text costs no relayout
+            super().setText(shown)
+
+
+class VerticalScrollArea(QtWidgets.QScrollArea):
+    """Scrolls its widget up and down, never sideways: the widget always gets the area's width
+    (and asks for at least its own minimum width), so a panel taller than its dock scrolls
+    instead of forcing the window taller, and nothing is hidden off its right edge."""
+
+    def __init__(self, widget: QtWidgets.QWidget, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802
+        inner = self.widget().minimumSizeHint() if self.widget() is not None else QtCore.QSize(0, 0)
+        return QtCore.QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), 80)
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802
+        inner = self.widget().sizeHint() if self.widget() is not None else QtCore.QSize(0, 0)
+        return QtCore.QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), min(inner.height(), 400))
 
 
 def scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
     """``widget`` in a scroll area, so a dock scrolls instead of forcing the window larger."""
-    area = QtWidgets.QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-    area.setWidget(widget)
-    area.setMinimumSize(120, 80)
-    return area
+    return VerticalScrollArea(widget)

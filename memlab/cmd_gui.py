@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 
 
+def _families() -> list[str]:
+    from memlab.instruments.sim.chip.presets import PRESETS
+
+    return list(PRESETS)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the dashboard",
                        description="Open the dashboard: run procedures from generated forms, queue "
                                    "them, watch live plots, pick devices on the chip map, use the "
                                    "bench's manual controls and browse run files.")
     p.add_argument("--bench", help="bench file (TOML); default: the built-in simulated bench")
+    p.add_argument("--family", choices=_families(), default=None,
+                   help="chip family of the simulated chip (default: as the bench file says; built-in: prgo)")
     p.add_argument("--out", default=None,
                    help="folder for run files (default: the last one used, else ./runs)")
     p.add_argument("--operator", help="who runs (default: the login name)")
@@ -27,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"the dashboard needs PySide6 and pyqtgraph: {exc}") from None
     try:
-        return run_dashboard(args.bench, args.out, args.operator, args.settings)
+        return run_dashboard(args.bench, args.out, args.operator, args.settings, family=getattr(args, "family", None))
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None

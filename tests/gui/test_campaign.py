@@ -90,8 +90,9 @@ def test_a_campaign_built_in_the_gui_survives_a_kill_and_resumes_after_a_restart
     assert "Resume" in panel.state.text()
     assert panel.resume_button.isEnabled()
     assert panel.grid.rowCount() == 3 and panel.grid.columnCount() == 2
-    assert panel.grid.item(1, 1).text() == "interrupted"
-    assert panel.grid.item(0, 0).text() == "completed"
+    status = QtCore.Qt.ItemDataRole.UserRole
+    assert panel.grid.item(1, 1).data(status) == "interrupted" and panel.grid.item(1, 1).text() == "interrupted"
+    assert panel.grid.item(0, 0).data(status) == "completed" and panel.grid.item(0, 0).text() == "ok"
     qtbot.mouseClick(panel.resume_button, QtCore.Qt.MouseButton.LeftButton)
     assert window.controller.running
     qtbot.waitUntil(lambda: panel.runner is None, timeout=60_000)
@@ -102,6 +103,29 @@ def test_a_campaign_built_in_the_gui_survives_a_kill_and_resumes_after_a_restart
     completed = Counter(a["task"] for a in manifest["attempts"] if a["status"] == "completed")
     assert set(completed) == set(manifest["tasks"]) and set(completed.values()) == {1}  # every task once
     assert [a["status"] for a in manifest["attempts"]].count("interrupted") == 1
-    texts = {panel.grid.item(r, c).text() for r in range(3) for c in range(2)}
-    assert texts == {"completed"}
+    states = {panel.grid.item(r, c).data(QtCore.Qt.ItemDataRole.UserRole) for r in range(3) for c in range(2)}
+    assert states == {"completed"}
     assert panel.time_left.text() == "Time left: none"
+
+
+def test_a_campaigns_forming_outcome_marks_the_chip_map(qtbot, make_window, sim_bench):
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel._task_ended("r2c3/rep0/form", {"procedure": "forming", "device": [2, 3], "status": "failed"})
+    panel._task_ended("r1c1/rep0/form", {"procedure": "forming", "device": [1, 1], "status": "completed"})
+    panel._task_ended("r1c1/rep0/iv", {"procedure": "iv-sweep", "device": [4, 4], "status": "failed"})
+    assert window.chip_map.marks == {(2, 3): "failed"}
+
+
+def test_checking_a_plan_shows_the_dry_run_estimate_and_refuses_a_bad_plan_with_the_reason(qtbot, make_window,
+                                                                                          sim_bench):
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel.set_plan_text("name: t\ndevices: [[0, 0], [1, 1]]\nsteps:\n  - procedure: readout\n    params: {reads: 2}\n")
+    assert panel.check() is not None
+    assert panel.time_left.text().startswith("Estimated instrument time:")
+    assert "2 devices x 1 repeat(s) x 1 steps = 2 runs" in panel.state.text()
+    assert panel.grid.rowCount() == 2 and panel.grid.columnCount() == 1
+    panel.set_plan_text("name: t\ndevices: [[0, 99]]\nsteps:\n  - procedure: readout\n")
+    assert panel.check() is None
+    assert "off the chip" in panel.message.toPlainText().splitlines()[-1]

@@ -237,8 +237,11 @@ def test_gui_command_is_registered_with_its_options(tmp_path):
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     cmd_gui.register(sub)
-    args = parser.parse_args(["gui", "--bench", str(tmp_path / "none.toml"), "--out", "runs"])
-    assert args.func is cmd_gui.run and args.bench.endswith("none.toml")
+    args = parser.parse_args(["gui", "--bench", str(tmp_path / "none.toml"), "--out", "runs",
+                              "--family", "optomemristor"])
+    assert args.func is cmd_gui.run and args.bench.endswith("none.toml") and args.family == "optomemristor"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["gui", "--family", "graphene"])
     with pytest.raises(FileNotFoundError, match="none.toml"):
         cmd_gui.run(args)
 
@@ -285,3 +288,17 @@ def test_plots_save_as_png_and_svg_and_export_csv(qtbot, tmp_path):
     assert lines[0].startswith("time (s),value") and lines[-1] == "4,8"
     with pytest.raises(ValueError, match="png or .svg"):
         area.save(tmp_path / "p.jpg")
+
+
+def test_a_log_axis_spanning_about_one_decade_gets_more_than_one_label(qtbot):
+    from memlab.gui.live_plots import ReadableAxis
+
+    axis = ReadableAxis("left")
+    axis.setLogMode(False, True)
+    axis.setRange(-6.9, -5.6)  # 0.13 µ .. 2.5 µ: 1.3 decades, one decade mark inside
+    values = [np.log10(v) for v in (2e-7, 3e-7, 5e-7, 1e-6, 2e-6)]
+    labels = [t for t in axis.logTickStrings(values, 1.0, 1.0) if t]
+    assert labels == ["2e-07", "5e-07", "1e-06", "2e-06"]
+    axis.setRange(-9.0, -3.0)  # six decades: decades only
+    values = [np.log10(v) for v in (1e-8, 2e-8, 1e-7, 1e-6)]
+    assert [t for t in axis.logTickStrings(values, 1.0, 1.0) if t] == ["1e-08", "1e-07", "1e-06"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from memlab.gui.controller import QueuedRun
 from memlab.gui.run_browser import COLUMNS
 from memlab.gui.units import format_quantity
 from memlab.storage import RunReader
@@ -214,6 +215,10 @@ def test_browser_lists_and_opens_a_finished_run_and_reports_bad_files(qtbot, win
     keys = [browser.metadata.topLevelItem(i).text(0) for i in range(browser.metadata.topLevelItemCount())]
     assert {"procedure", "status", "parameters", "instruments"} <= set(keys)
     assert "finished: completed" in browser.log_view.toPlainText()
+    from memlab.gui.run_browser import export_csv
+    written = {path.name.rsplit("-", 1)[-1]: path for path in export_csv(browser.current, tmp_path)}
+    lines = written["signal.csv"].read_text().splitlines()
+    assert len(lines) == 3001 and "(s)" in lines[0]
 
     browser.open_run(runs / "zz-corrupt.h5")
     qtbot.waitUntil(lambda: "Cannot open" in browser.state.text(), timeout=10_000)
@@ -593,3 +598,87 @@ def test_chip_family_choice_reconnects_and_light_procedures_are_refused_on_a_prg
     assert "optomemristor" in window.bench_panel.bench_source.full_text()
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=5_000)
     assert not panel.picker.itemText(panel.picker.findData("optical-pulses")).startswith("⚠")
+
+
+def test_chip_map_click_shows_the_device_history_and_the_chip_edge(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "2,3;4,4", "reads": 1})
+    qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    browser = window.browser
+    qtbot.waitUntil(lambda: len(browser.rows) == 1 and bool(browser.rows[0].device_list), timeout=10_000)
+    chip = window.chip_map
+    assert chip.chip_edge.rect() == QtCore.QRectF(0, 0, 16, 16)
+    settle(qtbot, chip)
+    qtbot.mouseClick(chip.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((2, 3)))
+    text = chip.history.text()
+    assert text.startswith("(2,3): 1 runs") and "readout completed" in text and "G = " in text
+    qtbot.mouseClick(chip.view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=chip.device_position((9, 9)))
+    assert "no runs" in chip.history.text() and "not read" in chip.history.text()
+
+
+def test_the_queue_survives_a_restart_held_and_can_go_on_after_a_failure(qtbot, make_window, sim_bench, monkeypatch):
+    first = make_window(sim_bench)
+    panel = first.procedure_panel
+    panel.select_procedure("clock-check")
+    for samples in (120, 130):
+        panel.form.set_values({"samples": samples})
+        qtbot.mouseClick(panel.queue_button, QtCore.Qt.MouseButton.LeftButton)
+    first.confirm = lambda title, text: True
+    first.close()
+
+    from memlab.instruments.bench import load_bench
+
+    bench = load_bench(None)  # the first window closed its bench; a restart opens it again
+    second = make_window(bench)  # a restart: the same settings file
+    controller, panel = second.controller, second.procedure_panel
+    assert [q.values["samples"] for q in controller.queue] == [120, 130]
+    assert controller.queue_held and "held" in panel.queue_state.text()
+
+    # a failing run first; with "hold on failure" unticked the queue goes on by itself
+    panel.hold_check.setChecked(False)
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0", "reads": 1})
+    controller.queue.insert(0, QueuedRun("readout", panel.form.make().values))
+    real = bench.smu.list_sweep
+    calls = []
+
+    def fail_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the SMU stopped answering")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench.smu, "list_sweep", fail_once)
+    running_now = []
+    controller.current_changed.connect(running_now.append)
+    finished = []
+    controller.run_finished.connect(lambda status, error, path: finished.append(status))
+    qtbot.mouseClick(panel.run_queue_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(finished) == 3 and not controller.running, timeout=30_000)
+    assert finished == ["failed", "completed", "completed"]
+    assert any(text.startswith("readout") for text in running_now)  # the running item was shown
+    assert not controller.queue and panel.running_now.text() == "Running now: nothing"
+
+
+def test_a_voltage_beyond_the_smus_own_range_is_refused_naming_the_model(qtbot, window, monkeypatch):
+    """A bench file may allow more than the SMU can source: the form refuses what the SMU's driver
+    declares it cannot do (here its range made 1 V for the test)."""
+    panel = window.procedure_panel
+    panel.select_procedure("iv-sweep")
+    monkeypatch.setattr(window.controller.bench.smu, "max_voltage_v", 1.0)
+    panel.form.fields["v_max"].setText("1.4 V")
+    assert not panel.start_button.isEnabled()
+    assert "2450" in panel.form.field_errors["v_max"].text()
+
+
+def test_a_whole_chip_readout_has_a_time_estimate(qtbot, window):
+    panel = window.procedure_panel
+    panel.select_procedure("readout")
+    panel.form.set_values({"devices": "0,0"})
+    one = panel.estimate.full_text()
+    window.chip_map.select_all()
+    assert panel.form.raw_values()["devices"] == "all"
+    whole = panel.estimate.full_text()
+    assert whole.startswith("Estimated instrument time:") and whole != one

@@ -20,8 +20,8 @@ def clipped_widgets(window: QtWidgets.QWidget) -> list[str]:
     for widget in window.findChildren(QtWidgets.QWidget):
         if not widget.isVisible() or widget.visibleRegion().isEmpty():
             continue
-        if isinstance(widget, ElidedLabel):
-            continue  # cuts its text on purpose, whole in the tooltip
+        if isinstance(widget, ElidedLabel) or widget.objectName().startswith("qt_"):
+            continue  # cuts its text on purpose, whole in the tooltip; or a part inside a Qt widget
         if isinstance(widget, QtWidgets.QLabel) and (widget.wordWrap() or not widget.text()):
             continue
         if not isinstance(widget, (QtWidgets.QAbstractButton, QtWidgets.QLabel, QtWidgets.QComboBox,
@@ -98,6 +98,19 @@ def test_the_window_fits_a_laptop_and_keeps_its_size_after_runs_aborts_and_failu
     status, error, _ = finish(qtbot, window)
     assert status == "failed" and "stopped answering" in error
     assert "stopped answering" in window.live.title.toolTip()  # the whole message is a hover away
+    check_fits(qtbot, window)
+
+    # the run browser with a two-pane run opened, and the campaign tab, fit as well
+    browser = window.browser
+    window.central.setCurrentWidget(browser)
+    browser.refresh()
+    qtbot.waitUntil(lambda: len(browser.rows) == 3, timeout=10_000)
+    readout = next(r for r in browser.rows if r.procedure == "readout" and r.status == "completed")
+    browser.open_run(readout.path)
+    qtbot.waitUntil(lambda: browser.current is not None, timeout=10_000)
+    assert len(browser.plots.panes) == 2
+    check_fits(qtbot, window)
+    window.central.setCurrentWidget(window.campaign_panel)
     check_fits(qtbot, window)
 
 
