@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 
 from memlab.analysis import metrics as m
 from memlab.analysis import plots
+from memlab.analysis.metrics.fom import is_figure
 from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import PathLike, Run, open_run
 from memlab.analysis.parallel import Summary, summarize
@@ -41,7 +42,7 @@ from memlab.storage import RunFileError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReportResult", "write_report", "GROUPS", "format_value", "markdown_table"]
+__all__ = ["ReportResult", "write_report", "GROUPS", "format_value", "markdown_table", "flat_table"]
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "Switching": ("set_voltage_v", "reset_voltage_v", "hrs_ohm", "lrs_ohm", "on_off_ratio",
@@ -56,7 +57,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Readout": ("conductance_siemens", "read_noise_cv"),
     "Retention": ("drift_nu", "drift_log_siemens", "drift_law", "time_to_10pct_loss_s"),
     "Endurance": ("cycles_to_failure", "cycles_tested", "endurance_failed", "initial_window", "final_window"),
-    "Optical": ("relaxation_tau_s", "photo_exponent", "photo_prefactor_siemens", "rise_tau_s", "decay_tau_s",
+    "Optical": ("relaxation_tau_s", "photo_exponent", "rise_tau_s", "decay_tau_s",
                 "eligibility_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
@@ -91,7 +92,10 @@ class _Figure:
 
 
 def format_value(value: Any) -> str:
-    """A table cell: 4 significant digits, integers as integers, blank for missing."""
+    """A table cell: a figure of merit with its interval (or why it is not determined), other
+    numbers to 4 significant digits, integers as integers, blank for missing."""
+    if is_figure(value):
+        return value.text()
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, pd.Timestamp):
@@ -110,6 +114,22 @@ def format_value(value: Any) -> str:
             return str(int(v))
         return f"{v:.4g}"
     return str(value)
+
+
+def flat_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` for a CSV file: each column of figures of merit becomes its value (NaN when not
+    determined), ``_low`` / ``_high`` (the 95 % interval; a lower bound has high = inf), ``_n``
+    and ``_quality`` (ok, extrapolated, lower bound or not determined, with the reason)."""
+    out = {}
+    for name in df.columns:
+        col = df[name]
+        if col.dtype == object and any(is_figure(v) for v in col.tolist()):
+            parts = [v.columns(str(name)) if is_figure(v) else {} for v in col.tolist()]
+            for key in (f"{name}", f"{name}_low", f"{name}_high", f"{name}_n", f"{name}_quality"):
+                out[key] = [p.get(key, np.nan if not key.endswith("_quality") else "") for p in parts]
+        else:
+            out[name] = col.tolist()
+    return pd.DataFrame(out, index=df.index)
 
 
 def _cells(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -163,16 +183,15 @@ def _of(run: Run) -> str:
     return f"{_device_label(run)} ({run.name})"
 
 
-def _param(run: Run, *names: str, default: Any = None) -> Any:
-    for n in names:
-        if run.parameter(n) is not None:
-            return run.parameter(n)
-    return default
+def _param(run: Run, name: str, default: Any = None) -> Any:
+    """A run parameter by its canonical name (``read_v`` for every read voltage)."""
+    value = run.parameter(name)
+    return default if value is None else value
 
 
 def _fig_iv(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("iv", ("cycle", "voltage", "current"))
-    v_read = float(_param(run, "read_v", "read_voltage_v", "read_voltage", default=DEFAULT_READ_VOLTAGE_V))
+    v_read = float(_param(run, "read_v", DEFAULT_READ_VOLTAGE_V))
     fig = plots.plot_iv_loops(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read)
     return [(fig, f"I-V loops of {_of(run)} ({len(np.unique(a['cycle']))} cycles), |I| on a log axis.")]
 
@@ -197,7 +216,7 @@ def _fig_forming(run: Run) -> list[tuple[Figure, str]]:
     if len(a["voltage"]) == 0:
         return []
     fp = m.forming_point(a["voltage"], a["current"], a["resistance"],
-                         threshold_ohm=_param(run, "target_resistance_ohm", "formed_resistance_ohm", "threshold_ohm"))
+                         threshold_ohm=_param(run, "target_resistance_ohm"))
     fig = plots.plot_forming(a["voltage"], a["resistance"], forming_voltage_v=fp.voltage_v)
     state = f"formed at {fp.voltage_v:.3g} V" if fp.formed else "did not form"
     return [(fig, f"Forming ramp of {_of(run)}: resistance read after each step; {state}.")]
@@ -209,8 +228,8 @@ def _fig_potentiation(run: Run) -> list[tuple[Figure, str]]:
     fits = {k: f for k, f in ((1, r.potentiation), (-1, r.depression)) if f is not None}
     fig = plots.plot_pulse_response(a["polarity"], a["conductance"], a["repeat"], fits=fits)
     return [(fig, f"Conductance after each pulse of {_of(run)}; dashed: NeuroSim model fitted per "
-                  f"branch (median over {r.repeats} repeats); Gmax/Gmin = {r.dynamic_range:.3g}, "
-                  f"asymmetry {r.asymmetry:.2f}.")]
+                  f"branch (median over {r.repeats} repeats); Gmax/Gmin = {r.dynamic_range}, "
+                  f"asymmetry {r.asymmetry} (95 % intervals).")]
 
 
 def _fig_pulsed_iv(run: Run) -> list[tuple[Figure, str]]:
@@ -247,10 +266,10 @@ def _fig_endurance(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("endurance", ("cycle", "conductance_set", "conductance_reset", "window"))
     if len(a["cycle"]) == 0:
         return []
-    min_window = float(_param(run, "min_window", default=DEFAULT_MIN_WINDOW))
+    min_window = float(_param(run, "min_window", DEFAULT_MIN_WINDOW))
     e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window)
     fig = plots.plot_endurance(a["cycle"], a["conductance_set"], a["conductance_reset"], min_window=min_window,
-                               failure_cycle=e.cycles_to_failure if e.failed else None)
+                               failure_cycle=e.cycles_to_failure.value if e.failed else None)
     return [(fig, f"Endurance of {_of(run)}: conductance after SET and RESET, and their ratio, per cycle.")]
 
 
@@ -476,7 +495,7 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     tables: list[Path] = []
 
     devices = _nonempty(summary.devices)
-    devices.to_csv(out / "devices.csv", index=False)
+    flat_table(devices).to_csv(out / "devices.csv", index=False)
     groups = _device_groups(devices)
     md = [f"# {title}", "", f"Per-device figures of merit from {', '.join(sources)}: "
           f"{len(summary.devices)} devices. Units are in the column names (SI); blank = not measured.", ""]
@@ -487,11 +506,11 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     (out / "devices.md").write_text("\n".join(md), encoding="utf-8")
     tables += [out / "devices.csv", out / "devices.md"]
 
-    summary.chip.to_csv(out / "chip.csv", index=False)
+    flat_table(summary.chip).to_csv(out / "chip.csv", index=False)
     (out / "chip.md").write_text(f"# {title}: chip summary\n\n" + markdown_table(summary.chip) + "\n",
                                  encoding="utf-8")
     tables += [out / "chip.csv", out / "chip.md"]
-    _nonempty(summary.runs).to_csv(out / "runs.csv", index=False)
+    flat_table(_nonempty(summary.runs)).to_csv(out / "runs.csv", index=False)
     tables.append(out / "runs.csv")
     if summary.skipped:
         pd.DataFrame(summary.skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memlab.analysis.fitting import ExpFit, as_1d, coefficient_of_variation, fit_exponential, same_length
+from memlab.analysis.fitting import ExpFit, as_1d, fit_exponential, same_length
+from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, t_quantile
 
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
@@ -210,15 +211,22 @@ def step_noise(branches: list[Branch], fits: dict[int, BranchFit]) -> tuple[floa
 
 @dataclass(frozen=True)
 class PlasticityResult:
-    dynamic_range: float
+    dynamic_range: FigureOfMerit
+    """Model Gmax / Gmin of the potentiation branch (end over start)."""
     potentiation: BranchFit | None
     depression: BranchFit | None
-    asymmetry: float
-    step_noise_range: float
+    nonlinearity_potentiation: FigureOfMerit
+    nonlinearity_depression: FigureOfMerit
+    a_norm_potentiation: FigureOfMerit
+    a_norm_depression: FigureOfMerit
+    step_fraction_potentiation: FigureOfMerit
+    step_fraction_depression: FigureOfMerit
+    asymmetry: FigureOfMerit
+    step_noise_range: FigureOfMerit
     step_noise_step: float
     repeats: int
-    nonlinearity_cv_potentiation: float
-    nonlinearity_cv_depression: float
+    nonlinearity_cv_potentiation: FigureOfMerit
+    nonlinearity_cv_depression: FigureOfMerit
     """Cycle-to-cycle CV of the per-repeat nonlinearity label of each branch."""
 
 
@@ -233,29 +241,104 @@ def _median_fit(fits: list[BranchFit]) -> BranchFit:
                      sum(f.linear for f in fits) * 2 > len(fits))
 
 
-def potentiation_depression(repeat: object, polarity: object, conductance_s: object) -> PlasticityResult:
+def _bootstrap_fits(branches: list[Branch], polarity: int, resamples: int, seed: int) -> list[BranchFit]:
+    """Residual bootstrap: refit each branch with its residuals resampled; per resample the
+    median fit over repeats (as for the estimate itself)."""
+    rng = np.random.default_rng(seed)
+    base = [(br, fit_branch(br.pulses, br.conductance_s, polarity)) for br in branches]
+    out = []
+    for _ in range(resamples):
+        fits = []
+        for br, fit in base:
+            model = fit(br.pulses)
+            resid = br.conductance_s - model
+            fake = model + rng.choice(resid - resid.mean(), size=resid.size, replace=True)
+            fits.append(fit_branch(br.pulses, fake, polarity))
+        out.append(_median_fit(fits))
+    return out
+
+
+def _interval(value: float, samples: np.ndarray, n: int, confidence: float, *,
+              at_bound: bool = False) -> FigureOfMerit:
+    if at_bound:
+        return FigureOfMerit.not_determined("parameter at a bound (no curvature within noise: the "
+                                            "branch is linear on this scale)", n)
+    samples = samples[np.isfinite(samples)]
+    if samples.size < 10:
+        return FigureOfMerit.not_determined("fit failed in the bootstrap", n)
+    a = (1 - confidence) / 2
+    # basic (reflected) bootstrap interval: unbiased for a biased estimator's spread
+    lo, hi = np.quantile(samples, [a, 1 - a])
+    return FigureOfMerit.from_interval(value, min(value, 2 * value - hi), max(value, 2 * value - lo), n,
+                                       confidence=confidence)
+
+
+def _noise_figure(branches: list[Branch], fits: dict[int, BranchFit], confidence: float) -> tuple[FigureOfMerit, float]:
+    sigma_range, sigma_step = step_noise(branches, fits)
+    n = sum(len(b.conductance_s) - 1 for b in branches if b.polarity in fits)
+    if not math.isfinite(sigma_range) or n < 3:
+        return FigureOfMerit.not_determined(f"too few steps ({n})", n), sigma_step
+    z = t_quantile(confidence)
+    dof = n - 1
+    # interval of a standard deviation: chi-square by Wilson-Hilferty
+    chi = [dof * (1 - 2 / (9 * dof) + q * math.sqrt(2 / (9 * dof))) ** 3 for q in (z, -z)]
+    return FigureOfMerit.from_interval(sigma_range, sigma_range * math.sqrt(dof / chi[0]),
+                                       sigma_range * math.sqrt(dof / chi[1]), n,
+                                       confidence=confidence), sigma_step
+
+
+def potentiation_depression(repeat: object, polarity: object, conductance_s: object, *,
+                            confidence: float = CONFIDENCE, resamples: int = 100, seed: int = 0
+                            ) -> PlasticityResult:
     """All potentiation/depression figures from a ``pulses`` stream.
 
     Each branch of each repeat is fitted on its own; the reported fit per polarity is the median
     of the per-repeat parameters (robust to one odd repeat), and the spread of the per-repeat
-    labels is the cycle-to-cycle variability of the nonlinearity.
+    labels is the cycle-to-cycle variability of the nonlinearity. Intervals come from a residual
+    bootstrap of the fits (``resamples`` refits); a parameter whose fit sits at the edge of its
+    searched range (no curvature) is not determined.
     """
     branches = split_branches(repeat, polarity, conductance_s)
     per: dict[int, list[BranchFit]] = {1: [], -1: []}
+    usable: dict[int, list[Branch]] = {1: [], -1: []}
     for br in branches:
         if len(br.pulses) >= 4:
             per[br.polarity].append(fit_branch(br.pulses, br.conductance_s, br.polarity))
+            usable[br.polarity].append(br)
     fits = {pol: _median_fit(v) for pol, v in per.items() if v}
+    boot = {pol: _bootstrap_fits(usable[pol], pol, resamples, seed * 2 + (pol > 0)) for pol in fits}
+    n_points = {pol: int(sum(len(b.pulses) for b in usable[pol])) for pol in (1, -1)}
+    missing = FigureOfMerit.not_determined("no branch of at least 4 reads", 0)
+
+    def figure(pol: int, name: str) -> FigureOfMerit:
+        if pol not in fits:
+            return missing
+        fit = fits[pol]
+        samples = np.array([getattr(b, name) for b in boot[pol]])
+        return _interval(getattr(fit, name), samples, n_points[pol], confidence, at_bound=fit.linear)
+
     up, down = fits.get(1), fits.get(-1)
-    noise = step_noise(branches, fits) if fits else (math.nan, math.nan)
+    if up and down:
+        asym = _interval(asymmetry(up, down),
+                         np.array([asymmetry(u, d) for u, d in zip(boot[1], boot[-1])]),
+                         n_points[1] + n_points[-1], confidence, at_bound=up.linear and down.linear)
+    else:
+        asym = FigureOfMerit.not_determined("needs both a potentiation and a depression branch", 0)
+    if up:
+        def ratio(f: BranchFit) -> float:
+            return float(f(f.pulses) / f.g_start_s) if f.g_start_s > 0 else math.nan
+        dyn = _interval(ratio(up), np.array([ratio(b) for b in boot[1]]), n_points[1], confidence)
+    else:
+        dyn = missing
+    noise, noise_step = _noise_figure(branches, fits, confidence) if fits else (missing, math.nan)
     return PlasticityResult(
-        dynamic_range=dynamic_range(conductance_s, repeat),
-        potentiation=up,
-        depression=down,
-        asymmetry=asymmetry(up, down) if up and down else math.nan,
-        step_noise_range=noise[0],
-        step_noise_step=noise[1],
+        dynamic_range=dyn, potentiation=up, depression=down,
+        nonlinearity_potentiation=figure(1, "nonlinearity"), nonlinearity_depression=figure(-1, "nonlinearity"),
+        a_norm_potentiation=figure(1, "a_normalised"), a_norm_depression=figure(-1, "a_normalised"),
+        step_fraction_potentiation=figure(1, "step_fraction"),
+        step_fraction_depression=figure(-1, "step_fraction"),
+        asymmetry=asym, step_noise_range=noise, step_noise_step=noise_step,
         repeats=len(np.unique(np.asarray(repeat))),
-        nonlinearity_cv_potentiation=coefficient_of_variation([f.nonlinearity for f in per[1]]),
-        nonlinearity_cv_depression=coefficient_of_variation([f.nonlinearity for f in per[-1]]),
+        nonlinearity_cv_potentiation=cv_figure([f.nonlinearity for f in per[1]], what="repeats"),
+        nonlinearity_cv_depression=cv_figure([f.nonlinearity for f in per[-1]], what="repeats"),
     )
