@@ -98,29 +98,34 @@ def iv_cycles(v_sets, v_resets, g_off=1e-6, g_on=1e-4, ohmic=True):
 def test_set_reset_voltages_and_resistance_states_of_abrupt_loops():
     v, i, c = iv_cycles([0.8, 0.9, 1.0], [-0.6, -0.7, -0.6])
     sets, resets = m.set_reset_voltages(v, i, c)
-    np.testing.assert_allclose(sets, [0.8, 0.9, 1.0])
-    # RESET at the current peak (the default): the last point before the current falls
-    np.testing.assert_allclose(resets, [-0.55, -0.65, -0.55])
-    _, jumps = m.set_reset_voltages(v, i, c, reset_method="jump")
-    np.testing.assert_allclose(jumps, [-0.6, -0.7, -0.6])
+    # the midpoint of the step the device switched in (0.75..0.8 for a threshold of 0.8)
+    np.testing.assert_allclose(sets, [0.775, 0.875, 0.975])
+    # RESET at the current peak (the default): the step after the peak, where the current falls
+    np.testing.assert_allclose(resets, [-0.575, -0.675, -0.575])
+    for method in ("jump", "derivative", "threshold"):
+        s_m, r_m = m.set_reset_voltages(v, i, c, set_method=method, reset_method=method)
+        np.testing.assert_allclose(s_m, [0.775, 0.875, 0.975])
+        np.testing.assert_allclose(r_m, [-0.575, -0.675, -0.575])
+    with pytest.raises(ValueError, match="reset_method='limit'"):
+        m.set_reset_voltages(v, i, c, reset_method="limit")
     hrs, lrs = m.resistance_states(v, i, c, read_voltage_v=0.2)
     np.testing.assert_allclose(hrs, 1e6)
     np.testing.assert_allclose(lrs, 1e4)
     np.testing.assert_allclose(m.on_off_ratio(hrs, lrs), 100)
     s = m.iv_summary(v, i, c, read_voltage_v=0.2, skip_cycles=0)
-    assert s.cycles == 3 and s.set_voltage_v.value == pytest.approx(0.9) and s.on_off_ratio.value == pytest.approx(100)
+    assert s.cycles == 3 and s.set_voltage_v.value == pytest.approx(0.875) and s.on_off_ratio.value == pytest.approx(100)
     assert s.set_voltage_v.covers(0.9) and s.set_voltage_v.n == 3
-    assert s.set_voltage_cv.value == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1) / 0.9)
+    assert s.set_voltage_cv.value == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1) / 0.875)
     assert s.switching_fraction.value == 1.0
     # the first cycle (as-formed) is left out by default
     first_out = m.iv_summary(v, i, c, read_voltage_v=0.2)
-    assert first_out.cycles_used == 2 and first_out.set_voltage_v.value == pytest.approx(0.95)
+    assert first_out.cycles_used == 2 and first_out.set_voltage_v.value == pytest.approx(0.925)
 
 
 def test_nonlinear_read_iv_still_finds_the_jump_and_the_chord_resistance():
     v, i, c = iv_cycles([0.8], [-0.6], ohmic=False)  # I = G sinh(V), as the chip's read I-V
     sets, resets = m.set_reset_voltages(v, i, c)
-    assert sets[0] == pytest.approx(0.8) and resets[0] == pytest.approx(-0.55)
+    assert sets[0] == pytest.approx(0.775) and resets[0] == pytest.approx(-0.575)
     hrs, _ = m.resistance_states(v, i, c, read_voltage_v=0.2)
     assert hrs[0] == pytest.approx(0.2 / (1e-6 * math.sinh(0.2)), rel=2e-3)
 
@@ -134,7 +139,7 @@ def test_a_loop_that_does_not_switch_has_no_set_voltage():
 def test_set_at_negative_polarity():
     v, i, c = iv_cycles([0.8], [-0.6])
     sets, resets = m.set_reset_voltages(-v, -i, c, set_polarity=-1)
-    assert sets[0] == pytest.approx(-0.8) and resets[0] == pytest.approx(0.55)
+    assert sets[0] == pytest.approx(-0.775) and resets[0] == pytest.approx(0.575)
 
 
 def test_iv_bad_input_names_the_parameter():
