@@ -308,11 +308,12 @@ def _retention(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("endurance", ("cycle", "window"), purpose="the endurance figures")
     min_window = float(_param(run, "min_window", DEFAULT_MIN_WINDOW))
+    confirm = int(_param(run, "confirm", 1))  # records in a row below the window that make a failure
 
     def figs() -> Row:
         if len(a["cycle"]) == 0:
             raise AnalysisError("the endurance stream is empty")
-        e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window)
+        e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window, consecutive=confirm)
         return {"cycles_to_failure": e.cycles_to_failure, "cycles_tested": e.cycles_tested,
                 "endurance_failed": int(e.failed), "initial_window": e.initial_window,
                 "final_window": e.final_window}

@@ -38,7 +38,7 @@ reads).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, t_
 
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
-    "dynamic_range", "asymmetry", "step_noise", "potentiation_depression",
+    "dynamic_range", "asymmetry", "step_noise", "potentiation_depression", "step_law_fraction",
 ]
 
 
@@ -241,36 +241,42 @@ def _median_fit(fits: list[BranchFit]) -> BranchFit:
                      sum(f.linear for f in fits) * 2 > len(fits))
 
 
-def _bootstrap_fits(branches: list[Branch], polarity: int, resamples: int, seed: int) -> list[BranchFit]:
-    """Residual bootstrap: refit each branch with its residuals resampled; per resample the
-    median fit over repeats (as for the estimate itself)."""
-    rng = np.random.default_rng(seed)
-    base = [(br, fit_branch(br.pulses, br.conductance_s, polarity)) for br in branches]
-    out = []
-    for _ in range(resamples):
-        fits = []
-        for br, fit in base:
-            model = fit(br.pulses)
-            resid = br.conductance_s - model
-            fake = model + rng.choice(resid - resid.mean(), size=resid.size, replace=True)
-            fits.append(fit_branch(br.pulses, fake, polarity))
-        out.append(_median_fit(fits))
-    return out
+def step_law_fraction(branches: list[Branch], polarity: int) -> tuple[float, float, int]:
+    """(a, standard error, steps) of the soft-bounds step law ``dG = a (bound - G)`` fitted as the
+    straight line ``dG = alpha + beta G`` (beta = -a) over every step of the branches of one polarity.
+
+    Each step's noise is independent (the chip's and a real device's cycle-to-cycle step noise),
+    unlike the deviations of the conductance curve from its fit, which accumulate along the
+    branch; so this regression's (heteroscedasticity-robust) standard error is the honest
+    uncertainty of the step fraction."""
+    xs, ys = [], []
+    for br in branches:
+        if br.polarity == polarity and len(br.conductance_s) >= 2:
+            xs.append(br.conductance_s[:-1])
+            ys.append(np.diff(br.conductance_s))
+    if not xs:
+        return math.nan, math.nan, 0
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    if n < 4 or np.ptp(x) == 0:
+        return math.nan, math.nan, n
+    design = np.column_stack((np.ones(n), x))
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    bread = np.linalg.inv(design.T @ design)
+    meat = design.T @ (design * (resid ** 2)[:, None]) * n / (n - 2)  # HC1
+    cov = bread @ meat @ bread
+    return float(-coef[1]), float(math.sqrt(max(cov[1, 1], 0.0))), n
 
 
-def _interval(value: float, samples: np.ndarray, n: int, confidence: float, *,
-              at_bound: bool = False) -> FigureOfMerit:
-    if at_bound:
-        return FigureOfMerit.not_determined("parameter at a bound (no curvature within noise: the "
-                                            "branch is linear on this scale)", n)
-    samples = samples[np.isfinite(samples)]
-    if samples.size < 10:
-        return FigureOfMerit.not_determined("fit failed in the bootstrap", n)
-    a = (1 - confidence) / 2
-    # basic (reflected) bootstrap interval: unbiased for a biased estimator's spread
-    lo, hi = np.quantile(samples, [a, 1 - a])
-    return FigureOfMerit.from_interval(value, min(value, 2 * value - hi), max(value, 2 * value - lo), n,
-                                       confidence=confidence)
+def _transform(fig: FigureOfMerit, fn: object) -> FigureOfMerit:
+    """A monotone function of a figure: value and interval ends mapped through it."""
+    if not fig.determined:
+        return fig
+    ends = sorted((fn(fig.low), fn(fig.high)))
+    return FigureOfMerit.from_interval(fn(fig.value), ends[0], ends[1], fig.n, confidence=fig.confidence)
 
 
 def _noise_figure(branches: list[Branch], fits: dict[int, BranchFit], confidence: float) -> tuple[FigureOfMerit, float]:
@@ -288,56 +294,80 @@ def _noise_figure(branches: list[Branch], fits: dict[int, BranchFit], confidence
 
 
 def potentiation_depression(repeat: object, polarity: object, conductance_s: object, *,
-                            confidence: float = CONFIDENCE, resamples: int = 100, seed: int = 0
+                            confidence: float = CONFIDENCE, samples: int = 400, seed: int = 0
                             ) -> PlasticityResult:
     """All potentiation/depression figures from a ``pulses`` stream.
 
-    Each branch of each repeat is fitted on its own; the reported fit per polarity is the median
-    of the per-repeat parameters (robust to one odd repeat), and the spread of the per-repeat
-    labels is the cycle-to-cycle variability of the nonlinearity. Intervals come from a residual
-    bootstrap of the fits (``resamples`` refits); a parameter whose fit sits at the edge of its
-    searched range (no curvature) is not determined.
+    Each branch of each repeat is fitted on its own with NeuroSim's model; the reported fit per
+    polarity is the median of the per-repeat parameters (robust to one odd repeat), and the
+    spread of the per-repeat labels is the cycle-to-cycle variability of the nonlinearity.
+
+    The step fraction and its interval come from the step law (:func:`step_law_fraction`, whose
+    errors are independent); A, A / Pmax and the nonlinearity label follow from it (monotone
+    maps), the asymmetry by sampling both step fractions from their normal laws. A branch with
+    no curvature (its step fraction's interval reaches 0) has those figures not determined.
     """
     branches = split_branches(repeat, polarity, conductance_s)
     per: dict[int, list[BranchFit]] = {1: [], -1: []}
-    usable: dict[int, list[Branch]] = {1: [], -1: []}
     for br in branches:
         if len(br.pulses) >= 4:
             per[br.polarity].append(fit_branch(br.pulses, br.conductance_s, br.polarity))
-            usable[br.polarity].append(br)
     fits = {pol: _median_fit(v) for pol, v in per.items() if v}
-    boot = {pol: _bootstrap_fits(usable[pol], pol, resamples, seed * 2 + (pol > 0)) for pol in fits}
-    n_points = {pol: int(sum(len(b.pulses) for b in usable[pol])) for pol in (1, -1)}
     missing = FigureOfMerit.not_determined("no branch of at least 4 reads", 0)
+    step: dict[int, tuple[FigureOfMerit, float, float]] = {}
+    for pol in fits:
+        a, se, n = step_law_fraction(branches, pol)
+        fig = FigureOfMerit.from_stderr(a, se, n, dof=max(n - 2, 1), confidence=confidence)
+        if fig.determined and not (0 < fig.low and fig.high < 1):
+            fig = FigureOfMerit.not_determined("parameter at a bound (the step fraction's interval "
+                                               "reaches 0: no curvature within noise)", n)
+        elif fig.determined and not 0 < fig.value < 1:
+            fig = FigureOfMerit.not_determined("fit failed (step fraction outside 0..1)", n)
+        step[pol] = (fig, a, se)
 
-    def figure(pol: int, name: str) -> FigureOfMerit:
+    def figures(pol: int) -> tuple[FigureOfMerit, FigureOfMerit, FigureOfMerit]:
         if pol not in fits:
-            return missing
-        fit = fits[pol]
-        samples = np.array([getattr(b, name) for b in boot[pol]])
-        return _interval(getattr(fit, name), samples, n_points[pol], confidence, at_bound=fit.linear)
+            return missing, missing, missing
+        fig = step[pol][0]
+        pmax = fits[pol].pulses
+        big_a = _transform(fig, lambda a: -1.0 / math.log1p(-a))
+        return (fig, _transform(big_a, lambda x: x / pmax),
+                _transform(fig, lambda a: pol * pmax * -math.log1p(-a)))
 
+    (sf_up, an_up, nl_up), (sf_down, an_down, nl_down) = figures(1), figures(-1)
     up, down = fits.get(1), fits.get(-1)
-    if up and down:
-        asym = _interval(asymmetry(up, down),
-                         np.array([asymmetry(u, d) for u, d in zip(boot[1], boot[-1])]),
-                         n_points[1] + n_points[-1], confidence, at_bound=up.linear and down.linear)
+    if up and down and sf_up.determined and sf_down.determined:
+        rng = np.random.default_rng(seed)
+        draws_up = rng.normal(step[1][1], step[1][2], samples)
+        draws_down = rng.normal(step[-1][1], step[-1][2], samples)
+        ok = (draws_up > 0) & (draws_up < 1) & (draws_down > 0) & (draws_down < 1)
+
+        def asym(a_up: float, a_down: float) -> float:
+            return asymmetry(replace(up, a_normalised=-1.0 / math.log1p(-a_up) / up.pulses),
+                             replace(down, a_normalised=-1.0 / math.log1p(-a_down) / down.pulses))
+        value = asym(sf_up.value, sf_down.value)
+        spread = np.array([asym(u, d) for u, d in zip(draws_up[ok], draws_down[ok])])
+        q = (1 - confidence) / 2
+        lo, hi = np.quantile(spread, [q, 1 - q]) if spread.size else (math.nan, math.nan)
+        asym_fig = FigureOfMerit.from_interval(value, min(lo, value), max(hi, value), sf_up.n + sf_down.n,
+                                               confidence=confidence)
     else:
-        asym = FigureOfMerit.not_determined("needs both a potentiation and a depression branch", 0)
-    if up:
-        def ratio(f: BranchFit) -> float:
-            return float(f(f.pulses) / f.g_start_s) if f.g_start_s > 0 else math.nan
-        dyn = _interval(ratio(up), np.array([ratio(b) for b in boot[1]]), n_points[1], confidence)
+        asym_fig = FigureOfMerit.not_determined("needs the step fractions of both branches", 0)
+    if up and sf_up.determined:
+        # the window spanned by the potentiation branch: end over start of the fitted curve
+        def ratio(a: float) -> float:
+            fit = replace(up, a_pulses=-1.0 / math.log1p(-a))
+            return float(fit(fit.pulses) / fit.g_start_s) if fit.g_start_s > 0 else math.nan
+        dyn = _transform(sf_up, ratio)
     else:
         dyn = missing
     noise, noise_step = _noise_figure(branches, fits, confidence) if fits else (missing, math.nan)
     return PlasticityResult(
         dynamic_range=dyn, potentiation=up, depression=down,
-        nonlinearity_potentiation=figure(1, "nonlinearity"), nonlinearity_depression=figure(-1, "nonlinearity"),
-        a_norm_potentiation=figure(1, "a_normalised"), a_norm_depression=figure(-1, "a_normalised"),
-        step_fraction_potentiation=figure(1, "step_fraction"),
-        step_fraction_depression=figure(-1, "step_fraction"),
-        asymmetry=asym, step_noise_range=noise, step_noise_step=noise_step,
+        nonlinearity_potentiation=nl_up, nonlinearity_depression=nl_down,
+        a_norm_potentiation=an_up, a_norm_depression=an_down,
+        step_fraction_potentiation=sf_up, step_fraction_depression=sf_down,
+        asymmetry=asym_fig, step_noise_range=noise, step_noise_step=noise_step,
         repeats=len(np.unique(np.asarray(repeat))),
         nonlinearity_cv_potentiation=cv_figure([f.nonlinearity for f in per[1]], what="repeats"),
         nonlinearity_cv_depression=cv_figure([f.nonlinearity for f in per[-1]], what="repeats"),

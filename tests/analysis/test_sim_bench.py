@@ -62,10 +62,11 @@ def test_fitted_nonlinearity_recovers_the_preset(tmp_path):
     preset = PRESETS["prgo"]
     for name, key, sign in (("potentiation", "a_plus", 1), ("depression", "a_minus", -1)):
         fitted = dev[f"step_fraction_{name}"].to_numpy(float)
-        # each device within 20 % despite 30 % cycle-to-cycle step noise and 1 % read noise
-        # (over 48 devices of 12 seeds the worst was 15 %); the median of four within 8 %
+        # each device within 20 % despite 30 % cycle-to-cycle step noise and 1 % read noise, and
+        # its 95 % interval holds the preset (tests/analysis/test_recovery.py checks the coverage)
         np.testing.assert_allclose(fitted, preset[key], rtol=0.2)
-        assert np.median(fitted) == pytest.approx(preset[key], rel=0.08)
+        assert sum(f.covers(preset[key]) for f in dev[f"step_fraction_{name}"]) >= 3
+        assert np.median(fitted) == pytest.approx(preset[key], rel=0.12)
         label = dev[f"nonlinearity_{name}"].to_numpy(float)
         expected_label = sign * pulses * -math.log(1 - preset[key])  # Pmax / A
         np.testing.assert_allclose(label, expected_label, rtol=0.2)
