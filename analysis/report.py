@@ -311,6 +311,43 @@ def _fig_vmm(run: Run) -> list[tuple[Figure, str]]:
     return [(fig, f"Column currents of {_of(run)} against the ideal product G\u1d40V of the target weights.")]
 
 
+def _column_with_unit(run: Run, stream: str, preferred: str, unit: str) -> str | None:
+    """The column named ``preferred``, else the first column in ``unit`` (streams evolve)."""
+    columns = run.streams.get(stream, [])
+    if preferred in columns:
+        return preferred
+    units = run.units.get(stream, {})
+    for c in columns:
+        if units.get(c) == unit:
+            return c
+    return None
+
+
+def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
+    cols = run.streams.get("truth_table", [])
+    current = _column_with_unit(run, "truth_table", "current", "A")
+    if not {"input_a", "input_b"} <= set(cols) or current is None:
+        return []
+    a = run.arrays("truth_table", tuple(c for c in ("input_a", "input_b", current, "output") if c in cols))
+    if len(a["input_a"]) == 0:
+        return []
+    i = np.abs(np.asarray(a[current], float))
+    band = None
+    threshold = _param(run, "threshold_a")
+    lo, hi = _param(run, "band_low"), _param(run, "band_high")
+    dark = i[(a["input_a"] == 0) & (a["input_b"] == 0)]
+    if lo is not None and hi is not None and dark.size:
+        ref = float(np.median(dark))
+        band = (float(lo) * ref, float(hi) * ref)
+    fig = plots.plot_xor_truth_table(a["input_a"], a["input_b"], i, output=a.get("output"), band=band,
+                                     threshold_a=None if threshold is None else float(threshold))
+    trials = max(1, len(i) // 4)
+    how = ("shaded: the output-1 band (band_low..band_high times the median (0, 0) current)" if band
+           else "dashed: the threshold" if threshold is not None else "no threshold recorded")
+    return [(fig, f"XOR truth table of {_of(run)} as measured: |current| of each of {trials} trial(s) per "
+                  f"input pair (A light, B read voltage), median as a bar; {how}.")]
+
+
 RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "iv-sweep": _fig_iv,
     "switching": _fig_switching,
@@ -324,6 +361,7 @@ RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "optical-pulses": _fig_optical,
     "three-factor": _fig_three_factor,
     "vmm": _fig_vmm,
+    "xor": _fig_xor,
 }
 """Procedure -> its standard figure(s) for one run."""
 

@@ -144,8 +144,9 @@ class FigureOfMerit:
         if width > 0 and self.value != 0 and math.isfinite(width):
             # enough digits that the interval's ends differ in print
             digits = max(digits, min(8, int(math.ceil(math.log10(abs(self.value) / width))) + 2))
-        if lo == 0 and hi == 0:
-            core = f"{format_number(self.value, digits)}{u} (exact)"
+        if lo == 0 and hi == 0:  # every resample agreed: say so, not "exact"
+            v = format_number(self.value, digits)
+            core = f"{v}{u} ({self.confidence:.0%} CI {v} to {v})"
         elif max(lo, hi) <= 1.2 * min(lo, hi):
             core = f"{format_number(self.value, digits)} ± {format_number((lo + hi) / 2, 2)}{u}"
         else:
@@ -282,9 +283,10 @@ def ratio_of_means_figure(numerator: object, denominator: object, *, confidence:
 
 
 def cv_figure(values: object, *, confidence: float = CONFIDENCE, min_n: int = 3,
-              what: str = "values") -> FigureOfMerit:
+              what: str = "values", resolution: float = 0.0) -> FigureOfMerit:
     """Coefficient of variation std/|mean| with an interval from the chi-square law of the sample
-    variance (McKay's approximation; normal data), which a bootstrap of few points would understate."""
+    variance (normal data), which a bootstrap of few points would understate. ``resolution``:
+    the values' quantisation step (the interval's upper end is never below half of it over the mean)."""
     x = _finite(values)
     n = x.size
     if n < min_n:
@@ -303,6 +305,8 @@ def cv_figure(values: object, *, confidence: float = CONFIDENCE, min_n: int = 3,
     hi_q, lo_q = chi2(z), chi2(-z)
     low = cv * math.sqrt(dof / hi_q)
     high = cv * math.sqrt(dof / lo_q) if lo_q > 0 else math.inf
+    # values quantised by ``resolution`` (a voltage step) hide a spread below it
+    high = max(high, resolution / (2.0 * abs(mean)))
     if not math.isfinite(high):
         return FigureOfMerit.not_determined(f"too few points ({n} {what}) for an upper bound", n)
     return FigureOfMerit.from_interval(cv, low, high, n, confidence=confidence)
