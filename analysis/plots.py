@@ -319,14 +319,21 @@ def time_axis(ax: Axes, time_s: Any, *, axis: str = "x", label: str = "Time", lo
 
 def robust_limits(values: Any, *, percentiles: tuple[float, float] = (2.0, 98.0), log: bool = False
                   ) -> tuple[float, float]:
-    """Colour limits from robust percentiles of the finite values (of log10 for a log scale), so
-    one outlier or a noise pixel does not set the scale."""
+    """Colour limits from robust percentiles of the finite values (of log10 for a log scale),
+    within 5 (normal-scaled) median absolute deviations of the median, so one outlier or a noise
+    pixel does not set the scale."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v) & ((v > 0) if log else True)]
     if v.size == 0:
         return (1.0, 10.0) if log else (0.0, 1.0)
     x = np.log10(v) if log else v
     lo, hi = np.percentile(x, percentiles)
+    # and never beyond 5 median absolute deviations from the median: with few cells one
+    # outlier (a 1e72 s extrapolation) sits above any percentile
+    med = float(np.median(x))
+    mad = float(np.median(np.abs(x - med)))
+    if mad > 0:
+        lo, hi = max(lo, med - 5 * 1.4826 * mad), min(hi, med + 5 * 1.4826 * mad)
     if hi <= lo:
         pad = abs(lo) * 0.05 or 1.0
         lo, hi = lo - pad, hi + pad
