@@ -224,15 +224,17 @@ def plot_pulse_response(polarity: Any, conductance_s: Any, repeat: Any = None, *
 
 @_styled
 def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float = 0.99,
-                          title: str = "", bins: int = 0) -> Figure:
+                          title: str = "", bins: int = 0, delay_s: float | None = None) -> Figure:
     """Histogram of programmed conductance per target level, with each level's
-    ``confidence`` interval shaded and the distinguishable count noted.
+    ``confidence`` interval shaded and the distinguishable count (with its interval) noted.
 
-    ``bins`` 0 picks about three bins per standard deviation of a level."""
+    ``bins`` 0 picks about three bins per standard deviation of a level. ``delay_s``: when after
+    programming the conductances were read (0: right after verify), named in the note."""
     from memlab.analysis.metrics.programming import distinguishable_levels
 
     g = np.asarray(conductance_s, float)
     lv = np.asarray(level, float)
+    when = "" if delay_s is None else (" at t = 0" if delay_s == 0 else f" after {format_duration(delay_s)}")
     scale, unit = si_scale(g, "S")
     fig, ax = _figure()
     labels = np.unique(lv[np.isfinite(lv)])
@@ -254,11 +256,11 @@ def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float =
     ax.set_xlabel(_label("Programmed conductance", unit))
     ax.set_ylabel("Count")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    try:
-        n = distinguishable_levels(g, lv, confidence=confidence)
-        note = f"{n} of {len(labels)} levels distinguishable ({confidence:.0%} intervals shaded)"
-    except ValueError:
-        note = f"{len(labels)} levels (one sample each: no spread)"
+    n = distinguishable_levels(g, lv, confidence=confidence)
+    if n.determined:
+        note = f"{n.text(digits=2)} of {len(labels)} levels distinguishable{when}"
+    else:  # short: the reason is in the report's tables
+        note = f"{len(labels)} levels{when}: too few samples to count"
     _title(ax, title)
     if not title:
         ax.set_title(note, loc="left", fontsize=7.5)

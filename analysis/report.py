@@ -417,11 +417,20 @@ def _make_figures(summary: Summary, fig_dir: Path, per_procedure: int, confidenc
     pooled = [s.samples for s in summary.summaries if "level_final_siemens" in s.samples]
     if pooled:
         n_runs = len(pooled)
-        fig = plots.plot_level_histograms(np.concatenate([x["level_final_siemens"] for x in pooled]),
-                                          np.concatenate([x["level"] for x in pooled]), confidence=confidence)
-        emit(fig, "levels_histogram", "Final conductance of every write-verify level, one colour per level, "
-             f"pooled over {n_runs} run(s); shaded: each level's {confidence:.0%} interval.",
+        lv = np.concatenate([x["level"] for x in pooled])
+        fig = plots.plot_level_histograms(np.concatenate([x["level_final_siemens"] for x in pooled]), lv,
+                                          confidence=confidence, delay_s=0.0)
+        emit(fig, "levels_histogram", "Conductance of every write-verify level read right after verify (t = 0), "
+             f"one colour per level, pooled over {n_runs} run(s); shaded: each level's {confidence:.0%} interval.",
              "Programming (write-verify)")
+        relaxed = np.concatenate([x.get("level_relaxed_siemens", np.full(len(x["level"]), np.nan)) for x in pooled])
+        delay = np.concatenate([x.get("level_relax_s", np.full(len(x["level"]), np.nan)) for x in pooled])
+        for d in np.unique(delay[np.isfinite(relaxed) & np.isfinite(delay)]):
+            sel = (delay == d) & np.isfinite(relaxed)
+            fig = plots.plot_level_histograms(relaxed[sel], lv[sel], confidence=confidence, delay_s=float(d))
+            emit(fig, f"levels_histogram_after_{d:g}s", "Conductance of every write-verify level re-read "
+                 f"{plots.format_duration(float(d))} after programming, one colour per level; shaded: each "
+                 f"level's {confidence:.0%} interval.", "Programming (write-verify)")
 
     devices = summary.devices
     if len(devices) >= 3 and {"hrs_ohm", "lrs_ohm"} <= set(devices.columns) and devices["hrs_ohm"].notna().sum() >= 3:
