@@ -137,8 +137,11 @@ def _cycle_colours(n: int) -> np.ndarray:
 
 @_styled
 def plot_iv_loops(voltage_v: Any, current_a: Any, cycle: Any = None, *, title: str = "",
-                  read_voltage_v: float | None = None) -> Figure:
-    """I-V loops with |I| on a log axis, one colour per cycle (a colour bar beyond 6 cycles)."""
+                  read_voltage_v: float | None = None, switching: dict[str, Any] | None = None) -> Figure:
+    """I-V loops with |I| on a log axis, one colour per cycle (a colour bar beyond 6 cycles).
+
+    ``switching``: {"SET": figure, "RESET": figure} (FigureOfMerit) drawn as a band over its
+    interval, so the reader sees where the switching voltage was found."""
     v = np.asarray(voltage_v, float)
     i = np.abs(np.asarray(current_a, float))
     c = np.zeros(len(v)) if cycle is None else np.asarray(cycle)
@@ -159,11 +162,17 @@ def plot_iv_loops(voltage_v: Any, current_a: Any, cycle: Any = None, *, title: s
     ax.set_ylabel("|Current| (A)")
     if read_voltage_v:
         ax.axvline(read_voltage_v, color="0.5", lw=0.7, ls=":", label=f"read {read_voltage_v:g} V")
+    shown_switching = False
+    for name, colour in (("SET", "tab:red"), ("RESET", "tab:blue")):
+        fig_ = (switching or {}).get(name)
+        if fig_ is not None and getattr(fig_, "determined", False):
+            ax.axvspan(fig_.low, fig_.high, color=colour, alpha=0.15, lw=0, label=f"{name} {fig_.text('V', 2)}")
+            shown_switching = True
     if len(labels) > 6:
         sm = matplotlib.cm.ScalarMappable(Normalize(min(labels), max(labels)), matplotlib.colormaps["viridis"])
         fig.colorbar(sm, ax=ax, label="Cycle", pad=0.02).locator = MaxNLocator(integer=True)
-    if len(labels) > 1 or read_voltage_v:
-        ax.legend(loc="best", ncols=1 if len(labels) <= 3 else 2, handlelength=1.2)
+    if len(labels) > 1 or read_voltage_v or shown_switching:
+        ax.legend(loc="best", ncols=1 if len(labels) <= 3 else 2, handlelength=1.2, fontsize=6.5)
     _title(ax, title)
     return fig
 

@@ -192,8 +192,15 @@ def _param(run: Run, name: str, default: Any = None) -> Any:
 def _fig_iv(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("iv", ("cycle", "voltage", "current"))
     v_read = float(_param(run, "read_v", DEFAULT_READ_VOLTAGE_V))
-    fig = plots.plot_iv_loops(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read)
-    return [(fig, f"I-V loops of {_of(run)} ({len(np.unique(a['cycle']))} cycles), |I| on a log axis.")]
+    try:
+        s = m.iv_summary(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read)
+        switching = {"SET": s.set_voltage_v, "RESET": s.reset_voltage_v}
+    except ValueError:
+        switching = None
+    fig = plots.plot_iv_loops(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read, switching=switching)
+    return [(fig, f"I-V loops of {_of(run)} ({len(np.unique(a['cycle']))} cycles), |I| on a log axis; shaded: "
+                  "the SET and RESET voltages' 95 % intervals (SET at the conductance jump, RESET at the "
+                  "current peak; first cycle left out).")]
 
 
 def _fig_switching(run: Run) -> list[tuple[Figure, str]]:
