@@ -91,6 +91,13 @@ class _Figure:
     section: str
 
 
+_HOW_TO_READ = ("Each figure of merit is printed with its 95 % confidence interval: \"v ± h\" (symmetric) or "
+                "\"v (95% CI low to high)\"; \"> X (not reached within the measurement)\" is a lower bound; "
+                "\"[extrapolated]\" marks a value beyond the measured span (never beyond 10x it); "
+                "\"not determined: reason\" is a figure the data cannot give. The CSV files hold each figure "
+                "x as x, x_low, x_high, x_n (points it rests on) and x_quality.")
+
+
 def format_value(value: Any) -> str:
     """A table cell: a figure of merit with its interval (or why it is not determined), other
     numbers to 4 significant digits, integers as integers, blank for missing."""
@@ -520,7 +527,8 @@ def _write_html(path: Path, title: str, sources: list[str], summary: Summary, fi
     legend = pd.DataFrame([(k, u, d) for k, (u, d) in FIGURES.items() if k in summary.devices.columns
                            or k in summary.runs.columns], columns=["figure", "unit", "definition"])
     if len(legend):
-        parts += ["<h2>Definitions</h2>", "<p>Each figure's method is documented in docs/analysis.md "
+        parts += ["<h2>Definitions</h2>", f"<p>{e(_HOW_TO_READ)} Each figure's method, uncertainty and "
+                  "the conditions under which it is not determined are documented in docs/analysis.md "
                   "and in the docstrings of analysis.metrics.</p>", _html_table(legend)]
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -552,7 +560,8 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     flat_table(devices).to_csv(out / "devices.csv", index=False)
     groups = _device_groups(devices)
     md = [f"# {title}", "", f"Per-device figures of merit from {', '.join(sources)}: "
-          f"{len(summary.devices)} devices. Units are in the column names (SI); blank = not measured.", ""]
+          f"{len(summary.devices)} devices. Units are in the column names (SI); blank = not measured. "
+          f"{_HOW_TO_READ}", ""]
     if len(devices) > max_table_rows:
         md += [f"First {max_table_rows} of {len(devices)} devices; all are in devices.csv.", ""]
     for name, df in groups:
@@ -561,8 +570,8 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     tables += [out / "devices.csv", out / "devices.md"]
 
     flat_table(summary.chip).to_csv(out / "chip.csv", index=False)
-    (out / "chip.md").write_text(f"# {title}: chip summary\n\n" + markdown_table(summary.chip) + "\n",
-                                 encoding="utf-8")
+    (out / "chip.md").write_text(f"# {title}: chip summary\n\n{_HOW_TO_READ}\n\n" + markdown_table(summary.chip)
+                                 + "\n", encoding="utf-8")
     tables += [out / "chip.csv", out / "chip.md"]
     flat_table(_nonempty(summary.runs)).to_csv(out / "runs.csv", index=False)
     tables.append(out / "runs.csv")

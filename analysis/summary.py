@@ -38,7 +38,7 @@ from memlab.storage import RunFileError
 
 __all__ = [
     "RunSummary", "SUMMARIZERS", "FIGURES", "summarize_run", "summarize_file", "run_table",
-    "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW", "SKIP_CYCLES", "COUNTS",
+    "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW", "SKIP_CYCLES", "SET_METHOD", "RESET_METHOD", "COUNTS",
     "as_figure",
 ]
 
@@ -48,6 +48,8 @@ DEFAULT_MIN_WINDOW = 2.0
 """Endurance: Gset/Greset below which a device has failed, for runs that record no ``min_window``."""
 SKIP_CYCLES = 1
 """Cycle-to-cycle figures leave out this many first cycles (the forming/first loop)."""
+SET_METHOD, RESET_METHOD = "jump", "peak"
+"""How I-V loops locate the SET and RESET events (see :data:`memlab.analysis.metrics.iv.SWITCH_METHODS`)."""
 
 Row = dict[str, Any]
 
@@ -191,7 +193,7 @@ def _iv_sweep(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     polarity = int(_param(run, "set_polarity", 1))
     figs = _attempt(notes, "I-V loops", lambda: _iv_figures(m.iv_summary(
         a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read, set_polarity=polarity,
-        skip_cycles=SKIP_CYCLES)))
+        skip_cycles=SKIP_CYCLES, set_method=SET_METHOD, reset_method=RESET_METHOD)))
     return _one(run, figs), {}
 
 
