@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from memlab.analysis.fitting import ExpFit, as_1d, fit_exponential, same_length
-from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, t_quantile
+from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, mean_figure, t_quantile
 
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
@@ -148,22 +148,21 @@ def fit_branch(pulses: object, conductance_s: object, polarity: int) -> BranchFi
     return _from_exp(fit, polarity, pmax)
 
 
-def dynamic_range(conductance_s: object, repeat: object | None = None) -> float:
-    """Gmax / Gmin: median over repeats of each repeat's highest and lowest conductance."""
+def dynamic_range(conductance_s: object, repeat: object | None = None) -> FigureOfMerit:
+    """Gmax / Gmin of the reads: each repeat's highest over lowest conductance, the mean over
+    repeats with its Student-t interval (not determined below two repeats: no spread)."""
     g = as_1d("conductance_s", conductance_s, min_size=2)
     r = np.zeros(len(g)) if repeat is None else as_1d("repeat", repeat, min_size=2)
     same_length(conductance_s=g, repeat=r)
-    highs, lows = [], []
+    ratios = []
     for label in np.unique(r):
         x = g[(r == label) & np.isfinite(g)]
         if x.size:
-            highs.append(x.max())
-            lows.append(x.min())
-    g_min = float(np.median(lows))
-    if not g_min > 0:
-        raise ValueError(f"conductance_s: lowest conductance {g_min!r} S is not positive; "
-                         "no Gmax/Gmin ratio")
-    return float(np.median(highs)) / g_min
+            if not x.min() > 0:
+                raise ValueError(f"conductance_s: lowest conductance {x.min()!r} S is not positive; "
+                                 "no Gmax/Gmin ratio")
+            ratios.append(x.max() / x.min())
+    return mean_figure(ratios, what="repeats")
 
 
 def _normalised_curve(a_normalised: float, x: np.ndarray) -> np.ndarray:

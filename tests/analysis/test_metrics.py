@@ -293,7 +293,9 @@ def test_asymmetry_closed_form():
 
 
 def test_dynamic_range():
-    assert m.dynamic_range([1e-6, 5e-6, 10e-6, 2e-6]) == pytest.approx(10)
+    two = m.dynamic_range([1e-6, 5e-6, 10e-6, 1e-6, 4e-6, 12e-6], [0, 0, 0, 1, 1, 1])
+    assert two.value == pytest.approx(11) and two.n == 2 and two.low < 11 < two.high
+    assert "too few points" in m.dynamic_range([1e-6, 5e-6, 10e-6, 2e-6]).reason  # one repeat: no spread
     with pytest.raises(ValueError, match="not positive"):
         m.dynamic_range([0.0, 1e-6])
 

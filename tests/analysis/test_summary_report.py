@@ -106,6 +106,15 @@ def test_report_tables_without_plots(campaign, serial, tmp_path):
     md = (tmp_path / "r" / "devices.md").read_text()
     for section in ("## Switching", "## Forming", "## Retention", "## Potentiation / depression"):
         assert section in md
+    # no figure is printed as a bare number: each cell has its interval, a bound or the reason
+    from memlab.analysis.summary import COUNTS, FIGURES
+    for line in md.splitlines():
+        if line.startswith("| device_row"):
+            head = [h.strip() for h in line.strip("|").split("|")]
+        elif line.startswith("| ") and not line.startswith("|---"):
+            for name, cell in zip(head, (c.strip() for c in line.strip("|").split("|"))):
+                if name in FIGURES and name not in COUNTS and cell:
+                    assert any(mark in cell for mark in ("±", "CI", "> ", "not determined")), (name, cell)
     html = result.index.read_text()
     for table in result.tables:
         assert f"href='{table.name}'" in html and table.exists()
