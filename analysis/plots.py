@@ -613,8 +613,9 @@ def plot_three_factor(delay_s: Any, delta_s: Any, *, fit: ExpFit | None = None, 
 
 
 @_styled
-def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "") -> Figure:
-    """Measured versus ideal output current (left, with y = x) and the error histogram (right)."""
+def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "", reference: str = "ideal") -> Figure:
+    """Measured versus ideal output current (left, with y = x) and the error histogram (right);
+    ``reference`` names the ideal in the labels (e.g. "intended")."""
     m = np.asarray(measured_a, float).ravel()
     i = np.asarray(ideal_a, float).ravel()
     scale, unit = si_scale(np.concatenate((m, i)), "A")
@@ -623,14 +624,14 @@ def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "") -> Figure:
     fig, (ax, bx) = _figure(height_in=2.5, width_in=2 * WIDTH_IN * 0.9, ncols=2)
     ax.plot(i * scale, m * scale, "o", ms=2.5, color="tab:blue", alpha=0.7, label="outputs")
     lo, hi = float(min(i.min(), m.min()) * scale), float(max(i.max(), m.max()) * scale)
-    ax.plot([lo, hi], [lo, hi], "--", color="k", lw=0.8, label="ideal (y = x)")
-    ax.set_xlabel(_label("Ideal current", unit))
+    ax.plot([lo, hi], [lo, hi], "--", color="k", lw=0.8, label=f"{reference} (y = x)")
+    ax.set_xlabel(_label(f"{reference.capitalize()} current", unit))
     ax.set_ylabel(_label("Measured current", unit))
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper left")
     bx.hist(err * escale, bins=30, color="tab:blue", alpha=0.8, histtype="stepfilled")
     bx.axvline(0, color="k", lw=0.8, ls="--")
-    bx.set_xlabel(_label("Measured \u2212 ideal", eunit))
+    bx.set_xlabel(_label(f"Measured \u2212 {reference}", eunit))
     bx.set_ylabel("Outputs")
     rmse = float(np.sqrt(np.mean(err ** 2)))
     bx.text(0.98, 0.97, f"RMSE {fmt_si(rmse, 'A')}", transform=bx.transAxes,

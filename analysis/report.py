@@ -321,8 +321,16 @@ def _fig_three_factor(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_vmm(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("vmm", ("measured", "ideal"))
-    fig = plots.plot_vmm(a["measured"], a["ideal"])
-    return [(fig, f"Column currents of {_of(run)} against the ideal product G\u1d40V of the target weights.")]
+    out = [(plots.plot_vmm(a["measured"], a["ideal"], reference="read-back"),
+            f"Column currents of {_of(run)} against the product of the read-back weights and the inputs "
+            "(the multiply's own error: read noise, I-V nonlinearity).")]
+    if "weights" in run.streams and "inputs" in run.streams.get("vmm", []):
+        w = run.arrays("weights", ("target",))["target"]
+        x = run.arrays("vmm", ("inputs",))["inputs"]
+        out.append((plots.plot_vmm(a["measured"], m.intended_outputs(x, w), reference="intended"),
+                    f"Column currents of {_of(run)} against the product of the intended weights and the "
+                    "inputs (everything the array gets wrong, programming error included)."))
+    return out
 
 
 def _column_with_unit(run: Run, stream: str, preferred: str, unit: str) -> str | None:
