@@ -13,6 +13,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from memlab.analysis.metrics.fom import FigureOfMerit, t_quantile
+
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
@@ -105,6 +107,15 @@ class PowerLawFit:
     prefactor: float
     r2: float
     n: int
+    exponent_se: float = math.nan
+    """Standard error of the exponent (slope of the log-log line)."""
+
+    @property
+    def exponent_figure(self) -> FigureOfMerit:
+        """The exponent with its Student-t interval (n - 2 degrees of freedom)."""
+        if self.n < 3:
+            return FigureOfMerit.not_determined(f"too few points ({self.n}, at least 3 needed)", self.n)
+        return FigureOfMerit.from_stderr(self.exponent, self.exponent_se, self.n, dof=self.n - 2)
 
 
 def power_law_fit(x: object, y: object) -> PowerLawFit:
@@ -115,7 +126,7 @@ def power_law_fit(x: object, y: object) -> PowerLawFit:
     if ok.sum() < 2:
         raise ValueError(f"power-law fit: needs at least two points with x > 0 and y > 0, got {int(ok.sum())}")
     line = linear_fit(np.log(xa[ok]), np.log(ya[ok]))
-    return PowerLawFit(line.slope, float(np.exp(line.intercept)), line.r2, line.n)
+    return PowerLawFit(line.slope, float(np.exp(line.intercept)), line.r2, line.n, line.slope_se)
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,21 @@ class ExpFit:
     r2: float
     n: int
     at_bound: bool
+    tau_low: float = math.nan
+    tau_high: float = math.nan
+    """Profile-likelihood 95 % interval of tau: where the residual sum of squares rises by the
+    factor (1 + t^2 / (n - p)) over its minimum (NaN ends: beyond the searched range)."""
+
+    @property
+    def tau_figure(self) -> FigureOfMerit:
+        """tau as a figure of merit: not determined when at a bound of the searched range or
+        when its interval reaches past it."""
+        if self.at_bound:
+            return FigureOfMerit.not_determined("parameter at a bound (tau at the edge of the searched "
+                                                "range: no curvature on the recorded scale)", self.n)
+        if not (math.isfinite(self.tau_low) and math.isfinite(self.tau_high)):
+            return FigureOfMerit.not_determined("the interval of tau reaches past the searched range", self.n)
+        return FigureOfMerit.from_interval(self.tau, self.tau_low, self.tau_high, self.n)
 
     def __call__(self, t: object) -> np.ndarray:
         return self.offset + self.amplitude * np.exp(-(np.asarray(t, dtype=float) - self.t0) / self.tau)
@@ -207,6 +233,22 @@ def fit_exponential(t: object, y: object, *, offset: float | None = None,
     tau = math.exp(log_tau)
     c, a, s = _solve(ts, ya, tau, offset)
     ss_tot = float(np.sum((ya - ya.mean()) ** 2))
+    params = 2 if offset is not None else 3
+    tau_low = tau_high = math.nan
+    if ta.size > params and s > 0:
+        limit = s * (1.0 + t_quantile(0.95, ta.size - params) ** 2 / (ta.size - params))
+
+        def excess(log_t: float) -> float:
+            return _solve(ts, ya, math.exp(log_t), offset)[2] - limit
+
+        def edge(inner: float, outer: float) -> float:
+            if excess(outer) <= 0:
+                return math.nan  # still inside at the end of the searched range
+            for _ in range(40):
+                mid = (inner + outer) / 2.0
+                inner, outer = (mid, outer) if excess(mid) <= 0 else (inner, mid)
+            return math.exp((inner + outer) / 2.0)
+        tau_low, tau_high = edge(log_tau, logs[0]), edge(log_tau, logs[-1])
     return ExpFit(
         tau=tau,
         amplitude=a,
@@ -216,4 +258,6 @@ def fit_exponential(t: object, y: object, *, offset: float | None = None,
         r2=1.0 - s / ss_tot if ss_tot > 0 else 1.0,
         n=int(ta.size),
         at_bound=bool(log_tau <= logs[1] or log_tau >= logs[-2]),
+        tau_low=tau_low,
+        tau_high=tau_high,
     )

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from memlab.analysis.fitting import ExpFit, PowerLawFit
 from memlab.analysis.metrics.plasticity import BranchFit, split_branches
@@ -30,7 +30,8 @@ __all__ = [
     "STYLE", "si_scale", "fmt_si", "save", "chip_grid", "plot_iv_loops", "plot_pulse_response", "plot_level_histograms",
     "plot_retention", "plot_endurance", "plot_chip_map", "plot_forming", "plot_photoresponse",
     "plot_optical_trace", "plot_relaxation", "plot_three_factor", "plot_vmm",
-    "plot_resistance_cdf", "plot_resistance_states",
+    "plot_resistance_cdf", "plot_resistance_states", "time_axis", "time_unit", "format_duration",
+    "robust_limits", "plot_xor_truth_table",
 ]
 
 STYLE: dict[str, Any] = {
@@ -136,8 +137,11 @@ def _cycle_colours(n: int) -> np.ndarray:
 
 @_styled
 def plot_iv_loops(voltage_v: Any, current_a: Any, cycle: Any = None, *, title: str = "",
-                  read_voltage_v: float | None = None) -> Figure:
-    """I-V loops with |I| on a log axis, one colour per cycle (a colour bar beyond 6 cycles)."""
+                  read_voltage_v: float | None = None, switching: dict[str, Any] | None = None) -> Figure:
+    """I-V loops with |I| on a log axis, one colour per cycle (a colour bar beyond 6 cycles).
+
+    ``switching``: {"SET": figure, "RESET": figure} (FigureOfMerit) drawn as a band over its
+    interval, so the reader sees where the switching voltage was found."""
     v = np.asarray(voltage_v, float)
     i = np.abs(np.asarray(current_a, float))
     c = np.zeros(len(v)) if cycle is None else np.asarray(cycle)
@@ -158,11 +162,17 @@ def plot_iv_loops(voltage_v: Any, current_a: Any, cycle: Any = None, *, title: s
     ax.set_ylabel("|Current| (A)")
     if read_voltage_v:
         ax.axvline(read_voltage_v, color="0.5", lw=0.7, ls=":", label=f"read {read_voltage_v:g} V")
+    shown_switching = False
+    for name, colour in (("SET", "tab:red"), ("RESET", "tab:blue")):
+        fig_ = (switching or {}).get(name)
+        if fig_ is not None and getattr(fig_, "determined", False):
+            ax.axvspan(fig_.low, fig_.high, color=colour, alpha=0.15, lw=0, label=f"{name} {fig_.text('V', 2)}")
+            shown_switching = True
     if len(labels) > 6:
         sm = matplotlib.cm.ScalarMappable(Normalize(min(labels), max(labels)), matplotlib.colormaps["viridis"])
         fig.colorbar(sm, ax=ax, label="Cycle", pad=0.02).locator = MaxNLocator(integer=True)
-    if len(labels) > 1 or read_voltage_v:
-        ax.legend(loc="best", ncols=1 if len(labels) <= 3 else 2, handlelength=1.2)
+    if len(labels) > 1 or read_voltage_v or shown_switching:
+        ax.legend(loc="best", ncols=1 if len(labels) <= 3 else 2, handlelength=1.2, fontsize=6.5)
     _title(ax, title)
     return fig
 
@@ -223,15 +233,17 @@ def plot_pulse_response(polarity: Any, conductance_s: Any, repeat: Any = None, *
 
 @_styled
 def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float = 0.99,
-                          title: str = "", bins: int = 0) -> Figure:
+                          title: str = "", bins: int = 0, delay_s: float | None = None) -> Figure:
     """Histogram of programmed conductance per target level, with each level's
-    ``confidence`` interval shaded and the distinguishable count noted.
+    ``confidence`` interval shaded and the distinguishable count (with its interval) noted.
 
-    ``bins`` 0 picks about three bins per standard deviation of a level."""
+    ``bins`` 0 picks about three bins per standard deviation of a level. ``delay_s``: when after
+    programming the conductances were read (0: right after verify), named in the note."""
     from memlab.analysis.metrics.programming import distinguishable_levels
 
     g = np.asarray(conductance_s, float)
     lv = np.asarray(level, float)
+    when = "" if delay_s is None else (" at t = 0" if delay_s == 0 else f" after {format_duration(delay_s)}")
     scale, unit = si_scale(g, "S")
     fig, ax = _figure()
     labels = np.unique(lv[np.isfinite(lv)])
@@ -253,15 +265,90 @@ def plot_level_histograms(conductance_s: Any, level: Any, *, confidence: float =
     ax.set_xlabel(_label("Programmed conductance", unit))
     ax.set_ylabel("Count")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    try:
-        n = distinguishable_levels(g, lv, confidence=confidence)
-        note = f"{n} of {len(labels)} levels distinguishable ({confidence:.0%} intervals shaded)"
-    except ValueError:
-        note = f"{len(labels)} levels (one sample each: no spread)"
+    n = distinguishable_levels(g, lv, confidence=confidence)
+    if n.determined:
+        note = f"{n.text(digits=2)} of {len(labels)} levels distinguishable{when}"
+    else:  # short: the reason is in the report's tables
+        note = f"{len(labels)} levels{when}: too few samples to count"
     _title(ax, title)
     if not title:
         ax.set_title(note, loc="left", fontsize=7.5)
     return fig
+
+
+_TIME_UNITS = (("day", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("\u00b5s", 1e-6))
+# log-axis ticks at times a reader thinks in
+_NICE_TIMES_S = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 60.0, 600.0, 3600.0, 36000.0, 86400.0,
+                 864000.0, 8640000.0, 86400000.0)
+
+
+def time_unit(max_s: float) -> tuple[str, float]:
+    """The unit (s, min, h, day, ms, us) a span up to ``max_s`` seconds reads best in: never "ks"."""
+    for name, size in _TIME_UNITS:
+        if max_s >= size:
+            return name, size
+    return _TIME_UNITS[-1]
+
+
+def format_duration(seconds: float) -> str:
+    """``10 s``, ``1 min``, ``10 h``, ``1 day``: one tick label."""
+    if seconds <= 0 or not math.isfinite(seconds):
+        return f"{seconds:g}"
+    name, size = time_unit(seconds)
+    return f"{seconds / size:.3g} {name}"
+
+
+def time_axis(ax: Axes, time_s: Any, *, axis: str = "x", label: str = "Time", log: bool | None = None) -> float:
+    """Set a time axis in s/min/h/day: log with ticks at 1 s, 1 min, 1 h, 1 day ... when the
+    times span more than two decades (``log`` None), else linear in the best unit. Returns the
+    factor to divide times in seconds by before plotting (1 on a log axis)."""
+    t = np.asarray(time_s, float)
+    t = t[np.isfinite(t)]
+    positive = t[t > 0]
+    if log is None:
+        log = positive.size >= 2 and positive.max() / positive.min() > 100
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
+    set_label = ax.set_xlabel if axis == "x" else ax.set_ylabel
+    if log:
+        set_scale("log")
+        lo, hi = (positive.min(), positive.max()) if positive.size else (1.0, 10.0)
+        ticks = [v for v in _NICE_TIMES_S if lo / 1.5 <= v <= hi * 1.5]
+        if len(ticks) > 6:  # keep the labels apart: every other nice time
+            ticks = ticks[::2]
+        if len(ticks) >= 2:
+            target.set_major_locator(FixedLocator(ticks))
+            target.set_major_formatter(FuncFormatter(lambda v, _pos: format_duration(v)))
+            target.set_minor_formatter(NullFormatter())
+        set_label(f"{label} (log scale)")
+        return 1.0
+    name, size = time_unit(float(np.max(np.abs(t))) if t.size else 1.0)
+    target.set_major_locator(MaxNLocator(nbins=5))
+    set_label(f"{label} ({name})")
+    return size
+
+
+def robust_limits(values: Any, *, percentiles: tuple[float, float] = (2.0, 98.0), log: bool = False
+                  ) -> tuple[float, float]:
+    """Colour limits from robust percentiles of the finite values (of log10 for a log scale),
+    within 5 (normal-scaled) median absolute deviations of the median, so one outlier or a noise
+    pixel does not set the scale."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if v.size == 0:
+        return (1.0, 10.0) if log else (0.0, 1.0)
+    x = np.log10(v) if log else v
+    lo, hi = np.percentile(x, percentiles)
+    # and never beyond 5 median absolute deviations from the median: with few cells one
+    # outlier (a 1e72 s extrapolation) sits above any percentile
+    med = float(np.median(x))
+    mad = float(np.median(np.abs(x - med)))
+    if mad > 0:
+        lo, hi = max(lo, med - 5 * 1.4826 * mad), min(hi, med + 5 * 1.4826 * mad)
+    if hi <= lo:
+        pad = abs(lo) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+    return (10 ** lo, 10 ** hi) if log else (float(lo), float(hi))
 
 
 @_styled
@@ -287,8 +374,7 @@ def plot_retention(time_s: Any, conductance_s: Any, device: Any = None, *,
         if fit is not None:
             tt = np.geomspace(t[sel].min(), t[sel].max(), 50)
             ax.plot(tt, fit(tt) * scale, "--", lw=0.8, color=colour)
-    ax.set_xscale("log")
-    ax.set_xlabel("Time since programming (s)")
+    time_axis(ax, t[t > 0], label="Time since programming", log=True)
     ax.set_ylabel(_label("Conductance", unit))
     if len(labels) > 1:
         shown = len(set(d.tolist()))
@@ -335,8 +421,9 @@ def plot_endurance(cycle: Any, conductance_set_s: Any, conductance_reset_s: Any,
 @_styled
 def plot_chip_map(values: Any, *, label: str, unit: str = "", log: bool | None = None,
                   title: str = "") -> Figure:
-    """A (rows, cols) map of a per-device figure; NaN (not measured) in light grey (say so in
-    the caption).
+    """A (rows, cols) map of a per-device figure. Unmeasured (or not determined) cells are NaN and
+    drawn hatched grey, named in a legend; the colour bar spans the 2nd to 98th percentile of the
+    measured cells (arrows mark values beyond), so noise is not stretched into contrast.
 
     ``log`` None picks a log colour scale for positive values spanning over a decade.
     """
@@ -350,17 +437,67 @@ def plot_chip_map(values: Any, *, label: str, unit: str = "", log: bool | None =
     rows, cols = z.shape
     aspect = rows / cols
     fig, ax = _figure(height_in=min(4.5, max(2.2, WIDTH_IN * aspect * 0.85)))
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
-    norm = LogNorm(finite.min(), finite.max()) if log and finite.size else None
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="none")
+    # few cells: their full range; many: robust percentiles
+    lo, hi = robust_limits(finite * scale, log=log, percentiles=(2.0, 98.0) if finite.size >= 10 else (0.0, 100.0))
+    norm = LogNorm(lo, hi) if log else Normalize(lo, hi)
+    # unmeasured cells: hatched light grey under the (transparent) masked image
+    ax.imshow(np.where(np.isfinite(z), np.nan, 1.0), cmap=matplotlib.colors.ListedColormap(["0.88"]),
+              origin="upper", interpolation="nearest", aspect="equal")
     im = ax.imshow(np.ma.masked_invalid(z * scale), cmap=cmap, norm=norm, origin="upper",
                    interpolation="nearest", aspect="equal")
-    bar = fig.colorbar(im, ax=ax, label=_label(label, shown_unit), pad=0.02, shrink=0.9)
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
+        (bool(finite.size and finite.min() * scale < lo), bool(finite.size and finite.max() * scale > hi))]
+    bar = fig.colorbar(im, ax=ax, label=_label(label, shown_unit), pad=0.02, shrink=0.9, extend=extend)
     bar.ax.tick_params(direction="out", which="both")  # ticks inside would cover the colours
+    if not log:
+        bar.locator = MaxNLocator(nbins=5)
+        bar.update_ticks()
+    missing = int(np.count_nonzero(~np.isfinite(z)))
+    if missing:
+        ax.set_title(f"{z.size - missing} of {z.size} cells measured; grey: not measured / not determined",
+                     loc="left", fontsize=6.5)
     ax.set_xlabel("Column")
     ax.set_ylabel("Row")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(cols, 8)))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(rows, 8)))
     ax.tick_params(top=False, right=False, direction="out")
+    _title(ax, title)
+    return fig
+
+
+@_styled
+def plot_xor_truth_table(input_a: Any, input_b: Any, current_a: Any, *, output: Any = None,
+                         band: tuple[float, float] | None = None, threshold_a: float | None = None,
+                         title: str = "") -> Figure:
+    """The XOR truth table as measured: the current of every trial at each input pair (A, B),
+    on a log axis, with the band (or threshold) that reads as output 1; filled markers read 1."""
+    a = np.asarray(input_a, int)
+    b = np.asarray(input_b, int)
+    i = np.abs(np.asarray(current_a, float))
+    out = None if output is None else np.asarray(output, int)
+    fig, ax = _figure()
+    pairs = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    rng = np.random.default_rng(0)
+    for k, (pa, pb) in enumerate(pairs):
+        sel = (a == pa) & (b == pb)
+        x = k + rng.uniform(-0.12, 0.12, int(sel.sum()))
+        ones = out[sel] == 1 if out is not None else np.zeros(int(sel.sum()), bool)
+        ax.plot(x[ones], i[sel][ones], "o", color="tab:red", ms=4, label="reads 1" if k == 1 else None)
+        ax.plot(x[~ones], i[sel][~ones], "o", mfc="none", color="tab:blue", ms=4,
+                label="reads 0" if k == 0 else None)
+        if sel.any():
+            ax.hlines(np.median(i[sel]), k - 0.25, k + 0.25, color="k", lw=1.0)
+    if band is not None:
+        ax.axhspan(band[0], band[1], color="tab:red", alpha=0.12, lw=0, label="output-1 band")
+    if threshold_a is not None:
+        ax.axhline(threshold_a, color="0.3", ls="--", lw=0.8, label="threshold")
+    ax.set_yscale("log")
+    ax.set_xticks(range(4), [f"A={pa}\nB={pb}" for pa, pb in pairs])
+    ax.set_xlim(-0.5, 3.5)
+    ax.set_ylabel("|Current| (A)")
+    ax.set_xlabel("Inputs (A: light, B: read voltage)")
+    _legend_above(ax, 3)
     _title(ax, title)
     return fig
 
@@ -476,8 +613,9 @@ def plot_three_factor(delay_s: Any, delta_s: Any, *, fit: ExpFit | None = None, 
 
 
 @_styled
-def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "") -> Figure:
-    """Measured versus ideal output current (left, with y = x) and the error histogram (right)."""
+def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "", reference: str = "ideal") -> Figure:
+    """Measured versus ideal output current (left, with y = x) and the error histogram (right);
+    ``reference`` names the ideal in the labels (e.g. "intended")."""
     m = np.asarray(measured_a, float).ravel()
     i = np.asarray(ideal_a, float).ravel()
     scale, unit = si_scale(np.concatenate((m, i)), "A")
@@ -486,14 +624,14 @@ def plot_vmm(measured_a: Any, ideal_a: Any, *, title: str = "") -> Figure:
     fig, (ax, bx) = _figure(height_in=2.5, width_in=2 * WIDTH_IN * 0.9, ncols=2)
     ax.plot(i * scale, m * scale, "o", ms=2.5, color="tab:blue", alpha=0.7, label="outputs")
     lo, hi = float(min(i.min(), m.min()) * scale), float(max(i.max(), m.max()) * scale)
-    ax.plot([lo, hi], [lo, hi], "--", color="k", lw=0.8, label="ideal (y = x)")
-    ax.set_xlabel(_label("Ideal current", unit))
+    ax.plot([lo, hi], [lo, hi], "--", color="k", lw=0.8, label=f"{reference} (y = x)")
+    ax.set_xlabel(_label(f"{reference.capitalize()} current", unit))
     ax.set_ylabel(_label("Measured current", unit))
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper left")
     bx.hist(err * escale, bins=30, color="tab:blue", alpha=0.8, histtype="stepfilled")
     bx.axvline(0, color="k", lw=0.8, ls="--")
-    bx.set_xlabel(_label("Measured \u2212 ideal", eunit))
+    bx.set_xlabel(_label(f"Measured \u2212 {reference}", eunit))
     bx.set_ylabel("Outputs")
     rmse = float(np.sqrt(np.mean(err ** 2)))
     bx.text(0.98, 0.97, f"RMSE {fmt_si(rmse, 'A')}", transform=bx.transAxes,

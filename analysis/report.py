@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 
 from memlab.analysis import metrics as m
 from memlab.analysis import plots
+from memlab.analysis.metrics.fom import is_figure
 from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import PathLike, Run, open_run
 from memlab.analysis.parallel import Summary, summarize
@@ -41,7 +42,7 @@ from memlab.storage import RunFileError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ReportResult", "write_report", "GROUPS", "format_value", "markdown_table"]
+__all__ = ["ReportResult", "write_report", "GROUPS", "format_value", "markdown_table", "flat_table"]
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "Switching": ("set_voltage_v", "reset_voltage_v", "hrs_ohm", "lrs_ohm", "on_off_ratio",
@@ -56,7 +57,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Readout": ("conductance_siemens", "read_noise_cv"),
     "Retention": ("drift_nu", "drift_log_siemens", "drift_law", "time_to_10pct_loss_s"),
     "Endurance": ("cycles_to_failure", "cycles_tested", "endurance_failed", "initial_window", "final_window"),
-    "Optical": ("relaxation_tau_s", "photo_exponent", "photo_prefactor_siemens", "rise_tau_s", "decay_tau_s",
+    "Optical": ("relaxation_tau_s", "photo_exponent", "rise_tau_s", "decay_tau_s",
                 "eligibility_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
@@ -90,8 +91,18 @@ class _Figure:
     section: str
 
 
+_HOW_TO_READ = ("Each figure of merit is printed with its 95 % confidence interval: \"v ± h\" (symmetric) or "
+                "\"v (95% CI low to high)\"; \"> X (not reached within the measurement)\" is a lower bound; "
+                "\"[extrapolated]\" marks a value beyond the measured span (never beyond 10x it); "
+                "\"not determined: reason\" is a figure the data cannot give. The CSV files hold each figure "
+                "x as x, x_low, x_high, x_n (points it rests on) and x_quality.")
+
+
 def format_value(value: Any) -> str:
-    """A table cell: 4 significant digits, integers as integers, blank for missing."""
+    """A table cell: a figure of merit with its interval (or why it is not determined), other
+    numbers to 4 significant digits, integers as integers, blank for missing."""
+    if is_figure(value):
+        return value.text()
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, pd.Timestamp):
@@ -110,6 +121,22 @@ def format_value(value: Any) -> str:
             return str(int(v))
         return f"{v:.4g}"
     return str(value)
+
+
+def flat_table(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` for a CSV file: each column of figures of merit becomes its value (NaN when not
+    determined), ``_low`` / ``_high`` (the 95 % interval; a lower bound has high = inf), ``_n``
+    and ``_quality`` (ok, extrapolated, lower bound or not determined, with the reason)."""
+    out = {}
+    for name in df.columns:
+        col = df[name]
+        if col.dtype == object and any(is_figure(v) for v in col.tolist()):
+            parts = [v.columns(str(name)) if is_figure(v) else {} for v in col.tolist()]
+            for key in (f"{name}", f"{name}_low", f"{name}_high", f"{name}_n", f"{name}_quality"):
+                out[key] = [p.get(key, np.nan if not key.endswith("_quality") else "") for p in parts]
+        else:
+            out[name] = col.tolist()
+    return pd.DataFrame(out, index=df.index)
 
 
 def _cells(df: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
@@ -163,18 +190,24 @@ def _of(run: Run) -> str:
     return f"{_device_label(run)} ({run.name})"
 
 
-def _param(run: Run, *names: str, default: Any = None) -> Any:
-    for n in names:
-        if run.parameter(n) is not None:
-            return run.parameter(n)
-    return default
+def _param(run: Run, name: str, default: Any = None) -> Any:
+    """A run parameter by its canonical name (``read_v`` for every read voltage)."""
+    value = run.parameter(name)
+    return default if value is None else value
 
 
 def _fig_iv(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("iv", ("cycle", "voltage", "current"))
-    v_read = float(_param(run, "read_v", "read_voltage_v", "read_voltage", default=DEFAULT_READ_VOLTAGE_V))
-    fig = plots.plot_iv_loops(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read)
-    return [(fig, f"I-V loops of {_of(run)} ({len(np.unique(a['cycle']))} cycles), |I| on a log axis.")]
+    v_read = float(_param(run, "read_v", DEFAULT_READ_VOLTAGE_V))
+    try:
+        s = m.iv_summary(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read)
+        switching = {"SET": s.set_voltage_v, "RESET": s.reset_voltage_v}
+    except ValueError:
+        switching = None
+    fig = plots.plot_iv_loops(a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read, switching=switching)
+    return [(fig, f"I-V loops of {_of(run)} ({len(np.unique(a['cycle']))} cycles), |I| on a log axis; shaded: "
+                  "the SET and RESET voltages' 95 % intervals (SET at the conductance jump, RESET at the "
+                  "current peak; first cycle left out).")]
 
 
 def _fig_switching(run: Run) -> list[tuple[Figure, str]]:
@@ -197,7 +230,7 @@ def _fig_forming(run: Run) -> list[tuple[Figure, str]]:
     if len(a["voltage"]) == 0:
         return []
     fp = m.forming_point(a["voltage"], a["current"], a["resistance"],
-                         threshold_ohm=_param(run, "target_resistance_ohm", "formed_resistance_ohm", "threshold_ohm"))
+                         threshold_ohm=_param(run, "target_resistance_ohm"))
     fig = plots.plot_forming(a["voltage"], a["resistance"], forming_voltage_v=fp.voltage_v)
     state = f"formed at {fp.voltage_v:.3g} V" if fp.formed else "did not form"
     return [(fig, f"Forming ramp of {_of(run)}: resistance read after each step; {state}.")]
@@ -209,8 +242,8 @@ def _fig_potentiation(run: Run) -> list[tuple[Figure, str]]:
     fits = {k: f for k, f in ((1, r.potentiation), (-1, r.depression)) if f is not None}
     fig = plots.plot_pulse_response(a["polarity"], a["conductance"], a["repeat"], fits=fits)
     return [(fig, f"Conductance after each pulse of {_of(run)}; dashed: NeuroSim model fitted per "
-                  f"branch (median over {r.repeats} repeats); Gmax/Gmin = {r.dynamic_range:.3g}, "
-                  f"asymmetry {r.asymmetry:.2f}.")]
+                  f"branch (median over {r.repeats} repeats); Gmax/Gmin = {r.dynamic_range}, "
+                  f"asymmetry {r.asymmetry} (95 % intervals).")]
 
 
 def _fig_pulsed_iv(run: Run) -> list[tuple[Figure, str]]:
@@ -247,10 +280,10 @@ def _fig_endurance(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("endurance", ("cycle", "conductance_set", "conductance_reset", "window"))
     if len(a["cycle"]) == 0:
         return []
-    min_window = float(_param(run, "min_window", default=DEFAULT_MIN_WINDOW))
+    min_window = float(_param(run, "min_window", DEFAULT_MIN_WINDOW))
     e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window)
     fig = plots.plot_endurance(a["cycle"], a["conductance_set"], a["conductance_reset"], min_window=min_window,
-                               failure_cycle=e.cycles_to_failure if e.failed else None)
+                               failure_cycle=e.cycles_to_failure.value if e.failed else None)
     return [(fig, f"Endurance of {_of(run)}: conductance after SET and RESET, and their ratio, per cycle.")]
 
 
@@ -288,8 +321,53 @@ def _fig_three_factor(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_vmm(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("vmm", ("measured", "ideal"))
-    fig = plots.plot_vmm(a["measured"], a["ideal"])
-    return [(fig, f"Column currents of {_of(run)} against the ideal product G\u1d40V of the target weights.")]
+    out = [(plots.plot_vmm(a["measured"], a["ideal"], reference="read-back"),
+            f"Column currents of {_of(run)} against the product of the read-back weights and the inputs "
+            "(the multiply's own error: read noise, I-V nonlinearity).")]
+    if "weights" in run.streams and "inputs" in run.streams.get("vmm", []):
+        w = run.arrays("weights", ("target",))["target"]
+        x = run.arrays("vmm", ("inputs",))["inputs"]
+        out.append((plots.plot_vmm(a["measured"], m.intended_outputs(x, w), reference="intended"),
+                    f"Column currents of {_of(run)} against the product of the intended weights and the "
+                    "inputs (everything the array gets wrong, programming error included)."))
+    return out
+
+
+def _column_with_unit(run: Run, stream: str, preferred: str, unit: str) -> str | None:
+    """The column named ``preferred``, else the first column in ``unit`` (streams evolve)."""
+    columns = run.streams.get(stream, [])
+    if preferred in columns:
+        return preferred
+    units = run.units.get(stream, {})
+    for c in columns:
+        if units.get(c) == unit:
+            return c
+    return None
+
+
+def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
+    cols = run.streams.get("truth_table", [])
+    current = _column_with_unit(run, "truth_table", "current", "A")
+    if not {"input_a", "input_b"} <= set(cols) or current is None:
+        return []
+    a = run.arrays("truth_table", tuple(c for c in ("input_a", "input_b", current, "output") if c in cols))
+    if len(a["input_a"]) == 0:
+        return []
+    i = np.abs(np.asarray(a[current], float))
+    band = None
+    threshold = _param(run, "threshold_a")
+    lo, hi = _param(run, "band_low"), _param(run, "band_high")
+    dark = i[(a["input_a"] == 0) & (a["input_b"] == 0)]
+    if lo is not None and hi is not None and dark.size:
+        ref = float(np.median(dark))
+        band = (float(lo) * ref, float(hi) * ref)
+    fig = plots.plot_xor_truth_table(a["input_a"], a["input_b"], i, output=a.get("output"), band=band,
+                                     threshold_a=None if threshold is None else float(threshold))
+    trials = max(1, len(i) // 4)
+    how = ("shaded: the output-1 band (band_low..band_high times the median (0, 0) current)" if band
+           else "dashed: the threshold" if threshold is not None else "no threshold recorded")
+    return [(fig, f"XOR truth table of {_of(run)} as measured: |current| of each of {trials} trial(s) per "
+                  f"input pair (A light, B read voltage), median as a bar; {how}.")]
 
 
 RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
@@ -305,6 +383,7 @@ RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "optical-pulses": _fig_optical,
     "three-factor": _fig_three_factor,
     "vmm": _fig_vmm,
+    "xor": _fig_xor,
 }
 """Procedure -> its standard figure(s) for one run."""
 
@@ -360,11 +439,20 @@ def _make_figures(summary: Summary, fig_dir: Path, per_procedure: int, confidenc
     pooled = [s.samples for s in summary.summaries if "level_final_siemens" in s.samples]
     if pooled:
         n_runs = len(pooled)
-        fig = plots.plot_level_histograms(np.concatenate([x["level_final_siemens"] for x in pooled]),
-                                          np.concatenate([x["level"] for x in pooled]), confidence=confidence)
-        emit(fig, "levels_histogram", "Final conductance of every write-verify level, one colour per level, "
-             f"pooled over {n_runs} run(s); shaded: each level's {confidence:.0%} interval.",
+        lv = np.concatenate([x["level"] for x in pooled])
+        fig = plots.plot_level_histograms(np.concatenate([x["level_final_siemens"] for x in pooled]), lv,
+                                          confidence=confidence, delay_s=0.0)
+        emit(fig, "levels_histogram", "Conductance of every write-verify level read right after verify (t = 0), "
+             f"one colour per level, pooled over {n_runs} run(s); shaded: each level's {confidence:.0%} interval.",
              "Programming (write-verify)")
+        relaxed = np.concatenate([x.get("level_relaxed_siemens", np.full(len(x["level"]), np.nan)) for x in pooled])
+        delay = np.concatenate([x.get("level_relax_s", np.full(len(x["level"]), np.nan)) for x in pooled])
+        for d in np.unique(delay[np.isfinite(relaxed) & np.isfinite(delay)]):
+            sel = (delay == d) & np.isfinite(relaxed)
+            fig = plots.plot_level_histograms(relaxed[sel], lv[sel], confidence=confidence, delay_s=float(d))
+            emit(fig, f"levels_histogram_after_{d:g}s", "Conductance of every write-verify level re-read "
+                 f"{plots.format_duration(float(d))} after programming, one colour per level; shaded: each "
+                 f"level's {confidence:.0%} interval.", "Programming (write-verify)")
 
     devices = summary.devices
     if len(devices) >= 3 and {"hrs_ohm", "lrs_ohm"} <= set(devices.columns) and devices["hrs_ohm"].notna().sum() >= 3:
@@ -447,7 +535,8 @@ def _write_html(path: Path, title: str, sources: list[str], summary: Summary, fi
     legend = pd.DataFrame([(k, u, d) for k, (u, d) in FIGURES.items() if k in summary.devices.columns
                            or k in summary.runs.columns], columns=["figure", "unit", "definition"])
     if len(legend):
-        parts += ["<h2>Definitions</h2>", "<p>Each figure's method is documented in docs/analysis.md "
+        parts += ["<h2>Definitions</h2>", f"<p>{e(_HOW_TO_READ)} Each figure's method, uncertainty and "
+                  "the conditions under which it is not determined are documented in docs/analysis.md "
                   "and in the docstrings of analysis.metrics.</p>", _html_table(legend)]
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -476,10 +565,11 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     tables: list[Path] = []
 
     devices = _nonempty(summary.devices)
-    devices.to_csv(out / "devices.csv", index=False)
+    flat_table(devices).to_csv(out / "devices.csv", index=False)
     groups = _device_groups(devices)
     md = [f"# {title}", "", f"Per-device figures of merit from {', '.join(sources)}: "
-          f"{len(summary.devices)} devices. Units are in the column names (SI); blank = not measured.", ""]
+          f"{len(summary.devices)} devices. Units are in the column names (SI); blank = not measured. "
+          f"{_HOW_TO_READ}", ""]
     if len(devices) > max_table_rows:
         md += [f"First {max_table_rows} of {len(devices)} devices; all are in devices.csv.", ""]
     for name, df in groups:
@@ -487,11 +577,11 @@ def write_report(paths: PathLike | Iterable[PathLike], out_dir: PathLike, *, tit
     (out / "devices.md").write_text("\n".join(md), encoding="utf-8")
     tables += [out / "devices.csv", out / "devices.md"]
 
-    summary.chip.to_csv(out / "chip.csv", index=False)
-    (out / "chip.md").write_text(f"# {title}: chip summary\n\n" + markdown_table(summary.chip) + "\n",
-                                 encoding="utf-8")
+    flat_table(summary.chip).to_csv(out / "chip.csv", index=False)
+    (out / "chip.md").write_text(f"# {title}: chip summary\n\n{_HOW_TO_READ}\n\n" + markdown_table(summary.chip)
+                                 + "\n", encoding="utf-8")
     tables += [out / "chip.csv", out / "chip.md"]
-    _nonempty(summary.runs).to_csv(out / "runs.csv", index=False)
+    flat_table(_nonempty(summary.runs)).to_csv(out / "runs.csv", index=False)
     tables.append(out / "runs.csv")
     if summary.skipped:
         pd.DataFrame(summary.skipped, columns=["path", "reason"]).to_csv(out / "skipped.csv", index=False)

@@ -25,44 +25,57 @@ import pandas as pd
 
 from memlab.analysis import metrics as m
 from memlab.analysis.errors import AnalysisError, MissingStreamError
-from memlab.analysis.fitting import coefficient_of_variation
+from memlab.analysis.metrics.fom import (
+    FigureOfMerit,
+    cv_figure,
+    is_figure,
+    mean_figure,
+    median_figure,
+    ratio_of_means_figure,
+)
 from memlab.analysis.loading import Run, RunFilter, skip_reason
 from memlab.storage import RunFileError
 
 __all__ = [
     "RunSummary", "SUMMARIZERS", "FIGURES", "summarize_run", "summarize_file", "run_table",
-    "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW",
+    "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW", "SKIP_CYCLES", "SET_METHOD", "RESET_METHOD", "COUNTS",
+    "as_figure",
 ]
 
 DEFAULT_READ_VOLTAGE_V = 0.1
-"""Read voltage for I-V loops of runs that record none (``read_voltage_v`` parameter)."""
+"""Read voltage of the HRS/LRS of I-V loops of runs whose metadata has no ``read_v`` parameter."""
 DEFAULT_MIN_WINDOW = 2.0
 """Endurance: Gset/Greset below which a device has failed, for runs that record no ``min_window``."""
+SKIP_CYCLES = 1
+"""Cycle-to-cycle figures leave out this many first cycles (the forming/first loop)."""
+SET_METHOD, RESET_METHOD = "jump", "peak"
+"""How I-V loops locate the SET and RESET events (see :data:`memlab.analysis.metrics.iv.SWITCH_METHODS`)."""
 
 Row = dict[str, Any]
 
 FIGURES: dict[str, tuple[str, str]] = {
-    # name: (unit, meaning) -- the legend of every table
-    "set_voltage_v": ("V", "SET voltage (median over cycles)"),
-    "reset_voltage_v": ("V", "RESET voltage (median over cycles)"),
+    # name: (unit, meaning) -- the legend of every table; every value is a FigureOfMerit
+    # (value with its 95 % interval, or not determined with the reason) unless it is a count
+    "set_voltage_v": ("V", "SET voltage at the switching event (mean over cycles after the first)"),
+    "reset_voltage_v": ("V", "RESET voltage at the switching event (mean over cycles after the first)"),
     "hrs_ohm": ("ohm", "high-resistance state at the read voltage"),
     "lrs_ohm": ("ohm", "low-resistance state at the read voltage"),
     "on_off_ratio": ("", "HRS / LRS"),
-    "set_voltage_c2c_cv": ("", "cycle-to-cycle CV of the SET voltage"),
-    "reset_voltage_c2c_cv": ("", "cycle-to-cycle CV of the RESET voltage"),
-    "hrs_c2c_cv": ("", "cycle-to-cycle CV of HRS"),
-    "lrs_c2c_cv": ("", "cycle-to-cycle CV of LRS"),
-    "switching_cycles": ("", "I-V or switching cycles analysed"),
+    "set_voltage_c2c_cv": ("", "cycle-to-cycle CV of the SET voltage (first cycle left out)"),
+    "reset_voltage_c2c_cv": ("", "cycle-to-cycle CV of the RESET voltage (first cycle left out)"),
+    "hrs_c2c_cv": ("", "cycle-to-cycle CV of HRS (first cycle left out)"),
+    "lrs_c2c_cv": ("", "cycle-to-cycle CV of LRS (first cycle left out)"),
+    "switching_cycles": ("", "I-V or switching cycles recorded (count)"),
     "formed": ("", "1 if the device formed"),
-    "forming_voltage_v": ("V", "forming voltage"),
-    "forming_current_a": ("A", "current read after the forming step"),
-    "formed_resistance_ohm": ("ohm", "resistance after forming"),
-    "levels_programmed": ("", "write-verify levels attempted"),
-    "distinguishable_levels": ("", "levels with non-overlapping 99 % intervals"),
+    "forming_voltage_v": ("V", "forming voltage (interval: the step it formed on)"),
+    "levels_programmed": ("", "write-verify levels attempted (count)"),
+    "distinguishable_levels": ("", "levels with non-overlapping 99 % intervals, right after verify (t = 0)"),
+    "distinguishable_levels_relaxed": ("", "levels with non-overlapping 99 % intervals, after relax_s"),
+    "levels_relax_s": ("s", "delay after programming of the relaxed count (a setting)"),
     "pulses_per_level": ("", "mean write-verify pulses per level"),
     "final_error": ("", "mean |final - target| / target"),
     "write_verify_success": ("", "fraction of levels within tolerance"),
-    "dynamic_range": ("", "Gmax / Gmin"),
+    "dynamic_range": ("", "Gmax / Gmin of the fitted potentiation branch"),
     "nonlinearity_potentiation": ("", "NL label +Pmax/A of the potentiation branch"),
     "nonlinearity_depression": ("", "NL label -Pmax/A of the depression branch"),
     "a_norm_potentiation": ("", "A / Pmax of the potentiation branch"),
@@ -71,34 +84,39 @@ FIGURES: dict[str, tuple[str, str]] = {
     "step_fraction_depression": ("", "fraction of remaining range per depressing pulse"),
     "asymmetry": ("", "asymmetric nonlinearity (0 symmetric .. 1)"),
     "step_noise": ("", "c2c step noise, fraction of Gmax - Gmin"),
-    "gmax_siemens": ("S", "highest conductance reached"),
-    "gmin_siemens": ("S", "lowest conductance reached"),
-    "conductance_siemens": ("S", "conductance read"),
+    "conductance_siemens": ("S", "conductance read (mean of repeated reads)"),
     "read_noise_cv": ("", "CV of repeated reads"),
     "drift_nu": ("", "power-law drift exponent nu"),
     "drift_log_siemens": ("S", "log-time drift per e-fold of time"),
     "drift_law": ("", "better-fitting drift law"),
-    "time_to_10pct_loss_s": ("s", "extrapolated time to a 10 % conductance loss"),
+    "time_to_10pct_loss_s": ("s", "time to a 10 % conductance loss (at most 10x the measured time)"),
     "cycles_to_failure": ("", "endurance: first failing cycle"),
-    "cycles_tested": ("", "endurance: last cycle recorded"),
+    "cycles_tested": ("", "endurance: last cycle recorded (count)"),
     "endurance_failed": ("", "1 if the window closed"),
-    "initial_window": ("", "Gset/Greset at the start of cycling"),
-    "final_window": ("", "Gset/Greset at the end of cycling"),
+    "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
+    "final_window": ("", "Gset/Greset at the end of cycling (median)"),
     "relaxation_tau_s": ("s", "relaxation time constant after a stimulus"),
     "photo_exponent": ("", "gamma in dG_ph ~ P^gamma"),
-    "photo_prefactor_siemens": ("S", "dG_ph at 1 W (power-law prefactor)"),
     "rise_tau_s": ("s", "photoconductance rise time constant"),
     "decay_tau_s": ("s", "photoconductance decay time constant"),
     "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
     "gating_ratio": ("", "|dG| with light / without"),
-    "vmm_rmse_a": ("A", "VMM output RMSE"),
-    "vmm_nrmse": ("", "VMM RMSE / ideal range"),
-    "vmm_bias_a": ("A", "VMM mean error"),
-    "vmm_correlation": ("", "VMM measured vs ideal correlation"),
-    "vmm_gain": ("", "VMM measured/ideal slope"),
-    "vmm_weight_error": ("", "programmed vs target weights, relative RMS"),
+    "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
+    "vmm_nrmse": ("", "VMM RMSE / output range, against the read-back weights"),
+    "vmm_bias_a": ("A", "VMM mean error against the read-back weights"),
+    "vmm_correlation": ("", "VMM measured vs read-back-weight product correlation"),
+    "vmm_gain": ("", "VMM measured / read-back-weight product slope"),
+    "vmm_rmse_intended_a": ("A", "VMM output RMSE against the intended weights"),
+    "vmm_nrmse_intended": ("", "VMM RMSE / output range, against the intended weights"),
+    "vmm_bias_intended_a": ("A", "VMM mean error against the intended weights"),
+    "vmm_gain_intended": ("", "VMM measured / intended product slope"),
+    "vmm_weight_error": ("", "programmed vs intended weights, relative RMS"),
     "xor_accuracy": ("", "fraction of XOR outputs correct"),
 }
+
+COUNTS = ("switching_cycles", "levels_programmed", "cycles_tested", "formed", "endurance_failed",
+          "levels_relax_s", "drift_law")
+"""Columns that are counts, flags, settings or labels: exact, so no interval."""
 
 
 @dataclass
@@ -123,12 +141,22 @@ class RunSummary:
     """Which chip the run measured (family, size, seed), so devices of two chips never merge."""
 
 
-def _param(run: Run, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = run.parameter(name)
-        if value is not None:
-            return value
-    return default
+def _param(run: Run, name: str, default: Any = None) -> Any:
+    """A run parameter by its canonical name (``read_v`` for every read voltage)."""
+    value = run.parameter(name)
+    return default if value is None else value
+
+
+def as_figure(value: Any, what: str = "") -> FigureOfMerit:
+    """A :class:`FigureOfMerit` from what a metric returned: itself, or, for a bare number
+    from a method that gives no uncertainty, "not determined" saying so (never a bare number)."""
+    if is_figure(value):
+        return value
+    for attr in ("figure", "value", "tau_figure", "exponent_figure"):
+        inner = getattr(value, attr, None)
+        if is_figure(inner):
+            return inner
+    return FigureOfMerit.not_determined(f"{what or 'this method'} gives no uncertainty")
 
 
 def _device(run: Run) -> tuple[Any, Any]:
@@ -161,10 +189,11 @@ def _iv_figures(s: m.IVSummary) -> Row:
 
 def _iv_sweep(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("iv", ("cycle", "voltage", "current"), purpose="the I-V figures")
-    v_read = float(_param(run, "read_v", "read_voltage_v", "read_voltage", default=DEFAULT_READ_VOLTAGE_V))
-    polarity = int(_param(run, "set_polarity", default=1))
+    v_read = float(_param(run, "read_v", DEFAULT_READ_VOLTAGE_V))
+    polarity = int(_param(run, "set_polarity", 1))
     figs = _attempt(notes, "I-V loops", lambda: _iv_figures(m.iv_summary(
-        a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read, set_polarity=polarity)))
+        a["voltage"], a["current"], a["cycle"], read_voltage_v=v_read, set_polarity=polarity,
+        skip_cycles=SKIP_CYCLES, set_method=SET_METHOD, reset_method=RESET_METHOD)))
     return _one(run, figs), {}
 
 
@@ -172,27 +201,28 @@ def _switching(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("switching", ("cycle", "polarity", "voltage", "resistance"),
                    purpose="the switching figures")
     figs = _attempt(notes, "switching", lambda: _iv_figures(m.switching_summary(
-        a["cycle"], a["polarity"], a["voltage"], a["resistance"])))
+        a["cycle"], a["polarity"], a["voltage"], a["resistance"], skip_cycles=SKIP_CYCLES)))
     return _one(run, figs), {}
 
 
 def _forming(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("forming", ("voltage", "current", "resistance"), purpose="the forming figures")
-    threshold = _param(run, "target_resistance_ohm", "formed_resistance_ohm", "threshold_ohm")
+    threshold = _param(run, "target_resistance_ohm")
 
     def figs() -> Row:
         if len(a["voltage"]) == 0:
             raise AnalysisError("the forming stream is empty")
         fp = m.forming_point(a["voltage"], a["current"], a["resistance"],
                              threshold_ohm=None if threshold is None else float(threshold))
-        return {"formed": int(fp.formed), "forming_voltage_v": fp.voltage_v,
-                "forming_current_a": fp.current_a, "formed_resistance_ohm": fp.resistance_ohm}
+        return {"formed": int(fp.formed), "forming_voltage_v": fp.voltage}
     return _one(run, _attempt(notes, "forming", figs)), {}
 
 
 def _write_verify(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("levels", ("level", "target", "final", "pulses", "success"),
                    purpose="the programming figures")
+    relaxed = _optional_column(run, "levels", "relaxed", len(a["level"]))
+    relax_s = float(_param(run, "relax_s", 0.0))
 
     def figs() -> Row:
         if len(a["level"]) == 0:
@@ -202,25 +232,29 @@ def _write_verify(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             "pulses_per_level": m.pulses_per_level(a["pulses"]),
             "final_error": m.final_error(a["final"], a["target"]),
             "write_verify_success": m.write_verify_success_rate(a["success"]),
+            "distinguishable_levels": m.distinguishable_levels(a["final"], a["level"]),
         }
-        if np.unique(a["level"]).size < len(a["level"]):  # repeats: spread within this run
-            out["distinguishable_levels"] = m.distinguishable_levels(a["final"], a["level"])
+        if np.isfinite(relaxed).any():
+            out["distinguishable_levels_relaxed"] = m.distinguishable_levels(relaxed, a["level"])
+            out["levels_relax_s"] = relax_s
         return out
     samples = {"level": np.asarray(a["level"], float), "level_target_siemens": np.asarray(a["target"], float),
-               "level_final_siemens": np.asarray(a["final"], float)}
+               "level_final_siemens": np.asarray(a["final"], float),
+               "level_relaxed_siemens": relaxed, "level_relax_s": np.full(len(a["level"]), relax_s)}
     return _one(run, _attempt(notes, "write-verify", figs)), samples
 
 
-def _pulsed_iv(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    a = run.arrays("pulses", ("conductance",), purpose="the pulse-response figures")
-    g = np.asarray(a["conductance"], float)
+def _optional_column(run: Run, stream: str, column: str, n: int) -> np.ndarray:
+    """A column older files may lack: NaN when absent."""
+    try:
+        return np.asarray(run.arrays(stream, (column,))[column], float)
+    except (MissingStreamError, AnalysisError, KeyError):
+        return np.full(n, np.nan)
 
-    def figs() -> Row:
-        if g.size < 2:
-            raise AnalysisError("fewer than two pulses recorded")
-        return {"gmax_siemens": float(np.nanmax(g)), "gmin_siemens": float(np.nanmin(g)),
-                "dynamic_range": m.dynamic_range(g)}
-    return _one(run, _attempt(notes, "pulsed I-V", figs)), {}
+
+def _pulsed_iv(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
+    # a pulsed I-V run has no figure of merit with an uncertainty (its plot shows the response)
+    return _one(run, {}), {}
 
 
 def _potentiation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
@@ -229,15 +263,12 @@ def _potentiation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 
     def figs() -> Row:
         r = m.potentiation_depression(a["repeat"], a["polarity"], a["conductance"])
-        out: Row = {"dynamic_range": r.dynamic_range, "asymmetry": r.asymmetry,
-                    "step_noise": r.step_noise_range,
-                    "gmax_siemens": float(np.nanmax(a["conductance"])),
-                    "gmin_siemens": float(np.nanmin(a["conductance"]))}
-        for name, fit in (("potentiation", r.potentiation), ("depression", r.depression)):
-            out[f"nonlinearity_{name}"] = fit.nonlinearity if fit else math.nan
-            out[f"a_norm_{name}"] = fit.a_normalised if fit else math.nan
-            out[f"step_fraction_{name}"] = fit.step_fraction if fit else math.nan
-        return out
+        return {"dynamic_range": r.dynamic_range, "asymmetry": r.asymmetry, "step_noise": r.step_noise_range,
+                "nonlinearity_potentiation": r.nonlinearity_potentiation,
+                "nonlinearity_depression": r.nonlinearity_depression,
+                "a_norm_potentiation": r.a_norm_potentiation, "a_norm_depression": r.a_norm_depression,
+                "step_fraction_potentiation": r.step_fraction_potentiation,
+                "step_fraction_depression": r.step_fraction_depression}
     return _one(run, _attempt(notes, "potentiation/depression", figs)), {}
 
 
@@ -259,31 +290,32 @@ def _readout(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     out = []
     for (r, c), a in _per_device(run, "reads", ("conductance",), "the readout figures"):
         g = np.asarray(a["conductance"], float)
-        out.append({"device_row": r, "device_col": c, "conductance_siemens": float(np.nanmean(g)),
-                    "read_noise_cv": coefficient_of_variation(g)})
+        out.append({"device_row": r, "device_col": c, "conductance_siemens": mean_figure(g, what="reads"),
+                    "read_noise_cv": cv_figure(g, what="reads")})
     return out, {}
 
 
 def _retention(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     out = []
-    loss = float(_param(run, "loss_fraction", default=0.1))
+    loss = float(_param(run, "loss_fraction", 0.1))
     for (r, c), a in _per_device(run, "retention", ("time", "conductance"), "the retention figures"):
         def figs(a: dict = a) -> Row:
             res = m.retention(a["time"], a["conductance"], loss_fraction=loss)
-            return {"drift_nu": res.power.rate, "drift_log_siemens": res.log.rate,
-                    "drift_law": res.best, "time_to_10pct_loss_s": res.time_to_loss_s}
+            return {"drift_nu": res.drift_nu, "drift_log_siemens": res.drift_log_s,
+                    "drift_law": res.best, "time_to_10pct_loss_s": res.time_to_loss}
         out.append({"device_row": r, "device_col": c, **_attempt(notes, f"retention r{r}c{c}", figs)})
     return out, {}
 
 
 def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("endurance", ("cycle", "window"), purpose="the endurance figures")
-    min_window = float(_param(run, "min_window", default=DEFAULT_MIN_WINDOW))
+    min_window = float(_param(run, "min_window", DEFAULT_MIN_WINDOW))
+    confirm = int(_param(run, "confirm", 1))  # records in a row below the window that make a failure
 
     def figs() -> Row:
         if len(a["cycle"]) == 0:
             raise AnalysisError("the endurance stream is empty")
-        e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window)
+        e = m.cycles_to_failure(a["cycle"], a["window"], min_window=min_window, consecutive=confirm)
         return {"cycles_to_failure": e.cycles_to_failure, "cycles_tested": e.cycles_tested,
                 "endurance_failed": int(e.failed), "initial_window": e.initial_window,
                 "final_window": e.final_window}
@@ -293,7 +325,7 @@ def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 def _relaxation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("decay", ("time", "conductance"), purpose="the relaxation time constant")
     figs = _attempt(notes, "relaxation", lambda: {
-        "relaxation_tau_s": m.decay_time_constant(a["time"], a["conductance"]).tau})
+        "relaxation_tau_s": as_figure(m.decay_time_constant(a["time"], a["conductance"]), "the relaxation fit")})
     return _one(run, figs), {}
 
 
@@ -306,14 +338,15 @@ def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 
         def photo() -> Row:
             fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-            return {"photo_exponent": fit.exponent, "photo_prefactor_siemens": fit.prefactor}
+            return {"photo_exponent": as_figure(fit, "the photo-response fit")}
         figs.update(_attempt(notes, "photo-response", photo))
     if "optical" in run.streams:
         o = run.arrays("optical", ("power", "conductance", "time"))
 
         def times() -> Row:
             tc = m.rise_decay_time_constants(o["time"], o["conductance"], o["power"])
-            return {"rise_tau_s": tc.rise_s, "decay_tau_s": tc.decay_s}
+            return {"rise_tau_s": as_figure(tc.rise_s, "the rise fit"),
+                    "decay_tau_s": as_figure(tc.decay_s, "the decay fit")}
         figs.update(_attempt(notes, "rise/decay", times))
     return _one(run, figs), {}
 
@@ -322,8 +355,16 @@ def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("coincidence", ("delay", "delta"), purpose="the three-factor figures")
 
     def figs() -> Row:
-        r = m.three_factor(a["delay"], a["delta"])
-        return {"eligibility_tau_s": r.eligibility_s, "gating_ratio": r.gating_ratio}
+        d, y = np.asarray(a["delay"], float), np.asarray(a["delta"], float)
+        lit = np.isfinite(d)
+        if not lit.any() or lit.all():
+            raise AnalysisError("the gating ratio needs trials both with light (a delay) and without (NaN delay)")
+        coincident = lit & (d == np.min(d[lit]))
+        try:
+            tau = m.eligibility_time_constant(d, y).tau_figure
+        except ValueError as exc:
+            tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
+        return {"eligibility_tau_s": tau, "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
     return _one(run, _attempt(notes, "three-factor", figs)), {}
 
 
@@ -343,6 +384,13 @@ def _vmm(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
         w = run.arrays("weights", ("target", "programmed"))
         out.update(_attempt(notes, "VMM weights", lambda: {
             "vmm_weight_error": m.weight_error(w["programmed"], w["target"])}))
+
+        def intended() -> Row:
+            x = run.arrays("vmm", ("inputs",))["inputs"]
+            e = m.vmm_errors(a["measured"], m.intended_outputs(x, w["target"]))
+            return {"vmm_rmse_intended_a": e.rmse_a, "vmm_nrmse_intended": e.nrmse,
+                    "vmm_bias_intended_a": e.mean_error_a, "vmm_gain_intended": e.gain}
+        out.update(_attempt(notes, "VMM against the intended weights", intended))
     return _chip_row(out), {}
 
 
@@ -352,7 +400,8 @@ def _xor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     def figs() -> Row:
         if len(a["output"]) == 0:
             raise AnalysisError("the truth table is empty")
-        return {"xor_accuracy": float(np.mean(a["output"] == a["expected"]))}
+        right = int(np.sum(np.asarray(a["output"]) == np.asarray(a["expected"])))
+        return {"xor_accuracy": m.fraction_figure(right, len(a["output"]))}
     out = _attempt(notes, "XOR", figs)
     return (_one(run, out) if run.device else _chip_row(out)), {}
 
@@ -477,67 +526,133 @@ def device_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-_NO_D2D = ("switching_cycles", "levels_programmed", "cycles_tested", "distinguishable_levels")
+_NO_D2D = ("switching_cycles", "levels_programmed", "cycles_tested", "distinguishable_levels",
+           "distinguishable_levels_relaxed", "levels_relax_s")
 """Counts, not device properties: no device-to-device CV (nor for figures that are CVs)."""
+
+FRACTIONS = ("write_verify_success", "xor_accuracy")
+"""Fractions of trials: pooled over devices (Wilson interval), no device-to-device CV."""
+
+_CHIP_LEVEL = ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain", "vmm_rmse_intended_a",
+               "vmm_nrmse_intended", "vmm_bias_intended_a", "vmm_gain_intended", "vmm_weight_error",
+               "xor_accuracy")
 
 
 @dataclass(frozen=True)
 class ChipFigure:
     figure: str
-    value: float
+    value: FigureOfMerit
     unit: str
     n: int
     definition: str
 
 
+def _figures_of(column: pd.Series) -> list[FigureOfMerit]:
+    return [v for v in column.tolist() if is_figure(v)]
+
+
+def _over_devices(name: str, figs: list[FigureOfMerit], what: str) -> list[ChipFigure]:
+    """The central value over devices (median from 6 devices, mean below) and the d2d CV."""
+    unit, meaning = FIGURES[name]
+    values = np.array([f.value for f in figs if f.determined])
+    bounds = [f for f in figs if f.quality == "lower bound"]
+    undetermined = len(figs) - len(values) - len(bounds)
+    tail = []
+    if bounds:
+        tail.append(f"{len(bounds)} lower bounds left out")
+    if undetermined:
+        tail.append(f"{undetermined} not determined")
+    note = f" ({'; '.join(tail)})" if tail else ""
+    out = []
+    if values.size == 0:
+        if bounds and len(bounds) == len(figs):
+            fig = FigureOfMerit.at_least(min(b.value for b in bounds), len(bounds),
+                                         "not reached within the measurement on any device")
+        else:
+            reasons = sorted({f.reason for f in figs if f.reason})
+            fig = FigureOfMerit.not_determined(f"no {what} determined it: " + "; ".join(reasons)[:200]
+                                               if reasons else f"no {what} determined it", len(figs))
+        return [ChipFigure(f"{name} median", fig, unit, len(figs), f"over {what}s of: {meaning}")]
+    if name in FRACTIONS:  # pool the trials: a fraction over all devices, Wilson interval
+        trials = [f.n for f in figs if f.determined]
+        successes = sum(round(f.value * f.n) for f in figs if f.determined)
+        out.append(ChipFigure(f"{name} pooled", m.fraction_figure(int(successes), int(sum(trials))), unit,
+                              int(sum(trials)), f"pooled over {what}s of: {meaning}{note}"))
+        return out
+    central = median_figure(values, what=f"{what}s") if values.size >= 6 else mean_figure(values, what=f"{what}s")
+    kind = "median" if values.size >= 6 else "mean"
+    out.append(ChipFigure(f"{name} {kind}", central, unit, int(values.size),
+                          f"{kind} over {what}s of: {meaning}{note}"))
+    if name not in _NO_D2D and not name.endswith("_cv") and what == "device":
+        out.append(ChipFigure(f"{name} d2d_cv", cv_figure(values, what="devices"), "", int(values.size),
+                              f"device-to-device CV of: {meaning}{note}"))
+    return out
+
+
+def _pooled_levels(summaries: Iterable[RunSummary], confidence: float) -> list[ChipFigure]:
+    """Distinguishable levels pooling every write-verify run by level number, right after
+    verify and after each relaxation delay the runs used."""
+    levels = [s.samples for s in summaries if "level_final_siemens" in s.samples]
+    if not levels:
+        return []
+    lv = np.concatenate([x["level"] for x in levels])
+    out = []
+    final = np.concatenate([x["level_final_siemens"] for x in levels])
+    n = m.distinguishable_levels(final, lv, confidence=confidence)
+    out.append(ChipFigure("distinguishable levels at t = 0 (pooled)", n, "", int(np.unique(lv).size),
+                          f"levels whose {confidence:.0%} intervals do not overlap, read right after "
+                          "verify, pooling every write-verify run by level number"))
+    relaxed = np.concatenate([x.get("level_relaxed_siemens", np.full(len(x["level"]), np.nan)) for x in levels])
+    delay = np.concatenate([x.get("level_relax_s", np.full(len(x["level"]), np.nan)) for x in levels])
+    for d in np.unique(delay[np.isfinite(relaxed) & np.isfinite(delay)]):
+        sel = (delay == d) & np.isfinite(relaxed)
+        n = m.distinguishable_levels(relaxed[sel], lv[sel], confidence=confidence)
+        out.append(ChipFigure(f"distinguishable levels after {plots_time(d)} (pooled)", n, "",
+                              int(np.unique(lv[sel]).size),
+                              f"levels whose {confidence:.0%} intervals do not overlap, re-read {d:g} s "
+                              "after programming, pooling write-verify runs by level number"))
+    return out
+
+
+def plots_time(seconds: float) -> str:
+    """``90 s``, ``15 min``, ``2 h``, ``1.5 day``: a delay in the unit a reader thinks in."""
+    for unit, size in (("day", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
 def chip_table(runs: pd.DataFrame, devices: pd.DataFrame, summaries: Iterable[RunSummary] = (),
                *, confidence: float = 0.99) -> pd.DataFrame:
-    """Figures over the chip: for each per-device figure its median and device-to-device CV;
-    forming yield; distinguishable levels pooled over write-verify runs; chip-level runs."""
+    """Figures over the chip, each a FigureOfMerit: per-device figures' median (mean below 6
+    devices) with its interval and their device-to-device CV; forming yield and endurance survival
+    (Wilson intervals); distinguishable levels pooled over write-verify runs; chip-level runs.
+
+    ``confidence`` is that of the level intervals whose overlap decides distinguishability."""
     out: list[ChipFigure] = []
-    numeric = [c for c in FIGURES if c in devices.columns and pd.api.types.is_numeric_dtype(devices[c])]
-    for name in numeric:
-        if name in ("formed", "endurance_failed"):
+    for name in FIGURES:
+        if name not in devices.columns or name in _CHIP_LEVEL:
             continue
-        values = devices[name].to_numpy(dtype=float, na_value=np.nan)
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            continue
-        unit, meaning = FIGURES[name]
-        out.append(ChipFigure(f"{name} median", float(np.median(finite)), unit, int(finite.size),
-                              f"median over devices of: {meaning}"))
-        if finite.size >= 2 and name not in _NO_D2D and not name.endswith("_cv"):
-            out.append(ChipFigure(f"{name} d2d_cv", coefficient_of_variation(finite), "",
-                                  int(finite.size), f"device-to-device CV of: {meaning}"))
-    if "formed" in devices.columns:
-        formed = devices["formed"].dropna().to_numpy(dtype=float)
-        if formed.size:
-            out.append(ChipFigure("forming yield", m.forming_yield(formed), "", int(formed.size),
-                                  "fraction of devices tried that formed"))
-    if "endurance_failed" in devices.columns:
-        failed = devices["endurance_failed"].dropna().to_numpy(dtype=float)
-        if failed.size:
-            out.append(ChipFigure("endurance survival", float(1 - failed.mean()), "", int(failed.size),
-                                  "fraction of cycled devices whose window never closed"))
-    levels = [s.samples for s in summaries if "level_final_siemens" in s.samples]
-    if levels:
-        lv = np.concatenate([x["level"] for x in levels])
-        f = np.concatenate([x["level_final_siemens"] for x in levels])
-        try:
-            n = m.distinguishable_levels(f, lv, confidence=confidence)
-            out.append(ChipFigure("distinguishable levels (pooled)", float(n), "", int(np.unique(lv).size),
-                                  f"levels whose {confidence:.0%} intervals do not overlap, pooling "
-                                  "every write-verify run by level number"))
-        except ValueError:
-            pass  # one sample per level in the whole campaign: nothing to pool
+        figs = _figures_of(devices[name])
+        if figs:
+            out += _over_devices(name, figs, "device")
+    for flag, label, definition, invert in (
+            ("formed", "forming yield", "fraction of devices tried that formed", False),
+            ("endurance_failed", "endurance survival", "fraction of cycled devices whose window never closed", True)):
+        if flag in devices.columns:
+            values = devices[flag].dropna().to_numpy(dtype=float)
+            if values.size:
+                k = int((1 - values).sum()) if invert else int(values.sum())
+                out.append(ChipFigure(label, m.fraction_figure(k, int(values.size)), "", int(values.size),
+                                      definition))
+    out += _pooled_levels(list(summaries), confidence)
     chip_rows = runs[runs["device_row"].isna()] if not runs.empty else runs
-    for name in ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
-                 "vmm_weight_error", "xor_accuracy"):
+    for name in _CHIP_LEVEL:
         if name in chip_rows.columns:
-            values = chip_rows[name].to_numpy(dtype=float, na_value=np.nan)
-            finite = values[np.isfinite(values)]
-            if finite.size:
+            figs = _figures_of(chip_rows[name])
+            if len(figs) == 1:
                 unit, meaning = FIGURES[name]
-                out.append(ChipFigure(name, float(np.median(finite)), unit, int(finite.size),
-                                      f"median over runs of: {meaning}"))
+                out.append(ChipFigure(name, figs[0], unit, figs[0].n, meaning))
+            elif figs:
+                out += _over_devices(name, figs, "run")
     return pd.DataFrame([vars(f) for f in out], columns=["figure", "value", "unit", "n", "definition"])

@@ -1,12 +1,24 @@
-"""Figures of merit: documented functions that take numpy arrays and return numbers.
+"""Figures of merit: documented functions that take numpy arrays and return
+:class:`~memlab.analysis.metrics.fom.FigureOfMerit` values (value, interval, points, quality,
+or "not determined" with the reason).
 
 One module per kind of measurement; each module's docstring states its definitions.
 """
 
 from memlab.analysis.fitting import coefficient_of_variation
+from memlab.analysis.metrics.fom import (
+    CONFIDENCE,
+    MAX_EXTRAPOLATION,
+    FigureOfMerit,
+    cv_figure,
+    fraction_figure,
+    mean_figure,
+    median_figure,
+)
 from memlab.analysis.metrics.endurance import EnduranceResult, cycles_to_failure, window_vs_cycle
 from memlab.analysis.metrics.forming import FormingPoint, forming_point, forming_yield
 from memlab.analysis.metrics.iv import (
+    SWITCH_METHODS,
     IVSummary,
     iv_summary,
     on_off_ratio,
@@ -49,10 +61,12 @@ from memlab.analysis.metrics.retention import (
     fit_power_law_drift,
     retention,
 )
-from memlab.analysis.metrics.vmm import VmmErrors, vmm_errors, weight_error
+from memlab.analysis.metrics.vmm import VmmErrors, intended_outputs, vmm_errors, weight_error
 
 __all__ = [
     "coefficient_of_variation",
+    "CONFIDENCE", "MAX_EXTRAPOLATION", "FigureOfMerit", "cv_figure", "fraction_figure", "mean_figure",
+    "median_figure", "SWITCH_METHODS",
     "EnduranceResult", "cycles_to_failure", "window_vs_cycle",
     "FormingPoint", "forming_point", "forming_yield",
     "IVSummary", "iv_summary", "on_off_ratio", "resistance_states", "set_reset_voltages",
@@ -64,5 +78,5 @@ __all__ = [
     "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",
     "write_verify_success_rate",
     "DriftFit", "RetentionResult", "fit_log_drift", "fit_power_law_drift", "retention",
-    "VmmErrors", "vmm_errors", "weight_error",
+    "VmmErrors", "vmm_errors", "weight_error", "intended_outputs",
 ]

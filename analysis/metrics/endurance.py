@@ -3,7 +3,9 @@
 The window of a recorded cycle is Gset / Greset. A device **fails** at the first recorded cycle
 from which its window stays below ``min_window`` for ``consecutive`` records in a row (one noisy
 record does not end a device's life when ``consecutive`` > 1). Endurance runs usually record
-log-spaced cycles, so the failure cycle is known to within the recording interval.
+log-spaced cycles, so the failure cycle is known to within the recording interval: its interval
+runs from the last working record to the first failing one. A device that never failed has the
+lower bound "> last cycle (not reached)".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab.analysis.fitting import as_1d, same_length
+from memlab.analysis.metrics.fom import FigureOfMerit, median_figure
 
 __all__ = ["EnduranceResult", "cycles_to_failure", "window_vs_cycle"]
 
@@ -21,13 +24,14 @@ __all__ = ["EnduranceResult", "cycles_to_failure", "window_vs_cycle"]
 @dataclass(frozen=True)
 class EnduranceResult:
     failed: bool
-    cycles_to_failure: float
-    """First failing cycle, or NaN when the device survived every recorded cycle."""
+    cycles_to_failure: FigureOfMerit
+    """First failing recorded cycle, with the interval (last working record, first failing one];
+    a lower bound (the last recorded cycle) when the device survived every record."""
     cycles_tested: float
     """Highest recorded cycle."""
-    initial_window: float
+    initial_window: FigureOfMerit
     """Median window of the first tenth of the records."""
-    final_window: float
+    final_window: FigureOfMerit
     """Median window of the last tenth of the records."""
 
 
@@ -53,10 +57,15 @@ def cycles_to_failure(cycle: object, window: object, *, min_window: float = 2.0,
     run = np.convolve(below.astype(int), np.ones(consecutive, dtype=int), "valid")
     hits = np.flatnonzero(run == consecutive)
     tenth = max(1, len(w) // 10)
-    first, last = float(np.nanmedian(w[:tenth])), float(np.nanmedian(w[-tenth:]))
+    first = median_figure(w[:max(tenth, 2)], what="records")
+    last = median_figure(w[-max(tenth, 2):], what="records")
     if hits.size:
-        return EnduranceResult(True, float(c[hits[0]]), float(c[-1]), first, last)
-    return EnduranceResult(False, math.nan, float(c[-1]), first, last)
+        k = int(hits[0])
+        before = float(c[k - 1]) if k > 0 else 0.0
+        return EnduranceResult(True, FigureOfMerit.from_interval(float(c[k]), before, float(c[k]), len(c)),
+                               float(c[-1]), first, last)
+    return EnduranceResult(False, FigureOfMerit.at_least(float(c[-1]), len(c), "no failure within the cycles tested"),
+                           float(c[-1]), first, last)
 
 
 def window_vs_cycle(cycle: object, window: object, *, points_per_decade: int = 10

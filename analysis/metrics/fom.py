@@ -28,7 +28,7 @@ import numpy as np
 __all__ = [
     "CONFIDENCE", "MAX_EXTRAPOLATION", "OK", "EXTRAPOLATED", "LOWER_BOUND", "NOT_DETERMINED",
     "FigureOfMerit", "t_quantile", "mean_figure", "median_figure", "fraction_figure", "cv_figure",
-    "bootstrap_interval", "is_figure", "format_number",
+    "bootstrap_interval", "is_figure", "format_number", "ratio_of_means_figure",
 ]
 
 CONFIDENCE = 0.95
@@ -51,7 +51,7 @@ def format_number(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FigureOfMerit:
     """A figure of merit with its uncertainty; see the module docstring."""
 
@@ -69,6 +69,19 @@ class FigureOfMerit:
             raise ValueError(f"quality={self.quality!r}: allowed {QUALITIES}")
         if self.quality == NOT_DETERMINED and not self.reason:
             raise ValueError("a figure that is not determined needs a reason")
+
+    def _key(self) -> tuple:
+        return (self.value, self.low, self.high, self.n, self.quality, self.reason, self.stderr, self.confidence)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal fields, NaN equal to NaN (a figure read back from a file equals itself)."""
+        if not isinstance(other, FigureOfMerit):
+            return NotImplemented
+        return all(a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+                   for a, b in zip(self._key(), other._key()))
+
+    def __hash__(self) -> int:
+        return hash(tuple("nan" if isinstance(x, float) and math.isnan(x) else x for x in self._key()))
 
     # -- constructors ---------------------------------------------------------------------
     @classmethod
@@ -127,8 +140,13 @@ class FigureOfMerit:
         if self.quality == LOWER_BOUND:
             return f"> {format_number(self.value, digits)}{u} ({self.reason})"
         lo, hi = self.value - self.low, self.high - self.value
-        if lo == 0 and hi == 0:
-            core = f"{format_number(self.value, digits)}{u} (exact)"
+        width = max(lo, hi)
+        if width > 0 and self.value != 0 and math.isfinite(width):
+            # enough digits that the interval's ends differ in print
+            digits = max(digits, min(8, int(math.ceil(math.log10(abs(self.value) / width))) + 2))
+        if lo == 0 and hi == 0:  # every resample agreed: say so, not "exact"
+            v = format_number(self.value, digits)
+            core = f"{v}{u} ({self.confidence:.0%} CI {v} to {v})"
         elif max(lo, hi) <= 1.2 * min(lo, hi):
             core = f"{format_number(self.value, digits)} ± {format_number((lo + hi) / 2, 2)}{u}"
         else:
@@ -239,10 +257,36 @@ def bootstrap_interval(values: object, statistic: Callable[[np.ndarray], float],
     return float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a))
 
 
+def ratio_of_means_figure(numerator: object, denominator: object, *, confidence: float = CONFIDENCE,
+                          resamples: int = 500, seed: int = 0) -> FigureOfMerit:
+    """mean(|numerator|) / mean(|denominator|) with a percentile bootstrap resampling each group."""
+    a, b = np.abs(_finite(numerator)), np.abs(_finite(denominator))
+    if a.size < 2 or b.size < 2:
+        return FigureOfMerit.not_determined(f"too few points ({a.size} and {b.size} trials, at least 2 each "
+                                            "needed)", a.size + b.size)
+    if b.mean() == 0:
+        return FigureOfMerit.not_determined("the denominator is zero within the data", a.size + b.size)
+    rng = np.random.default_rng(seed)
+    num = a[rng.integers(0, a.size, (resamples, a.size))].mean(axis=1)
+    den = b[rng.integers(0, b.size, (resamples, b.size))].mean(axis=1)
+    with np.errstate(divide="ignore"):
+        ratios = num / den
+    ratios = ratios[np.isfinite(ratios)]
+    value = float(a.mean() / b.mean())
+    if ratios.size < resamples * 0.9:
+        return FigureOfMerit.not_determined("data within noise (the denominator's interval reaches 0)",
+                                            a.size + b.size)
+    q = (1 - confidence) / 2
+    lo, hi = np.quantile(ratios, [q, 1 - q])
+    return FigureOfMerit.from_interval(value, min(lo, value), max(hi, value), a.size + b.size,
+                                       confidence=confidence)
+
+
 def cv_figure(values: object, *, confidence: float = CONFIDENCE, min_n: int = 3,
-              what: str = "values") -> FigureOfMerit:
+              what: str = "values", resolution: float = 0.0) -> FigureOfMerit:
     """Coefficient of variation std/|mean| with an interval from the chi-square law of the sample
-    variance (McKay's approximation; normal data), which a bootstrap of few points would understate."""
+    variance (normal data), which a bootstrap of few points would understate. ``resolution``:
+    the values' quantisation step (the interval's upper end is never below half of it over the mean)."""
     x = _finite(values)
     n = x.size
     if n < min_n:
@@ -261,6 +305,8 @@ def cv_figure(values: object, *, confidence: float = CONFIDENCE, min_n: int = 3,
     hi_q, lo_q = chi2(z), chi2(-z)
     low = cv * math.sqrt(dof / hi_q)
     high = cv * math.sqrt(dof / lo_q) if lo_q > 0 else math.inf
+    # values quantised by ``resolution`` (a voltage step) hide a spread below it
+    high = max(high, resolution / (2.0 * abs(mean)))
     if not math.isfinite(high):
         return FigureOfMerit.not_determined(f"too few points ({n} {what}) for an upper bound", n)
     return FigureOfMerit.from_interval(cv, low, high, n, confidence=confidence)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memlab.analysis.fitting import as_1d, same_length
+from memlab.analysis.metrics.fom import FigureOfMerit, fraction_figure
 
 __all__ = ["FormingPoint", "forming_point", "forming_yield"]
 
@@ -24,6 +25,9 @@ class FormingPoint:
     formed: bool
     voltage_v: float
     """Voltage of the step that formed the device (NaN if it did not form)."""
+    voltage: FigureOfMerit
+    """The forming voltage with its interval (previous step, this step]: the device formed
+    somewhere on that step; a lower bound (the largest |V| applied) when it did not form."""
     current_a: float
     """Current read after that step (NaN if it did not form)."""
     step: int
@@ -65,16 +69,20 @@ def forming_point(voltage_v: object, current_a: object, resistance_ohm: object, 
             if drops[j] >= min_drop:
                 k = j + 1
     if k < 0:
-        return FormingPoint(False, math.nan, math.nan, -1, last)
-    return FormingPoint(True, float(v[k]), float(i[k]), k, last)
+        top = float(v[np.argmax(np.abs(v))])
+        return FormingPoint(False, math.nan, FigureOfMerit.at_least(top, len(v), "did not form within the ramp"),
+                            math.nan, -1, last)
+    prev = float(v[k - 1]) if k > 0 and abs(v[k - 1]) < abs(v[k]) else 0.0
+    return FormingPoint(True, float(v[k]), FigureOfMerit.from_interval(float(v[k]), prev, float(v[k]), len(v)),
+                        float(i[k]), k, last)
 
 
-def forming_yield(formed: object) -> float:
-    """Fraction of devices formed (``formed``: one 0/1 or bool per device tried)."""
+def forming_yield(formed: object) -> FigureOfMerit:
+    """Fraction of devices formed (``formed``: one 0/1 or bool per device tried), Wilson interval."""
     f = np.asarray(formed)
     if f.ndim != 1 or f.size == 0:
         raise ValueError(f"formed: expected a non-empty 1-D array of 0/1, got shape {f.shape}")
     values = set(np.unique(f.astype(float)).tolist())
     if not values <= {0.0, 1.0}:
         raise ValueError(f"formed: values {sorted(values)} found; allowed 0/1 or True/False")
-    return float(np.mean(f.astype(float)))
+    return fraction_figure(int(f.astype(float).sum()), int(f.size))

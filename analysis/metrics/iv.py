@@ -11,8 +11,9 @@ Definitions (the same for every device and every run):
   in chord conductance ``ln|I/V|``; ``"derivative"`` the extremum of d|I|/d|V| (largest for SET,
   most negative for RESET); ``"threshold"`` the first point whose chord conductance crosses
   ``threshold_s``; ``"peak"`` the |I| maximum (the onset of a gradual RESET; the default for
-  RESET). A point at the lobe's apex is the sweep limit, not a switching event: that cycle has
-  no value. Voltages keep their sign.
+  RESET). Whichever the method, the event lies within one voltage step; the value is that step's
+  midpoint (so half a step is the resolution). An event at the lobe's apex is the sweep limit,
+  not a switching event: that cycle has no value. Voltages keep their sign.
 - A lobe that did not switch has no SET/RESET voltage (NaN): its conductance after the lobe must
   differ from that before by at least ``min_ratio``, both taken at the same small |V| (the
   smallest |V| both its rising and falling parts reach).
@@ -121,7 +122,8 @@ SWITCH_METHODS = ("jump", "derivative", "threshold", "peak")
 
 def _switch_index(v: np.ndarray, i: np.ndarray, rise: np.ndarray, towards: int, method: str,
                   threshold_s: float) -> int:
-    """Index into ``rise`` of the switching point; -1 when none."""
+    """Index into ``rise`` of the first point after the switching event (the event lies between
+    it and the point before); -1 when none."""
     g = np.abs(i[rise] / v[rise])
     if method == "jump":
         steps = np.diff(np.log(g))
@@ -132,7 +134,7 @@ def _switch_index(v: np.ndarray, i: np.ndarray, rise: np.ndarray, towards: int, 
         di = np.where(np.isfinite(di), di, 0.0)
         return int(np.argmax(di) if towards > 0 else np.argmin(di)) + 1
     if method == "peak":
-        return int(np.argmax(np.abs(i[rise])))
+        return int(np.argmax(np.abs(i[rise]))) + 1
     crossed = np.flatnonzero(g >= threshold_s if towards > 0 else g <= threshold_s)
     return int(crossed[0]) if crossed.size else -1
 
@@ -183,8 +185,9 @@ def set_reset_voltages(voltage_v: object, current_a: object, cycle: object | Non
                     v_ref = max(float(np.min(np.abs(cv[rise]))), float(np.min(np.abs(cv[fall]))))
                     thr = math.sqrt(_conductance_at(cv, ci, rise, v_ref) * _conductance_at(cv, ci, fall, v_ref))
                 k = _switch_index(cv, ci, rise, 1 if polarity == sign else -1, method, thr)
-                at_limit = k < 0 or k >= len(rise) - 1  # the apex: the sweep limit, not an event
-                out.append(math.nan if at_limit else float(cv[rise[k]]))
+                at_limit = k < 1 or k >= len(rise) - 1  # at the apex: the sweep limit, not an event
+                # the event happened within the step from point k - 1 to k: its midpoint
+                out.append(math.nan if at_limit else float(cv[rise[k - 1]] + cv[rise[k]]) / 2.0)
     return np.asarray(sets), np.asarray(resets)
 
 
@@ -280,8 +283,9 @@ def _summary(sets: np.ndarray, resets: np.ndarray, hrs: np.ndarray, lrs: np.ndar
         hrs_ohm=_per_cycle_figure(hrs, skip, 0.0, "HRS read", confidence),
         lrs_ohm=_per_cycle_figure(lrs, skip, 0.0, "LRS read", confidence),
         on_off_ratio=_per_cycle_figure(ratio, skip, 0.0, "HRS/LRS", confidence),
-        set_voltage_cv=cv_figure(sets[skip:], confidence=confidence, what="SET voltages"),
-        reset_voltage_cv=cv_figure(resets[skip:], confidence=confidence, what="RESET voltages"),
+        set_voltage_cv=cv_figure(sets[skip:], confidence=confidence, what="SET voltages", resolution=resolution),
+        reset_voltage_cv=cv_figure(resets[skip:], confidence=confidence, what="RESET voltages",
+                                   resolution=resolution),
         hrs_cv=cv_figure(hrs[skip:], confidence=confidence, what="HRS reads"),
         lrs_cv=cv_figure(lrs[skip:], confidence=confidence, what="LRS reads"),
         switching_fraction=fraction_figure(int(np.sum(switched[skip:])), used, confidence=confidence),

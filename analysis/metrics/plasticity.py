@@ -38,15 +38,16 @@ reads).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from memlab.analysis.fitting import ExpFit, as_1d, coefficient_of_variation, fit_exponential, same_length
+from memlab.analysis.fitting import ExpFit, as_1d, fit_exponential, same_length
+from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, mean_figure, t_quantile
 
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
-    "dynamic_range", "asymmetry", "step_noise", "potentiation_depression",
+    "dynamic_range", "asymmetry", "step_noise", "potentiation_depression", "step_law_fraction",
 ]
 
 
@@ -147,22 +148,21 @@ def fit_branch(pulses: object, conductance_s: object, polarity: int) -> BranchFi
     return _from_exp(fit, polarity, pmax)
 
 
-def dynamic_range(conductance_s: object, repeat: object | None = None) -> float:
-    """Gmax / Gmin: median over repeats of each repeat's highest and lowest conductance."""
+def dynamic_range(conductance_s: object, repeat: object | None = None) -> FigureOfMerit:
+    """Gmax / Gmin of the reads: each repeat's highest over lowest conductance, the mean over
+    repeats with its Student-t interval (not determined below two repeats: no spread)."""
     g = as_1d("conductance_s", conductance_s, min_size=2)
     r = np.zeros(len(g)) if repeat is None else as_1d("repeat", repeat, min_size=2)
     same_length(conductance_s=g, repeat=r)
-    highs, lows = [], []
+    ratios = []
     for label in np.unique(r):
         x = g[(r == label) & np.isfinite(g)]
         if x.size:
-            highs.append(x.max())
-            lows.append(x.min())
-    g_min = float(np.median(lows))
-    if not g_min > 0:
-        raise ValueError(f"conductance_s: lowest conductance {g_min!r} S is not positive; "
-                         "no Gmax/Gmin ratio")
-    return float(np.median(highs)) / g_min
+            if not x.min() > 0:
+                raise ValueError(f"conductance_s: lowest conductance {x.min()!r} S is not positive; "
+                                 "no Gmax/Gmin ratio")
+            ratios.append(x.max() / x.min())
+    return mean_figure(ratios, what="repeats")
 
 
 def _normalised_curve(a_normalised: float, x: np.ndarray) -> np.ndarray:
@@ -210,15 +210,22 @@ def step_noise(branches: list[Branch], fits: dict[int, BranchFit]) -> tuple[floa
 
 @dataclass(frozen=True)
 class PlasticityResult:
-    dynamic_range: float
+    dynamic_range: FigureOfMerit
+    """Model Gmax / Gmin of the potentiation branch (end over start)."""
     potentiation: BranchFit | None
     depression: BranchFit | None
-    asymmetry: float
-    step_noise_range: float
+    nonlinearity_potentiation: FigureOfMerit
+    nonlinearity_depression: FigureOfMerit
+    a_norm_potentiation: FigureOfMerit
+    a_norm_depression: FigureOfMerit
+    step_fraction_potentiation: FigureOfMerit
+    step_fraction_depression: FigureOfMerit
+    asymmetry: FigureOfMerit
+    step_noise_range: FigureOfMerit
     step_noise_step: float
     repeats: int
-    nonlinearity_cv_potentiation: float
-    nonlinearity_cv_depression: float
+    nonlinearity_cv_potentiation: FigureOfMerit
+    nonlinearity_cv_depression: FigureOfMerit
     """Cycle-to-cycle CV of the per-repeat nonlinearity label of each branch."""
 
 
@@ -233,12 +240,71 @@ def _median_fit(fits: list[BranchFit]) -> BranchFit:
                      sum(f.linear for f in fits) * 2 > len(fits))
 
 
-def potentiation_depression(repeat: object, polarity: object, conductance_s: object) -> PlasticityResult:
+def step_law_fraction(branches: list[Branch], polarity: int) -> tuple[float, float, int]:
+    """(a, standard error, steps) of the soft-bounds step law ``dG = a (bound - G)`` fitted as the
+    straight line ``dG = alpha + beta G`` (beta = -a) over every step of the branches of one polarity.
+
+    Each step's noise is independent (the chip's and a real device's cycle-to-cycle step noise),
+    unlike the deviations of the conductance curve from its fit, which accumulate along the
+    branch; so this regression's (heteroscedasticity-robust) standard error is the honest
+    uncertainty of the step fraction."""
+    xs, ys = [], []
+    for br in branches:
+        if br.polarity == polarity and len(br.conductance_s) >= 2:
+            xs.append(br.conductance_s[:-1])
+            ys.append(np.diff(br.conductance_s))
+    if not xs:
+        return math.nan, math.nan, 0
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    if n < 4 or np.ptp(x) == 0:
+        return math.nan, math.nan, n
+    design = np.column_stack((np.ones(n), x))
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    bread = np.linalg.inv(design.T @ design)
+    meat = design.T @ (design * (resid ** 2)[:, None]) * n / (n - 2)  # HC1
+    cov = bread @ meat @ bread
+    return float(-coef[1]), float(math.sqrt(max(cov[1, 1], 0.0))), n
+
+
+def _transform(fig: FigureOfMerit, fn: object) -> FigureOfMerit:
+    """A monotone function of a figure: value and interval ends mapped through it."""
+    if not fig.determined:
+        return fig
+    ends = sorted((fn(fig.low), fn(fig.high)))
+    return FigureOfMerit.from_interval(fn(fig.value), ends[0], ends[1], fig.n, confidence=fig.confidence)
+
+
+def _noise_figure(branches: list[Branch], fits: dict[int, BranchFit], confidence: float) -> tuple[FigureOfMerit, float]:
+    sigma_range, sigma_step = step_noise(branches, fits)
+    n = sum(len(b.conductance_s) - 1 for b in branches if b.polarity in fits)
+    if not math.isfinite(sigma_range) or n < 3:
+        return FigureOfMerit.not_determined(f"too few steps ({n})", n), sigma_step
+    z = t_quantile(confidence)
+    dof = n - 1
+    # interval of a standard deviation: chi-square by Wilson-Hilferty
+    chi = [dof * (1 - 2 / (9 * dof) + q * math.sqrt(2 / (9 * dof))) ** 3 for q in (z, -z)]
+    return FigureOfMerit.from_interval(sigma_range, sigma_range * math.sqrt(dof / chi[0]),
+                                       sigma_range * math.sqrt(dof / chi[1]), n,
+                                       confidence=confidence), sigma_step
+
+
+def potentiation_depression(repeat: object, polarity: object, conductance_s: object, *,
+                            confidence: float = CONFIDENCE, samples: int = 400, seed: int = 0
+                            ) -> PlasticityResult:
     """All potentiation/depression figures from a ``pulses`` stream.
 
-    Each branch of each repeat is fitted on its own; the reported fit per polarity is the median
-    of the per-repeat parameters (robust to one odd repeat), and the spread of the per-repeat
-    labels is the cycle-to-cycle variability of the nonlinearity.
+    Each branch of each repeat is fitted on its own with NeuroSim's model; the reported fit per
+    polarity is the median of the per-repeat parameters (robust to one odd repeat), and the
+    spread of the per-repeat labels is the cycle-to-cycle variability of the nonlinearity.
+
+    The step fraction and its interval come from the step law (:func:`step_law_fraction`, whose
+    errors are independent); A, A / Pmax and the nonlinearity label follow from it (monotone
+    maps), the asymmetry by sampling both step fractions from their normal laws. A branch with
+    no curvature (its step fraction's interval reaches 0) has those figures not determined.
     """
     branches = split_branches(repeat, polarity, conductance_s)
     per: dict[int, list[BranchFit]] = {1: [], -1: []}
@@ -246,16 +312,62 @@ def potentiation_depression(repeat: object, polarity: object, conductance_s: obj
         if len(br.pulses) >= 4:
             per[br.polarity].append(fit_branch(br.pulses, br.conductance_s, br.polarity))
     fits = {pol: _median_fit(v) for pol, v in per.items() if v}
+    missing = FigureOfMerit.not_determined("no branch of at least 4 reads", 0)
+    step: dict[int, tuple[FigureOfMerit, float, float]] = {}
+    for pol in fits:
+        a, se, n = step_law_fraction(branches, pol)
+        fig = FigureOfMerit.from_stderr(a, se, n, dof=max(n - 2, 1), confidence=confidence)
+        if fig.determined and not (0 < fig.low and fig.high < 1):
+            fig = FigureOfMerit.not_determined("parameter at a bound (the step fraction's interval "
+                                               "reaches 0: no curvature within noise)", n)
+        elif fig.determined and not 0 < fig.value < 1:
+            fig = FigureOfMerit.not_determined("fit failed (step fraction outside 0..1)", n)
+        step[pol] = (fig, a, se)
+
+    def figures(pol: int) -> tuple[FigureOfMerit, FigureOfMerit, FigureOfMerit]:
+        if pol not in fits:
+            return missing, missing, missing
+        fig = step[pol][0]
+        pmax = fits[pol].pulses
+        big_a = _transform(fig, lambda a: -1.0 / math.log1p(-a))
+        return (fig, _transform(big_a, lambda x: x / pmax),
+                _transform(fig, lambda a: pol * pmax * -math.log1p(-a)))
+
+    (sf_up, an_up, nl_up), (sf_down, an_down, nl_down) = figures(1), figures(-1)
     up, down = fits.get(1), fits.get(-1)
-    noise = step_noise(branches, fits) if fits else (math.nan, math.nan)
+    if up and down and sf_up.determined and sf_down.determined:
+        rng = np.random.default_rng(seed)
+        draws_up = rng.normal(step[1][1], step[1][2], samples)
+        draws_down = rng.normal(step[-1][1], step[-1][2], samples)
+        ok = (draws_up > 0) & (draws_up < 1) & (draws_down > 0) & (draws_down < 1)
+
+        def asym(a_up: float, a_down: float) -> float:
+            return asymmetry(replace(up, a_normalised=-1.0 / math.log1p(-a_up) / up.pulses),
+                             replace(down, a_normalised=-1.0 / math.log1p(-a_down) / down.pulses))
+        value = asym(sf_up.value, sf_down.value)
+        spread = np.array([asym(u, d) for u, d in zip(draws_up[ok], draws_down[ok])])
+        q = (1 - confidence) / 2
+        lo, hi = np.quantile(spread, [q, 1 - q]) if spread.size else (math.nan, math.nan)
+        asym_fig = FigureOfMerit.from_interval(value, min(lo, value), max(hi, value), sf_up.n + sf_down.n,
+                                               confidence=confidence)
+    else:
+        asym_fig = FigureOfMerit.not_determined("needs the step fractions of both branches", 0)
+    if up and sf_up.determined:
+        # the window spanned by the potentiation branch: end over start of the fitted curve
+        def ratio(a: float) -> float:
+            fit = replace(up, a_pulses=-1.0 / math.log1p(-a))
+            return float(fit(fit.pulses) / fit.g_start_s) if fit.g_start_s > 0 else math.nan
+        dyn = _transform(sf_up, ratio)
+    else:
+        dyn = missing
+    noise, noise_step = _noise_figure(branches, fits, confidence) if fits else (missing, math.nan)
     return PlasticityResult(
-        dynamic_range=dynamic_range(conductance_s, repeat),
-        potentiation=up,
-        depression=down,
-        asymmetry=asymmetry(up, down) if up and down else math.nan,
-        step_noise_range=noise[0],
-        step_noise_step=noise[1],
+        dynamic_range=dyn, potentiation=up, depression=down,
+        nonlinearity_potentiation=nl_up, nonlinearity_depression=nl_down,
+        a_norm_potentiation=an_up, a_norm_depression=an_down,
+        step_fraction_potentiation=sf_up, step_fraction_depression=sf_down,
+        asymmetry=asym_fig, step_noise_range=noise, step_noise_step=noise_step,
         repeats=len(np.unique(np.asarray(repeat))),
-        nonlinearity_cv_potentiation=coefficient_of_variation([f.nonlinearity for f in per[1]]),
-        nonlinearity_cv_depression=coefficient_of_variation([f.nonlinearity for f in per[-1]]),
+        nonlinearity_cv_potentiation=cv_figure([f.nonlinearity for f in per[1]], what="repeats"),
+        nonlinearity_cv_depression=cv_figure([f.nonlinearity for f in per[-1]], what="repeats"),
     )

@@ -11,7 +11,8 @@ the smaller root-mean-square *relative* residual. Rates carry their least-square
 and Student-t 95 % interval.
 
 The **time to a 10 % loss** is where the better law falls to 90 % of its value at the first
-measured time; its interval follows from the rate's interval. It is
+measured time; its interval follows from the rate's interval, and spans both laws' intervals
+when their residuals are within :data:`LAW_AMBIGUITY` of each other. It is
 
 - not determined when fewer than :data:`MIN_READS` reads, when the reads scatter about the law by
   more than :data:`MAX_RELATIVE_SCATTER` (data within noise), or when the rate's interval includes
@@ -39,10 +40,13 @@ from memlab.analysis.metrics.fom import (
 )
 
 __all__ = ["DriftFit", "RetentionResult", "fit_power_law_drift", "fit_log_drift", "retention",
-           "MIN_READS", "MAX_RELATIVE_SCATTER"]
+           "MIN_READS", "MAX_RELATIVE_SCATTER", "LAW_AMBIGUITY"]
 
 MIN_READS = 4
 """Fewest reads a time to loss rests on."""
+LAW_AMBIGUITY = 1.1
+"""When the other drift law's relative residual is within this factor of the better one's, the
+time to loss's interval spans both laws (the data do not tell them apart)."""
 MAX_RELATIVE_SCATTER = 0.3
 """Relative scatter of the reads about the drift law above which the data are noise."""
 
@@ -209,4 +213,12 @@ def retention(time_s: object, conductance_s: object, *, loss_fraction: float = 0
                                            len(t))
     else:
         ttl = _time_to_loss(fit, rate, loss_fraction, t_first, t_last, noise_ok, len(t))
+        other = log if best == "power" else power
+        if other is not None and ttl.determined and other.rmse_relative <= LAW_AMBIGUITY * fit.rmse_relative:
+            # the data do not tell the laws apart: the interval spans both laws' intervals
+            alt = _time_to_loss(other, k if best == "power" else nu, loss_fraction, t_first, t_last, noise_ok,
+                                len(t))
+            if alt.determined:
+                ttl = FigureOfMerit.from_interval(ttl.value, min(ttl.low, alt.low), max(ttl.high, alt.high),
+                                                  ttl.n, confidence=ttl.confidence, quality=ttl.quality)
     return RetentionResult(power, log, best, loss_fraction, ttl, nu, k, t_first, t_last)

@@ -98,22 +98,34 @@ def iv_cycles(v_sets, v_resets, g_off=1e-6, g_on=1e-4, ohmic=True):
 def test_set_reset_voltages_and_resistance_states_of_abrupt_loops():
     v, i, c = iv_cycles([0.8, 0.9, 1.0], [-0.6, -0.7, -0.6])
     sets, resets = m.set_reset_voltages(v, i, c)
-    np.testing.assert_allclose(sets, [0.8, 0.9, 1.0])
-    np.testing.assert_allclose(resets, [-0.6, -0.7, -0.6])
+    # the midpoint of the step the device switched in (0.75..0.8 for a threshold of 0.8)
+    np.testing.assert_allclose(sets, [0.775, 0.875, 0.975])
+    # RESET at the current peak (the default): the step after the peak, where the current falls
+    np.testing.assert_allclose(resets, [-0.575, -0.675, -0.575])
+    for method in ("jump", "derivative", "threshold"):
+        s_m, r_m = m.set_reset_voltages(v, i, c, set_method=method, reset_method=method)
+        np.testing.assert_allclose(s_m, [0.775, 0.875, 0.975])
+        np.testing.assert_allclose(r_m, [-0.575, -0.675, -0.575])
+    with pytest.raises(ValueError, match="reset_method='limit'"):
+        m.set_reset_voltages(v, i, c, reset_method="limit")
     hrs, lrs = m.resistance_states(v, i, c, read_voltage_v=0.2)
     np.testing.assert_allclose(hrs, 1e6)
     np.testing.assert_allclose(lrs, 1e4)
     np.testing.assert_allclose(m.on_off_ratio(hrs, lrs), 100)
-    s = m.iv_summary(v, i, c, read_voltage_v=0.2)
-    assert s.cycles == 3 and s.set_voltage_v == pytest.approx(0.9) and s.on_off_ratio == pytest.approx(100)
-    assert s.set_voltage_cv == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1) / 0.9)
-    assert s.switching_fraction == 1.0
+    s = m.iv_summary(v, i, c, read_voltage_v=0.2, skip_cycles=0)
+    assert s.cycles == 3 and s.set_voltage_v.value == pytest.approx(0.875) and s.on_off_ratio.value == pytest.approx(100)
+    assert s.set_voltage_v.covers(0.9) and s.set_voltage_v.n == 3
+    assert s.set_voltage_cv.value == pytest.approx(np.std([0.8, 0.9, 1.0], ddof=1) / 0.875)
+    assert s.switching_fraction.value == 1.0
+    # the first cycle (as-formed) is left out by default
+    first_out = m.iv_summary(v, i, c, read_voltage_v=0.2)
+    assert first_out.cycles_used == 2 and first_out.set_voltage_v.value == pytest.approx(0.925)
 
 
 def test_nonlinear_read_iv_still_finds_the_jump_and_the_chord_resistance():
     v, i, c = iv_cycles([0.8], [-0.6], ohmic=False)  # I = G sinh(V), as the chip's read I-V
     sets, resets = m.set_reset_voltages(v, i, c)
-    assert sets[0] == pytest.approx(0.8) and resets[0] == pytest.approx(-0.6)
+    assert sets[0] == pytest.approx(0.775) and resets[0] == pytest.approx(-0.575)
     hrs, _ = m.resistance_states(v, i, c, read_voltage_v=0.2)
     assert hrs[0] == pytest.approx(0.2 / (1e-6 * math.sinh(0.2)), rel=2e-3)
 
@@ -127,7 +139,7 @@ def test_a_loop_that_does_not_switch_has_no_set_voltage():
 def test_set_at_negative_polarity():
     v, i, c = iv_cycles([0.8], [-0.6])
     sets, resets = m.set_reset_voltages(-v, -i, c, set_polarity=-1)
-    assert sets[0] == pytest.approx(-0.8) and resets[0] == pytest.approx(0.6)
+    assert sets[0] == pytest.approx(-0.775) and resets[0] == pytest.approx(0.575)
 
 
 def test_iv_bad_input_names_the_parameter():
@@ -145,9 +157,9 @@ def test_switching_summary_pairs_set_and_reset_of_each_cycle():
     pol = [1, -1, 1, -1, 1, -1]
     volts = [1.0, -0.8, 1.2, -0.8, 1.1, -0.9]
     res = [1e4, 1e6, 2e4, 1e6, 1e4, 2e6]
-    s = m.switching_summary(cycle, pol, volts, res)
-    assert s.lrs_ohm == pytest.approx(1e4) and s.hrs_ohm == pytest.approx(1e6)
-    assert s.on_off_ratio == pytest.approx(100) and s.set_voltage_v == pytest.approx(1.1)
+    s = m.switching_summary(cycle, pol, volts, res, skip_cycles=0)
+    assert s.lrs_ohm.value == pytest.approx(4e4 / 3) and s.hrs_ohm.value == pytest.approx(4e6 / 3)
+    assert s.set_voltage_v.value == pytest.approx(1.1) and s.set_voltage_v.covers(1.1)
     with pytest.raises(ValueError, match="polarity"):
         m.switching_summary(cycle, [1, 0, 1, -1, 1, -1], volts, res)
 
@@ -161,6 +173,7 @@ def test_forming_point_by_largest_drop_and_by_threshold():
     i = 0.1 / r
     fp = m.forming_point(v, i, r)
     assert fp.formed and fp.voltage_v == pytest.approx(3.2) and fp.current_a == pytest.approx(1e-5)
+    assert fp.voltage.low == pytest.approx(3.1) and fp.voltage.high == pytest.approx(3.2)
     r2 = np.geomspace(1e9, 1e3, len(v))  # gradual: the threshold decides
     fp2 = m.forming_point(v, 0.1 / r2, r2, threshold_ohm=1e5)
     assert fp2.formed and r2[fp2.step] <= 1e5 < r2[fp2.step - 1]
@@ -171,11 +184,13 @@ def test_a_device_that_never_drops_did_not_form():
     r = np.full(10, 1e9)
     fp = m.forming_point(v, 0.1 / r, r)
     assert not fp.formed and math.isnan(fp.voltage_v) and fp.step == -1
+    assert fp.voltage.quality == "lower bound" and fp.voltage.value == 5.0
 
 
 def test_forming_yield():
-    assert m.forming_yield([1, 1, 0, 1]) == 0.75
-    assert m.forming_yield([True, False]) == 0.5
+    y = m.forming_yield([1, 1, 0, 1])
+    assert y.value == 0.75 and 0.2 < y.low < 0.75 < y.high < 1  # Wilson interval
+    assert m.forming_yield([True, False]).value == 0.5
     with pytest.raises(ValueError, match="allowed 0/1"):
         m.forming_yield([0, 2])
 
@@ -188,11 +203,12 @@ def test_distinguishable_levels_counts_non_overlapping_intervals():
     means = np.array([1, 2, 3, 4]) * 1e-6
     g = np.concatenate([mu + 0.05e-6 * rng.standard_normal(50) for mu in means])
     lv = np.repeat(np.arange(4), 50)
-    assert m.distinguishable_levels(g, lv, confidence=0.99) == 4
+    n = m.distinguishable_levels(g, lv, confidence=0.99)
+    assert n.value == 4 and n.low <= 4 <= n.high and n.n == 200
     # levels 1 and 2 closer than their 99 % intervals: one of them is lost
     means2 = np.array([1.0, 1.1, 3.0, 4.0]) * 1e-6
     g2 = np.concatenate([mu + 0.05e-6 * rng.standard_normal(50) for mu in means2])
-    assert m.distinguishable_levels(g2, lv, confidence=0.99) == 3
+    assert m.distinguishable_levels(g2, lv, confidence=0.99).value == 3
 
 
 def test_distinguishable_levels_uses_the_stated_confidence():
@@ -200,19 +216,23 @@ def test_distinguishable_levels_uses_the_stated_confidence():
     base = np.array([-1.0, 1.0]) * np.sqrt(50 / 49)  # sample std exactly 1
     g = np.concatenate([10 + np.tile(base, 25), 16 + np.tile(base, 25)])
     lv = np.repeat([0, 1], 50)
-    assert m.distinguishable_levels(g, lv, confidence=0.99) == 2
-    assert m.distinguishable_levels(g, lv, confidence=0.9999) == 1
+    assert m.distinguishable_levels(g, lv, confidence=0.99).value == 2
+    assert m.distinguishable_levels(g, lv, confidence=0.9999).value == 1
 
 
-def test_distinguishable_levels_needs_a_spread():
-    with pytest.raises(ValueError, match="no level has at least 2 samples"):
-        m.distinguishable_levels([1e-6, 2e-6], [0, 1])
+def test_distinguishable_levels_needs_enough_samples_per_level():
+    n = m.distinguishable_levels([1e-6, 2e-6], [0, 1])
+    assert not n.determined and "too few points" in n.reason
+    lv = np.repeat([0, 1], 4)  # 4 per level: fewer than the 5 needed
+    assert "at least 5 per level" in m.distinguishable_levels(np.arange(8.0), lv).reason
+    with pytest.raises(ValueError, match="min_samples=1"):
+        m.distinguishable_levels([1e-6, 2e-6], [0, 1], min_samples=1)
 
 
 def test_write_verify_figures():
-    assert m.pulses_per_level([3, 5, 10]) == pytest.approx(6)
-    assert m.final_error([1.01e-6, 1.98e-6], [1e-6, 2e-6]) == pytest.approx(0.01)
-    assert m.write_verify_success_rate([1, 1, 0, 1]) == 0.75
+    assert m.pulses_per_level([3, 5, 10]).value == pytest.approx(6)
+    assert m.final_error([1.01e-6, 1.98e-6], [1e-6, 2e-6]).value == pytest.approx(0.01)
+    assert m.write_verify_success_rate([1, 1, 0, 1]).value == 0.75
     with pytest.raises(ValueError, match="target_s"):
         m.final_error([1e-6], [0.0])
     with pytest.raises(ValueError, match="success"):
@@ -251,7 +271,8 @@ def test_branch_fit_recovers_the_soft_bounds_step_exactly():
     assert down.nonlinearity == pytest.approx(60 * math.log(1 - 0.05), rel=1e-5)  # negative
     first = m.split_branches(rep, pol, g)[0]
     assert m.fit_branch(first.pulses, first.conductance_s, 1).g_start_s == pytest.approx(G_MIN, rel=1e-5)
-    assert r.step_noise_range == pytest.approx(0, abs=1e-6)
+    assert r.step_noise_range.value == pytest.approx(0, abs=1e-6)
+    assert r.nonlinearity_potentiation.value == pytest.approx(60 / a_up, rel=1e-5)
 
 
 def test_nonlinearity_label_mapping():
@@ -266,13 +287,15 @@ def test_asymmetry_closed_form():
     r = m.potentiation_depression(rep, pol, g)
     a = r.potentiation.a_normalised
     u_half = math.expm1(-0.5 / a) / math.expm1(-1 / a)
-    assert r.asymmetry == pytest.approx(2 * u_half - 1, rel=1e-3)  # symmetric steps: largest at mid-range
+    assert r.asymmetry.value == pytest.approx(2 * u_half - 1, rel=1e-3)  # symmetric steps: largest at mid-range
     nearly_linear = m.potentiation_depression(*soft_bounds_train(1e-4, 1e-4, 50, repeats=1))
-    assert nearly_linear.asymmetry < 0.01
+    assert not nearly_linear.asymmetry.determined or nearly_linear.asymmetry.value < 0.01
 
 
 def test_dynamic_range():
-    assert m.dynamic_range([1e-6, 5e-6, 10e-6, 2e-6]) == pytest.approx(10)
+    two = m.dynamic_range([1e-6, 5e-6, 10e-6, 1e-6, 4e-6, 12e-6], [0, 0, 0, 1, 1, 1])
+    assert two.value == pytest.approx(11) and two.n == 2 and two.low < 11 < two.high
+    assert "too few points" in m.dynamic_range([1e-6, 5e-6, 10e-6, 2e-6]).reason  # one repeat: no spread
     with pytest.raises(ValueError, match="not positive"):
         m.dynamic_range([0.0, 1e-6])
 
@@ -283,7 +306,7 @@ def test_step_noise_recovers_added_noise():
     rep, pol, g = soft_bounds_train(0.03, 0.03, 100, repeats=4, noise=sigma, rng=rng)
     r = m.potentiation_depression(rep, pol, g)
     span = (G_MAX - G_MIN) * (1 - 0.97 ** 100)
-    assert r.step_noise_range == pytest.approx(sigma / span, rel=0.25)
+    assert r.step_noise_range.value == pytest.approx(sigma / span, rel=0.25)
 
 
 def test_split_branches_refuses_bad_polarity():
@@ -301,6 +324,7 @@ def test_power_law_drift_and_time_to_loss():
     assert r.best == "power"
     assert r.power.rate == pytest.approx(0.05) and r.power.g0_s == pytest.approx(5e-6)
     assert r.time_to_loss_s == pytest.approx(0.9 ** (-1 / 0.05))  # from t = 1 s
+    assert r.time_to_loss.quality == "ok" and r.drift_nu.value == pytest.approx(0.05)
 
 
 def test_log_drift_and_time_to_loss():
@@ -313,9 +337,29 @@ def test_log_drift_and_time_to_loss():
     assert r.time_to_loss_s == pytest.approx(10 * math.exp(0.1 * g1 / 0.1e-6))
 
 
-def test_no_loss_is_an_infinite_retention_time():
+def test_no_loss_is_not_a_number():
     t = np.logspace(0, 3, 10)
-    assert m.retention(t, 1e-6 * t ** 0.01).time_to_loss_s == math.inf
+    rising = m.retention(t, 1e-6 * t ** 0.01).time_to_loss
+    assert not rising.determined and "no loss" in rising.reason
+
+
+def test_pure_noise_has_no_retention_time():
+    t = np.logspace(0, 4, 40)
+    rng = np.random.default_rng(3)
+    flat = m.retention(t, 5e-6 * (1 + 0.01 * rng.standard_normal(40))).time_to_loss
+    assert not flat.determined and "within noise" in flat.reason
+    noise = m.retention(t, 1e-9 * rng.standard_normal(40)).time_to_loss
+    assert not noise.determined and "within noise" in noise.reason
+    assert "not determined" in noise.text()
+
+
+def test_retention_is_not_extrapolated_beyond_ten_times_the_measurement():
+    t = np.logspace(0, 3, 30)
+    slow = m.retention(t, 5e-6 * t ** -0.005).time_to_loss  # 10 % after 1.4e9 s
+    assert slow.quality == "lower bound" and slow.value == pytest.approx(1e3)
+    assert slow.text("s").startswith("> 1000 s (not reached within the measurement")
+    near = m.retention(t, 5e-6 * t ** -0.0125).time_to_loss  # 10 % after 4.6e3 s: 4.6x the span
+    assert near.quality == "extrapolated" and near.value == pytest.approx(0.9 ** (-1 / 0.0125), rel=1e-6)
 
 
 def test_retention_needs_positive_times():
@@ -330,11 +374,12 @@ def test_cycles_to_failure():
     cycles = [1, 10, 100, 1000, 10_000, 100_000]
     window = [20, 20, 19, 5, 1.5, 1.2]
     e = m.cycles_to_failure(cycles, window, min_window=2)
-    assert e.failed and e.cycles_to_failure == 10_000 and e.cycles_tested == 100_000
-    assert m.cycles_to_failure(cycles, window, min_window=10).cycles_to_failure == 1000
+    assert e.failed and e.cycles_to_failure.value == 10_000 and e.cycles_tested == 100_000
+    assert e.cycles_to_failure.low == 1000  # the last working record
+    assert m.cycles_to_failure(cycles, window, min_window=10).cycles_to_failure.value == 1000
     dip = m.cycles_to_failure([1, 2, 3, 4], [20, 1.5, 20, 20], consecutive=2)
-    assert not dip.failed and math.isnan(dip.cycles_to_failure)
-    assert m.cycles_to_failure([1, 2, 3], [20, np.nan, 20]).cycles_to_failure == 2  # unreadable = closed
+    assert not dip.failed and dip.cycles_to_failure.quality == "lower bound" and dip.cycles_to_failure.value == 4
+    assert m.cycles_to_failure([1, 2, 3], [20, np.nan, 20]).cycles_to_failure.value == 2  # unreadable = closed
     with pytest.raises(ValueError, match="min_window=0.5"):
         m.cycles_to_failure(cycles, window, min_window=0.5)
 
@@ -394,10 +439,13 @@ def test_eligibility_window_and_gating_ratio():
 def test_vmm_error_statistics():
     ideal = np.linspace(1e-6, 5e-6, 40).reshape(10, 4)
     e = m.vmm_errors(1.1 * ideal, ideal)
-    assert e.gain == pytest.approx(1.1) and e.correlation == pytest.approx(1.0)
-    assert e.median_relative_error == pytest.approx(0.1)
-    assert e.rmse_a == pytest.approx(0.1 * np.sqrt(np.mean(ideal ** 2)))
-    assert e.nrmse == pytest.approx(e.rmse_a / 4e-6) and e.outputs == 40
-    assert m.weight_error(np.full((2, 2), 1.05), np.ones((2, 2))) == pytest.approx(0.05)
+    assert e.gain.value == pytest.approx(1.1) and e.correlation.value == pytest.approx(1.0)
+    assert e.rmse_a.value == pytest.approx(0.1 * np.sqrt(np.mean(ideal ** 2)))
+    assert e.rmse_a.low <= e.rmse_a.value <= e.rmse_a.high
+    assert e.nrmse.value == pytest.approx(e.rmse_a.value / 4e-6) and e.outputs == 40
+    assert m.weight_error(np.full((2, 2), 1.05), np.ones((2, 2))).value == pytest.approx(0.05)
+    # against the intended weights: inputs @ target
+    x = np.array([[0.1, 0.2], [0.2, 0.0]])
+    np.testing.assert_allclose(m.intended_outputs(x, np.array([[1.0, 2.0], [3.0, 4.0]])), [[0.7, 1.0], [0.2, 0.4]])
     with pytest.raises(ValueError, match="shapes"):
         m.vmm_errors(np.zeros(3), np.zeros(4))
