@@ -414,5 +414,18 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         "inference": {"time": times, "accuracy": 0.95 - 0.01 * np.log10(times), "ideal_accuracy": np.full(8, 0.95),
                       "weight_error": 0.02 + 0.01 * np.log10(times)}},
         devices=xbar, chip=chip, parameters={"weights_from": str(weights_file), "points": 8}))
+    # maze-rl on a 2 x 2 maze: steps per episode falling from 6 to the shortest path, 2
+    n_ep = 6
+    steps = np.maximum(2, 6 - np.arange(n_ep))
+    add("maze-rl", write_run(folder, "maze-rl", {
+        "episodes": {"episode": np.arange(n_ep), "steps": steps, "reward": np.ones(n_ep),
+                     "baseline_steps": steps, "baseline_reward": np.ones(n_ep),
+                     "epsilon": 0.3 * 0.9 ** np.arange(n_ep), "time": np.arange(n_ep) * 12.0},
+        "values": {"episode": np.arange(n_ep), "conductance": np.full((n_ep, 16), 2e-6),
+                   "baseline": np.zeros((n_ep, 16))},
+        "policy": {"cell": np.arange(4), "action": np.array([1, 2, 1, -1]),
+                   "baseline_action": np.array([1, 2, 1, -1])}},
+        devices=[(0, k) for k in range(16)], chip={**chip, "family": "optomemristor"},
+        parameters={"size": 2, "walls": "", "episodes": n_ep}))
     truth.files = files
     return truth

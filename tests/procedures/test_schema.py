@@ -31,6 +31,7 @@ SMALL: dict[str, dict] = {
     "relaxation": {"pulses": 2, "duration_s": 0.1, "points": 3, "baseline_reads": 1},
     "crossbar-train": {"epochs": 2, "train_samples": 4, "test_samples": 4, "init_reset_pulses": 2,
                        "balance_pulses": 5},
+    "maze-rl": {"size": 2, "walls": "", "episodes": 2, "max_steps": 4, "rest_s": 0.1},
     "crossbar-infer": {"test_samples": 4, "max_pulses": 3, "points": 2, "duration_s": 2.0},
     "optical-pulses": {"count": 2, "powers_w": "1e-4, 1e-3", "relax_s": 0.1, "settle_s": 0.01},
     "three-factor": {"delays_s": "none, 0", "repeats": 1, "pulses": 2, "reset_pulses": 2, "relax_s": 0.1},
@@ -38,8 +39,7 @@ SMALL: dict[str, dict] = {
     "xor": {"trials": 1, "relax_s": 0.1, "settle_s": 0.01, "reads": 2},
 }
 """Small runs of each built-in procedure (fast on the simulated bench)."""
-
-OPTICAL = {"optical-pulses", "three-factor", "xor"}
+OPTICAL = {"optical-pulses", "three-factor", "xor", "maze-rl"}
 """Procedures that need a chip that responds to light."""
 
 
