@@ -27,10 +27,8 @@ from typing import Any
 import numpy as np
 
 from memlab.procedures.base import PlotHint, Procedure
-from memlab.procedures.common import (
-    COMPLIANCE_A, NPLC, WIDTH_S, check_compliance, check_pulse_amplitudes, check_voltages,
-)
-from memlab.procedures.learning import PairArray, accuracy, loss_and_gradient, patterns_3x3
+from memlab.procedures.common import COMPLIANCE_A, NPLC, WIDTH_S
+from memlab.procedures.learning import PairArray, accuracy, check_pair_bench, loss_and_gradient, patterns_3x3
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
 from memlab.storage import Column, RunReader, StreamSpec
@@ -108,15 +106,7 @@ class CrossbarTrain(Procedure):
 
     def check(self, bench: Any) -> None:
         super().check(bench)
-        p = self.p
-        array = bench.chip_info().get("array", "1t1r")
-        if array != "1t1r":
-            raise ParameterError("bench", array, "a 1T1R array: forward passes add single-device currents "
-                                 "(superposition), which a passive array's sneak paths would corrupt")
-        check_pulse_amplitudes(bench, "set_v", p.set_v)
-        check_pulse_amplitudes(bench, "reset_v", p.reset_v)
-        check_voltages(bench, "read_v", p.read_v)
-        check_compliance(bench, p.compliance_a)
+        check_pair_bench(bench, self.p)
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p

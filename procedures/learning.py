@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from memlab.procedures.common import Device
+from memlab.procedures.common import Device, check_compliance, check_pulse_amplitudes, check_voltages
+from memlab.procedures.parameters import ParameterError
 
 PROTOTYPES = {
     "X": "101010101",
@@ -86,6 +87,20 @@ def loss_and_gradient(logits: np.ndarray, labels: np.ndarray, x: np.ndarray, gai
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def check_pair_bench(bench: Any, p: Any) -> None:
+    """What a crossbar experiment needs of the bench: a 1T1R array (forward passes add single-device
+    currents, which a passive array's sneak paths would corrupt) and its pulses, read voltage and
+    compliance within the bench's limits."""
+    array = bench.chip_info().get("array", "1t1r")
+    if array != "1t1r":
+        raise ParameterError("bench", array, "a 1T1R array: forward passes add single-device currents "
+                             "(superposition), which a passive array's sneak paths would corrupt")
+    check_pulse_amplitudes(bench, "set_v", p.set_v)
+    check_pulse_amplitudes(bench, "reset_v", p.reset_v)
+    check_voltages(bench, "read_v", p.read_v)
+    check_compliance(bench, p.compliance_a)
 
 
 class PairArray:
