@@ -264,18 +264,17 @@ class Chip(DeviceState, PassiveArray):
     # -- committing a change: drift restart and wear in proportion to |dG| --------------------
 
     def _commit_scalar(self, i: int, j: int, d: list[float], g_now: float, g_new: float,
-                       t: float, inv_dg_full: float) -> None:
-        """Device (i, j), whose conductance is ``g_now`` at ``t`` (drift applied), becomes
+                       t: float, inv_dg_full: float, nu: float, tprog: float, pulses: float) -> None:
+        """Device (i, j), whose conductance is ``g_now`` at ``t`` (drift applied; ``nu``,
+        ``tprog`` and ``pulses`` its drift coefficient, time of programming and wear), becomes
         ``g_new``: the drift clock restarts and the device wears by the effective fraction
         (``inv_dg_full``: 1 / the change that counts fully, dg_full_fraction of its window)."""
         r = laws.effective_fraction(g_new - g_now, inv_dg_full)
-        age = (1.0 - r) * max(t - float(self._tprog[i, j]), 0.0)
-        self._g[i, j] = laws.undrifted(g_new, float(self._nu[i, j]), age, self._t0,
-                                       self._power_law)
+        age = (1.0 - r) * (t - tprog if t > tprog else 0.0)
+        self._g[i, j] = g_new if age <= self._t0 or nu == 0.0 else \
+            laws.undrifted(g_new, nu, age, self._t0, self._power_law)
         self._tprog[i, j] = t - age
-        if t - age < self._tprog_min:
-            self._tprog_min = t - age
-        pulses = float(self._pulses[i, j]) + r
+        pulses += r
         self._pulses[i, j] = pulses
         if pulses > self._pulse_bound:
             self._pulse_bound = pulses
@@ -346,8 +345,8 @@ class Chip(DeviceState, PassiveArray):
         else:
             if flags & FROZEN or absv < d[VTH]:
                 return
-            g = self._drifted(float(self._g[i, j]), float(self._nu[i, j]),
-                              t - float(self._tprog[i, j]))
+            nu, tprog = float(self._nu[i, j]), float(self._tprog[i, j])
+            g = self._drifted(float(self._g[i, j]), nu, t - tprog)
             hi_cap = _BIG
             if i_cc is not None and v > 0.0:
                 hi_cap = i_cc / max(self._iv(absv), 1e-30)
@@ -367,7 +366,7 @@ class Chip(DeviceState, PassiveArray):
                 step *= h
             inv = d[INV_DG_FULL] if not pulses else \
                 d[INV_DG_FULL] * (d[GMAX] - d[GMIN]) / max(hi - lo, 1e-30)
-            self._commit_scalar(i, j, d, g, g + step, t, inv)
+            self._commit_scalar(i, j, d, g, g + step, t, inv, nu, tprog, pulses)
         self._touch(i, j, t)
 
     def _touch(self, i: int, j: int, t: float) -> None:
@@ -475,18 +474,24 @@ class Chip(DeviceState, PassiveArray):
         # from one pulse-equivalent per switching pulse (an upper bound) and iterate to the
         # fixed point (only while narrowing matters at all).
         before = n0 + (count - switching).astype(np.float64)
-        for _ in range(6):
-            lo_k, hi_k = laws.wear_window_array(d[GMIN], d[GMAX], before, d[NEND],
-                                                self._wear_p, self._wear_center)
-            target = np.where(positive, hi_k, lo_k)
+        narrowing = (0.5 * float(before[-1] + 1.0) / d[NEND]) ** self._wear_p > 1e-9
+        for _ in range(6 if narrowing else 1):
+            if narrowing:
+                lo_k, hi_k = laws.wear_window_array(d[GMIN], d[GMAX], before, d[NEND],
+                                                    self._wear_p, self._wear_center)
+                target = np.where(positive, hi_k, lo_k)
+                inv = d[INV_DG_FULL] * span / np.maximum(hi_k - lo_k, 1e-30)
+            else:  # wear has not narrowed the window yet (nor will it within this train)
+                target = np.where(positive, d[GMAX], d[GMIN])
+                inv = d[INV_DG_FULL]
             g = clamp_affine_scan(g_start, 1.0 - c, c * target, lo, hi, cap)
             g_prev = np.concatenate(([g_start], g[:-1]))
-            inv = d[INV_DG_FULL] * span / np.maximum(hi_k - lo_k, 1e-30)
             r = np.minimum(np.abs(g - g_prev) * inv, 1.0)
             r[:first] = 0.0
+            if not narrowing:
+                break
             actual = n0 + np.concatenate(([0.0], np.cumsum(r)[:-1]))
-            if (0.5 * float(before[-1]) / d[NEND]) ** self._wear_p <= 1e-9 \
-                    or np.allclose(actual, before, rtol=0.0, atol=1e-9):
+            if np.allclose(actual, before, rtol=0.0, atol=1e-9):
                 break
             before = actual
         wear = n0 + np.cumsum(r)
@@ -505,7 +510,10 @@ class Chip(DeviceState, PassiveArray):
             tp = clamp_affine_scan(tp0, 1.0 - r, r * t, np.full(steps, -_BIG),
                                    np.full(steps, _BIG))
             age = np.maximum(t - tp, 0.0)
-        stored = laws.undrifted_array(g, nu, age, self._t0, self._power_law)
+        if nu != 0.0 and float(np.max(age, initial=0.0)) > self._t0:
+            stored = laws.undrifted_array(g, nu, age, self._t0, self._power_law)
+        else:
+            stored = g.copy()
         stored[:first] = g0
         g_out[:steps] = stored
         tp_out[:steps] = t - age

@@ -30,6 +30,9 @@ def refuse(parameter: str, value: Any, allowed: str) -> ChipInputError:
 def number_in(parameter: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
               low_open: bool = False, unit: str = "") -> float:
     """``value`` as a finite float in [low, high] (or (low, high] with ``low_open``)."""
+    if type(value) is float or type(value) is int:  # the hot path: plain numbers in range
+        if (low < value <= high) if low_open else (low <= value <= high):
+            return float(value)  # (NaN fails both comparisons and takes the checked path)
     try:
         number = require_range(parameter, value, low, high, unit, "chip model's range")
         if low_open and number <= low:
@@ -44,6 +47,8 @@ def number_in(parameter: str, value: Any, low: float = -math.inf, high: float = 
 
 def integer_in(parameter: str, value: Any, low: int, high: int | None = None) -> int:
     """``value`` as an int in [low, high]; bools and non-integers are refused."""
+    if type(value) is int and value >= low and (high is None or value <= high):
+        return value
     upper = "" if high is None else f" and <= {high}"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise refuse(parameter, value, f"an integer >= {low}{upper}")
