@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from memlab.instruments.sim.chip.validation import number_in, refuse
+
 __all__ = ["PRESETS", "PARAMETERS", "ParamSpec", "resolve_params"]
 
 
@@ -38,26 +40,21 @@ class ParamSpec:
         return f"a finite number in {'(' if self.low_open else '['}{low}, {high}]"
 
     def check(self, name: str, value: Any) -> Any:
+        """``value`` if allowed, else a :class:`ChipInputError` naming the parameter."""
+        allowed = f"{self.allowed()} {self.unit}".rstrip()
         if self.boolean:
             if not isinstance(value, bool):
-                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+                raise refuse(f"parameter {name}", value, allowed)
             return value
         if self.choices is not None:
             if value not in self.choices:
-                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+                raise refuse(f"parameter {name}", value, allowed)
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
-        number = float(value)
-        too_low = self.low is not None and (
-            number <= self.low if self.low_open else number < self.low
-        )
-        too_high = self.high is not None and number > self.high
-        if not math.isfinite(number) or too_low or too_high:
-            raise ValueError(
-                f"parameter {name}={value!r} is not allowed: {self.allowed()} {self.unit}".rstrip()
-            )
-        return number
+            raise refuse(f"parameter {name}", value, allowed)
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        return number_in(f"parameter {name}", value, low, high, low_open=self.low_open, unit=self.unit)
 
 
 def _pos(unit: str, help: str, high: float | None = None) -> ParamSpec:
@@ -247,26 +244,21 @@ assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
 def resolve_params(family: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The preset of ``family`` with ``overrides`` applied, every value checked."""
     if not isinstance(family, str) or family not in PRESETS:
-        raise ValueError(
-            f"family={family!r} is not allowed: one of {', '.join(map(repr, PRESETS))}"
-        )
+        raise refuse("family", family, "one of " + ", ".join(map(repr, PRESETS)))
     params = copy.deepcopy(PRESETS[family])
     if overrides is not None:
         if not isinstance(overrides, dict):
-            raise ValueError(f"overrides={overrides!r} is not allowed: a dict of parameters")
+            raise refuse("overrides", overrides, "a dict of parameters")
         for key, value in overrides.items():
             if key not in PARAMETERS:
                 close = difflib.get_close_matches(str(key), PARAMETERS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(
-                    f"overrides: unknown parameter {key!r}{hint}; allowed: "
-                    + ", ".join(PARAMETERS)
-                )
+                error = refuse("overrides", key, "one of " + ", ".join(PARAMETERS), "chip model's parameters")
+                error.args = (f"overrides: unknown parameter {key!r}{hint}; allowed: " + ", ".join(PARAMETERS),)
+                raise error
             params[key] = value
     for key, spec in PARAMETERS.items():
         params[key] = spec.check(key, params[key])
     if params["g_min_s"] >= params["g_max_s"]:
-        raise ValueError(
-            f"parameter g_min_s={params['g_min_s']!r} must be below g_max_s={params['g_max_s']!r}"
-        )
+        raise refuse("parameter g_min_s", params["g_min_s"], f"below g_max_s={params['g_max_s']!r}")
     return params

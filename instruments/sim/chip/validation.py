@@ -22,9 +22,9 @@ class ChipInputError(LimitError, MemlabError):
     """A chip-model argument outside what the model allows."""
 
 
-def refuse(parameter: str, value: Any, allowed: str) -> ChipInputError:
+def refuse(parameter: str, value: Any, allowed: str, reason: str = "chip model's range") -> ChipInputError:
     """The error for ``parameter=value``, allowed values described by ``allowed``."""
-    return ChipInputError(parameter, value, allowed, "chip model's range")
+    return ChipInputError(parameter, value, allowed, reason)
 
 
 def number_in(parameter: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
