@@ -193,13 +193,27 @@ class Estimate:
     quality: str
     reason: str = ""
     unit: str = ""
+    dof: float = math.inf
+    """degrees of freedom of the fit behind the standard error (n minus fitted parameters)."""
 
     @property
     def determined(self) -> bool:
         return self.quality != "not determined"
 
     def ci95(self) -> tuple[float, float]:
-        return self.value - 1.96 * self.stderr, self.value + 1.96 * self.stderr
+        """The 95 % confidence interval: Student's t with the fit's degrees of freedom."""
+        half = _t975(self.dof) * self.stderr
+        return self.value - half, self.value + half
+
+
+def _t975(dof: float) -> float:
+    """The 97.5 % quantile of Student's t (Cornish-Fisher expansion; within 1 % for dof >= 3)."""
+    z = 1.959963984540054
+    if not math.isfinite(dof):
+        return z
+    v = max(dof, 1.0)
+    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3))
 
     def __str__(self) -> str:
         if not self.determined:
@@ -212,13 +226,14 @@ def not_determined(reason: str, n: int, unit: str = "") -> Estimate:
     return Estimate(math.nan, math.nan, n, "not determined", reason, unit)
 
 
-def _graded(value: float, stderr: float, n: int, unit: str, *, reason_if_bad: str = "") -> Estimate:
+def _graded(value: float, stderr: float, n: int, unit: str, *, reason_if_bad: str = "",
+            dof: float = math.inf) -> Estimate:
     if not (math.isfinite(value) and math.isfinite(stderr)):
         return not_determined(reason_if_bad or "the fit does not constrain it (singular)", n, unit)
     rel = abs(stderr / value) if value else math.inf
     if rel > 0.5:
         return not_determined(f"relative standard error {rel:.0%} (> 50 %): the data do not constrain it", n, unit)
-    return Estimate(value, stderr, n, "good" if rel <= 0.1 else "poor", "", unit)
+    return Estimate(value, stderr, n, "good" if rel <= 0.1 else "poor", "", unit, dof)
 
 
 def _least_squares(model, p0: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -264,7 +279,8 @@ def _least_squares(model, p0: np.ndarray, x: np.ndarray, y: np.ndarray,
                 continue
             trial = p + step
             rt = residual_or_inf(trial)
-            ct = float(rt @ rt)
+            with np.errstate(over="ignore"):
+                ct = float(rt @ rt)
             if np.isfinite(ct) and ct < cost:
                 converged = cost - ct < 1e-12 * max(cost, 1e-300)
                 p, r, cost, lam, improved = trial, rt, ct, max(lam / 10, 1e-12), True
@@ -281,11 +297,11 @@ def _least_squares(model, p0: np.ndarray, x: np.ndarray, y: np.ndarray,
     return p, cov, cost * scale * scale
 
 
-def _log_estimate(p: np.ndarray, cov: np.ndarray, k: int, n: int, unit: str) -> Estimate:
+def _log_estimate(p: np.ndarray, cov: np.ndarray, k: int, n: int, unit: str, dof: float = math.inf) -> Estimate:
     """Estimate of exp(p[k]) from a fit in log space (delta method)."""
     value = math.exp(p[k])
     var = cov[k, k]
-    return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, n, unit)
+    return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, n, unit, dof=dof)
 
 
 @dataclass(frozen=True)
@@ -338,8 +354,10 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
         if best is None or rss < best[2]:
             best = (q, cov, rss)
     q, cov, _ = best
-    gamma = _graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n, "")
-    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma"), _log_estimate(q, cov, 2, n, "1/W"), n)
+    dof = n - 3
+    gamma = _graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n, "", dof=dof)
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof),
+                            _log_estimate(q, cov, 2, n, "1/W", dof), n)
 
 
 @dataclass(frozen=True)
@@ -417,7 +435,8 @@ def step_response(time_s: object, conductance_s: object, lit: object) -> StepRes
                 if best is None or rss < best[2]:
                     best = (q, cov, rss)
         q, cov, _ = best
-        tau_g, tau_s = _log_estimate(q, cov, 1, n, "s"), _log_estimate(q, cov, 3, n, "s")
+        dof = n - q.size
+        tau_g, tau_s = _log_estimate(q, cov, 1, n, "s", dof), _log_estimate(q, cov, 3, n, "s", dof)
         lo, hi = float(np.min(tt[tt > 0])) if np.any(tt > 0) else 0.0, float(tt.max())
         out = []
         for est in (tau_g, tau_s):
@@ -501,10 +520,11 @@ def coincidence_window(delay_s: object, delta_s: object) -> CoincidenceWindow:
         mask = lp if key == "lp" else pl
         if usable[key]:
             m = int(mask.sum())
-            amp = _graded(float(q[k]), float(se[k]), m, "S")
+            dof = n - q.size
+            amp = _graded(float(q[k]), float(se[k]), m, "S", dof=dof)
             if amp.determined and abs(amp.value) < 2 * amp.stderr:
                 amp = not_determined("the amplitude is within noise (< 2 standard errors)", m, "S")
-            tau = _log_estimate(q, cov, k + 1, m, "s") if amp.determined else \
+            tau = _log_estimate(q, cov, k + 1, m, "s", dof) if amp.determined else \
                 not_determined("no window to fit: the amplitude is within noise", m, "s")
             found[key] = (tau, amp)
             k += 2
