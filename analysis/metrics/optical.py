@@ -181,6 +181,16 @@ def three_factor(delay_s: object, delta_s: object) -> ThreeFactorResult:
 # responses, the coincidence window of both orders, the XOR truth table.
 # ==============================================================================================
 
+def _t975(dof: float) -> float:
+    """The 97.5 % quantile of Student's t (Cornish-Fisher expansion; within 1 % for dof >= 3)."""
+    z = 1.959963984540054
+    if not math.isfinite(dof):
+        return z
+    v = max(dof, 1.0)
+    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3))
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A fitted or extracted value with its standard error, the points it rests on and a quality
@@ -205,15 +215,6 @@ class Estimate:
         half = _t975(self.dof) * self.stderr
         return self.value - half, self.value + half
 
-
-def _t975(dof: float) -> float:
-    """The 97.5 % quantile of Student's t (Cornish-Fisher expansion; within 1 % for dof >= 3)."""
-    z = 1.959963984540054
-    if not math.isfinite(dof):
-        return z
-    v = max(dof, 1.0)
-    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
-            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3))
 
     def __str__(self) -> str:
         if not self.determined:
