@@ -202,32 +202,63 @@ class Eligibility:
 
     def __init__(self, shape: tuple[int, int], params: dict[str, Any]) -> None:
         self.tau_s = params["tau_pl_s"]
-        self.e0 = np.zeros(shape, np.float64)
+        self.shape = shape
+        self.e0 = np.zeros(shape, np.float32)
         self.t0 = np.zeros(shape, np.float64)
+        # While every device's trace was last set at one time, that time alone (whole-array
+        # pulses then decay the trace by one scalar factor instead of an exp per device).
+        self.t_uniform: float | None = 0.0
         self.alive_until_s = -math.inf
 
+    def _full(self, index: Any) -> bool:
+        return np.shape(self.e0[index]) == self.shape
+
+    def _times(self) -> None:
+        """Make the per-device times explicit before a partial update."""
+        if self.t_uniform is not None:
+            self.t0.fill(self.t_uniform)
+            self.t_uniform = None
+
     def value(self, index: Any, t_s: float) -> np.ndarray:
+        if self.t_uniform is not None:
+            return self.e0[index] * np.float32(math.exp(-max(t_s - self.t_uniform, 0.0) / self.tau_s))
         return self.e0[index] * np.exp(-np.maximum(t_s - self.t0[index], 0.0) / self.tau_s)
 
     def value_scalar(self, i: int, j: int, t_s: float) -> float:
-        return float(self.e0[i, j]) * math.exp(-max(t_s - float(self.t0[i, j]), 0.0) / self.tau_s)
+        t0 = self.t_uniform if self.t_uniform is not None else float(self.t0[i, j])
+        return float(self.e0[i, j]) * math.exp(-max(t_s - t0, 0.0) / self.tau_s)
 
     def add_scalar(self, i: int, j: int, t_s: float, de: float) -> None:
-        self.e0[i, j] = self.value_scalar(i, j, t_s) + de
+        value = self.value_scalar(i, j, t_s) + de
+        self._times()
+        self.e0[i, j] = value
         self.t0[i, j] = t_s
         self.alive_until_s = max(self.alive_until_s, t_s + _SETTLE_TAUS * self.tau_s)
 
     def add(self, index: Any, t_s: float, de: np.ndarray) -> None:
-        self.e0[index] = self.value(index, t_s) + de
-        self.t0[index] = t_s
+        if self.t_uniform is not None and self._full(index):
+            e = self.e0[index]
+            e *= np.float32(math.exp(-max(t_s - self.t_uniform, 0.0) / self.tau_s))
+            e += de
+            self.t_uniform = t_s
+        else:
+            value = self.value(index, t_s) + de
+            self._times()
+            self.e0[index] = value
+            self.t0[index] = t_s
         self.alive_until_s = max(self.alive_until_s, t_s + _SETTLE_TAUS * self.tau_s)
 
     def take(self, index: Any, t_s: float, fraction: Any) -> np.ndarray:
         """Remove ``fraction`` of the trace at ``t_s`` and return the removed part."""
         e = self.value(index, t_s)
         taken = e * fraction
+        if not self._full(index):
+            self._times()
         self.e0[index] = e - taken
-        self.t0[index] = t_s
+        if self.t_uniform is not None:
+            self.t_uniform = t_s
+        else:
+            self.t0[index] = t_s
         return taken
 
     def alive_at(self, t_s: float) -> bool:
