@@ -286,14 +286,13 @@ class Chip(DeviceState, PassiveArray):
                        t: float, view: bool, in_place: bool, window: Any = None) -> None:
         """Vector form of :meth:`_commit_scalar`: the devices at ``index`` become ``g_new`` by
         a change ``delta``, for the devices ``mask`` selects (True: all). ``in_place``: ``g_new``
-        is already the state's view; ``window``: each device's present (wear-narrowed) window
-        width (S), None for fresh windows."""
-        r = np.abs(delta, dtype=np.float32)
+        is already the state's view; ``window``: dg_full_fraction times each device's present
+        (wear-narrowed) window (S), None for fresh windows. ``delta`` is used up (overwritten)."""
+        r = np.abs(delta, out=delta) if delta.dtype == np.float32 else np.abs(delta, dtype=np.float32)
         if window is None:
             np.multiply(r, self._dev[INV_DG_FULL][index], out=r)
         else:  # a change counts relative to the device's present window
             np.divide(r, window, out=r)
-            np.multiply(r, np.float32(1.0 / self._dg_full_fraction), out=r)
         np.minimum(r, np.float32(1.0), out=r)
         if mask is not True:
             np.multiply(r, mask, out=r)
@@ -607,7 +606,9 @@ class Chip(DeviceState, PassiveArray):
                 np.power(q, f32(self._wear_p), out=q)
             span = gmax - gmin
             np.multiply(q, span, out=q)
-            window = np.maximum(np.subtract(span, q, out=span), np.float32(1e-30), out=span)
+            window = np.subtract(span, q, out=span)
+            np.multiply(window, np.float32(self._dg_full_fraction), out=window)
+            np.maximum(window, np.float32(1e-30), out=window)
             if scalar_v:
                 target = gmax - q * f32(1.0 - self._wear_center) if positive \
                     else gmin + q * f32(self._wear_center)
