@@ -42,7 +42,57 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         print(f"\n== {result.manifest['campaign']}: {result.status} ({result.out_dir})")
         print(result.summary)
+    for text in optomemristor_figures(out):
+        print(text)
     files = sorted(out.glob("*/*.h5"))
     print(f"\n{len(files)} run files in {out.resolve()} ({time.monotonic() - t0:.0f} s)")
     print(f"next: memlab analyze {out} --report {out}/report")
     return 0 if all(r.ok for r in results) else 1
+
+
+def optomemristor_figures(out: Path) -> list[str]:
+    """The optomemristor demo's headline results: the XOR truth table (the device's four
+    responses at one threshold) and the three-factor window of both orders, from the first
+    device's run files (nothing when the demo did not produce them)."""
+    import numpy as np
+
+    from memlab.analysis.metrics.optical import coincidence_window
+    from memlab.storage import RunReader
+
+    texts = []
+    folder = out / "demo-optomemristor"
+    xor = sorted(folder.glob("r0c0_*_xor_r0c0.h5"))
+    if xor:
+        with RunReader(xor[0]) as r:
+            resp = r.stream("responses").arrays()
+            res = r.stream("result").arrays()
+        lines = ["\n== optomemristor XOR (two light inputs, one read voltage, one threshold; device (0,0))",
+                 "   A B   current        output"]
+        realisable = bool(res["realisable"][0])
+        threshold = float(res["threshold"][0])
+        for a, b, current in zip(resp["input_a"], resp["input_b"], resp["current"]):
+            output = int(current > threshold) if realisable else "-"
+            lines.append(f"   {a} {b}   {current:.4g} A   {output}")
+        if realisable:
+            lines.append(f"   threshold {threshold:.4g} A, margin {float(res['margin'][0]):.3g} A "
+                         f"({float(res['margin_sigmas'][0]):.3g} noise sigmas), accuracy "
+                         f"{float(res['accuracy'][0]):.2%} over {int(res['trials'][0])} noisy truth tables")
+        else:
+            lines.append("   XOR not realisable on this device (see the run's log)")
+        texts.append("\n".join(lines))
+    window = sorted(folder.glob("r0c0_*_three-factor_r0c0.h5"))
+    if window:
+        with RunReader(window[0]) as r:
+            s = r.stream("coincidence").arrays()
+        delay, delta = s["delay"], s["delta"]
+        fit = coincidence_window(delay, delta)
+        lines = ["\n== optomemristor three-factor window (device (0,0)); delay < 0: pulses first, > 0: light first",
+                 "   delay       mean change"]
+        for d in [np.nan] + sorted(set(delay[np.isfinite(delay)].round(2))):
+            pick = np.isnan(delay) if np.isnan(d) else np.isclose(delay.round(2), d)
+            label = "no light" if np.isnan(d) else f"{d:+.2f} s"
+            lines.append(f"   {label:>9}   {float(np.mean(delta[pick])):+.3e} S")
+        lines.append(f"   light then pulse: tau_e = {fit.tau_light_pulse_s}")
+        lines.append(f"   pulse then light: tau_pl = {fit.tau_pulse_light_s}")
+        texts.append("\n".join(lines))
+    return texts

@@ -11,8 +11,16 @@ average power matters, not for single pulses followed by a read.
 
 The stream ``optical`` has one row per read: pulse 0 is the dark baseline before the first pulse,
 pulse k the read right after pulse k (the power column is the pulse's set power, 0 for the
-baseline). ``photoresponse`` has one row per power: conductance read after ``settle_s`` of
-steady light minus the dark conductance read just before, each after ``relax_s`` in the dark.
+baseline; every read of the train is taken in the dark, ``lit`` = 0). ``photoresponse`` has one
+row per power: conductance read after ``settle_s`` of steady light minus the dark conductance
+read just before (recorded too: shunting divides it), each after ``relax_s`` in the dark.
+
+``step`` is a continuous-illumination step response, from which the rise and decay time
+constants come (a pulse train mixes them): a few dark reads, light on at ``step_power_w`` for
+``step_on_s``, light off and reads for ``step_off_s``; the time is measured from light-on, each
+read labelled lit or dark. Reads are single fast readings (``step_nplc``), on a schedule
+linear under the light and log-spaced after it (the decay spans decades: shunting releases within
+tens of ms, photoconductance relaxes over seconds).
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from memlab.procedures.base import PlotHint, Procedure
-from memlab.procedures.common import COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, check_compliance, check_voltages
+from memlab.procedures.common import (
+    COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, RowBatch, check_compliance, check_voltages,
+)
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
 from memlab.storage import Column, StreamSpec
@@ -121,10 +131,14 @@ class Light:
 
 OPTICAL = StreamSpec("optical", (
     Column("pulse", "", "i4"), Column("power", "W"), Column("wavelength", "m"), Column("conductance", "S"),
-    Column("time", "s")), "pulse 0: dark baseline; pulse k: read right after laser pulse k")
-PHOTORESPONSE = StreamSpec("photoresponse", (
-    Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light")),
-                           "rise of conductance under steady light of each power")
+    Column("time", "s"), Column("lit", "", "i1")),
+    "pulse 0: dark baseline; pulse k: read right after laser pulse k; lit = light on during the read")
+PHOTORESPONSE = StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light"),
+                                             Column("dark_conductance", "S")),
+                           "rise of conductance under steady light of each power, and the dark conductance")
+STEP = StreamSpec("step", (Column("time", "s"), Column("conductance", "S"), Column("lit", "", "i1"),
+                           Column("power", "W")),
+                  "continuous-illumination step: time from light-on, each read labelled lit (1) or dark (0)")
 
 
 @register
@@ -150,12 +164,19 @@ class OpticalPulses(Procedure):
                   help="Light on before the steady read (>= 5 photoconductance rise times)"),
         Parameter("relax_s", float, 10.0, "s", 0.0, 1e5,
                   help="Dark wait before each dark read (>= 5 photoconductance relaxation times)"),
+        Parameter("step_power_w", float, 1e-3, "W", 0.0, 1.0,
+                  help="Power of the continuous-illumination step (0: no step response)"),
+        Parameter("step_on_s", float, 0.2, "s", 1e-3, 1e4, help="How long the step's light stays on"),
+        Parameter("step_off_s", float, 5.0, "s", 1e-3, 1e5, help="How long the decay is read after light-off"),
+        Parameter("step_reads", int, 60, "", 16, 100_000, help="Reads under the light, and again after it"),
+        Parameter("step_nplc", float, 0.01, "", 0.001, 100.0, help="Integration time of each step read (NPLC)"),
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 5, "", 1, 1000, help="Readings averaged per read"),
     )
-    streams = (OPTICAL, PHOTORESPONSE)
+    streams = (OPTICAL, PHOTORESPONSE, STEP)
     plots = (PlotHint("optical", "time", "conductance", "Conductance after each laser pulse", kind="scatter"),
-             PlotHint("photoresponse", "power", "photoconductance", "Photo-response", kind="scatter", log_x=True))
+             PlotHint("photoresponse", "power", "photoconductance", "Photo-response", kind="scatter", log_x=True),
+             PlotHint("step", "time", "conductance", "Step response (light on at t = 0)", kind="scatter"))
     requires = ("smu", "laser")
 
     def validate(self) -> None:
@@ -165,8 +186,9 @@ class OpticalPulses(Procedure):
         if p.count > 0 and p.interval_s <= p.width_s:
             raise ParameterError("interval_s", p.interval_s, f"> width_s = {p.width_s:g} s (the read is in the gap)")
         powers = self.powers()  # refuses a malformed list now, not mid-run
-        if p.count == 0 and not powers:
-            raise ParameterError("count", 0, ">= 1, or give powers_w (else there is nothing to measure)")
+        if p.count == 0 and not powers and p.step_power_w == 0:
+            raise ParameterError("count", 0, ">= 1, or give powers_w or step_power_w (else there is nothing to "
+                                             "measure)")
 
     def powers(self) -> list[float]:
         return parse_numbers("powers_w", self.p.powers_w, minimum=0.0, maximum=1.0, unit="W")
@@ -177,11 +199,13 @@ class OpticalPulses(Procedure):
         check_compliance(bench, self.p.compliance_a)
         check_laser_power(bench, "power_w", self.p.power_w)
         check_laser_power(bench, "powers_w", *self.powers())
+        check_laser_power(bench, "step_power_w", self.p.step_power_w)
         check_wavelength(bench, self.p.wavelength_m)
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
-        return p.relax_s + p.count * p.interval_s + len(self.powers()) * (2 * p.relax_s + p.settle_s)
+        step = p.relax_s + p.step_on_s + p.step_off_s if p.step_power_w else 0.0
+        return p.relax_s + p.count * p.interval_s + len(self.powers()) * (2 * p.relax_s + p.settle_s) + step
 
     def execute(self, ctx: Any) -> None:
         p = self.p
@@ -190,12 +214,12 @@ class OpticalPulses(Procedure):
         light.off()
         wavelength = light.wavelength_m
         powers = self.powers()
-        total, done = p.count + len(powers), 0
+        total, done = p.count + len(powers) + (1 if p.step_power_w else 0), 0
         if p.count:
             ctx.sleep(p.relax_s)
             t_read = ctx.elapsed_s
             g_dark = device.read_conductance()
-            ctx.append_row("optical", (0, 0.0, wavelength, g_dark, t_read))
+            ctx.append_row("optical", (0, 0.0, wavelength, g_dark, t_read, 0))
             late = 0
             start = ctx.elapsed_s
             for k in range(1, p.count + 1):
@@ -207,7 +231,7 @@ class OpticalPulses(Procedure):
                     late += 1  # the read took longer than the gap: this pulse starts late
                 light.pulse(p.power_w, p.width_s)
                 t_read = ctx.elapsed_s
-                ctx.append_row("optical", (k, p.power_w, wavelength, device.read_conductance(), t_read))
+                ctx.append_row("optical", (k, p.power_w, wavelength, device.read_conductance(), t_read, 0))
                 done += 1
                 ctx.progress(done, total)
             if late:
@@ -223,7 +247,12 @@ class OpticalPulses(Procedure):
             g_light = device.read_conductance()
             light.off()
             rises.append(g_light - g_dark)
-            ctx.append_row("photoresponse", (power, g_light - g_dark))
+            ctx.append_row("photoresponse", (power, g_light - g_dark, g_dark))
+            done += 1
+            ctx.progress(done, total)
+        if p.step_power_w:
+            ctx.check_abort()
+            self.step_response(ctx, device, light)
             done += 1
             ctx.progress(done, total)
         device.release()
@@ -231,3 +260,35 @@ class OpticalPulses(Procedure):
             best = int(np.argmax(rises))
             ctx.log(f"photo-response: largest rise {rises[best]:.4g} S at {powers[best]:.4g} W "
                     f"(wavelength {wavelength:.4g} m)")
+
+    def step_response(self, ctx: Any, device: Device, light: Light) -> None:
+        """Dark reads, light on for step_on_s, then reads for step_off_s; times from light-on."""
+        p = self.p
+        ctx.sleep(p.relax_s)
+        nplc, device.nplc = device.nplc, p.step_nplc
+        try:
+            with RowBatch(ctx, "step", ("time", "conductance", "lit", "power"), size=256) as rows:
+                dark_start = ctx.elapsed_s
+                for _ in range(3):
+                    rows.add(ctx.elapsed_s - dark_start - 1.0, device.read_conductance(1), 0, 0.0)
+                light.on(p.step_power_w)
+                t_on = ctx.elapsed_s
+                for t in np.linspace(0.0, p.step_on_s, p.step_reads + 1)[1:]:
+                    wait = t_on + t - ctx.elapsed_s
+                    if wait > 0:
+                        ctx.sleep(wait)
+                    if ctx.elapsed_s - t_on >= p.step_on_s:
+                        break
+                    t_read = ctx.elapsed_s
+                    rows.add(t_read - t_on, device.read_conductance(1), 1, p.step_power_w)
+                light.off()
+                t_off = ctx.elapsed_s
+                first = max(t_off - t_on - p.step_on_s, 1e-4)
+                for t in np.geomspace(first, p.step_off_s, p.step_reads):
+                    wait = t_off + t - ctx.elapsed_s
+                    if wait > 0:
+                        ctx.sleep(wait)
+                    t_read = ctx.elapsed_s
+                    rows.add(t_read - t_on, device.read_conductance(1), 0, 0.0)
+        finally:
+            device.nplc = nplc

@@ -334,7 +334,7 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         powers = np.logspace(-5, -3, 6)
         k_ph = 5e-6 / 1e-3 ** truth.gamma_ph
         dg = k_ph * powers ** truth.gamma_ph * (1 + 0.01 * rng.standard_normal(len(powers)))
-        rows_o: dict[str, list] = {k: [] for k in ("pulse", "power", "wavelength", "conductance", "time")}
+        rows_o: dict[str, list] = {k: [] for k in ("pulse", "power", "wavelength", "conductance", "time", "lit")}
         base, gph, t = 2e-6, 0.0, 0.0
         p_on = 1e-3
         for k in range(3):
@@ -345,10 +345,22 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                     tau = truth.tau_on_s if lit else truth.tau_ph_s
                     gph = target + (gph - target) * math.exp(-0.02 / tau)
                     for key, val in zip(rows_o, (k, p_on if lit else 0.0, 633e-9,
-                                                 (base + gph) * (1 + 0.001 * rng.standard_normal()), t)):
+                                                 (base + gph) * (1 + 0.001 * rng.standard_normal()), t,
+                                                 int(lit))):
                         rows_o[key].append(val)
+        # continuous-illumination step: 2 s lit, 3 s dark, 20 ms reads
+        step_t = np.arange(1, 251) * 0.02
+        step_lit = step_t <= 2.0
+        g_on = k_ph * p_on ** truth.gamma_ph
+        step_g = base + np.where(step_lit, g_on * (1 - np.exp(-step_t / truth.tau_on_s)),
+                                 g_on * (1 - math.exp(-2.0 / truth.tau_on_s))
+                                 * np.exp(-(step_t - 2.0) / truth.tau_ph_s))
+        step_g = step_g * (1 + 0.001 * rng.standard_normal(len(step_t)))
         add("optical-pulses", write_run(folder, "optical-pulses", {
-            "optical": rows_o, "photoresponse": {"power": powers, "photoconductance": dg}},
+            "optical": rows_o, "photoresponse": {"power": powers, "photoconductance": dg,
+                                                 "dark_conductance": np.full(len(powers), base)},
+            "step": {"time": step_t, "conductance": step_g, "lit": step_lit.astype(np.int8),
+                     "power": np.where(step_lit, p_on, 0.0)}},
             devices=[(d0.row, d0.col)], chip=opt_chip,
             parameters={"row": d0.row, "col": d0.col, "power_w": p_on, "width_s": 1.0, "count": 3,
                         "interval_s": 3.0, "wavelength_m": 633e-9, "read_v": v_read}))
@@ -375,11 +387,24 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         devices=alldev, chip=chip,
         parameters={"row": 0, "col": 0, "rows": rows, "cols": cols, "vectors": 16, "input_max_v": 0.2,
                     "read_v": v_read}))
-    a_in, b_in = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
+    # xor: A = light, B = read voltage; light alone gives a photocurrent, light with the voltage
+    # is shunted below the threshold: responses 0.2 : 5 : 4 : 1 uA; two calibration trials, then two
+    a_in, b_in = np.tile([0, 0, 1, 1], 4), np.tile([0, 1, 0, 1], 4)
+    response = {(0, 0): 0.2e-6, (0, 1): 5e-6, (1, 0): 4e-6, (1, 1): 1e-6}
+    xor_i = np.array([response[(x, z)] for x, z in zip(a_in, b_in)]) * (1 + 0.02 * rng.standard_normal(16))
+    threshold = 2.5e-6
     add("xor", write_run(folder, "xor", {
-        "truth_table": {"input_a": a_in, "input_b": b_in, "current": (a_in ^ b_in) * 5e-6 + 0.2e-6,
-                        "output": a_in ^ b_in, "expected": a_in ^ b_in},
-        "result": {"xor": 1, "xor_trials": 1, "trials": 1}},
+        "truth_table": {"trial": np.repeat([-1, -2, 0, 1], 4), "input_a": a_in, "input_b": b_in,
+                        "current": xor_i, "output": (xor_i > threshold).astype(np.int8),
+                        "expected": a_in ^ b_in},
+        "responses": {"input_a": a_in[:4], "input_b": b_in[:4],
+                      "current": [np.mean(xor_i[:8][(a_in[:8] == x) & (b_in[:8] == z)])
+                                  for x, z in zip(a_in[:4], b_in[:4])],
+                      "current_sd": [np.std(xor_i[:8][(a_in[:8] == x) & (b_in[:8] == z)], ddof=1)
+                                     for x, z in zip(a_in[:4], b_in[:4])],
+                      "trials": np.full(4, 2)},
+        "result": {"xor": 1, "xor_trials": 2, "trials": 2, "realisable": 1, "threshold": threshold,
+                   "margin": 4e-6 - 1e-6, "margin_sigmas": 30.0, "accuracy": 1.0}},
         devices=[(d0.row, d0.col)], chip=chip, parameters={"row": d0.row, "col": d0.col, "trials": 1}))
     add("clock-check", write_run(folder, "clock-check", {
         "signal": {"sample": np.arange(100), "time": np.arange(100) * 0.01, "value": np.sin(np.arange(100) * 0.0628)},

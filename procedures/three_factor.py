@@ -1,24 +1,34 @@
-"""three-factor: the eligibility window of an optomemristor.
+"""three-factor: the coincidence window of an optomemristor, in both orders.
 
-In an optomemristor an electrical pulse changes the stored conductance only with light present or
-recently present (the third factor): the programming efficacy follows an eligibility trace that
-is high under light and decays with a time constant ``tau_e`` after the light goes off. This
-procedure measures that window. Each trial:
+In an optomemristor an electrical pulse changes the stored conductance only together with light,
+the third factor. Either order works, each with its own time constant and gain:
+
+- **light then pulse** (delay > 0): light leaves an enabling trace that decays with ``tau_e``
+  after it goes off; a pulse train arriving ``delay`` later is expressed with the efficacy the
+  trace still gives;
+- **pulse then light** (delay < 0): the train sets an eligibility trace that decays with
+  ``tau_pl``; light arriving ``|delay|`` after the train converts what is left of it into a
+  conductance change (the order reward learning needs: activity first, reward later).
+
+Each trial:
 
 1. reset: RESET pulses under light (light enables them) bring the device to the bottom of its
    window, so every trial starts from the same conductance; then ``relax_s`` in the dark lets
-   the photoconductance and the trace of that light die away;
+   the photoconductance, the shunting and both traces die away;
 2. read the conductance (``conductance_before``);
-3. the stimulus: no light, light with the pulse train at its end (coincident, delay 0), or a
-   light pulse followed after ``delay`` by the train;
+3. the stimulus: no light ("none"), the train during the light (0), a light pulse followed after
+   ``delay`` by the train (delay > 0), or the train followed after ``|delay|`` by a light pulse
+   (delay < 0);
 4. ``relax_s`` in the dark, then read again (``conductance_after``; the photoconductance is gone).
 
-``delta = after - before`` against the delay is the eligibility window: ``B + A exp(-delay /
-tau_e)``, the no-light trials giving B (the dark efficacy and the drift since the pulses). The
-train should be short enough to move the device by a small fraction of its window (soft bounds
-make larger moves sublinear in the efficacy and bias the fit). The delay recorded is measured on
-the bench clock, from light-off to the start of the train (slightly long by the trigger's reply
-latency, below a millisecond); the run's log gives the fitted ``tau_e``.
+``delta = after - before`` against the delay is the coincidence window:
+``B + A_lp exp(-delay / tau_e)`` for delay >= 0 and ``B + A_pl exp(delay / tau_pl)`` for
+delay < 0, the no-light trials giving B (the dark efficacy and the drift between the reads).
+The train should move the device by a small fraction of its window (soft bounds make larger
+moves sublinear in the efficacy and bias the fit). The delay recorded is measured on the bench
+clock between light-off and the start of the train, or between the end of the train and
+light-on (slightly long by the trigger's reply latency, below a millisecond); the run's log gives
+both fitted time constants.
 """
 
 from __future__ import annotations
@@ -78,13 +88,15 @@ class ThreeFactor(Procedure):
     name = "three-factor"
     version = "1"
     title = "Three-factor eligibility window"
-    description = ("Electrical pulse trains with no light, coincident light, or at set delays after a light "
-                   "pulse, each from a reset device; records the conductance change against the delay (the "
-                   "eligibility window) and fits its time constant. Optomemristor benches.")
+    description = ("Electrical pulse trains with no light, coincident light, at set delays after a light "
+                   "pulse (delay > 0) or before one (delay < 0), each from a reset device; records the "
+                   "conductance change against the delay (the coincidence window of both orders) and fits "
+                   "each order's time constant. Optomemristor benches.")
     parameters = (
         ROW, COL,
-        Parameter("delays_s", str, "none, 0, 0.25, 0.5, 1, 2, 4", "s",
-                  help="Light-to-pulse delays, comma-separated; 'none' = no light, 0 = pulses during the light"),
+        Parameter("delays_s", str, "none, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4", "s",
+                  help="Light-to-pulse delays, comma-separated; 'none' = no light, 0 = pulses during the "
+                       "light, < 0 = the pulses come first and the light |delay| after them"),
         Parameter("repeats", int, 2, "", 1, 1000, help="Trials per delay (interleaved)"),
         Parameter("power_w", float, 1e-3, "W", 0.0, 1.0, help="Optical power of the light (as set on the laser)"),
         Parameter("light_width_s", float, 0.1, "s", 1e-3, 1e4, help="Duration of the light pulse"),
@@ -104,7 +116,8 @@ class ThreeFactor(Procedure):
         Column("trial", "", "i4"), Column("delay", "s", description="light-to-pulse delay; NaN = no light"),
         Column("conductance_before", "S"),
         Column("conductance_after", "S"), Column("delta", "S")),
-        "one row per trial; delay NaN = no light, 0 = pulses during the light"),)
+        "one row per trial; delay NaN = no light, 0 = pulses during the light, > 0 light first, < 0 pulses "
+        "first"),)
     plots = (PlotHint("coincidence", "delay", "delta", "Conductance change vs light-to-pulse delay",
                       kind="scatter"),)
     requires = ("smu", "pulser", "laser")
@@ -119,7 +132,7 @@ class ThreeFactor(Procedure):
             raise ParameterError("delays_s", p.delays_s, "at least one delay (or 'none')")
 
     def delays(self) -> list[float]:
-        return parse_numbers("delays_s", self.p.delays_s, allow_none=True, minimum=0.0, maximum=1e5, unit="s")
+        return parse_numbers("delays_s", self.p.delays_s, allow_none=True, minimum=-1e5, maximum=1e5, unit="s")
 
     def check(self, bench: Any) -> None:
         super().check(bench)
@@ -132,7 +145,7 @@ class ThreeFactor(Procedure):
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
-        waits = sum(0.0 if math.isnan(d) else d + p.light_width_s for d in self.delays())
+        waits = sum(0.0 if math.isnan(d) else abs(d) + p.light_width_s for d in self.delays())
         return p.repeats * (waits + len(self.delays()) * 2 * p.relax_s)
 
     def execute(self, ctx: Any) -> None:
@@ -164,12 +177,19 @@ class ThreeFactor(Procedure):
                     device.pulse(p.pulse_v, p.width_s, count=p.pulses)
                     light.off()
                     measured = 0.0
-                else:
+                elif delay > 0:
                     light.pulse(p.power_w, p.light_width_s)
                     t_off = ctx.elapsed_s
                     ctx.sleep(delay)
                     device.pulse(p.pulse_v, p.width_s, count=p.pulses)
                     measured = ctx.elapsed_s - p.pulses * period - t_off
+                else:
+                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    t_end = ctx.elapsed_s
+                    ctx.sleep(-delay)
+                    t_on = ctx.elapsed_s
+                    light.pulse(p.power_w, p.light_width_s)
+                    measured = -(t_on - t_end)
                 ctx.sleep(p.relax_s)
                 after = device.read_conductance()
                 ctx.append_row("coincidence", (trial, measured, before, after, after - before))
@@ -178,10 +198,15 @@ class ThreeFactor(Procedure):
                 ctx.progress(trial, total)
         device.release()
         measured_delays, deltas = np.array(recorded).T
-        fit = fit_eligibility(measured_delays, deltas)
-        if fit is None:
-            ctx.log("eligibility window not fitted: it needs three distinct delays, one of them > 0")
-        else:
-            tau, amplitude, baseline = fit
-            ctx.log(f"eligibility window: tau_e = {tau:.4g} s (delta = {baseline:.4g} S + {amplitude:.4g} S "
-                    f"x exp(-delay / tau_e))")
+        dark = np.isnan(measured_delays)
+        for label, side, name in (("light then pulse", measured_delays >= 0, "tau_e"),
+                                  ("pulse then light", measured_delays < 0, "tau_pl")):
+            fit = fit_eligibility(np.where(side, np.abs(measured_delays), np.nan)[side | dark],
+                                  deltas[side | dark])
+            if fit is None:
+                ctx.log(f"{label}: window not fitted: it needs three distinct delays of that sign, one of them "
+                        "non-zero")
+            else:
+                tau, amplitude, baseline = fit
+                ctx.log(f"{label}: {name} = {tau:.4g} s (delta = {baseline:.4g} S + {amplitude:.4g} S "
+                        f"x exp(-|delay| / {name}))")

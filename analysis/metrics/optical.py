@@ -1,6 +1,20 @@
 """Figures of merit of optomemristor runs: photo-response, time constants, three-factor plasticity.
 
-- **Photo-response exponent**: ``dG_ph = k P^gamma`` fitted in log-log over the powers applied.
+With uncertainties (each an :class:`Estimate`: value, standard error, points, quality flag, or
+"not determined" with the reason):
+
+- **Photo-response** :func:`photoresponse_law`: the combined law ``(G + a P^gamma) / (1 + k P) - G``
+  (photoconductance divided by shunting), which recovers gamma from non-monotone data where a
+  plain power law cannot;
+- **Step response** :func:`step_response`: rise and decay time constants of the photoconductance
+  and of the shunting, from a continuous-illumination step;
+- **Coincidence window** :func:`coincidence_window`: both orders of three-factor plasticity;
+- **XOR** :func:`xor_figures`: accuracy (binomial standard error) and class margin.
+
+Earlier figures without uncertainties (kept for the summary table):
+
+- **Photo-response exponent**: ``dG_ph = k P^gamma`` fitted in log-log over the powers applied
+  (biased wherever shunting matters: use :func:`photoresponse_law`).
 - **Rise / decay time constants**: an exponential ``G(t) = G_inf + (G_0 - G_inf) exp(-t/tau)``
   fitted to each illuminated stretch (rise, tau_on) and each dark stretch after it (decay,
   tau_ph); the median over stretches is reported.
@@ -23,6 +37,8 @@ from memlab.analysis.fitting import ExpFit, PowerLawFit, as_1d, fit_exponential,
 __all__ = [
     "photoresponse_exponent", "TimeConstants", "rise_decay_time_constants", "decay_time_constant",
     "eligibility_time_constant", "gating_ratio", "ThreeFactorResult", "three_factor",
+    "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
+    "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures",
 ]
 
 
@@ -131,8 +147,9 @@ class ThreeFactorResult:
 def three_factor(delay_s: object, delta_s: object) -> ThreeFactorResult:
     """Eligibility window and gating ratio from a ``coincidence`` stream.
 
-    "With light" for the gating ratio means the trials at the shortest delay (coincident light
-    and pulse); "without" the trials with NaN delay.
+    "With light" for the gating ratio means the trials at the shortest delay >= 0 (coincident
+    light and pulse); "without" the trials with NaN delay. The eligibility time constant is the
+    light-then-pulse one; :func:`coincidence_window` fits both orders with uncertainties.
     """
     d = as_1d("delay_s", delay_s, min_size=2)
     y = as_1d("delta_s", delta_s, min_size=2)
@@ -141,7 +158,11 @@ def three_factor(delay_s: object, delta_s: object) -> ThreeFactorResult:
     if not lit.any() or lit.all():
         raise ValueError("delay_s: the gating ratio needs trials both with light (a delay) and "
                          "without (NaN delay)")
-    coincident = lit & (d == np.min(d[lit]))
+    light_first = lit & (d >= 0)
+    if not light_first.any():
+        raise ValueError("delay_s: the gating ratio needs trials with the light at or before the pulses "
+                         "(delay >= 0)")
+    coincident = light_first & (d == np.min(d[light_first]))
     try:
         tau = eligibility_time_constant(d, y).tau
     except ValueError:
@@ -153,3 +174,397 @@ def three_factor(delay_s: object, delta_s: object) -> ThreeFactorResult:
         delta_dark_s=float(np.mean(y[~lit])),
         trials=len(y),
     )
+
+
+# ==============================================================================================
+# Figures with uncertainties (issue 13): combined photoconductance-plus-shunting law, step
+# responses, the coincidence window of both orders, the XOR truth table.
+# ==============================================================================================
+
+def _t975(dof: float) -> float:
+    """The 97.5 % quantile of Student's t (Cornish-Fisher expansion; within 1 % for dof >= 3)."""
+    z = 1.959963984540054
+    if not math.isfinite(dof):
+        return z
+    v = max(dof, 1.0)
+    return (z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * v ** 3))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A fitted or extracted value with its standard error, the points it rests on and a quality
+    flag: "good" (relative standard error <= 10 %), "poor" (<= 50 %) or "not determined" (then
+    ``value`` is NaN and ``reason`` says why; it is never printed as a number)."""
+
+    value: float
+    stderr: float
+    n: int
+    quality: str
+    reason: str = ""
+    unit: str = ""
+    dof: float = math.inf
+    """degrees of freedom of the fit behind the standard error (n minus fitted parameters)."""
+
+    @property
+    def determined(self) -> bool:
+        return self.quality != "not determined"
+
+    def ci95(self) -> tuple[float, float]:
+        """The 95 % confidence interval: Student's t with the fit's degrees of freedom."""
+        half = _t975(self.dof) * self.stderr
+        return self.value - half, self.value + half
+
+
+    def __str__(self) -> str:
+        if not self.determined:
+            return f"not determined ({self.reason})"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.value:.4g} ± {self.stderr:.2g}{unit} (n = {self.n}, {self.quality})"
+
+
+def not_determined(reason: str, n: int, unit: str = "") -> Estimate:
+    return Estimate(math.nan, math.nan, n, "not determined", reason, unit)
+
+
+def _graded(value: float, stderr: float, n: int, unit: str, *, reason_if_bad: str = "",
+            dof: float = math.inf) -> Estimate:
+    if not (math.isfinite(value) and math.isfinite(stderr)):
+        return not_determined(reason_if_bad or "the fit does not constrain it (singular)", n, unit)
+    rel = abs(stderr / value) if value else math.inf
+    if rel > 0.5:
+        return not_determined(f"relative standard error {rel:.0%} (> 50 %): the data do not constrain it", n, unit)
+    return Estimate(value, stderr, n, "good" if rel <= 0.1 else "poor", "", unit, dof)
+
+
+def _least_squares(model, p0: np.ndarray, x: np.ndarray, y: np.ndarray,
+                   iterations: int = 200) -> tuple[np.ndarray, np.ndarray, float]:
+    """Levenberg-Marquardt fit of ``y ~ model(x, p)`` (numeric Jacobian, numpy only).
+
+    Returns the parameters, their covariance ``s^2 (J^T J)^-1`` (NaN where singular) and the
+    residual sum of squares."""
+    p = np.asarray(p0, np.float64).copy()
+    scale = max(float(np.max(np.abs(y))), 1e-300)
+    yn = y / scale
+
+    def residual(q: np.ndarray) -> np.ndarray:
+        return model(x, q) / scale - yn
+
+    def jacobian(q: np.ndarray, r0: np.ndarray) -> np.ndarray:
+        jac = np.empty((x.size, q.size))
+        for k in range(q.size):
+            h = 1e-6 * max(abs(q[k]), 1e-3)
+            dq = q.copy()
+            dq[k] += h
+            jac[:, k] = (residual(dq) - r0) / h
+        return jac
+
+    def residual_or_inf(q: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            out = residual(q)
+        return out if np.all(np.isfinite(out)) else np.full(x.size, np.inf)
+
+    r = residual(p)
+    cost = float(r @ r)
+    lam = 1e-3
+    for _ in range(iterations):
+        jac = jacobian(p, r)
+        a = jac.T @ jac
+        g = jac.T @ r
+        improved = False
+        for _ in range(30):
+            try:
+                step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), -g)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            trial = p + step
+            rt = residual_or_inf(trial)
+            with np.errstate(over="ignore"):
+                ct = float(rt @ rt)
+            if np.isfinite(ct) and ct < cost:
+                converged = cost - ct < 1e-12 * max(cost, 1e-300)
+                p, r, cost, lam, improved = trial, rt, ct, max(lam / 10, 1e-12), True
+                break
+            lam *= 10
+        if not improved or converged:
+            break
+    jac = jacobian(p, r)
+    dof = x.size - p.size
+    try:
+        cov = np.linalg.inv(jac.T @ jac) * (cost / dof if dof > 0 else math.nan)
+    except np.linalg.LinAlgError:
+        cov = np.full((p.size, p.size), math.nan)
+    return p, cov, cost * scale * scale
+
+
+def _log_estimate(p: np.ndarray, cov: np.ndarray, k: int, n: int, unit: str, dof: float = math.inf) -> Estimate:
+    """Estimate of exp(p[k]) from a fit in log space (delta method)."""
+    value = math.exp(p[k])
+    var = cov[k, k]
+    return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, n, unit, dof=dof)
+
+
+@dataclass(frozen=True)
+class PhotoResponseFit:
+    """``rise(P) = (G + a P^gamma) / (1 + k P) - G``: photoconductance divided by shunting."""
+
+    gamma: Estimate
+    coefficient: Estimate
+    """a, photoconductance at 1 W of set power [S / W^gamma]."""
+    k_shunt_per_w: Estimate
+    """k, per watt of set power."""
+    n: int
+
+
+def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
+    """Fit the combined photoconductance-plus-shunting law to a steady photo-response.
+
+    :param power_w: set power of each step [W] (> 0).
+    :param rise_s: conductance under steady light minus the dark conductance before it [S].
+    :param dark_conductance_s: the dark conductance G of each step [S] (one value or one per
+        power); the shunting divides G too, so the rise depends on it.
+    """
+    p = as_1d("power_w", power_w, min_size=1)
+    y = as_1d("rise_s", rise_s, min_size=1)
+    same_length(power_w=p, rise_s=y)
+    g = np.broadcast_to(np.asarray(dark_conductance_s, np.float64), p.shape).astype(np.float64)
+    ok = np.isfinite(p) & np.isfinite(y) & np.isfinite(g) & (p > 0)
+    p, y, g = p[ok], y[ok], g[ok]
+    n = int(p.size)
+    if n < 4 or np.unique(p).size < 4:
+        reason = f"{np.unique(p).size} distinct powers; the combined law has 3 parameters and needs at least 4"
+        return PhotoResponseFit(not_determined(reason, n), not_determined(reason, n, "S/W^gamma"),
+                                not_determined(reason, n, "1/W"), n)
+
+    def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        a, k = np.exp(np.clip(q[[0, 2]], -300.0, 300.0))
+        return (g + a * x ** q[1]) / (1.0 + k * x) - g
+
+    # Start: a power law through the lowest powers (shunting small there), k from the peak.
+    low = np.argsort(p)[:2]
+    gamma0 = 0.5
+    a0 = max(float(np.max(y)), 1e-30) / float(np.max(p)) ** gamma0
+    if np.all(y[low] > 0) and p[low[1]] != p[low[0]]:
+        gamma0 = float(np.clip(np.log(y[low[1]] / y[low[0]]) / np.log(p[low[1]] / p[low[0]]), 0.05, 2.0))
+        a0 = float(y[low[0]] / p[low[0]] ** gamma0)
+    k0 = 1.0 / float(p[int(np.argmax(y))])
+    best = None
+    for kk in (k0, k0 / 10, k0 * 10):
+        q, cov, rss = _least_squares(model, np.array([math.log(a0), gamma0, math.log(kk)]), p, y)
+        if best is None or rss < best[2]:
+            best = (q, cov, rss)
+    q, cov, _ = best
+    dof = n - 3
+    gamma = _graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n, "", dof=dof)
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof),
+                            _log_estimate(q, cov, 2, n, "1/W", dof), n)
+
+
+@dataclass(frozen=True)
+class StepResponse:
+    """Time constants of a continuous-illumination step: light on at t = 0 until ``t_off``."""
+
+    rise_s: Estimate
+    """photoconductance rise time constant tau_on."""
+    shunt_rise_s: Estimate
+    decay_s: Estimate
+    """photoconductance decay time constant tau_ph (dark, after the light)."""
+    shunt_fall_s: Estimate
+    lit_points: int
+    dark_points: int
+
+
+def step_response(time_s: object, conductance_s: object, lit: object) -> StepResponse:
+    """Rise and decay time constants of a light step, each order of the combined law fitted:
+
+    - under light, from the dark conductance G0 (the reads before the light):
+      ``G(t) = (G0 + A (1 - e^(-t'/tau_on))) / (1 + B (1 - e^(-t'/tau_shunt_on)))``,
+      ``t' = t - t_d`` (t_d: when the light really came on, within the laser's command);
+    - after the light, from its end:
+      ``G(t) = (G0 + A' e^(-t/tau_ph)) / (1 + B' e^(-t/tau_shunt_off))``.
+
+    :param time_s: read times [s], light switched on at the first lit read's preceding edge:
+        time 0 = light on (reads before it have t < 0).
+    :param conductance_s: apparent conductance I / V of each read [S].
+    :param lit: whether the light was on at each read (0/1).
+    """
+    t = as_1d("time_s", time_s, min_size=3)
+    y = as_1d("conductance_s", conductance_s, min_size=3)
+    on = as_1d("lit", lit, min_size=3) > 0
+    same_length(time_s=t, conductance_s=y, lit=on)
+    before = (~on) & (t < 0)
+    lit_idx = np.flatnonzero(on)
+    after = (~on) & (t > (t[lit_idx].max() if lit_idx.size else np.inf))
+    nd = not_determined
+    if not before.any() or lit_idx.size == 0:
+        reason = "needs dark reads before the light and reads under it"
+        return StepResponse(nd(reason, int(on.sum()), "s"), nd(reason, int(on.sum()), "s"),
+                            nd(reason, int(after.sum()), "s"), nd(reason, int(after.sum()), "s"),
+                            int(on.sum()), int(after.sum()))
+    g0 = float(np.mean(y[before]))
+    t_off = float(np.max(t[lit_idx]))  # the light went off after the last lit read
+
+    def fit_phase(tt: np.ndarray, yy: np.ndarray, rising: bool) -> tuple[Estimate, Estimate]:
+        n = int(tt.size)
+        if n < 10:
+            reason = f"{n} reads; the phase has up to 5 parameters and needs at least 10"
+            return nd(reason, n, "s"), nd(reason, n, "s")
+        span = float(tt.max() - tt.min()) or 1.0
+        if rising:
+            # The light comes on somewhere within the laser command that switched it: a fifth
+            # parameter, the true light-on time t_d, shifts the rise (a decay absorbs such a shift).
+            def model(x, q):
+                a, tau_g, b, tau_s = np.exp(np.clip(q[:4], -300.0, 300.0))
+                xs = np.maximum(x - q[4], 0.0)
+                return (g0 + a * -np.expm1(-xs / tau_g)) / (1.0 + b * -np.expm1(-xs / tau_s))
+        else:
+            def model(x, q):
+                a, tau_g, b, tau_s = np.exp(np.clip(q, -300.0, 300.0))
+                return (g0 + a * np.exp(-x / tau_g)) / (1.0 + b * np.exp(-x / tau_s))
+        y_end = float(np.mean(yy[-3:])) if rising else float(yy[0])
+        a0 = max(abs(y_end - g0), 1e-3 * abs(g0)) * 2
+        best = None
+        # The two time constants are searched from several starting ratios (the error is not
+        # convex in them), the best fit kept.
+        for tau_g0 in (span / 30, span / 10, span / 3):
+            for ratio in (0.05, 0.3, 3.0):
+                q0 = np.log([a0, tau_g0, 0.5, tau_g0 * ratio])
+                if rising:
+                    q0 = np.append(q0, 0.0)
+                q, cov, rss = _least_squares(model, q0, tt, yy)
+                if best is None or rss < best[2]:
+                    best = (q, cov, rss)
+        q, cov, _ = best
+        dof = n - q.size
+        tau_g, tau_s = _log_estimate(q, cov, 1, n, "s", dof), _log_estimate(q, cov, 3, n, "s", dof)
+        lo, hi = float(np.min(tt[tt > 0])) if np.any(tt > 0) else 0.0, float(tt.max())
+        out = []
+        for est in (tau_g, tau_s):
+            if est.determined and not (0.2 * lo <= est.value <= 3.0 * hi):
+                est = nd(f"the time constant ({est.value:.3g} s) lies outside what the reads span "
+                         f"({lo:.3g} .. {hi:.3g} s)", n, "s")
+            out.append(est)
+        return out[0], out[1]
+
+    rise, shunt_rise = fit_phase(t[on], y[on], rising=True)
+    decay, shunt_fall = fit_phase(t[after] - t_off, y[after], rising=False)
+    return StepResponse(rise, shunt_rise, decay, shunt_fall, int(on.sum()), int(after.sum()))
+
+
+@dataclass(frozen=True)
+class CoincidenceWindow:
+    """The three-factor window of both orders, fitted jointly with one baseline:
+    ``delta = B`` without light, ``B + A_lp e^(-d/tau_lp)`` for d >= 0 (light first),
+    ``B + A_pl e^(-|d|/tau_pl)`` for d < 0 (pulses first)."""
+
+    tau_light_pulse_s: Estimate
+    amplitude_light_pulse_s: Estimate
+    tau_pulse_light_s: Estimate
+    amplitude_pulse_light_s: Estimate
+    baseline_s: Estimate
+    trials: int
+
+
+def coincidence_window(delay_s: object, delta_s: object) -> CoincidenceWindow:
+    """Both orders of the coincidence window from a ``three-factor`` run's ``coincidence`` stream.
+
+    An order with fewer than three distinct delays (or no non-zero one) is not determined, and
+    the fit of the other goes on alone.
+    """
+    d = as_1d("delay_s", delay_s, min_size=2)
+    y = as_1d("delta_s", delta_s, min_size=2)
+    same_length(delay_s=d, delta_s=y)
+    ok = np.isfinite(y)
+    d, y = d[ok], y[ok]
+    n = int(y.size)
+    dark = np.isnan(d)
+    lp = np.isfinite(d) & (d >= 0)
+    pl = np.isfinite(d) & (d < 0)
+    usable = {name: (np.unique(d[mask]).size >= 3 and np.any(d[mask] != 0))
+              for name, mask in (("lp", lp), ("pl", pl))}
+    base0 = float(np.mean(y[dark])) if dark.any() else float(np.min(y))
+    names, q0 = ["base"], [base0]
+    for key, mask in (("lp", lp), ("pl", pl)):
+        if usable[key]:
+            span = float(np.max(np.abs(d[mask])))
+            names += [f"a_{key}", f"tau_{key}"]
+            q0 += [float(np.max(y[mask])) - base0, math.log(span / 3)]
+    if len(names) == 1:
+        reason = "no order has three distinct delays (one of them non-zero)"
+        e = not_determined(reason, n, "s")
+        return CoincidenceWindow(e, not_determined(reason, n, "S"), e, not_determined(reason, n, "S"),
+                                 not_determined(reason, n, "S"), n)
+
+    def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        out = np.full(x.shape, q[0])
+        k = 1
+        for key, sign in (("lp", 1.0), ("pl", -1.0)):
+            if usable[key]:
+                mask = np.isfinite(x) & ((x >= 0) if sign > 0 else (x < 0))
+                out[mask] += q[k] * np.exp(-np.abs(x[mask]) / np.exp(np.clip(q[k + 1], -300.0, 300.0)))
+                k += 2
+        return out
+
+    best = None
+    for factor in (1.0, 0.3, 3.0):
+        start = np.array(q0)
+        start[2::2] += math.log(factor)
+        q, cov, rss = _least_squares(model, start, d, y)
+        if best is None or rss < best[2]:
+            best = (q, cov, rss)
+    q, cov, _ = best
+    se = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
+    found: dict[str, Estimate] = {}
+    k = 1
+    for key in ("lp", "pl"):
+        mask = lp if key == "lp" else pl
+        if usable[key]:
+            m = int(mask.sum())
+            dof = n - q.size
+            amp = _graded(float(q[k]), float(se[k]), m, "S", dof=dof)
+            if amp.determined and abs(amp.value) < 2 * amp.stderr:
+                amp = not_determined("the amplitude is within noise (< 2 standard errors)", m, "S")
+            tau = _log_estimate(q, cov, k + 1, m, "s", dof) if amp.determined else \
+                not_determined("no window to fit: the amplitude is within noise", m, "s")
+            found[key] = (tau, amp)
+            k += 2
+        else:
+            reason = "fewer than three distinct delays of this sign"
+            found[key] = (not_determined(reason, int(mask.sum()), "s"), not_determined(reason, int(mask.sum()), "S"))
+    baseline = Estimate(float(q[0]), float(se[0]), int(dark.sum()) or n,
+                        "good" if math.isfinite(se[0]) else "not determined", "", "S")
+    return CoincidenceWindow(found["lp"][0], found["lp"][1], found["pl"][0], found["pl"][1], baseline, n)
+
+
+@dataclass(frozen=True)
+class XorFigures:
+    accuracy: Estimate
+    """fraction of outputs right, with its binomial standard error."""
+    margin_a: float
+    """lowest mean one-input current minus highest mean zero-output current [A] (< 0: not separable)."""
+    threshold_a: float
+    patterns: int
+
+
+def xor_figures(input_a: object, input_b: object, current_a: object, output: object,
+                expected: object) -> XorFigures:
+    """Accuracy (binomial standard error) and class margin of a single-threshold XOR run."""
+    a = as_1d("input_a", input_a)
+    b = as_1d("input_b", input_b)
+    i = as_1d("current_a", current_a)
+    o = as_1d("output", output)
+    e = as_1d("expected", expected)
+    same_length(input_a=a, input_b=b, current_a=i, output=o, expected=e)
+    n = int(o.size)
+    right = float(np.mean(o == e)) if n else math.nan
+    se = math.sqrt(max(right * (1 - right), 1.0 / (n + 1)) / n) if n else math.nan  # never 0 at 100 %
+    acc = Estimate(right, se, n, "good" if n >= 20 else "poor", "", "") if n else \
+        not_determined("no patterns", 0)
+    means = {(x, z): float(np.mean(i[(a == x) & (b == z)])) for x in (0, 1) for z in (0, 1)
+             if np.any((a == x) & (b == z))}
+    if len(means) < 4:
+        return XorFigures(acc, math.nan, math.nan, n)
+    ones = min(means[(0, 1)], means[(1, 0)])
+    zeros = max(means[(0, 0)], means[(1, 1)])
+    return XorFigures(acc, ones - zeros, (ones + zeros) / 2, n)

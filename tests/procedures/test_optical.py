@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from memlab.instruments.bench import load_bench
+from memlab.instruments.bench import DEFAULT_BENCH, load_bench
 from memlab.instruments.sim.chip.optics import responsivity
 from memlab.procedures import ParameterError, get_procedure, run_procedure
 from memlab.storage import RunReader
@@ -28,7 +28,17 @@ def absorbed_w(bench, power_w):
         bench.laser.wavelength_m, bench.world.chip.params)
 
 
-def test_pulses_build_photoconductance_at_the_chips_rate(bench, tmp_path):
+def test_pulses_build_photoconductance_at_the_chips_rate(tmp_path):
+    # No shunting: the reads right after each pulse would still be divided by its slow release.
+    bench_file = tmp_path / "bench.toml"
+    bench_file.write_text(DEFAULT_BENCH.read_text() + "\n[chip.overrides]\nk_shunt_per_w = 0.0\n")
+    tmp_path = tmp_path / "runs"
+    tmp_path.mkdir()
+    with load_bench(bench_file, family="optomemristor") as bench:
+        check_pulse_train(bench, tmp_path)
+
+
+def check_pulse_train(bench, tmp_path):
     params = bench.world.chip.params
     result = run_procedure(OpticalPulses(row=2, col=2, power_w=1e-3, width_s=5e-3, count=12, interval_s=0.1,
                                          powers_w=""), bench, tmp_path)
@@ -67,7 +77,8 @@ def test_photo_response_is_the_shunted_photoconductance(bench, tmp_path):
         assert s.units["photoconductance"] == "S" and len(r.stream("optical")) == 0
         power, rise = s["power"], s["photoconductance"]
     assert list(power) == powers
-    g = state["G_read"] - state["G_ph"]  # the stored conductance, drifted; G_ph is left over from the last light
+    # the stored conductance, drifted: undo what is left of the last light's shunting and G_ph
+    g = state["G_read"] * state["shunt_divisor"] - state["G_ph"]
     p = absorbed_w(bench, power)
     g_ph = params["g_ph_ref_s"] * (p / params["p_ref_w"]) ** params["gamma_ph"]
     expected = ((g + g_ph) / (1 + params["k_shunt_per_w"] * p) - g) * READ_GAIN

@@ -36,7 +36,9 @@ def test_photoconductance_decays_with_the_chips_tau_ph(tmp_path):
     assert len(t) == 80 and np.all(np.diff(t) > 0)
     assert 1e-3 <= t[0] < 0.05 and t[-1] >= 10.0  # log spacing over four decades
     assert np.allclose(g, i / 0.2)
-    tau, amplitude, baseline = fit_eligibility(t, g)  # B + A exp(-t / tau)
+    # Shunting releases first (tau_shunt_off = 50 ms), then the photoconductance decays alone.
+    late = t > 10 * params["tau_shunt_off_s"]
+    tau, amplitude, baseline = fit_eligibility(t[late], g[late])  # B + A exp(-t / tau)
     assert tau == pytest.approx(params["tau_ph_s"], rel=0.05)
     # Light of 0.1 s (10 rise times) at 0.8 mW absorbed: G_ph reached its steady value.
     p_abs = 1e-3 * bench.config.coupling_efficiency

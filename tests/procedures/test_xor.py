@@ -1,5 +1,6 @@
-"""xor on the simulated benches: XOR on the optomemristor preset, for the physical reasons the
-procedure's encoding relies on, and not on a chip without photo-response."""
+"""xor on the simulated benches: XOR from the optomemristor's non-monotone response (photoconductance
+rising with the light, shunting dividing it) at one threshold, and an honest refusal where the
+mechanism cannot work."""
 
 from __future__ import annotations
 
@@ -22,56 +23,69 @@ def run(bench, tmp_path, **values):
     assert not (bench.laser.output_enabled() or bench.smu.output_enabled())
     with RunReader(result.path) as r:
         table = r.stream("truth_table").arrays()
+        responses = r.stream("responses").arrays()
         verdict = r.stream("result").arrays()
         log = [message for _, _, message in r.log()]
-    return table, verdict, log
+    return table, responses, verdict, log
 
 
-def test_default_optomemristor_computes_xor(tmp_path):
+def test_optomemristor_computes_xor_at_one_threshold_over_100_noisy_trials(tmp_path):
     with load_bench(None, family="optomemristor") as bench:
-        table, verdict, log = run(bench, tmp_path, trials=3)
+        table, responses, verdict, log = run(bench, tmp_path, trials=100)
         params = bench.world.chip.params
-        state = bench.world.chip.device_state(0, 0)
-        p_abs = 0.125e-3 * bench.config.coupling_efficiency * responsivity(bench.laser.wavelength_m, params)
-    assert list(table["input_a"]) == [0, 0, 1, 1] * 3 and list(table["input_b"]) == [0, 1, 0, 1] * 3
-    assert list(table["output"]) == [0, 1, 1, 0] * 3
-    assert np.array_equal(table["output"], table["expected"])
-    assert verdict["xor"][0] == 1 and verdict["xor_trials"][0] == 3 and verdict["trials"][0] == 3
-    assert log[-2].startswith("result: XOR (3/3")
-    current = table["current"].reshape(3, 4)
-    # The voltage input multiplies by f(v_high) / f(v_low), the read I-V's sinh.
-    voltage_factor = math.sinh(0.2) / math.sinh(0.05)
-    assert current[:, 1] / current[:, 0] == pytest.approx(np.full(3, voltage_factor), rel=0.02)
-    assert current[:, 3] / current[:, 2] == pytest.approx(np.full(3, voltage_factor), rel=0.02)
-    # The light input multiplies by (G + G_ph) / (1 + k_shunt P) / G, G from each trial's dark
-    # read (the stored conductance drifts down between trials: nu = 0.05).
-    g = current[:, 0] / math.sinh(0.05)
-    assert g[-1] == pytest.approx(state["G_read"] - state["G_ph"], rel=0.02)
-    g_ph = params["g_ph_ref_s"] * (p_abs / params["p_ref_w"]) ** params["gamma_ph"]
-    light_factor = (g + g_ph) / (1 + params["k_shunt_per_w"] * p_abs) / g
-    assert current[:, 2] / current[:, 0] == pytest.approx(light_factor, rel=0.02)
+        p_abs = 5e-3 * bench.config.coupling_efficiency * responsivity(bench.laser.wavelength_m, params)
+    main = table["trial"] >= 0
+    assert main.sum() == 400
+    accuracy = np.mean(table["output"][main] == table["expected"][main])
+    assert accuracy >= 0.99
+    assert verdict["xor"][0] == 1 and verdict["realisable"][0] == 1
+    assert verdict["accuracy"][0] == pytest.approx(accuracy)
+    threshold, margin = verdict["threshold"][0], verdict["margin"][0]
+    assert margin > 0 and verdict["margin_sigmas"][0] >= 3
+    assert "margin" in log[-2] and log[-2].startswith("result: XOR")
+    # One threshold, not a band: the outputs are exactly "current above the threshold".
+    assert np.array_equal(table["output"], (table["current"] > threshold).astype(np.int8))
+    # The responses follow I(P) = (G + g_ph(P)) f(V) / (1 + k P): non-monotone in the light.
+    f_v = math.sinh(0.2)
+    g_dark = responses["current"][0] / f_v  # the stored conductance, read in the dark
+    g_ph = lambda p: params["g_ph_ref_s"] * (p / params["p_ref_w"]) ** params["gamma_ph"]  # noqa: E731
+    k = params["k_shunt_per_w"]
+    expected = [(g_dark + g_ph(p_abs)) * f_v / (1 + k * p_abs),
+                (g_dark + g_ph(p_abs)) * f_v / (1 + k * p_abs),
+                (g_dark + g_ph(2 * p_abs)) * f_v / (1 + 2 * k * p_abs)]
+    assert responses["current"][1:] == pytest.approx(expected, rel=0.03)
+    one, none, both = responses["current"][1], responses["current"][0], responses["current"][3]
+    assert one > both > none  # rises, then shunting wins
 
 
-def test_no_photo_response_no_xor(tmp_path):
-    # prGO has no photoconductance and no shunting: light changes nothing, (1,0) reads as (0,0).
+def test_weak_shunting_is_reported_not_realisable(tmp_path):
+    # A tenth of the light: both inputs still on the rising side, so the response is monotone.
+    with load_bench(None, family="optomemristor") as bench:
+        table, responses, verdict, log = run(bench, tmp_path, power_w=0.3e-3, trials=5)
+    assert verdict["realisable"][0] == 0 and verdict["xor"][0] == 0 and verdict["margin"][0] < 0
+    assert responses["current"][3] > responses["current"][1]  # monotone: AND/OR only
+    message = next(m for m in log if m.startswith("XOR not realisable on this device"))
+    assert "shunting is too weak" in message and "11:" in message
+    assert (table["trial"] >= 0).sum() == 0  # no trials run at a meaningless threshold
+
+
+def test_no_photo_response_is_not_realisable(tmp_path):
+    # prGO has no photoconductance and no shunting: the four responses are one, within noise.
     with load_bench(None) as bench:
-        table, verdict, log = run(bench, tmp_path)
-    current = table["current"]
-    assert current[2] == pytest.approx(current[0], rel=0.03)
-    assert list(table["output"]) == [0, 1, 0, 1]
-    assert verdict["xor"][0] == 0 and log[-2].startswith("result: not XOR (0/1")
+        _, responses, verdict, log = run(bench, tmp_path, trials=3)
+    assert np.ptp(responses["current"]) < 0.02 * np.mean(responses["current"])
+    assert verdict["realisable"][0] == 0
+    assert any(m.startswith("XOR not realisable on this device") for m in log)
 
 
 def test_bad_parameters_refused(tmp_path):
-    with pytest.raises(ParameterError, match="v_low"):
-        XOR(v_low=0.3, v_high=0.2)
-    with pytest.raises(ParameterError, match="band_high"):
-        XOR(band_low=5.0, band_high=3.0)
-    with pytest.raises(ParameterError, match=r"band_low=1\.0 .*> 1"):
-        XOR(band_low=1.0)
+    with pytest.raises(ParameterError, match="read_v"):
+        XOR(read_v=0.0)
+    with pytest.raises(ParameterError, match="power_w"):
+        XOR(power_w=0.0)
     with load_bench(None, family="optomemristor") as bench:
-        with pytest.raises(ParameterError, match=r"power_w=0\.05 .*max_laser_power_w"):
-            run_procedure(XOR(power_w=0.05), bench, tmp_path)
+        with pytest.raises(ParameterError, match=r"power_w \(x 2: both inputs on\)=0\.03 .*max_laser_power_w"):
+            run_procedure(XOR(power_w=0.015), bench, tmp_path)  # both inputs: 30 mW
         with pytest.raises(ParameterError, match=r"compliance_a=0\.05 .*max_current_a"):
             run_procedure(XOR(compliance_a=0.05), bench, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -1,6 +1,17 @@
 """The simulated memristor chip: a rows x cols array of devices of one family.
 
-See ``docs/chip-model.md`` for the physics, the parameters and their sources. In short:
+See ``docs/chip-model.md`` for the physics, the parameters and their sources. The model is split
+along its seams:
+
+- ``laws.py``: the electrical laws (read I-V, switching rate, drift, wear), scalar and array
+  forms side by side; ``optics.py``: the optical laws and the light history;
+- ``state.py``: the per-device state and faults (:class:`DeviceState`);
+- ``bias.py``: passive arrays, the bias scheme and sneak paths (:class:`PassiveArray`);
+- ``read_cache.py``: the cached read matrix of vector-matrix reads;
+- ``validation.py``: argument checks on the shared validation layer (``instruments/limits.py``);
+- this module: programming (one pulse, trains, regions) and the public API.
+
+In short:
 
 - State lives in float32 arrays of shape (rows, cols), per-device parameters in one stacked
   float32 array ``_dev`` (drawn once from the seed). Times are float64 (virtual time can reach
@@ -11,6 +22,8 @@ See ``docs/chip-model.md`` for the physics, the parameters and their sources. In
   scheme's voltages to the half-selected regions.
 - Trains of pulses on one device are clamped affine scans (``sequences.py``); trains on many
   devices use exact per-device moments.
+- A change of G restarts the drift clock and wears the device in proportion to |dG| (a change of
+  ``dg_full_fraction`` of the window or more counts fully), so ineffective pulses do neither.
 - The chip reads ``clock.now()`` but never advances the clock, except :meth:`Chip.illuminate`.
   Operations that span time (bursts, sweeps) evaluate step k at ``now + k * period``.
 
@@ -25,103 +38,31 @@ from typing import Any, Sequence
 import numpy as np
 
 from memlab.instruments.clock import Clock
+from memlab.instruments.sim.chip import laws
+from memlab.instruments.sim.chip.bias import ARRAYS, BIAS_SCHEMES, PassiveArray
 from memlab.instruments.sim.chip.noise import NoiseSource
-from memlab.instruments.sim.chip.optics import LightField
+from memlab.instruments.sim.chip.optics import Eligibility, LightField, photo_gate, responsivity
 from memlab.instruments.sim.chip.presets import resolve_params
+from memlab.instruments.sim.chip.read_cache import ReadCache, drift_may_exceed
 from memlab.instruments.sim.chip.sequences import clamp_affine_scan, periodic_moments
+from memlab.instruments.sim.chip.state import (
+    AM, AP, BROKEN, DRIFT, FAULT_KINDS, FORMED, FROZEN, GMAX, GMIN, HALF_INV_NEND, INV_DG_FULL,
+    NEND, OPEN, PINNED,
+    SHORT, STUCK, VBD, VFORM, VTH, WORN, DeviceState,
+)
+from memlab.instruments.sim.chip.validation import integer_in, number_in, refuse
 from memlab.instruments.sim.clock import VirtualClock
 
 __all__ = ["Chip", "FAULT_KINDS", "ARRAYS", "BIAS_SCHEMES"]
 
-ARRAYS = ("1t1r", "passive")
-BIAS_SCHEMES = ("v/2", "v/3", "grounded")
-FAULT_KINDS = ("open", "short", "stuck", "noisy", "none")
 MAX_ABS_VOLTAGE_V = 1000.0
-
-# Rows of the per-device parameter stack `_dev`.
-GMIN, GMAX, AP, AM, VTH, VFORM, VBD, DRIFT, NEND, HALF_INV_NEND = range(10)
-
-# Bits of `_flags`.
-FORMED = 1
-STUCK = 2  # stuck from manufacture
-BROKEN = 4  # broke down: shorted for good
-OPEN = 8  # injected fault
-SHORT = 16  # injected fault
-WORN = 32  # reached its endurance: stuck where it was
-PINNED = 64  # injected stuck fault
-FROZEN = STUCK | BROKEN | OPEN | SHORT | WORN | PINNED
-
-READ_CACHE_TOLERANCE = 1e-4  # relative; read noise is ~1e-2
 _BURST_LOOP_MAX = 16  # multi-device bursts up to this count are stepped exactly
 _BIG = 1e300
 
 Index = int | slice | Sequence[int] | np.ndarray | None
 
 
-def _finite(name: str, value: Any, *, low: float | None = None, low_open: bool = False,
-            high: float | None = None) -> float:
-    """``value`` as a float, refused unless finite and within the bounds."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} is not allowed: a number") from None
-    bad = not math.isfinite(number)
-    if low is not None:
-        bad |= number <= low if low_open else number < low
-    if high is not None:
-        bad |= number > high
-    if bad:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        bracket = "(" if low_open else "["
-        raise ValueError(
-            f"{name}={value!r} is not allowed: a finite number in {bracket}{lo}, {hi}]"
-        )
-    return number
-
-
-def _integer(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}={value!r} is not allowed: an integer >= {low}")
-    number = int(value)
-    if number < low or (high is not None and number > high):
-        upper = "" if high is None else f" and <= {high}"
-        raise ValueError(f"{name}={value!r} is not allowed: an integer >= {low}{upper}")
-    return number
-
-
-def _runs(index: np.ndarray) -> list[slice] | None:
-    """Contiguous runs of a sorted index array as slices (None when there are too many)."""
-    if index.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(index) != 1)
-    if breaks.size > 3:
-        return None
-    starts = np.concatenate(([0], breaks + 1))
-    ends = np.concatenate((breaks + 1, [index.size]))
-    return [slice(int(index[s]), int(index[e - 1]) + 1) for s, e in zip(starts, ends)]
-
-
-def _parts(index: np.ndarray) -> list[slice | np.ndarray]:
-    """Index parts that make views where possible."""
-    if index.size == 1:
-        return [slice(int(index[0]), int(index[0]) + 1)]
-    runs = _runs(index)
-    return [index] if runs is None else runs
-
-
-def _complement_parts(index: np.ndarray, size: int) -> list[slice | np.ndarray]:
-    """Parts of the lines 0..size-1 not in ``index`` (sorted, unique)."""
-    if index.size == 1:  # one selected line: the ones before and after it
-        i = int(index[0])
-        return [part for part in (slice(0, i), slice(i + 1, size)) if part.stop > part.start]
-    keep = np.ones(size, dtype=bool)
-    keep[index] = False
-    other = np.flatnonzero(keep)
-    return _parts(other) if other.size else []
-
-
-class Chip:
+class Chip(DeviceState, PassiveArray):
     """A simulated memristor chip. See the module docstring and ``docs/chip-model.md``.
 
     :param rows, cols: array size (1 .. 4096 each).
@@ -146,24 +87,19 @@ class Chip:
         overrides: dict[str, Any] | None = None,
         formed: bool = True,
     ) -> None:
-        self.rows = _integer("rows", rows, 1, 4096)
-        self.cols = _integer("cols", cols, 1, 4096)
+        self.rows = integer_in("rows", rows, 1, 4096)
+        self.cols = integer_in("cols", cols, 1, 4096)
         if array not in ARRAYS:
-            raise ValueError(
-                f"array={array!r} is not allowed: one of {', '.join(map(repr, ARRAYS))}"
-            )
+            raise refuse("array", array, "one of " + ", ".join(map(repr, ARRAYS)))
         if bias_scheme not in BIAS_SCHEMES:
-            raise ValueError(
-                f"bias_scheme={bias_scheme!r} is not allowed: one of "
-                + ", ".join(map(repr, BIAS_SCHEMES))
-            )
+            raise refuse("bias_scheme", bias_scheme, "one of " + ", ".join(map(repr, BIAS_SCHEMES)))
         if not isinstance(formed, bool):
-            raise ValueError(f"formed={formed!r} is not allowed: true or false")
-        seed = _integer("seed", seed, 0)
+            raise refuse("formed", formed, "true or false")
+        seed = integer_in("seed", seed, 0)
         if clock is None:
             clock = VirtualClock()
         elif not all(callable(getattr(clock, name, None)) for name in ("now", "sleep")):
-            raise ValueError(f"clock={clock!r} is not allowed: an object with now() and sleep()")
+            raise refuse("clock", clock, "an object with now() and sleep()")
         self.clock = clock
         self.family = family
         self.array = array
@@ -193,73 +129,17 @@ class Chip:
         self._optical = p["g_ph_ref_s"] > 0.0 or p["k_shunt_per_w"] > 0.0
         self._three_factor = p["three_factor"]
         self._h_dark = p["h_dark"] if p["three_factor"] else 1.0
+        self._gain_lp = p["gain_lp"]
+        self._dg_full_fraction = p["dg_full_fraction"]
         self._light: LightField | None = None
+        # The pulse-then-light trace, created by the first pulse of a three-factor chip.
+        self._elig: Eligibility | None = None
         self._saved_g: dict[tuple[int, int], float] = {}
-        self._version = 0
-        self._cache: tuple | None = None  # (version, t, g_read, g2s, gmax)
+        self._cache = ReadCache()
 
     # ==========================================================================================
     # construction
     # ==========================================================================================
-
-    def _draw_devices(self, rng: np.random.Generator, shape: tuple[int, int], formed: bool) -> None:
-        p = self.params
-        f32 = np.float32
-
-        def normal() -> np.ndarray:
-            return rng.standard_normal(shape, dtype=f32)
-
-        dev = np.empty((10,) + shape, f32)
-        dev[GMIN] = p["g_min_s"] * np.exp(p["sigma_g_d2d"] * normal())
-        dev[GMAX] = p["g_max_s"] * np.exp(p["sigma_g_d2d"] * normal())
-        # A window needs Gmax > Gmin: only extreme sigmas can cross them; keep 1 % apart.
-        np.minimum(dev[GMIN], dev[GMAX] / f32(1.01), out=dev[GMIN])
-        dev[AP] = np.minimum(p["a_plus"] * np.exp(p["sigma_step_d2d"] * normal()), 1.0)
-        dev[AM] = np.minimum(p["a_minus"] * np.exp(p["sigma_step_d2d"] * normal()), 1.0)
-        dev[VTH] = np.maximum(p["v_th_v"] + p["sigma_v_th_v"] * normal(), 0.05 * p["v_th_v"])
-        # A device forms at or above its switching threshold.
-        dev[VFORM] = np.maximum(p["v_form_v"] + p["sigma_v_form_v"] * normal(), dev[VTH])
-        dev[VBD] = np.maximum(
-            p["v_breakdown_v"] + p["sigma_v_breakdown_v"] * normal(), 0.05 * p["v_breakdown_v"]
-        )
-        if p["drift_law"] == "power":
-            dev[DRIFT] = np.maximum(p["drift_nu"] + p["sigma_drift_nu"] * normal(), 0.0)
-        else:
-            dev[DRIFT] = p["drift_log_s"] + p["sigma_drift_log_s"] * normal()
-        dev[NEND] = np.maximum(p["endurance_cycles"] * np.exp(p["sigma_endurance"] * normal()), 1.0)
-        dev[HALF_INV_NEND] = 0.5 / dev[NEND]  # pulses -> fraction of life, without a division
-        stuck = rng.random(shape, dtype=f32) < p["stuck_fraction"]
-        stuck_on = rng.random(shape, dtype=f32) < p["stuck_on_share"]
-        self._dev = dev
-
-        self._flags = np.where(stuck, STUCK, 0).astype(np.uint8)
-        if formed:
-            self._flags |= FORMED
-        self._g = np.where(stuck, np.where(stuck_on, dev[GMAX], dev[GMIN]),
-                           dev[GMIN] if formed else f32(p["g_unformed_s"])).astype(f32)
-        active = ~stuck & formed
-        self._ap = np.where(active, dev[AP], 0).astype(f32)  # 0 = cannot switch
-        self._am = np.where(active, dev[AM], 0).astype(f32)
-        self._nu = np.where(active, dev[DRIFT], 0).astype(f32)  # 0 = does not drift
-        self._sigma_read = np.full(shape, p["sigma_read"], f32)
-        self._tprog = np.full(shape, self.clock.now(), np.float64)
-        self._pulses = np.zeros(shape, np.uint32)
-
-        # Bounds that let hot paths skip whole-array checks.
-        self._tprog_min = self.clock.now()  # a lower bound of _tprog
-        self._tprog_max = self.clock.now()  # an upper bound of _tprog
-        self._drift_max = float(np.abs(dev[DRIFT]).max())
-        self._pulse_bound = 0  # an upper bound of _pulses
-        self._n_unformed = 0 if formed else int(np.count_nonzero(~stuck))
-        self._vth_min = float(dev[VTH].min())
-        self._vth_max = float(dev[VTH].max())
-        self._vform_min = float(dev[VFORM].min())
-        self._vbd_min = float(dev[VBD].min())
-        self._v_quiet = min(self._vth_min, self._vbd_min)  # below it no pulse does anything
-        self._nend_min = float(dev[NEND].min())
-        self._a_max = float(max(dev[AP].max(), dev[AM].max()))
-        self._gmax_max = float(dev[GMAX].max())
-
     # ==========================================================================================
     # small helpers
     # ==========================================================================================
@@ -268,7 +148,7 @@ class Chip:
         for name, value, size in (("row", row, self.rows), ("col", col, self.cols)):
             if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
                     or not 0 <= value < size):
-                raise ValueError(f"{name}={value!r} is not allowed: an integer in 0..{size - 1}")
+                raise refuse(name, value, f"an integer in 0..{size - 1}")
         return int(row), int(col)
 
     def _line_index(self, name: str, value: Index, size: int) -> np.ndarray:
@@ -279,18 +159,16 @@ class Chip:
             return np.arange(size)[value]
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             if not 0 <= value < size:
-                raise ValueError(f"{name}={value!r} is not allowed: an index in 0..{size - 1}")
+                raise refuse(name, value, f"an index in 0..{size - 1}")
             return np.array([int(value)])
         try:
             index = np.asarray(value)
         except Exception:  # noqa: BLE001 - anything unusable is refused below
             index = np.array([None])
         if index.ndim != 1 or (index.size and not np.issubdtype(index.dtype, np.integer)):
-            raise ValueError(
-                f"{name}={value!r} is not allowed: an index, a slice, a list of indices or None"
-            )
+            raise refuse(name, value, "an index, a slice, a list of indices or None")
         if index.size and (index.min() < 0 or index.max() >= size):
-            raise ValueError(f"{name}={value!r} is not allowed: indices in 0..{size - 1}")
+            raise refuse(name, value, f"indices in 0..{size - 1}")
         return np.unique(index)
 
     def _device_list(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -299,71 +177,54 @@ class Chip:
         if (r.ndim != 1 or c.ndim != 1 or r.shape != c.shape
                 or (r.size and not (np.issubdtype(r.dtype, np.integer)
                                     and np.issubdtype(c.dtype, np.integer)))):
-            raise ValueError(
-                f"rows={rows!r}, cols={cols!r} are not allowed: two integer lists of one length"
-            )
+            raise refuse("rows/cols", (rows, cols), "two integer lists of one length")
         if r.size and (r.min() < 0 or r.max() >= self.rows or c.min() < 0 or c.max() >= self.cols):
-            raise ValueError(
-                f"rows/cols are not allowed: devices must lie in rows 0..{self.rows - 1}, "
-                f"cols 0..{self.cols - 1}"
-            )
+            raise refuse("rows/cols", (rows, cols),
+                         f"devices in rows 0..{self.rows - 1}, cols 0..{self.cols - 1}")
         return r.astype(np.intp), c.astype(np.intp)
 
     def _voltage(self, name: str, value: Any) -> float:
-        return _finite(name, value, low=-MAX_ABS_VOLTAGE_V, high=MAX_ABS_VOLTAGE_V)
+        return number_in(name, value, -MAX_ABS_VOLTAGE_V, MAX_ABS_VOLTAGE_V, unit="V")
 
     def _width(self, name: str, value: Any) -> float:
-        return _finite(name, value, low=0.0, low_open=True, high=1e6)
+        return number_in(name, value, 0.0, 1e6, low_open=True, unit="s")
+
+    def _count(self, count: Any) -> int:
+        return integer_in("count", count, 1, 10**9)
 
     def _compliance(self, compliance_a: float | None) -> float | None:
         """The current limit in force: the source's compliance and, in 1T1R, the transistor."""
         if compliance_a is None:
             return self._i_max
-        limit = _finite("compliance_a", compliance_a, low=0.0, low_open=True)
+        limit = number_in("compliance_a", compliance_a, 0.0, low_open=True, unit="A")
         return limit if self._i_max is None else min(limit, self._i_max)
 
-    def _iv(self, v: float) -> float:
-        """f(V) = V0 sinh(V / V0): the read I-V per siemens."""
-        v0 = self.params["v0_read_v"]
-        x = max(min(v / v0, 700.0), -700.0)
-        return v0 * math.sinh(x)
+    # The laws with this chip's parameters (laws.py holds them, scalar and array side by side).
 
-    def _iv_vec(self, v: np.ndarray) -> np.ndarray:
-        v0 = self.params["v0_read_v"]
-        return v0 * np.sinh(np.clip(np.asarray(v, np.float64) / v0, -700.0, 700.0))
+    def _iv(self, v: float) -> float:
+        return laws.read_iv(v, self.params["v0_read_v"])
+
+    def _iv_vec(self, v: Any) -> np.ndarray:
+        return laws.read_iv_array(v, self.params["v0_read_v"])
 
     def _phi(self, absv: float, width_s: float) -> float:
-        """Switching rate relative to the reference pulse (the caller applies the threshold)."""
-        x = min(absv / self._v0_switch, 700.0)
-        return math.sinh(x) / self._sinh_ref * (width_s / self._t_ref) ** self._beta
+        return laws.switching_rate(absv, width_s, self._v0_switch, self._sinh_ref, self._t_ref,
+                                   self._beta)
 
-    def _phi_vec(self, absv: np.ndarray, width_s: Any) -> np.ndarray:
-        x = np.minimum(np.asarray(absv, np.float64) / self._v0_switch, 700.0)
-        return np.sinh(x) / self._sinh_ref * (np.asarray(width_s) / self._t_ref) ** self._beta
+    def _phi_vec(self, absv: Any, width_s: Any) -> np.ndarray:
+        return laws.switching_rate_array(absv, width_s, self._v0_switch, self._sinh_ref,
+                                         self._t_ref, self._beta)
 
     def _drifted(self, g: float, nu: float, age_s: float) -> float:
-        if nu == 0.0 or age_s <= self._t0:
-            return g
-        if self._power_law:
-            return g * (age_s / self._t0) ** (-nu)
-        return max(g + nu * math.log(age_s / self._t0), 0.0)
+        return laws.drifted(g, nu, age_s, self._t0, self._power_law)
 
     def _drifted_vec(self, g: np.ndarray, nu: np.ndarray, t: float,
                      tprog: np.ndarray) -> np.ndarray:
-        """Drifted conductance of arrays at time ``t`` (float32; ages taken in float64)."""
-        lnt = np.empty(np.shape(tprog), np.float32)
-        np.subtract(t, tprog, out=lnt, casting="same_kind")
-        np.maximum(lnt, np.float32(self._t0), out=lnt)
-        np.log(lnt, out=lnt)
-        lnt -= np.float32(math.log(self._t0))
-        if self._power_law:
-            np.multiply(lnt, nu, out=lnt)
-            np.negative(lnt, out=lnt)
-            np.exp(lnt, out=lnt)
-            return np.multiply(lnt, g, out=lnt)
-        np.multiply(lnt, nu, out=lnt)
-        lnt += g
-        return np.maximum(lnt, np.float32(0.0), out=lnt)
+        return laws.drifted_array(g, nu, t, tprog, self._t0, self._power_law)
+
+    def _window(self, d: list[float], pulses: float) -> tuple[float, float]:
+        """The device's (narrowed) conductance window after ``pulses`` pulse-equivalents."""
+        return laws.wear_window(d[GMIN], d[GMAX], pulses, d[NEND], self._wear_p, self._wear_center)
 
     def _drift_pending(self, t: float) -> bool:
         return t - self._tprog_min > self._t0
@@ -375,7 +236,7 @@ class Chip:
         light = self._light
         if light is None or not light.eligible_at(t):
             return self._h_dark
-        return self._h_dark + (1.0 - self._h_dark) * light.trace_scalar(i, j, t)
+        return self._h_dark + (1.0 - self._h_dark) * self._gain_lp * light.trace_scalar(i, j, t)
 
     def _efficacy(self, index: Any, t: float | np.ndarray) -> np.ndarray | float:
         if not self._three_factor:
@@ -383,71 +244,87 @@ class Chip:
         light = self._light
         if light is None or not light.eligible_at(float(np.min(t))):
             return self._h_dark
-        return (self._h_dark + (1.0 - self._h_dark) * light.trace(index, t)).astype(np.float32)
+        return (self._h_dark + (1.0 - self._h_dark) * self._gain_lp
+                * light.trace(index, t)).astype(np.float32)
+
+    def _eligibility(self) -> Eligibility:
+        if self._elig is None:
+            self._elig = Eligibility((self.rows, self.cols), self.params)
+        return self._elig
 
     def _light_active(self) -> bool:
         return self._optical and self._light is not None
 
     def _changed(self, t: float | None = None) -> None:
         """Invalidate the read cache; ``t`` = the latest time a device may be programmed at."""
-        self._version += 1
+        self._cache.invalidate()
         if t is not None and t > self._tprog_max:
             self._tprog_max = t
 
-    # -- scalar state changes ------------------------------------------------------------------
+    # -- committing a change: drift restart and wear in proportion to |dG| --------------------
 
-    def _refresh(self, i: int, j: int) -> None:
-        """Re-derive a device's effective step sizes and drift from its flags."""
-        flags = int(self._flags[i, j])
-        active = flags & FORMED and not flags & FROZEN
-        self._ap[i, j] = self._dev[AP, i, j] if active else 0.0
-        self._am[i, j] = self._dev[AM, i, j] if active else 0.0
-        self._nu[i, j] = self._dev[DRIFT, i, j] if active else 0.0
+    def _commit_scalar(self, i: int, j: int, d: list[float], g_now: float, g_new: float,
+                       t: float, inv_dg_full: float, nu: float, tprog: float, pulses: float) -> None:
+        """Device (i, j), whose conductance is ``g_now`` at ``t`` (drift applied; ``nu``,
+        ``tprog`` and ``pulses`` its drift coefficient, time of programming and wear), becomes
+        ``g_new``: the drift clock restarts and the device wears by the effective fraction
+        (``inv_dg_full``: 1 / the change that counts fully, dg_full_fraction of its window)."""
+        r = laws.effective_fraction(g_new - g_now, inv_dg_full)
+        age = (1.0 - r) * (t - tprog if t > tprog else 0.0)
+        self._g[i, j] = g_new if age <= self._t0 or nu == 0.0 else \
+            laws.undrifted(g_new, nu, age, self._t0, self._power_law)
+        self._tprog[i, j] = t - age
+        pulses += r
+        self._pulses[i, j] = pulses
+        if pulses > self._pulse_bound:
+            self._pulse_bound = pulses
+        if 0.5 * pulses >= d[NEND]:
+            self._flags[i, j] |= WORN
+            self._refresh(i, j)
 
-    def _refresh_mask(self, index: Any, mask: np.ndarray) -> None:
-        """Vector form of :meth:`_refresh` for the devices ``mask`` selects within ``index``."""
-        flags = self._flags[index]
-        active = ((flags & FORMED) != 0) & ((flags & FROZEN) == 0)
-        for eff, row in ((self._ap, AP), (self._am, AM), (self._nu, DRIFT)):
-            eff[index] = np.where(mask, np.where(active, self._dev[row][index], 0.0), eff[index])
-
-    def _break(self, i: int, j: int, t: float) -> None:
-        self._flags[i, j] |= BROKEN
-        if not self._flags[i, j] & FORMED:
-            self._n_unformed -= 0 if self._flags[i, j] & STUCK else 1
-            self._flags[i, j] |= FORMED
-        self._g[i, j] = self.params["g_short_s"]
-        self._tprog[i, j] = t
-        self._refresh(i, j)
-
-    def _form(self, i: int, j: int, absv: float, i_cc: float | None, t: float) -> None:
-        """Form the device: its filament grows until the current limit stops it."""
-        self._flags[i, j] |= FORMED
-        self._n_unformed -= 1
-        if i_cc is None:  # nothing limits the current: the forming runs away into breakdown
-            self._break(i, j, t)
-            return
-        d = self._dev[:, i, j].tolist()
-        g = i_cc / max(self._iv(absv), 1e-30)
-        self._g[i, j] = min(max(g, d[GMIN]), d[GMAX])
-        self._tprog[i, j] = t
-        self._refresh(i, j)
+    def _commit_region(self, index: tuple, g_new: np.ndarray, delta: np.ndarray, mask: Any,
+                       t: float, view: bool, in_place: bool, window: Any = None) -> None:
+        """Vector form of :meth:`_commit_scalar`: the devices at ``index`` become ``g_new`` by
+        a change ``delta``, for the devices ``mask`` selects (True: all). ``in_place``: ``g_new``
+        is already the state's view; ``window``: dg_full_fraction times each device's present
+        (wear-narrowed) window (S), None for fresh windows. ``delta`` is used up (overwritten)."""
+        r = np.abs(delta, out=delta) if delta.dtype == np.float32 else np.abs(delta, dtype=np.float32)
+        if window is None:
+            np.multiply(r, self._dev[INV_DG_FULL][index], out=r)
+        else:  # a change counts relative to the device's present window
+            np.divide(r, window, out=r)
+        np.minimum(r, np.float32(1.0), out=r)
+        if mask is not True:
+            np.multiply(r, mask, out=r)
+        if self._tprog_min >= t:  # every device was programmed at t: no drift clock to keep
+            if not in_place:
+                self._g[index] = g_new
+            self._tprog[index] = t
+        else:
+            age = (1.0 - r) * np.maximum(t - self._tprog[index], 0.0)
+            if self._drift_pending(t):
+                g_new = laws.undrifted_array(g_new, self._nu[index], age, self._t0,
+                                             self._power_law)
+                in_place = False
+            if not in_place:
+                self._g[index] = g_new
+            self._tprog[index] = t - age
+            if view and g_new.shape == self._g.shape:
+                self._tprog_min = float(np.min(self._tprog))
+        pulses = self._pulses[index]
+        np.add(pulses, r, out=pulses)
+        if not view:
+            self._pulses[index] = pulses
+        self._pulse_bound += 1.0
+        if 0.5 * self._pulse_bound >= self._nend_min:
+            worn = (pulses * 0.5 >= self._dev[NEND][index]) & ((self._flags[index] & WORN) == 0)
+            if worn.any():
+                self._flags[index] = np.where(worn, self._flags[index] | WORN, self._flags[index])
+                self._refresh_mask(index, worn)
 
     # ==========================================================================================
     # one pulse on one device (Python floats: a few microseconds whatever the array size)
     # ==========================================================================================
-
-    def _window(self, d: list[float], pulses: int) -> tuple[float, float]:
-        """The device's (narrowed) conductance window after ``pulses`` switching pulses."""
-        gmin, gmax = d[GMIN], d[GMAX]
-        if pulses == 0:
-            return gmin, gmax
-        frac = min(0.5 * pulses / d[NEND], 1.0)
-        w = 1.0 - frac ** self._wear_p
-        if w >= 1.0:
-            return gmin, gmax
-        center = gmin + self._wear_center * (gmax - gmin)
-        return center - (center - gmin) * w, center + (gmax - center) * w
 
     def _program_scalar(self, i: int, j: int, v: float, width_s: float, i_cc: float | None,
                         t: float) -> None:
@@ -467,33 +344,28 @@ class Chip:
         else:
             if flags & FROZEN or absv < d[VTH]:
                 return
-            g = self._drifted(float(self._g[i, j]), float(self._nu[i, j]),
-                              t - float(self._tprog[i, j]))
+            nu, tprog = float(self._nu[i, j]), float(self._tprog[i, j])
+            g = self._drifted(float(self._g[i, j]), nu, t - tprog)
             hi_cap = _BIG
             if i_cc is not None and v > 0.0:
                 hi_cap = i_cc / max(self._iv(absv), 1e-30)
                 if g > hi_cap:  # the source limits the current, the voltage collapses: no SET
                     return
-            pulses = int(self._pulses[i, j])
+            pulses = float(self._pulses[i, j])
             lo, hi = self._window(d, pulses) if pulses else (d[GMIN], d[GMAX])
             u = 1.0 + self._sigma_c2c * self._prog_noise.scalar()
             c = (d[AP] if v > 0.0 else d[AM]) * self._phi(absv, width_s)
-            if self._three_factor:
-                c *= self._efficacy_scalar(i, j, t)
             c = min(c * u, 1.0) if u > 0.0 else 0.0
-            if v > 0.0:
-                g = min(g + c * (hi - g), hi_cap)
-            else:
-                g -= c * (g - lo)
-            self._g[i, j] = g
-            self._tprog[i, j] = t
-            pulses += 1
-            self._pulses[i, j] = pulses
-            if pulses > self._pulse_bound:
-                self._pulse_bound = pulses
-            if 0.5 * pulses >= d[NEND]:
-                self._flags[i, j] |= WORN
-                self._refresh(i, j)
+            # The electrical step; the efficacy h expresses part of it, the rest is eligibility.
+            step = min(g + c * (hi - g), hi_cap) - g if v > 0.0 else -c * (g - lo)
+            if self._three_factor:
+                h = self._efficacy_scalar(i, j, t)
+                if h < 1.0:
+                    self._eligibility().add_scalar(i, j, t, (1.0 - h) * step)
+                step *= h
+            inv = d[INV_DG_FULL] if not pulses else \
+                d[INV_DG_FULL] * (d[GMAX] - d[GMIN]) / max(hi - lo, 1e-30)
+            self._commit_scalar(i, j, d, g, g + step, t, inv, nu, tprog, pulses)
         self._touch(i, j, t)
 
     def _touch(self, i: int, j: int, t: float) -> None:
@@ -501,18 +373,8 @@ class Chip:
         entry, not the whole matrix) if it was current, else just invalidate it."""
         if t > self._tprog_max:
             self._tprog_max = t
-        cache = self._cache
-        current = cache is not None and cache[0] == self._version
-        self._version += 1
-        if current:
-            g = self._g_read_scalar(i, j, t)
-            cache[2][i, j] = g
-            cache[3][i, j] = (float(self._sigma_read[i, j]) * g) ** 2
-            self._cache = (self._version, cache[1], cache[2], cache[3], max(cache[4], g))
-
-    # ==========================================================================================
-    # trains on one device: clamped affine scans
-    # ==========================================================================================
+        g = self._g_read_scalar(i, j, t) if self._cache.current() else None
+        self._cache.patch(i, j, g, float(self._sigma_read[i, j]))
 
     def _sequence(self, i: int, j: int, v: np.ndarray, width_s: float | np.ndarray,
                   i_cc: float | None, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -568,44 +430,34 @@ class Chip:
                 pos = end + 1
         return g_out, tp_out
 
+
     def _active_run(self, i: int, j: int, d: list[float], v: np.ndarray, absv: np.ndarray,
                     widths: np.ndarray, i_cc: float | None, t: np.ndarray,
                     g_out: np.ndarray, tp_out: np.ndarray) -> int:
         """Steps of a formed, switchable device (no breakdown among them); returns steps done.
 
-        Stops early, after the step at which the device wears out.
+        Stops early, after the step at which the device wears out. Wear and the drift clock
+        follow the actual changes (see :meth:`_commit_scalar`).
         """
-        p = self.params
         g0, tp0 = float(self._g[i, j]), float(self._tprog[i, j])
-        n0 = int(self._pulses[i, j])
+        n0 = float(self._pulses[i, j])
+        nu = float(self._nu[i, j])
+        steps = len(v)
         switching = absv >= d[VTH]
-        count = np.cumsum(switching)
-        limit = math.ceil(2.0 * d[NEND])  # pulses at which the device wears out
-        worn_at = int(np.searchsorted(count, limit - n0)) if n0 + count[-1] >= limit else -1
-        steps = len(v) if worn_at < 0 else worn_at + 1
-        v, absv, widths, t = v[:steps], absv[:steps], widths[:steps], t[:steps]
-        switching, count = switching[:steps], count[:steps]
         if not switching.any():
             g_out[:steps], tp_out[:steps] = g0, tp0
             return steps
+        count = np.cumsum(switching)
         first = int(switching.argmax())
-        g_start = self._drifted(g0, float(self._nu[i, j]), float(t[first]) - tp0)
-        # The window each step sees (narrowing with the pulses before it).
-        before = (n0 + count - switching).astype(np.float64)
-        frac = np.minimum(0.5 * before / d[NEND], 1.0)
-        w = 1.0 - frac ** p["wear_exponent"]
-        center = d[GMIN] + p["wear_center"] * (d[GMAX] - d[GMIN])
-        lo_k = center - (center - d[GMIN]) * w
-        hi_k = center + (d[GMAX] - center) * w
+        g_start = self._drifted(g0, nu, float(t[first]) - tp0)
         positive = v > 0.0
         xi = self._prog_noise.normal(steps).astype(np.float64)
         u = np.maximum(1.0 + self._sigma_c2c * xi, 0.0)
-        c = np.where(positive, d[AP], d[AM]) * self._phi_vec(absv, widths) * u
-        c *= self._efficacy((i, j), t)
-        np.minimum(c, 1.0, out=c)
-        c[~switching] = 0.0
-        a = 1.0 - c
-        b = c * np.where(positive, hi_k, lo_k)
+        c_e = np.where(positive, d[AP], d[AM]) * self._phi_vec(absv, widths) * u
+        np.minimum(c_e, 1.0, out=c_e)
+        c_e[~switching] = 0.0
+        h = self._efficacy((i, j), t)
+        c = c_e * h
         lo = np.full(steps, -_BIG)
         hi = np.full(steps, _BIG)
         cap = None
@@ -616,16 +468,69 @@ class Chip:
                 cap = None  # the limit is above anything the device can reach: it cannot bind
             else:
                 np.minimum(hi, cap, out=hi)
-        g = clamp_affine_scan(g_start, a, b, lo, hi, cap)
-        g[:first] = g0
-        g_out[:steps] = g
-        last = np.maximum.accumulate(np.where(switching, np.arange(steps), -1))
-        tp_out[:steps] = np.where(last >= 0, t[np.maximum(last, 0)], tp0)
-        self._g[i, j] = g[-1]
+        span = d[GMAX] - d[GMIN]
+        # The wear before each step narrows its window, and the wear is the changes made: start
+        # from one pulse-equivalent per switching pulse (an upper bound) and iterate to the
+        # fixed point (only while narrowing matters at all).
+        before = n0 + (count - switching).astype(np.float64)
+        # As in the vectorised path: narrowing below 1e-6 of the window is below every noise.
+        narrowing = (0.5 * float(before[-1] + 1.0) / d[NEND]) ** self._wear_p > 1e-6
+        for _ in range(6 if narrowing else 1):
+            if narrowing:
+                lo_k, hi_k = laws.wear_window_array(d[GMIN], d[GMAX], before, d[NEND],
+                                                    self._wear_p, self._wear_center)
+                target = np.where(positive, hi_k, lo_k)
+                inv = d[INV_DG_FULL] * span / np.maximum(hi_k - lo_k, 1e-30)
+            else:  # wear has not narrowed the window yet (nor will it within this train)
+                target = np.where(positive, d[GMAX], d[GMIN])
+                inv = d[INV_DG_FULL]
+            g = clamp_affine_scan(g_start, 1.0 - c, c * target, lo, hi, cap)
+            g_prev = np.concatenate(([g_start], g[:-1]))
+            r = np.minimum(np.abs(g - g_prev) * inv, 1.0)
+            r[:first] = 0.0
+            if not narrowing:
+                break
+            actual = n0 + np.concatenate(([0.0], np.cumsum(r)[:-1]))
+            # Converged when the windows would move by less than 1e-9 of the full window.
+            q_before = np.minimum(0.5 * before / d[NEND], 1.0) ** self._wear_p
+            q_actual = np.minimum(0.5 * actual / d[NEND], 1.0) ** self._wear_p
+            if float(np.max(np.abs(q_actual - q_before))) < 1e-9:
+                break
+            before = actual
+        wear = n0 + np.cumsum(r)
+        limit = 2.0 * d[NEND]  # pulse-equivalents at which the device wears out
+        worn_at = int(np.searchsorted(wear, limit)) if wear[-1] >= limit else -1
+        if worn_at >= 0:
+            steps = worn_at + 1
+            g, g_prev, r, wear, t = g[:steps], g_prev[:steps], r[:steps], wear[:steps], t[:steps]
+            c_e, target = c_e[:steps], target[:steps]
+            h = h if np.ndim(h) == 0 else h[:steps]
+        # Drift clock: each step moves the time of programming towards its own time by r_k.
+        age0 = max(float(t[0]) - tp0, 0.0)
+        if float(t[0]) == float(t[-1]):
+            age = age0 * np.cumprod(1.0 - r)
+        else:
+            tp = clamp_affine_scan(tp0, 1.0 - r, r * t, np.full(steps, -_BIG),
+                                   np.full(steps, _BIG))
+            age = np.maximum(t - tp, 0.0)
+        if nu != 0.0 and float(np.max(age, initial=0.0)) > self._t0:
+            stored = laws.undrifted_array(g, nu, age, self._t0, self._power_law)
+        else:
+            stored = g.copy()
+        stored[:first] = g0
+        g_out[:steps] = stored
+        tp_out[:steps] = t - age
+        tp_out[:first] = tp0
+        if self._three_factor and np.any(np.asarray(h) < 1.0):
+            # The unexpressed part of each step feeds the pulse-then-light trace.
+            de = (1.0 - h) * c_e * (target - g_prev)
+            t_end = float(t[-1])
+            elig = self._eligibility()
+            elig.add_scalar(i, j, t_end, float(np.sum(de * np.exp(-(t_end - t) / elig.tau_s))))
+        self._g[i, j] = stored[-1]
         self._tprog[i, j] = tp_out[steps - 1]
-        pulses = n0 + int(count[-1])
-        self._pulses[i, j] = pulses
-        self._pulse_bound = max(self._pulse_bound, pulses)
+        self._pulses[i, j] = wear[-1]
+        self._pulse_bound = max(self._pulse_bound, float(wear[-1]))
         if worn_at >= 0:
             self._flags[i, j] |= WORN
             self._refresh(i, j)
@@ -654,35 +559,6 @@ class Chip:
         if self._n_unformed and vmax >= self._vform_min:
             self._form_region(index, absv, i_cc, t)
 
-    def _break_region(self, index: tuple, absv: Any, t: float) -> None:
-        flags = self._flags[index]
-        hit = (absv > self._dev[VBD][index]) & ((flags & (BROKEN | SHORT | OPEN)) == 0)
-        if not hit.any():
-            return
-        unformed = hit & ((flags & (FORMED | STUCK)) == 0)
-        self._n_unformed -= int(np.count_nonzero(unformed))
-        self._flags[index] = np.where(hit, flags | BROKEN | FORMED, flags)
-        self._g[index] = np.where(hit, np.float32(self.params["g_short_s"]), self._g[index])
-        self._tprog[index] = np.where(hit, t, self._tprog[index])
-        self._refresh_mask(index, hit)
-
-    def _form_region(self, index: tuple, absv: Any, i_cc: float | None, t: float) -> None:
-        flags = self._flags[index]
-        hit = ((flags & (FORMED | FROZEN)) == 0) & (absv >= self._dev[VFORM][index])
-        if not hit.any():
-            return
-        self._n_unformed -= int(np.count_nonzero(hit))
-        if i_cc is None:
-            self._flags[index] = np.where(hit, flags | FORMED | BROKEN, flags)
-            g_new = np.float32(self.params["g_short_s"])
-        else:
-            self._flags[index] = np.where(hit, flags | FORMED, flags)
-            g_new = np.clip(i_cc / np.maximum(self._iv_vec(absv), 1e-30),
-                            self._dev[GMIN][index], self._dev[GMAX][index])
-        self._g[index] = np.where(hit, g_new, self._g[index])
-        self._tprog[index] = np.where(hit, t, self._tprog[index])
-        self._refresh_mask(index, hit)
-
     def _switch_region(self, index: tuple, v: Any, absv: Any, vmax: float, width_s: float,
                        i_cc: float | None, t: float, view: bool) -> None:
         f32 = np.float32
@@ -696,31 +572,31 @@ class Chip:
             positive = np.asarray(v) > 0.0
             a = np.where(positive, self._ap[index], self._am[index])
             phi = self._phi_vec(absv, width_s).astype(f32)
-        rate = phi * self._efficacy(index, t)
-        # Step fraction c = a phi h max(0, 1 + s xi), zero below threshold, at most 1.
+        # Electrical step fraction c = a phi max(0, 1 + s xi), zero below threshold, at most 1.
         c = self._prog_noise.normal(g.shape)
         np.multiply(c, f32(self._sigma_c2c), out=c)
         np.add(c, f32(1.0), out=c)
         np.maximum(c, f32(0.0), out=c)
         np.multiply(c, a, out=c)
-        np.multiply(c, rate, out=c)
+        np.multiply(c, phi, out=c)
         thresholded = float(np.min(absv)) < self._vth_max
         if thresholded:
             above = self._dev[VTH][index] <= absv
             np.multiply(c, above, out=c)
             switching = (a > 0) & above
         else:
-            switching = a > 0
-        if self._a_max * float(np.max(rate)) * (1.0 + 5.0 * self._sigma_c2c) > 1.0:
+            switching = True
+        if self._a_max * float(np.max(phi)) * (1.0 + 5.0 * self._sigma_c2c) > 1.0:
             np.minimum(c, f32(1.0), out=c)
         if self._drift_pending(t):
             drifted = self._drifted_vec(g, self._nu[index], t, self._tprog[index])
-            g_src = np.where(switching, drifted, g)
+            g_src = drifted if switching is True else np.where(switching, drifted, g)
         else:
             g_src = g
         # Targets: the window edges, narrowed by wear once that matters (> 1e-6 of the window):
         # Gmax - (1 - wc) (Gmax - Gmin) q and Gmin + wc (Gmax - Gmin) q, q = (n / n_end)^p.
         gmin, gmax = self._dev[GMIN][index], self._dev[GMAX][index]
+        window = None
         if (0.5 * self._pulse_bound / self._nend_min) ** self._wear_p > 1e-6:
             q = np.multiply(self._pulses[index], self._dev[HALF_INV_NEND][index], dtype=f32)
             np.minimum(q, f32(1.0), out=q)
@@ -728,7 +604,11 @@ class Chip:
                 np.multiply(q, q, out=q)
             else:
                 np.power(q, f32(self._wear_p), out=q)
-            np.multiply(q, gmax - gmin, out=q)
+            span = gmax - gmin
+            np.multiply(q, span, out=q)
+            window = np.subtract(span, q, out=span)
+            np.multiply(window, np.float32(self._dg_full_fraction), out=window)
+            np.maximum(window, np.float32(1e-30), out=window)
             if scalar_v:
                 target = gmax - q * f32(1.0 - self._wear_center) if positive \
                     else gmin + q * f32(self._wear_center)
@@ -744,7 +624,14 @@ class Chip:
                 cap = None  # the limit is above every window: it cannot bind
         delta = np.subtract(target, g_src, dtype=f32)
         np.multiply(delta, c, out=delta)
-        if view and g_src is g and cap is None:
+        if self._three_factor:
+            h = self._efficacy(index, t)
+            if np.any(np.asarray(h) < 1.0):
+                # The unexpressed part of the electrical step feeds the pulse-then-light trace.
+                self._eligibility().add(index, t, (1.0 - h) * delta)
+            np.multiply(delta, h, out=delta, casting="unsafe")
+        in_place = view and g_src is g and cap is None
+        if in_place:
             np.add(g, delta, out=g)  # in place: the hot path of whole-array pulses
             g_new = g
         else:
@@ -752,33 +639,18 @@ class Chip:
         if cap is not None:
             # A SET stops at the limit and never starts on a device already above it.
             limited = np.where(g_src > cap, g_src, np.minimum(g_new, cap))
-            g_new = np.where(positive, limited, g_new)
-        if g_new is not g or not view:
-            self._g[index] = g_new
-        # Bookkeeping: time of programming, pulse counts, wear-out.
-        if thresholded:
-            self._tprog[index] = np.where(switching, t, self._tprog[index])
-        else:
-            self._tprog[index] = t  # frozen devices do not drift: their time does not matter
-            if view and g.shape == self._g.shape:
-                self._tprog_min = t
-        pulses = self._pulses[index]
-        np.add(pulses, switching, out=pulses, casting="unsafe")
-        if not view:
-            self._pulses[index] = pulses
-        self._pulse_bound += 1
-        if 0.5 * self._pulse_bound >= self._nend_min:
-            worn = (pulses * 0.5 >= self._dev[NEND][index]) & ((self._flags[index] & WORN) == 0)
-            if worn.any():
-                self._flags[index] = np.where(worn, self._flags[index] | WORN, self._flags[index])
-                self._refresh_mask(index, worn)
+            g_new = np.where(positive, limited, g_new).astype(f32)
+            delta = np.subtract(g_new, g_src, dtype=f32)
+        self._commit_region(index, g_new, delta, switching, t, view, in_place, window)
 
     def _burst_region(self, index: tuple, pattern: list[tuple[Any, float]], periods: int,
                       i_cc: float | None, t: float) -> None:
         """``periods`` repetitions of a pulse pattern on many devices, by exact moments.
 
         Each device's conductance is drawn from a Gaussian with the exact mean and variance of
-        the noisy train (window narrowing during the train is not modelled; wear is counted).
+        the noisy train (window narrowing during the train is not modelled; wear is counted by
+        the change each pulse makes on its first application). The pulse-then-light trace is
+        not fed by these bursts: eligibility needs single-device trains or short line trains.
         """
         vmax = max(float(np.max(np.abs(v))) for v, _ in pattern)
         if vmax < self._v_quiet:
@@ -812,18 +684,27 @@ class Chip:
                 step_cap = np.where(positive & above, limit, np.inf)
                 cap = step_cap if cap is None else np.minimum(cap, step_cap)
         switching = n_switch > 0
+        g_src = g
         if self._drift_pending(t):
             drifted = self._drifted_vec(g, self._nu[index], t, self._tprog[index])
-            g = np.where(switching, drifted, g)
-        mean, var = periodic_moments(g, steps, self._sigma_c2c, periods)
+            g_src = np.where(switching, drifted, g)
+        mean, var = periodic_moments(g_src, steps, self._sigma_c2c, periods)
         g_new = mean + np.sqrt(var) * self._prog_noise.normal(g.shape)
-        g_new = np.clip(g_new, np.minimum(g, gmin), np.maximum(g, gmax))
+        g_new = np.clip(g_new, np.minimum(g_src, gmin), np.maximum(g_src, gmax))
         if cap is not None:  # as in a single SET: stop at the limit, never start above it
-            g_new = np.where(g > cap, g, np.minimum(g_new, cap))
-        self._g[index] = np.where(switching, g_new, g).astype(np.float32)
-        self._tprog[index] = np.where(switching, t, self._tprog[index])
-        pulses = self._pulses[index].astype(np.int64) + n_switch * periods
-        self._pulses[index] = np.minimum(pulses, np.iinfo(np.uint32).max)
+            g_new = np.where(g_src > cap, g_src, np.minimum(g_new, cap))
+        g_new = np.where(switching, g_new, g_src)
+        # Wear: each pulse of the pattern counts by the change its first application makes.
+        inv = self._dev[INV_DG_FULL][index]
+        per_period = sum(np.minimum(np.abs(c * (target - g_src)) * inv, 1.0) for c, target in steps)
+        wear = per_period * periods
+        r = np.minimum(np.abs(g_new - g_src) * inv + wear, 1.0)  # drift restart
+        age = (1.0 - r) * np.maximum(t - self._tprog[index], 0.0)
+        stored = laws.undrifted_array(g_new, self._nu[index], age, self._t0, self._power_law)
+        self._g[index] = np.where(switching, stored, g).astype(np.float32)
+        self._tprog[index] = np.where(switching, t - age, self._tprog[index])
+        pulses = self._pulses[index] + wear
+        self._pulses[index] = pulses
         self._pulse_bound += len(pattern) * periods
         worn = (0.5 * pulses >= self._dev[NEND][index]) & ((self._flags[index] & WORN) == 0)
         if worn.any():
@@ -838,57 +719,7 @@ class Chip:
         else:
             self._burst_region(index, [(v, width_s)], count, i_cc, t)
 
-    # -- passive arrays: what the bias scheme puts on unselected devices ----------------------
-
-    def _scheme_fractions(self) -> tuple[float, float, float]:
-        """Fractions of V seen by (selected row, other col), (other row, selected col) and
-        (other row, other col) devices."""
-        if self.bias_scheme == "v/2":
-            return 0.5, 0.5, 0.0
-        if self.bias_scheme == "v/3":
-            return 1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0
-        return 1.0, 0.0, 0.0  # grounded: unselected lines at 0 V
-
-    def _half_selected(self, rows: np.ndarray, cols: np.ndarray) -> list[tuple[tuple, float]]:
-        """(index, fraction of V) of every unselected region of a passive array."""
-        if self.array != "passive":
-            return []
-        row_parts, col_parts = _parts(rows), _parts(cols)
-        other_rows = _complement_parts(rows, self.rows)
-        other_cols = _complement_parts(cols, self.cols)
-        f_row, f_col, f_other = self._scheme_fractions()
-        regions = []
-        for r_parts, c_parts, frac in ((row_parts, other_cols, f_row),
-                                       (other_rows, col_parts, f_col),
-                                       (other_rows, other_cols, f_other)):
-            if frac == 0.0:
-                continue
-            for rp in r_parts:
-                for cp in c_parts:
-                    regions.append((self._index(rp, cp), frac))
-        return regions
-
-    def _index(self, rp: slice | np.ndarray, cp: slice | np.ndarray) -> tuple:
-        """An index tuple for rows part x cols part: a view when both are slices."""
-        if isinstance(rp, slice) and isinstance(cp, slice):
-            return (rp, cp)
-        r = np.arange(self.rows)[rp] if isinstance(rp, slice) else rp
-        c = np.arange(self.cols)[cp] if isinstance(cp, slice) else cp
-        return np.ix_(r, c)
-
-    def _blocks(self, rows: np.ndarray, cols: np.ndarray) -> list[tuple]:
-        """Index tuples covering rows x cols: slices (views) where the lines are contiguous."""
-        return [self._index(rp, cp) for rp in _parts(rows) for cp in _parts(cols)]
-
-    def _disturb(self, rows: np.ndarray, cols: np.ndarray, v: float, width_s: float, t: float,
-                 count: int = 1, period_s: float = 0.0) -> None:
-        if self.array != "passive" or abs(v) * self._max_fraction < self._v_quiet:
-            return
-        for index, frac in self._half_selected(rows, cols):
-            if abs(v * frac) >= self._v_quiet:
-                self._train_region(index, v * frac, width_s, None, t, count, period_s)
-
-    # ==========================================================================================
+    # -- passive arrays: what the bias scheme puts on unselected devices ----------------------    # ==========================================================================================
     # reading
     # ==========================================================================================
 
@@ -896,8 +727,7 @@ class Chip:
         g = self._drifted(float(self._g[i, j]), float(self._nu[i, j]), t - float(self._tprog[i, j]))
         if self._light_active():
             light = self._light
-            g = (g + light.g_ph_scalar(i, j, t)) / (1.0 + self.params["k_shunt_per_w"]
-                                                      * float(light.p_abs_w[i, j]))
+            g = (g + light.g_ph_scalar(i, j, t)) / light.shunt_scalar(i, j, t)
         return g
 
     def _g_read(self, index: tuple, t: float) -> np.ndarray:
@@ -906,23 +736,19 @@ class Chip:
         if self._drift_pending(t):
             g = self._drifted_vec(g, self._nu[index], t, self._tprog[index])
         if self._light_active():
-            g = ((g + self._light.g_ph(index, t)) / self._light.shunt(index)).astype(np.float32)
+            g = ((g + self._light.g_ph(index, t)) / self._light.shunt(index, t)).astype(np.float32)
         return np.array(g, dtype=np.float32, copy=True)
 
     def _read_matrix(self, t: float) -> tuple[np.ndarray, np.ndarray, float]:
         """(G_read, (sigma G_read)^2, max G_read) of the whole array, cached while unchanged."""
-        cache = self._cache
-        if cache is not None and cache[0] == self._version and not self._stale(cache[1], t):
-            return cache[2], cache[3], cache[4]
-        g = self._g_read((slice(None), slice(None)), t)
-        g2s = np.multiply(g, self._sigma_read)
-        np.multiply(g2s, g2s, out=g2s)
-        self._cache = (self._version, t, g, g2s, float(g.max()))
-        return g, g2s, self._cache[4]
+        cached = self._cache.lookup(t, self._stale)
+        if cached is not None:
+            return cached
+        return self._cache.store(t, self._g_read((slice(None), slice(None)), t), self._sigma_read)
 
     def _stale(self, t_cache: float, t: float) -> bool:
         """Whether read conductances computed at ``t_cache`` may be off at ``t`` by more than
-        READ_CACHE_TOLERANCE (relative), by drift or photoconductance."""
+        the cache's tolerance, by drift, photoconductance or shunting."""
         if t == t_cache:
             return False
         if t < t_cache or (self._light_active() and (self._light.changing_at(t_cache)
@@ -930,12 +756,9 @@ class Chip:
             return True
         if not self._drift_pending(t) or self._drift_max == 0.0:
             return False
-        # |d ln G| <= nu_max |d ln age|, largest for the youngest device (age >= t0).
-        youngest_s = max(t_cache - self._tprog_max, self._t0)
-        change = self._drift_max * math.log1p((t - t_cache) / youngest_s)
-        if not self._power_law:
-            change /= 0.5 * self.params["g_min_s"]  # an absolute shift, relative to a low G
-        return change > READ_CACHE_TOLERANCE
+        return drift_may_exceed(t_cache, t, self._drift_max,
+                                max(t_cache - self._tprog_max, self._t0), self._power_law,
+                                self.params["g_min_s"])
 
     def _current_scalar(self, i: int, j: int, v: float, t: float, noisy: bool = True) -> float:
         g = self._g_read_scalar(i, j, t)
@@ -946,20 +769,6 @@ class Chip:
             current += self._sneak(i, j, v, t, noisy)
         if self._i_max is not None:
             current = max(min(current, self._i_max), -self._i_max)
-        return current
-
-    def _sneak(self, i: int, j: int, v: float, t: float, noisy: bool) -> float:
-        """Current the bias scheme lets into the sense column through the other rows."""
-        frac = self._scheme_fractions()[1]
-        if frac == 0.0 or self.rows == 1:
-            return 0.0
-        g = self._g_read((slice(None), slice(j, j + 1)), t)[:, 0].astype(np.float64)
-        g[i] = 0.0
-        f = self._iv(v * frac)
-        current = float(g.sum()) * f
-        if noisy:
-            sigma = self._sigma_read[:, j].astype(np.float64)
-            current += math.sqrt(float(np.sum((sigma * g * f) ** 2))) * self._read_noise.scalar()
         return current
 
     # ==========================================================================================
@@ -977,7 +786,7 @@ class Chip:
         i, j = self._check_device(row, col)
         v = self._voltage("amplitude_v", amplitude_v)
         width = self._width("width_s", width_s)
-        count = _integer("count", count, 1, 10**9)
+        count = self._count(count)
         period = self._period(period_s, width)
         i_cc = self._compliance(compliance_a)
         t = self.clock.now()
@@ -992,7 +801,7 @@ class Chip:
     def _period(self, period_s: float | None, width_s: float) -> float:
         if period_s is None:
             return 2.0 * width_s
-        return _finite("period_s", period_s, low=width_s)
+        return number_in("period_s", period_s, width_s, 1e9, unit="s")
 
     def pulse_lines(self, rows: Index, cols: Index, amplitude_v: float, width_s: float,
                     compliance_a: float | None = None, count: int = 1,
@@ -1005,7 +814,7 @@ class Chip:
         c = self._line_index("cols", cols, self.cols)
         v = self._voltage("amplitude_v", amplitude_v)
         width = self._width("width_s", width_s)
-        count = _integer("count", count, 1, 10**9)
+        count = self._count(count)
         period = self._period(period_s, width)
         i_cc = self._compliance(compliance_a)
         if r.size == 0 or c.size == 0:
@@ -1045,19 +854,15 @@ class Chip:
         r, c = self._device_list(rows, cols)
         flat = r.astype(np.int64) * self.cols + c
         if np.unique(flat).size != flat.size:
-            raise ValueError("rows/cols are not allowed: a device is listed twice")
+            raise refuse("rows/cols", (rows, cols), "each device listed once (a device is listed twice)")
         amps = np.asarray(amplitude_v, dtype=np.float64)
         if amps.ndim > 1 or (amps.ndim == 1 and amps.shape != r.shape):
-            raise ValueError(
-                f"amplitude_v is not allowed: a number or one amplitude per device ({r.size})"
-            )
+            raise refuse("amplitude_v", amplitude_v, f"a number or one amplitude per device ({r.size})")
         if not np.all(np.isfinite(amps)) or np.any(np.abs(amps) > MAX_ABS_VOLTAGE_V):
-            raise ValueError(
-                f"amplitude_v is not allowed: finite numbers in [-{MAX_ABS_VOLTAGE_V:g}, "
-                f"{MAX_ABS_VOLTAGE_V:g}] V"
-            )
+            raise refuse("amplitude_v", amplitude_v,
+                         f"finite numbers in [-{MAX_ABS_VOLTAGE_V:g}, {MAX_ABS_VOLTAGE_V:g}] V")
         width = self._width("width_s", width_s)
-        count = _integer("count", count, 1, 10**9)
+        count = self._count(count)
         period = self._period(period_s, width)
         self._compliance(compliance_a)
         if r.size == 0:
@@ -1082,13 +887,13 @@ class Chip:
         10,000 cycles, else 1,000 log-spaced ones). 10^6 cycles take well under a second.
         """
         i, j = self._check_device(row, col)
-        vs = _finite("set_v", set_v, low=0.0, low_open=True, high=MAX_ABS_VOLTAGE_V)
-        vr = _finite("reset_v", reset_v, low=-MAX_ABS_VOLTAGE_V, high=0.0)
+        vs = number_in("set_v", set_v, 0.0, MAX_ABS_VOLTAGE_V, low_open=True, unit="V")
+        vr = number_in("reset_v", reset_v, -MAX_ABS_VOLTAGE_V, 0.0, unit="V")
         if vr == 0.0:
-            raise ValueError(f"reset_v={reset_v!r} is not allowed: a negative voltage")
+            raise refuse("reset_v", reset_v, "a negative voltage")
         ws = self._width("set_width_s", set_width_s)
         wr = self._width("reset_width_s", reset_width_s)
-        n = _integer("cycles", cycles, 1, 10**9)
+        n = integer_in("cycles", cycles, 1, 10**9)
         if sample_cycles is None:
             samples = np.arange(1, n + 1) if n <= 10_000 else np.unique(
                 np.round(np.geomspace(1, n, 1000)).astype(np.int64))
@@ -1096,9 +901,7 @@ class Chip:
             samples = np.unique(np.asarray(sample_cycles))
             if samples.size and (not np.issubdtype(samples.dtype, np.integer)
                                  or samples.min() < 1 or samples.max() > n):
-                raise ValueError(
-                    f"sample_cycles is not allowed: integer cycle numbers in 1..{n}"
-                )
+                raise refuse("sample_cycles", sample_cycles, f"integer cycle numbers in 1..{n}")
             samples = samples.astype(np.int64)
         i_cc = self._compliance(compliance_a)
         t = self.clock.now()
@@ -1132,7 +935,7 @@ class Chip:
         """
         i, j = self._check_device(row, col)
         if compliance_a is None:
-            raise ValueError("compliance_a=None is not allowed: forming needs a current limit")
+            raise refuse("compliance_a", None, "a current limit (forming needs one)")
         self.pulse(i, j, voltage_v, width_s, compliance_a=compliance_a)
         flags = int(self._flags[i, j])
         return bool(flags & FORMED) and not flags & BROKEN
@@ -1171,10 +974,8 @@ class Chip:
         i, j = self._check_device(row, col)
         v = np.asarray(voltages_v, dtype=np.float64)
         if v.ndim != 1 or not np.all(np.isfinite(v)) or np.any(np.abs(v) > MAX_ABS_VOLTAGE_V):
-            raise ValueError(
-                f"voltages_v is not allowed: a 1-D array of finite voltages within "
-                f"+-{MAX_ABS_VOLTAGE_V:g} V"
-            )
+            raise refuse("voltages_v", voltages_v,
+                         f"a 1-D array of finite voltages within +-{MAX_ABS_VOLTAGE_V:g} V")
         width = self._width("duration_s", duration_s)
         i_cc = self._compliance(compliance_a)
         t0 = self.clock.now()
@@ -1195,7 +996,7 @@ class Chip:
             g = g * np.exp(-nu * lnt) if self._power_law else np.maximum(g + nu * lnt, 0.0)
         if self._light_active():
             light = self._light
-            g = (g + light.g_ph((i, j), times)) / float(light.shunt((i, j)))
+            g = (g + light.g_ph((i, j), times)) / light.shunt((i, j), times)
         noise = self._read_noise.normal(v.size).astype(np.float64)
         current = g * self._iv_vec(v) * (1.0 + float(self._sigma_read[i, j]) * noise)
         if i_cc is not None:
@@ -1224,11 +1025,10 @@ class Chip:
         shape (cols,) or (n, cols). Rows above threshold program their devices."""
         v = np.asarray(voltages_v, dtype=np.float64)
         if v.ndim not in (1, 2) or v.shape[-1] != self.rows:
-            raise ValueError(
-                f"voltages_v of shape {v.shape} is not allowed: ({self.rows},) or (n, {self.rows})"
-            )
+            raise refuse("voltages_v", f"<array of shape {v.shape}>",
+                         f"shape ({self.rows},) or (n, {self.rows})")
         if not np.all(np.isfinite(v)) or np.any(np.abs(v) > MAX_ABS_VOLTAGE_V):
-            raise ValueError("voltages_v is not allowed: finite voltages within +-1000 V")
+            raise refuse("voltages_v", voltages_v, "finite voltages within +-1000 V")
         t = self.clock.now()
         vmax_row = np.max(np.abs(v), axis=0) if v.ndim == 2 else np.abs(v)
         if float(vmax_row.max(initial=0.0)) >= self._v_quiet:
@@ -1295,11 +1095,9 @@ class Chip:
                   cols: Index = slice(None)) -> None:
         """From now on, ``power_w`` (incident, per device) at ``wavelength_m`` lights the block
         rows x cols; 0 W turns it off. Optical effects follow lazily from this history."""
-        power = _finite("power_w", power_w, low=0.0, high=10.0)
-        if power > 0.0:
-            wavelength = _finite("wavelength_m", wavelength_m, low=0.0, low_open=True, high=1e-3)
-        else:
-            wavelength = _finite("wavelength_m", wavelength_m, low=0.0, high=1e-3)
+        power = number_in("power_w", power_w, 0.0, 10.0, unit="W")
+        wavelength = number_in("wavelength_m", wavelength_m, 0.0, 1e-3, low_open=power > 0.0,
+                               unit="m")
         r = self._line_index("rows", rows, self.rows)
         c = self._line_index("cols", cols, self.cols)
         if r.size == 0 or c.size == 0:
@@ -1311,12 +1109,31 @@ class Chip:
             self._light = LightField((self.rows, self.cols), self.params, t)
         for index in self._blocks(r, c):
             self._light.set(index, power, wavelength, t)
-        self._changed()
+            if power > 0.0 and self._elig is not None and self._elig.alive_at(t):
+                self._convert(index, power * responsivity(wavelength, self.params), t)
+        self._changed(t)
+
+    def _convert(self, index: tuple, p_abs_w: float, t: float) -> None:
+        """Light of absorbed power ``p_abs_w`` arrives: it converts the part gate(P) of each
+        device's pulse-then-light trace into a conductance change ``gain_pl gate(P) e``."""
+        taken = self._elig.take(index, t, photo_gate(p_abs_w, self.params))
+        flags = self._flags[index]
+        active = ((flags & FORMED) != 0) & ((flags & FROZEN) == 0)
+        if not np.any(active & (taken != 0.0)):
+            return
+        g = self._g[index]
+        g_now = self._drifted_vec(g, self._nu[index], t, self._tprog[index]) \
+            if self._drift_pending(t) else g.copy()
+        g_new = np.clip(g_now + self.params["gain_pl"] * taken, self._dev[GMIN][index],
+                        self._dev[GMAX][index]).astype(np.float32)
+        g_new = np.where(active, g_new, g_now).astype(np.float32)
+        self._commit_region(index, g_new, np.subtract(g_new, g_now, dtype=np.float32), active, t,
+                            False, False)
 
     def illuminate(self, power_w: float, wavelength_m: float, duration_s: float,
                    rows: Index = slice(None), cols: Index = slice(None)) -> None:
         """Light the block for ``duration_s`` (advancing the clock by it), then turn it off."""
-        duration = _finite("duration_s", duration_s, low=0.0)
+        duration = number_in("duration_s", duration_s, 0.0, unit="s")
         self.set_light(power_w, wavelength_m, rows, cols)
         self.clock.sleep(duration)
         self.set_light(0.0, wavelength_m, rows, cols)
@@ -1324,45 +1141,6 @@ class Chip:
     # ==========================================================================================
     # public API: faults and inspection
     # ==========================================================================================
-
-    def set_fault(self, row: int, col: int, kind: str, value: float | None = None) -> None:
-        """Inject a fault: "open" (no current), "short" (conducts g_short_s), "stuck" (frozen at
-        ``value`` S, default its present G), "noisy" (relative read sigma ``value``), or "none"
-        (remove injected faults; breakdown and manufacturing faults stay)."""
-        i, j = self._check_device(row, col)
-        if kind not in FAULT_KINDS:
-            raise ValueError(
-                f"kind={kind!r} is not allowed: one of {', '.join(map(repr, FAULT_KINDS))}"
-            )
-        if kind in ("open", "short", "none") and value is not None:
-            raise ValueError(f"value={value!r} is not allowed with kind={kind!r}: give no value")
-        if kind == "noisy" and value is None:
-            raise ValueError("value=None is not allowed with kind='noisy': a relative sigma >= 0")
-        self._changed(self.clock.now())
-        key = (i, j)
-        if kind == "none":
-            if self._flags[i, j] & (OPEN | SHORT):
-                self._g[i, j] = self._saved_g.pop(key, float(self._g[i, j]))
-            self._flags[i, j] &= ~np.uint8(OPEN | SHORT | PINNED)
-            self._sigma_read[i, j] = self.params["sigma_read"]
-        elif kind == "noisy":
-            self._sigma_read[i, j] = _finite("value", value, low=0.0, high=10.0)
-        elif kind == "stuck":
-            g = (float(self._g[i, j]) if value is None
-                 else _finite("value", value, low=0.0, high=1.0))
-            if self._flags[i, j] & (OPEN | SHORT):
-                self._saved_g.pop(key, None)
-                self._flags[i, j] &= ~np.uint8(OPEN | SHORT)
-            self._g[i, j] = g
-            self._flags[i, j] |= PINNED
-        else:
-            if not self._flags[i, j] & (OPEN | SHORT):
-                self._saved_g[key] = float(self._g[i, j])
-            self._flags[i, j] &= ~np.uint8(OPEN | SHORT)
-            self._flags[i, j] |= OPEN if kind == "open" else SHORT
-            self._g[i, j] = 0.0 if kind == "open" else self.params["g_short_s"]
-        self._tprog[i, j] = self.clock.now()
-        self._refresh(i, j)
 
     @property
     def conductance(self) -> np.ndarray:
@@ -1380,12 +1158,13 @@ class Chip:
         flags = int(self._flags[i, j])
         d = self._dev[:, i, j].tolist()
         light = self._light
-        pulses = int(self._pulses[i, j])
+        pulses = float(self._pulses[i, j])
         lo, hi = self._window(d, pulses)
         return {
             "G": float(self._g[i, j]),
             "G_read": self._g_read_scalar(i, j, t),
             "G_ph": light.g_ph_scalar(i, j, t) if light is not None and self._optical else 0.0,
+            "shunt_divisor": light.shunt_scalar(i, j, t) if light is not None and self._optical else 1.0,
             "formed": bool(flags & FORMED),
             "stuck": bool(flags & (STUCK | PINNED | WORN)),
             "shorted": bool(flags & (BROKEN | SHORT)),
@@ -1409,24 +1188,7 @@ class Chip:
             "light_power_w": float(light.power_w[i, j]) if light is not None else 0.0,
             "wavelength_m": float(light.wavelength_m[i, j]) if light is not None else 0.0,
             "efficacy": self._efficacy_scalar(i, j, t),
-        }
-
-    def device_parameters(self) -> dict[str, np.ndarray]:
-        """The drawn per-device parameters as float32 arrays (copies)."""
-        names = ("g_min_s", "g_max_s", "a_plus", "a_minus", "v_th_v", "v_form_v",
-                 "v_breakdown_v", "drift", "endurance_cycles")
-        return {name: self._dev[k].copy() for k, name in enumerate(names)}
-
-    def fault_map(self) -> dict[str, np.ndarray]:
-        """Boolean maps of the devices that cannot be programmed, by cause."""
-        flags = self._flags
-        return {
-            "unformed": (flags & FORMED) == 0,
-            "stuck": (flags & (STUCK | PINNED)) != 0,
-            "worn_out": (flags & WORN) != 0,
-            "shorted": (flags & (BROKEN | SHORT)) != 0,
-            "open": (flags & OPEN) != 0,
-            "noisy": self._sigma_read != np.float32(self.params["sigma_read"]),
+            "eligibility_s": self._elig.value_scalar(i, j, t) if self._elig is not None else 0.0,
         }
 
     def __repr__(self) -> str:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from memlab.instruments.sim.chip.validation import number_in, refuse
+
 __all__ = ["PRESETS", "PARAMETERS", "ParamSpec", "resolve_params"]
 
 
@@ -38,26 +40,21 @@ class ParamSpec:
         return f"a finite number in {'(' if self.low_open else '['}{low}, {high}]"
 
     def check(self, name: str, value: Any) -> Any:
+        """``value`` if allowed, else a :class:`ChipInputError` naming the parameter."""
+        allowed = f"{self.allowed()} {self.unit}".rstrip()
         if self.boolean:
             if not isinstance(value, bool):
-                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+                raise refuse(f"parameter {name}", value, allowed)
             return value
         if self.choices is not None:
             if value not in self.choices:
-                raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
+                raise refuse(f"parameter {name}", value, allowed)
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"parameter {name}={value!r} is not allowed: {self.allowed()}")
-        number = float(value)
-        too_low = self.low is not None and (
-            number <= self.low if self.low_open else number < self.low
-        )
-        too_high = self.high is not None and number > self.high
-        if not math.isfinite(number) or too_low or too_high:
-            raise ValueError(
-                f"parameter {name}={value!r} is not allowed: {self.allowed()} {self.unit}".rstrip()
-            )
-        return number
+            raise refuse(f"parameter {name}", value, allowed)
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        return number_in(f"parameter {name}", value, low, high, low_open=self.low_open, unit=self.unit)
 
 
 def _pos(unit: str, help: str, high: float | None = None) -> ParamSpec:
@@ -116,17 +113,27 @@ PARAMETERS: dict[str, ParamSpec] = {
                               boolean=True),
     "h_dark": ParamSpec("", "three-factor: relative programming efficacy with no light", 0.0, 1.0),
     "p_half_w": _pos("W", "three-factor: absorbed power at which efficacy is half way"),
-    "tau_e_s": _pos("s", "three-factor: eligibility time constant after the light goes off"),
+    "tau_e_s": _pos("s", "light-then-pulse: time constant of the enabling trace after light off"),
+    "gain_lp": ParamSpec("", "light-then-pulse: efficacy gain of the enabling trace", 0.0, 1.0),
+    "tau_pl_s": _pos("s", "pulse-then-light: time constant of the eligibility trace a pulse sets"),
+    "gain_pl": ParamSpec("", "pulse-then-light: fraction of the trace light converts (at full gate)",
+                         0.0, 10.0),
+    "dg_full_fraction": ParamSpec("", "a change of this fraction of the window restarts drift and "
+                                  "wears like one full pulse; smaller ones count in proportion",
+                                  0.0, 1.0, low_open=True),
     "g_ph_ref_s": _nonneg("S", "steady photoconductance at p_ref_w absorbed power"),
     "p_ref_w": _pos("W", "reference absorbed power of g_ph_ref_s"),
     "gamma_ph": _pos("", "photoconductance exponent: G_ph ~ P^gamma", 3.0),
     "tau_on_s": _pos("s", "photoconductance rise time constant under light"),
     "tau_ph_s": _pos("s", "photoconductance relaxation time constant in the dark"),
-    "k_shunt_per_w": _nonneg("1/W", "shunting: I = G V / (1 + k_shunt P_absorbed)"),
-    "wavelength_peak_m": _pos("m", "wavelength of peak responsivity"),
-    "wavelength_sigma_m": _pos("m", "Gaussian width of the responsivity band"),
-    "band_min_m": _pos("m", "shortest absorbed wavelength (responsivity 0 below)"),
-    "band_max_m": _pos("m", "longest absorbed wavelength (responsivity 0 above)"),
+    "k_shunt_per_w": _nonneg("1/W", "shunting: I = G V / (1 + k_shunt s), s -> P_absorbed"),
+    "tau_shunt_on_s": _pos("s", "shunting: rise time constant of s under light"),
+    "tau_shunt_off_s": _pos("s", "shunting: fall time constant of s after light off"),
+    "band_gap_ev": _pos("eV", "optical band gap E_g of the absorbing film"),
+    "urbach_energy_ev": _pos("eV", "Urbach energy E_U of the absorption tail below E_g"),
+    "alpha_gap_per_m": _pos("1/m", "absorption coefficient at the band gap"),
+    "film_thickness_m": _pos("m", "thickness of the absorbing film"),
+    "wavelength_ref_m": _pos("m", "wavelength at which the responsivity is 1 (powers refer to it)"),
 }
 
 
@@ -171,38 +178,63 @@ _PRGO: dict[str, Any] = {
     "h_dark": 1.0,
     "p_half_w": 1e-4,
     "tau_e_s": 1.0,
+    "gain_lp": 1.0,
+    "tau_pl_s": 1.0,
+    "gain_pl": 0.0,  # prGO: no pulse-then-light conversion
+    "dg_full_fraction": 0.01,  # assumed
     "g_ph_ref_s": 0.0,  # prGO: no photoconductance modelled
     "p_ref_w": 1e-3,
     "gamma_ph": 1.0,
     "tau_on_s": 0.01,
     "tau_ph_s": 1.0,
     "k_shunt_per_w": 0.0,  # prGO: no shunting modelled
-    "wavelength_peak_m": 633e-9,
-    "wavelength_sigma_m": 60e-9,
-    "band_min_m": 400e-9,
-    "band_max_m": 800e-9,
+    "tau_shunt_on_s": 0.005,
+    "tau_shunt_off_s": 0.05,
+    "band_gap_ev": 2.0,
+    "urbach_energy_ev": 0.06,
+    "alpha_gap_per_m": 1e6,
+    "film_thickness_m": 50e-9,
+    "wavelength_ref_m": 635e-9,
 }
 
 _OPTO: dict[str, Any] = {
     **_PRGO,
-    # Electrical part as prGO (no device data for GeSe3 in physics.md), except:
-    "drift_nu": 0.05,  # physics.md PCM-like power law, chalcogenide
-    "sigma_drift_nu": 0.01,  # assumed
+    # Electrical part: amorphous-chalcogenide-like (Sarwat et al. 2022 give no numbers we could
+    # use; every value below is a typical figure of the material class, marked in
+    # docs/chip-model.md).
+    "g_min_s": 0.2e-6,  # assumed: amorphous chalcogenide film, ~5 MOhm
+    "g_max_s": 5e-6,  # assumed: ~200 kOhm, a window of ~25
+    "a_plus": 0.03,  # assumed
+    "a_minus": 0.03,  # assumed: symmetric steps
+    "sigma_c2c": 0.2,  # assumed, within physics.md 5-50 %
+    "v0_switch_v": 0.3,  # assumed
+    "sigma_read": 0.01,  # physics.md 0.5-2 %
+    "drift_nu": 0.01,  # PCM-class power law, low end of physics.md 0.005-0.1 (assumed)
+    "sigma_drift_nu": 0.004,  # assumed
+    "v_form_v": 2.5,  # assumed
+    "v_breakdown_v": 4.0,  # assumed: thinner film than prGO
+    "endurance_cycles": 1e5,  # assumed, low end of chalcogenide memories (1e5-1e9)
     # Optical hypothesis (physics.md "to be fitted"); values chosen inside its ranges.
     "three_factor": True,
-    "h_dark": 0.01,  # assumed: h ~ 0 without light
+    "h_dark": 0.001,  # assumed: h ~ 0 without light (physics.md)
     "p_half_w": 1e-4,  # assumed
     "tau_e_s": 1.0,  # assumed
+    "gain_lp": 1.0,  # assumed
+    "tau_pl_s": 0.5,  # assumed: its own time constant, shorter than tau_e
+    "gain_pl": 0.6,  # assumed
     "g_ph_ref_s": 5e-6,  # assumed
     "p_ref_w": 1e-3,  # assumed
     "gamma_ph": 0.5,  # physics.md gamma 0.5-1
     "tau_on_s": 0.01,  # assumed
     "tau_ph_s": 1.0,  # physics.md tau_ph 0.1-10 s
     "k_shunt_per_w": 1e3,  # assumed: halves the current at 1 mW absorbed
-    "wavelength_peak_m": 633e-9,  # assumed: resonant nano-cavity
-    "wavelength_sigma_m": 60e-9,  # assumed
-    "band_min_m": 450e-9,  # assumed
-    "band_max_m": 850e-9,  # assumed
+    "tau_shunt_on_s": 0.005,  # assumed
+    "tau_shunt_off_s": 0.05,  # assumed
+    "band_gap_ev": 2.0,  # physics.md: ~2 eV for GeSe3-like films
+    "urbach_energy_ev": 0.06,  # assumed, typical of chalcogenide glasses (50-100 meV)
+    "alpha_gap_per_m": 1e6,  # assumed: 1e4 /cm, the usual definition of the optical gap E04
+    "film_thickness_m": 50e-9,  # assumed
+    "wavelength_ref_m": 635e-9,  # the default bench laser
 }
 
 PRESETS: dict[str, dict[str, Any]] = {"prgo": _PRGO, "optomemristor": _OPTO}
@@ -212,31 +244,21 @@ assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
 def resolve_params(family: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """The preset of ``family`` with ``overrides`` applied, every value checked."""
     if not isinstance(family, str) or family not in PRESETS:
-        raise ValueError(
-            f"family={family!r} is not allowed: one of {', '.join(map(repr, PRESETS))}"
-        )
+        raise refuse("family", family, "one of " + ", ".join(map(repr, PRESETS)))
     params = copy.deepcopy(PRESETS[family])
     if overrides is not None:
         if not isinstance(overrides, dict):
-            raise ValueError(f"overrides={overrides!r} is not allowed: a dict of parameters")
+            raise refuse("overrides", overrides, "a dict of parameters")
         for key, value in overrides.items():
             if key not in PARAMETERS:
                 close = difflib.get_close_matches(str(key), PARAMETERS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ValueError(
-                    f"overrides: unknown parameter {key!r}{hint}; allowed: "
-                    + ", ".join(PARAMETERS)
-                )
+                error = refuse("overrides", key, "one of " + ", ".join(PARAMETERS), "chip model's parameters")
+                error.args = (f"overrides: unknown parameter {key!r}{hint}; allowed: " + ", ".join(PARAMETERS),)
+                raise error
             params[key] = value
     for key, spec in PARAMETERS.items():
         params[key] = spec.check(key, params[key])
     if params["g_min_s"] >= params["g_max_s"]:
-        raise ValueError(
-            f"parameter g_min_s={params['g_min_s']!r} must be below g_max_s={params['g_max_s']!r}"
-        )
-    if params["band_min_m"] >= params["band_max_m"]:
-        raise ValueError(
-            f"parameter band_min_m={params['band_min_m']!r} must be below "
-            f"band_max_m={params['band_max_m']!r}"
-        )
+        raise refuse("parameter g_min_s", params["g_min_s"], f"below g_max_s={params['g_max_s']!r}")
     return params

@@ -42,7 +42,7 @@ def loop_area(v: np.ndarray, i: np.ndarray) -> float:
 def test_bipolar_sweep_gives_a_pinched_hysteresis_loop(family: str) -> None:
     chip = Chip(1, 1, family=family, seed=3, overrides=CLEAN)
     if family == "optomemristor":
-        chip.set_light(1e-3, 633e-9)  # without light its weight would not move
+        chip.set_light(2e-4, 635e-9)  # without light its weight would not move
     up = np.linspace(0.0, 2.5, 251)
     v = np.concatenate([up, up[::-1][1:], -up[1:], -up[::-1][1:]])
     i = chip.sweep(0, 0, v, 1e-3)
@@ -147,8 +147,15 @@ def test_drift_is_kept_when_the_device_is_programmed_again() -> None:
     chip.clock.advance(1e4)
     drifted = chip.device_state(0, 0)["G_read"]
     assert drifted < g_of(chip)
-    chip.pulse(0, 0, 1.05, 1e-12)  # a negligible SET: starts from the drifted value
-    assert g_of(chip) == pytest.approx(drifted, rel=1e-3)
+    t_prog, wear = chip.device_state(0, 0)["t_prog_s"], chip.device_state(0, 0)["pulses"]
+    chip.pulse(0, 0, 1.05, 1e-12)  # a negligible SET: starts from the drifted value...
+    assert chip.device_state(0, 0)["G_read"] == pytest.approx(drifted, rel=1e-3)
+    # ... and, changing almost nothing, neither restarts the drift clock nor wears the device.
+    assert chip.device_state(0, 0)["t_prog_s"] == pytest.approx(t_prog, abs=1.0)
+    assert chip.device_state(0, 0)["pulses"] - wear < 1e-3
+    chip.pulse(0, 0, -WRITE_V, WRITE_W)  # a full RESET restarts it
+    assert chip.device_state(0, 0)["t_prog_s"] == chip.clock.now()
+    assert g_of(chip) == chip.device_state(0, 0)["G_read"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ def test_drift_is_kept_when_the_device_is_programmed_again() -> None:
 def test_opto_electrical_pulse_needs_light() -> None:
     dark = Chip(1, 4, family="optomemristor", seed=9, overrides={**CLEAN, "sigma_c2c": 0.0})
     lit = Chip(1, 4, family="optomemristor", seed=9, overrides={**CLEAN, "sigma_c2c": 0.0})
-    lit.set_light(1e-3, 633e-9)
+    lit.set_light(1e-3, 635e-9)
     g_start = dark.conductance.copy()
     for chip in (dark, lit):
         chip.pulse_row(0, WRITE_V, WRITE_W)
@@ -175,7 +182,7 @@ def test_opto_eligibility_window_after_light() -> None:
                 overrides={**CLEAN, "sigma_c2c": 0.0, "drift_nu": 0.0, "sigma_drift_nu": 0.0})
     tau_e = params["tau_e_s"]
     g_start = chip.conductance.astype(np.float64)
-    chip.illuminate(1e-3, 633e-9, 0.1, cols=slice(0, 2))  # light on devices 0 and 1 only
+    chip.illuminate(1e-3, 635e-9, 0.1, cols=slice(0, 2))  # light on devices 0 and 1 only
     chip.pulse(0, 0, WRITE_V, WRITE_W)  # right after the light: eligible
     chip.pulse(0, 2, WRITE_V, WRITE_W)  # never lit: not eligible
     chip.clock.advance(2 * tau_e)
@@ -196,12 +203,12 @@ def test_photoconductance_rises_and_decays_with_its_time_constants() -> None:
     g_dark = chip.device_state(0, 0)["G_read"]
     power = 2e-3
     g_ss = p["g_ph_ref_s"] * (power / p["p_ref_w"]) ** p["gamma_ph"]
-    chip.set_light(power, 633e-9)
+    chip.set_light(power, 635e-9)
     chip.clock.advance(p["tau_on_s"])
     assert chip.device_state(0, 0)["G_ph"] == pytest.approx(g_ss * (1 - math.exp(-1)), rel=1e-6)
     chip.clock.advance(40 * p["tau_on_s"])
     assert chip.device_state(0, 0)["G_ph"] == pytest.approx(g_ss, rel=1e-6)
-    chip.set_light(0.0, 633e-9)
+    chip.set_light(0.0, 635e-9)
     for t in (0.5, 1.0, 3.0):  # multiples of tau_ph
         chip.clock.advance(t * p["tau_ph_s"] - (chip.clock.now() - 41 * p["tau_on_s"]))
         expected = g_ss * math.exp(-t)
@@ -212,7 +219,8 @@ def test_photoconductance_rises_and_decays_with_its_time_constants() -> None:
 
 def test_light_reduces_the_output_current_divisively() -> None:
     chip = Chip(2, 3, family="optomemristor", seed=6,
-                overrides={**QUIET, "g_ph_ref_s": 0.0})  # isolate shunting from photoconduction
+                # isolate shunting from photoconduction and from converting the dark pulses' trace
+                overrides={**QUIET, "g_ph_ref_s": 0.0, "gain_pl": 0.0})
     chip.pulse_devices([0, 1, 1], [0, 1, 2], [0.0, 1.6, 2.0], 1e-6)  # different conductances
     k = chip.params["k_shunt_per_w"]
 
@@ -222,25 +230,12 @@ def test_light_reduces_the_output_current_divisively() -> None:
 
     dark = currents()
     for power in (0.5e-3, 2e-3):
-        chip.set_light(power, 633e-9)
+        chip.set_light(power, 635e-9)
+        chip.clock.advance(40 * chip.params["tau_shunt_on_s"])  # shunting has its rise time
         lit = currents()
         ratio = lit / dark
         # One factor for every conductance and voltage: division, not subtraction.
         np.testing.assert_allclose(ratio, 1.0 / (1.0 + k * power), rtol=1e-6)
-
-
-def test_wavelength_response_is_zero_outside_the_band() -> None:
-    p = PRESETS["optomemristor"]
-    responses = []
-    for wavelength in (p["wavelength_peak_m"], p["wavelength_peak_m"] + p["wavelength_sigma_m"],
-                       p["band_max_m"] + 10e-9, p["band_min_m"] - 10e-9):
-        chip = Chip(1, 1, family="optomemristor", seed=1, overrides=STILL)
-        chip.set_light(1e-3, wavelength)
-        chip.clock.advance(50 * p["tau_on_s"])
-        responses.append(chip.device_state(0, 0)["G_ph"])
-    peak, off_peak, too_long, too_short = responses
-    assert off_peak / peak == pytest.approx(math.exp(-0.5) ** p["gamma_ph"], rel=1e-5)
-    assert too_long == 0.0 and too_short == 0.0
 
 
 def test_single_device_xor_from_light_as_a_shunting_input() -> None:
@@ -252,10 +247,10 @@ def test_single_device_xor_from_light_as_a_shunting_input() -> None:
     out = {}
     for a in (0, 1):
         for b in (0, 1):
-            chip.set_light(p1 * (a + b), 633e-9)
+            chip.set_light(p1 * (a + b), 635e-9)
             chip.clock.advance(0.1)  # 10 tau_on: settled
             out[a, b] = float(np.mean([chip.read(0, 0, v_read) for _ in range(8)]))
-            chip.set_light(0.0, 633e-9)
+            chip.set_light(0.0, 635e-9)
             chip.clock.advance(20.0)  # photoconductance gone before the next input
     assert {key: value > threshold for key, value in out.items()} == {
         (0, 0): False, (0, 1): True, (1, 0): True, (1, 1): False}
@@ -360,7 +355,8 @@ def test_a_million_cycles_are_affordable() -> None:
     chip = Chip(1, 1, seed=1, overrides={**CLEAN, "endurance_cycles": 1e9})
     run = chip.cycle(0, 0, 2.0, 1e-6, -2.0, 1e-6, 1_000_000, sample_cycles=np.array([1, 10**6]))
     assert run["cycle"].tolist() == [1, 10**6]
-    assert chip.device_state(0, 0)["cycles"] == 1e6
+    # Wear counts the changes made: pulses that c2c noise makes small count in proportion.
+    assert 0.99e6 < chip.device_state(0, 0)["cycles"] <= 1e6
     assert np.all(run["g_set_s"] > run["g_reset_s"])
 
 
@@ -429,7 +425,7 @@ def test_sweep_compliance_limits_the_measured_current() -> None:
 
 def run_script(seed: int) -> np.ndarray:
     chip = Chip(8, 8, family="optomemristor", seed=seed)
-    chip.set_light(1e-3, 633e-9, rows=slice(0, 4))
+    chip.set_light(1e-3, 635e-9, rows=slice(0, 4))
     chip.pulse_all(WRITE_V, 1e-6)
     chip.pulse(2, 3, -WRITE_V, WRITE_W, count=500)
     chip.clock.advance(3.0)
@@ -453,7 +449,8 @@ def test_a_burst_equals_its_pulses_one_by_one() -> None:
         one.pulse(0, 0, 1.6, WRITE_W)
     burst.pulse(0, 0, 1.6, WRITE_W, count=150)
     assert g_of(burst) == pytest.approx(g_of(one), rel=1e-5)
-    assert burst.device_state(0, 0)["pulses"] == 150
+    assert burst.device_state(0, 0)["pulses"] == pytest.approx(one.device_state(0, 0)["pulses"],
+                                                               rel=1e-5)
 
 
 def test_one_device_array_and_scan_paths_agree_through_wear_out() -> None:
@@ -616,9 +613,9 @@ def test_bad_construction_is_refused(kwargs: dict, match: str) -> None:
      r"sample_cycles.*1\.\.10"),
     (lambda c: c.sweep(0, 0, np.array([0.0, np.inf]), 1e-3), r"voltages_v"),
     (lambda c: c.read_rows(np.zeros(3)), r"shape \(3,\).*\(4,\)"),
-    (lambda c: c.set_light(-1.0, 633e-9), r"power_w=-1.0"),
+    (lambda c: c.set_light(-1.0, 635e-9), r"power_w=-1.0"),
     (lambda c: c.set_light(1e-3, 0.0), r"wavelength_m=0.0"),
-    (lambda c: c.illuminate(1e-3, 633e-9, -1.0), r"duration_s=-1.0"),
+    (lambda c: c.illuminate(1e-3, 635e-9, -1.0), r"duration_s=-1.0"),
     (lambda c: c.set_fault(0, 0, "melted"), r"kind='melted'.*'open'"),
     (lambda c: c.set_fault(0, 0, "noisy"), r"value=None.*noisy"),
     (lambda c: c.set_fault(0, 0, "open", 1.0), r"value=1.0.*kind='open'"),
@@ -633,9 +630,10 @@ def test_bad_operations_are_refused(call, match: str) -> None:
 def test_presets_are_complete_documented_and_overridable() -> None:
     for family, preset in PRESETS.items():
         assert set(preset) == set(PARAMETERS)
+        original = preset["g_max_s"]
         chip = Chip(1, 1, family=family, overrides={"g_max_s": 20e-6})
         assert chip.params["g_max_s"] == 20e-6
-        assert PRESETS[family]["g_max_s"] == 10e-6  # the preset itself is untouched
+        assert PRESETS[family]["g_max_s"] == original  # the preset itself is untouched
     for spec in PARAMETERS.values():
         assert spec.help
 
@@ -647,7 +645,7 @@ def test_shared_clock_and_lazy_time() -> None:
     chip.pulse(0, 0, WRITE_V, WRITE_W, count=1000, period_s=1e-3)
     chip.sweep(0, 1, np.linspace(0, 1, 100), 1e-2)
     assert clock.now() == 1000.0  # the chip charges no time: instruments do
-    chip.illuminate(1e-3, 633e-9, 2.5)
+    chip.illuminate(1e-3, 635e-9, 2.5)
     assert clock.now() == 1002.5  # ... except illuminate
 
 

@@ -1,0 +1,129 @@
+"""Passive crossbars: what the bias scheme puts on the unselected devices.
+
+With the selected row at V and the selected column at 0 V, a "v/2" scheme holds every other line
+at V/2 (half-selected devices on the selected row and column see V/2, the rest 0); "v/3" holds
+other rows at V/3 and other columns at 2V/3 (half-selected see V/3, the rest -V/3); "grounded"
+holds every other line at 0 V (the selected row's devices see V). Half-selected devices are
+disturbed by pulses above their threshold, and a read's sense column collects their currents
+(sneak paths).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["BIAS_SCHEMES", "ARRAYS", "PassiveArray", "scheme_fractions", "line_parts",
+           "complement_parts"]
+
+ARRAYS = ("1t1r", "passive")
+BIAS_SCHEMES = ("v/2", "v/3", "grounded")
+
+
+def _runs(index: np.ndarray) -> list[slice] | None:
+    """Contiguous runs of a sorted index array as slices (None when there are too many)."""
+    if index.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(index) != 1)
+    if breaks.size > 3:
+        return None
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks + 1, [index.size]))
+    return [slice(int(index[s]), int(index[e - 1]) + 1) for s, e in zip(starts, ends)]
+
+
+def line_parts(index: np.ndarray) -> list[slice | np.ndarray]:
+    """Index parts that make views where possible."""
+    if index.size == 1:
+        return [slice(int(index[0]), int(index[0]) + 1)]
+    runs = _runs(index)
+    return [index] if runs is None else runs
+
+
+def complement_parts(index: np.ndarray, size: int) -> list[slice | np.ndarray]:
+    """Parts of the lines 0..size-1 not in ``index`` (sorted, unique)."""
+    if index.size == 1:  # one selected line: the ones before and after it
+        i = int(index[0])
+        return [part for part in (slice(0, i), slice(i + 1, size)) if part.stop > part.start]
+    keep = np.ones(size, dtype=bool)
+    keep[index] = False
+    other = np.flatnonzero(keep)
+    return line_parts(other) if other.size else []
+
+
+def scheme_fractions(bias_scheme: str) -> tuple[float, float, float]:
+    """Fractions of V seen by (selected row, other col), (other row, selected col) and
+    (other row, other col) devices."""
+    if bias_scheme == "v/2":
+        return 0.5, 0.5, 0.0
+    if bias_scheme == "v/3":
+        return 1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0
+    return 1.0, 0.0, 0.0  # grounded: unselected lines at 0 V
+
+
+class PassiveArray:
+    """The array half of :class:`~memlab.instruments.sim.chip.model.Chip` (a mixin)."""
+
+    def _scheme_fractions(self) -> tuple[float, float, float]:
+        return scheme_fractions(self.bias_scheme)
+
+    def _half_selected(self, rows: np.ndarray, cols: np.ndarray) -> list[tuple[tuple, float]]:
+        """(index, fraction of V) of every unselected region of a passive array."""
+        if self.array != "passive":
+            return []
+        row_parts, col_parts = line_parts(rows), line_parts(cols)
+        other_rows = complement_parts(rows, self.rows)
+        other_cols = complement_parts(cols, self.cols)
+        f_row, f_col, f_other = self._scheme_fractions()
+        regions = []
+        for r_parts, c_parts, frac in ((row_parts, other_cols, f_row),
+                                       (other_rows, col_parts, f_col),
+                                       (other_rows, other_cols, f_other)):
+            if frac == 0.0:
+                continue
+            for rp in r_parts:
+                for cp in c_parts:
+                    regions.append((self._index(rp, cp), frac))
+        return regions
+
+    def _index(self, rp: slice | np.ndarray, cp: slice | np.ndarray) -> tuple:
+        """An index tuple for rows part x cols part: a view when both are slices."""
+        if isinstance(rp, slice) and isinstance(cp, slice):
+            return (rp, cp)
+        r = np.arange(self.rows)[rp] if isinstance(rp, slice) else rp
+        c = np.arange(self.cols)[cp] if isinstance(cp, slice) else cp
+        return np.ix_(r, c)
+
+    def _blocks(self, rows: np.ndarray, cols: np.ndarray) -> list[tuple]:
+        """Index tuples covering rows x cols: slices (views) where the lines are contiguous."""
+        return [self._index(rp, cp) for rp in line_parts(rows) for cp in line_parts(cols)]
+
+    def _disturb(self, rows: np.ndarray, cols: np.ndarray, v: float, width_s: float, t: float,
+                 count: int = 1, period_s: float = 0.0) -> None:
+        if self.array != "passive" or abs(v) * self._max_fraction < self._v_quiet:
+            return
+        for index, frac in self._half_selected(rows, cols):
+            if abs(v * frac) >= self._v_quiet:
+                self._train_region(index, v * frac, width_s, None, t, count, period_s)
+
+    # ==========================================================================================
+    # reading
+    # ==========================================================================================
+
+    def _sneak(self, i: int, j: int, v: float, t: float, noisy: bool) -> float:
+        """Current the bias scheme lets into the sense column through the other rows."""
+        frac = self._scheme_fractions()[1]
+        if frac == 0.0 or self.rows == 1:
+            return 0.0
+        g = self._g_read((slice(None), slice(j, j + 1)), t)[:, 0].astype(np.float64)
+        g[i] = 0.0
+        f = self._iv(v * frac)
+        current = float(g.sum()) * f
+        if noisy:
+            sigma = self._sigma_read[:, j].astype(np.float64)
+            current += math.sqrt(float(np.sum((sigma * g * f) ** 2))) * self._read_noise.scalar()
+        return current
+
+    # ==========================================================================================
+    # public API: pulses

@@ -1,0 +1,59 @@
+"""The coincidence-window analysis on a three-factor run of the simulated optomemristor: both
+orders' time constants come back within their reported uncertainties, and an order without
+enough delays is "not determined"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memlab.analysis.metrics.optical import coincidence_window, three_factor, xor_figures
+from memlab.instruments.bench import load_bench
+from memlab.procedures import get_procedure, run_procedure
+from memlab.storage import RunReader
+
+
+def test_both_time_constants_are_recovered_within_their_uncertainty(tmp_path):
+    with load_bench(None, family="optomemristor") as bench:
+        result = run_procedure(get_procedure("three-factor")(), bench, tmp_path)
+        params = bench.world.chip.params
+    assert result.status == "completed", result.error
+    with RunReader(result.path) as r:
+        s = r.stream("coincidence").arrays()
+    window = coincidence_window(s["delay"], s["delta"])
+    for estimate, truth in ((window.tau_light_pulse_s, params["tau_e_s"]),
+                            (window.tau_pulse_light_s, params["tau_pl_s"])):
+        assert estimate.determined, estimate.reason
+        assert abs(estimate.value - truth) <= 3 * estimate.stderr
+        assert estimate.value == pytest.approx(truth, rel=0.15)
+        assert estimate.n >= 8
+    ratio = window.amplitude_pulse_light_s.value / window.amplitude_light_pulse_s.value
+    assert ratio == pytest.approx(params["gain_pl"], rel=0.2)
+    # The summary's older figure still reads the light-then-pulse side only.
+    assert three_factor(s["delay"], s["delta"]).eligibility_s == pytest.approx(params["tau_e_s"], rel=0.15)
+
+
+def test_an_order_without_enough_delays_is_not_determined():
+    d = np.array([np.nan, 0.0, 0.5, 1.0, 2.0, -1.0, np.nan])
+    wiggle = 1e-3 * np.array([1, -1, 1, -1, 1, -1, 1])
+    y = np.where(np.nan_to_num(d, nan=-1) >= 0, np.exp(-np.nan_to_num(d) / 0.7), 0.0) + wiggle
+    window = coincidence_window(d, y)
+    assert window.tau_light_pulse_s.determined
+    assert window.tau_light_pulse_s.value == pytest.approx(0.7, rel=0.05)
+    assert not window.tau_pulse_light_s.determined
+    assert "three distinct delays" in window.tau_pulse_light_s.reason
+    noise = np.random.default_rng(1).normal(0, 1e-3, d.size)
+    flat = coincidence_window(np.array([np.nan, 0, 0.5, 1, 2, 4, np.nan]), noise)
+    assert not flat.tau_light_pulse_s.determined and "noise" in flat.tau_light_pulse_s.reason
+
+
+def test_xor_figures_accuracy_and_margin():
+    a, b = np.tile([0, 0, 1, 1], 50), np.tile([0, 1, 0, 1], 50)
+    current = np.tile([1.0, 4.0, 4.2, 3.0], 50)
+    expected = (a ^ b).astype(np.int8)
+    output = (current > 3.5).astype(np.int8)
+    output[3] = 1  # one wrong output
+    fig = xor_figures(a, b, current, output, expected)
+    assert fig.accuracy.value == pytest.approx(199 / 200)
+    assert fig.accuracy.stderr == pytest.approx(np.sqrt(0.995 * 0.005 / 200), rel=1e-2)
+    assert fig.margin_a == pytest.approx(1.0) and fig.threshold_a == pytest.approx(3.5)
