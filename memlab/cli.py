@@ -12,6 +12,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from memlab.arguments import UsageError, printable  # UsageError: re-exported for the commands
+from memlab.errors import MemlabError
+
 # Each module defines register(subparsers), which adds its sub-command and sets func=run.
 COMMAND_MODULES = (
     "memlab.cmd_procedures",
@@ -23,10 +26,6 @@ COMMAND_MODULES = (
     "memlab.cmd_analyze",
     "memlab.cmd_gui",
 )
-
-
-class UsageError(Exception):
-    """Bad input found by a command itself; printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +45,8 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     from memlab.procedures import ParameterError
     from memlab.procedures.plan import PlanError
     from memlab.storage import RunFileError
-    types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
-                                        FileNotFoundError]
+    types: list[type[BaseException]] = [MemlabError, UsageError, ParameterError, PlanError,
+                                        RunFileError, FileNotFoundError]
     try:
         from memlab.instruments.bench import BenchFileError
         types.append(BenchFileError)
@@ -56,9 +55,27 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _connection_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        from memlab.instruments.bench import BenchConnectionError
+        from memlab.instruments.interfaces import InstrumentConnectionError
+    except ImportError:
+        return ()
+    return (BenchConnectionError, InstrumentConnectionError)
+
+
+def _say(command: str, kind: str, exc: BaseException | str) -> None:
+    """One line on stderr, whatever bytes the message holds (argv may carry undecodable ones)."""
+    text = " ".join(str(exc).split()) if not isinstance(exc, str) else exc
+    print(f"memlab {command}: {kind}: {printable(text)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error (or the help)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -69,13 +86,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 handler.setLevel(logging.WARNING)
     try:
         return int(args.func(args))
+    except _connection_error_types() as exc:  # a lab fault, not bad input: the run did not happen
+        if args.debug:
+            raise
+        _say(args.command, "error", exc)
+        return 1
     except _bad_input_types() as exc:
         if args.debug:
             raise
-        print(f"memlab {args.command}: error: {exc}", file=sys.stderr)
+        _say(args.command, "error", exc)
         return 2
     except KeyboardInterrupt:
         print(f"memlab {args.command}: interrupted; outputs were switched off", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, but never a bare traceback
+        if args.debug:
+            raise
+        logging.getLogger("memlab").debug("internal error", exc_info=True)
+        _say(args.command, "internal error", f"{type(exc).__name__}: {exc} "
+                                              "(a bug in memlab; run with --debug for the traceback)")
         return 1
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from memlab.arguments import check_out_folder, check_text
 from memlab.procedures.campaign import Campaign, CampaignListener
 from memlab.procedures.plan import load_plan
 
@@ -64,8 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from memlab.instruments.bench import load_bench
 
+    check_text("--operator", args.operator)
     plan = load_plan(args.plan)
     out = args.out or f"runs/{plan.name}"
+    check_out_folder("--out", out)
     with load_bench(args.bench, family=args.family) as bench:
         campaign = Campaign(plan, bench, out, resume=args.resume, operator=args.operator)
         if args.dry_run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from memlab.arguments import check_out_folder, check_settings, check_text
 from memlab.cli import UsageError
 from memlab.progress import ProgressBar
 from memlab.procedures import get_procedure, run_procedure
@@ -32,6 +33,8 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+        if key.strip() in values:
+            raise UsageError(f"--set {key.strip()}: given twice; give each parameter once")
         values[key.strip()] = value.strip()
     return values
 
@@ -39,7 +42,10 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from memlab.instruments.bench import load_bench
 
-    procedure = get_procedure(args.name)(**parse_settings(args.settings))
+    cls = get_procedure(args.name)
+    procedure = cls(**check_settings(cls, parse_settings(args.settings)))
+    check_out_folder("--out", args.out)
+    check_text("--operator", args.operator)
     with load_bench(args.bench, family=args.family) as bench:
         result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
                                listeners=[ProgressBar(args.name)])
