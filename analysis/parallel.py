@@ -104,8 +104,12 @@ def _check_address(address: str) -> None:
         port = parts.port
     except ValueError:
         raise ValueError(f"scheduler={address!r}: not an address; allowed: {allowed}") from None
-    if parts.scheme not in ("tcp", "tls", "ws", "wss", "inproc", "ucx") or not parts.hostname or port is None:
-        raise ValueError(f"scheduler={address!r}: needs a protocol, a host and a port; allowed: {allowed}")
+    if parts.scheme == "inproc":  # an in-process cluster: inproc://host/pid/n
+        if parts.hostname:
+            return
+    elif parts.scheme in ("tcp", "tls", "ws", "wss", "ucx") and parts.hostname and port is not None:
+        return
+    raise ValueError(f"scheduler={address!r}: needs a protocol, a host and a port; allowed: {allowed}")
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
