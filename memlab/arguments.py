@@ -117,6 +117,11 @@ def check_out_folder(option: str, value: str) -> Path:
     path = Path(value)
     if len(os.fsencode(value)) >= 4096:
         raise UsageError(f"{option}: a path of {len(os.fsencode(value))} bytes; allowed: under 4096")
+    limit = _name_max(Path.cwd())
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise UsageError(f"{option}: the name {shown(part, 40)} is {len(os.fsencode(part))} "
+                             f"bytes; allowed: at most {limit} per name")
     # Walk up to the first part that exists: it must be a writable folder.
     probe = path
     while True:
@@ -136,11 +141,6 @@ def check_out_folder(option: str, value: str) -> Path:
         where = "" if probe == path else f" ({printable(str(probe))} is {kind})"
         raise UsageError(f"{option} {shown(value)}: " + (f"is {kind}; allowed: a folder" if probe == path
                          else f"cannot be created under a file{where}"))
-    limit = _name_max(probe)
-    for part in path.parts:
-        if len(os.fsencode(part)) > limit:
-            raise UsageError(f"{option}: the name {printable(part[:40])}... is {len(os.fsencode(part))} "
-                             f"bytes; allowed: at most {limit} per name")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {shown(value)}: {printable(str(probe))} is not writable "
                          "(permission denied); choose a folder you can write to")

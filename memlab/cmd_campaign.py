@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_text("--operator", args.operator)
     plan = load_plan(args.plan)
-    out = args.out or f"runs/{plan.name}"
+    out = args.out if args.out is not None else f"runs/{plan.name}"
     check_out_folder("--out", out)
     with load_bench(args.bench, family=args.family) as bench:
         campaign = Campaign(plan, bench, out, resume=args.resume, operator=args.operator)
