@@ -50,6 +50,9 @@ MAX_PLAN_BYTES = 10 * 2 ** 20
 MAX_RUNS = 100_000
 """Runs (devices x repeats x steps) one campaign may plan; more is a typo, not a campaign."""
 MAX_EXACT_INT = 2 ** 53
+MAX_INDEX = 1_000_000
+"""The largest row or column index a plan may name (chips are far smaller)."""
+_COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", re.ASCII)
 """Plan and step names become folder and file names: plain names, no path separators."""
 
@@ -156,7 +159,10 @@ class _Converter:
             try:
                 return self.scalars.construct_object(node, deep=True)
             except (yaml.YAMLError, ValueError, OverflowError) as exc:
-                raise _Limit(line, path, f"value {node.value!r} cannot be read ({exc})") from None
+                why = getattr(exc, "problem", None) or " ".join(str(exc).split())
+                raise _Limit(line, path, f"value {_short(node.value)} cannot be read ({why})") from None
+        if node.tag not in _COLLECTION_TAGS:
+            raise _Limit(line, path, f"YAML tag {node.tag!r} is not allowed in a plan")
         if id(node) in self.active:
             raise _Limit(line, path, "a recursive anchor (an alias inside its own anchor)")
         self.active.add(id(node))
@@ -317,9 +323,10 @@ def _check_device_item(item: Any, path: tuple, where: _Where) -> None:
     if item == "all_formed":
         return
     if isinstance(item, list):
-        if len(item) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_RUNS
+        if len(item) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INDEX
                                      for v in item):
-            raise where.error(path, f"{_short(item)}: a device is [row, col] with two integers >= 0")
+            raise where.error(path, f"{_short(item)}: a device is [row, col] with two integers in "
+                                    f"[0, {MAX_INDEX}]")
         return
     if isinstance(item, dict):
         if set(item) != {"rows", "cols"}:
@@ -327,11 +334,11 @@ def _check_device_item(item: Any, path: tuple, where: _Where) -> None:
         for key in ("rows", "cols"):
             span = item[key]
             if (not isinstance(span, list) or len(span) != 2
-                    or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_RUNS
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INDEX
                                for v in span)
                     or span[0] > span[1]):
-                raise where.error((*path, key), f"{_short(span)}: expected [first, last] integers >= 0, "
-                                                "first <= last")
+                raise where.error((*path, key), f"{_short(span)}: expected [first, last] integers in "
+                                                f"[0, {MAX_INDEX}], first <= last")
         return
     raise where.error(path, f"{_short(item)}: expected [row, col], {{rows: [a, b], cols: [c, d]}} or all_formed")
 
