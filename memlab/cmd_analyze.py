@@ -87,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
     for name in ("procedure", "device", "status"):
         for value in getattr(args, name) or ():
             check_text(f"--{name}", value)
-    _check_explicit_files(args.paths)
+    for raw in args.paths:
+        if not Path(raw).exists():
+            raise UsageError(f"{raw}: no such file or folder")
     repair_interrupted(args.paths)
+    _check_explicit_files(args.paths)
     options = dict(procedure=args.procedure, device=args.device, status=args.status, since=args.since,
                    until=args.until, scheduler=args.scheduler, workers=args.workers,
                    progress=False if args.no_progress else None)

@@ -240,7 +240,7 @@ def _check_stream(group: h5py.Group, path: str) -> None:
         declared = _nbytes(ds.shape[0], ds)
         if declared > _SPARSE_MIN_BYTES:
             stored = ds.id.get_storage_size()
-            if declared > _SPARSE_FACTOR * (stored + READ_BLOCK_BYTES):
+            if declared > _SPARSE_FACTOR * stored + _SPARSE_MIN_BYTES:
                 raise _Damage(f"{where} declares {ds.shape[0]} rows ({_size(declared)}) but the file "
                               f"stores {_size(stored)} of it: damaged")
 
