@@ -260,6 +260,30 @@ def _writer_alive(attrs: dict[str, Any]) -> bool:
     return True
 
 
+_READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+"""What h5py raises when stored bytes are damaged (a failed checksum, a bad message)."""
+
+
+def _damaged(path: Any, what: str, exc: BaseException) -> RunFileError:
+    if isinstance(exc, RunFileError):
+        return exc
+    text = " ".join(str(exc).split())
+    return RunFileError(f"{path}: damaged memlab run file: {what} cannot be read ({text})")
+
+
+def _reading(what: str):
+    """Turn an h5py failure inside a reader method into a RunFileError naming the file and what."""
+    def wrap(method):
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except _READ_ERRORS as exc:
+                raise _damaged(self.path, what, exc) from None
+        guarded.__name__, guarded.__doc__ = method.__name__, method.__doc__
+        return guarded
+    return wrap
+
+
 class Stream:
     """One stream of a run: columns read lazily, each as a numpy array.
 
@@ -277,6 +301,12 @@ class Stream:
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) of a column; the size is checked before anything is allocated, and
         a large column is read block by block."""
+        try:
+            return self._read_checked(name, start, stop)
+        except _READ_ERRORS as exc:
+            raise _damaged(self.path, f"streams/{self.name}/{name}", exc) from None
+
+    def _read_checked(self, name: str, start: int, stop: int) -> np.ndarray:
         ds = self._datasets[name]
         start, stop = max(0, start), max(start, stop)
         nbytes = _nbytes(stop - start, ds)
@@ -379,8 +409,12 @@ class RunReader:
             raise
 
     def _open(self) -> h5py.File:
+        # SWMR only while a writer may hold the file: a SWMR reader retries every metadata read
+        # that fails its checksum (~100 times, with pauses), so a damaged finished file would
+        # take minutes to refuse; without SWMR the first failed checksum ends the read.
+        swmr = bool(writer_flags(self.path))
         try:
-            return h5py.File(self.path, "r", swmr=True, libver="latest")
+            return h5py.File(self.path, "r", swmr=swmr, libver="latest")
         except (OSError, RuntimeError) as exc:  # h5py raises either for a damaged file
             raise RunFileError(f"{self.path}: damaged, cannot be opened as HDF5 ({exc})") from exc
 
@@ -426,6 +460,7 @@ class RunReader:
         return self.attrs.get("operator", "")
 
     @property
+    @_reading("parameters")
     def parameters(self) -> dict[str, Any]:
         """Parameter values as run (None where the parameter was unset)."""
         out = {}
@@ -442,6 +477,7 @@ class RunReader:
         return _attrs(self._file["chip"])
 
     @property
+    @_reading("chip/devices")
     def devices(self) -> np.ndarray:
         """(N, 2) array of the (row, col) of each device the run used."""
         return self._file["chip/devices"][()]
@@ -450,6 +486,7 @@ class RunReader:
     def instruments(self) -> dict[str, dict[str, Any]]:
         return {role: _attrs(group) for role, group in self._file["instruments"].items()}
 
+    @_reading("log")
     def log(self) -> list[tuple[float, int, str]]:
         """(unix time, logging level, message) of every log line written so far."""
         group = self._file["log"]
@@ -468,7 +505,10 @@ class RunReader:
         if name not in self._streams:
             if name not in self._file["streams"]:
                 raise KeyError(f"{self.path.name}: no stream {name!r}; it has {self.stream_names}")
-            self._streams[name] = Stream(self._file["streams"][name])
+            try:
+                self._streams[name] = Stream(self._file["streams"][name])
+            except _READ_ERRORS as exc:
+                raise _damaged(self.path, f"streams/{name}", exc) from None
         return self._streams[name]
 
     def streams(self) -> Iterator[Stream]:
@@ -486,6 +526,7 @@ class RunReader:
             raise RunFileError(f"{self.path}: damaged memlab run file: {exc}") from None
         self.attrs = attrs
 
+    @_reading("metadata")
     def summary(self) -> dict[str, Any]:
         """Metadata, status and the shape and units of each stream, as plain data."""
         return {
