@@ -95,6 +95,27 @@ def check_settings(procedure: Any, values: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def check_in_path(option: str, value: str, *, folder_ok: bool = False) -> Path:
+    """A file (or, with ``folder_ok``, a folder) the command will read: it must exist, and be a
+    path the system can look up (no NUL, names not too long, valid in the file-name encoding)."""
+    if not value or "\x00" in value:
+        raise UsageError(f"{option} {shown(value)}: allowed: the path of an existing "
+                         f"{'file or folder' if folder_ok else 'file'}")
+    try:
+        os.fsencode(value)
+        path = Path(value)
+        exists = path.exists()
+        is_dir = path.is_dir()
+    except (OSError, UnicodeError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{option} {shown(value)}: cannot be looked up ({why})") from None
+    if not exists:
+        raise UsageError(f"{option} {shown(value)[1:-1]}: no such {'file or folder' if folder_ok else 'file'}")
+    if is_dir and not folder_ok:
+        raise UsageError(f"{option} {shown(value)}: is a folder; allowed: a file")
+    return path
+
+
 def _name_max(folder: Path) -> int:
     try:
         return os.pathconf(folder, "PC_NAME_MAX")

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import sys
+import typing
 from collections.abc import Sequence
 
 from memlab.arguments import UsageError, printable  # UsageError: re-exported for the commands
@@ -28,8 +29,17 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and where to find the usage) instead of a usage block;
+    sub-command parsers inherit it."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(' '.join(message.split()))} "
+                     f"(see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="memlab",
         description="Drive a memristor test bench (real or simulated), record runs to HDF5 "
                     "and analyse them.")

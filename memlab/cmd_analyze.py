@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from memlab.arguments import check_out_folder, check_text
+from memlab.arguments import check_in_path, check_out_folder, check_text
 from memlab.cli import UsageError
 from memlab.storage import RunFileError
 
@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         for value in getattr(args, name) or ():
             check_text(f"--{name}", value)
     for raw in args.paths:
-        if not Path(raw).exists():
-            raise UsageError(f"{raw}: no such file or folder")
+        check_in_path("PATH", raw, folder_ok=True)
     repair_interrupted(args.paths)
     _check_explicit_files(args.paths)
     options = dict(procedure=args.procedure, device=args.device, status=args.status, since=args.since,

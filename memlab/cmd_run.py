@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from memlab.arguments import check_out_folder, check_settings, check_text
+from memlab.arguments import check_in_path, check_out_folder, check_settings, check_text
 from memlab.cli import UsageError
 from memlab.progress import ProgressBar
 from memlab.procedures import get_procedure, run_procedure
@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     procedure = cls(**check_settings(cls, parse_settings(args.settings)))
     check_out_folder("--out", args.out)
     check_text("--operator", args.operator)
+    if args.bench is not None:
+        check_in_path("--bench", args.bench)
     with load_bench(args.bench, family=args.family) as bench:
         result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,
                                listeners=[ProgressBar(args.name)])

@@ -52,6 +52,7 @@ MAX_RUNS = 100_000
 MAX_EXACT_INT = 2 ** 53
 MAX_INDEX = 1_000_000
 """The largest row or column index a plan may name (chips are far smaller)."""
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", re.ASCII)
 """Plan and step names become folder and file names: plain names, no path separators."""
@@ -247,10 +248,15 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     try:
         _check_depth(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control code)
+        line = text.count("\n", 0, exc.position) + 1
+        raise PlanError(f"{source}:{line}: character {exc.character!r} is not allowed in YAML "
+                        "(a control character); a plan is printable text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise PlanError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        why = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise PlanError(f"{source}:{line}: not valid YAML: {why}") from None
     except RecursionError:  # belt and braces: _check_depth refuses deep nesting first
         raise PlanError(f"{source}: nested too deeply; a plan is a few levels") from None
     lines: dict[tuple, int] = {}
@@ -428,10 +434,12 @@ def _parse_condition(raw: Any, path: tuple, earlier: list[Step], where: _Where) 
     bounds = {}
     for key in ("above", "below"):
         if key in raw:
-            if (not isinstance(raw[key], (int, float)) or isinstance(raw[key], bool)
-                    or not math.isfinite(raw[key])):
+            value = raw[key]
+            if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+                value = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise where.error((*path, key), f"{_short(raw[key])}: expected a finite number")
-            bounds[key] = float(raw[key])
+            bounds[key] = float(value)
     if column is not None and not bounds:
         raise where.error(path, "a column condition needs above and/or below")
     return Condition(step=step, status=status, column=column, **bounds)
