@@ -110,7 +110,9 @@ def check_in_path(option: str, value: str, *, folder_ok: bool = False) -> Path:
         why = getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"{option} {shown(value)}: cannot be looked up ({why})") from None
     if not exists:
-        raise UsageError(f"{option} {shown(value)[1:-1]}: no such {'file or folder' if folder_ok else 'file'}")
+        text = printable(value)
+        text = text if len(text) <= 300 else "..." + text[-200:]  # the end of a path says most
+        raise UsageError(f"{option} {text}: no such {'file or folder' if folder_ok else 'file'}")
     if is_dir and not folder_ok:
         raise UsageError(f"{option} {shown(value)}: is a folder; allowed: a file")
     return path
