@@ -27,7 +27,9 @@ from hostile_run_files import write_good  # noqa: E402
 import memlab.cmd_campaign as cmd_campaign  # noqa: E402
 import memlab.cmd_demo as cmd_demo  # noqa: E402
 import memlab.cmd_run as cmd_run  # noqa: E402
-from memlab.cli import main  # noqa: E402
+from memlab.cli import _bad_input_types, _connection_error_types, main  # noqa: E402
+
+BAD_INPUT = _bad_input_types() + _connection_error_types()
 
 DEFAULT_INPUTS = 150
 LARGE_INPUTS = 3000
@@ -134,6 +136,8 @@ def judge(argv: list[str]) -> tuple[str, str]:
     except SystemExit as exc:  # --help inside a sub-command exits through argparse
         rc = exc.code if isinstance(exc.code, int) else 2
     except BaseException as exc:  # noqa: BLE001 - the very thing the fuzz looks for
+        if "--debug" in argv and isinstance(exc, BAD_INPUT):
+            return "clean", ""  # --debug asks for the traceback of a refused input
         return "failure", f"{argv!r}: escaped {type(exc).__name__}: {exc}"
     elapsed = time.monotonic() - t0
     text = err.getvalue()

@@ -219,7 +219,8 @@ def judge(result: dict, original_rows: dict[str, int], path: Path, kind: str) ->
         return None
     if result["info_rc"] != 0:
         return f"memlab info on a readable file: exit {result['info_rc']} {info_lines[:2]}"
-    if kind in ("attribute", "killed", "case") and result["rows"] != original_rows:
+    # (the listed cases may shorten a column themselves: tests/storage checks each of them)
+    if kind in ("attribute", "killed") and result["rows"] != original_rows:
         return f"rows lost: {result['rows']} of {original_rows}"
     try:  # read in full, memlab has seen it: any HDF5 reader opens it now
         h5py.File(path, "r").close()
