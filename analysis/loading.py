@@ -14,6 +14,7 @@ share), so an interrupted file keeps its writer flags until memlab's own tools o
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,10 +58,13 @@ def find_run_files(paths: PathLike | Iterable[PathLike], *, recursive: bool = Tr
     out: list[Path] = []
     seen: set[Path] = set()
     for path in _as_paths(paths):
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(p for p in path.glob(pattern) if p.is_file() and p.suffix.lower() in RUN_SUFFIXES)
-        elif path.is_file():
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except (OSError, ValueError) as exc:  # a NUL, a name too long for the file system
+            raise FileNotFoundError(f"{path}: cannot be looked up ({exc})") from None
+        if is_dir:
+            found = sorted(_scan(path, recursive))
+        elif is_file:
             found = [path]
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
@@ -70,6 +74,22 @@ def find_run_files(paths: PathLike | Iterable[PathLike], *, recursive: bool = Tr
                 seen.add(key)
                 out.append(p)
     return out
+
+
+def _scan(folder: Path, recursive: bool) -> Iterator[Path]:
+    """Run files under ``folder``. Sub-folders that cannot be listed (permissions, a vanished
+    mount) are passed over, and symbolic links to folders are not followed (no loops)."""
+    for root, dirs, files in os.walk(folder, onerror=lambda exc: None, followlinks=False):
+        for name in files:
+            candidate = Path(root) / name
+            if candidate.suffix.lower() in RUN_SUFFIXES:
+                try:
+                    if candidate.is_file():
+                        yield candidate
+                except OSError:
+                    continue
+        if not recursive:
+            dirs.clear()
 
 
 def _timestamp(value: Any, name: str) -> pd.Timestamp | None:

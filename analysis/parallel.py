@@ -39,11 +39,25 @@ SCHEDULERS = ("processes", "serial")
 """Named schedulers; anything else given must be a dask.distributed address (``tcp://...``)."""
 
 
+CONNECT_TIMEOUT_S = 5.0
+"""How long to wait for a dask.distributed scheduler before saying it does not answer."""
+
+
 def summarize_chunk(paths: Sequence[str], keep: RunFilter | None) -> list[RunSummary]:
-    """Summarise a chunk of files (one Dask task): filtered-out files are dropped."""
+    """Summarise a chunk of files (one Dask task): filtered-out files are dropped.
+
+    One file never sinks the others: whatever goes wrong with it (a damaged file the reader's
+    checks did not foresee, a figure that trips over odd data) skips that file, named with why.
+    """
     out = []
     for p in paths:
-        s = summarize_file(p, keep)
+        try:
+            s = summarize_file(p, keep)
+        except MemoryError:
+            s = RunSummary(os.path.basename(p), str(p), skipped="too large to analyse in memory")
+        except Exception as exc:  # noqa: BLE001 - reported per file, see above
+            s = RunSummary(os.path.basename(p), str(p),
+                           skipped=f"cannot be analysed ({type(exc).__name__}: {exc})")
         if s is not None:
             out.append(s)
     return out
@@ -71,10 +85,31 @@ def _check_scheduler(scheduler: str | None, files: int) -> str:
     if scheduler is None:
         return "serial" if files < SERIAL_BELOW else "processes"
     name = scheduler
-    if name in SCHEDULERS or "://" in name:
+    if name in SCHEDULERS:
+        return name
+    if "://" in name:
+        _check_address(name)
         return name
     raise ValueError(f"scheduler={scheduler!r}: allowed {', '.join(SCHEDULERS)} or a dask.distributed "
                      "address such as tcp://host:8786")
+
+
+def _check_address(address: str) -> None:
+    """A scheduler address must name a host and a port: refuse a malformed one before connecting."""
+    from urllib.parse import urlsplit
+
+    allowed = "a dask.distributed address such as tcp://host:8786"
+    try:
+        parts = urlsplit(address)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"scheduler={address!r}: not an address; allowed: {allowed}") from None
+    if parts.scheme == "inproc":  # an in-process cluster: inproc://host/pid/n
+        if parts.hostname:
+            return
+    elif parts.scheme in ("tcp", "tls", "ws", "wss", "ucx") and parts.hostname and port is not None:
+        return
+    raise ValueError(f"scheduler={address!r}: needs a protocol, a host and a port; allowed: {allowed}")
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -107,7 +142,13 @@ def _run_distributed(address: str, chunks: list[list[str]], keep: RunFilter | No
                      advance: Callable[[int], None]) -> list[list[RunSummary]]:
     from distributed import Client, as_completed
 
-    with Client(address) as client:  # the default client while it lasts: as_completed needs one
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"scheduler={address!r}: no dask scheduler answered within "
+                         f"{CONNECT_TIMEOUT_S:g} s ({type(exc).__name__}); start one there or use "
+                         "--scheduler processes") from None
+    with client:  # the default client while it lasts: as_completed needs one
         futures = client.map(summarize_chunk, chunks, keep=keep, pure=False)
         sizes = {f.key: len(c) for f, c in zip(futures, chunks)}
         results = {}

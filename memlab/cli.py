@@ -11,7 +11,11 @@ import importlib
 import logging
 import signal
 import sys
+import typing
 from collections.abc import Sequence
+
+from memlab.arguments import UsageError, printable  # UsageError: re-exported for the commands
+from memlab.errors import MemlabError
 
 # Each module defines register(subparsers), which adds its sub-command and sets func=run.
 COMMAND_MODULES = (
@@ -27,15 +31,17 @@ COMMAND_MODULES = (
 )
 
 
-from memlab.errors import MemlabError
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and where to find the usage) instead of a usage block;
+    sub-command parsers inherit it."""
 
-
-class UsageError(MemlabError):
-    """Bad input found by a command itself; printed as one line, exit status 2."""
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(' '.join(message.split()))} "
+                     f"(see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="memlab",
         description="Drive a memristor test bench (real or simulated), record runs to HDF5 "
                     "and analyse them.")
@@ -64,13 +70,27 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _connection_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        from memlab.instruments.bench_file import BenchConnectionError
+        from memlab.instruments.plumbing import InstrumentConnectionError
+    except ImportError:
+        return ()
+    return (BenchConnectionError, InstrumentConnectionError)
+
+
+def _say(command: str, kind: str, exc: BaseException | str) -> None:
+    """One line on stderr, whatever bytes the message holds (argv may carry undecodable ones)."""
+    text = " ".join(str(exc).split()) if not isinstance(exc, str) else exc
+    print(f"memlab {command}: {kind}: {printable(text)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error (or the help)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -81,19 +101,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 handler.setLevel(logging.WARNING)
     try:
         return int(args.func(args))
+    except _connection_error_types() as exc:  # a lab fault, not bad input: the run did not happen
+        if args.debug:
+            raise
+        _say(args.command, "error", exc)
+        return 1
     except _bad_input_types() as exc:
         if args.debug:
             raise
-        print(f"memlab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        _say(args.command, "error", exc)
         return 2
     except MemlabError as exc:  # an instrument that cannot be reached, a device fault: the run could not be done
         if args.debug:
             raise
-        print(f"memlab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        _say(args.command, "error", exc)
         return 1
     except KeyboardInterrupt as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C presses: the work is already stopped
         print(f"memlab {args.command}: {exc or 'interrupted'}; outputs were switched off", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, but never a bare traceback
+        if args.debug:
+            raise
+        logging.getLogger("memlab").debug("internal error", exc_info=True)
+        _say(args.command, "internal error", f"{type(exc).__name__}: {exc} "
+                                              "(a bug in memlab; run with --debug for the traceback)")
         return 1
 
 

@@ -7,6 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from memlab.arguments import check_in_path, check_out_folder, check_text
 from memlab.cli import UsageError
 from memlab.storage import RunFileError
 
@@ -46,6 +47,7 @@ def _check_explicit_files(paths: list[str]) -> None:
     from memlab.analysis.loading import open_run, skip_reason
 
     for raw in paths:
+        check_text("PATH", raw, max_chars=4096)
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
@@ -55,10 +57,39 @@ def _check_explicit_files(paths: list[str]) -> None:
                 raise RunFileError(f"{path}: {reason}")
 
 
+def repair_interrupted(paths: list[str]) -> int:
+    """Clear the flags a dead writer left in any of these run files, so that every HDF5 reader
+    opens them (the analysis itself only reads). Reading the superblock costs one small read per
+    file; the reader judges whether the writer is gone before touching anything."""
+    from memlab.analysis.loading import find_run_files
+    from memlab.storage import RunReader
+    from memlab.storage.recovery import writer_flags
+
+    repaired = 0
+    for path in find_run_files(paths):
+        try:
+            if not writer_flags(path):
+                continue
+            RunReader(path, repair=True).close()
+            repaired += not writer_flags(path)
+        except (OSError, ValueError):  # damaged or unreadable: the analysis skips it, naming why
+            continue
+    return repaired
+
+
 def run(args: argparse.Namespace) -> int:
     from memlab.analysis.parallel import summarize
     from memlab.analysis.report import markdown_table, write_report
 
+    if args.report is not None:
+        check_out_folder("--report", args.report)
+    check_text("--title", args.title, max_chars=500)
+    for name in ("procedure", "device", "status"):
+        for value in getattr(args, name) or ():
+            check_text(f"--{name}", value)
+    for raw in args.paths:
+        check_in_path("PATH", raw, folder_ok=True)
+    repair_interrupted(args.paths)
     _check_explicit_files(args.paths)
     options = dict(procedure=args.procedure, device=args.device, status=args.status, since=args.since,
                    until=args.until, scheduler=args.scheduler, workers=args.workers,

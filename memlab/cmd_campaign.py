@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from memlab.arguments import check_in_path, check_out_folder, check_text
 from memlab.cmd_run import report_safety_failures
 from memlab.procedures.campaign import Campaign, CampaignListener
 from memlab.procedures.plan import load_plan
@@ -66,8 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from memlab.instruments.bench import load_bench
 
+    check_text("--operator", args.operator)
+    check_in_path("PLAN", args.plan)
+    if args.bench is not None:
+        check_in_path("--bench", args.bench)
     plan = load_plan(args.plan)
-    out = args.out or f"runs/{plan.name}"
+    out = args.out if args.out is not None else f"runs/{plan.name}"
+    check_out_folder("--out", out)
     with load_bench(args.bench, family=args.family) as bench:
         campaign = Campaign(plan, bench, out, resume=args.resume, operator=args.operator)
         if args.dry_run:

@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+from memlab.arguments import check_out_folder
 from memlab.cmd_campaign import CampaignProgress
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from memlab.procedures.demo import DEMO_PLANS, demo_plan, run_demo
 
-    out = Path(args.out)
+    out = check_out_folder("--out", args.out)
     for plan_file, _, _ in DEMO_PLANS:  # a demo always starts afresh
         shutil.rmtree(out / demo_plan(plan_file).name, ignore_errors=True)
     bars: list[CampaignProgress] = []

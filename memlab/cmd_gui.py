@@ -28,7 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from memlab.arguments import check_out_folder, check_text
     from memlab.cli import UsageError
+
+    check_text("--operator", args.operator)
+    if args.out is not None:
+        check_out_folder("--out", args.out)
 
     try:
         from memlab.gui.app import run_dashboard

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from memlab.arguments import check_in_path
+
+    check_in_path("FILE", args.file)
     with RunReader(args.file) as reader:
         info = reader.summary()
     if args.json:

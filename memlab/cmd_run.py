@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from memlab.arguments import check_in_path, check_out_folder, check_settings, check_text
 from memlab.cli import UsageError
 from memlab.progress import ProgressBar
 from memlab.procedures import get_procedure, run_procedure
@@ -34,6 +35,8 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+        if key.strip() in values:
+            raise UsageError(f"--set {key.strip()}: given twice; give each parameter once")
         values[key.strip()] = value.strip()
     return values
 
@@ -41,7 +44,12 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from memlab.instruments.bench import load_bench
 
-    procedure = get_procedure(args.name)(**parse_settings(args.settings))
+    cls = get_procedure(args.name)
+    procedure = cls(**check_settings(cls, parse_settings(args.settings)))
+    check_out_folder("--out", args.out)
+    check_text("--operator", args.operator)
+    if args.bench is not None:
+        check_in_path("--bench", args.bench)
     with load_bench(args.bench, family=args.family) as bench:
         try:
             result = run_procedure(procedure, bench, Path(args.out), operator=args.operator,

@@ -23,6 +23,8 @@ A plan (see docs/campaigns.md)::
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,21 @@ ON_FAILURE = ("stop", "skip_device", "continue")
 _PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description", "formed_from"}
 _STEP_KEYS = {"procedure", "name", "params", "retries", "on_failure", "only_if"}
 _CONDITION_KEYS = {"step", "status", "column", "above", "below"}
+
+MAX_DEPTH = 32
+"""Plans nest a few levels (plan > steps > step > params > value); deeper is not a plan."""
+MAX_VALUES = 100_000
+"""Values a plan may expand to once YAML aliases are followed (stops a "billion laughs")."""
+MAX_PLAN_BYTES = 10 * 2 ** 20
+MAX_RUNS = 100_000
+"""Runs (devices x repeats x steps) one campaign may plan; more is a typo, not a campaign."""
+MAX_EXACT_INT = 2 ** 53
+MAX_INDEX = 1_000_000
+"""The largest row or column index a plan may name (chips are far smaller)."""
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", re.ASCII)
+"""Plan and step names become folder and file names: plain names, no path separators."""
 
 
 class PlanError(MemlabError, ValueError):
@@ -110,19 +127,83 @@ class Plan:
                     yield Task(device, rep, step)
 
 
-# -- YAML with line numbers -------------------------------------------------------------------
-def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out = {}
+# -- YAML with line numbers and limits --------------------------------------------------------
+class _Limit(Exception):
+    """A plan beyond what the YAML reader accepts; ``line`` and ``path`` say where."""
+
+    def __init__(self, line: int, path: tuple, message: str) -> None:
+        super().__init__(message)
+        self.line, self.path = line, path
+
+
+class _Converter:
+    """YAML nodes to plain Python with the line of every key. Aliases are followed, but a cycle
+    (a recursive anchor), nesting deeper than :data:`MAX_DEPTH` or more than :data:`MAX_VALUES`
+    values in all (an alias bomb) is refused; duplicate and non-scalar keys are refused."""
+
+    def __init__(self, lines: dict[tuple, int]) -> None:
+        self.lines = lines
+        self.count = 0
+        self.active: set[int] = set()
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def convert(self, node: yaml.Node, path: tuple) -> Any:
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, line)
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _Limit(line, path, f"the plan expands to more than {MAX_VALUES} values (YAML "
+                                     "aliases repeating aliases?); write the plan out plainly")
+        if len(path) > MAX_DEPTH:
+            raise _Limit(line, path, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self.scalars.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError, OverflowError) as exc:
+                why = getattr(exc, "problem", None) or " ".join(str(exc).split())
+                raise _Limit(line, path, f"value {_short(node.value)} cannot be read ({why})") from None
+        if node.tag not in _COLLECTION_TAGS:
+            raise _Limit(line, path, f"YAML tag {node.tag!r} is not allowed in a plan")
+        if id(node) in self.active:
+            raise _Limit(line, path, "a recursive anchor (an alias inside its own anchor)")
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        finally:
+            self.active.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Limit(line, path, "a key must be plain text, not a list or a mapping")
             key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, (*path, key), lines)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Limit(line, path, "merge keys (<<) are not supported in plans; write the keys out")
+            if key in out:
+                first = self.lines.get((*path, key), "?")
+                raise _Limit(line, (*path, key), f"duplicate key (first given on line {first}); "
+                                                 "give each key once")
+            self.lines[(*path, key)] = line
+            out[key] = self.convert(value_node, (*path, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse deep nesting from the parser's event stream, which is not recursive, before the
+    composer (which is) would hit Python's recursion limit."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise PlanError(f"{source}:{event.start_mark.line + 1}: nested more than "
+                                f"{MAX_DEPTH} levels deep; a plan is a few levels of steps and params")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 class _Where:
@@ -141,23 +222,49 @@ class _Where:
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.is_dir():
+            raise PlanError(f"{path}: a folder; give the plan file (YAML)")
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PlanError(f"{path}: {size} bytes; a plan is at most {MAX_PLAN_BYTES // 2 ** 20} MiB")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan ({exc.strerror})") from exc
+        raise PlanError(f"{path}: cannot read the plan ({exc.strerror or exc})") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise PlanError(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset "
+                        f"{exc.start}); save the plan as UTF-8") from None
     return parse_plan(text, str(path))
 
 
 def parse_plan(text: str, source: str = "<plan>") -> Plan:
     """Parse and check a plan's structure and every step's parameters (not yet the devices,
     which need the chip: see :func:`check_plan`)."""
+    if "\x00" in text:
+        raise PlanError(f"{source}:{text.count(chr(10), 0, text.index(chr(0))) + 1}: a NUL "
+                        "character; a plan is text")
     try:
-        root = yaml.compose(text)
+        _check_depth(text, source)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control code)
+        line = text.count("\n", 0, exc.position) + 1
+        raise PlanError(f"{source}:{line}: character {exc.character!r} is not allowed in YAML "
+                        "(a control character); a plan is printable text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
-        raise PlanError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        why = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise PlanError(f"{source}:{line}: not valid YAML: {why}") from None
+    except RecursionError:  # belt and braces: _check_depth refuses deep nesting first
+        raise PlanError(f"{source}: nested too deeply; a plan is a few levels") from None
     lines: dict[tuple, int] = {}
-    data = _to_python(root, (), lines) if root is not None else None
+    try:
+        data = _Converter(lines).convert(root, ()) if root is not None else None
+    except _Limit as exc:
+        raise PlanError(f"{source}:{exc.line}: {'.'.join(map(str, exc.path)) or '(top level)'}: "
+                        f"{exc}") from None
     where = _Where(source, lines)
     if not isinstance(data, dict):
         raise where.error((), "a plan is a mapping with at least 'devices' and 'steps'")
@@ -168,11 +275,18 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         if key not in data:
             raise where.error((), f"missing '{key}'")
     repeat = data.get("repeat", 1)
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-        raise where.error(("repeat",), f"{repeat!r} is not allowed: an integer >= 1")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_RUNS:
+        raise where.error(("repeat",), f"{_short(repeat)} is not allowed: an integer in [1, {MAX_RUNS}]")
     notify = data.get("notify")
     if notify is not None and not isinstance(notify, str):
         raise where.error(("notify",), "expected a shell command as text")
+    for key in ("operator", "description"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise where.error((key,), f"{_short(data[key])}: expected text")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name):
+        raise where.error(("name",), f"{_short(name)} is not allowed: it names the campaign's folder, "
+                                     "so letters, digits and . _ + - only (no / or ..), at most 100")
     steps = _parse_steps(data["steps"], where)
     device_spec = data["devices"]
     if device_spec == "all_formed":
@@ -180,25 +294,45 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     if not isinstance(device_spec, list) or not device_spec:
         raise where.error(("devices",), "expected a list of [row, col], {rows: [a, b], cols: [c, d]} "
                                         "or 'all_formed'")
+    n_devices = 0
     for i, item in enumerate(device_spec):
         _check_device_item(item, ("devices", i), where)
+        n_devices += _device_count(item)
+    runs = n_devices * repeat * len(steps)
+    if runs > MAX_RUNS:  # checked before anything is expanded
+        raise where.error(("devices",), f"the plan asks for {runs} runs ({n_devices} devices x {repeat} "
+                                        f"repeat(s) x {len(steps)} steps); at most {MAX_RUNS} per campaign")
     formed_from = data.get("formed_from")
     if formed_from is not None:
         if not isinstance(formed_from, str):
             raise where.error(("formed_from",), "expected a folder of earlier run files")
         if not Path(formed_from).is_absolute() and source not in ("<plan>",):
             formed_from = str(Path(source).parent / formed_from)  # relative to the plan file
-    return Plan(name=str(data.get("name", Path(source).stem)), steps=steps, device_spec=device_spec,
+    return Plan(name=name, steps=steps, device_spec=device_spec,
                 repeat=repeat, notify=notify, operator=data.get("operator"), formed_from=formed_from,
                 source=source)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
+def _device_count(item: Any) -> int:
+    """Devices a checked device item names (all_formed: unknown until the run, counted as 0)."""
+    if isinstance(item, dict):
+        return (item["rows"][1] - item["rows"][0] + 1) * (item["cols"][1] - item["cols"][0] + 1)
+    return 1 if isinstance(item, list) else 0
 
 
 def _check_device_item(item: Any, path: tuple, where: _Where) -> None:
     if item == "all_formed":
         return
     if isinstance(item, list):
-        if len(item) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in item):
-            raise where.error(path, f"{item!r}: a device is [row, col] with two integers")
+        if len(item) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INDEX
+                                     for v in item):
+            raise where.error(path, f"{_short(item)}: a device is [row, col] with two integers in "
+                                    f"[0, {MAX_INDEX}]")
         return
     if isinstance(item, dict):
         if set(item) != {"rows", "cols"}:
@@ -206,11 +340,13 @@ def _check_device_item(item: Any, path: tuple, where: _Where) -> None:
         for key in ("rows", "cols"):
             span = item[key]
             if (not isinstance(span, list) or len(span) != 2
-                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_INDEX
+                               for v in span)
                     or span[0] > span[1]):
-                raise where.error((*path, key), f"{span!r}: expected [first, last] integers, first <= last")
+                raise where.error((*path, key), f"{_short(span)}: expected [first, last] integers in "
+                                                f"[0, {MAX_INDEX}], first <= last")
         return
-    raise where.error(path, f"{item!r}: expected [row, col], {{rows: [a, b], cols: [c, d]}} or all_formed")
+    raise where.error(path, f"{_short(item)}: expected [row, col], {{rows: [a, b], cols: [c, d]}} or all_formed")
 
 
 def _parse_steps(raw: Any, where: _Where) -> list[Step]:
@@ -226,30 +362,54 @@ def _parse_steps(raw: Any, where: _Where) -> list[Step]:
             if key not in _STEP_KEYS:
                 raise where.error((*path, key), f"unknown key; allowed: {sorted(_STEP_KEYS)}")
         name_of_proc = item.get("procedure")
-        if name_of_proc not in procs:
-            raise where.error((*path, "procedure"), f"unknown procedure {name_of_proc!r}; known: {list(procs)}")
+        if not isinstance(name_of_proc, str) or name_of_proc not in procs:
+            what = "missing procedure" if name_of_proc is None else (
+                f"unknown procedure {_short(name_of_proc)}" if isinstance(name_of_proc, str)
+                else f"{_short(name_of_proc)} is not a procedure name")
+            raise where.error((*path, "procedure"), f"{what}; known: {list(procs)}")
         cls = procs[name_of_proc]
         params = item.get("params", {}) or {}
         if not isinstance(params, dict):
             raise where.error((*path, "params"), "expected a mapping of parameter: value")
-        step_name = str(item.get("name", name_of_proc))
+        step_name = item.get("name", name_of_proc)
+        if not isinstance(step_name, str) or not _FILE_NAME.fullmatch(step_name):
+            raise where.error((*path, "name"), f"{_short(step_name)} is not allowed: letters, digits "
+                                               "and . _ + - only, at most 100 (it names run files)")
+        for key, value in params.items():
+            why = _bad_number(value)
+            if why:
+                raise where.error((*path, "params", key), f"{_short(value)}: {why}")
         if any(s.name == step_name for s in steps):
             raise where.error((*path, "name"), f"two steps are named {step_name!r}; give each a unique name")
         retries = item.get("retries", 0)
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
             raise where.error((*path, "retries"), f"{retries!r} is not allowed: an integer in [0, 100]")
         on_failure = item.get("on_failure", "skip_device")
-        if on_failure not in ON_FAILURE:
-            raise where.error((*path, "on_failure"), f"{on_failure!r} is not allowed: one of {list(ON_FAILURE)}")
+        if not isinstance(on_failure, str) or on_failure not in ON_FAILURE:
+            raise where.error((*path, "on_failure"), f"{_short(on_failure)} is not allowed: one of {list(ON_FAILURE)}")
         condition = _parse_condition(item.get("only_if"), (*path, "only_if"), steps, where)
         step = Step(step_name, cls, params, retries, on_failure, condition)
         try:  # every parameter is checked now, with a placeholder device
             step.make((0, 0))
-        except ParameterError as exc:
-            key = exc.name if exc.name in params else None
+        except (ParameterError, OverflowError, TypeError) as exc:
+            name = getattr(exc, "name", None)
+            key = name if isinstance(name, str) and name in params else None
+            if not isinstance(exc, ParameterError):
+                exc = f"not allowed ({type(exc).__name__}: {exc})"
             raise where.error((*path, "params", key) if key else (*path, "params"), str(exc)) from None
         steps.append(step)
     return steps
+
+
+def _bad_number(value: Any) -> str | None:
+    """Why a number in a plan cannot be a parameter value (inf, nan, beyond exact integers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number; give a plain number"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_EXACT_INT:
+        return "too large: at most 2^53 in magnitude"
+    if isinstance(value, (list, dict)):
+        return "expected one value (a number, text or true/false), not a list or a mapping"
+    return None
 
 
 def _parse_condition(raw: Any, path: tuple, earlier: list[Step], where: _Where) -> Condition | None:
@@ -262,19 +422,24 @@ def _parse_condition(raw: Any, path: tuple, earlier: list[Step], where: _Where) 
             raise where.error((*path, key), f"unknown key; allowed: {sorted(_CONDITION_KEYS)}")
     step = raw.get("step")
     names = [s.name for s in earlier]
-    if step not in names:
+    if not isinstance(step, str) or step not in names:
         raise where.error((*path, "step"), f"{step!r} is not an earlier step; earlier steps: {names}")
     status, column = raw.get("status"), raw.get("column")
+    if column is not None and not isinstance(column, str):
+        raise where.error((*path, "column"), f"{_short(column)}: expected a column name")
     if (status is None) == (column is None):
         raise where.error(path, "give either status or column (with above and/or below)")
-    if status is not None and status not in ("completed", "failed", "aborted", "skipped"):
+    if status is not None and (not isinstance(status, str) or status not in ("completed", "failed", "aborted", "skipped")):
         raise where.error((*path, "status"), f"{status!r}: one of completed, failed, aborted, skipped")
     bounds = {}
     for key in ("above", "below"):
         if key in raw:
-            if not isinstance(raw[key], (int, float)) or isinstance(raw[key], bool):
-                raise where.error((*path, key), f"{raw[key]!r}: expected a number")
-            bounds[key] = float(raw[key])
+            value = raw[key]
+            if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+                value = float(value)  # YAML 1.1 reads 1e-6 (no dot) as text
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise where.error((*path, key), f"{_short(raw[key])}: expected a finite number")
+            bounds[key] = float(value)
     if column is not None and not bounds:
         raise where.error(path, "a column condition needs above and/or below")
     return Condition(step=step, status=status, column=column, **bounds)
@@ -284,6 +449,7 @@ def resolve_devices(plan: Plan, chip: dict[str, Any], formed: set[tuple[int, int
     """Expand the plan's device list against the chip; refuse devices off the chip."""
     rows, cols = chip.get("rows"), chip.get("cols")
     devices: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
     for i, item in enumerate(plan.device_spec):
         if item == "all_formed":
             if formed is None:
@@ -293,12 +459,23 @@ def resolve_devices(plan: Plan, chip: dict[str, Any], formed: set[tuple[int, int
         elif isinstance(item, list):
             new = [(item[0], item[1])]
         else:
-            new = [(r, c) for r in range(item["rows"][0], item["rows"][1] + 1)
-                   for c in range(item["cols"][0], item["cols"][1] + 1)]
+            (r0, r1), (c0, c1) = item["rows"], item["cols"]
+            if rows is not None and cols is not None and (r1 >= rows or c1 >= cols):
+                raise PlanError(f"{plan.source}: devices.{i}: rows {r0}-{r1}, cols {c0}-{c1} reach off "
+                                f"the chip ({rows} x {cols}: rows 0-{rows - 1}, cols 0-{cols - 1})")
+            if (r1 - r0 + 1) * (c1 - c0 + 1) > MAX_RUNS:  # checked before the list is built
+                raise PlanError(f"{plan.source}: devices.{i}: {(r1 - r0 + 1) * (c1 - c0 + 1)} devices; "
+                                f"at most {MAX_RUNS}")
+            new = [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
         for r, c in new:
             if rows is not None and cols is not None and not (0 <= r < rows and 0 <= c < cols):
                 raise PlanError(f"{plan.source}: devices.{i}: device ({r}, {c}) is off the chip "
                                 f"({rows} x {cols}: rows 0-{rows - 1}, cols 0-{cols - 1})")
-            if (r, c) not in devices:
+            if (r, c) not in seen:
+                seen.add((r, c))
                 devices.append((r, c))
+    runs = len(devices) * plan.repeat * len(plan.steps)
+    if runs > MAX_RUNS:
+        raise PlanError(f"{plan.source}: the plan asks for {runs} runs ({len(devices)} devices x "
+                        f"{plan.repeat} repeat(s) x {len(plan.steps)} steps); at most {MAX_RUNS}")
     return devices
