@@ -43,6 +43,16 @@ def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
     return {key: _decode(value) for key, value in obj.attrs.items()}
 
 
+def _run_attrs(f: h5py.File) -> dict[str, Any]:
+    """The run's attributes: version 2 keeps most in the JSON attribute ``metadata`` (its chip
+    and instruments are read apart); a root attribute of the same name wins over it."""
+    attrs = _attrs(f)
+    metadata = attrs.pop("metadata", None)
+    if isinstance(metadata, dict):
+        attrs = {**{k: v for k, v in metadata.items() if k not in ("chip", "instruments")}, **attrs}
+    return attrs
+
+
 def _writer_alive(attrs: dict[str, Any]) -> bool:
     """Whether the process that wrote a 'running' file is still writing it.
 
@@ -122,7 +132,7 @@ class RunReader:
             raise RunFileError(f"{self.path}: not an HDF5 file")
         self._file = self._open()
         try:
-            self.attrs = _attrs(self._file)
+            self.attrs = _run_attrs(self._file)
             if self.attrs.get("memlab_format") != FORMAT_NAME:
                 raise RunFileError(f"{self.path}: an HDF5 file, but not a memlab run file "
                                    f"(no memlab_format={FORMAT_NAME!r} attribute)")
@@ -188,18 +198,29 @@ class RunReader:
     @property
     def parameters(self) -> dict[str, Any]:
         """Parameter values as run (None where the parameter was unset)."""
+        params = self._file["parameters"]
+        if isinstance(params, h5py.Dataset):  # format 2: one table, values as JSON text
+            return {_decode(row["name"]): json.loads(_decode(row["value"])) for row in params[()]}
         out = {}
-        for name, ds in self._file["parameters"].items():
+        for name, ds in params.items():
             out[name] = None if ds.attrs.get("is_none", False) else _decode(ds[()])
         return out
 
     @property
     def parameter_units(self) -> dict[str, str]:
-        return {name: _decode(ds.attrs.get("units", "")) for name, ds in self._file["parameters"].items()}
+        params = self._file["parameters"]
+        if isinstance(params, h5py.Dataset):
+            return {_decode(row["name"]): _decode(row["units"]) for row in params[()]}
+        return {name: _decode(ds.attrs.get("units", "")) for name, ds in params.items()}
+
+    def _metadata(self, key: str) -> dict[str, Any] | None:
+        metadata = _decode(self._file.attrs.get("metadata", ""))
+        return metadata.get(key, {}) if isinstance(metadata, dict) else None
 
     @property
     def chip(self) -> dict[str, Any]:
-        return _attrs(self._file["chip"])
+        chip = self._metadata("chip")
+        return _attrs(self._file["chip"]) if chip is None else chip
 
     @property
     def devices(self) -> np.ndarray:
@@ -208,7 +229,10 @@ class RunReader:
 
     @property
     def instruments(self) -> dict[str, dict[str, Any]]:
-        return {role: _attrs(group) for role, group in self._file["instruments"].items()}
+        instruments = self._metadata("instruments")
+        if instruments is None:
+            return {role: _attrs(group) for role, group in self._file["instruments"].items()}
+        return instruments
 
     def log(self) -> list[tuple[float, int, str]]:
         """(unix time, logging level, message) of every log line written so far."""
@@ -239,7 +263,7 @@ class RunReader:
         """See rows and status a live writer has flushed since the file was opened."""
         for stream in self._streams.values():
             stream.refresh()
-        self.attrs = _attrs(self._file)
+        self.attrs = _run_attrs(self._file)
 
     def summary(self) -> dict[str, Any]:
         """Metadata, status and the shape and units of each stream, as plain data."""
