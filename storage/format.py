@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import h5py
 import numpy as np
 
 FORMAT_NAME = "memlab-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the run's description in one JSON attribute ``metadata`` and the parameters in one table;
+1 (still read): an attribute per item and a dataset per parameter."""
 
 RUNNING = "running"
 COMPLETED = "completed"
@@ -22,6 +25,11 @@ STATUSES = (RUNNING, *FINAL_STATUSES, INTERRUPTED)
 
 LOG_MESSAGE_BYTES = 1024
 """Log messages are fixed-size UTF-8 so the log can grow in single-writer/multiple-reader mode."""
+
+
+PARAMETER_DTYPE = np.dtype([("name", h5py.string_dtype("utf-8")), ("value", h5py.string_dtype("utf-8")),
+                            ("units", h5py.string_dtype("utf-8")), ("help", h5py.string_dtype("utf-8"))])
+"""One row per parameter: its name, its value as run as JSON text (``null`` when unset), units, help."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from memlab.errors import MemlabError
-from memlab.storage.format import FORMAT_NAME, FORMAT_VERSION, INTERRUPTED, RUNNING, STATUSES
+from memlab.storage.format import FORMAT_NAME, FORMAT_VERSION, INTERRUPTED, PARAMETER_DTYPE, RUNNING, STATUSES
 from memlab.storage.recovery import clear_writer_flags, truncation, writer_flags, writer_process_state
 
 log = logging.getLogger(__name__)
@@ -186,13 +186,30 @@ def _check_root(attrs: dict[str, Any]) -> None:
 def check_structure(file: h5py.File) -> None:
     """Check a memlab run file's layout and types against its format version (docs/hdf5-format.md)
     before anything reads its data. Raises :class:`_Damage` naming what is wrong."""
-    _check_root(_attrs(file))
-    parameters = _member(file, "parameters", h5py.Group, "parameters")
-    for name in parameters:
-        ds = _member(parameters, name, h5py.Dataset, f"parameters/{name}")
-        if ds.size > MAX_PARAMETER_VALUES:
-            raise _Damage(f"parameters/{name} holds {ds.size} values; a parameter is one value")
-        _attrs(ds)
+    root = _attrs(file)
+    metadata = root.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _Damage(f"metadata={_short(metadata)}: expected a JSON object")
+    _check_root(_run_attrs(file))
+    if root["format_version"] >= 2:
+        if metadata is None:
+            raise _Damage("no metadata attribute; memlab format 2 has one")
+        table = _member(file, "parameters", h5py.Dataset, "parameters")
+        if table.dtype.names != PARAMETER_DTYPE.names or table.ndim != 1:
+            raise _Damage(f"parameters is {table.dtype} {table.shape}; expected one row "
+                          f"{PARAMETER_DTYPE.names} per parameter")
+        if table.size > MAX_PARAMETER_VALUES:
+            raise _Damage(f"parameters holds {table.size} rows; at most {MAX_PARAMETER_VALUES}")
+    else:
+        parameters = _member(file, "parameters", h5py.Group, "parameters")
+        for name in parameters:
+            ds = _member(parameters, name, h5py.Dataset, f"parameters/{name}")
+            if ds.size > MAX_PARAMETER_VALUES:
+                raise _Damage(f"parameters/{name} holds {ds.size} values; a parameter is one value")
+            _attrs(ds)
+        instruments = _member(file, "instruments", h5py.Group, "instruments")
+        for role in instruments:
+            _attrs(_member(instruments, role, h5py.Group, f"instruments/{role}"))
     chip = _member(file, "chip", h5py.Group, "chip")
     _attrs(chip)
     devices = _member(chip, "devices", h5py.Dataset, "chip/devices")
@@ -201,9 +218,6 @@ def check_structure(file: h5py.File) -> None:
                       "a (row, col) per device")
     if devices.shape[0] > MAX_DEVICES:
         raise _Damage(f"chip/devices declares {devices.shape[0]} devices; at most {MAX_DEVICES}")
-    instruments = _member(file, "instruments", h5py.Group, "instruments")
-    for role in instruments:
-        _attrs(_member(instruments, role, h5py.Group, f"instruments/{role}"))
     streams = _member(file, "streams", h5py.Group, "streams")
     for name in streams:
         _check_stream(_member(streams, name, h5py.Group, f"streams/{name}"), f"streams/{name}")
@@ -241,6 +255,16 @@ def _check_stream(group: h5py.Group, path: str) -> None:
             if declared > _SPARSE_FACTOR * stored + _SPARSE_MIN_BYTES:
                 raise _Damage(f"{where} declares {ds.shape[0]} rows ({_size(declared)}) but the file "
                               f"stores {_size(stored)} of it: damaged")
+
+
+def _run_attrs(f: h5py.File) -> dict[str, Any]:
+    """The run's attributes: version 2 keeps most in the JSON attribute ``metadata`` (its chip
+    and instruments are read apart); a root attribute of the same name wins over it."""
+    attrs = _attrs(f)
+    metadata = attrs.pop("metadata", None)
+    if isinstance(metadata, dict):
+        attrs = {**{k: v for k, v in metadata.items() if k not in ("chip", "instruments")}, **attrs}
+    return attrs
 
 
 def _writer_alive(attrs: dict[str, Any]) -> bool:
@@ -400,7 +424,7 @@ class RunReader:
                 raise RunFileError(f"{self.path}: damaged memlab run file: {exc}") from None
             except (OSError, RuntimeError, KeyError) as exc:  # HDF5 failed to read its metadata
                 raise RunFileError(f"{self.path}: damaged memlab run file ({exc})") from None
-            self.attrs = _attrs(self._file)
+            self.attrs = _run_attrs(self._file)
             if repair and self.status == INTERRUPTED and writer_flags(self.path):
                 self._file.close()
                 self._repair()
@@ -464,18 +488,29 @@ class RunReader:
     @_reading("parameters")
     def parameters(self) -> dict[str, Any]:
         """Parameter values as run (None where the parameter was unset)."""
+        params = self._file["parameters"]
+        if isinstance(params, h5py.Dataset):  # format 2: one table, values as JSON text
+            return {_decode(row["name"]): json.loads(_decode(row["value"])) for row in params[()]}
         out = {}
-        for name, ds in self._file["parameters"].items():
+        for name, ds in params.items():
             out[name] = None if ds.attrs.get("is_none", False) else _decode(ds[()])
         return out
 
     @property
     def parameter_units(self) -> dict[str, str]:
-        return {name: _decode(ds.attrs.get("units", "")) for name, ds in self._file["parameters"].items()}
+        params = self._file["parameters"]
+        if isinstance(params, h5py.Dataset):
+            return {_decode(row["name"]): _decode(row["units"]) for row in params[()]}
+        return {name: _decode(ds.attrs.get("units", "")) for name, ds in params.items()}
+
+    def _metadata(self, key: str) -> dict[str, Any] | None:
+        metadata = _decode(self._file.attrs.get("metadata", ""))
+        return metadata.get(key, {}) if isinstance(metadata, dict) else None
 
     @property
     def chip(self) -> dict[str, Any]:
-        return _attrs(self._file["chip"])
+        chip = self._metadata("chip")
+        return _attrs(self._file["chip"]) if chip is None else chip
 
     @property
     @_reading("chip/devices")
@@ -485,7 +520,10 @@ class RunReader:
 
     @property
     def instruments(self) -> dict[str, dict[str, Any]]:
-        return {role: _attrs(group) for role, group in self._file["instruments"].items()}
+        instruments = self._metadata("instruments")
+        if instruments is None:
+            return {role: _attrs(group) for role, group in self._file["instruments"].items()}
+        return instruments
 
     @_reading("log")
     def log(self) -> list[tuple[float, int, str]]:
@@ -521,7 +559,7 @@ class RunReader:
         for stream in self._streams.values():
             stream.refresh()
         try:
-            attrs = _attrs(self._file)
+            attrs = _run_attrs(self._file)
             _check_root(attrs)
         except _Damage as exc:
             raise RunFileError(f"{self.path}: damaged memlab run file: {exc}") from None

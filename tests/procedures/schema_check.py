@@ -3,6 +3,7 @@ so the writer is checked too. Used by test_schema.py for the runner's and the sy
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,7 @@ def _plain(value: Any) -> Any:
 
 def declared_procedure(f: h5py.File) -> Procedure:
     """The file's procedure, made again from the registry with the parameters the file records."""
-    values = {}
-    for name, ds in f["parameters"].items():
-        values[name] = None if bool(ds.attrs["is_none"]) else _plain(ds[()])
+    values = {_plain(row["name"]): json.loads(_plain(row["value"])) for row in f["parameters"][()]}
     return get_procedure(_plain(f.attrs["procedure"]))(**values)
 
 
@@ -38,7 +37,7 @@ def mismatches(path: str | Path) -> list[str]:
     problems: list[str] = []
     with h5py.File(path, "r") as f:
         procedure = declared_procedure(f)
-        chip = {key: _plain(value) for key, value in f["chip"].attrs.items()}
+        chip = json.loads(_plain(f.attrs["metadata"]))["chip"]
         streams = {spec.name: spec for spec in procedure.stream_specs(chip)}
         written = set(f["streams"]) if "streams" in f else set()
         if written != set(streams):
@@ -60,7 +59,7 @@ def mismatches(path: str | Path) -> list[str]:
                     problems.append(f"{name}/{col.name}: units {_plain(ds.attrs['units'])!r}, "
                                     f"declared {col.unit!r}")
         declared = {p.name: p.unit for p in procedure.parameters}
-        recorded = {name: _plain(ds.attrs["units"]) for name, ds in f["parameters"].items()}
+        recorded = {_plain(row["name"]): _plain(row["units"]) for row in f["parameters"][()]}
         if recorded != declared:
             problems.append(f"parameters {recorded}, declared {declared}")
     return problems

@@ -56,8 +56,8 @@ def test_generic_csv_with_units_in_header_imports_as_iv_sweep(tmp_path):
         procedure="iv-sweep", mapping={"time": "Time", "voltage": "Voltage", "current": "Current"}))
     with h5py.File(out, "r") as f:  # plain h5py: provenance and SI units
         assert f.attrs["procedure"] == "iv-sweep"
-        assert f.attrs["import_source"] == "iv.csv"
-        assert json.loads(f.attrs["import_mapping"])["columns"]["current"] == "Current"
+        assert json.loads(f.attrs["metadata"])["import_source"] == "iv.csv"
+        assert json.loads(f.attrs["metadata"])["import_mapping"]["columns"]["current"] == "Current"
         assert f["streams/iv/current"].attrs["units"] == "A"
         np.testing.assert_allclose(f["streams/iv/current"][:], i, rtol=1e-9, atol=1e-15)
         assert set(f["streams/iv/cycle"][:]) == {0, 1}  # loops found from the voltage
@@ -76,7 +76,7 @@ def test_headerless_tsv_by_position_and_given_units(tmp_path):
         header=False))
     with h5py.File(out, "r") as f:
         np.testing.assert_allclose(f["streams/iv/current"][:], i, rtol=1e-9, atol=1e-15)
-        assert "iv.time" in json.loads(f.attrs["import_filled"])
+        assert "iv.time" in json.loads(f.attrs["metadata"])["import_filled"]
         assert np.isnan(f["streams/iv/time"][:]).all()
 
 
@@ -113,7 +113,7 @@ def test_keithley_2450_buffer_export(tmp_path):
     with h5py.File(out, "r") as f:
         np.testing.assert_allclose(f["streams/retention/conductance"][:], g, rtol=1e-5)
         assert set(f["streams/retention/row"][:]) == {2}
-        assert f["parameters/read_v"][()] == 0.2
+        assert {r["name"].decode(): json.loads(r["value"]) for r in f["parameters"][()]}["read_v"] == 0.2
     assert run.procedure == "retention"
 
 
@@ -128,7 +128,7 @@ def test_easyexpert_export(tmp_path):
         procedure="iv-sweep", mapping={"voltage": "Vtop", "current": "Itop", "time": "Time"}))
     with h5py.File(out, "r") as f:
         np.testing.assert_allclose(f["streams/iv/voltage"][:], v)
-        assert f.attrs["import_tool"] == "Keysight EasyEXPERT export"
+        assert json.loads(f.attrs["metadata"])["import_tool"] == "Keysight EasyEXPERT export"
 
 
 def test_arc1_session_one_run_per_device(tmp_path):
@@ -148,7 +148,7 @@ def test_arc1_session_one_run_per_device(tmp_path):
         assert list(f["chip/devices"][0]) == [2, 4]  # ArC counts lines from 1, memlab from 0
         pol = f["streams/pulses/polarity"][:]
         assert (pol[1:11] == 1).all() and (pol[11:] == -1).all()
-        assert f["parameters/read_v"][()] == 0.5
+        assert {r["name"].decode(): json.loads(r["value"]) for r in f["parameters"][()]}["read_v"] == 0.5
 
 
 @pytest.mark.parametrize("content, options, match", [

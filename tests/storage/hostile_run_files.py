@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from memlab.storage.format import PARAMETER_DTYPE
+
 from memlab.procedures.synthetic import write_run
 
 
@@ -94,7 +96,7 @@ CASES: dict[str, Callable[[Path], None]] = {
     "no parameters": _delete("parameters"),
     "no chip": _delete("chip"),
     "no chip/devices": _delete("chip/devices"),
-    "no instruments": _delete("instruments"),
+    "no metadata": _del_attr("/", "metadata"),
     "no procedure": _del_attr("/", "procedure"),
     "no status": _del_attr("/", "status"),
     "no format_version": _del_attr("/", "format_version"),
@@ -117,10 +119,12 @@ CASES: dict[str, Callable[[Path], None]] = {
     "devices float nan": _replace("chip/devices", lambda g, n: g.create_dataset(
         n, data=np.full((1, 2), np.nan))),
     "chip is a dataset": _replace("chip", lambda g, n: g.create_dataset(n, data=[1])),
-    "parameter is a group": _replace("parameters/v_max", lambda g, n: g.create_group(n)),
-    "parameters is a dataset": _replace("parameters", lambda g, n: g.create_dataset(n, data=[1])),
-    "instrument is a dataset": _replace("instruments/smu", lambda g, n: g.create_dataset(n, data=[1])),
-    "deep JSON instrument attr": _set_attr("instruments/smu", "settings", DEEP_JSON),
+    "parameters is a group": _replace("parameters", lambda g, n: g.create_group(n)),
+    "parameters table of numbers": _replace("parameters", lambda g, n: g.create_dataset(n, data=[1])),
+    "parameters 1e6 rows": _replace("parameters", lambda g, n: g.create_dataset(
+        n, shape=(1_000_000,), dtype=PARAMETER_DTYPE)),
+    "metadata not an object": _set_attr("/", "metadata", "[1, 2]"),
+    "deep JSON metadata": _set_attr("/", "metadata", DEEP_JSON),
     "deep JSON chip attr": _set_attr("chip", "wiring", DEEP_JSON),
     "deep JSON root attr": _set_attr("/", "error", '{"a":' * 3000 + "1" + "}" * 3000),
     "soft link loop column": _replace("streams/iv/current", lambda g, n: g.__setitem__(

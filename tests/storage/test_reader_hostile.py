@@ -25,7 +25,7 @@ from memlab.storage.recovery import writer_flags  # noqa: E402
 # Cases refused, with a word of the one-line reason each must give.
 REFUSED = {name: why for name, why in {
     "no streams": "no streams", "no parameters": "no parameters", "no chip": "no chip",
-    "no chip/devices": "no chip/devices", "no instruments": "no instruments",
+    "no chip/devices": "no chip/devices", "no metadata": "no metadata",
     "no procedure": "no procedure", "no status": "no status", "no format_version": "no format_version",
     "format_version 99": "format_version=99", "format_version text": "format_version=",
     "no column": "no streams/iv/current", "columns attr int": "columns=7",
@@ -33,9 +33,10 @@ REFUSED = {name: why for name, why in {
     "units attr float": "units=1.5", "scalar column": "is a scalar", "column is a group": "is a group",
     "stream is a dataset": "streams/iv is a dataset", "streams is a dataset": "streams is a dataset",
     "devices 3 columns": "(2, 3)", "devices text": "chip/devices", "devices float nan": "chip/devices",
-    "chip is a dataset": "chip is a dataset", "parameter is a group": "parameters/v_max is a group",
-    "parameters is a dataset": "parameters is a dataset", "instrument is a dataset": "instruments/smu",
-    "deep JSON instrument attr": "nested deeper", "deep JSON chip attr": "nested deeper",
+    "chip is a dataset": "chip is a dataset", "parameters is a group": "parameters is a group",
+    "parameters table of numbers": "expected one row", "parameters 1e6 rows": "1000000 rows",
+    "metadata not an object": "metadata=", "deep JSON metadata": "nested deeper",
+    "deep JSON chip attr": "nested deeper",
     "deep JSON root attr": "nested deeper", "soft link loop column": "soft link",
     "soft link loop group": "soft link", "soft link to nowhere": "soft link",
     "external link": "external link", "status int": "status=5", "status unknown": "status='exploded'",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -54,8 +55,12 @@ def test_roundtrip_with_plain_h5py(tmp_path):
         assert f["streams/iv/voltage"].shape == (51,)
         assert f["streams/iv/current"].attrs["units"] == "A"
         assert f["streams/map/conductance"].shape == (1, 3, 4)
-        assert f["parameters/v_max"][()] == 1.5
-        assert f["parameters/v_max"].attrs["units"] == "V"
+        params = {row["name"].decode(): row for row in f["parameters"][()]}
+        assert json.loads(params["v_max"]["value"]) == 1.5
+        assert params["v_max"]["units"].decode() == "V"
+        assert json.loads(params["target"]["value"]) is None
+        metadata = json.loads(f.attrs["metadata"])
+        assert metadata["operator"] == "ana" and metadata["chip"]["family"] == "prgo"
         assert f["chip/devices"][()].tolist() == [[0, 1], [2, 3]]
         assert f["log/message"][0].decode() == "hello"
         for name, obj in f["streams"].items():
@@ -221,3 +226,62 @@ def test_truncated_copy_is_refused(tmp_path):
     cut.write_bytes(data[: len(data) // 3])  # an interrupted copy still opens in HDF5
     with pytest.raises(RunFileError, match="truncated"):
         RunReader(cut)
+
+
+def write_format_1(path: Path) -> None:
+    """A run file as memlab wrote them before format 2: an attribute per item, a dataset per
+    parameter, a group of attributes per instrument."""
+    with h5py.File(path, "w", libver="latest") as f:
+        a = f.attrs
+        for key, value in {"memlab_format": "memlab-run", "format_version": 1, "procedure": "iv-sweep",
+                           "procedure_version": "1.0", "software_version": "0.1.0", "operator": "ana",
+                           "start_time": "2026-11-23T10:15:00.000+00:00", "start_time_unix_s": 1.8e9,
+                           "end_time": "2026-11-23T10:16:00.000+00:00", "status": "completed", "error": "",
+                           "safety_failure": "", "heartbeat_unix_s": 1.8e9, "writer_host": "h",
+                           "writer_pid": 1, "writer_process_start": "", "title": "I-V sweep"}.items():
+            a[key] = value
+        params = f.create_group("parameters")
+        for name, value, unit in (("v_max", 1.5, "V"), ("cycles", 3, ""), ("target", None, "S")):
+            ds = params.create_dataset(name, data="" if value is None else value)
+            ds.attrs["units"], ds.attrs["help"], ds.attrs["is_none"] = unit, "", value is None
+        chip = f.create_group("chip")
+        chip.attrs["family"], chip.attrs["rows"] = "prgo", 3
+        chip.create_dataset("devices", data=np.array([[0, 1]], dtype="i4"))
+        smu = f.create_group("instruments/smu")
+        smu.attrs["model"], smu.attrs["settings"] = "2450", json.dumps({"nplc": 0.01})
+        iv = f.create_group("streams/iv")
+        iv.attrs["columns"] = ["voltage"]
+        iv.create_dataset("voltage", data=np.arange(3.0)).attrs["units"] = "V"
+        for name, dtype in (("time_unix_s", "f8"), ("level", "i2"), ("message", h5py.string_dtype("utf-8", 1024))):
+            f.create_dataset(f"log/{name}", shape=(0,), maxshape=(None,), dtype=dtype)
+
+
+def test_reads_a_format_1_file(tmp_path):
+    path = tmp_path / "old.h5"
+    write_format_1(path)
+    with RunReader(path) as r:
+        assert r.status == "completed" and r.procedure == "iv-sweep" and r.operator == "ana"
+        assert r.attrs["title"] == "I-V sweep"
+        assert r.parameters == {"v_max": 1.5, "cycles": 3, "target": None}
+        assert r.parameter_units == {"v_max": "V", "cycles": "", "target": "S"}
+        assert r.chip == {"family": "prgo", "rows": 3}
+        assert r.instruments == {"smu": {"model": "2450", "settings": {"nplc": 0.01}}}
+        assert r.devices.tolist() == [[0, 1]]
+        assert r.stream("iv")["voltage"].tolist() == [0.0, 1.0, 2.0]
+        assert r.summary()["parameters"]["v_max"] == {"value": 1.5, "unit": "V"}
+
+
+def test_format_2_header_is_a_few_objects(tmp_path):
+    """The run start stays cheap: the header is a handful of attributes and two datasets,
+    however many parameters and instruments the run has."""
+    path = tmp_path / "run.h5"
+    with make_writer(path, extra={"title": "I-V sweep", "campaign": {"task": 3}}):
+        pass
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format_version"] == 2
+        assert len(f.attrs) <= 9
+        assert set(f) == {"parameters", "chip", "streams", "log"}
+    with RunReader(path) as r:
+        assert r.attrs["title"] == "I-V sweep" and r.attrs["campaign"] == {"task": 3}
+        assert r.attrs["writer_pid"] > 0 and r.operator == "ana"
+        assert r.instruments["smu"]["settings"] == {"nplc": 0.01}
