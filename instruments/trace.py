@@ -5,9 +5,12 @@ and records each write, each read and each transport error with the bench time, 
 time and the instrument's name. When a run fails overnight, the last commands before the fault are
 in the trace; the run writer stores :meth:`CommandTrace.to_columns` as a compact dataset.
 
-The trace is bounded: it keeps the newest ``max_records`` entries (older ones are counted in
-:attr:`CommandTrace.dropped`), and texts are cut at ``max_text`` characters; binary blocks are
-recorded by size and their first bytes.
+The trace is bounded: it keeps the newest ``max_records`` entries in memory, and texts are cut at
+``max_text`` characters; binary blocks are recorded by size and their first bytes. A run writer
+collects new entries about once a second (:meth:`CommandTrace.take_columns`), so the file gets
+the whole conversation; entries that leave memory before that are counted in
+:attr:`CommandTrace.dropped`. The runner (:mod:`memlab.procedures.runner`) attaches a trace to
+every instrument for the length of a run, unless the bench file says ``trace = false``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count, islice
 from typing import Any
 
 import numpy as np
 from pymeasure.adapters import Adapter
+
+_wall_time = time.time
 
 #: what a record is: index into KINDS is the ``kind`` column
 KINDS = ("write", "read", "error")
@@ -58,18 +63,19 @@ class CommandTrace:
         if not isinstance(max_text, int) or max_text < 8:
             raise ValueError(f"max_text={max_text!r}: allowed an integer >= 8")
         self._clock = clock or time.time
-        # Entries as plain tuples (time_s, wall_time_s, instrument index, kind, text): recording
-        # sits on every instrument command, so it builds no object per entry.
-        self._records: deque[tuple[float, float, int, int, str]] = deque(maxlen=max_records)
-        self._lock = threading.Lock()
+        # Recording sits on every instrument command, so it takes no lock and builds no object:
+        # an entry is a tuple (time_s, wall_time_s, instrument index, kind, text, sequence number)
+        # appended to a bounded deque (atomic), numbered by an itertools counter (atomic too).
+        self._records: deque[tuple[float, float, int, int, str, int]] = deque(maxlen=max_records)
+        self._append = self._records.append
+        self._sequence = count()
+        self._lock = threading.Lock()  # among readers, and for registering instruments
         self.max_text = max_text
-        #: entries that left memory before :meth:`take_columns` collected them (none reach a file)
-        self.dropped = 0
         #: instrument names, in the order they were attached: the ``instrument`` column indexes it
         self.instruments: list[str] = []
         self._index: dict[str, int] = {}
-        self._total = 0  # entries ever recorded
-        self._taken = 0  # entries handed out by take_columns
+        self._taken = 0  # sequence number of the first entry take_columns has not handed out
+        self._lost = 0  # entries that left memory untaken, counted at earlier takes
         self._attached: list[tuple[Any, Adapter]] = []
 
     #: what the ``kind`` column's values mean (its index)
@@ -91,17 +97,12 @@ class CommandTrace:
         if len(text) > self.max_text:
             text = text[: self.max_text - 3] + "..."
         try:
-            now = float(self._clock())
+            now = self._clock()
         except Exception:  # noqa: BLE001 - a trace must never break the conversation it records
             now = float("nan")
-        index = instrument if isinstance(instrument, int) else self.instrument_index(instrument)
-        entry = (now, time.time(), index, kind, text)
-        with self._lock:
-            records = self._records
-            if len(records) == records.maxlen and self._total - len(records) >= self._taken:
-                self.dropped += 1  # the oldest entry falls out before anyone collected it
-            records.append(entry)
-            self._total += 1
+        if not isinstance(instrument, int):
+            instrument = self.instrument_index(instrument)
+        self._append((now, _wall_time(), instrument, kind, text, next(self._sequence)))
 
     def adapter(self, inner: Adapter, instrument: str) -> TracingAdapter:
         """``inner`` wrapped so that its conversation lands here under ``instrument``."""
@@ -131,38 +132,51 @@ class CommandTrace:
 
     # -- reading it back ----------------------------------------------------------------------------
 
-    def _record(self, entry: tuple[float, float, int, int, str]) -> TraceRecord:
-        return TraceRecord(entry[0], entry[1], self.instruments[entry[2]], entry[3], entry[4])
+    def _record(self, entry: tuple[float, float, int, int, str, int]) -> TraceRecord:
+        return TraceRecord(float(entry[0]), entry[1], self.instruments[entry[2]], entry[3], entry[4])
 
     def records(self) -> list[TraceRecord]:
-        with self._lock:
-            entries = list(self._records)
-        return [self._record(e) for e in entries]
+        """The entries still in memory, oldest first."""
+        return [self._record(e) for e in self._records.copy()]
 
     def last(self, count: int = 20) -> list[str]:
         """The newest ``count`` entries as text lines (for a log or an error message)."""
-        with self._lock:
-            entries = list(islice(reversed(self._records), count))[::-1]
+        entries = list(islice(reversed(self._records.copy()), count))[::-1]
         return [str(self._record(e)) for e in entries]
+
+    def _ends(self) -> tuple[int, int] | None:
+        """Sequence numbers of the oldest and newest entry in memory (None: none yet)."""
+        try:
+            return self._records[0][5], self._records[-1][5]
+        except IndexError:
+            return None
 
     @property
     def recorded(self) -> int:
         """Entries recorded so far (including those no longer in memory)."""
-        return self._total
+        ends = self._ends()
+        return ends[1] + 1 if ends else 0
 
     @property
     def pending(self) -> int:
         """Entries in memory that :meth:`take_columns` has not handed out yet."""
-        with self._lock:
-            return min(self._total - self._taken, len(self._records))
+        ends = self._ends()
+        return max(0, ends[1] + 1 - max(self._taken, ends[0])) if ends else 0
+
+    @property
+    def dropped(self) -> int:
+        """Entries that left memory before :meth:`take_columns` handed them out: they reach no
+        file (with no taker, every entry that left memory)."""
+        ends = self._ends()
+        return self._lost + (max(0, ends[0] - self._taken) if ends else 0)
 
     def to_columns(self) -> dict[str, np.ndarray]:
         """Columns for a compact dataset: ``time_s``, ``wall_time_s`` (float64), ``instrument``
         (uint16 index into ``instruments``), ``kind`` (uint8 index into :data:`KINDS`),
         ``text`` (UTF-8 bytes, variable length as an object array) and ``instruments``; of every
         entry still in memory."""
+        entries = list(self._records.copy())
         with self._lock:
-            entries = list(self._records)
             names = list(self.instruments)
         return {**_columns(entries), "instruments": np.array(names, dtype=object)}
 
@@ -170,18 +184,22 @@ class CommandTrace:
         """The entries recorded since the last call, as :meth:`to_columns` gives them (without
         ``instruments``): a writer appends them to its file as they come."""
         with self._lock:
-            new = min(self._total - self._taken, len(self._records))
-            entries = list(islice(reversed(self._records), new))[::-1]
-            self._taken = self._total
+            records = self._records.copy()  # a consistent snapshot while recording goes on
+            if not records:
+                return _columns([])
+            first = max(self._taken, records[0][5])
+            self._lost += first - self._taken
+            entries = list(islice(reversed(records), records[-1][5] + 1 - first))[::-1]
+            self._taken = records[-1][5] + 1
         return _columns(entries)
 
 
-def _columns(entries: list[tuple[float, float, int, int, str]]) -> dict[str, np.ndarray]:
+def _columns(entries: list[tuple[float, float, int, int, str, int]]) -> dict[str, np.ndarray]:
     if not entries:
         return {"time_s": np.empty(0, np.float64), "wall_time_s": np.empty(0, np.float64),
                 "instrument": np.empty(0, np.uint16), "kind": np.empty(0, np.uint8),
                 "text": np.empty(0, dtype=object)}
-    times, walls, instruments, kinds, texts = zip(*entries)
+    times, walls, instruments, kinds, texts, _ = zip(*entries)
     return {
         "time_s": np.array(times, dtype=np.float64),
         "wall_time_s": np.array(walls, dtype=np.float64),
@@ -218,7 +236,10 @@ class TracingAdapter(Adapter):
     def _failed(self, exc: Exception) -> None:
         self.trace.record(self._trace_index, ERROR, f"{type(exc).__name__}: {exc}")
 
-    def _write(self, command: str, **kwargs: Any) -> None:
+    # The public methods are overridden, against pymeasure's advice for real adapters, because
+    # this one only relays: the inner adapter's own write/read log each message once, and a
+    # second pass through the base class's logging would cost every command twice.
+    def write(self, command: str, **kwargs: Any) -> None:
         self.trace.record(self._trace_index, WRITE, command)
         try:
             self.inner.write(command, **kwargs)
@@ -226,7 +247,7 @@ class TracingAdapter(Adapter):
             self._failed(exc)
             raise
 
-    def _write_bytes(self, content: bytes, **kwargs: Any) -> None:
+    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
         self.trace.record(self._trace_index, WRITE, _describe_bytes(content))
         try:
             self.inner.write_bytes(content, **kwargs)
@@ -234,7 +255,7 @@ class TracingAdapter(Adapter):
             self._failed(exc)
             raise
 
-    def _read(self, **kwargs: Any) -> str:
+    def read(self, **kwargs: Any) -> str:
         try:
             reply = self.inner.read(**kwargs)
         except Exception as exc:
@@ -243,7 +264,7 @@ class TracingAdapter(Adapter):
         self.trace.record(self._trace_index, READ, reply)
         return reply
 
-    def _read_bytes(self, count: int, break_on_termchar: bool, **kwargs: Any) -> bytes:
+    def read_bytes(self, count: int = -1, break_on_termchar: bool = False, **kwargs: Any) -> bytes:
         try:
             data = self.inner.read_bytes(count, break_on_termchar=break_on_termchar, **kwargs)
         except Exception as exc:
@@ -251,6 +272,19 @@ class TracingAdapter(Adapter):
             raise
         self.trace.record(self._trace_index, READ, _describe_bytes(data))
         return data
+
+    # what the base class's public methods would call
+    def _write(self, command: str, **kwargs: Any) -> None:
+        self.write(command, **kwargs)
+
+    def _write_bytes(self, content: bytes, **kwargs: Any) -> None:
+        self.write_bytes(content, **kwargs)
+
+    def _read(self, **kwargs: Any) -> str:
+        return self.read(**kwargs)
+
+    def _read_bytes(self, count: int, break_on_termchar: bool, **kwargs: Any) -> bytes:
+        return self.read_bytes(count, break_on_termchar, **kwargs)
 
     def flush_read_buffer(self) -> None:
         self.inner.flush_read_buffer()

@@ -51,6 +51,8 @@ _LOG_CHUNK_ROWS = 256
 #: strings live in HDF5's global heap, which no filter compresses: about 50 bytes an entry)
 TRACE_TEXT_BYTES = 256
 _TRACE_CHUNK_ROWS = 256
+#: gzip's fastest level: a third less time than the default, 5 % more bytes on SCPI text
+_TRACE_GZIP_LEVEL = 1
 #: room kept free for closing the file with its final status: HDF5 cannot recover from a write
 #: that fails (it crashes the process at exit), so memlab stops writing before the disk is full
 CLOSE_RESERVE_BYTES = 1 << 19
@@ -294,7 +296,8 @@ class RunWriter:
         datasets = {}
         for name, dtype, unit, description in specs:
             ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                      chunks=(_TRACE_CHUNK_ROWS,), compression="gzip")
+                                      chunks=(_TRACE_CHUNK_ROWS,), compression="gzip",
+                                      compression_opts=_TRACE_GZIP_LEVEL)
             ds.attrs["units"] = unit
             ds.attrs["description"] = description
             datasets[name] = ds
