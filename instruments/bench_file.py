@@ -43,7 +43,7 @@ MAX_DEPTH = 16
 MAX_FILE_BYTES = 1_000_000
 
 _TOP_KEYS = {"bench", "chip", "limits", "instruments", "wiring", "optics"}
-_BENCH_KEYS = {"name", "line_frequency_hz", "realtime", "speed"}
+_BENCH_KEYS = {"name", "line_frequency_hz", "realtime", "speed", "trace"}
 _CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "formed", "overrides", "faults"}
 _INSTRUMENT_KEYS = {"driver", "address", "simulated", "timeout_s", "model", "terminal", "serial",
                     "options", "faults", "calibration"}
@@ -142,6 +142,8 @@ class BenchConfig:
     coupling_efficiency: float
     meter_fraction: float
     spot: tuple[tuple[int, int], tuple[int, int]]
+    #: record each instrument's command conversation in every run file
+    trace: bool = True
 
     @property
     def simulated(self) -> bool:
@@ -597,4 +599,5 @@ def read_bench_config(path: str | Path | None = None, *, family: str | None = No
         meter_fraction=reader.number(optics, "meter_fraction", "optics.meter_fraction", 1.0, 0.0, 1.0),
         spot=(reader.span(optics, "spot_rows", "optics.spot_rows", chip.rows),
               reader.span(optics, "spot_cols", "optics.spot_cols", chip.cols)),
+        trace=reader.boolean(bench, "trace", "bench.trace", True),
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.base import Procedure
@@ -20,9 +20,14 @@ from memlab.procedures.recorder import Recorder, RunListener
 from memlab.procedures.signals import Interrupted, StopSignals, signal_name
 from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriteError, RunWriter
 
+if TYPE_CHECKING:  # pymeasure-backed: imported when a run starts, so declarations stay light
+    from memlab.instruments.trace import CommandTrace
+
 log = logging.getLogger("memlab.run")
 
 _WALL_SLEEP_SLICE_S = 0.05
+#: commands put into the run's log when it fails
+_LAST_COMMANDS = 20
 
 
 class AbortRequested(Exception):
@@ -128,8 +133,34 @@ def _unique(path: Path) -> Path:
     return candidate
 
 
+def _start_trace(bench: Any) -> CommandTrace | None:
+    """Record every instrument's command conversation for the run file, unless the bench file
+    says ``trace = false`` (None then, and for a bench without drivers to trace)."""
+    if not getattr(getattr(bench, "config", None), "trace", True) or not hasattr(bench, "instruments"):
+        return None
+    from memlab.instruments.trace import CommandTrace
+
+    trace = CommandTrace(bench.clock.now)
+    for role, driver in bench.instruments().items():
+        try:
+            trace.attach(driver, role)
+        except ValueError as exc:  # a driver without a pymeasure adapter: nothing to trace
+            log.debug("not tracing %s: %s", role, exc)
+    return trace
+
+
+def _log_last_commands(recorder: Recorder, trace: CommandTrace | None, lines: list[str]) -> None:
+    if trace is None or not lines:
+        return
+    recorder.log(f"the last {len(lines)} instrument commands before the failure (the whole "
+                 f"conversation is in the file's /trace):", logging.ERROR)
+    for line in lines:
+        recorder.log(f"  {line}", logging.ERROR)
+    log.error("last instrument commands:\n  %s", "\n  ".join(lines))
+
+
 def _open_writer(procedure: Procedure, bench: Any, path: Path, operator: str | None,
-                 extra: Mapping[str, Any] | None) -> RunWriter:
+                 extra: Mapping[str, Any] | None, trace: CommandTrace | None = None) -> RunWriter:
     declared = {p.name: p for p in procedure.parameters}
     return RunWriter(
         path,
@@ -144,6 +175,7 @@ def _open_writer(procedure: Procedure, bench: Any, path: Path, operator: str | N
         operator=operator if operator is not None else getpass.getuser(),
         software_version=software_version(),
         extra={"title": procedure.title, **(extra or {})},
+        trace=trace,
     )
 
 
@@ -172,12 +204,16 @@ def run_procedure(
     procedure.check(bench)
     abort_event = abort_event or threading.Event()
     path = _unique(Path(out_dir) / (filename or run_filename(procedure)))
+    trace = _start_trace(bench)  # before the file: the instrument snapshot's queries are in it too
     try:
-        writer = _open_writer(procedure, bench, path, operator, extra)
-    except RunWriteError:
+        writer = _open_writer(procedure, bench, path, operator, extra, trace)
+    except BaseException as exc:
+        if trace is not None:
+            trace.detach()
+        if isinstance(exc, OSError) and not isinstance(exc, RunWriteError):
+            # a full disk, a read-only folder: nothing ran, no output changed
+            raise RunWriteError(f"{path}: cannot create the run file ({type(exc).__name__}: {exc})") from exc
         raise
-    except OSError as exc:  # a full disk, a read-only folder: nothing ran, no output changed
-        raise RunWriteError(f"{path}: cannot create the run file ({type(exc).__name__}: {exc})") from exc
     recorder = Recorder(writer, listeners)
     signals = StopSignals()
     ctx = RunContext(procedure, bench, recorder, abort_event, signals)
@@ -207,8 +243,12 @@ def run_procedure(
         finally:
             # However often Ctrl-C is pressed, the outputs go off and the file gets its status.
             with signals.deferred():
-                status, error, shutdown_errors, safety_failures = _finish(
-                    bench, writer, recorder, path, status, error)
+                try:
+                    status, error, shutdown_errors, safety_failures = _finish(
+                        bench, writer, recorder, path, status, error, trace)
+                finally:
+                    if trace is not None:
+                        trace.detach()  # the bench's own adapters again: manual control is not traced
     if interrupted is not None:
         raise interrupted
     return RunResult(path, status, error, list(shutdown_errors), safety_failures,
@@ -216,8 +256,12 @@ def run_procedure(
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
-            error: str) -> tuple[str, str, list[str], list[str]]:
-    """Safe shutdown with outputs verified off, then the final status into the file."""
+            error: str, trace: CommandTrace | None = None) -> tuple[str, str, list[str], list[str]]:
+    """Safe shutdown with outputs verified off, then the final status into the file; a failed
+    run's log gets its last instrument commands (before the shutdown when the run itself failed)."""
+    failed_before = status == FAILED
+    last_commands = trace.last(_LAST_COMMANDS) if trace is not None and failed_before else []
+    writer.mark_safe_shutdown()
     shutdown_errors = _safe_shutdown(bench)
     safety_failures = _safety_failures(shutdown_errors)
     for message in shutdown_errors:
@@ -230,6 +274,8 @@ def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, statu
         status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
     if writer.write_error is not None and writer.write_error_message not in error:
         status, error = FAILED, "; ".join(e for e in (writer.write_error_message, error) if e)
+    if status == FAILED and trace is not None:
+        _log_last_commands(recorder, trace, last_commands if failed_before else trace.last(_LAST_COMMANDS))
     recorder.log(f"finished: {status}{': ' + error if error else ''}",
                  logging.INFO if status == COMPLETED else logging.WARNING)
     try:

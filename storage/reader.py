@@ -565,6 +565,43 @@ class RunReader:
             raise RunFileError(f"{self.path}: damaged memlab run file: {exc}") from None
         self.attrs = attrs
 
+    def trace(self, start: int = 0, stop: int | None = None) -> dict[str, Any] | None:
+        """The instruments' command conversation (``/trace``, docs/hdf5-format.md), None in a file
+        without one. Rows ``start:stop`` (negative counts from the end: ``-20`` is the last 20) as
+        ``time_s``, ``wall_time_s`` (arrays), ``instrument``, ``kind``, ``text`` (lists of str),
+        with ``rows`` (all of them), ``stored_bytes``, ``enabled``, ``dropped``,
+        ``safe_shutdown_row`` (-1: no shutdown yet), ``instruments`` and ``kinds``."""
+        group = self._file.get("trace")
+        if not isinstance(group, h5py.Group):
+            return None
+        names = ("time_s", "wall_time_s", "instrument", "kind", "text")
+        try:
+            datasets = {name: group[name] for name in names}
+            for ds in datasets.values():
+                ds.refresh()
+            attrs = _attrs(group)
+            instruments, kinds = list(attrs.get("instruments", [])), list(attrs.get("kinds", []))
+            rows = min(ds.shape[0] for ds in datasets.values())
+            first, last, _ = slice(start, stop).indices(rows)
+            columns = {name: datasets[name][first:max(first, last)] for name in names}
+            label = lambda table, k: table[k] if 0 <= k < len(table) else f"#{k}"  # noqa: E731
+            return {
+                "rows": rows,
+                "stored_bytes": sum(ds.id.get_storage_size() for ds in datasets.values()),
+                "enabled": bool(attrs.get("enabled", True)),
+                "dropped": int(attrs.get("dropped", 0)),
+                "safe_shutdown_row": int(attrs.get("safe_shutdown_row", -1)),
+                "instruments": instruments,
+                "kinds": kinds,
+                "time_s": columns["time_s"],
+                "wall_time_s": columns["wall_time_s"],
+                "instrument": [label(instruments, int(k)) for k in columns["instrument"]],
+                "kind": [label(kinds, int(k)) for k in columns["kind"]],
+                "text": [t.decode("utf-8", "replace") for t in columns["text"]],
+            }
+        except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+            raise RunFileError(f"{self.path}: /trace is damaged ({type(exc).__name__}: {exc})") from exc
+
     @_reading("metadata")
     def summary(self) -> dict[str, Any]:
         """Metadata, status and the shape and units of each stream, as plain data."""

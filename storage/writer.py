@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 _CHUNK_BYTES = 1 << 16
 _BUFFER_BYTES = 1 << 20
 _LOG_CHUNK_ROWS = 256
+#: bytes of one trace entry's text: fixed-size, so gzip compresses the text itself (variable-length
+#: strings live in HDF5's global heap, which no filter compresses: about 50 bytes an entry)
+TRACE_TEXT_BYTES = 256
+_TRACE_CHUNK_ROWS = 256
+#: gzip's fastest level: a third less time than the default, 5 % more bytes on SCPI text
+_TRACE_GZIP_LEVEL = 1
 #: room kept free for closing the file with its final status: HDF5 cannot recover from a write
 #: that fails (it crashes the process at exit), so memlab stops writing before the disk is full
 CLOSE_RESERVE_BYTES = 1 << 19
@@ -58,6 +64,19 @@ class RunWriteError(MemlabError, OSError):
 
     The run must end at once: every later append raises this too, and :meth:`RunWriter.close`
     records the run as failed if the file can still take it."""
+
+
+class TraceSource(Protocol):
+    """What the writer needs of a command trace (``memlab.instruments.trace.CommandTrace``)."""
+
+    instruments: list[str]
+    kinds: tuple[str, ...]
+    dropped: int
+
+    @property
+    def pending(self) -> int: ...
+
+    def take_columns(self) -> dict[str, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,11 @@ class _StreamBuffer:
         return True
 
 
+def _cut_utf8(text: bytes, limit: int) -> bytes:
+    """``text`` cut to at most ``limit`` bytes at a character boundary, ending in "..."."""
+    return text[:limit - 3].decode("utf-8", "ignore").encode("utf-8") + b"..."
+
+
 class RunWriter:
     """Write one run to ``path``.
 
@@ -158,6 +182,7 @@ class RunWriter:
         software_version: str = "",
         extra: Mapping[str, Any] | None = None,
         flush_interval_s: float = 1.0,
+        trace: TraceSource | None = None,
     ) -> None:
         if flush_interval_s <= 0 or flush_interval_s > 1.0:
             raise ValueError(f"flush_interval_s={flush_interval_s!r}: allowed 0 < value <= 1 s")
@@ -173,6 +198,9 @@ class RunWriter:
         self.write_error: BaseException | None = None
         self._log_unflushed_bytes = 0
         self.status_written = False  # the final status reached the file
+        self._trace = trace
+        self._trace_rows = 0
+        self._trace_unflushed_bytes = 0
 
         # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
         # name is always one that any reader can open, even if the writer dies while creating it.
@@ -184,6 +212,7 @@ class RunWriter:
                                devices, instruments or {}, operator, software_version, extra or {})
             self._buffers = {name: self._create_stream(spec) for name, spec in self.specs.items()}
             self._log_datasets = self._create_log()
+            self._trace_group, self._trace_datasets = self._create_trace()
             f.swmr_mode = True
             f.flush()
             if self.path.exists():
@@ -267,6 +296,33 @@ class RunWriter:
             datasets.append(ds)
         return datasets
 
+    def _create_trace(self) -> tuple[h5py.Group, dict[str, h5py.Dataset]]:
+        """The instruments' command conversation: created empty (SWMR creates nothing later) and
+        appended to at every flush from the trace source, if any."""
+        group = self._file.create_group("trace")
+        specs = [("time_s", "f8", "s", "bench time (virtual on a simulated bench)"),
+                 ("wall_time_s", "f8", "s", "seconds since 1970 (UTC)"),
+                 ("instrument", "u2", "", "index into the group's instruments attribute"),
+                 ("kind", "u1", "", "index into the group's kinds attribute"),
+                 ("text", h5py.string_dtype("utf-8", TRACE_TEXT_BYTES), "",
+                  f"the message, UTF-8, cut to {TRACE_TEXT_BYTES} bytes")]
+        datasets = {}
+        for name, dtype, unit, description in specs:
+            ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                      chunks=(_TRACE_CHUNK_ROWS,), compression="gzip",
+                                      compression_opts=_TRACE_GZIP_LEVEL)
+            ds.attrs["units"] = unit
+            ds.attrs["description"] = description
+            datasets[name] = ds
+        trace = self._trace
+        group.attrs["enabled"] = trace is not None
+        # JSON strings, as every list in the file: they can still change in SWMR mode
+        group.attrs["instruments"] = json.dumps(list(trace.instruments) if trace is not None else [])
+        group.attrs["kinds"] = json.dumps(list(trace.kinds) if trace is not None else [])
+        group.attrs["dropped"] = np.int64(0)
+        group.attrs["safe_shutdown_row"] = np.int64(-1)
+        return group, datasets
+
     # -- appending -------------------------------------------------------------------------
     def append(self, stream: str, data: Mapping[str, Any]) -> int:
         """Append a batch: ``data`` maps every column of ``stream`` to equal-length arrays
@@ -338,6 +394,23 @@ class RunWriter:
                 raise RuntimeError(f"{self.path} is closed; nothing more can be appended")
             self._log_pending.append((time.time(), int(level), message))
 
+    def mark_safe_shutdown(self) -> None:
+        """Note in the trace where the safe shutdown's conversation begins (the row before it is
+        the last of the run itself: after a failure, the failing command's neighbourhood)."""
+        with self._lock:
+            if self._closed or self._trace is None:
+                return
+            row = self._trace_rows + self._trace.pending
+            try:
+                self._trace_group.attrs.modify("safe_shutdown_row", np.int64(row))
+            except Exception as exc:  # noqa: BLE001 - a lost mark must not stop the shutdown
+                log.warning("%s: cannot mark the trace: %s", self.path, exc)
+
+    @property
+    def trace_rows(self) -> int:
+        """Trace entries written to the file so far."""
+        return self._trace_rows
+
     def rows(self, stream: str) -> int:
         """Rows appended to ``stream`` so far (written or buffered)."""
         buf = self._buffer(stream)
@@ -372,6 +445,29 @@ class RunWriter:
                 ds[n0:] = values
                 self._log_unflushed_bytes += values.nbytes + _LOG_CHUNK_ROWS * values.dtype.itemsize
             self._log_pending.clear()
+        self._write_trace()
+
+    def _write_trace(self) -> None:
+        trace = self._trace
+        if trace is None or not trace.pending:
+            return
+        columns = trace.take_columns()
+        n = len(columns["time_s"])
+        if not n:
+            return
+        n0 = self._trace_rows
+        texts = [t if len(t) <= TRACE_TEXT_BYTES else _cut_utf8(t, TRACE_TEXT_BYTES) for t in columns["text"]]
+        for name, ds in self._trace_datasets.items():
+            values = np.asarray(texts if name == "text" else columns[name], dtype=ds.dtype)
+            ds.resize((n0 + n,))
+            ds[n0:] = values
+            self._trace_unflushed_bytes += values.nbytes
+        self._trace_rows = n0 + n
+        attrs = self._trace_group.attrs
+        attrs.modify("dropped", np.int64(trace.dropped))
+        names = json.dumps(list(trace.instruments))
+        if attrs["instruments"] != names:  # an instrument first heard from after the start
+            attrs.modify("instruments", names)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self.flush_interval_s):
@@ -445,6 +541,9 @@ class RunWriter:
         total = sum(self._bytes_to_write(buf.count, buf) for buf in self._buffers.values())
         if self._log_pending:
             total += (len(self._log_pending) + _LOG_CHUNK_ROWS) * (LOG_MESSAGE_BYTES + 10)
+        if self._trace is not None and (pending := self._trace.pending):
+            # uncompressed, an upper bound; a partly filled chunk may be written anew
+            total += (pending + _TRACE_CHUNK_ROWS) * (TRACE_TEXT_BYTES + 19)
         return total
 
     def room_bytes(self) -> float:
@@ -485,12 +584,14 @@ class RunWriter:
                                     f"{CLOSE_RESERVE_BYTES} of them kept for closing the file")
 
     def _unflushed_bytes(self) -> int:
-        return sum(buf.unflushed_bytes for buf in self._buffers.values()) + self._log_unflushed_bytes
+        return (sum(buf.unflushed_bytes for buf in self._buffers.values()) + self._log_unflushed_bytes
+                + self._trace_unflushed_bytes)
 
     def _mark_flushed(self) -> None:
         for buf in self._buffers.values():
             buf.unflushed_bytes = 0
         self._log_unflushed_bytes = 0
+        self._trace_unflushed_bytes = 0
 
     def _failed_writing(self, exc: BaseException) -> RunWriteError:
         """Remember the first write failure; the error every later append raises."""

@@ -273,14 +273,16 @@ def test_reads_a_format_1_file(tmp_path):
 
 def test_format_2_header_is_a_few_objects(tmp_path):
     """The run start stays cheap: the header is a handful of attributes and two datasets,
-    however many parameters and instruments the run has."""
+    however many parameters and instruments the run has (plus the command trace's group, which
+    records that no trace was taken)."""
     path = tmp_path / "run.h5"
     with make_writer(path, extra={"title": "I-V sweep", "campaign": {"task": 3}}):
         pass
     with h5py.File(path, "r") as f:
         assert f.attrs["format_version"] == 2
         assert len(f.attrs) <= 9
-        assert set(f) == {"parameters", "chip", "streams", "log"}
+        assert set(f) == {"parameters", "chip", "streams", "log", "trace"}
+        assert not f["trace"].attrs["enabled"]
     with RunReader(path) as r:
         assert r.attrs["title"] == "I-V sweep" and r.attrs["campaign"] == {"task": 3}
         assert r.attrs["writer_pid"] > 0 and r.operator == "ana"
