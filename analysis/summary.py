@@ -99,6 +99,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "photo_exponent": ("", "gamma in dG_ph ~ P^gamma"),
     "rise_tau_s": ("s", "photoconductance rise time constant"),
     "decay_tau_s": ("s", "photoconductance decay time constant"),
+    "band_gap_ev": ("eV", "optical gap E_g of the absorption edge (spectral response)"),
+    "urbach_energy_ev": ("eV", "Urbach energy E_U of the absorption tail (spectral response)"),
     "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
@@ -348,7 +350,29 @@ def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             return {"rise_tau_s": as_figure(tc.rise_s, "the rise fit"),
                     "decay_tau_s": as_figure(tc.decay_s, "the decay fit")}
         figs.update(_attempt(notes, "rise/decay", times))
+    if "spectral" in run.streams and "photoresponse" in run.streams and "wavelength" in run.streams["photoresponse"]:
+        s = run.arrays("spectral", ("wavelength", "power", "photoconductance", "dark_conductance"))
+        ph = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance", "wavelength"))
+
+        def edge() -> Row:
+            if not len(s["wavelength"]) or not np.isfinite(ph["wavelength"]).any():
+                raise AnalysisError("no spectral steps, or no photo-response wavelength to calibrate them")
+            fit = m.spectral_edge(ph["power"], ph["photoconductance"], ph["dark_conductance"],
+                                  float(np.nanmedian(ph["wavelength"])), s["wavelength"], s["power"],
+                                  s["photoconductance"], s["dark_conductance"])
+            return {"band_gap_ev": _estimate_figure(fit.band_gap_ev),
+                    "urbach_energy_ev": _estimate_figure(fit.urbach_energy_ev)}
+        figs.update(_attempt(notes, "absorption edge", edge))
     return _one(run, figs), {}
+
+
+def _estimate_figure(estimate: Any) -> FigureOfMerit:
+    """An optical :class:`Estimate` as a figure (95 % interval from its degrees of freedom)."""
+    if not estimate.determined:
+        return FigureOfMerit.not_determined(estimate.reason, estimate.n)
+    dof = int(estimate.dof) if math.isfinite(estimate.dof) else None
+    reason = "" if estimate.quality == "good" else "relative standard error 10-50 %"
+    return FigureOfMerit.from_stderr(estimate.value, estimate.stderr, estimate.n, dof=dof, reason=reason)
 
 
 def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:

@@ -52,7 +52,7 @@ _WIRING_KEYS = {"terminals", "row_pads", "col_pads", "direct"}
 _OPTICS_KEYS = {"coupling_efficiency", "meter_fraction", "spot_rows", "spot_cols"}
 #: driver options that describe the bench itself, so a simulated twin takes them too: the pulse
 #: generator's termination at the device, the power meter's sensor head
-TWIN_OPTIONS = ("termination_ohm", "sensor")
+TWIN_OPTIONS = ("termination_ohm", "sensor", "wavelengths_m", "wavelength_range_m")
 _MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 

@@ -236,7 +236,22 @@ class Emitting(ABC):
     @property
     @abstractmethod
     def wavelength_m(self) -> float:
-        """Emission wavelength, in metres (read-only for a laser diode: fixed by the diode)."""
+        """Emission wavelength, in metres (fixed by a laser diode; selectable on a tunable or
+        multi-line head through :meth:`set_wavelength`)."""
+
+    @property
+    @abstractmethod
+    def tunable(self) -> bool:
+        """True when :meth:`set_wavelength` can select another wavelength."""
+
+    @abstractmethod
+    def check_wavelength(self, wavelength_m: float, parameter: str = "wavelength_m") -> float:
+        """The wavelength :meth:`set_wavelength` would select for ``wavelength_m`` (a multi-line head
+        snaps to its line), sending nothing; LimitError naming ``parameter`` if it cannot emit it."""
+
+    @abstractmethod
+    def set_wavelength(self, wavelength_m: float) -> None:
+        """Select the emission wavelength; a fixed diode accepts only its own (LimitError otherwise)."""
 
     @abstractmethod
     def set_power(self, power_w: float) -> None:

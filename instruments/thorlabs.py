@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pymeasure.instruments import Instrument, SCPIMixin
@@ -18,7 +19,7 @@ from pymeasure.instruments.thorlabs import ThorlabsPM100USB as _PymeasureThorlab
 
 from .calibration import LaserCalibration
 from .clock import Clock, WallClock
-from .limits import Bound, SafetyLimits, as_number, require_choice, require_int, require_range, within
+from .limits import Bound, LimitError, SafetyLimits, as_number, require_choice, require_int, require_range, within
 from .plumbing import DriverMixin, InstrumentError, control, driver, flag, fmt, number, one_zero, setting
 from .roles import LightSource, PowerMeter
 
@@ -50,12 +51,63 @@ def _laser_settings(current: str, limit: str, output: str, tec: str) -> tuple[An
 
 log = logging.getLogger(__name__)
 
+#: a requested wavelength within this of a line of a multi-line source selects that line
+LINE_TOLERANCE_M = 0.5e-9
+PLAUSIBLE_WAVELENGTHS_M = (100e-9, 20e-6)
+
+
+def check_tuning(lines_m: Any = None, range_m: Any = None, where: str = "") -> tuple[tuple[float, ...] | None,
+                                                                                 tuple[float, float] | None]:
+    """The declared tuning of a laser head: ``lines_m`` (a multi-line source: at least two distinct
+    wavelengths) or ``range_m`` (a tunable source: ``[shortest, longest]``), not both.
+
+    Returns them as sorted tuples; raises LimitError naming the option, the value and what is allowed."""
+    low, high = PLAUSIBLE_WAVELENGTHS_M
+    if lines_m is not None and range_m is not None:
+        raise LimitError(f"{where}wavelength_range_m", range_m, "nothing when wavelengths_m is given (a source is "
+                                                                "either multi-line or continuously tunable)",
+                         "laser tuning")
+    lines = None
+    if lines_m is not None:
+        if isinstance(lines_m, (str, bytes)) or not isinstance(lines_m, Sequence) or len(lines_m) < 2:
+            raise LimitError(f"{where}wavelengths_m", lines_m, "a list of at least two wavelengths in metres",
+                             "laser tuning")
+        values = sorted(require_range(f"{where}wavelengths_m", w, low, high, "m", "plausible laser wavelengths")
+                        for w in lines_m)
+        if any(b - a <= LINE_TOLERANCE_M for a, b in zip(values, values[1:])):
+            raise LimitError(f"{where}wavelengths_m", lines_m,
+                             f"distinct lines, more than {LINE_TOLERANCE_M:g} m apart", "laser tuning")
+        lines = tuple(values)
+    span = None
+    if range_m is not None:
+        if isinstance(range_m, (str, bytes)) or not isinstance(range_m, Sequence) or len(range_m) != 2:
+            raise LimitError(f"{where}wavelength_range_m", range_m, "[shortest, longest] in metres", "laser tuning")
+        a, b = (require_range(f"{where}wavelength_range_m", w, low, high, "m", "plausible laser wavelengths")
+                for w in range_m)
+        if not a < b:
+            raise LimitError(f"{where}wavelength_range_m", range_m, "[shortest, longest] with shortest < longest",
+                             "laser tuning")
+        span = (a, b)
+    return lines, span
+
 
 class _LaserMixin(DriverMixin):
-    """What both laser controllers share: calibration, clock, power checks, interlocks, snapshot."""
+    """What both laser controllers share: calibration, clock, power checks, interlocks, snapshot.
+
+    The emission wavelength is the diode's, fixed, unless the bench file declares a tunable head
+    (``wavelength_range_m``) or a multi-line one (``wavelengths_m``); then :meth:`set_wavelength`
+    selects it with ``SOUR:WAV <m>``, the SCPI form tunable sources take (a head that needs another
+    command needs its own driver). The calibration is assumed to hold at every wavelength."""
 
     max_current_a: ClassVar[float]
     trip_queries: ClassVar[tuple[str, ...]]
+    emission_wavelength = setting("SOUR:WAV %s", "Set the emission wavelength of a tunable or multi-line head (m).",
+                                  key="emission_wavelength_m", validator=_number("wavelength_m"), set_process=fmt)
+
+    @classmethod
+    def check_bench_options(cls, model: str | None, options: dict[str, Any]) -> None:
+        """A malformed tuning declaration is refused when the bench file is read."""
+        check_tuning(options.get("wavelengths_m"), options.get("wavelength_range_m"), "options.")
 
     def __init__(
         self,
@@ -65,6 +117,8 @@ class _LaserMixin(DriverMixin):
         calibration: LaserCalibration,
         limits: SafetyLimits | None = None,
         wavelength_m: float | None = None,
+        wavelengths_m: Sequence[float] | None = None,
+        wavelength_range_m: Sequence[float] | None = None,
         clock: Clock | None = None,
         enable_tec: bool = False,
         **kwargs: Any,
@@ -76,8 +130,12 @@ class _LaserMixin(DriverMixin):
             raise ValueError("wavelength_m: give it, or a calibration that has one (LaserCalibration.wavelength_m)")
         self.calibration = calibration
         self._wavelength_m = require_range(
-            "wavelength_m", wavelength, 100e-9, 20e-6, "m", "plausible laser wavelengths"
+            "wavelength_m", wavelength, *PLAUSIBLE_WAVELENGTHS_M, "m", "plausible laser wavelengths"
         )
+        self.wavelength_lines_m, self.wavelength_range_m = check_tuning(wavelengths_m, wavelength_range_m)
+        if self.tunable:
+            # The head starts at the calibration's wavelength: it must be one it can emit.
+            self._wavelength_m = self._allowed_wavelength(self._wavelength_m, "wavelength_m")
         self.clock: Clock = clock if clock is not None else WallClock()
         self.enable_tec = bool(enable_tec)
         super().__init__(adapter, name, limits=limits, **kwargs)
@@ -85,6 +143,55 @@ class _LaserMixin(DriverMixin):
     @property
     def wavelength_m(self) -> float:
         return self._wavelength_m
+
+    @property
+    def tunable(self) -> bool:
+        return self.wavelength_lines_m is not None or self.wavelength_range_m is not None
+
+    def allowed_wavelengths(self) -> str:
+        """What :meth:`set_wavelength` accepts, in words."""
+        if self.wavelength_lines_m is not None:
+            return "one of the lines " + ", ".join(f"{w:g}" for w in self.wavelength_lines_m) + " m"
+        if self.wavelength_range_m is not None:
+            low, high = self.wavelength_range_m
+            return f"{low:g} .. {high:g} m (the tunable range)"
+        return f"{self._wavelength_m:g} m only (a fixed diode; declare wavelengths_m or wavelength_range_m " \
+               "in the bench file for a multi-line or tunable head)"
+
+    def _allowed_wavelength(self, wavelength_m: float, parameter: str = "wavelength_m") -> float:
+        value = as_number(parameter, wavelength_m)
+        if self.wavelength_lines_m is not None:
+            for line in self.wavelength_lines_m:
+                if abs(value - line) <= LINE_TOLERANCE_M:
+                    return line
+        elif self.wavelength_range_m is not None:
+            low, high = self.wavelength_range_m
+            if low <= value <= high:
+                return value
+        elif abs(value - self._wavelength_m) <= LINE_TOLERANCE_M:
+            return self._wavelength_m
+        raise LimitError(parameter, wavelength_m, self.allowed_wavelengths(), f"{self.model} emission")
+
+    def check_wavelength(self, wavelength_m: float, parameter: str = "wavelength_m") -> float:
+        """The wavelength :meth:`set_wavelength` would select for ``wavelength_m``, sending nothing;
+        LimitError if the head cannot emit it."""
+        return self._allowed_wavelength(wavelength_m, parameter)
+
+    def set_wavelength(self, wavelength_m: float) -> None:
+        """Select the emission wavelength (a line of a multi-line head, or any in a tunable range).
+        A fixed diode accepts only its own wavelength, and then sends nothing."""
+        value = self._allowed_wavelength(wavelength_m)
+        if self.tunable:
+            self.emission_wavelength = value
+        self._wavelength_m = value
+
+    def configuration(self) -> dict[str, Any]:
+        result = dict(super().configuration())
+        if self.wavelength_lines_m is not None:
+            result["wavelengths_m"] = list(self.wavelength_lines_m)
+        if self.wavelength_range_m is not None:
+            result["wavelength_range_m"] = list(self.wavelength_range_m)
+        return result
 
     def apply_limits(self) -> None:
         model = Bound(0.0, self.max_current_a, f"{self.model} range", "A")
@@ -176,6 +283,7 @@ class ThorlabsITC4001(_LaserMixin, LightSource, SCPIMixin, Instrument):
       ``SOUR1:AM:INT:DEPT <percent>``, ``SOUR1:AM 1``; external ``SOUR1:AM:SOUR EXT``, ``SOUR1:AM 1``;
       off ``SOUR1:AM 0``
     - interlock_ok: the three ``...:TRIP?`` queries above
+    - set_wavelength: ``SOUR:WAV <m>`` (only for a head declared tunable or multi-line)
     - shutdown: ``OUTP1 0``, ``SOUR1:CURR 0``
     - identity: ``*IDN?``
     """
@@ -258,6 +366,7 @@ class ThorlabsCLD101x(_LaserMixin, LightSource, SCPIMixin, Instrument):
       ``OUTP1:STAT 1``, clock sleep width, ``OUTP1:STAT 0``, clock sleep period - width (not after the last)
     - set_modulation: external only, ``SOUR:AM:STAT 1``; off ``SOUR:AM:STAT 0``
     - interlock_ok: the two ``...:TRIP?`` queries above
+    - set_wavelength: ``SOUR:WAV <m>`` (only for a head declared tunable or multi-line)
     - shutdown: ``OUTP1:STAT 0``, ``SOUR:CURR 0``
     - identity: ``*IDN?``
     """

@@ -15,6 +15,12 @@ baseline; every read of the train is taken in the dark, ``lit`` = 0). ``photores
 row per power: conductance read after ``settle_s`` of steady light minus the dark conductance
 read just before (recorded too: shunting divides it), each after ``relax_s`` in the dark.
 
+``spectral`` (only with ``wavelengths_m``, on a tunable or multi-line laser) repeats the
+photo-response step at one power, ``spectral_power_w``, at each wavelength: the spectral response.
+The photo-response at the run's wavelength calibrates it (the same law maps absorbed power to the
+rise at every wavelength), which is how :func:`memlab.analysis.metrics.optical.spectral_edge`
+recovers the absorption edge.
+
 ``step`` is a continuous-illumination step response, from which the rise and decay time
 constants come (a pulse train mixes them): a few dark reads, light on at ``step_power_w`` for
 ``step_on_s``, light off and reads for ``step_off_s``; the time is measured from light-on, each
@@ -30,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from memlab.instruments.limits import LimitError
 from memlab.procedures.base import PlotHint, Procedure
 from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, ROW, Device, RowBatch, check_compliance, check_voltages,
@@ -37,10 +44,6 @@ from memlab.procedures.common import (
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
 from memlab.storage import Column, StreamSpec
-
-#: a wavelength parameter within this of the laser's counts as the laser's (rounding in files)
-WAVELENGTH_TOLERANCE_M = 0.5e-9
-
 
 def parse_numbers(name: str, text: str, *, allow_none: bool = False, minimum: float | None = None,
                   maximum: float | None = None, unit: str = "") -> list[float]:
@@ -85,15 +88,22 @@ def check_laser_power(bench: Any, name: str, *powers_w: float) -> None:
                                               f"current (the bench's max_laser_current_a); it needs {current:g} A")
 
 
-def check_wavelength(bench: Any, wavelength_m: float | None) -> None:
-    """A laser diode's wavelength is fixed: a wavelength parameter may only confirm it."""
+def check_wavelength(bench: Any, wavelength_m: float | None, name: str = "wavelength_m") -> float | None:
+    """The wavelength the bench laser would select for ``wavelength_m`` (None: its present one).
+
+    A fixed diode accepts only its own; a multi-line head one of its lines, a tunable head any
+    wavelength in its range (declared in the bench file). Raises ParameterError naming ``name``."""
     if wavelength_m is None:
-        return
-    actual = bench.laser.wavelength_m
-    if abs(wavelength_m - actual) > WAVELENGTH_TOLERANCE_M:
-        raise ParameterError("wavelength_m", wavelength_m,
-                             f"empty or the laser's own wavelength {actual:g} m (fixed by its diode; "
-                             "change the laser to change it)")
+        return None
+    laser = bench.laser
+    try:
+        return float(laser.check_wavelength(wavelength_m, name))
+    except LimitError:
+        if laser.tunable:
+            raise ParameterError(name, wavelength_m, laser.allowed_wavelengths()) from None
+        raise ParameterError(name, wavelength_m,
+                             f"empty or the laser's own wavelength {laser.wavelength_m:g} m (fixed by its diode; "
+                             "declare wavelengths_m or wavelength_range_m for a multi-line or tunable laser)") from None
 
 
 class Light:
@@ -134,8 +144,13 @@ OPTICAL = StreamSpec("optical", (
     Column("time", "s"), Column("lit", "", "i1")),
     "pulse 0: dark baseline; pulse k: read right after laser pulse k; lit = light on during the read")
 PHOTORESPONSE = StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light"),
-                                             Column("dark_conductance", "S")),
+                                             Column("dark_conductance", "S"), Column("wavelength", "m")),
                            "rise of conductance under steady light of each power, and the dark conductance")
+SPECTRAL = StreamSpec("spectral", (Column("wavelength", "m"), Column("power", "W"),
+                                   Column("photoconductance", "S", description="rise of conductance under the light"),
+                                   Column("dark_conductance", "S")),
+                      "rise of conductance under steady light of one power at each wavelength (repeated reads "
+                      "in the order measured): the spectral response")
 STEP = StreamSpec("step", (Column("time", "s"), Column("conductance", "S"), Column("lit", "", "i1"),
                            Column("power", "W")),
                   "continuous-illumination step: time from light-on, each read labelled lit (1) or dark (0)")
@@ -144,7 +159,7 @@ STEP = StreamSpec("step", (Column("time", "s"), Column("conductance", "S"), Colu
 @register
 class OpticalPulses(Procedure):
     name = "optical-pulses"
-    version = "1"
+    version = "2"  # 2: wavelength column in photoresponse, spectral stream
     title = "Optical pulses and photo-response"
     description = ("Laser pulses on one device with a read after each (photoconductance building up "
                    "and relaxing between pulses), then the steady photoconductance at each of a list "
@@ -157,7 +172,15 @@ class OpticalPulses(Procedure):
         Parameter("interval_s", float, 0.1, "s", 2e-3, 1e4,
                   help="Start-to-start time of the pulses (> width_s; the read happens in the gap)"),
         Parameter("wavelength_m", float, None, "m", 100e-9, 20e-6, optional=True,
-                  help="Informational: must be empty or the laser's own wavelength (fixed by its diode)"),
+                  help="Wavelength of the pulses, photo-response and step (empty: the laser's present one; a "
+                       "fixed diode takes only its own)"),
+        Parameter("wavelengths_m", str, "", "m",
+                  help="Wavelengths of the spectral response, comma-separated (empty: skip it; needs a "
+                       "tunable or multi-line laser)"),
+        Parameter("spectral_power_w", float, 1e-4, "W", 1e-9, 1.0,
+                  help="Optical power of each spectral step (as set on the laser)"),
+        Parameter("spectral_repeats", int, 3, "", 1, 100,
+                  help="Steps at each wavelength (their spread is the response's uncertainty)"),
         Parameter("powers_w", str, "1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3", "W",
                   help="Powers of the photo-response, comma-separated (empty: skip it)"),
         Parameter("settle_s", float, 0.1, "s", 0.0, 1e4,
@@ -173,9 +196,10 @@ class OpticalPulses(Procedure):
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 5, "", 1, 1000, help="Readings averaged per read"),
     )
-    streams = (OPTICAL, PHOTORESPONSE, STEP)
+    streams = (OPTICAL, PHOTORESPONSE, SPECTRAL, STEP)
     plots = (PlotHint("optical", "time", "conductance", "Conductance after each laser pulse", kind="scatter"),
              PlotHint("photoresponse", "power", "photoconductance", "Photo-response", kind="scatter", log_x=True),
+             PlotHint("spectral", "wavelength", "photoconductance", "Spectral response", kind="scatter"),
              PlotHint("step", "time", "conductance", "Step response (light on at t = 0)", kind="scatter"))
     requires = ("smu", "laser")
 
@@ -186,12 +210,16 @@ class OpticalPulses(Procedure):
         if p.count > 0 and p.interval_s <= p.width_s:
             raise ParameterError("interval_s", p.interval_s, f"> width_s = {p.width_s:g} s (the read is in the gap)")
         powers = self.powers()  # refuses a malformed list now, not mid-run
-        if p.count == 0 and not powers and p.step_power_w == 0:
-            raise ParameterError("count", 0, ">= 1, or give powers_w or step_power_w (else there is nothing to "
-                                             "measure)")
+        wavelengths = self.wavelengths()
+        if p.count == 0 and not powers and p.step_power_w == 0 and not wavelengths:
+            raise ParameterError("count", 0, ">= 1, or give powers_w, wavelengths_m or step_power_w (else there "
+                                             "is nothing to measure)")
 
     def powers(self) -> list[float]:
         return parse_numbers("powers_w", self.p.powers_w, minimum=0.0, maximum=1.0, unit="W")
+
+    def wavelengths(self) -> list[float]:
+        return parse_numbers("wavelengths_m", self.p.wavelengths_m, minimum=100e-9, maximum=20e-6, unit="m")
 
     def check(self, bench: Any) -> None:
         super().check(bench)
@@ -201,20 +229,34 @@ class OpticalPulses(Procedure):
         check_laser_power(bench, "powers_w", *self.powers())
         check_laser_power(bench, "step_power_w", self.p.step_power_w)
         check_wavelength(bench, self.p.wavelength_m)
+        wavelengths = self.wavelengths()
+        if wavelengths:
+            if not bench.laser.tunable:
+                raise ParameterError("wavelengths_m", self.p.wavelengths_m,
+                                     f"empty: the laser emits only {bench.laser.wavelength_m:g} m (a fixed diode; a "
+                                     "spectral response needs a tunable or multi-line laser in the bench file)")
+            check_laser_power(bench, "spectral_power_w", self.p.spectral_power_w)
+            for wavelength in wavelengths:
+                check_wavelength(bench, wavelength, "wavelengths_m")
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
         step = p.relax_s + p.step_on_s + p.step_off_s if p.step_power_w else 0.0
-        return p.relax_s + p.count * p.interval_s + len(self.powers()) * (2 * p.relax_s + p.settle_s) + step
+        spectral = len(self.wavelengths()) * p.spectral_repeats * (p.relax_s + p.settle_s)
+        return (p.relax_s + p.count * p.interval_s + len(self.powers()) * (2 * p.relax_s + p.settle_s) + spectral
+                + step)
 
     def execute(self, ctx: Any) -> None:
         p = self.p
         device = Device(ctx, p.row, p.col, read_v=p.read_v, compliance_a=p.compliance_a, nplc=p.nplc, reads=p.reads)
         light = Light(ctx)
         light.off()
+        if p.wavelength_m is not None:
+            light.laser.set_wavelength(p.wavelength_m)
         wavelength = light.wavelength_m
         powers = self.powers()
-        total, done = p.count + len(powers) + (1 if p.step_power_w else 0), 0
+        wavelengths = self.wavelengths()
+        total, done = p.count + len(powers) + len(wavelengths) + (1 if p.step_power_w else 0), 0
         if p.count:
             ctx.sleep(p.relax_s)
             t_read = ctx.elapsed_s
@@ -247,9 +289,28 @@ class OpticalPulses(Procedure):
             g_light = device.read_conductance()
             light.off()
             rises.append(g_light - g_dark)
-            ctx.append_row("photoresponse", (power, g_light - g_dark, g_dark))
+            ctx.append_row("photoresponse", (power, g_light - g_dark, g_dark, wavelength))
             done += 1
             ctx.progress(done, total)
+        if wavelengths:
+            try:
+                for spectral_wavelength in wavelengths:
+                    light.laser.set_wavelength(spectral_wavelength)  # tuned with the light off
+                    selected = light.wavelength_m
+                    for _ in range(p.spectral_repeats):
+                        ctx.check_abort()
+                        ctx.sleep(p.relax_s)
+                        g_dark = device.read_conductance()
+                        light.on(p.spectral_power_w)
+                        ctx.sleep(p.settle_s)
+                        g_light = device.read_conductance()
+                        light.off()
+                        ctx.append_row("spectral", (selected, p.spectral_power_w, g_light - g_dark, g_dark))
+                    done += 1
+                    ctx.progress(done, total)
+            finally:
+                light.off()
+                light.laser.set_wavelength(wavelength)  # the step response is at the run's wavelength
         if p.step_power_w:
             ctx.check_abort()
             self.step_response(ctx, device, light)

@@ -76,6 +76,10 @@ class CampaignTruth:
     gamma_ph: float
     endurance_cycles: float
     files: dict[str, list[Path]] = field(default_factory=dict)
+    band_gap_ev: float = 2.0
+    urbach_energy_ev: float = 0.06
+    alpha_thickness: float = 0.05
+    """the absorption edge behind the optical-pulses run's spectral stream (alpha_g d)."""
 
 
 def write_run(folder: Path, procedure: str, data: Mapping[str, Mapping[str, Any]], *,
@@ -333,7 +337,10 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         # optical pulses: G_ph = k P^gamma; three 1 s light pulses, 2 s dark after each, 20 ms reads
         powers = np.logspace(-5, -3, 6)
         k_ph = 5e-6 / 1e-3 ** truth.gamma_ph
-        dg = k_ph * powers ** truth.gamma_ph * (1 + 0.01 * rng.standard_normal(len(powers)))
+        dg = k_ph * powers ** truth.gamma_ph
+        base = 2e-6
+        # relative read noise (1 %) on the dark and the lit read: the difference carries both
+        dg = dg + 0.01 * np.sqrt(base ** 2 + (base + dg) ** 2) * rng.standard_normal(len(powers))
         rows_o: dict[str, list] = {k: [] for k in ("pulse", "power", "wavelength", "conductance", "time", "lit")}
         base, gph, t = 2e-6, 0.0, 0.0
         p_on = 1e-3
@@ -356,14 +363,31 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                                  g_on * (1 - math.exp(-2.0 / truth.tau_on_s))
                                  * np.exp(-(step_t - 2.0) / truth.tau_ph_s))
         step_g = step_g * (1 + 0.001 * rng.standard_normal(len(step_t)))
+        # spectral response: the same law at the absorbed-equivalent power P r(lambda), r from the
+        # truth's Urbach edge relative to 633 nm; two steps at each wavelength
+        def absorbed(wavelength_m: np.ndarray) -> np.ndarray:
+            x = (1.23984198e-6 / wavelength_m - truth.band_gap_ev) / truth.urbach_energy_ev
+            shape = np.where(x < 0, np.exp(np.minimum(x, 0)), (1 + 0.5 * np.maximum(x, 0)) ** 2)
+            return -np.expm1(-truth.alpha_thickness * shape)
+        spectral_w = np.repeat(np.arange(450e-9, 751e-9, 50e-9), 2)
+        spectral_p = 1e-4
+        spectral_dg = k_ph * (spectral_p * absorbed(spectral_w) / absorbed(np.array(633e-9))) ** truth.gamma_ph
+        # relative read noise (1 %) on the dark and the lit read: the difference carries both
+        spectral_dg = spectral_dg + 0.01 * np.sqrt(base ** 2 + (base + spectral_dg) ** 2) \
+            * rng.standard_normal(len(spectral_w))
         add("optical-pulses", write_run(folder, "optical-pulses", {
             "optical": rows_o, "photoresponse": {"power": powers, "photoconductance": dg,
-                                                 "dark_conductance": np.full(len(powers), base)},
+                                                 "dark_conductance": np.full(len(powers), base),
+                                                 "wavelength": np.full(len(powers), 633e-9)},
+            "spectral": {"wavelength": spectral_w, "power": np.full(len(spectral_w), spectral_p),
+                         "photoconductance": spectral_dg, "dark_conductance": np.full(len(spectral_w), base)},
             "step": {"time": step_t, "conductance": step_g, "lit": step_lit.astype(np.int8),
                      "power": np.where(step_lit, p_on, 0.0)}},
             devices=[(d0.row, d0.col)], chip=opt_chip,
             parameters={"row": d0.row, "col": d0.col, "power_w": p_on, "width_s": 1.0, "count": 3,
-                        "interval_s": 3.0, "wavelength_m": 633e-9, "read_v": v_read}))
+                        "interval_s": 3.0, "wavelength_m": 633e-9, "read_v": v_read,
+                        "wavelengths_m": ", ".join(f"{w:g}" for w in np.unique(spectral_w)),
+                        "spectral_power_w": spectral_p, "spectral_repeats": 2}))
         # three-factor: delta = step (h_dark + (1 - h_dark) exp(-delay / tau_e)); NaN delay = no light
         delays = np.repeat([0.0, 0.25, 0.5, 1.0, 2.0, 4.0, np.nan], 4)
         step, h_dark = 0.2e-6, 0.01

@@ -34,6 +34,7 @@ from memlab.analysis.metrics.optical import (
     gating_ratio,
     photoresponse_exponent,
     rise_decay_time_constants,
+    spectral_edge,
     three_factor,
 )
 from memlab.analysis.metrics.plasticity import (
@@ -72,7 +73,7 @@ __all__ = [
     "IVSummary", "iv_summary", "on_off_ratio", "resistance_states", "set_reset_voltages",
     "switching_summary",
     "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_time_constant",
-    "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "three_factor",
+    "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "spectral_edge", "three_factor",
     "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",
     "nonlinearity_label", "potentiation_depression", "split_branches", "step_noise",
     "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",

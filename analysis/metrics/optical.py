@@ -10,6 +10,8 @@ With uncertainties (each an :class:`Estimate`: value, standard error, points, qu
   and of the shunting, from a continuous-illumination step;
 - **Coincidence window** :func:`coincidence_window`: both orders of three-factor plasticity;
 - **XOR** :func:`xor_figures`: accuracy (binomial standard error) and class margin.
+- **Spectral response** :func:`spectral_edge`: mean rise at each wavelength, and the absorption
+  edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law.
 
 Earlier figures without uncertainties (kept for the summary table):
 
@@ -39,6 +41,7 @@ __all__ = [
     "eligibility_time_constant", "gating_ratio", "ThreeFactorResult", "three_factor",
     "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
     "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures",
+    "absorbed_fraction", "SpectralPoint", "SpectralEdge", "spectral_points", "spectral_edge",
 ]
 
 
@@ -568,3 +571,169 @@ def xor_figures(input_a: object, input_b: object, current_a: object, output: obj
     ones = min(means[(0, 1)], means[(1, 0)])
     zeros = max(means[(0, 0)], means[(1, 1)])
     return XorFigures(acc, ones - zeros, (ones + zeros) / 2, n)
+
+
+# ==============================================================================================
+# Spectral response: the absorption edge from photo-responses at several wavelengths.
+# ==============================================================================================
+
+PLANCK_EV_M = 1.23984198e-6  # h c in eV m: E [eV] = PLANCK_EV_M / wavelength [m]
+
+
+def absorbed_fraction(energy_ev: object, band_gap_ev: float, urbach_energy_ev: float,
+                      alpha_thickness: float) -> np.ndarray:
+    """``A(E) = 1 - exp(-alpha(E) d)``: an Urbach tail ``alpha_g d exp((E - E_g) / E_U)`` below the
+    gap, ``alpha_g d (1 + (E - E_g) / (2 E_U))^2`` above it (value and slope continuous at E_g).
+    ``alpha_thickness`` is ``alpha_g d``, the absorption coefficient at the gap times the film
+    thickness. The same law as the simulated chip's (docs/chip-model.md), written here because
+    analysis never imports the simulator."""
+    x = (np.asarray(energy_ev, np.float64) - band_gap_ev) / urbach_energy_ev
+    shape = np.where(x < 0.0, np.exp(np.minimum(x, 0.0)), (1.0 + 0.5 * np.maximum(x, 0.0)) ** 2)
+    return -np.expm1(-alpha_thickness * shape)
+
+
+@dataclass(frozen=True)
+class SpectralPoint:
+    """The response at one wavelength: mean rise over the repeated steps at it."""
+
+    wavelength_m: float
+    rise: Estimate
+    """mean rise of conductance [S], standard error from the spread of the repeats."""
+
+
+@dataclass(frozen=True)
+class SpectralEdge:
+    """The absorption edge behind a spectral response (see :func:`spectral_edge`)."""
+
+    band_gap_ev: Estimate
+    urbach_energy_ev: Estimate
+    alpha_thickness: Estimate
+    """alpha_g d: absorption coefficient at the gap times the film thickness (dimensionless)."""
+    points: tuple[SpectralPoint, ...]
+    reference_wavelength_m: float
+    """the photo-response's wavelength: the responsivity is relative to it."""
+    n: int
+
+    def relative_responsivity(self, wavelength_m: object) -> np.ndarray:
+        """The fitted responsivity relative to :attr:`reference_wavelength_m` (NaN if not determined)."""
+        if not (self.band_gap_ev.determined and self.urbach_energy_ev.determined and self.alpha_thickness.determined):
+            return np.full(np.shape(wavelength_m), math.nan)
+        energies = PLANCK_EV_M / np.asarray(wavelength_m, np.float64)
+        args = (self.band_gap_ev.value, self.urbach_energy_ev.value, self.alpha_thickness.value)
+        ref = absorbed_fraction(PLANCK_EV_M / self.reference_wavelength_m, *args)
+        return absorbed_fraction(energies, *args) / ref
+
+
+def spectral_points(wavelength_m: object, rise_s: object) -> tuple[SpectralPoint, ...]:
+    """Mean rise and its standard error at each distinct wavelength (one step: not determined)."""
+    w = as_1d("wavelength_m", wavelength_m)
+    y = as_1d("rise_s", rise_s)
+    same_length(wavelength_m=w, rise_s=y)
+    out = []
+    for wavelength in np.unique(w[np.isfinite(w)]):
+        values = y[(w == wavelength) & np.isfinite(y)]
+        n = int(values.size)
+        if n < 2:
+            rise = not_determined(f"{n} step at this wavelength; a standard error needs at least 2", n, "S")
+        else:
+            rise = Estimate(float(values.mean()), float(values.std(ddof=1) / math.sqrt(n)), n, "good", "", "S", n - 1)
+        out.append(SpectralPoint(float(wavelength), rise))
+    return tuple(out)
+
+
+def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, reference_wavelength_m: float,
+                  spectral_wavelength_m: object, spectral_power_w: object, spectral_rise_s: object,
+                  spectral_dark_conductance_s: object) -> SpectralEdge:
+    """Fit the absorption edge to a spectral response, calibrated by a photo-response.
+
+    The light a film absorbs at wavelength lambda is ``P r(lambda)``, with ``r = A(E) / A(E_ref)``
+    relative to the photo-response's wavelength (:func:`absorbed_fraction`, photon energy ``E``).
+    Every rise, at any wavelength, follows the photo-response law of that absorbed power,
+    ``(G + a (P r)^gamma) / (1 + k P r) - G``; one least-squares fit of all the rows (the photo-
+    response's with ``r = 1``, and the spectral ones) gives ``a, gamma, k`` and the edge
+    ``E_g, E_U, alpha_g d`` with their covariance. Each row is weighted by
+    ``1 / sqrt(G_dark^2 + G_lit^2)``: a rise is the difference of two reads whose noise is
+    proportional to the conductance read. When the data do not resolve ``k`` (relative
+    standard error above 50 %: no shunting to speak of), the law without shunting is fitted instead.
+
+    The gap is reported only when it lies inside the photon energies measured (no extrapolation
+    past the data); each value is "not determined" when its relative standard error exceeds 50 %.
+
+    :param power_w, rise_s, dark_conductance_s: the photo-response at ``reference_wavelength_m``.
+    :param spectral_wavelength_m, spectral_power_w, spectral_rise_s, spectral_dark_conductance_s:
+        the spectral steps (one row per step).
+    """
+    p_ref = as_1d("power_w", power_w)
+    y_ref = as_1d("rise_s", rise_s)
+    same_length(power_w=p_ref, rise_s=y_ref)
+    g_ref = np.broadcast_to(np.asarray(dark_conductance_s, np.float64), p_ref.shape)
+    w = as_1d("spectral_wavelength_m", spectral_wavelength_m)
+    y_sp = as_1d("spectral_rise_s", spectral_rise_s)
+    same_length(spectral_wavelength_m=w, spectral_rise_s=y_sp)
+    p_sp = np.broadcast_to(np.asarray(spectral_power_w, np.float64), w.shape)
+    g_sp = np.broadcast_to(np.asarray(spectral_dark_conductance_s, np.float64), w.shape)
+    if not (math.isfinite(reference_wavelength_m) and reference_wavelength_m > 0):
+        raise ValueError(f"reference_wavelength_m={reference_wavelength_m!r}: allowed a wavelength > 0 m")
+    points = spectral_points(w, y_sp)
+    e_ref = PLANCK_EV_M / reference_wavelength_m
+    ok_ref = np.isfinite(p_ref) & np.isfinite(y_ref) & np.isfinite(g_ref) & (p_ref > 0)
+    ok_sp = np.isfinite(w) & (w > 0) & np.isfinite(y_sp) & np.isfinite(g_sp) & np.isfinite(p_sp) & (p_sp > 0)
+    power = np.concatenate([p_ref[ok_ref], p_sp[ok_sp]])
+    energy = np.concatenate([np.full(int(ok_ref.sum()), e_ref), PLANCK_EV_M / w[ok_sp]])
+    dark = np.concatenate([g_ref[ok_ref], g_sp[ok_sp]])
+    y = np.concatenate([y_ref[ok_ref], y_sp[ok_sp]])
+    # A rise is the difference of two reads whose noise is proportional to the conductance read
+    # (relative read noise): weight each row by sqrt(G_dark^2 + G_lit^2).
+    weight = np.sqrt(dark ** 2 + (dark + y) ** 2)
+    weight = np.where(weight > 0, weight, np.max(np.abs(y)))
+    n = int(y.size)
+    distinct_powers = np.unique(p_ref[ok_ref]).size
+    distinct_energies = np.unique(energy[int(ok_ref.sum()):]).size
+    if distinct_powers < 4 or distinct_energies < 4:
+        reason = (f"{distinct_powers} distinct powers and {distinct_energies} distinct wavelengths: the edge needs "
+                  "a photo-response of at least 4 powers and at least 4 wavelengths")
+        return SpectralEdge(not_determined(reason, n, "eV"), not_determined(reason, n, "eV"),
+                            not_determined(reason, n), points, float(reference_wavelength_m), n)
+
+    def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        # q: ln a, gamma, E_g, ln E_U, ln(alpha_g d)[, ln k]
+        a, e_u, ad = np.exp(np.clip(q[[0, 3, 4]], -300.0, 300.0))
+        k = math.exp(min(max(q[5], -300.0), 300.0)) if q.size > 5 else 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # wild trial steps: inf, refused
+            r = absorbed_fraction(energy, q[2], e_u, ad) / absorbed_fraction(e_ref, q[2], e_u, ad)
+            absorbed = x * r
+            return ((dark + a * absorbed ** q[1]) / (1.0 + k * absorbed) - dark) / weight
+
+    # Start from the photo-response alone, then try edges across the measured energies.
+    law = photoresponse_law(p_ref[ok_ref], y_ref[ok_ref], g_ref[ok_ref])
+    gamma0 = law.gamma.value if law.gamma.determined else 0.5
+    a0 = law.coefficient.value if law.coefficient.determined else max(float(np.max(np.abs(y))), 1e-30)
+    k0 = law.k_shunt_per_w.value if law.k_shunt_per_w.determined else 1.0 / float(np.max(p_ref[ok_ref]))
+    e_sp = energy[int(ok_ref.sum()):]
+
+    def fit(shunting: bool) -> tuple[np.ndarray, np.ndarray, float]:
+        best = None
+        for gap in np.linspace(e_sp.min(), e_sp.max(), 5):
+            for e_u in (0.03, 0.1):
+                for ad in (0.03, 1.0):
+                    start = [math.log(a0), gamma0, gap, math.log(e_u), math.log(ad)]
+                    q, cov, rss = _least_squares(model, np.array(start + ([math.log(k0)] if shunting else [])),
+                                                 power, y / weight)
+                    if best is None or rss < best[2]:
+                        best = (q, cov, rss)
+        return best
+
+    q, cov, _ = fit(shunting=True)
+    k_var = cov[5, 5]
+    if not (math.isfinite(k_var) and k_var >= 0 and math.sqrt(k_var) <= 0.5):
+        # The data do not resolve any shunting (k's relative error > 50 %): the law without it.
+        q, cov, _ = fit(shunting=False)
+    dof = n - q.size
+    gap_se = math.sqrt(cov[2, 2]) if cov[2, 2] >= 0 else math.nan
+    if not e_sp.min() <= q[2] <= e_sp.max():
+        gap = not_determined(f"the fitted gap {q[2]:.3g} eV lies outside the photon energies measured "
+                             f"({e_sp.min():.3g} .. {e_sp.max():.3g} eV)", n, "eV")
+    else:
+        gap = _graded(float(q[2]), gap_se, n, "eV", dof=dof)
+    return SpectralEdge(gap, _log_estimate(q, cov, 3, n, "eV", dof), _log_estimate(q, cov, 4, n, "", dof),
+                        points, float(reference_wavelength_m), n)

@@ -5,7 +5,8 @@
   current -> power table (linear past the last point), 0 W below threshold. While the LD output is
   on the world puts that power on the chip spot (times the bench's coupling efficiency); with QCW
   pulses the chip sees the average power. The TEC temperature approaches its set point with a
-  5 s time constant (ambient 23 C when off). Interlock, key lock and over-temperature are
+  5 s time constant (ambient 23 C when off). A head declared tunable or multi-line takes
+  ``SOURce:WAVelength <m>``; a fixed diode refuses it (-221). Interlock, key lock and over-temperature are
   attributes a test or the bench's fault injection can trip; a tripped one keeps the LD off.
 - The PM100 reads the power on its sensor (``world.meter_power_w``), corrected for the wavelength
   it is told (a photodiode's responsivity differs between the set and the true wavelength),
@@ -43,9 +44,13 @@ FORWARD_OHM = 3.0
 
 
 class LaserDiode:
-    """The diode's true current -> optical power characteristic (a measured-looking table)."""
+    """The diode's true current -> optical power characteristic (a measured-looking table).
 
-    def __init__(self, current_a: Sequence[float], power_w: Sequence[float], wavelength_m: float) -> None:
+    ``lines_m`` (a multi-line head) or ``range_m`` (a tunable one) make the emission wavelength
+    selectable; the same P(I) holds at every wavelength."""
+
+    def __init__(self, current_a: Sequence[float], power_w: Sequence[float], wavelength_m: float, *,
+                 lines_m: Sequence[float] | None = None, range_m: Sequence[float] | None = None) -> None:
         currents = np.asarray(current_a, dtype=np.float64)
         powers = np.asarray(power_w, dtype=np.float64)
         if currents.ndim != 1 or currents.shape != powers.shape or currents.size < 2:
@@ -55,12 +60,31 @@ class LaserDiode:
         if not 100e-9 <= wavelength_m <= 20e-6:
             raise ValueError(f"LaserDiode: wavelength_m={wavelength_m!r}: allowed 100e-9 .. 20e-6 m")
         self.current_a, self.power_w, self.wavelength_m = currents, powers, float(wavelength_m)
+        self.lines_m = tuple(sorted(float(w) for w in lines_m)) if lines_m is not None else None
+        self.range_m = (float(min(range_m)), float(max(range_m))) if range_m is not None else None
+        if self.lines_m is not None and self.range_m is not None:
+            raise ValueError("LaserDiode: give lines_m or range_m, not both")
+        if self.tunable and not self.emits(self.wavelength_m):
+            raise ValueError(f"LaserDiode: wavelength_m={wavelength_m!r} is not one the head emits "
+                             f"(lines_m={lines_m!r}, range_m={range_m!r})")
         self._end_slope = (powers[-1] - powers[-2]) / (currents[-1] - currents[-2])
 
     @classmethod
     def linear(cls, threshold_a: float, slope_w_per_a: float, wavelength_m: float) -> LaserDiode:
         """0 W up to ``threshold_a``, then ``slope_w_per_a`` watts per ampere."""
         return cls([0.0, threshold_a, threshold_a + 1.0], [0.0, 0.0, slope_w_per_a], wavelength_m)
+
+    @property
+    def tunable(self) -> bool:
+        return self.lines_m is not None or self.range_m is not None
+
+    def emits(self, wavelength_m: float) -> bool:
+        """Whether the head can emit ``wavelength_m`` (a line within 0.5 nm, or inside the range)."""
+        if self.lines_m is not None:
+            return any(abs(wavelength_m - line) <= 0.5e-9 for line in self.lines_m)
+        if self.range_m is not None:
+            return self.range_m[0] <= wavelength_m <= self.range_m[1]
+        return abs(wavelength_m - self.wavelength_m) <= 0.5e-9
 
     def power(self, current_a: float) -> float:
         if current_a <= self.current_a[-1]:
@@ -75,8 +99,13 @@ class LaserControllerTwin(ScpiInstrument):
     error_queue_size = 30
 
     def __init__(self, world: SimWorld, name: str = "laser", *, diode: LaserDiode | None = None,
-                 serial: str | None = None) -> None:
+                 serial: str | None = None, wavelengths_m: Sequence[float] | None = None,
+                 wavelength_range_m: Sequence[float] | None = None) -> None:
         self.diode = diode or LaserDiode.linear(0.02, 0.5, 1550e-9)
+        if wavelengths_m is not None or wavelength_range_m is not None:
+            # The bench file's tuning declaration describes the head the controller drives.
+            self.diode = LaserDiode(self.diode.current_a, self.diode.power_w, self.diode.wavelength_m,
+                                    lines_m=wavelengths_m, range_m=wavelength_range_m)
         self.interlock_closed = True
         self.keylock_on = True
         self.over_temperature = False
@@ -153,6 +182,22 @@ class LaserControllerTwin(ScpiInstrument):
             self._emit()
         return None
 
+    def _wavelength(self, cmd: Command) -> str | None:
+        """SOURce:WAVelength (m): only a tunable or multi-line head has one to select."""
+        if cmd.query:
+            return self.format_number(self.diode.wavelength_m)
+        cmd.expect(1)
+        value = Number(100e-9, 20e-6, self.diode.wavelength_m).parse(cmd.args[0])
+        if not self.diode.tunable:
+            raise ScpiError(-221, "Settings conflict", "the diode's wavelength is fixed")
+        if not self.diode.emits(value):
+            raise ScpiError(-222, "Data out of range", f"wavelength {value:g} m not emitted by this head")
+        if self.diode.lines_m is not None:
+            value = min(self.diode.lines_m, key=lambda line: abs(line - value))
+        self.diode.wavelength_m = value
+        self._emit()
+        return None
+
     def _current(self, cmd: Command) -> str | None:
         param = Number(0.0, self.max_current_a, 0.0, unit="A")
         if cmd.query:
@@ -216,6 +261,7 @@ class LaserControllerTwin(ScpiInstrument):
         p.add("OUTPut[1|2][:STATe]", set=L._output, query=L._output)
         p.add("[SOURce[1]:]CURRent[:LEVel][:IMMediate][:AMPLitude]", set=L._current, query=L._current)
         p.add("[SOURce[1]:]CURRent:LIMit[:AMPLitude]", set=L._limit, query=L._limit)
+        p.add("[SOURce[1]:]WAVelength", set=L._wavelength, query=L._wavelength)
         p.setting("SOURce[2]:TEMPerature[:SPOint]", "temp_set", Number(5.0, 45.0, 25.0, unit="C"),
                   after=L._after_tec)
         for reason, long in (("INTL", "INTLock"), ("KEYL", "KEYLock"), ("OTEM", "OTEMp")):
@@ -259,12 +305,15 @@ class ThorlabsCLD101xTwin(LaserControllerTwin):
     _MAX_CURRENT_A = {"CLD1010": 1.0, "CLD1011": 1.0, "CLD1015": 1.5}
 
     def __init__(self, world: SimWorld, name: str = "laser", *, variant: str = "CLD1015",
-                 diode: LaserDiode | None = None, serial: str | None = None) -> None:
+                 diode: LaserDiode | None = None, serial: str | None = None,
+                 wavelengths_m: Sequence[float] | None = None,
+                 wavelength_range_m: Sequence[float] | None = None) -> None:
         if variant not in self._MAX_CURRENT_A:
             raise ValueError(f"variant={variant!r}: allowed {sorted(self._MAX_CURRENT_A)}")
         self.model = variant
         self.max_current_a = self._MAX_CURRENT_A[variant]
-        super().__init__(world, name, diode=diode, serial=serial)
+        super().__init__(world, name, diode=diode, serial=serial, wavelengths_m=wavelengths_m,
+                         wavelength_range_m=wavelength_range_m)
 
     @classmethod
     def commands(cls, p: ScpiParser) -> None:

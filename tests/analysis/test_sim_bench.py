@@ -203,7 +203,8 @@ def test_photoresponse_exponent_and_time_constants(tmp_path):
                     trace[key].append(value)
     path = write_run(tmp_path, "optical-pulses",
                      {"optical": trace, "photoresponse": {"power": powers, "photoconductance": photo,
-                                                         "dark_conductance": np.full(len(powers), dark)}},
+                                                         "dark_conductance": np.full(len(powers), dark),
+                                                         "wavelength": np.full(len(powers), 633e-9)}},
                      devices=[(0, 0)])
     row = summarize_file(path).rows[0]
     assert float(row["photo_exponent"]) == pytest.approx(preset["gamma_ph"], rel=0.03)

@@ -49,6 +49,8 @@ def test_campaign_figures_follow_the_generating_parameters(campaign, serial):
         fig = o0[name]  # a number only with its interval; else the reason
         assert fig.value == pytest.approx(truth, rel=0.05) if fig.determined else fig.reason
     assert o0["photo_exponent"].value == pytest.approx(campaign.gamma_ph, rel=0.05)
+    assert o0["band_gap_ev"].covers(campaign.band_gap_ev) and o0["band_gap_ev"].half_width < 0.05
+    assert o0["urbach_energy_ev"].covers(campaign.urbach_energy_ev)
     assert o0["relaxation_tau_s"].value == pytest.approx(campaign.tau_ph_s, rel=0.05)
     failure = d0["cycles_to_failure"]
     assert d0["endurance_failed"] == 1 and failure.value < campaign.endurance_cycles and failure.low < failure.value

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memlab.instruments.bench import load_bench
+from memlab.instruments.bench import DEFAULT_BENCH, load_bench
 from memlab.procedures import all_procedures, get_procedure, run_procedure
 from memlab.procedures.synthetic import write_campaign, write_run
 from memlab.storage import canonical
@@ -33,7 +33,8 @@ SMALL: dict[str, dict] = {
                        "balance_pulses": 5},
     "maze-rl": {"size": 2, "walls": "", "episodes": 2, "max_steps": 4, "rest_s": 0.1},
     "crossbar-infer": {"test_samples": 4, "max_pulses": 3, "points": 2, "duration_s": 2.0},
-    "optical-pulses": {"count": 2, "powers_w": "1e-4, 1e-3", "relax_s": 0.1, "settle_s": 0.01},
+    "optical-pulses": {"count": 2, "powers_w": "1e-4, 1e-3", "relax_s": 0.1, "settle_s": 0.01,
+                       "wavelengths_m": "5e-7, 6e-7", "spectral_repeats": 1},
     "three-factor": {"delays_s": "none, 0", "repeats": 1, "pulses": 2, "reset_pulses": 2, "relax_s": 0.1},
     "vmm": {"rows": 2, "cols": 3, "vectors": 2, "max_pulses": 20, "settle_s": 0.0},
     "xor": {"trials": 1, "relax_s": 0.1, "settle_s": 0.01, "reads": 2},
@@ -41,6 +42,19 @@ SMALL: dict[str, dict] = {
 """Small runs of each built-in procedure (fast on the simulated bench)."""
 OPTICAL = {"optical-pulses", "three-factor", "xor", "maze-rl"}
 """Procedures that need a chip that responds to light."""
+TUNABLE = {"optical-pulses"}
+"""Procedures whose small run sweeps wavelength: on the default bench with a tunable laser."""
+
+
+def small_bench(name: str, folder: Path):
+    family = "optomemristor" if name in OPTICAL else None
+    if name not in TUNABLE:
+        return load_bench(None, family=family)
+    bench_file = folder / "tunable.toml"
+    bench_file.write_text(DEFAULT_BENCH.read_text().replace(
+        "[instruments.laser.calibration]",
+        "[instruments.laser.options]\nwavelength_range_m = [400e-9, 900e-9]\n\n[instruments.laser.calibration]"))
+    return load_bench(bench_file, family=family)
 
 
 def builtin_procedures() -> dict:
@@ -61,7 +75,7 @@ def test_run_file_matches_the_declaration(name, tmp_path):
         np.save(tmp_path / "w.npy", np.linspace(-1, 1, 40).reshape(10, 4))
         settings["weights_from"] = str(tmp_path / "w.npy")
     procedure = get_procedure(name)(**settings)
-    with load_bench(None, family="optomemristor" if name in OPTICAL else None) as bench:
+    with small_bench(name, tmp_path) as bench:
         result = run_procedure(procedure, bench, tmp_path)
     assert result.status == "completed", result.error
     assert mismatches(result.path) == []
