@@ -22,6 +22,8 @@ import re
 import socket
 import subprocess
 import time
+import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +39,8 @@ from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
 from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
-from memlab.procedures.runner import run_filename, run_procedure
+from memlab.procedures.base import Checkpoint, Pause, Wait
+from memlab.procedures.runner import ActiveRun, run_filename, run_procedure
 from memlab.procedures.signals import StopSignals, signal_name
 from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
@@ -50,6 +53,40 @@ LOCK_FILE = ".memlab-campaign.lock"
 MAX_NAME_CHARS = 100
 SKIPPED = "skipped"
 DONE_STATUSES = ("completed", "failed", SKIPPED)  # final for a task: resume does not redo them
+
+
+RUN_START_S = 0.05
+"""Instrument time a run takes to start (the instrument snapshot for its file) and, at most, to
+end (the safe shutdown with every output verified off): kept free before a due read."""
+RUN_END_S = 0.05
+
+_STOP = object()  # an earlier session's failure with on_failure: stop
+
+
+@dataclass
+class _Outcomes:
+    """What the campaign knows of its tasks so far."""
+
+    skipped_devices: set[tuple[int, int]] = field(default_factory=set)
+    outcome: dict[tuple, dict[str, Any]] = field(default_factory=dict)  # (device, repeat, step) -> record
+    failures: int = 0
+
+    def status(self) -> str:
+        return "completed" if self.failures == 0 else "completed_with_failures"
+
+
+@dataclass
+class _OpenRun:
+    """A run the scheduler has started and not yet ended, with where it paused."""
+
+    task: Task
+    index: int
+    attempt: int
+    record: dict[str, Any]
+    run: ActiveRun
+    pause: Pause | None
+    t_clock: float
+    t_wall: float
 
 
 class CampaignListener(RunListener):
@@ -402,46 +439,243 @@ class Campaign:
                 log.warning("%s: cannot be repaired: %s", path.name, exc)
 
     def _run_tasks(self, manifest: Manifest) -> str:
-        skipped_devices: set[tuple[int, int]] = set()
-        outcome: dict[tuple, dict[str, Any]] = {}  # (device, repeat, step name) -> last record
-        failures = 0
+        if self.scheduled:
+            return self._run_scheduled(manifest)
+        state = _Outcomes()
         for index, task in enumerate(self.tasks):
-            key = (task.device, task.repeat, task.step.name)
-            previous = manifest.last(task.key)
-            if previous is not None and previous["status"] in DONE_STATUSES:
-                outcome[key] = previous
-                self._notify("on_task_end", task, previous)
-                failures += previous["status"] == "failed"
-                if previous["status"] == "failed" and task.step.on_failure == "skip_device":
-                    skipped_devices.add(task.device)
-                if previous["status"] == "failed" and task.step.on_failure == "stop":
-                    return "failed"
-                continue
-            reason = self._skip_reason(task, skipped_devices, outcome)
-            if reason:
-                record = self._record(manifest, task, status=SKIPPED, error=reason)
-                outcome[key] = record
-                self._notify("on_task_end", task, record)
+            settled = self._settle(manifest, task, state)
+            if settled is _STOP:
+                return "failed"
+            if settled is not None:
                 continue
             record = self._attempt(manifest, task, index)
-            outcome[key] = record
-            if record.get("write_failed"):
-                manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
-                log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+            stop = self._account(task, record, state, manifest)
+            if stop:
+                return stop
+        return state.status()
+
+    def _settle(self, manifest: Manifest, task: Task, state: _Outcomes) -> dict[str, Any] | object | None:
+        """A task that needs no run: done in an earlier session, or skipped. Returns its record
+        (``_STOP`` when an earlier session's failure stops the campaign), None when it must run."""
+        key = (task.device, task.repeat, task.step.name)
+        previous = manifest.last(task.key)
+        if previous is not None and previous["status"] in DONE_STATUSES:
+            state.outcome[key] = previous
+            self._notify("on_task_end", task, previous)
+            state.failures += previous["status"] == "failed"
+            if previous["status"] == "failed" and task.step.on_failure == "skip_device":
+                state.skipped_devices.add(task.device)
+            if previous["status"] == "failed" and task.step.on_failure == "stop":
+                return _STOP
+            return previous
+        reason = self._skip_reason(task, state.skipped_devices, state.outcome)
+        if reason:
+            record = self._record(manifest, task, status=SKIPPED, error=reason)
+            state.outcome[key] = record
+            self._notify("on_task_end", task, record)
+            return record
+        return None
+
+    def _account(self, task: Task, record: dict[str, Any], state: _Outcomes, manifest: Manifest) -> str | None:
+        """A task's final record: the campaign's status if it must stop now, else None."""
+        state.outcome[(task.device, task.repeat, task.step.name)] = record
+        if record.get("write_failed"):
+            manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
+            log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+            return "failed"
+        if record.get("safety_failure") and not self._outputs_verified_off_again():
+            log.critical("%s: %s; the campaign stops: check the instruments before going on",
+                         task.key, record["safety_failure"])
+            return "failed"
+        if record["status"] == "failed":
+            state.failures += 1
+            if task.step.on_failure == "stop":
+                log.error("%s failed and on_failure is stop: the campaign stops", task.key)
                 return "failed"
-            if record.get("safety_failure") and not self._outputs_verified_off_again():
-                log.critical("%s: %s; the campaign stops: check the instruments before going on",
-                             task.key, record["safety_failure"])
-                return "failed"
-            if record["status"] == "failed":
-                failures += 1
-                if task.step.on_failure == "stop":
-                    log.error("%s failed and on_failure is stop: the campaign stops", task.key)
-                    return "failed"
-                if task.step.on_failure == "skip_device":
-                    log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
-                    skipped_devices.add(task.device)
-        return "completed" if failures == 0 else "completed_with_failures"
+            if task.step.on_failure == "skip_device":
+                log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
+                state.skipped_devices.add(task.device)
+        return None
+
+    # -- the scheduler ----------------------------------------------------------------------
+    @property
+    def scheduled(self) -> bool:
+        """Whether runs are interleaved: the plan does not say sequential and some step waits."""
+        return self.plan.schedule == "interleaved" and any(t.step.procedure.cooperative() for t in self.tasks)
+
+    def _start_s(self, task: Task) -> float:
+        """Instrument time a task holds the instruments from its start to its first pause."""
+        if task.step.procedure.cooperative():
+            return RUN_START_S  # it pauses right after starting, or soon with a Checkpoint
+        estimate = self._estimates.get(task.key)
+        return math.inf if estimate is None else estimate + RUN_START_S
+
+    def _run_scheduled(self, manifest: Manifest) -> str:
+        """Interleave the runs on the bench clock: always serve the earliest due Wait first; in
+        the gap before it, resume a paused run (Checkpoint) or start a device's next task only
+        when its instrument time ends before that read. Each device's tasks stay in plan order,
+        one open run per device; only the run that holds the instruments has routes closed."""
+        state = _Outcomes()
+        lanes: dict[tuple[int, int], deque[tuple[int, Task, int]]] = {d: deque() for d in self.plan.devices}
+        for index, task in enumerate(self.tasks):
+            lanes[task.device].append((index, task, 1))
+        open_runs: dict[tuple[int, int], _OpenRun] = {}
+        holder: _OpenRun | None = None  # the run that used the instruments last
+        clock = self.bench.clock
+        stopped_by = "the campaign stopped"
+        try:
+            while True:
+                for device, lane in lanes.items():  # tasks that need no run, at the head of free lanes
+                    while lane and device not in open_runs:
+                        index, task, attempt = lane[0]
+                        if attempt > 1:
+                            break
+                        settled = self._settle(manifest, task, state)
+                        if settled is _STOP:
+                            return "failed"
+                        if settled is None:
+                            break
+                        lane.popleft()
+                now = clock.now()
+                waits = [o for o in open_runs.values() if isinstance(o.pause, Wait)]
+                next_due = min((o.pause.until_s for o in waits), default=math.inf)
+                choice: _OpenRun | None = None
+                if next_due <= now:
+                    choice = min(waits, key=lambda o: (o.pause.until_s, o.index))
+                else:
+                    gap = next_due - now
+                    fillers = [o for o in open_runs.values()
+                               if isinstance(o.pause, Checkpoint) and o.pause.busy_s + RUN_END_S <= gap]
+                    if fillers:
+                        choice = min(fillers, key=lambda o: o.index)
+                    else:
+                        for device, lane in lanes.items():
+                            if device in open_runs or not lane or self._start_s(lane[0][1]) > gap:
+                                continue
+                            index, task, attempt = lane.popleft()
+                            if holder is not None:  # before the new run's snapshot: its trace only
+                                stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                                holder = None
+                                if stop:
+                                    return stop
+                            opened = self._open_run(manifest, task, index, attempt)
+                            if isinstance(opened, _OpenRun):
+                                open_runs[device] = choice = opened
+                            else:
+                                stop = self._run_ended(opened, task, index, attempt, lanes, state, manifest)
+                                if stop:
+                                    return stop
+                            break
+                        else:
+                            if waits:
+                                clock.sleep(next_due - now)
+                                continue
+                            if not any(lanes.values()) and not open_runs:
+                                break
+                            if not open_runs:
+                                continue  # only settled tasks left
+                        if choice is None:
+                            continue
+                if holder is not None and holder is not choice:
+                    stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                    if stop:
+                        return stop
+                holder = choice
+                try:
+                    choice.pause = choice.run.advance()
+                except KeyboardInterrupt as exc:
+                    stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+                    self._close_record(choice, manifest)
+                    del open_runs[choice.task.device]
+                    raise
+                if choice.run.ended:
+                    holder = None
+                    del open_runs[choice.task.device]
+                    record = self._close_record(choice, manifest)
+                    stop = self._run_ended(record, choice.task, choice.index, choice.attempt, lanes, state, manifest)
+                    if stop:
+                        return stop
+            return state.status()
+        except KeyboardInterrupt as exc:
+            stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            raise
+        finally:
+            with self._signals.deferred():  # paused runs end too: outputs off, status in their files
+                for opened in list(open_runs.values()):
+                    opened.run.abort(stopped_by)
+                    self._close_record(opened, manifest)
+
+    def _suspend(self, opened: _OpenRun, open_runs: dict, lanes: dict, state: _Outcomes,
+                 manifest: Manifest) -> str | None:
+        """Before another run takes the instruments: the last one opens its routes."""
+        if opened.run.ended:
+            return None
+        opened.run.suspend()
+        if not opened.run.ended:
+            return None
+        del open_runs[opened.task.device]  # releasing its relays failed: the run has ended
+        record = self._close_record(opened, manifest)
+        return self._run_ended(record, opened.task, opened.index, opened.attempt, lanes, state, manifest)
+
+    def _open_run(self, manifest: Manifest, task: Task, index: int, attempt: int) -> _OpenRun | dict[str, Any]:
+        """Start a task's run: its record says running; a run that cannot start returns its record."""
+        procedure = task.step.make(task.device)
+        filename = f"{_file_safe(task.key)}_a{attempt}_{run_filename(procedure)}"
+        record = self._record(manifest, task, attempt=attempt, file=filename, status="running")
+        self._notify("on_task_start", task, index, len(self.tasks), self.estimate_s(task))
+        t_clock, t_wall = self.bench.clock.now(), time.monotonic()
+        try:
+            run = ActiveRun(procedure, self.bench, self.out_dir, filename=filename, operator=self.operator,
+                            listeners=self.listeners,
+                            extra={"campaign": self.plan.name, "campaign_task": task.key})
+        except KeyboardInterrupt as exc:
+            record["status"] = "aborted"
+            record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            with self._signals.deferred():
+                manifest.save()
+            raise
+        except Exception as exc:  # e.g. the bench lost an instrument before the run started
+            record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
+            record["write_failed"] = isinstance(exc, RunWriteError)
+            log.error("%s: %s", task.key, record["error"])
+            with self._signals.deferred():
+                record["ended"] = _now()
+                manifest.save()
+            self._notify("on_task_end", task, record)
+            return record
+        return _OpenRun(task, index, attempt, record, run, None, t_clock, t_wall)
+
+    def _close_record(self, opened: _OpenRun, manifest: Manifest) -> dict[str, Any]:
+        """Write an ended run's outcome into its manifest record."""
+        record, result = opened.record, opened.run.result
+        with self._signals.deferred():
+            if result is not None:
+                record["status"], record["error"] = result.status, result.error
+                record["file"] = result.path.name
+                if result.write_failed:
+                    record["write_failed"] = True
+                if result.safety_failures:
+                    record["safety_failure"] = "; ".join(result.safety_failures)
+                    self.safety_failures.extend(f"{opened.task.key}: {m}" for m in result.safety_failures)
+            record["ended"] = _now()
+            record["instrument_s"] = self.bench.clock.now() - opened.t_clock
+            record["busy_s"] = opened.run.busy_s
+            record["wall_s"] = time.monotonic() - opened.t_wall
+            manifest.save()
+        if record["status"] != "aborted":
+            self._notify("on_task_end", opened.task, record)
+        return record
+
+    def _run_ended(self, record: dict[str, Any], task: Task, index: int, attempt: int, lanes: dict,
+                   state: _Outcomes, manifest: Manifest) -> str | None:
+        """A run ended: retry it first in its device's lane, or account for its task."""
+        final = (record["status"] == "completed" or record.get("safety_failure") or record.get("write_failed")
+                 or attempt > task.step.retries)
+        if not final:
+            log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"], record["error"])
+            lanes[task.device].appendleft((index, task, attempt + 1))
+            return None
+        return self._account(task, record, state, manifest)
 
     def _outputs_verified_off_again(self) -> bool:
         """After a safety failure: go on only if every output now reads back off."""

@@ -290,13 +290,15 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                              parameters={"devices": "all", "read_v": v_read, "reads": 3}))
     # retention: power-law drift from mid-window, 30 log-spaced reads over 1 s .. 10^4 s
     times = np.logspace(0, 4, 30)
-    ret: dict[str, list] = {"row": [], "col": [], "time": [], "conductance": []}
+    ret: dict[str, list] = {"row": [], "col": [], "time": [], "planned_time": [], "conductance": []}
     for d in formed:
         g0 = (d.g_min_s + d.g_max_s) / 2
-        g = g0 * times ** (-d.drift_nu) * (1 + 0.002 * rng.standard_normal(len(times)))
+        taken = times + rng.uniform(0.0, 2e-3, len(times))  # a read is taken a little after it is due
+        g = g0 * taken ** (-d.drift_nu) * (1 + 0.002 * rng.standard_normal(len(times)))
         ret["row"] += [d.row] * len(times)
         ret["col"] += [d.col] * len(times)
-        ret["time"] += times.tolist()
+        ret["time"] += taken.tolist()
+        ret["planned_time"] += times.tolist()
         ret["conductance"] += g.tolist()
     add("retention", write_run(folder, "retention", {"retention": ret},
                                devices=[(d.row, d.col) for d in formed], chip=chip,

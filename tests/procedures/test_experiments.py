@@ -63,6 +63,8 @@ def test_pulses_on_interleaved_devices_fire_each_devices_own_pulse():
     """Two devices sharing the pulse generator, SET on one and RESET on the other, alternately:
     each must get its own pulse (a pulse shape cached per device fired the other's)."""
     class Ctx:
+        devices_in_use = None
+
         def __init__(self, bench):
             self.bench = bench
 
