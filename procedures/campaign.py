@@ -59,6 +59,11 @@ RUN_START_S = 0.05
 """Instrument time a run takes to start (the instrument snapshot for its file) and, at most, to
 end (the safe shutdown with every output verified off): kept free before a due read."""
 RUN_END_S = 0.05
+ON_TIME_S = 0.1
+"""Interleaved, every declared wait ends (a retention read is taken) at most this late: the
+scheduler only fills a gap with work whose estimated instrument time ends before the next due
+read, so a read waits only for reads due at the same moment and for estimates that ran over.
+A later one is logged as a warning; the run file has each read's planned and actual time."""
 
 _STOP = object()  # an earlier session's failure with on_failure: stop
 
@@ -121,6 +126,13 @@ def check_campaign_name(name: str, source: str = "plan") -> str:
 def _file_safe(text: str) -> str:
     """A task key as part of a file name: only letters, digits, '.', '_' and '-'."""
     return re.sub(r"[^A-Za-z0-9._-]", "-", text.replace("/", "_"))
+
+
+def _hms(seconds: float) -> str:
+    """Seconds as h:mm:ss.s (a schedule spans hours)."""
+    hours, rest = divmod(seconds, 3600.0)
+    minutes, secs = divmod(rest, 60.0)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}"
 
 
 def _now() -> str:
@@ -199,6 +211,8 @@ class CampaignResult:
     summary: str
     #: runs whose outputs could not be verified off; the campaign stopped at the first
     safety_failures: list[str] = field(default_factory=list)
+    #: bench-clock time this session took (instrument time; virtual in simulation)
+    instrument_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -250,6 +264,7 @@ class Campaign:
         self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
         self.safety_failures: list[str] = []
         self.manifest_error = ""
+        self.max_wait_delay_s = 0.0  # interleaved: the largest delay with which a due wait was served
         self._signals = StopSignals()
         self.resume = resume
         self.listeners = list(listeners)
@@ -270,11 +285,13 @@ class Campaign:
     def _check(self) -> dict[str, float | None]:
         """Make every run's procedure and check it against the bench, before anything runs."""
         problems, estimates = [], {}
+        self._busy: dict[str, float | None] = {}
         for task in self.tasks:
             try:
                 proc = task.step.make(task.device)
                 proc.check(self.bench)
                 estimates[task.key] = proc.estimate_s(self.bench)
+                self._busy[task.key] = proc.busy_estimate_s(self.bench)
             except ParameterError as exc:
                 problems.append(f"{task.key}: {exc}")
         if problems:
@@ -287,19 +304,56 @@ class Campaign:
         estimate = self._estimates.get(task.key)
         return 1.0 if estimate is None else float(estimate)
 
+    def _busy_s(self, task: Task) -> float:
+        busy = self._busy.get(task.key)
+        return self.estimate_s(task) if busy is None else float(busy)
+
+    def planned_schedule(self) -> list[tuple[Task, float, float]]:
+        """Each task with its estimated start and end (seconds of instrument time from the
+        campaign's start), as the campaign will order them. Interleaved: one instrument set
+        serves the runs' busy time, a waiting run's device stays busy until its last read,
+        and each device takes the earliest start its lane allows."""
+        if not self.scheduled:
+            t, planned = 0.0, []
+            for task in self.tasks:
+                planned.append((task, t, t + self.estimate_s(task)))
+                t += self.estimate_s(task)
+            return planned
+        lanes = {d: deque(t for t in self.tasks if t.device == d) for d in self.plan.devices}
+        instruments_free, device_free = 0.0, dict.fromkeys(self.plan.devices, 0.0)
+        planned = []
+        while any(lanes.values()):
+            device = min((d for d in lanes if lanes[d]), key=lambda d: max(device_free[d], instruments_free))
+            task = lanes[device].popleft()
+            start = max(device_free[device], instruments_free)
+            span, busy = self.estimate_s(task), self._busy_s(task)
+            instruments_free = start + busy
+            device_free[device] = start + max(span, busy)
+            planned.append((task, start, start + max(span, busy)))
+        return planned
+
+    def planned_total_s(self) -> float:
+        """Estimated instrument time of the whole campaign, as it will be scheduled."""
+        return max((end for _, _, end in self.planned_schedule()), default=0.0)
+
     def dry_run(self) -> str:
+        mode = "interleaved" if self.scheduled else "sequential"
         lines = [f"campaign {self.plan.name}: {len(self.plan.devices)} devices x {self.plan.repeat} "
-                 f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs"]
+                 f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs, schedule {mode}",
+                 f"  {'task':<40} {'procedure':<24} {'estimate':>12} {'starts':>12} {'ends':>12}"]
         total = 0.0
-        for task in self.tasks:
+        for task, start, end in sorted(self.planned_schedule(), key=lambda item: (item[1], self.tasks.index(item[0]))):
             est = self._estimates.get(task.key)
             total += est or 0.0
             when = "" if task.step.only_if is None else f"  only if {task.step.only_if}"
             lines.append(f"  {task.key:<40} {task.step.procedure.name:<24} "
-                         f"{'?' if est is None else f'{est:.4g} s':>12}{when}")
+                         f"{'?' if est is None else f'{est:.4g} s':>12} {_hms(start):>12} {_hms(end):>12}{when}")
         unknown = sum(1 for t in self.tasks if self._estimates.get(t.key) is None)
-        lines.append(f"estimated instrument time: {total:.4g} s ({total / 3600:.3g} h)"
-                     + (f", plus {unknown} runs that cannot be estimated in advance" if unknown else ""))
+        planned = self.planned_total_s()
+        lines.append(f"estimated instrument time: {planned:.4g} s ({planned / 3600:.3g} h) {mode}; "
+                     f"one run after another: {total:.4g} s ({total / 3600:.3g} h)"
+                     + (f", plus {unknown} runs that cannot be estimated in advance (counted as 1 s)"
+                        if unknown else ""))
         return "\n".join(lines)
 
     # -- running ---------------------------------------------------------------------------
@@ -378,6 +432,7 @@ class Campaign:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         status = "aborted"  # whatever stops it before a status is known (a second Ctrl-C too)
+        t_clock = self.bench.clock.now()
         try:
             log.info("campaign %s: %d runs into %s%s", self.plan.name, len(self.tasks), self.out_dir,
                      " (resumed)" if self.resume else "")
@@ -403,6 +458,12 @@ class Campaign:
                         record["status"], record["error"] = "aborted", "stopped by a signal"
                 manifest.data["status"] = status
                 manifest.data["ended"] = _now()
+                manifest.data["schedule"] = "interleaved" if self.scheduled else "sequential"
+                if self.scheduled:
+                    manifest.data["max_wait_delay_s"] = max(self.max_wait_delay_s,
+                                                            float(manifest.data.get("max_wait_delay_s") or 0.0))
+                session_s = self.bench.clock.now() - t_clock
+                manifest.data["instrument_s"] = float(manifest.data.get("instrument_s") or 0.0) + session_s
                 if self.safety_failures:
                     manifest.data["safety_failures"] = list(self.safety_failures)
                     manifest.data["error"] = "; ".join(self.safety_failures)
@@ -417,7 +478,8 @@ class Campaign:
                 self._run_notify(status)
                 logging.getLogger().removeHandler(handler)
                 handler.close()
-        return CampaignResult(status, self.out_dir, manifest.data, summary, list(self.safety_failures))
+        return CampaignResult(status, self.out_dir, manifest.data, summary, list(self.safety_failures),
+                              session_s)
 
     def _repair_interrupted_files(self, manifest: Manifest) -> None:
         """Make every run file of this folder openable by any HDF5 reader again: the file of a
@@ -542,6 +604,11 @@ class Campaign:
                 choice: _OpenRun | None = None
                 if next_due <= now:
                     choice = min(waits, key=lambda o: (o.pause.until_s, o.index))
+                    late_s = now - choice.pause.until_s
+                    self.max_wait_delay_s = max(self.max_wait_delay_s, late_s)
+                    if late_s > ON_TIME_S:
+                        log.warning("%s: resumed %.3g s after its wait ended (tolerance %g s)",
+                                    choice.task.key, late_s, ON_TIME_S)
                 else:
                     gap = next_due - now
                     fillers = [o for o in open_runs.values()
