@@ -9,6 +9,10 @@ a second is refused with :class:`CampaignBusyError`. Ctrl-C, SIGTERM and SIGHUP 
 with its outputs off and its manifest final (:mod:`memlab.procedures.signals`). A resumed campaign
 first repairs the files of its interrupted runs, so every run file in the folder opens with any
 HDF5 reader. A run whose outputs could not be verified off (a safety failure) stops the campaign.
+
+By default (plan ``schedule: interleaved``) runs that declare their waits (``Procedure.segments``)
+are interleaved: other runs fill their waits on the same instruments and bench clock, and every
+wait ends within ``ON_TIME_S`` (docs/campaigns.md, "Scheduling").
 """
 
 from __future__ import annotations

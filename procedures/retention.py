@@ -11,6 +11,10 @@ Several devices are interleaved: each is programmed in turn, and its reads follo
 programming time at ``first_read_s`` ... ``duration_s`` (log-spaced); one schedule merges them, so
 a day of retention on many devices takes a day, not a day per device. On a simulated bench the
 clock is virtual and a day takes seconds.
+
+The run declares its waits (:meth:`Retention.segments` yields a ``Wait`` before each read and a
+``Checkpoint`` before each programming burst), so a campaign fills them with other runs; each
+row records the read's planned and actual time.
 """
 
 from __future__ import annotations
