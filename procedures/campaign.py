@@ -639,6 +639,11 @@ class Campaign:
                             break
                         else:
                             if waits:
+                                if holder is not None:  # nothing stays routed through the wait
+                                    stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                                    holder = None
+                                    if stop:
+                                        return stop
                                 clock.sleep(next_due - now)
                                 continue
                             if not any(lanes.values()) and not open_runs:

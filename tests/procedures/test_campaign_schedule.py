@@ -222,3 +222,28 @@ def test_one_run_at_a_time_drives_the_switch(tmp_path):
         b.route("pulse")
         with pytest.raises(RouteConflict):
             a.route("smu")
+
+
+def test_a_stop_ends_the_runs_still_waiting_as_aborted_with_outputs_off(tmp_path):
+    plan = parse_plan("""
+name: stops
+devices: [[0, 0], [1, 1], [2, 2]]
+steps:
+  - procedure: test-probe
+    name: probe
+    params: {reads: 1}
+    on_failure: stop
+  - procedure: test-wait-probe
+    name: wait
+""")
+    bench = FakeBench(broken={(1, 1)})
+    result = Campaign(plan, bench, tmp_path).run()
+    assert result.status == "failed"
+    last = {a["task"]: a for a in result.manifest["attempts"]}
+    assert last["r1c1/rep0/probe"]["status"] == "failed"
+    waiting = last["r0c0/rep0/wait"]  # it was waiting for its first read when the stop came
+    assert waiting["status"] == "aborted" and "campaign stopped" in waiting["error"]
+    assert "r2c2/rep0/probe" not in last  # nothing new starts after a stop
+    with RunReader(tmp_path / waiting["file"]) as r:
+        assert r.status == "aborted"
+    assert bench.shutdowns == 3 and not bench.output_on  # every run ended with the safe shutdown
