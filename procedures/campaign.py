@@ -323,7 +323,9 @@ class Campaign:
                 planned.append((task, t, t + self.estimate_s(task)))
                 t += self.estimate_s(task)
             return planned
-        lanes = {d: deque(t for t in self.tasks if t.device == d) for d in self.plan.devices}
+        lanes: dict[tuple[int, int], deque[Task]] = {d: deque() for d in self.plan.devices}
+        for task in self.tasks:
+            lanes[task.device].append(task)
         instruments_free, device_free = 0.0, dict.fromkeys(self.plan.devices, 0.0)
         planned = []
         while any(lanes.values()):
@@ -346,7 +348,8 @@ class Campaign:
                  f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs, schedule {mode}",
                  f"  {'task':<40} {'procedure':<24} {'estimate':>12} {'starts':>12} {'ends':>12}"]
         total = 0.0
-        for task, start, end in sorted(self.planned_schedule(), key=lambda item: (item[1], self.tasks.index(item[0]))):
+        order = {task.key: i for i, task in enumerate(self.tasks)}
+        for task, start, end in sorted(self.planned_schedule(), key=lambda item: (item[1], order[item[0].key])):
             est = self._estimates.get(task.key)
             total += est or 0.0
             when = "" if task.step.only_if is None else f"  only if {task.step.only_if}"
