@@ -96,9 +96,10 @@ FIGURES: dict[str, tuple[str, str]] = {
     "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
     "final_window": ("", "Gset/Greset at the end of cycling (median)"),
     "relaxation_tau_s": ("s", "relaxation time constant after a stimulus"),
-    "photo_exponent": ("", "gamma in dG_ph ~ P^gamma"),
-    "rise_tau_s": ("s", "photoconductance rise time constant"),
-    "decay_tau_s": ("s", "photoconductance decay time constant"),
+    "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G"),
+    "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
+    "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
+    "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
     "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
@@ -329,25 +330,42 @@ def _relaxation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     return _one(run, figs), {}
 
 
+def estimate_figure(est: Any) -> FigureOfMerit:
+    """A :class:`FigureOfMerit` from an optical fit's :class:`~memlab.analysis.metrics.optical.Estimate`
+    (value, standard error and the fit's degrees of freedom), or not determined with its reason."""
+    if not est.determined:
+        return FigureOfMerit.not_determined(est.reason, est.n)
+    dof = int(est.dof) if math.isfinite(est.dof) and est.dof >= 1 else None
+    return FigureOfMerit.from_stderr(est.value, est.stderr, est.n, dof=dof)
+
+
 def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    if "photoresponse" not in run.streams and "optical" not in run.streams:
+    if not {"photoresponse", "step"} & set(run.streams):
         run.require("photoresponse", purpose="the optical figures")
     figs: Row = {}
     if "photoresponse" in run.streams:
-        p = run.arrays("photoresponse", ("power", "photoconductance"))
-
         def photo() -> Row:
-            fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-            return {"photo_exponent": as_figure(fit, "the photo-response fit")}
+            if "dark_conductance" not in run.streams["photoresponse"]:
+                reason = ("the photoresponse stream has no dark conductance, which the combined "
+                          "photoconductance-plus-shunting law needs")
+                return {"photo_exponent": FigureOfMerit.not_determined(reason),
+                        "shunt_coefficient_per_w": FigureOfMerit.not_determined(reason)}
+            p = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"))
+            fit = m.photoresponse_law(p["power"], p["photoconductance"], p["dark_conductance"])
+            return {"photo_exponent": estimate_figure(fit.gamma),
+                    "shunt_coefficient_per_w": estimate_figure(fit.k_shunt_per_w)}
         figs.update(_attempt(notes, "photo-response", photo))
-    if "optical" in run.streams:
-        o = run.arrays("optical", ("power", "conductance", "time"))
-
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
         def times() -> Row:
-            tc = m.rise_decay_time_constants(o["time"], o["conductance"], o["power"])
-            return {"rise_tau_s": as_figure(tc.rise_s, "the rise fit"),
-                    "decay_tau_s": as_figure(tc.decay_s, "the decay fit")}
-        figs.update(_attempt(notes, "rise/decay", times))
+            s = run.arrays("step", ("time", "conductance", "lit"))
+            r = m.step_response(s["time"], s["conductance"], s["lit"])
+            return {"rise_tau_s": estimate_figure(r.rise_s), "decay_tau_s": estimate_figure(r.decay_s)}
+        figs.update(_attempt(notes, "step response", times))
+    else:
+        # a pulse train mixes rise and decay (each read follows a pulse in the dark): no time constant
+        reason = "no continuous-illumination step in the run (a pulse train does not separate rise and decay)"
+        figs.update({"rise_tau_s": FigureOfMerit.not_determined(reason),
+                     "decay_tau_s": FigureOfMerit.not_determined(reason)})
     return _one(run, figs), {}
 
 

@@ -315,6 +315,9 @@ class PhotoResponseFit:
     k_shunt_per_w: Estimate
     """k, per watt of set power."""
     n: int
+    law: str = "combined"
+    """"combined", or "power" when no shunting was resolved (k not determined) and the rise grows
+    with every power step: then gamma and a come from the nested law at k = 0, a plain power law."""
 
 
 def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
@@ -357,8 +360,20 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
     q, cov, _ = best
     dof = n - 3
     gamma = _graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n, "", dof=dof)
-    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof),
-                            _log_estimate(q, cov, 2, n, "1/W", dof), n)
+    k_shunt = _log_estimate(q, cov, 2, n, "1/W", dof)
+    order = np.argsort(p)
+    rising = bool(np.all(y > 0) and np.all(np.diff(y[order]) > 0))
+    if not k_shunt.determined and rising:
+        # No shunting resolved (k runs to 0, where the combined law is singular in log k) and no
+        # turn-over in the data: the nested law at k = 0 is a power law, fitted as a line in log-log.
+        fit = power_law_fit(p, y)
+        no_shunt = not_determined(f"no shunting resolved ({k_shunt.reason}); the rise grows with every "
+                                  "power, so gamma comes from the law at k = 0", n, "1/W")
+        return PhotoResponseFit(_graded(fit.exponent, fit.exponent_se, n, "", dof=n - 2),
+                                _graded(fit.prefactor, math.nan, n, "S/W^gamma",
+                                        reason_if_bad="a power law's prefactor is given without an interval"),
+                                no_shunt, n, "power")
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""Optical figures as the report gives them, from an optical-pulses run on the simulated
+optomemristor bench: the photo-response exponent from the combined photoconductance-plus-
+shunting law, rise and decay time constants from the continuous-illumination step, each with an
+interval holding the chip's preset; and the figures a referee reads (light shaded only where on,
+log time where the reads span decades, the XOR threshold drawn)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+from memlab.analysis import open_run, plots  # noqa: E402
+from memlab.analysis.report import RUN_FIGURES  # noqa: E402
+from memlab.analysis.summary import summarize_run  # noqa: E402
+from memlab.instruments.bench import load_bench  # noqa: E402
+from memlab.procedures import get_procedure, run_procedure  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def optical_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("optical")
+    with load_bench(None, family="optomemristor") as bench:
+        params = dict(bench.world.chip.params)
+        # a short, densely read step: tau_on (10 ms) next to the shunting's own rise (5 ms) needs
+        # reads every 0.5 ms to be told apart (the default step leaves it not determined)
+        result = run_procedure(get_procedure("optical-pulses")(row=0, col=0, count=5, interval_s=0.1, width_s=5e-3,
+                                                               step_on_s=0.05, step_reads=100), bench, folder)
+    assert result.status == "completed"
+    return open_run(result.path), params
+
+
+def test_photo_exponent_comes_from_the_combined_law_and_holds_the_preset(optical_run):
+    run, params = optical_run
+    row = summarize_run(run).rows[0]
+    gamma = row["photo_exponent"]
+    # a plain power law through the shunted, non-monotone response gives about 0.1 here
+    assert gamma.determined and gamma.covers(params["gamma_ph"]), gamma
+    assert row["shunt_coefficient_per_w"].determined
+
+
+def test_rise_and_decay_come_from_the_step_and_hold_the_preset(optical_run):
+    run, params = optical_run
+    row = summarize_run(run).rows[0]
+    for name, truth in (("rise_tau_s", params["tau_on_s"]), ("decay_tau_s", params["tau_ph_s"])):
+        fig = row[name]
+        assert fig.determined and fig.covers(truth), (name, fig, truth)
+
+
+def test_a_pulse_train_alone_gives_no_time_constants(tmp_path):
+    with load_bench(None, family="optomemristor") as bench:
+        result = run_procedure(get_procedure("optical-pulses")(row=0, col=0, count=5, powers_w="", step_power_w=0.0),
+                               bench, tmp_path)
+    row = summarize_run(open_run(result.path)).rows[0]
+    assert not row["rise_tau_s"].determined and "continuous-illumination step" in row["rise_tau_s"].reason
+
+
+def _shaded_spans(ax) -> list[tuple[float, float]]:
+    """The x extents of the light shading (axvspan rectangles in data x)."""
+    return [(p.get_x(), p.get_x() + p.get_width()) for p in ax.patches
+            if getattr(p, "get_facecolor", None) and p.get_facecolor()[:3] == pytest.approx((1.0, 0.843, 0.0), abs=0.01)]
+
+
+def test_pulse_train_is_shaded_only_while_the_light_was_on(optical_run):
+    run, _ = optical_run
+    figures = RUN_FIGURES["optical-pulses"](run)
+    trace = next(fig for fig, caption in figures if "after each light pulse" in caption)
+    ax = trace.axes[0]
+    spans = _shaded_spans(ax)
+    assert len(spans) == 5  # one per pulse, none over the dark gaps between them
+    o = run.arrays("optical", ("time",))
+    train = float(np.ptp(o["time"]))
+    lit = sum(hi - lo for lo, hi in spans)
+    assert lit < 0.2 * train  # 5 ms pulses every 100 ms: the light is on ~5 % of the train
+
+
+def test_step_response_figure_shades_the_light_and_logs_the_decay(optical_run):
+    run, _ = optical_run
+    figures = RUN_FIGURES["optical-pulses"](run)
+    step = next(fig for fig, caption in figures if "Continuous-illumination step" in caption)
+    rise, decay = step.axes[:2]
+    assert len(_shaded_spans(rise)) == 1 and decay.get_xscale() == "log"
+    law = next(fig for fig, caption in figures if "combined" in caption)
+    assert any("combined law" in t.get_text() for t in law.axes[0].get_legend().get_texts())
+
+
+def test_relaxation_over_decades_is_drawn_on_a_log_time_axis():
+    t = np.geomspace(1e-3, 100.0, 40)
+    fig = plots.plot_relaxation(t, 2e-7 + 3e-6 * np.exp(-t / 1.0))
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    fig.canvas.draw()
+    assert not any("ks" in label.get_text() for label in ax.get_xticklabels())
+
+
+def test_xor_figure_draws_the_threshold_the_run_recorded(tmp_path):
+    with load_bench(None, family="optomemristor") as bench:
+        result = run_procedure(get_procedure("xor")(row=0, col=0, trials=5, calibration_trials=2), bench, tmp_path)
+    run = open_run(result.path)
+    threshold = float(run.arrays("result", ("threshold",))["threshold"][-1])
+    (fig, caption), = RUN_FIGURES["xor"](run)
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() == "threshold"]
+    assert lines and math.isclose(lines[0].get_ydata()[0], abs(threshold)), caption
+    assert "threshold" in caption
