@@ -631,7 +631,7 @@ def plot_step_response(time_s: Any, conductance_s: Any, lit: Any, *, rise_s: Any
 
 
 @_styled
-def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: ExpFit | None = None, title: str = "") -> Figure:
+def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: Any = None, title: str = "") -> Figure:
     """Conductance relaxation after a stimulus, with the exponential fit; log time when the
     reads span decades (the decay is then not squeezed into the first few seconds)."""
     t = np.asarray(time_s, float)
@@ -644,7 +644,11 @@ def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: ExpFit | None = Non
     if fit is not None and shown.any():
         lo, hi = t[shown].min(), t[shown].max()
         tt = np.geomspace(lo, hi, 200) if ax.get_xscale() == "log" else np.linspace(lo, hi, 200)
-        ax.plot(tt / size, fit(tt) * scale, "--", color="k", lw=0.8, label=f"fit, \u03c4 = {fmt_si(fit.tau, 's')}")
+        tau = getattr(fit, "tau", None)
+        tau = getattr(tau, "value", tau)  # a RelaxationFit's tau is a FigureOfMerit
+        curve = getattr(fit, "curve", fit)
+        shown_tau = f"\u03c4 = {fmt_si(tau, 's')}" if tau is not None and math.isfinite(tau) else "\u03c4 not determined"
+        ax.plot(tt / size, curve(tt) * scale, "--", color="k", lw=0.8, label=f"fit, {shown_tau}")
     ax.set_ylabel(_label("Conductance", unit))
     ax.legend(loc="best")
     _title(ax, title)

@@ -289,9 +289,11 @@ def _fig_endurance(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_relaxation(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("decay", ("time", "conductance"))
-    fit = m.decay_time_constant(a["time"], a["conductance"])
+    fit = m.relaxation_fit(a["time"], a["conductance"])
     fig = plots.plot_relaxation(a["time"], a["conductance"], fit=fit)
-    return [(fig, f"Relaxation after the stimulus of {_of(run)}, exponential fit dashed.")]
+    how = ("the shunted law (G + A e^(-t/\u03c4)) / (1 + B e^(-t/\u03c4_s)): the shunting releases while the "
+           "photoconductance decays" if fit.law == "shunted" else "an exponential")
+    return [(fig, f"Relaxation after the stimulus of {_of(run)}; dashed: {how}, fitted.")]
 
 
 def _fig_optical(run: Run) -> list[tuple[Figure, str]]:

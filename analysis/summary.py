@@ -95,7 +95,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "endurance_failed": ("", "1 if the window closed"),
     "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
     "final_window": ("", "Gset/Greset at the end of cycling (median)"),
-    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus"),
+    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus (shunting release separated)"),
     "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G"),
     "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
     "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
@@ -326,7 +326,7 @@ def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 def _relaxation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("decay", ("time", "conductance"), purpose="the relaxation time constant")
     figs = _attempt(notes, "relaxation", lambda: {
-        "relaxation_tau_s": as_figure(m.decay_time_constant(a["time"], a["conductance"]), "the relaxation fit")})
+        "relaxation_tau_s": m.relaxation_fit(a["time"], a["conductance"]).tau})
     return _one(run, figs), {}
 
 

@@ -7,6 +7,7 @@ log time where the reads span decades, the XOR threshold drawn)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ pytest.importorskip("matplotlib")
 from memlab.analysis import open_run, plots  # noqa: E402
 from memlab.analysis.report import RUN_FIGURES  # noqa: E402
 from memlab.analysis.summary import summarize_run  # noqa: E402
-from memlab.instruments.bench import load_bench  # noqa: E402
+from memlab.instruments.bench import Bench, load_bench, read_bench_config  # noqa: E402
 from memlab.procedures import get_procedure, run_procedure  # noqa: E402
 
 
@@ -104,3 +105,21 @@ def test_xor_figure_draws_the_threshold_the_run_recorded(tmp_path):
     lines = [line for line in fig.axes[0].get_lines() if line.get_label() == "threshold"]
     assert lines and math.isclose(lines[0].get_ydata()[0], abs(threshold)), caption
     assert "threshold" in caption
+
+
+def test_relaxation_after_light_separates_the_shunting_release_and_holds_tau_ph(tmp_path):
+    """The shunting releases (tens of ms) while the photoconductance decays (tau_ph): a single
+    exponential through both gave about 2 tau_ph with an interval excluding it. Over draws of
+    tau_ph the reported intervals must hold the chip's own value."""
+    rng = np.random.default_rng(5)
+    hits, draws = 0, 6
+    for k in range(draws):
+        tau_ph = float(rng.uniform(0.4, 2.5))
+        config = read_bench_config(None, family="optomemristor")
+        chip = replace(config.chip, seed=k, overrides={**config.chip.overrides, "tau_ph_s": tau_ph})
+        with Bench(replace(config, chip=chip)) as bench:
+            result = run_procedure(get_procedure("relaxation")(row=k % 4, col=0, stimulus="light"), bench, tmp_path)
+        fig = summarize_run(open_run(result.path)).rows[0]["relaxation_tau_s"]
+        assert fig.determined, fig
+        hits += fig.covers(tau_ph)
+    assert hits >= draws - 1, hits
