@@ -663,13 +663,17 @@ def plot_three_factor(delay_s: Any, delta_s: Any, *, fit: ExpFit | None = None, 
     scale, unit = si_scale(y, "S")
     fig, ax = _figure()
     lit = np.isfinite(d)
-    ax.plot(d[lit], y[lit] * scale, "o", ms=3, color="tab:purple", label="light, then pulse")
+    first = lit & (d >= 0)
+    ax.plot(d[first], y[first] * scale, "o", ms=3, color="tab:purple", label="light, then pulse")
+    if np.any(lit & (d < 0)):
+        ax.plot(d[lit & (d < 0)], y[lit & (d < 0)] * scale, "s", ms=3, mfc="none", color="tab:purple",
+                label="pulse, then light")
     if (~lit).any():
         dark = y[~lit] * scale
         ax.axhspan(dark.mean() - dark.std(), dark.mean() + dark.std(), color="0.6", alpha=0.3, lw=0)
         ax.axhline(dark.mean(), color="0.3", ls="--", lw=0.8, label="no light (mean \u00b1 sd)")
-    if fit is not None and lit.any():
-        dd = np.linspace(0, d[lit].max(), 200)
+    if fit is not None and first.any():
+        dd = np.linspace(0, d[first].max(), 200)
         ax.plot(dd, fit(dd) * scale, "-", color="k", lw=0.8, label=f"fit, \u03c4$_e$ = {fmt_si(fit.tau, 's')}")
     ax.set_xlabel("Light-to-pulse delay (s)")
     ax.set_ylabel(_label("Conductance change", unit))

@@ -58,7 +58,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Retention": ("drift_nu", "drift_log_siemens", "drift_law", "time_to_10pct_loss_s"),
     "Endurance": ("cycles_to_failure", "cycles_tested", "endurance_failed", "initial_window", "final_window"),
     "Optical": ("relaxation_tau_s", "photo_exponent", "shunt_coefficient_per_w", "rise_tau_s", "decay_tau_s",
-                "eligibility_tau_s", "gating_ratio"),
+                "eligibility_tau_s", "eligibility_pulse_light_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
 }

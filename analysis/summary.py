@@ -34,6 +34,7 @@ from memlab.analysis.metrics.fom import (
     ratio_of_means_figure,
 )
 from memlab.analysis.loading import Run, RunFilter, skip_reason
+from memlab.analysis.metrics.optical import coincidence_window
 from memlab.storage import RunFileError
 
 __all__ = [
@@ -100,7 +101,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
     "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
     "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
-    "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
+    "eligibility_tau_s": ("s", "three-factor eligibility time constant, light then pulses"),
+    "eligibility_pulse_light_tau_s": ("s", "three-factor window time constant, pulses then light"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
     "vmm_nrmse": ("", "VMM RMSE / output range, against the read-back weights"),
@@ -382,7 +384,10 @@ def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             tau = m.eligibility_time_constant(d, y).tau_figure
         except ValueError as exc:
             tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
-        return {"eligibility_tau_s": tau, "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
+        # the other order (pulses, then light) from the joint fit of both orders with one baseline
+        window = coincidence_window(d, y)
+        return {"eligibility_tau_s": tau, "eligibility_pulse_light_tau_s": estimate_figure(window.tau_pulse_light_s),
+                "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
     return _one(run, _attempt(notes, "three-factor", figs)), {}
 
 

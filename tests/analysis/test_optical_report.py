@@ -123,3 +123,16 @@ def test_relaxation_after_light_separates_the_shunting_release_and_holds_tau_ph(
         assert fig.determined, fig
         hits += fig.covers(tau_ph)
     assert hits >= draws - 1, hits
+
+
+def test_three_factor_reports_both_orders_of_the_window(tmp_path):
+    with load_bench(None, family="optomemristor") as bench:
+        params = dict(bench.world.chip.params)
+        result = run_procedure(get_procedure("three-factor")(row=0, col=0), bench, tmp_path)
+    run = open_run(result.path)
+    row = summarize_run(run).rows[0]
+    for name, truth in (("eligibility_tau_s", params["tau_e_s"]), ("eligibility_pulse_light_tau_s", params["tau_pl_s"])):
+        assert row[name].determined and row[name].covers(truth), (name, row[name], truth)
+    (fig, _caption), = RUN_FIGURES["three-factor"](run)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "pulse, then light" in labels and "light, then pulse" in labels
