@@ -114,7 +114,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "vmm_bias_intended_a": ("A", "VMM mean error against the intended weights"),
     "vmm_gain_intended": ("", "VMM measured / intended product slope"),
     "vmm_weight_error": ("", "programmed vs intended weights, relative RMS"),
-    "xor_accuracy": ("", "fraction of XOR outputs correct"),
+    "xor_accuracy": ("", "fraction of XOR outputs correct, over the trials at the threshold (calibration left out)"),
 }
 
 COUNTS = ("switching_cycles", "levels_programmed", "cycles_tested", "formed", "endurance_failed",
@@ -418,13 +418,16 @@ def _vmm(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 
 
 def _xor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    a = run.arrays("truth_table", ("output", "expected"), purpose="the XOR accuracy")
+    cols = ("output", "expected") + (("trial",) if "trial" in run.streams.get("truth_table", []) else ())
+    a = run.arrays("truth_table", cols, purpose="the XOR accuracy")
 
     def figs() -> Row:
-        if len(a["output"]) == 0:
-            raise AnalysisError("the truth table is empty")
-        right = int(np.sum(np.asarray(a["output"]) == np.asarray(a["expected"])))
-        return {"xor_accuracy": m.fraction_figure(right, len(a["output"]))}
+        # calibration trials (trial < 0) set the threshold: scoring them would be in-sample
+        keep = np.asarray(a["trial"]) >= 0 if "trial" in a else np.ones(len(a["output"]), bool)
+        out, expected = np.asarray(a["output"])[keep], np.asarray(a["expected"])[keep]
+        if len(out) == 0:
+            raise AnalysisError("the truth table has no trials at the threshold")
+        return {"xor_accuracy": m.fraction_figure(int(np.sum(out == expected)), len(out))}
     out = _attempt(notes, "XOR", figs)
     return (_one(run, out) if run.device else _chip_row(out)), {}
 

@@ -105,6 +105,9 @@ def test_xor_figure_draws_the_threshold_the_run_recorded(tmp_path):
     lines = [line for line in fig.axes[0].get_lines() if line.get_label() == "threshold"]
     assert lines and math.isclose(lines[0].get_ydata()[0], abs(threshold)), caption
     assert "threshold" in caption
+    # accuracy over the truth tables at the threshold, not the calibration trials that set it
+    accuracy = summarize_run(run).rows[0]["xor_accuracy"]
+    assert accuracy.n == 5 * 4 and accuracy.determined
 
 
 def test_relaxation_after_light_separates_the_shunting_release_and_holds_tau_ph(tmp_path):
