@@ -375,7 +375,8 @@ def aihwkit_config(pop: DevicePopulation, amplitude_v: float | None = None,
         "w_max_dtod": statistics["w_max_dtod"]["value"],
         "mult_noise": True,  # the chip's cycle-to-cycle noise scales the step
         "corrupt_devices_prob": pop.stuck_fraction,
-        "corrupt_devices_range": max(abs(w_min), w_max),
+        # an integer (older aihwkit types it int): corrupt devices may stick anywhere in their window
+        "corrupt_devices_range": int(math.ceil(max(abs(w_min), w_max))),
     }
     return {
         "format": AIHWKIT_FORMAT,
