@@ -14,6 +14,9 @@ from pathlib import Path
 from memlab.arguments import UsageError, parse_number, shown
 
 DERIVATIONS = ("law", "pulses")
+_OPTION_OF = {"amplitude_v/width_s": "--pulse-amplitude-v/--pulse-width-s",
+              "amplitude_v=": "--pulse-amplitude-v=", "width_s=": "--pulse-width-s=",
+              "coverage=": "--coverage="}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     out = _out_path(args.out, ".json" if args.format == "aihwkit" else ".csv")
     seed = _range("--seed", args.seed, 0, 2**32 - 1)
     size = _range("--array-size", args.array_size, 2, 1024)
-    devices = _range("--devices", args.devices, 2, 4096)
+    devices = _range("--devices", args.devices, 2, 1024)
     pulses = _range("--pulses", args.pulses, 10, 100_000)
     amplitude = None if args.pulse_amplitude_v is None else \
         parse_number("--pulse-amplitude-v", args.pulse_amplitude_v)
@@ -116,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
                        f"{by_name['NL_LTP']['value']:.2f} / {by_name['NL_LTD']['value']:.2f}, "
                        f"on/off {by_name['onOffRatio']['value']:.3g}")
     except export.ExportParameterError as exc:
-        raise UsageError(str(exc)) from None
+        message = str(exc)
+        for name, option in _OPTION_OF.items():  # the names the user typed
+            message = message.replace(name, option)
+        raise UsageError(message) from None
     print(f"wrote {out}: {summary}; {population.devices} {args.family} devices ({args.derive})")
     return 0
