@@ -203,6 +203,11 @@ def measure_pulse_response(chip: Any, devices: int = 32, pulses: int = 150,
     reads_per_point = _count("reads_per_point", reads_per_point, 1, 1000)
     v_amp = float(params["v_ref_v"]) if amplitude_v is None else _positive("amplitude_v", amplitude_v)
     width = float(params["t_ref_s"]) if width_s is None else _positive("width_s", width_s)
+    # the family's breakdown voltages are known before any device is touched: stay 4 sigma below
+    v_safe = float(params["v_breakdown_v"]) - 4.0 * float(params["sigma_v_breakdown_v"])
+    if v_amp >= v_safe:
+        raise _refuse("amplitude_v", amplitude_v, f"< {v_safe:.4g} V (4 sigma below the family's "
+                      "median breakdown voltage: a characterisation must not break devices)")
     v_read = float(params["v_read_v"])
     faults = chip.fault_map()
     unusable = np.zeros(np.shape(faults["stuck"]), bool)

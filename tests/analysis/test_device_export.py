@@ -62,6 +62,10 @@ def test_pulse_characterisation_agrees_with_the_model_law(prgo_chip_and_law):
         assert abs(getattr(measured, name).mean() - getattr(law, name)[:n].mean()) < 0.015 * window
     assert abs(measured.sigma_c2c - law.sigma_c2c) < max(3 * measured.sigma_c2c_se, 0.05)
     assert measured.sigma_read == pytest.approx(law.sigma_read, rel=0.2)
+    with pytest.raises(export.ExportParameterError, match="amplitude_v=4.5 .*breakdown"):
+        export.measure_pulse_response(chip, devices=2, amplitude_v=4.5)
+    with pytest.raises(export.ExportParameterError, match="three-factor"):
+        export.measure_pulse_response(Chip(4, 4, family="optomemristor"))
     law_cfg = export.aihwkit_config(law)["rpu_config"]["device"]["parameters"]
     pulse_cfg = export.aihwkit_config(measured)["rpu_config"]["device"]["parameters"]
     assert pulse_cfg["dw_min"] == pytest.approx(law_cfg["dw_min"], rel=0.15)
