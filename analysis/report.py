@@ -48,8 +48,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Switching": ("set_voltage_v", "reset_voltage_v", "hrs_ohm", "lrs_ohm", "on_off_ratio",
                   "set_voltage_c2c_cv", "reset_voltage_c2c_cv", "hrs_c2c_cv", "lrs_c2c_cv", "switching_cycles"),
     "Forming": ("formed", "forming_voltage_v", "forming_current_a", "formed_resistance_ohm"),
-    "Programming (write-verify)": ("levels_programmed", "distinguishable_levels", "pulses_per_level",
-                                   "final_error", "write_verify_success"),
+    "Programming (write-verify)": ("levels_programmed", "distinguishable_levels", "distinguishable_levels_relaxed",
+                                   "levels_relax_s", "pulses_per_level", "final_error", "write_verify_success"),
     "Potentiation / depression": ("dynamic_range", "nonlinearity_potentiation", "nonlinearity_depression",
                                   "a_norm_potentiation", "a_norm_depression", "step_fraction_potentiation",
                                   "step_fraction_depression", "asymmetry", "step_noise", "gmax_siemens",
@@ -57,8 +57,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Readout": ("conductance_siemens", "read_noise_cv"),
     "Retention": ("drift_nu", "drift_log_siemens", "drift_law", "time_to_10pct_loss_s"),
     "Endurance": ("cycles_to_failure", "cycles_tested", "endurance_failed", "initial_window", "final_window"),
-    "Optical": ("relaxation_tau_s", "photo_exponent", "rise_tau_s", "decay_tau_s",
-                "eligibility_tau_s", "gating_ratio"),
+    "Optical": ("relaxation_tau_s", "photo_exponent", "shunt_coefficient_per_w", "rise_tau_s", "decay_tau_s",
+                "eligibility_tau_s", "eligibility_pulse_light_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
 }
@@ -289,22 +289,47 @@ def _fig_endurance(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_relaxation(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("decay", ("time", "conductance"))
-    fit = m.decay_time_constant(a["time"], a["conductance"])
+    fit = m.relaxation_fit(a["time"], a["conductance"])
     fig = plots.plot_relaxation(a["time"], a["conductance"], fit=fit)
-    return [(fig, f"Relaxation after the stimulus of {_of(run)}, exponential fit dashed.")]
+    how = ("the shunted law (G + A e^(-t/\u03c4)) / (1 + B e^(-t/\u03c4_s)): the shunting releases while the "
+           "photoconductance decays" if fit.law == "shunted" else "an exponential")
+    return [(fig, f"Relaxation after the stimulus of {_of(run)}; dashed: {how}, fitted.")]
 
 
 def _fig_optical(run: Run) -> list[tuple[Figure, str]]:
     out = []
-    if "photoresponse" in run.streams:
-        p = run.arrays("photoresponse", ("power", "photoconductance"))
-        fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-        out.append((plots.plot_photoresponse(p["power"], p["photoconductance"], fit=fit),
-                    f"Photoconductance versus optical power of {_of(run)}, log-log, power-law fit dashed."))
-    if "optical" in run.streams:
-        o = run.arrays("optical", ("time", "conductance", "power"))
-        out.append((plots.plot_optical_trace(o["time"], o["conductance"], o["power"]),
-                    f"Conductance through the light pulses of {_of(run)} (light on shaded)."))
+    if "photoresponse" in run.streams and run.rows.get("photoresponse", 0) > 0:
+        cols = run.streams["photoresponse"]
+        p = run.arrays("photoresponse", tuple(c for c in ("power", "photoconductance", "dark_conductance")
+                                              if c in cols))
+        if "dark_conductance" in p:
+            dark = p["dark_conductance"]
+            law = m.photoresponse_law(p["power"], p["photoconductance"], dark)
+            fig = plots.plot_photoresponse(p["power"], p["photoconductance"], law=law,
+                                           dark_conductance_s=float(np.mean(dark)))
+            how = ("dashed: the combined photoconductance-plus-shunting law (G + a P^\u03b3) / (1 + k P) - G "
+                   "at the mean dark conductance" if law.gamma.determined else
+                   f"the combined law is not determined ({law.gamma.reason})")
+        else:
+            fig, how = plots.plot_photoresponse(p["power"], p["photoconductance"]), \
+                "no dark conductance recorded, so no combined-law fit"
+        out.append((fig, f"Photoconductance versus optical power of {_of(run)}, log-log; {how}."))
+    if "optical" in run.streams and run.rows.get("optical", 0) > 0:
+        o = run.arrays("optical", tuple(c for c in ("time", "conductance", "power", "lit")
+                                        if c in run.streams["optical"]))
+        width = _param(run, "width_s")
+        out.append((plots.plot_optical_trace(o["time"], o["conductance"], o["power"], lit=o.get("lit"),
+                                             pulse_width_s=None if width is None else float(width)),
+                    f"Conductance read after each light pulse of {_of(run)}; shaded: each pulse while the "
+                    "light was on; open circles: reads taken in the dark."))
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
+        s = run.arrays("step", ("time", "conductance", "lit"))
+        r = m.step_response(s["time"], s["conductance"], s["lit"])
+        out.append((plots.plot_step_response(s["time"], s["conductance"], s["lit"], rise_s=r.rise_s,
+                                             decay_s=r.decay_s),
+                    f"Continuous-illumination step of {_of(run)}: the rise under light (shaded, left) and the "
+                    "decay after it (log time from light-off, right); time constants with their standard errors "
+                    "from the combined law fitted to each phase."))
     return out
 
 
@@ -356,6 +381,11 @@ def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
     i = np.abs(np.asarray(a[current], float))
     band = None
     threshold = _param(run, "threshold_a")
+    if threshold is None and "threshold" in run.streams.get("result", []) and run.rows.get("result", 0) > 0:
+        # the xor procedure sets its threshold from calibration trials and records it in /result
+        found = np.asarray(run.arrays("result", ("threshold",))["threshold"], float)
+        found = found[np.isfinite(found)]
+        threshold = float(abs(found[-1])) if found.size else None
     lo, hi = _param(run, "band_low"), _param(run, "band_high")
     dark = i[(a["input_a"] == 0) & (a["input_b"] == 0)]
     if lo is not None and hi is not None and dark.size:

@@ -34,6 +34,7 @@ from memlab.analysis.metrics.fom import (
     ratio_of_means_figure,
 )
 from memlab.analysis.loading import Run, RunFilter, skip_reason
+from memlab.analysis.metrics.optical import coincidence_window
 from memlab.storage import RunFileError
 
 __all__ = [
@@ -95,11 +96,13 @@ FIGURES: dict[str, tuple[str, str]] = {
     "endurance_failed": ("", "1 if the window closed"),
     "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
     "final_window": ("", "Gset/Greset at the end of cycling (median)"),
-    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus"),
-    "photo_exponent": ("", "gamma in dG_ph ~ P^gamma"),
-    "rise_tau_s": ("s", "photoconductance rise time constant"),
-    "decay_tau_s": ("s", "photoconductance decay time constant"),
-    "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
+    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus (shunting release separated)"),
+    "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G"),
+    "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
+    "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
+    "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
+    "eligibility_tau_s": ("s", "three-factor eligibility time constant, light then pulses"),
+    "eligibility_pulse_light_tau_s": ("s", "three-factor window time constant, pulses then light"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
     "vmm_nrmse": ("", "VMM RMSE / output range, against the read-back weights"),
@@ -111,7 +114,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "vmm_bias_intended_a": ("A", "VMM mean error against the intended weights"),
     "vmm_gain_intended": ("", "VMM measured / intended product slope"),
     "vmm_weight_error": ("", "programmed vs intended weights, relative RMS"),
-    "xor_accuracy": ("", "fraction of XOR outputs correct"),
+    "xor_accuracy": ("", "fraction of XOR outputs correct, over the trials at the threshold (calibration left out)"),
 }
 
 COUNTS = ("switching_cycles", "levels_programmed", "cycles_tested", "formed", "endurance_failed",
@@ -325,29 +328,46 @@ def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 def _relaxation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("decay", ("time", "conductance"), purpose="the relaxation time constant")
     figs = _attempt(notes, "relaxation", lambda: {
-        "relaxation_tau_s": as_figure(m.decay_time_constant(a["time"], a["conductance"]), "the relaxation fit")})
+        "relaxation_tau_s": m.relaxation_fit(a["time"], a["conductance"]).tau})
     return _one(run, figs), {}
 
 
+def estimate_figure(est: Any) -> FigureOfMerit:
+    """A :class:`FigureOfMerit` from an optical fit's :class:`~memlab.analysis.metrics.optical.Estimate`
+    (value, standard error and the fit's degrees of freedom), or not determined with its reason."""
+    if not est.determined:
+        return FigureOfMerit.not_determined(est.reason, est.n)
+    dof = int(est.dof) if math.isfinite(est.dof) and est.dof >= 1 else None
+    return FigureOfMerit.from_stderr(est.value, est.stderr, est.n, dof=dof)
+
+
 def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    if "photoresponse" not in run.streams and "optical" not in run.streams:
+    if not {"photoresponse", "step"} & set(run.streams):
         run.require("photoresponse", purpose="the optical figures")
     figs: Row = {}
     if "photoresponse" in run.streams:
-        p = run.arrays("photoresponse", ("power", "photoconductance"))
-
         def photo() -> Row:
-            fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-            return {"photo_exponent": as_figure(fit, "the photo-response fit")}
+            if "dark_conductance" not in run.streams["photoresponse"]:
+                reason = ("the photoresponse stream has no dark conductance, which the combined "
+                          "photoconductance-plus-shunting law needs")
+                return {"photo_exponent": FigureOfMerit.not_determined(reason),
+                        "shunt_coefficient_per_w": FigureOfMerit.not_determined(reason)}
+            p = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"))
+            fit = m.photoresponse_law(p["power"], p["photoconductance"], p["dark_conductance"])
+            return {"photo_exponent": estimate_figure(fit.gamma),
+                    "shunt_coefficient_per_w": estimate_figure(fit.k_shunt_per_w)}
         figs.update(_attempt(notes, "photo-response", photo))
-    if "optical" in run.streams:
-        o = run.arrays("optical", ("power", "conductance", "time"))
-
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
         def times() -> Row:
-            tc = m.rise_decay_time_constants(o["time"], o["conductance"], o["power"])
-            return {"rise_tau_s": as_figure(tc.rise_s, "the rise fit"),
-                    "decay_tau_s": as_figure(tc.decay_s, "the decay fit")}
-        figs.update(_attempt(notes, "rise/decay", times))
+            s = run.arrays("step", ("time", "conductance", "lit"))
+            r = m.step_response(s["time"], s["conductance"], s["lit"])
+            return {"rise_tau_s": estimate_figure(r.rise_s), "decay_tau_s": estimate_figure(r.decay_s)}
+        figs.update(_attempt(notes, "step response", times))
+    else:
+        # a pulse train mixes rise and decay (each read follows a pulse in the dark): no time constant
+        reason = "no continuous-illumination step in the run (a pulse train does not separate rise and decay)"
+        figs.update({"rise_tau_s": FigureOfMerit.not_determined(reason),
+                     "decay_tau_s": FigureOfMerit.not_determined(reason)})
     return _one(run, figs), {}
 
 
@@ -364,7 +384,10 @@ def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             tau = m.eligibility_time_constant(d, y).tau_figure
         except ValueError as exc:
             tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
-        return {"eligibility_tau_s": tau, "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
+        # the other order (pulses, then light) from the joint fit of both orders with one baseline
+        window = coincidence_window(d, y)
+        return {"eligibility_tau_s": tau, "eligibility_pulse_light_tau_s": estimate_figure(window.tau_pulse_light_s),
+                "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
     return _one(run, _attempt(notes, "three-factor", figs)), {}
 
 
@@ -395,13 +418,16 @@ def _vmm(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 
 
 def _xor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    a = run.arrays("truth_table", ("output", "expected"), purpose="the XOR accuracy")
+    cols = ("output", "expected") + (("trial",) if "trial" in run.streams.get("truth_table", []) else ())
+    a = run.arrays("truth_table", cols, purpose="the XOR accuracy")
 
     def figs() -> Row:
-        if len(a["output"]) == 0:
-            raise AnalysisError("the truth table is empty")
-        right = int(np.sum(np.asarray(a["output"]) == np.asarray(a["expected"])))
-        return {"xor_accuracy": m.fraction_figure(right, len(a["output"]))}
+        # calibration trials (trial < 0) set the threshold: scoring them would be in-sample
+        keep = np.asarray(a["trial"]) >= 0 if "trial" in a else np.ones(len(a["output"]), bool)
+        out, expected = np.asarray(a["output"])[keep], np.asarray(a["expected"])[keep]
+        if len(out) == 0:
+            raise AnalysisError("the truth table has no trials at the threshold")
+        return {"xor_accuracy": m.fraction_figure(int(np.sum(out == expected)), len(out))}
     out = _attempt(notes, "XOR", figs)
     return (_one(run, out) if run.device else _chip_row(out)), {}
 

@@ -33,6 +33,9 @@ from memlab.analysis.metrics.optical import (
     eligibility_time_constant,
     gating_ratio,
     photoresponse_exponent,
+    photoresponse_law,
+    relaxation_fit,
+    step_response,
     rise_decay_time_constants,
     three_factor,
 )
@@ -73,6 +76,7 @@ __all__ = [
     "switching_summary",
     "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_time_constant",
     "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "three_factor",
+    "photoresponse_law", "step_response", "relaxation_fit",
     "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",
     "nonlinearity_label", "potentiation_depression", "split_branches", "step_noise",
     "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",
