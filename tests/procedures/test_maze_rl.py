@@ -1,0 +1,157 @@
+"""maze-rl on the simulated optomemristor bench: it learns the 5 x 5 maze through the device's
+three-factor rule, does not learn in the dark, and continues from its checkpoint after an abort
+and after a kill -9. The full 10-seed acceptance figure is in benchmarks/bench_experiments.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memlab.instruments.bench import load_bench
+from memlab.procedures import RunListener
+from memlab.procedures.maze_rl import Maze, parse_walls
+from memlab.procedures.parameters import ParameterError
+from memlab.procedures.registry import get_procedure
+from memlab.procedures.runner import run_procedure
+from memlab.storage import RunReader
+
+REPO = Path(__file__).resolve().parents[2]
+SHORTEST = Maze(5, parse_walls("1,1;1,3;3,1;3,3", 5), (4, 4)).shortest_path()  # the default maze: 8 moves
+QUICK = {"episodes": 16}
+
+
+class AbortAfterEpisodes(RunListener):
+    def __init__(self, event: threading.Event, episodes: int) -> None:
+        self.event, self.episodes, self.seen = event, episodes, 0
+
+    def on_batch(self, stream, batch):
+        if stream == "values":  # the checkpoint row closes an episode
+            self.seen += 1
+            if self.seen >= self.episodes:
+                self.event.set()
+
+
+def run_maze(tmp_path, **params):
+    with load_bench(None, family="optomemristor") as bench:
+        result = run_procedure(get_procedure("maze-rl")(**params), bench, tmp_path)
+    assert result.status == "completed", result.error
+    return result.path
+
+
+def learned_change(reader: RunReader) -> np.ndarray:
+    values = reader.stream("values")
+    return values.column("conductance")[-1] - values.column("reference")[-1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_maze_rl_learns_the_shortest_path_through_the_device(tmp_path, seed):
+    path = run_maze(tmp_path, seed=seed, **QUICK)
+    with RunReader(path) as reader:
+        steps = reader.stream("episodes").column("steps")
+        assert steps[:3].mean() > 2 * SHORTEST  # it starts by wandering
+        assert (steps[-4:] <= 1.5 * SHORTEST).all()
+        assert learned_change(reader).max() > 1e-7  # the light converted traces into conductance
+        policy = reader.stream("policy")
+        action = policy.column("action")
+    maze = Maze(5, parse_walls("1,1;1,3;3,1;3,3", 5), (4, 4))
+    cell, moves = maze.start, 0  # the learned greedy policy walks the shortest path
+    while cell != maze.goal and moves < 4 * SHORTEST:
+        cell = maze.step(cell, int(action[maze.index(cell)]))
+        moves += 1
+    assert moves == SHORTEST
+
+
+def test_maze_rl_does_not_learn_without_the_reward_light(tmp_path):
+    path = run_maze(tmp_path, seed=0, reward_power_w=0.0, episodes=8)
+    with RunReader(path) as reader:
+        episodes = reader.stream("episodes")
+        steps = episodes.column("steps")
+        assert steps[-4:].mean() > 1.5 * SHORTEST
+        # dark pulses set traces that decay unconverted: no device gained a resolvable value
+        assert learned_change(reader).max() < 1e-8
+        assert episodes.column("baseline_steps")[-4:].mean() > 1.5 * SHORTEST  # nor does the software agent
+
+
+def test_maze_rl_resumes_from_its_checkpoint_after_an_abort(tmp_path):
+    abort = threading.Event()
+    with load_bench(None, family="optomemristor") as bench:
+        first = run_procedure(get_procedure("maze-rl")(episodes=16), bench, tmp_path,
+                              listeners=[AbortAfterEpisodes(abort, 10)], abort_event=abort)
+        assert first.status == "aborted"
+        with RunReader(first.path) as reader:
+            done = list(reader.stream("values").column("episode"))
+        assert done == list(range(len(done))) and 10 <= len(done) < 16
+        # the chip kept its state (only the software stopped): resume on the same bench
+        second = run_procedure(get_procedure("maze-rl")(episodes=16 - len(done), resume_from=str(first.path)),
+                               bench, tmp_path)
+    assert second.status == "completed", second.error
+    with RunReader(second.path) as reader:
+        episodes = reader.stream("episodes")
+        assert list(episodes.column("episode")) == list(range(len(done), 16))
+        assert list(reader.stream("values").column("episode")) == list(range(len(done), 16))
+        assert (episodes.column("steps") <= 1.5 * SHORTEST).all()  # it goes on from what it learned
+        log = " ".join(m for _, _, m in reader.log())
+    assert "restored the checkpoint's action values: 0 pulses" in log
+
+
+def test_maze_rl_resumes_after_kill_9_on_a_fresh_chip(tmp_path):
+    """``memlab run maze-rl`` killed with SIGKILL mid-run; the resumed run, in a new process with
+    a fresh simulated chip, re-programs the learned values and continues the episode count."""
+    out = tmp_path / "runs"
+    env = dict(os.environ, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
+    child = subprocess.Popen([sys.executable, "-m", "memlab", "run", "maze-rl", "--family", "optomemristor",
+                              "--set", "episodes=1000", "--out", str(out)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        finished = 0
+        for _ in range(1200):  # at most a minute
+            try:
+                [path] = out.glob("*.h5")
+                with RunReader(path) as reader:
+                    finished = len(reader.stream("values"))
+            except (ValueError, OSError, KeyError):
+                pass
+            if finished >= 10 or child.poll() is not None:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    assert finished >= 10, child.stderr.read().decode() if child.stderr else ""
+    with RunReader(path) as reader:
+        assert reader.status == "interrupted"
+        values = reader.stream("values")
+        done = list(values.column("episode"))
+        saved, reference = values.column("conductance")[-1], values.column("reference")[-1]
+    assert done == list(range(len(done)))
+    with load_bench(None, family="optomemristor") as bench:  # a new process: a fresh simulated chip
+        resumed = run_procedure(get_procedure("maze-rl")(episodes=3, resume_from=str(path)), bench, tmp_path)
+    assert resumed.status == "completed", resumed.error
+    with RunReader(resumed.path) as reader:
+        assert list(reader.stream("episodes").column("episode")) == [len(done), len(done) + 1, len(done) + 2]
+        restored = reader.stream("values").column("conductance")[0]
+        after = reader.stream("values").column("conductance")[0] - reference
+        log = " ".join(m for _, _, m in reader.log())
+    assert "restored the checkpoint's action values" in log
+    learned = saved - reference
+    # every cell that had learned a preference prefers the same action after the restore
+    cells = [c for c in range(25) if learned[4 * c:4 * c + 4].max() > 1e-7]
+    assert len(cells) >= SHORTEST
+    assert all(np.argmax(after[4 * c:4 * c + 4]) == np.argmax(learned[4 * c:4 * c + 4]) for c in cells)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"walls": "0,1;1,0"}, "walls"),
+    ({"goal": "0,0"}, "goal"),
+    ({"goal": "9,9"}, "goal"),
+    ({"tie_s": -1.0}, "tie_s"),
+])
+def test_maze_rl_refuses_bad_mazes(params, match):
+    with pytest.raises(ParameterError, match=match):
+        get_procedure("maze-rl")(**params)
