@@ -121,7 +121,8 @@ def stream_specs(size: int) -> tuple[StreamSpec, ...]:
         StreamSpec("episodes", (
             Column("episode", "", "i4"), Column("steps", "", "i4"), Column("reward", "", "i1"),
             Column("baseline_steps", "", "i4"), Column("baseline_reward", "", "i1"),
-            Column("epsilon", ""), Column("time", "s")), "one row per episode"),
+            Column("epsilon", ""), Column("pulses", "", "i4", description="eligibility pulses fired"),
+            Column("time", "s")), "one row per episode"),
         StreamSpec("values", (Column("episode", "", "i4"),
                               Column("conductance", "S", shape=(n,), description="device 4 s + a"),
                               Column("reference", "S", shape=(n,),
@@ -269,7 +270,7 @@ class MazeRL(Procedure):
             ctx.check_abort()
             epsilon = max(p.epsilon * p.epsilon_decay ** episode, p.epsilon_min)
             started = ctx.elapsed_s
-            steps, reached = self._episode(ctx, maze, devices, light, reference, epsilon, rng)
+            steps, reached, pulses = self._episode(ctx, maze, devices, light, reference, epsilon, rng)
             # the software agent's traces decay over the chip's own measured time per step
             step_time = (ctx.elapsed_s - started - (p.reward_width_s if reached else 0.0)) / max(steps, 1)
             b_steps, b_reached = self._baseline_episode(maze, baseline, epsilon, base_rng, p.baseline_tau_s,
@@ -277,7 +278,7 @@ class MazeRL(Procedure):
             ctx.append("episodes", {
                 "episode": np.array([episode]), "steps": np.array([steps]), "reward": np.array([int(reached)]),
                 "baseline_steps": np.array([b_steps]), "baseline_reward": np.array([int(b_reached)]),
-                "epsilon": np.array([epsilon]), "time": np.array([ctx.elapsed_s])})
+                "epsilon": np.array([epsilon]), "pulses": np.array([pulses]), "time": np.array([ctx.elapsed_s])})
             # read after the dark rest: the reward light's photoconductance has decayed by then
             ctx.sleep(p.rest_s)
             conductance = np.array([self._read(devices, k) for k in range(n)])
@@ -299,10 +300,10 @@ class MazeRL(Procedure):
         return g
 
     def _episode(self, ctx: Any, maze: Maze, devices: list[Device], light: Light, reference: np.ndarray,
-                 epsilon: float, rng: np.random.Generator) -> tuple[int, bool]:
+                 epsilon: float, rng: np.random.Generator) -> tuple[int, bool, int]:
         p = self.p
         cell = maze.start
-        steps = 0
+        steps = pulses = 0
         visited = {cell}
         while cell != maze.goal and steps < p.max_steps:
             ctx.check_abort()
@@ -314,6 +315,7 @@ class MazeRL(Procedure):
                 device = devices[4 * s + action]
                 device.pulse(p.pulse_v, p.width_s)  # sets the eligibility trace of the chosen action
                 device.release()
+                pulses += 1
             if p.step_s:
                 ctx.sleep(p.step_s)
             visited.add(after)
@@ -322,7 +324,7 @@ class MazeRL(Procedure):
         reached = cell == maze.goal
         if reached and p.reward_power_w > 0:
             light.pulse(p.reward_power_w, p.reward_width_s)
-        return steps, reached
+        return steps, reached, pulses
 
     def _baseline_episode(self, maze: Maze, values: np.ndarray, epsilon: float, rng: np.random.Generator,
                           tau_s: float, step_s: float) -> tuple[int, bool]:
