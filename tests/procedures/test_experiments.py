@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -154,3 +155,19 @@ def test_crossbar_infer_refuses_bad_weight_files(tmp_path, weights, match):
         get_procedure("crossbar-infer")(weights_from=str(path))
     with pytest.raises(ParameterError, match="weights_from"):
         get_procedure("crossbar-infer")(weights_from=str(tmp_path / "missing.h5"))
+
+
+@pytest.mark.learning_large
+@pytest.mark.skipif(os.environ.get("MEMLAB_LEARNING_LARGE") != "1",
+                    reason="10-seed acceptance run: set MEMLAB_LEARNING_LARGE=1 (make learning-large)")
+def test_crossbar_train_acceptance_within_5_points_of_float_in_9_of_10_seeds(tmp_path):
+    within = 0
+    for seed in range(10):
+        with load_bench(None) as bench:
+            result = run_procedure(get_procedure("crossbar-train")(seed=seed), bench, tmp_path)
+        assert result.status == "completed", result.error
+        with RunReader(result.path) as reader:
+            epochs = reader.stream("epochs")
+            gap = epochs.column("float_test_accuracy")[-1] - epochs.column("test_accuracy")[-1]
+        within += int(gap <= 0.05 + 1e-9)
+    assert within >= 9

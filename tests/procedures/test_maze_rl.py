@@ -155,3 +155,20 @@ def test_maze_rl_resumes_after_kill_9_on_a_fresh_chip(tmp_path):
 def test_maze_rl_refuses_bad_mazes(params, match):
     with pytest.raises(ParameterError, match=match):
         get_procedure("maze-rl")(**params)
+
+
+LARGE = pytest.mark.skipif(os.environ.get("MEMLAB_LEARNING_LARGE") != "1",
+                           reason="10-seed acceptance run: set MEMLAB_LEARNING_LARGE=1 (make learning-large)")
+LEARN_BY = 20  # the stated number of episodes (docs/experiments.md)
+
+
+@pytest.mark.learning_large
+@LARGE
+def test_maze_rl_acceptance_learns_by_episode_20_in_9_of_10_seeds(tmp_path):
+    learned = 0
+    for seed in range(10):
+        with RunReader(run_maze(tmp_path, seed=seed, episodes=LEARN_BY + 5)) as reader:
+            steps = reader.stream("episodes").column("steps")
+        over = np.flatnonzero(steps > 1.5 * SHORTEST)
+        learned += int(len(over) == 0 or over[-1] + 1 <= LEARN_BY)
+    assert learned >= 9
