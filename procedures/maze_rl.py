@@ -231,7 +231,9 @@ class MazeRL(Procedure):
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
-        return p.episodes * (p.max_steps * (4 * 0.02 + 0.02 + p.step_s) + p.reward_width_s + p.rest_s)
+        # per step: four reads and a pulse; per episode: the reward, the rest and a read of every device
+        per_episode = p.max_steps * (4 * 0.02 + 0.02 + p.step_s) + p.reward_width_s + p.rest_s + 4 * p.size ** 2 * 0.02
+        return 4 * p.size ** 2 * 0.02 + p.episodes * per_episode
 
     def _checkpoint(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
         if not self.p.resume_from:

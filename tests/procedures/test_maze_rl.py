@@ -5,7 +5,6 @@ and after a kill -9. The full 10-seed acceptance figure is in benchmarks/bench_e
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -21,7 +20,8 @@ from memlab.procedures.registry import get_procedure
 from memlab.procedures.runner import run_procedure
 from memlab.storage import RunReader
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from kill_helpers import run_and_kill  # noqa: E402
 SHORTEST = Maze(5, parse_walls("1,1;1,3;3,1;3,3", 5), (4, 4)).shortest_path()  # the default maze: 8 moves
 QUICK = {"episodes": 16}
 
@@ -103,27 +103,8 @@ def test_maze_rl_resumes_from_its_checkpoint_after_an_abort(tmp_path):
 def test_maze_rl_resumes_after_kill_9_on_a_fresh_chip(tmp_path):
     """``memlab run maze-rl`` killed with SIGKILL mid-run; the resumed run, in a new process with
     a fresh simulated chip, re-programs the learned values and continues the episode count."""
-    out = tmp_path / "runs"
-    env = dict(os.environ, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
-    child = subprocess.Popen([sys.executable, "-m", "memlab", "run", "maze-rl", "--family", "optomemristor",
-                              "--set", "episodes=1000", "--out", str(out)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        finished = 0
-        for _ in range(1200):  # at most a minute
-            try:
-                [path] = out.glob("*.h5")
-                with RunReader(path) as reader:
-                    finished = len(reader.stream("values"))
-            except (ValueError, OSError, KeyError):
-                pass
-            if finished >= 10 or child.poll() is not None:
-                break
-            threading.Event().wait(0.05)
-    finally:
-        child.kill()
-        child.wait()
-    assert finished >= 10, child.stderr.read().decode() if child.stderr else ""
+    path = run_and_kill(tmp_path, ["maze-rl", "--family", "optomemristor", "--set", "episodes=1000"],
+                        "values", 10)
     with RunReader(path) as reader:
         assert reader.status == "interrupted"
         values = reader.stream("values")
