@@ -48,7 +48,7 @@ from memlab.procedures.common import (
 from memlab.procedures.optical import Light, check_laser_power
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
-from memlab.storage import Column, RunReader, StreamSpec
+from memlab.storage import Column, RunFileError, RunReader, StreamSpec
 
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left
 MAX_SIZE = 8
@@ -138,7 +138,7 @@ def stream_specs(size: int) -> tuple[StreamSpec, ...]:
 @register
 class MazeRL(Procedure):
     name = "maze-rl"
-    version = "1"
+    version = "2"
     title = "Maze reinforcement learning"
     description = ("A grid-maze agent whose action values are optomemristor conductances, learned by the "
                    "three-factor rule: each action's pulse sets an eligibility trace, a light pulse at the goal "
@@ -211,6 +211,7 @@ class MazeRL(Procedure):
             raise ParameterError("width", p.width, "wide enough for 4 devices per cell")
         if p.resume_from and not Path(p.resume_from).is_file():
             raise ParameterError("resume_from", p.resume_from, "an existing maze-rl run file")
+        self._checkpoint()  # a file that is no usable checkpoint is refused before the run
 
     def device_position(self, k: int) -> tuple[int, int]:
         return self.p.row + k // self.p.width, self.p.col + k % self.p.width
@@ -238,10 +239,17 @@ class MazeRL(Procedure):
     def _checkpoint(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
         if not self.p.resume_from:
             return None
-        with RunReader(self.p.resume_from) as reader:
+        try:
+            reader = RunReader(self.p.resume_from)
+        except RunFileError as exc:
+            raise ParameterError("resume_from", self.p.resume_from, f"a readable maze-rl run file ({exc})") from None
+        with reader:
             if reader.procedure != self.name:
                 raise ParameterError("resume_from", self.p.resume_from, f"a {self.name} run file")
             values = reader.stream("values")
+            if "reference" not in values.columns:  # version 1 learned on raw conductances
+                raise ParameterError("resume_from", self.p.resume_from,
+                                     "a maze-rl run of version 2 or later (with each device's reference conductance)")
             if len(values) == 0 or values.column("conductance").shape[1] != 4 * self.p.size ** 2:
                 raise ParameterError("resume_from", self.p.resume_from,
                                      f"a maze-rl run of a {self.p.size} x {self.p.size} maze with a finished episode")

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -18,6 +19,7 @@ from memlab.procedures.maze_rl import Maze, parse_walls
 from memlab.procedures.parameters import ParameterError
 from memlab.procedures.registry import get_procedure
 from memlab.procedures.runner import run_procedure
+from memlab.procedures.synthetic import write_run
 from memlab.storage import RunReader
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -153,3 +155,25 @@ def test_maze_rl_acceptance_learns_by_episode_20_in_9_of_10_seeds(tmp_path):
         over = np.flatnonzero(steps > 1.5 * SHORTEST)
         learned += int(len(over) == 0 or over[-1] + 1 <= LEARN_BY)
     assert learned >= 9
+
+
+def test_maze_rl_refuses_checkpoints_it_cannot_use_before_the_run(tmp_path):
+    """A damaged file, another procedure's run, a missing file: refused when the parameters are
+    checked, naming resume_from."""
+    good = write_run(tmp_path, "maze-rl", {"values": {"episode": np.arange(2), "conductance": np.full((2, 16), 2e-7),
+                                                      "reference": np.full((2, 16), 2e-7), "baseline": np.zeros((2, 16))}},
+                     devices=[(0, k) for k in range(16)], parameters={"size": 2, "walls": ""})
+    get_procedure("maze-rl")(size=2, walls="", resume_from=str(good))  # usable
+    with pytest.raises(ParameterError, match="resume_from.*5 x 5 maze"):
+        get_procedure("maze-rl")(resume_from=str(good))  # another maze size
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(good.read_bytes())
+    with h5py.File(damaged, "a") as f:
+        del f["streams/values/reference"]
+    with pytest.raises(ParameterError, match="resume_from.*readable maze-rl run file"):
+        get_procedure("maze-rl")(size=2, walls="", resume_from=str(damaged))
+    other = write_run(tmp_path, "iv-sweep", {}, devices=[(0, 0)], name="other.h5")
+    with pytest.raises(ParameterError, match="a maze-rl run file"):
+        get_procedure("maze-rl")(resume_from=str(other))
+    with pytest.raises(ParameterError, match="resume_from"):
+        get_procedure("maze-rl")(resume_from=str(tmp_path / "missing.h5"))
