@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from memlab.analysis.fitting import ExpFit, PowerLawFit
@@ -31,7 +32,7 @@ __all__ = [
     "plot_retention", "plot_endurance", "plot_chip_map", "plot_forming", "plot_photoresponse",
     "plot_optical_trace", "plot_step_response", "plot_relaxation", "plot_three_factor", "plot_vmm",
     "plot_resistance_cdf", "plot_resistance_states", "time_axis", "time_unit", "format_duration",
-    "robust_limits", "plot_xor_truth_table",
+    "robust_limits", "plot_xor_truth_table", "plot_learning_band", "plot_maze_policy",
 ]
 
 STYLE: dict[str, Any] = {
@@ -756,3 +757,95 @@ def chip_grid(devices: Iterable[tuple[int, int]], values: Sequence[float], shape
         if 0 <= r < shape[0] and 0 <= c < shape[1]:
             z[r, c] = v
     return z
+
+
+@_styled
+def plot_learning_band(index: Any, hardware: tuple[Any, Any, Any], ideal: tuple[Any, Any, Any] | None, *,
+                       runs: int, ylabel: str, xlabel: str = "Epoch", hardware_label: str = "hardware",
+                       ideal_label: str = "ideal", reference: float | None = None,
+                       reference_label: str = "", confidence: float = 0.95, ylim: tuple[float, float] | None = None,
+                       title: str = "") -> Figure:
+    """Learning curves over seeds: the mean of the hardware runs and of their ideal twins, each
+    with its confidence band (none for one run), and an optional horizontal reference. ``ylim``
+    is the quantity's possible range (a t band of few seeds can reach past it)."""
+    x = np.asarray(index, float)
+    fig, ax = _figure()
+    for (mean, low, high), label, colour in ((hardware, hardware_label, "tab:red"),
+                                             *(((ideal, ideal_label, "tab:blue"),) if ideal is not None else ())):
+        ax.plot(x, mean, color=colour, label=f"{label} (mean of {runs})" if runs > 1 else label)
+        if runs > 1:
+            ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
+    if reference is not None:
+        ax.axhline(reference, color="0.3", ls="--", lw=0.8, label=reference_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(max(bottom, ylim[0]), min(top, ylim[1]))
+    _legend_above(ax, 2)
+    if runs > 1:
+        ax.text(0.99, 0.02, f"bands: {confidence:.0%} CI over {runs} seeds", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="0.35")
+    _title(ax, title)
+    return fig
+
+
+_ARROWS = {0: (0.0, 0.32), 1: (0.32, 0.0), 2: (0.0, -0.32), 3: (-0.32, 0.0)}  # up, right, down, left
+
+
+@_styled
+def plot_maze_policy(size: int, walls: Iterable[tuple[int, int]], goal: tuple[int, int], action: Any,
+                     values: Any = None, *, tie: float = 0.0, title: str = "") -> Figure:
+    """The learned greedy policy on the maze: an arrow per open cell (0 up, 1 right, 2 down,
+    3 left), walls dark, the goal marked, the greedy path from the start (0, 0) in red; the
+    cell shade, if ``values`` (cells x 4) is given, is the cell's largest learned value, and a
+    cell whose largest value is below ``tie`` (no resolvable preference) gets a dot, not an arrow."""
+    a = np.asarray(action, int)
+    wall_set = set(walls)
+    fig, ax = _figure(height_in=WIDTH_IN * 0.95)
+    if values is not None:
+        v = np.asarray(values, float).reshape(size * size, 4).max(axis=1).reshape(size, size)
+        v = np.where([[(r, c) in wall_set for c in range(size)] for r in range(size)], np.nan, v)
+        scale, unit = si_scale(v[np.isfinite(v)], "S")
+        image = ax.imshow(v * scale, cmap="Greens", origin="upper", extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+        fig.colorbar(image, ax=ax, shrink=0.8, label=f"largest learned value ({unit})")
+    path, cell = {(0, 0)}, (0, 0)
+    for _ in range(size * size):  # follow the greedy policy from the start
+        k = a[cell[0] * size + cell[1]]
+        if cell == goal or k < 0:
+            break
+        dr, dc = ((-1, 0), (0, 1), (1, 0), (0, -1))[k]
+        nxt = (cell[0] + dr, cell[1] + dc)
+        if not (0 <= nxt[0] < size and 0 <= nxt[1] < size) or nxt in wall_set or nxt in path:
+            break
+        path.add(nxt)
+        cell = nxt
+    for r in range(size):
+        for c in range(size):
+            if (r, c) in wall_set:
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color="0.25"))
+                continue
+            if (r, c) == goal:
+                ax.plot(c, r, "*", color="gold", ms=14, mec="k", mew=0.6)
+                continue
+            k = a[r * size + c]
+            if k < 0:
+                continue
+            if values is not None and np.nanmax(np.asarray(values, float)[4 * (r * size + c):4 * (r * size + c) + 4]) < tie:
+                ax.plot(c, r, ".", color="0.55", ms=4)
+                continue
+            dx, dy = _ARROWS[int(k)]
+            colour = "tab:red" if (r, c) in path else "0.35"
+            ax.annotate("", xy=(c + dx, r - dy), xytext=(c - dx, r + dy),
+                        arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.4})
+    ax.plot(0, 0, "o", color="tab:red", ms=5, mfc="none")
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_xticks(range(size))
+    ax.set_yticks(range(size))
+    ax.set_xlabel("Column")
+    ax.set_ylabel("Row")
+    ax.set_aspect("equal")
+    ax.grid(False)
+    _title(ax, title)
+    return fig

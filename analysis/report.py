@@ -61,6 +61,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
                 "eligibility_tau_s", "eligibility_pulse_light_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
+    "Learning": ("train_test_accuracy", "train_float_test_accuracy", "train_accuracy_gap",
+                 "train_pulses_per_weight", "train_pulse_energy_j", "train_failed_devices",
+                 "maze_episodes_to_learn", "maze_baseline_episodes_to_learn", "maze_final_steps",
+                 "maze_pulses_per_device", "maze_pulse_energy_j", "maze_light_energy_j"),
 }
 """How the Markdown/HTML device table is split into readable parts."""
 
@@ -400,6 +404,64 @@ def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
                   f"input pair (A light, B read voltage), median as a bar; {how}.")]
 
 
+def _fig_maze(run: Run) -> list[tuple[Figure, str]]:
+    if "policy" not in run.streams or "values" not in run.streams:
+        return []
+    size = int(_param(run, "size", 5))
+    walls = {tuple(int(x) for x in part.split(",")) for part in str(_param(run, "walls", "")).split(";") if part.strip()}
+    goal_text = str(_param(run, "goal", ""))
+    goal = tuple(int(x) for x in goal_text.split(",")) if goal_text.strip() else (size - 1, size - 1)
+    action = run.arrays("policy", ("action",))["action"]
+    values = run.arrays("values", ("conductance", "reference")) if "reference" in run.streams["values"] else None
+    learned = None if values is None or len(values["conductance"]) == 0 else \
+        np.asarray(values["conductance"][-1], float) - np.asarray(values["reference"][-1], float)
+    tie = float(_param(run, "tie_s", 0.0))
+    fig = plots.plot_maze_policy(size, walls, goal, action, learned, tie=tie)  # type: ignore[arg-type]
+    return [(fig, f"Learned policy of {_of(run)}: the greedy action of each cell (arrow), the path it takes "
+                  "from the start (red), walls dark, the goal a star"
+                  + ("; shade: each cell's largest learned conductance change; a dot: no value above the "
+                     f"tie margin ({tie:g} S), no preference learned." if learned is not None else "."))]
+
+
+def _learning_figures(summary: Summary, confidence: float) -> list[tuple[Figure, str, str]]:
+    """Learning curves over seeds (runs of one procedure that differ only in their seed) and the
+    hardware-vs-ideal gap over them."""
+    groups: dict[str, list] = {}
+    for s in summary.summaries:
+        if "learning_group" in s.samples and not s.error:
+            groups.setdefault(s.samples["learning_group"], []).append(s)
+    out = []
+    for k, (_, items) in enumerate(sorted(groups.items())):
+        proc = items[0].procedure
+        band = m.learning_band([s.samples["learning_curve"] for s in items], confidence=confidence)
+        ideal = m.learning_band([s.samples["learning_curve_ideal"] for s in items], confidence=confidence)
+        first = int(np.min([s.samples["learning_index"][0] for s in items]))
+        index = band.index + first
+        if proc == "maze-rl":
+            shortest = float(items[0].samples["maze_shortest"][0])
+            fig = plots.plot_learning_band(index, (band.mean, band.low, band.high), (ideal.mean, ideal.low, ideal.high),
+                                           runs=band.runs, ylabel="Steps per episode", xlabel="Episode",
+                                           hardware_label="chip", ideal_label="software",
+                                           reference=1.5 * shortest, reference_label="1.5 x shortest path",
+                                           confidence=confidence, ylim=(0.0, np.inf))
+            gap = m.paired_gap([s.samples["learning_curve"][-1] for s in items],
+                               [s.samples["learning_curve_ideal"][-1] for s in items], confidence=confidence)
+            what = f"steps of the last episode, chip - software: {gap.text()}"
+            gap_caption = f"Gap over {band.runs} seed(s), {what}."
+        else:
+            fig = plots.plot_learning_band(index, (band.mean, band.low, band.high), (ideal.mean, ideal.low, ideal.high),
+                                           runs=band.runs, ylabel="Test accuracy", hardware_label="crossbar",
+                                           ideal_label="floating point", confidence=confidence, ylim=(0.0, 1.0))
+            gap = m.paired_gap([s.samples["learning_curve_ideal"][-1] for s in items],
+                               [s.samples["learning_curve"][-1] for s in items], confidence=confidence)
+            gap_caption = (f"Gap over {band.runs} seed(s), floating point - crossbar final test accuracy: "
+                           f"{gap.text()}.")
+        out.append((fig, f"learning_{_slug(proc)}_{k + 1}",
+                    f"{proc}: learning curve over {band.runs} run(s) that differ only in their seed, up to the "
+                    f"shortest run's {len(index)} epochs/episodes. {gap_caption}"))
+    return out
+
+
 RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "iv-sweep": _fig_iv,
     "switching": _fig_switching,
@@ -414,6 +476,7 @@ RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "three-factor": _fig_three_factor,
     "vmm": _fig_vmm,
     "xor": _fig_xor,
+    "maze-rl": _fig_maze,
 }
 """Procedure -> its standard figure(s) for one run."""
 
@@ -422,7 +485,7 @@ _SECTION = {
     "write-verify": "Programming (write-verify)", "potentiation-depression": "Potentiation / depression",
     "pulsed-iv": "Potentiation / depression", "readout": "Readout", "retention": "Retention",
     "endurance": "Endurance", "relaxation": "Optical", "optical-pulses": "Optical",
-    "three-factor": "Optical", "vmm": "Chip-level runs", "xor": "Chip-level runs",
+    "three-factor": "Optical", "vmm": "Chip-level runs", "xor": "Chip-level runs", "maze-rl": "Learning",
 }
 
 
@@ -483,6 +546,9 @@ def _make_figures(summary: Summary, fig_dir: Path, per_procedure: int, confidenc
             emit(fig, f"levels_histogram_after_{d:g}s", "Conductance of every write-verify level re-read "
                  f"{plots.format_duration(float(d))} after programming, one colour per level; shaded: each "
                  f"level's {confidence:.0%} interval.", "Programming (write-verify)")
+
+    for fig, name, caption in _learning_figures(summary, confidence):
+        emit(fig, name, caption, "Learning")
 
     devices = summary.devices
     if len(devices) >= 3 and {"hrs_ohm", "lrs_ohm"} <= set(devices.columns) and devices["hrs_ohm"].notna().sum() >= 3:

@@ -115,10 +115,22 @@ FIGURES: dict[str, tuple[str, str]] = {
     "vmm_gain_intended": ("", "VMM measured / intended product slope"),
     "vmm_weight_error": ("", "programmed vs intended weights, relative RMS"),
     "xor_accuracy": ("", "fraction of XOR outputs correct, over the trials at the threshold (calibration left out)"),
+    "train_test_accuracy": ("", "crossbar-train: hardware network's test accuracy at the last epoch"),
+    "train_float_test_accuracy": ("", "crossbar-train: floating-point network's test accuracy at the last epoch"),
+    "train_accuracy_gap": ("", "crossbar-train: floating-point - hardware test accuracy (Newcombe interval)"),
+    "train_pulses_per_weight": ("", "crossbar-train: update pulses per weight device over the run"),
+    "train_pulse_energy_j": ("J", "crossbar-train: ohmic energy of the update pulses in the devices (estimate)"),
+    "train_failed_devices": ("", "crossbar-train: weight devices whose conductance never moved 2 % (stuck, or never updated; count)"),
+    "maze_episodes_to_learn": ("", "maze-rl: first episode from which every episode takes <= 1.5 x the shortest path"),
+    "maze_baseline_episodes_to_learn": ("", "maze-rl: the same for the software agent on ideal weights"),
+    "maze_final_steps": ("", "maze-rl: mean steps of the last 5 episodes"),
+    "maze_pulses_per_device": ("", "maze-rl: eligibility pulses per action device over the run"),
+    "maze_pulse_energy_j": ("J", "maze-rl: ohmic energy of the eligibility pulses in the devices (estimate)"),
+    "maze_light_energy_j": ("J", "maze-rl: optical energy of the reward pulses (power x width)"),
 }
 
 COUNTS = ("switching_cycles", "levels_programmed", "cycles_tested", "formed", "endurance_failed",
-          "levels_relax_s", "drift_law")
+          "levels_relax_s", "drift_law", "train_failed_devices")
 """Columns that are counts, flags, settings or labels: exact, so no interval."""
 
 
@@ -432,6 +444,82 @@ def _xor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     return (_one(run, out) if run.device else _chip_row(out)), {}
 
 
+def _seed_group(run: Run) -> str:
+    """Runs that differ only in their seed (and where they resumed from) belong to one group:
+    the learning curves pooled over seeds."""
+    fixed = {k: v for k, v in sorted(run.parameters.items()) if k not in ("seed", "resume_from")}
+    return f"{run.procedure} {fixed}"
+
+
+def _crossbar_train(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
+    e = run.arrays("epochs", ("epoch", "test_accuracy", "float_test_accuracy", "pulses"),
+                   purpose="the crossbar-train figures")
+    w = run.arrays("weights", ("g_plus", "g_minus"), purpose="the device usage")
+    if len(e["epoch"]) == 0:
+        raise AnalysisError("no finished epoch")
+
+    def figs() -> Row:
+        n_test = int(_param(run, "test_samples", 0))
+        hw, fl = float(e["test_accuracy"][-1]), float(e["float_test_accuracy"][-1])
+        g = np.concatenate([np.asarray(w["g_plus"], float), np.asarray(w["g_minus"], float)], axis=1)
+        devices = int(np.prod(g.shape[1:]))
+        epochs = min(len(g), len(e["pulses"]))
+        set_v, reset_v = float(_param(run, "set_v", 1.6)), float(_param(run, "reset_v", -1.8))
+        # an update fires as many SET as RESET pulses (one of each per pulse on a pair): the
+        # mean squared amplitude is (set_v^2 + reset_v^2) / 2
+        energy = m.pulse_energy_j(np.asarray(e["pulses"], float)[:epochs], math.sqrt((set_v ** 2 + reset_v ** 2) / 2),
+                                  g[:epochs], float(_param(run, "width_s", 100e-9)))
+        failed = m.failed_devices(g.reshape(len(g), -1)) if len(g) >= 2 else np.zeros(0, bool)
+        return {"train_test_accuracy": m.fraction_figure(round(hw * n_test), n_test),
+                "train_float_test_accuracy": m.fraction_figure(round(fl * n_test), n_test),
+                "train_accuracy_gap": m.accuracy_gap(fl, hw, n_test),
+                "train_pulses_per_weight": m.pulses_per_weight(e["pulses"], devices),
+                "train_pulse_energy_j": energy,
+                "train_failed_devices": int(failed.sum())}
+    samples = {"learning_group": _seed_group(run), "learning_curve": np.asarray(e["test_accuracy"], float),
+               "learning_curve_ideal": np.asarray(e["float_test_accuracy"], float),
+               "learning_index": np.asarray(e["epoch"], int)}
+    return _chip_row(_attempt(notes, "crossbar-train", figs)), samples
+
+
+def _maze_rl(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
+    cols = ("episode", "steps", "reward", "baseline_steps")
+    e = run.arrays("episodes", cols + (("pulses",) if "pulses" in run.streams.get("episodes", []) else ()),
+                   purpose="the maze-rl figures")
+    if len(e["episode"]) == 0:
+        raise AnalysisError("no finished episode")
+    size = int(_param(run, "size", 5))
+    shortest = m.maze_shortest_path(size, str(_param(run, "walls", "")), str(_param(run, "goal", "")))
+    if shortest is None:
+        raise AnalysisError("the recorded maze has no path from the start to the goal")
+
+    def figs() -> Row:
+        steps = np.asarray(e["steps"], float)
+        out: Row = {"maze_episodes_to_learn": m.episodes_to_learn(steps, shortest, episode=e["episode"]),
+                    "maze_baseline_episodes_to_learn": m.episodes_to_learn(e["baseline_steps"], shortest,
+                                                                           episode=e["episode"]),
+                    "maze_final_steps": mean_figure(steps[-5:], what="episodes")}
+        rewards = int(np.sum(e["reward"]))
+        power, width = float(_param(run, "reward_power_w", 0.0)), float(_param(run, "reward_width_s", 0.0))
+        out["maze_light_energy_j"] = m.FigureOfMerit.from_interval(rewards * power * width, rewards * power * width,
+                                                                   rewards * power * width, rewards)
+        if "pulses" in e:
+            out["maze_pulses_per_device"] = m.pulses_per_weight(e["pulses"], 4 * size ** 2)
+            if "values" in run.streams:
+                g = np.asarray(run.arrays("values", ("conductance",))["conductance"], float)
+                episodes = min(len(g), len(e["pulses"]))
+                out["maze_pulse_energy_j"] = m.pulse_energy_j(
+                    np.asarray(e["pulses"], float)[:episodes], float(_param(run, "pulse_v", 2.0)), g[:episodes],
+                    float(_param(run, "width_s", 100e-9)))
+        else:
+            notes.append("maze-rl: the run records no pulses per episode (an older file)")
+        return out
+    samples = {"learning_group": _seed_group(run), "learning_curve": np.asarray(e["steps"], float),
+               "learning_curve_ideal": np.asarray(e["baseline_steps"], float),
+               "learning_index": np.asarray(e["episode"], int), "maze_shortest": np.array([shortest])}
+    return _chip_row(_attempt(notes, "maze-rl", figs)), samples
+
+
 Summarizer = Callable[[Run, list[str]], tuple[list[Row], dict]]
 
 SUMMARIZERS: dict[str, Summarizer] = {
@@ -449,6 +537,8 @@ SUMMARIZERS: dict[str, Summarizer] = {
     "three-factor": _three_factor,
     "vmm": _vmm,
     "xor": _xor,
+    "crossbar-train": _crossbar_train,
+    "maze-rl": _maze_rl,
 }
 """Procedure name -> the function giving its figure rows. Procedures not listed (e.g.
 ``clock-check``) have no figures of merit; their runs still appear in the run table."""

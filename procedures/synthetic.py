@@ -447,9 +447,10 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
     add("maze-rl", write_run(folder, "maze-rl", {
         "episodes": {"episode": np.arange(n_ep), "steps": steps, "reward": np.ones(n_ep),
                      "baseline_steps": steps, "baseline_reward": np.ones(n_ep),
-                     "epsilon": 0.3 * 0.9 ** np.arange(n_ep), "time": np.arange(n_ep) * 12.0},
+                     "epsilon": 0.3 * 0.9 ** np.arange(n_ep), "pulses": np.minimum(steps, 3),
+                     "time": np.arange(n_ep) * 12.0},
         "values": {"episode": np.arange(n_ep), "conductance": np.full((n_ep, 16), 2e-6),
-                   "baseline": np.zeros((n_ep, 16))},
+                   "reference": np.full((n_ep, 16), 0.25e-6), "baseline": np.zeros((n_ep, 16))},
         "policy": {"cell": np.arange(4), "action": np.array([1, 2, 1, -1]),
                    "baseline_action": np.array([1, 2, 1, -1])}},
         devices=[(0, k) for k in range(16)], chip={**chip, "family": "optomemristor"},

@@ -26,6 +26,17 @@ from memlab.analysis.metrics.iv import (
     set_reset_voltages,
     switching_summary,
 )
+from memlab.analysis.metrics.learning import (
+    LearningBand,
+    accuracy_gap,
+    episodes_to_learn,
+    failed_devices,
+    learning_band,
+    maze_shortest_path,
+    paired_gap,
+    pulse_energy_j,
+    pulses_per_weight,
+)
 from memlab.analysis.metrics.optical import (
     ThreeFactorResult,
     TimeConstants,
@@ -83,4 +94,6 @@ __all__ = [
     "write_verify_success_rate",
     "DriftFit", "RetentionResult", "fit_log_drift", "fit_power_law_drift", "retention",
     "VmmErrors", "vmm_errors", "weight_error", "intended_outputs",
+    "LearningBand", "accuracy_gap", "episodes_to_learn", "failed_devices", "learning_band",
+    "maze_shortest_path", "paired_gap", "pulse_energy_j", "pulses_per_weight",
 ]
