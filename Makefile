@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz-large install clean
+.PHONY: demo test fuzz-large learning-large install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 fuzz-large: $(STAMP)
 	MEMLAB_FUZZ_LARGE=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/fuzz -m fuzz_large
+
+learning-large: $(STAMP)
+	MEMLAB_LEARNING_LARGE=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/procedures -m learning_large
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from memlab.analysis.fitting import ExpFit, PowerLawFit
@@ -29,9 +30,9 @@ from memlab.analysis.metrics.retention import DriftFit
 __all__ = [
     "STYLE", "si_scale", "fmt_si", "save", "chip_grid", "plot_iv_loops", "plot_pulse_response", "plot_level_histograms",
     "plot_retention", "plot_endurance", "plot_chip_map", "plot_forming", "plot_photoresponse",
-    "plot_optical_trace", "plot_relaxation", "plot_three_factor", "plot_vmm",
+    "plot_optical_trace", "plot_step_response", "plot_relaxation", "plot_three_factor", "plot_vmm",
     "plot_resistance_cdf", "plot_resistance_states", "time_axis", "time_unit", "format_duration",
-    "robust_limits", "plot_xor_truth_table",
+    "robust_limits", "plot_xor_truth_table", "plot_learning_band", "plot_maze_policy",
 ]
 
 STYLE: dict[str, Any] = {
@@ -524,16 +525,29 @@ def plot_forming(voltage_v: Any, resistance_ohm: Any, *, forming_voltage_v: floa
 
 @_styled
 def plot_photoresponse(power_w: Any, photoconductance_s: Any, *, fit: PowerLawFit | None = None,
-                       title: str = "") -> Figure:
-    """Photoconductance versus optical power, log-log, with the power-law fit."""
+                       law: Any = None, dark_conductance_s: float | None = None, title: str = "") -> Figure:
+    """Photoconductance versus optical power, log-log, with the combined photoconductance-plus-
+    shunting law ``(G + a P^gamma) / (1 + k P) - G`` (``law``: a
+    :class:`~memlab.analysis.metrics.optical.PhotoResponseFit`, drawn at the dark conductance
+    ``dark_conductance_s``) or a plain power law (``fit``)."""
     p = np.asarray(power_w, float)
     g = np.asarray(photoconductance_s, float)
     fig, ax = _figure()
     ax.plot(p, g, "o", color="tab:purple", label="measured")
-    if fit is not None:
-        pp = np.geomspace(p[p > 0].min(), p.max(), 50)
+    pp = np.geomspace(p[p > 0].min(), p.max(), 100) if np.any(p > 0) else np.array([])
+    if law is not None and law.law == "power" and law.gamma.determined and pp.size:
+        a = float(np.exp(np.mean(np.log(g[p > 0]) - law.gamma.value * np.log(p[p > 0]))))
+        ax.plot(pp, a * pp ** law.gamma.value, "--", color="k", lw=0.8,
+                label=f"no shunting resolved: power law, \u03b3 = {law.gamma.value:.2f} (s.e. {law.gamma.stderr:.2f})")
+    elif (law is not None and all(e.determined for e in (law.gamma, law.coefficient, law.k_shunt_per_w))
+            and dark_conductance_s is not None and pp.size):
+        gd = float(dark_conductance_s)
+        curve = (gd + law.coefficient.value * pp ** law.gamma.value) / (1 + law.k_shunt_per_w.value * pp) - gd
+        ax.plot(pp, curve, "--", color="k", lw=0.8,
+                label=f"combined law, \u03b3 = {law.gamma.value:.2f} (s.e. {law.gamma.stderr:.2f})")
+    elif fit is not None and pp.size:
         ax.plot(pp, fit.prefactor * pp ** fit.exponent, "--", color="k", lw=0.8,
-                label=f"fit, \u03b3 = {fit.exponent:.2f}")
+                label=f"power law, \u03b3 = {fit.exponent:.2f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("Optical power (W)")
@@ -543,46 +557,99 @@ def plot_photoresponse(power_w: Any, photoconductance_s: Any, *, fit: PowerLawFi
     return fig
 
 
-def _shade_light(ax: Axes, t: np.ndarray, lit: np.ndarray) -> None:
-    change = np.flatnonzero(np.diff(lit.astype(int)) != 0) + 1
-    bounds = np.concatenate(([0], change, [len(lit)]))
+def _shade_spans(ax: Axes, spans: Iterable[tuple[float, float]], *, scale: float = 1.0) -> None:
     first = True
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if lit[a]:
-            t0 = t[a - 1] if a > 0 else t[a]
-            ax.axvspan(t0, t[b - 1], color="gold", alpha=0.25, lw=0, label="light on" if first else None)
-            first = False
+    for t0, t1 in spans:
+        ax.axvspan(t0 / scale, t1 / scale, color="gold", alpha=0.35, lw=0, label="light on" if first else None)
+        first = False
 
 
 @_styled
-def plot_optical_trace(time_s: Any, conductance_s: Any, power_w: Any, *, title: str = "") -> Figure:
-    """Conductance versus time through light pulses (illuminated stretches shaded)."""
+def plot_optical_trace(time_s: Any, conductance_s: Any, power_w: Any, *, lit: Any = None,
+                       pulse_width_s: float | None = None, title: str = "") -> Figure:
+    """Conductance read after each light pulse versus time. Shaded only where the light was on:
+    each pulse's ``pulse_width_s`` ending at the read after it (the pulse is switched off before
+    that read); reads taken in the dark (``lit`` 0) are open circles, reads under light filled."""
     t = np.asarray(time_s, float)
     g = np.asarray(conductance_s, float)
     p = np.asarray(power_w, float)
+    on = np.zeros(t.size, bool) if lit is None else np.asarray(lit, float) > 0
     scale, unit = si_scale(g, "S")
     fig, ax = _figure()
-    _shade_light(ax, t, p > 0)
-    ax.plot(t, g * scale, "-", color="tab:purple", lw=1.0, label="conductance")
-    ax.set_xlabel("Time (s)")
+    size = time_axis(ax, t[t > 0] if np.any(t > 0) else t, label="Time", log=False)
+    if pulse_width_s:
+        _shade_spans(ax, [(tk - pulse_width_s, tk) for tk in t[p > 0]], scale=size)
+    ax.plot(t / size, g * scale, "-", color="tab:purple", lw=0.6, alpha=0.6)
+    ax.plot(t[~on] / size, g[~on] * scale, "o", mfc="none", color="tab:purple", ms=3, label="read in the dark")
+    if on.any():
+        ax.plot(t[on] / size, g[on] * scale, "o", color="tab:purple", ms=3, label="read under light")
     ax.set_ylabel(_label("Conductance", unit))
-    _legend_above(ax, 2)
+    _legend_above(ax, 3)
     _title(ax, title)
     return fig
 
 
 @_styled
-def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: ExpFit | None = None, title: str = "") -> Figure:
-    """Conductance relaxation after a stimulus, with the exponential fit."""
+def plot_step_response(time_s: Any, conductance_s: Any, lit: Any, *, rise_s: Any = None, decay_s: Any = None,
+                       title: str = "") -> Figure:
+    """A continuous-illumination step: the rise under light (left, linear time from light-on,
+    shaded while lit) and the decay after it (right, log time from light-off). ``rise_s`` and
+    ``decay_s`` (Estimates of tau_on and tau_ph) label the panels."""
+    t = np.asarray(time_s, float)
+    g = np.asarray(conductance_s, float)
+    on = np.asarray(lit, float) > 0
+    scale, unit = si_scale(g, "S")
+    fig, (left, right) = _figure(width_in=2 * WIDTH_IN * 0.8, ncols=2, sharey=True)
+    t_off = float(t[on].max()) if on.any() else 0.0
+    before = (~on) & (t < 0)
+    after = (~on) & (t > t_off)
+
+    def label(name: str, est: Any) -> str:
+        if est is None:
+            return ""
+        if not est.determined:
+            return f"{name}: not determined"
+        return f"{name} = {fmt_si(est.value, 's')} (s.e. {fmt_si(est.stderr, 's', 2)})"
+
+    size = time_axis(left, t[on], label="Time from light-on", log=False)
+    _shade_spans(left, [(0.0, t_off)] if on.any() else [], scale=size)
+    if before.any():  # the dark reads come a while before the light: shown as the level they set
+        left.axhline(float(np.mean(g[before])) * scale, color="0.4", ls=":", lw=0.8, label="dark, before")
+        left.set_xlim(-0.1 * t_off / size, 1.02 * t_off / size)
+    left.plot(t[on] / size, g[on] * scale, "o", color="tab:purple", ms=2.5, label="under light")
+    left.set_ylabel(_label("Conductance", unit))
+    left.legend(loc="lower right")
+    if rise_s is not None:
+        left.set_title(label("\u03c4$_{on}$", rise_s), loc="left")
+    if after.any():
+        time_axis(right, t[after] - t_off, label="Time from light-off", log=True)
+        right.plot(t[after] - t_off, g[after] * scale, "o", mfc="none", color="tab:purple", ms=2.5)
+        if decay_s is not None:
+            right.set_title(label("\u03c4$_{ph}$", decay_s), loc="left")
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", fontsize=STYLE["axes.titlesize"])
+    return fig
+
+
+@_styled
+def plot_relaxation(time_s: Any, conductance_s: Any, *, fit: Any = None, title: str = "") -> Figure:
+    """Conductance relaxation after a stimulus, with the exponential fit; log time when the
+    reads span decades (the decay is then not squeezed into the first few seconds)."""
     t = np.asarray(time_s, float)
     g = np.asarray(conductance_s, float)
     scale, unit = si_scale(g, "S")
     fig, ax = _figure()
-    ax.plot(t, g * scale, "o", ms=2.5, color="tab:green", label="measured")
-    if fit is not None:
-        tt = np.linspace(t.min(), t.max(), 200)
-        ax.plot(tt, fit(tt) * scale, "--", color="k", lw=0.8, label=f"fit, \u03c4 = {fmt_si(fit.tau, 's')}")
-    ax.set_xlabel("Time after stimulus (s)")
+    size = time_axis(ax, t, label="Time after stimulus")
+    shown = t > 0 if ax.get_xscale() == "log" else np.isfinite(t)  # a log axis cannot show t <= 0
+    ax.plot(t[shown] / size, g[shown] * scale, "o", ms=2.5, color="tab:green", label="measured")
+    if fit is not None and shown.any():
+        lo, hi = t[shown].min(), t[shown].max()
+        tt = np.geomspace(lo, hi, 200) if ax.get_xscale() == "log" else np.linspace(lo, hi, 200)
+        tau = getattr(fit, "tau", None)
+        tau = getattr(tau, "value", tau)  # a RelaxationFit's tau is a FigureOfMerit
+        curve = getattr(fit, "curve", fit)
+        shown_tau = f"\u03c4 = {fmt_si(tau, 's')}" if tau is not None and math.isfinite(tau) else "\u03c4 not determined"
+        ax.plot(tt / size, curve(tt) * scale, "--", color="k", lw=0.8, label=f"fit, {shown_tau}")
     ax.set_ylabel(_label("Conductance", unit))
     ax.legend(loc="best")
     _title(ax, title)
@@ -597,13 +664,17 @@ def plot_three_factor(delay_s: Any, delta_s: Any, *, fit: ExpFit | None = None, 
     scale, unit = si_scale(y, "S")
     fig, ax = _figure()
     lit = np.isfinite(d)
-    ax.plot(d[lit], y[lit] * scale, "o", ms=3, color="tab:purple", label="light, then pulse")
+    first = lit & (d >= 0)
+    ax.plot(d[first], y[first] * scale, "o", ms=3, color="tab:purple", label="light, then pulse")
+    if np.any(lit & (d < 0)):
+        ax.plot(d[lit & (d < 0)], y[lit & (d < 0)] * scale, "s", ms=3, mfc="none", color="tab:purple",
+                label="pulse, then light")
     if (~lit).any():
         dark = y[~lit] * scale
         ax.axhspan(dark.mean() - dark.std(), dark.mean() + dark.std(), color="0.6", alpha=0.3, lw=0)
         ax.axhline(dark.mean(), color="0.3", ls="--", lw=0.8, label="no light (mean \u00b1 sd)")
-    if fit is not None and lit.any():
-        dd = np.linspace(0, d[lit].max(), 200)
+    if fit is not None and first.any():
+        dd = np.linspace(0, d[first].max(), 200)
         ax.plot(dd, fit(dd) * scale, "-", color="k", lw=0.8, label=f"fit, \u03c4$_e$ = {fmt_si(fit.tau, 's')}")
     ax.set_xlabel("Light-to-pulse delay (s)")
     ax.set_ylabel(_label("Conductance change", unit))
@@ -686,3 +757,95 @@ def chip_grid(devices: Iterable[tuple[int, int]], values: Sequence[float], shape
         if 0 <= r < shape[0] and 0 <= c < shape[1]:
             z[r, c] = v
     return z
+
+
+@_styled
+def plot_learning_band(index: Any, hardware: tuple[Any, Any, Any], ideal: tuple[Any, Any, Any] | None, *,
+                       runs: int, ylabel: str, xlabel: str = "Epoch", hardware_label: str = "hardware",
+                       ideal_label: str = "ideal", reference: float | None = None,
+                       reference_label: str = "", confidence: float = 0.95, ylim: tuple[float, float] | None = None,
+                       title: str = "") -> Figure:
+    """Learning curves over seeds: the mean of the hardware runs and of their ideal twins, each
+    with its confidence band (none for one run), and an optional horizontal reference. ``ylim``
+    is the quantity's possible range (a t band of few seeds can reach past it)."""
+    x = np.asarray(index, float)
+    fig, ax = _figure()
+    for (mean, low, high), label, colour in ((hardware, hardware_label, "tab:red"),
+                                             *(((ideal, ideal_label, "tab:blue"),) if ideal is not None else ())):
+        ax.plot(x, mean, color=colour, label=f"{label} (mean of {runs})" if runs > 1 else label)
+        if runs > 1:
+            ax.fill_between(x, low, high, color=colour, alpha=0.18, lw=0)
+    if reference is not None:
+        ax.axhline(reference, color="0.3", ls="--", lw=0.8, label=reference_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if ylim is not None:
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(max(bottom, ylim[0]), min(top, ylim[1]))
+    _legend_above(ax, 2)
+    if runs > 1:
+        ax.text(0.99, 0.02, f"bands: {confidence:.0%} CI over {runs} seeds", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="0.35")
+    _title(ax, title)
+    return fig
+
+
+_ARROWS = {0: (0.0, 0.32), 1: (0.32, 0.0), 2: (0.0, -0.32), 3: (-0.32, 0.0)}  # up, right, down, left
+
+
+@_styled
+def plot_maze_policy(size: int, walls: Iterable[tuple[int, int]], goal: tuple[int, int], action: Any,
+                     values: Any = None, *, tie: float = 0.0, title: str = "") -> Figure:
+    """The learned greedy policy on the maze: an arrow per open cell (0 up, 1 right, 2 down,
+    3 left), walls dark, the goal marked, the greedy path from the start (0, 0) in red; the
+    cell shade, if ``values`` (cells x 4) is given, is the cell's largest learned value, and a
+    cell whose largest value is below ``tie`` (no resolvable preference) gets a dot, not an arrow."""
+    a = np.asarray(action, int)
+    wall_set = set(walls)
+    fig, ax = _figure(height_in=WIDTH_IN * 0.95)
+    if values is not None:
+        v = np.asarray(values, float).reshape(size * size, 4).max(axis=1).reshape(size, size)
+        v = np.where([[(r, c) in wall_set for c in range(size)] for r in range(size)], np.nan, v)
+        scale, unit = si_scale(v[np.isfinite(v)], "S")
+        image = ax.imshow(v * scale, cmap="Greens", origin="upper", extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+        fig.colorbar(image, ax=ax, shrink=0.8, label=f"largest learned value ({unit})")
+    path, cell = {(0, 0)}, (0, 0)
+    for _ in range(size * size):  # follow the greedy policy from the start
+        k = a[cell[0] * size + cell[1]]
+        if cell == goal or k < 0:
+            break
+        dr, dc = ((-1, 0), (0, 1), (1, 0), (0, -1))[k]
+        nxt = (cell[0] + dr, cell[1] + dc)
+        if not (0 <= nxt[0] < size and 0 <= nxt[1] < size) or nxt in wall_set or nxt in path:
+            break
+        path.add(nxt)
+        cell = nxt
+    for r in range(size):
+        for c in range(size):
+            if (r, c) in wall_set:
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color="0.25"))
+                continue
+            if (r, c) == goal:
+                ax.plot(c, r, "*", color="gold", ms=14, mec="k", mew=0.6)
+                continue
+            k = a[r * size + c]
+            if k < 0:
+                continue
+            if values is not None and np.nanmax(np.asarray(values, float)[4 * (r * size + c):4 * (r * size + c) + 4]) < tie:
+                ax.plot(c, r, ".", color="0.55", ms=4)
+                continue
+            dx, dy = _ARROWS[int(k)]
+            colour = "tab:red" if (r, c) in path else "0.35"
+            ax.annotate("", xy=(c + dx, r - dy), xytext=(c - dx, r + dy),
+                        arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.4})
+    ax.plot(0, 0, "o", color="tab:red", ms=5, mfc="none")
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_xticks(range(size))
+    ax.set_yticks(range(size))
+    ax.set_xlabel("Column")
+    ax.set_ylabel("Row")
+    ax.set_aspect("equal")
+    ax.grid(False)
+    _title(ax, title)
+    return fig

@@ -48,8 +48,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Switching": ("set_voltage_v", "reset_voltage_v", "hrs_ohm", "lrs_ohm", "on_off_ratio",
                   "set_voltage_c2c_cv", "reset_voltage_c2c_cv", "hrs_c2c_cv", "lrs_c2c_cv", "switching_cycles"),
     "Forming": ("formed", "forming_voltage_v", "forming_current_a", "formed_resistance_ohm"),
-    "Programming (write-verify)": ("levels_programmed", "distinguishable_levels", "pulses_per_level",
-                                   "final_error", "write_verify_success"),
+    "Programming (write-verify)": ("levels_programmed", "distinguishable_levels", "distinguishable_levels_relaxed",
+                                   "levels_relax_s", "pulses_per_level", "final_error", "write_verify_success"),
     "Potentiation / depression": ("dynamic_range", "nonlinearity_potentiation", "nonlinearity_depression",
                                   "a_norm_potentiation", "a_norm_depression", "step_fraction_potentiation",
                                   "step_fraction_depression", "asymmetry", "step_noise", "gmax_siemens",
@@ -57,10 +57,14 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Readout": ("conductance_siemens", "read_noise_cv"),
     "Retention": ("drift_nu", "drift_log_siemens", "drift_law", "time_to_10pct_loss_s"),
     "Endurance": ("cycles_to_failure", "cycles_tested", "endurance_failed", "initial_window", "final_window"),
-    "Optical": ("relaxation_tau_s", "photo_exponent", "rise_tau_s", "decay_tau_s",
-                "eligibility_tau_s", "gating_ratio"),
+    "Optical": ("relaxation_tau_s", "photo_exponent", "shunt_coefficient_per_w", "rise_tau_s", "decay_tau_s",
+                "eligibility_tau_s", "eligibility_pulse_light_tau_s", "gating_ratio"),
     "Chip-level runs": ("vmm_rmse_a", "vmm_nrmse", "vmm_bias_a", "vmm_correlation", "vmm_gain",
                         "vmm_weight_error", "xor_accuracy"),
+    "Learning": ("train_test_accuracy", "train_float_test_accuracy", "train_accuracy_gap",
+                 "train_pulses_per_weight", "train_pulse_energy_j", "train_failed_devices",
+                 "maze_episodes_to_learn", "maze_baseline_episodes_to_learn", "maze_final_steps",
+                 "maze_pulses_per_device", "maze_pulse_energy_j", "maze_light_energy_j"),
 }
 """How the Markdown/HTML device table is split into readable parts."""
 
@@ -289,22 +293,47 @@ def _fig_endurance(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_relaxation(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("decay", ("time", "conductance"))
-    fit = m.decay_time_constant(a["time"], a["conductance"])
+    fit = m.relaxation_fit(a["time"], a["conductance"])
     fig = plots.plot_relaxation(a["time"], a["conductance"], fit=fit)
-    return [(fig, f"Relaxation after the stimulus of {_of(run)}, exponential fit dashed.")]
+    how = ("the shunted law (G + A e^(-t/\u03c4)) / (1 + B e^(-t/\u03c4_s)): the shunting releases while the "
+           "photoconductance decays" if fit.law == "shunted" else "an exponential")
+    return [(fig, f"Relaxation after the stimulus of {_of(run)}; dashed: {how}, fitted.")]
 
 
 def _fig_optical(run: Run) -> list[tuple[Figure, str]]:
     out = []
-    if "photoresponse" in run.streams:
-        p = run.arrays("photoresponse", ("power", "photoconductance"))
-        fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-        out.append((plots.plot_photoresponse(p["power"], p["photoconductance"], fit=fit),
-                    f"Photoconductance versus optical power of {_of(run)}, log-log, power-law fit dashed."))
-    if "optical" in run.streams:
-        o = run.arrays("optical", ("time", "conductance", "power"))
-        out.append((plots.plot_optical_trace(o["time"], o["conductance"], o["power"]),
-                    f"Conductance through the light pulses of {_of(run)} (light on shaded)."))
+    if "photoresponse" in run.streams and run.rows.get("photoresponse", 0) > 0:
+        cols = run.streams["photoresponse"]
+        p = run.arrays("photoresponse", tuple(c for c in ("power", "photoconductance", "dark_conductance")
+                                              if c in cols))
+        if "dark_conductance" in p:
+            dark = p["dark_conductance"]
+            law = m.photoresponse_law(p["power"], p["photoconductance"], dark)
+            fig = plots.plot_photoresponse(p["power"], p["photoconductance"], law=law,
+                                           dark_conductance_s=float(np.mean(dark)))
+            how = ("dashed: the combined photoconductance-plus-shunting law (G + a P^\u03b3) / (1 + k P) - G "
+                   "at the mean dark conductance" if law.gamma.determined else
+                   f"the combined law is not determined ({law.gamma.reason})")
+        else:
+            fig, how = plots.plot_photoresponse(p["power"], p["photoconductance"]), \
+                "no dark conductance recorded, so no combined-law fit"
+        out.append((fig, f"Photoconductance versus optical power of {_of(run)}, log-log; {how}."))
+    if "optical" in run.streams and run.rows.get("optical", 0) > 0:
+        o = run.arrays("optical", tuple(c for c in ("time", "conductance", "power", "lit")
+                                        if c in run.streams["optical"]))
+        width = _param(run, "width_s")
+        out.append((plots.plot_optical_trace(o["time"], o["conductance"], o["power"], lit=o.get("lit"),
+                                             pulse_width_s=None if width is None else float(width)),
+                    f"Conductance read after each light pulse of {_of(run)}; shaded: each pulse while the "
+                    "light was on; open circles: reads taken in the dark."))
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
+        s = run.arrays("step", ("time", "conductance", "lit"))
+        r = m.step_response(s["time"], s["conductance"], s["lit"])
+        out.append((plots.plot_step_response(s["time"], s["conductance"], s["lit"], rise_s=r.rise_s,
+                                             decay_s=r.decay_s),
+                    f"Continuous-illumination step of {_of(run)}: the rise under light (shaded, left) and the "
+                    "decay after it (log time from light-off, right); time constants with their standard errors "
+                    "from the combined law fitted to each phase."))
     return out
 
 
@@ -356,6 +385,11 @@ def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
     i = np.abs(np.asarray(a[current], float))
     band = None
     threshold = _param(run, "threshold_a")
+    if threshold is None and "threshold" in run.streams.get("result", []) and run.rows.get("result", 0) > 0:
+        # the xor procedure sets its threshold from calibration trials and records it in /result
+        found = np.asarray(run.arrays("result", ("threshold",))["threshold"], float)
+        found = found[np.isfinite(found)]
+        threshold = float(abs(found[-1])) if found.size else None
     lo, hi = _param(run, "band_low"), _param(run, "band_high")
     dark = i[(a["input_a"] == 0) & (a["input_b"] == 0)]
     if lo is not None and hi is not None and dark.size:
@@ -368,6 +402,64 @@ def _fig_xor(run: Run) -> list[tuple[Figure, str]]:
            else "dashed: the threshold" if threshold is not None else "no threshold recorded")
     return [(fig, f"XOR truth table of {_of(run)} as measured: |current| of each of {trials} trial(s) per "
                   f"input pair (A light, B read voltage), median as a bar; {how}.")]
+
+
+def _fig_maze(run: Run) -> list[tuple[Figure, str]]:
+    if "policy" not in run.streams or "values" not in run.streams:
+        return []
+    size = int(_param(run, "size", 5))
+    walls = {tuple(int(x) for x in part.split(",")) for part in str(_param(run, "walls", "")).split(";") if part.strip()}
+    goal_text = str(_param(run, "goal", ""))
+    goal = tuple(int(x) for x in goal_text.split(",")) if goal_text.strip() else (size - 1, size - 1)
+    action = run.arrays("policy", ("action",))["action"]
+    values = run.arrays("values", ("conductance", "reference")) if "reference" in run.streams["values"] else None
+    learned = None if values is None or len(values["conductance"]) == 0 else \
+        np.asarray(values["conductance"][-1], float) - np.asarray(values["reference"][-1], float)
+    tie = float(_param(run, "tie_s", 0.0))
+    fig = plots.plot_maze_policy(size, walls, goal, action, learned, tie=tie)  # type: ignore[arg-type]
+    return [(fig, f"Learned policy of {_of(run)}: the greedy action of each cell (arrow), the path it takes "
+                  "from the start (red), walls dark, the goal a star"
+                  + ("; shade: each cell's largest learned conductance change; a dot: no value above the "
+                     f"tie margin ({tie:g} S), no preference learned." if learned is not None else "."))]
+
+
+def _learning_figures(summary: Summary, confidence: float) -> list[tuple[Figure, str, str]]:
+    """Learning curves over seeds (runs of one procedure that differ only in their seed) and the
+    hardware-vs-ideal gap over them."""
+    groups: dict[str, list] = {}
+    for s in summary.summaries:
+        if "learning_group" in s.samples and not s.error:
+            groups.setdefault(s.samples["learning_group"], []).append(s)
+    out = []
+    for k, (_, items) in enumerate(sorted(groups.items())):
+        proc = items[0].procedure
+        band = m.learning_band([s.samples["learning_curve"] for s in items], confidence=confidence)
+        ideal = m.learning_band([s.samples["learning_curve_ideal"] for s in items], confidence=confidence)
+        first = int(np.min([s.samples["learning_index"][0] for s in items]))
+        index = band.index + first
+        if proc == "maze-rl":
+            shortest = float(items[0].samples["maze_shortest"][0])
+            fig = plots.plot_learning_band(index, (band.mean, band.low, band.high), (ideal.mean, ideal.low, ideal.high),
+                                           runs=band.runs, ylabel="Steps per episode", xlabel="Episode",
+                                           hardware_label="chip", ideal_label="software",
+                                           reference=1.5 * shortest, reference_label="1.5 x shortest path",
+                                           confidence=confidence, ylim=(0.0, np.inf))
+            gap = m.paired_gap([s.samples["learning_curve"][-1] for s in items],
+                               [s.samples["learning_curve_ideal"][-1] for s in items], confidence=confidence)
+            what = f"steps of the last episode, chip - software: {gap.text()}"
+            gap_caption = f"Gap over {band.runs} seed(s), {what}."
+        else:
+            fig = plots.plot_learning_band(index, (band.mean, band.low, band.high), (ideal.mean, ideal.low, ideal.high),
+                                           runs=band.runs, ylabel="Test accuracy", hardware_label="crossbar",
+                                           ideal_label="floating point", confidence=confidence, ylim=(0.0, 1.0))
+            gap = m.paired_gap([s.samples["learning_curve_ideal"][-1] for s in items],
+                               [s.samples["learning_curve"][-1] for s in items], confidence=confidence)
+            gap_caption = (f"Gap over {band.runs} seed(s), floating point - crossbar final test accuracy: "
+                           f"{gap.text()}.")
+        out.append((fig, f"learning_{_slug(proc)}_{k + 1}",
+                    f"{proc}: learning curve over {band.runs} run(s) that differ only in their seed, up to the "
+                    f"shortest run's {len(index)} epochs/episodes. {gap_caption}"))
+    return out
 
 
 RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
@@ -384,6 +476,7 @@ RUN_FIGURES: dict[str, Callable[[Run], list[tuple[Figure, str]]]] = {
     "three-factor": _fig_three_factor,
     "vmm": _fig_vmm,
     "xor": _fig_xor,
+    "maze-rl": _fig_maze,
 }
 """Procedure -> its standard figure(s) for one run."""
 
@@ -392,7 +485,7 @@ _SECTION = {
     "write-verify": "Programming (write-verify)", "potentiation-depression": "Potentiation / depression",
     "pulsed-iv": "Potentiation / depression", "readout": "Readout", "retention": "Retention",
     "endurance": "Endurance", "relaxation": "Optical", "optical-pulses": "Optical",
-    "three-factor": "Optical", "vmm": "Chip-level runs", "xor": "Chip-level runs",
+    "three-factor": "Optical", "vmm": "Chip-level runs", "xor": "Chip-level runs", "maze-rl": "Learning",
 }
 
 
@@ -453,6 +546,9 @@ def _make_figures(summary: Summary, fig_dir: Path, per_procedure: int, confidenc
             emit(fig, f"levels_histogram_after_{d:g}s", "Conductance of every write-verify level re-read "
                  f"{plots.format_duration(float(d))} after programming, one colour per level; shaded: each "
                  f"level's {confidence:.0%} interval.", "Programming (write-verify)")
+
+    for fig, name, caption in _learning_figures(summary, confidence):
+        emit(fig, name, caption, "Learning")
 
     devices = summary.devices
     if len(devices) >= 3 and {"hrs_ohm", "lrs_ohm"} <= set(devices.columns) and devices["hrs_ohm"].notna().sum() >= 3:

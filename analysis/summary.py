@@ -34,6 +34,7 @@ from memlab.analysis.metrics.fom import (
     ratio_of_means_figure,
 )
 from memlab.analysis.loading import Run, RunFilter, skip_reason
+from memlab.analysis.metrics.optical import coincidence_window
 from memlab.storage import RunFileError
 
 __all__ = [
@@ -95,13 +96,15 @@ FIGURES: dict[str, tuple[str, str]] = {
     "endurance_failed": ("", "1 if the window closed"),
     "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
     "final_window": ("", "Gset/Greset at the end of cycling (median)"),
-    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus"),
-    "photo_exponent": ("", "gamma in dG_ph ~ P^gamma"),
-    "rise_tau_s": ("s", "photoconductance rise time constant"),
-    "decay_tau_s": ("s", "photoconductance decay time constant"),
+    "relaxation_tau_s": ("s", "relaxation time constant after a stimulus (shunting release separated)"),
+    "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G"),
+    "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
+    "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
+    "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
     "band_gap_ev": ("eV", "optical gap E_g of the absorption edge (spectral response)"),
     "urbach_energy_ev": ("eV", "Urbach energy E_U of the absorption tail (spectral response)"),
-    "eligibility_tau_s": ("s", "three-factor eligibility time constant"),
+    "eligibility_tau_s": ("s", "three-factor eligibility time constant, light then pulses"),
+    "eligibility_pulse_light_tau_s": ("s", "three-factor window time constant, pulses then light"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
     "vmm_nrmse": ("", "VMM RMSE / output range, against the read-back weights"),
@@ -113,11 +116,23 @@ FIGURES: dict[str, tuple[str, str]] = {
     "vmm_bias_intended_a": ("A", "VMM mean error against the intended weights"),
     "vmm_gain_intended": ("", "VMM measured / intended product slope"),
     "vmm_weight_error": ("", "programmed vs intended weights, relative RMS"),
-    "xor_accuracy": ("", "fraction of XOR outputs correct"),
+    "xor_accuracy": ("", "fraction of XOR outputs correct, over the trials at the threshold (calibration left out)"),
+    "train_test_accuracy": ("", "crossbar-train: hardware network's test accuracy at the last epoch"),
+    "train_float_test_accuracy": ("", "crossbar-train: floating-point network's test accuracy at the last epoch"),
+    "train_accuracy_gap": ("", "crossbar-train: floating-point - hardware test accuracy (Newcombe interval)"),
+    "train_pulses_per_weight": ("", "crossbar-train: update pulses per weight device over the run"),
+    "train_pulse_energy_j": ("J", "crossbar-train: ohmic energy of the update pulses in the devices (estimate)"),
+    "train_failed_devices": ("", "crossbar-train: weight devices whose conductance never moved 2 % (stuck, or never updated; count)"),
+    "maze_episodes_to_learn": ("", "maze-rl: first episode from which every episode takes <= 1.5 x the shortest path"),
+    "maze_baseline_episodes_to_learn": ("", "maze-rl: the same for the software agent on ideal weights"),
+    "maze_final_steps": ("", "maze-rl: mean steps of the last 5 episodes"),
+    "maze_pulses_per_device": ("", "maze-rl: eligibility pulses per action device over the run"),
+    "maze_pulse_energy_j": ("J", "maze-rl: ohmic energy of the eligibility pulses in the devices (estimate)"),
+    "maze_light_energy_j": ("J", "maze-rl: optical energy of the reward pulses (power x width)"),
 }
 
 COUNTS = ("switching_cycles", "levels_programmed", "cycles_tested", "formed", "endurance_failed",
-          "levels_relax_s", "drift_law")
+          "levels_relax_s", "drift_law", "train_failed_devices")
 """Columns that are counts, flags, settings or labels: exact, so no interval."""
 
 
@@ -327,29 +342,46 @@ def _endurance(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 def _relaxation(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     a = run.arrays("decay", ("time", "conductance"), purpose="the relaxation time constant")
     figs = _attempt(notes, "relaxation", lambda: {
-        "relaxation_tau_s": as_figure(m.decay_time_constant(a["time"], a["conductance"]), "the relaxation fit")})
+        "relaxation_tau_s": m.relaxation_fit(a["time"], a["conductance"]).tau})
     return _one(run, figs), {}
 
 
+def estimate_figure(est: Any) -> FigureOfMerit:
+    """A :class:`FigureOfMerit` from an optical fit's :class:`~memlab.analysis.metrics.optical.Estimate`
+    (value, standard error and the fit's degrees of freedom), or not determined with its reason."""
+    if not est.determined:
+        return FigureOfMerit.not_determined(est.reason, est.n)
+    dof = int(est.dof) if math.isfinite(est.dof) and est.dof >= 1 else None
+    return FigureOfMerit.from_stderr(est.value, est.stderr, est.n, dof=dof)
+
+
 def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    if "photoresponse" not in run.streams and "optical" not in run.streams:
+    if not {"photoresponse", "step"} & set(run.streams):
         run.require("photoresponse", purpose="the optical figures")
     figs: Row = {}
     if "photoresponse" in run.streams:
-        p = run.arrays("photoresponse", ("power", "photoconductance"))
-
         def photo() -> Row:
-            fit = m.photoresponse_exponent(p["power"], p["photoconductance"])
-            return {"photo_exponent": as_figure(fit, "the photo-response fit")}
+            if "dark_conductance" not in run.streams["photoresponse"]:
+                reason = ("the photoresponse stream has no dark conductance, which the combined "
+                          "photoconductance-plus-shunting law needs")
+                return {"photo_exponent": FigureOfMerit.not_determined(reason),
+                        "shunt_coefficient_per_w": FigureOfMerit.not_determined(reason)}
+            p = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"))
+            fit = m.photoresponse_law(p["power"], p["photoconductance"], p["dark_conductance"])
+            return {"photo_exponent": estimate_figure(fit.gamma),
+                    "shunt_coefficient_per_w": estimate_figure(fit.k_shunt_per_w)}
         figs.update(_attempt(notes, "photo-response", photo))
-    if "optical" in run.streams:
-        o = run.arrays("optical", ("power", "conductance", "time"))
-
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
         def times() -> Row:
-            tc = m.rise_decay_time_constants(o["time"], o["conductance"], o["power"])
-            return {"rise_tau_s": as_figure(tc.rise_s, "the rise fit"),
-                    "decay_tau_s": as_figure(tc.decay_s, "the decay fit")}
-        figs.update(_attempt(notes, "rise/decay", times))
+            s = run.arrays("step", ("time", "conductance", "lit"))
+            r = m.step_response(s["time"], s["conductance"], s["lit"])
+            return {"rise_tau_s": estimate_figure(r.rise_s), "decay_tau_s": estimate_figure(r.decay_s)}
+        figs.update(_attempt(notes, "step response", times))
+    else:
+        # a pulse train mixes rise and decay (each read follows a pulse in the dark): no time constant
+        reason = "no continuous-illumination step in the run (a pulse train does not separate rise and decay)"
+        figs.update({"rise_tau_s": FigureOfMerit.not_determined(reason),
+                     "decay_tau_s": FigureOfMerit.not_determined(reason)})
     if "spectral" in run.streams and "photoresponse" in run.streams and "wavelength" in run.streams["photoresponse"]:
         s = run.arrays("spectral", ("wavelength", "power", "photoconductance", "dark_conductance"))
         ph = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance", "wavelength"))
@@ -360,8 +392,8 @@ def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             fit = m.spectral_edge(ph["power"], ph["photoconductance"], ph["dark_conductance"],
                                   float(np.nanmedian(ph["wavelength"])), s["wavelength"], s["power"],
                                   s["photoconductance"], s["dark_conductance"])
-            return {"band_gap_ev": _estimate_figure(fit.band_gap_ev),
-                    "urbach_energy_ev": _estimate_figure(fit.urbach_energy_ev)}
+            return {"band_gap_ev": estimate_figure(fit.band_gap_ev),
+                    "urbach_energy_ev": estimate_figure(fit.urbach_energy_ev)}
         figs.update(_attempt(notes, "absorption edge", edge))
     return _one(run, figs), {}
 
@@ -388,7 +420,10 @@ def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
             tau = m.eligibility_time_constant(d, y).tau_figure
         except ValueError as exc:
             tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
-        return {"eligibility_tau_s": tau, "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
+        # the other order (pulses, then light) from the joint fit of both orders with one baseline
+        window = coincidence_window(d, y)
+        return {"eligibility_tau_s": tau, "eligibility_pulse_light_tau_s": estimate_figure(window.tau_pulse_light_s),
+                "gating_ratio": ratio_of_means_figure(y[coincident], y[~lit])}
     return _one(run, _attempt(notes, "three-factor", figs)), {}
 
 
@@ -419,15 +454,94 @@ def _vmm(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
 
 
 def _xor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    a = run.arrays("truth_table", ("output", "expected"), purpose="the XOR accuracy")
+    cols = ("output", "expected") + (("trial",) if "trial" in run.streams.get("truth_table", []) else ())
+    a = run.arrays("truth_table", cols, purpose="the XOR accuracy")
 
     def figs() -> Row:
-        if len(a["output"]) == 0:
-            raise AnalysisError("the truth table is empty")
-        right = int(np.sum(np.asarray(a["output"]) == np.asarray(a["expected"])))
-        return {"xor_accuracy": m.fraction_figure(right, len(a["output"]))}
+        # calibration trials (trial < 0) set the threshold: scoring them would be in-sample
+        keep = np.asarray(a["trial"]) >= 0 if "trial" in a else np.ones(len(a["output"]), bool)
+        out, expected = np.asarray(a["output"])[keep], np.asarray(a["expected"])[keep]
+        if len(out) == 0:
+            raise AnalysisError("the truth table has no trials at the threshold")
+        return {"xor_accuracy": m.fraction_figure(int(np.sum(out == expected)), len(out))}
     out = _attempt(notes, "XOR", figs)
     return (_one(run, out) if run.device else _chip_row(out)), {}
+
+
+def _seed_group(run: Run) -> str:
+    """Runs that differ only in their seed (and where they resumed from) belong to one group:
+    the learning curves pooled over seeds."""
+    fixed = {k: v for k, v in sorted(run.parameters.items()) if k not in ("seed", "resume_from")}
+    return f"{run.procedure} {fixed}"
+
+
+def _crossbar_train(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
+    e = run.arrays("epochs", ("epoch", "test_accuracy", "float_test_accuracy", "pulses"),
+                   purpose="the crossbar-train figures")
+    w = run.arrays("weights", ("g_plus", "g_minus"), purpose="the device usage")
+    if len(e["epoch"]) == 0:
+        raise AnalysisError("no finished epoch")
+
+    def figs() -> Row:
+        n_test = int(_param(run, "test_samples", 0))
+        hw, fl = float(e["test_accuracy"][-1]), float(e["float_test_accuracy"][-1])
+        g = np.concatenate([np.asarray(w["g_plus"], float), np.asarray(w["g_minus"], float)], axis=1)
+        devices = int(np.prod(g.shape[1:]))
+        epochs = min(len(g), len(e["pulses"]))
+        set_v, reset_v = float(_param(run, "set_v", 1.6)), float(_param(run, "reset_v", -1.8))
+        # an update fires as many SET as RESET pulses (one of each per pulse on a pair): the
+        # mean squared amplitude is (set_v^2 + reset_v^2) / 2
+        energy = m.pulse_energy_j(np.asarray(e["pulses"], float)[:epochs], math.sqrt((set_v ** 2 + reset_v ** 2) / 2),
+                                  g[:epochs], float(_param(run, "width_s", 100e-9)))
+        failed = m.failed_devices(g.reshape(len(g), -1)) if len(g) >= 2 else np.zeros(0, bool)
+        return {"train_test_accuracy": m.fraction_figure(round(hw * n_test), n_test),
+                "train_float_test_accuracy": m.fraction_figure(round(fl * n_test), n_test),
+                "train_accuracy_gap": m.accuracy_gap(fl, hw, n_test),
+                "train_pulses_per_weight": m.pulses_per_weight(e["pulses"], devices),
+                "train_pulse_energy_j": energy,
+                "train_failed_devices": int(failed.sum())}
+    samples = {"learning_group": _seed_group(run), "learning_curve": np.asarray(e["test_accuracy"], float),
+               "learning_curve_ideal": np.asarray(e["float_test_accuracy"], float),
+               "learning_index": np.asarray(e["epoch"], int)}
+    return _chip_row(_attempt(notes, "crossbar-train", figs)), samples
+
+
+def _maze_rl(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
+    cols = ("episode", "steps", "reward", "baseline_steps")
+    e = run.arrays("episodes", cols + (("pulses",) if "pulses" in run.streams.get("episodes", []) else ()),
+                   purpose="the maze-rl figures")
+    if len(e["episode"]) == 0:
+        raise AnalysisError("no finished episode")
+    size = int(_param(run, "size", 5))
+    shortest = m.maze_shortest_path(size, str(_param(run, "walls", "")), str(_param(run, "goal", "")))
+    if shortest is None:
+        raise AnalysisError("the recorded maze has no path from the start to the goal")
+
+    def figs() -> Row:
+        steps = np.asarray(e["steps"], float)
+        out: Row = {"maze_episodes_to_learn": m.episodes_to_learn(steps, shortest, episode=e["episode"]),
+                    "maze_baseline_episodes_to_learn": m.episodes_to_learn(e["baseline_steps"], shortest,
+                                                                           episode=e["episode"]),
+                    "maze_final_steps": mean_figure(steps[-5:], what="episodes")}
+        rewards = int(np.sum(e["reward"]))
+        power, width = float(_param(run, "reward_power_w", 0.0)), float(_param(run, "reward_width_s", 0.0))
+        out["maze_light_energy_j"] = m.FigureOfMerit.from_interval(rewards * power * width, rewards * power * width,
+                                                                   rewards * power * width, rewards)
+        if "pulses" in e:
+            out["maze_pulses_per_device"] = m.pulses_per_weight(e["pulses"], 4 * size ** 2)
+            if "values" in run.streams:
+                g = np.asarray(run.arrays("values", ("conductance",))["conductance"], float)
+                episodes = min(len(g), len(e["pulses"]))
+                out["maze_pulse_energy_j"] = m.pulse_energy_j(
+                    np.asarray(e["pulses"], float)[:episodes], float(_param(run, "pulse_v", 2.0)), g[:episodes],
+                    float(_param(run, "width_s", 100e-9)))
+        else:
+            notes.append("maze-rl: the run records no pulses per episode (an older file)")
+        return out
+    samples = {"learning_group": _seed_group(run), "learning_curve": np.asarray(e["steps"], float),
+               "learning_curve_ideal": np.asarray(e["baseline_steps"], float),
+               "learning_index": np.asarray(e["episode"], int), "maze_shortest": np.array([shortest])}
+    return _chip_row(_attempt(notes, "maze-rl", figs)), samples
 
 
 Summarizer = Callable[[Run, list[str]], tuple[list[Row], dict]]
@@ -447,6 +561,8 @@ SUMMARIZERS: dict[str, Summarizer] = {
     "three-factor": _three_factor,
     "vmm": _vmm,
     "xor": _xor,
+    "crossbar-train": _crossbar_train,
+    "maze-rl": _maze_rl,
 }
 """Procedure name -> the function giving its figure rows. Procedures not listed (e.g.
 ``clock-check``) have no figures of merit; their runs still appear in the run table."""

@@ -60,6 +60,7 @@ class _ManualContext:
 
     def __init__(self, bench: Any) -> None:
         self.bench = bench
+        self.devices_in_use = None  # not a run: no campaign pauses it
 
 
 def _limit_check(controller: Controller, method: str, parameter: str):

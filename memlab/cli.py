@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "memlab.cmd_analyze",
     "memlab.cmd_gui",
     "memlab.cmd_import",
+    "memlab.cmd_twin_export",
 )
 
 

@@ -17,30 +17,48 @@ from memlab.storage import RunWriteError
 
 class CampaignProgress(CampaignListener):
     """One bar over the whole campaign in estimated instrument seconds; tqdm's time left comes
-    from the measured rate, so it is instrument time in simulation and real rates on hardware."""
+    from the measured rate, so it is instrument time in simulation and real rates on hardware.
+    Interleaved, the bar is the bench clock against the planned schedule's total, and the text
+    says how many runs are open at once."""
 
     def __init__(self, campaign: Campaign, disable: bool | None = None) -> None:
         self.campaign = campaign
-        total = sum(campaign.estimate_s(t) for t in campaign.tasks)
+        self.scheduled = campaign.scheduled
+        total = campaign.planned_total_s() if self.scheduled else sum(campaign.estimate_s(t) for t in campaign.tasks)
+        mode = "interleaved" if self.scheduled else "sequential"
         self.bar = tqdm(total=total, unit="s", unit_scale=True, file=sys.stderr, disable=disable,
-                        desc=campaign.plan.name, dynamic_ncols=True,
+                        desc=f"{campaign.plan.name} ({mode})", dynamic_ncols=True,
                         bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.4g}/{total:.4g} instrument-s "
                                    "[{elapsed}<{remaining}] {postfix}")
         self.base = 0.0
         self.current = 0.0
+        self.t0 = campaign.bench.clock.now()
+        self.open: set[str] = set()
+
+    def _clock_to_bar(self) -> None:
+        self.bar.n = min(self.bar.total, self.campaign.bench.clock.now() - self.t0)
+        self.bar.refresh()
 
     def on_task_start(self, task, index: int, total: int, estimate_s: float) -> None:
         self.current = estimate_s
+        self.open.add(task.key)
+        opened = f", {len(self.open)} runs open" if self.scheduled else ""
         self.bar.set_postfix_str(f"run {index + 1}/{total}: {task.step.name} on "
-                                 f"({task.device[0]},{task.device[1]})", refresh=False)
+                                 f"({task.device[0]},{task.device[1]}){opened}", refresh=False)
         self.bar.refresh()
 
     def on_progress(self, done: float, total: float, eta_s: float | None) -> None:
-        if total > 0:
+        if self.scheduled:
+            self._clock_to_bar()
+        elif total > 0:
             self.bar.n = self.base + self.current * min(1.0, done / total)
             self.bar.refresh()
 
     def on_task_end(self, task, record: dict[str, Any]) -> None:
+        self.open.discard(task.key)
+        if self.scheduled:
+            self._clock_to_bar()
+            return
         self.base += self.campaign.estimate_s(task)
         self.bar.n = self.base
         self.bar.refresh()
@@ -89,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     print(result.summary)
+    print(f"instrument time: {result.instrument_s:.4g} s ({result.instrument_s / 3600:.3g} h), schedule "
+          f"{'interleaved' if campaign.scheduled else 'sequential'}")
     print(f"campaign {result.status}: run files, manifest.json and campaign.log are in {out}")
     report_safety_failures("campaign", result.safety_failures)
     if campaign.manifest_error:

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         print(f"\n== {result.manifest['campaign']}: {result.status} ({result.out_dir})")
         print(result.summary)
-    for text in optomemristor_figures(out):
+    for text in optomemristor_figures(out) + learning_figures(out):
         print(text)
     files = sorted(out.glob("*/*.h5"))
     print(f"\n{len(files)} run files in {out.resolve()} ({time.monotonic() - t0:.0f} s)")
@@ -96,4 +96,27 @@ def optomemristor_figures(out: Path) -> list[str]:
         lines.append(f"   light then pulse: tau_e = {fit.tau_light_pulse_s}")
         lines.append(f"   pulse then light: tau_pl = {fit.tau_pulse_light_s}")
         texts.append("\n".join(lines))
+    return texts
+
+
+def learning_figures(out: Path) -> list[str]:
+    """The learning demos' headline results, from their run files (nothing when absent)."""
+    from memlab.storage import RunReader
+
+    texts = []
+    train = sorted((out / "demo-crossbar").glob("*_crossbar-train_*.h5"))
+    if train:
+        with RunReader(train[0]) as r:
+            e = r.stream("epochs").arrays()
+        texts.append("\n== crossbar-train (prGO, in-situ training on differential pairs)\n"
+                     f"   test accuracy after {len(e['epoch'])} epochs: crossbar {e['test_accuracy'][-1]:.0%}, "
+                     f"floating point {e['float_test_accuracy'][-1]:.0%} (first epoch {e['test_accuracy'][0]:.0%}); "
+                     f"{int(e['pulses'].sum())} update pulses")
+    maze = sorted((out / "demo-maze").glob("*_maze-rl_*.h5"))
+    if maze:
+        with RunReader(maze[0]) as r:
+            e = r.stream("episodes").arrays()
+        texts.append("\n== maze-rl (optomemristor, three-factor rule with light as reward)\n"
+                     f"   steps per episode, chip:     {' '.join(str(int(x)) for x in e['steps'])}\n"
+                     f"   steps per episode, software: {' '.join(str(int(x)) for x in e['baseline_steps'])}")
     return texts

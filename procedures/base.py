@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -30,6 +30,28 @@ class PlotHint:
     log_x: bool = False
     log_y: bool = False
     abs_y: bool = False
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Yielded by a procedure that mostly waits (:meth:`Procedure.segments`): it needs the
+    instruments again at bench-clock time ``until_s``, then for about ``busy_s``. Until then a
+    campaign's scheduler lets other runs use the instruments."""
+
+    until_s: float
+    busy_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Yielded between two pieces of work that could run at once: a scheduler may first serve
+    another run whose read is due. ``busy_s`` is the instrument time of the next piece, so the
+    scheduler resumes it only when it ends before the next due read."""
+
+    busy_s: float
+
+
+Pause = Wait | Checkpoint
 
 
 class Procedure(ABC):
@@ -112,6 +134,30 @@ class Procedure(ABC):
     @abstractmethod
     def execute(self, ctx: ExecutionContext) -> None:
         """Drive the instruments through ``ctx.bench`` and record through ``ctx``."""
+
+    def segments(self, ctx: ExecutionContext) -> Iterator[Pause]:
+        """The run as cooperative segments for a campaign's scheduler: the generator yields a
+        :class:`Wait` before each wait and may yield a :class:`Checkpoint` between pieces of
+        work. Procedures that mostly wait (or that can fill others' waits) override it and
+        implement :meth:`execute` as :meth:`run_segments`. By default the whole run is one step."""
+        self.execute(ctx)
+        yield from ()
+
+    @classmethod
+    def cooperative(cls) -> bool:
+        """Whether the procedure declares its waits (overrides :meth:`segments`)."""
+        return cls.segments is not Procedure.segments
+
+    def run_segments(self, ctx: ExecutionContext) -> None:
+        """Run :meth:`segments` alone on the bench: sleep through each Wait, go on at a Checkpoint."""
+        for pause in self.segments(ctx):
+            if isinstance(pause, Wait):
+                ctx.sleep(max(0.0, pause.until_s - ctx.clock.now()))
+
+    def busy_estimate_s(self, bench: BenchContext) -> float | None:
+        """Instrument time the run holds the instruments, without its declared waits: what
+        other runs cannot overlap. The same as :meth:`estimate_s` for a run that never waits."""
+        return self.estimate_s(bench)
 
     @classmethod
     def describe(cls) -> Mapping[str, Any]:

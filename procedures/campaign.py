@@ -9,6 +9,10 @@ a second is refused with :class:`CampaignBusyError`. Ctrl-C, SIGTERM and SIGHUP 
 with its outputs off and its manifest final (:mod:`memlab.procedures.signals`). A resumed campaign
 first repairs the files of its interrupted runs, so every run file in the folder opens with any
 HDF5 reader. A run whose outputs could not be verified off (a safety failure) stops the campaign.
+
+By default (plan ``schedule: interleaved``) runs that declare their waits (``Procedure.segments``)
+are interleaved: other runs fill their waits on the same instruments and bench clock, and every
+wait ends within ``ON_TIME_S`` (docs/campaigns.md, "Scheduling").
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import re
 import socket
 import subprocess
 import time
+import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +43,8 @@ from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.parameters import ParameterError
 from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
-from memlab.procedures.runner import run_filename, run_procedure
+from memlab.procedures.base import Checkpoint, Pause, Wait
+from memlab.procedures.runner import ActiveRun, run_filename, run_procedure
 from memlab.procedures.signals import StopSignals, signal_name
 from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
@@ -50,6 +57,45 @@ LOCK_FILE = ".memlab-campaign.lock"
 MAX_NAME_CHARS = 100
 SKIPPED = "skipped"
 DONE_STATUSES = ("completed", "failed", SKIPPED)  # final for a task: resume does not redo them
+
+
+RUN_START_S = 0.05
+"""Instrument time a run takes to start (the instrument snapshot for its file) and, at most, to
+end (the safe shutdown with every output verified off): kept free before a due read."""
+RUN_END_S = 0.05
+ON_TIME_S = 0.1
+"""Interleaved, every declared wait ends (a retention read is taken) at most this late: the
+scheduler only fills a gap with work whose estimated instrument time ends before the next due
+read, so a read waits only for reads due at the same moment and for estimates that ran over.
+A later one is logged as a warning; the run file has each read's planned and actual time."""
+
+_STOP = object()  # an earlier session's failure with on_failure: stop
+
+
+@dataclass
+class _Outcomes:
+    """What the campaign knows of its tasks so far."""
+
+    skipped_devices: set[tuple[int, int]] = field(default_factory=set)
+    outcome: dict[tuple, dict[str, Any]] = field(default_factory=dict)  # (device, repeat, step) -> record
+    failures: int = 0
+
+    def status(self) -> str:
+        return "completed" if self.failures == 0 else "completed_with_failures"
+
+
+@dataclass
+class _OpenRun:
+    """A run the scheduler has started and not yet ended, with where it paused."""
+
+    task: Task
+    index: int
+    attempt: int
+    record: dict[str, Any]
+    run: ActiveRun
+    pause: Pause | None
+    t_clock: float
+    t_wall: float
 
 
 class CampaignListener(RunListener):
@@ -84,6 +130,13 @@ def check_campaign_name(name: str, source: str = "plan") -> str:
 def _file_safe(text: str) -> str:
     """A task key as part of a file name: only letters, digits, '.', '_' and '-'."""
     return re.sub(r"[^A-Za-z0-9._-]", "-", text.replace("/", "_"))
+
+
+def _hms(seconds: float) -> str:
+    """Seconds as h:mm:ss.s (a schedule spans hours)."""
+    hours, rest = divmod(seconds, 3600.0)
+    minutes, secs = divmod(rest, 60.0)
+    return f"{int(hours)}:{int(minutes):02d}:{secs:04.1f}"
 
 
 def _now() -> str:
@@ -162,6 +215,8 @@ class CampaignResult:
     summary: str
     #: runs whose outputs could not be verified off; the campaign stopped at the first
     safety_failures: list[str] = field(default_factory=list)
+    #: bench-clock time this session took (instrument time; virtual in simulation)
+    instrument_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -213,6 +268,7 @@ class Campaign:
         self.plan, self.bench, self.out_dir = plan, bench, Path(out_dir)
         self.safety_failures: list[str] = []
         self.manifest_error = ""
+        self.max_wait_delay_s = 0.0  # interleaved: the largest delay with which a due wait was served
         self._signals = StopSignals()
         self.resume = resume
         self.listeners = list(listeners)
@@ -233,11 +289,13 @@ class Campaign:
     def _check(self) -> dict[str, float | None]:
         """Make every run's procedure and check it against the bench, before anything runs."""
         problems, estimates = [], {}
+        self._busy: dict[str, float | None] = {}
         for task in self.tasks:
             try:
                 proc = task.step.make(task.device)
                 proc.check(self.bench)
                 estimates[task.key] = proc.estimate_s(self.bench)
+                self._busy[task.key] = proc.busy_estimate_s(self.bench)
             except ParameterError as exc:
                 problems.append(f"{task.key}: {exc}")
         if problems:
@@ -250,19 +308,59 @@ class Campaign:
         estimate = self._estimates.get(task.key)
         return 1.0 if estimate is None else float(estimate)
 
-    def dry_run(self) -> str:
-        lines = [f"campaign {self.plan.name}: {len(self.plan.devices)} devices x {self.plan.repeat} "
-                 f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs"]
-        total = 0.0
+    def _busy_s(self, task: Task) -> float:
+        busy = self._busy.get(task.key)
+        return self.estimate_s(task) if busy is None else float(busy)
+
+    def planned_schedule(self) -> list[tuple[Task, float, float]]:
+        """Each task with its estimated start and end (seconds of instrument time from the
+        campaign's start), as the campaign will order them. Interleaved: one instrument set
+        serves the runs' busy time, a waiting run's device stays busy until its last read,
+        and each device takes the earliest start its lane allows."""
+        if not self.scheduled:
+            t, planned = 0.0, []
+            for task in self.tasks:
+                planned.append((task, t, t + self.estimate_s(task)))
+                t += self.estimate_s(task)
+            return planned
+        lanes: dict[tuple[int, int], deque[Task]] = {d: deque() for d in self.plan.devices}
         for task in self.tasks:
+            lanes[task.device].append(task)
+        instruments_free, device_free = 0.0, dict.fromkeys(self.plan.devices, 0.0)
+        planned = []
+        while any(lanes.values()):
+            device = min((d for d in lanes if lanes[d]), key=lambda d: max(device_free[d], instruments_free))
+            task = lanes[device].popleft()
+            start = max(device_free[device], instruments_free)
+            span, busy = self.estimate_s(task), self._busy_s(task)
+            instruments_free = start + busy
+            device_free[device] = start + max(span, busy)
+            planned.append((task, start, start + max(span, busy)))
+        return planned
+
+    def planned_total_s(self) -> float:
+        """Estimated instrument time of the whole campaign, as it will be scheduled."""
+        return max((end for _, _, end in self.planned_schedule()), default=0.0)
+
+    def dry_run(self) -> str:
+        mode = "interleaved" if self.scheduled else "sequential"
+        lines = [f"campaign {self.plan.name}: {len(self.plan.devices)} devices x {self.plan.repeat} "
+                 f"repeat(s) x {len(self.plan.steps)} steps = {len(self.tasks)} runs, schedule {mode}",
+                 f"  {'task':<40} {'procedure':<24} {'estimate':>12} {'starts':>12} {'ends':>12}"]
+        total = 0.0
+        order = {task.key: i for i, task in enumerate(self.tasks)}
+        for task, start, end in sorted(self.planned_schedule(), key=lambda item: (item[1], order[item[0].key])):
             est = self._estimates.get(task.key)
             total += est or 0.0
             when = "" if task.step.only_if is None else f"  only if {task.step.only_if}"
             lines.append(f"  {task.key:<40} {task.step.procedure.name:<24} "
-                         f"{'?' if est is None else f'{est:.4g} s':>12}{when}")
+                         f"{'?' if est is None else f'{est:.4g} s':>12} {_hms(start):>12} {_hms(end):>12}{when}")
         unknown = sum(1 for t in self.tasks if self._estimates.get(t.key) is None)
-        lines.append(f"estimated instrument time: {total:.4g} s ({total / 3600:.3g} h)"
-                     + (f", plus {unknown} runs that cannot be estimated in advance" if unknown else ""))
+        planned = self.planned_total_s()
+        lines.append(f"estimated instrument time: {planned:.4g} s ({planned / 3600:.3g} h) {mode}; "
+                     f"one run after another: {total:.4g} s ({total / 3600:.3g} h)"
+                     + (f", plus {unknown} runs that cannot be estimated in advance (counted as 1 s)"
+                        if unknown else ""))
         return "\n".join(lines)
 
     # -- running ---------------------------------------------------------------------------
@@ -341,6 +439,7 @@ class Campaign:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
         status = "aborted"  # whatever stops it before a status is known (a second Ctrl-C too)
+        t_clock = self.bench.clock.now()
         try:
             log.info("campaign %s: %d runs into %s%s", self.plan.name, len(self.tasks), self.out_dir,
                      " (resumed)" if self.resume else "")
@@ -366,6 +465,12 @@ class Campaign:
                         record["status"], record["error"] = "aborted", "stopped by a signal"
                 manifest.data["status"] = status
                 manifest.data["ended"] = _now()
+                manifest.data["schedule"] = "interleaved" if self.scheduled else "sequential"
+                if self.scheduled:
+                    manifest.data["max_wait_delay_s"] = max(self.max_wait_delay_s,
+                                                            float(manifest.data.get("max_wait_delay_s") or 0.0))
+                session_s = self.bench.clock.now() - t_clock
+                manifest.data["instrument_s"] = float(manifest.data.get("instrument_s") or 0.0) + session_s
                 if self.safety_failures:
                     manifest.data["safety_failures"] = list(self.safety_failures)
                     manifest.data["error"] = "; ".join(self.safety_failures)
@@ -380,7 +485,8 @@ class Campaign:
                 self._run_notify(status)
                 logging.getLogger().removeHandler(handler)
                 handler.close()
-        return CampaignResult(status, self.out_dir, manifest.data, summary, list(self.safety_failures))
+        return CampaignResult(status, self.out_dir, manifest.data, summary, list(self.safety_failures),
+                              session_s)
 
     def _repair_interrupted_files(self, manifest: Manifest) -> None:
         """Make every run file of this folder openable by any HDF5 reader again: the file of a
@@ -402,46 +508,253 @@ class Campaign:
                 log.warning("%s: cannot be repaired: %s", path.name, exc)
 
     def _run_tasks(self, manifest: Manifest) -> str:
-        skipped_devices: set[tuple[int, int]] = set()
-        outcome: dict[tuple, dict[str, Any]] = {}  # (device, repeat, step name) -> last record
-        failures = 0
+        if self.scheduled:
+            return self._run_scheduled(manifest)
+        state = _Outcomes()
         for index, task in enumerate(self.tasks):
-            key = (task.device, task.repeat, task.step.name)
-            previous = manifest.last(task.key)
-            if previous is not None and previous["status"] in DONE_STATUSES:
-                outcome[key] = previous
-                self._notify("on_task_end", task, previous)
-                failures += previous["status"] == "failed"
-                if previous["status"] == "failed" and task.step.on_failure == "skip_device":
-                    skipped_devices.add(task.device)
-                if previous["status"] == "failed" and task.step.on_failure == "stop":
-                    return "failed"
-                continue
-            reason = self._skip_reason(task, skipped_devices, outcome)
-            if reason:
-                record = self._record(manifest, task, status=SKIPPED, error=reason)
-                outcome[key] = record
-                self._notify("on_task_end", task, record)
+            settled = self._settle(manifest, task, state)
+            if settled is _STOP:
+                return "failed"
+            if settled is not None:
                 continue
             record = self._attempt(manifest, task, index)
-            outcome[key] = record
-            if record.get("write_failed"):
-                manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
-                log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+            stop = self._account(task, record, state, manifest)
+            if stop:
+                return stop
+        return state.status()
+
+    def _settle(self, manifest: Manifest, task: Task, state: _Outcomes) -> dict[str, Any] | object | None:
+        """A task that needs no run: done in an earlier session, or skipped. Returns its record
+        (``_STOP`` when an earlier session's failure stops the campaign), None when it must run."""
+        key = (task.device, task.repeat, task.step.name)
+        previous = manifest.last(task.key)
+        if previous is not None and previous["status"] in DONE_STATUSES:
+            state.outcome[key] = previous
+            self._notify("on_task_end", task, previous)
+            state.failures += previous["status"] == "failed"
+            if previous["status"] == "failed" and task.step.on_failure == "skip_device":
+                state.skipped_devices.add(task.device)
+            if previous["status"] == "failed" and task.step.on_failure == "stop":
+                return _STOP
+            return previous
+        reason = self._skip_reason(task, state.skipped_devices, state.outcome)
+        if reason:
+            record = self._record(manifest, task, status=SKIPPED, error=reason)
+            state.outcome[key] = record
+            self._notify("on_task_end", task, record)
+            return record
+        return None
+
+    def _account(self, task: Task, record: dict[str, Any], state: _Outcomes, manifest: Manifest) -> str | None:
+        """A task's final record: the campaign's status if it must stop now, else None."""
+        state.outcome[(task.device, task.repeat, task.step.name)] = record
+        if record.get("write_failed"):
+            manifest.data["error"] = f"{task.key}: the run file could not be written: {record['error']}"
+            log.error("%s; the campaign stops (is the disk full?)", manifest.data["error"])
+            return "failed"
+        if record.get("safety_failure") and not self._outputs_verified_off_again():
+            log.critical("%s: %s; the campaign stops: check the instruments before going on",
+                         task.key, record["safety_failure"])
+            return "failed"
+        if record["status"] == "failed":
+            state.failures += 1
+            if task.step.on_failure == "stop":
+                log.error("%s failed and on_failure is stop: the campaign stops", task.key)
                 return "failed"
-            if record.get("safety_failure") and not self._outputs_verified_off_again():
-                log.critical("%s: %s; the campaign stops: check the instruments before going on",
-                             task.key, record["safety_failure"])
-                return "failed"
-            if record["status"] == "failed":
-                failures += 1
-                if task.step.on_failure == "stop":
-                    log.error("%s failed and on_failure is stop: the campaign stops", task.key)
-                    return "failed"
-                if task.step.on_failure == "skip_device":
-                    log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
-                    skipped_devices.add(task.device)
-        return "completed" if failures == 0 else "completed_with_failures"
+            if task.step.on_failure == "skip_device":
+                log.warning("%s failed: skipping the rest of device %s", task.key, task.device)
+                state.skipped_devices.add(task.device)
+        return None
+
+    # -- the scheduler ----------------------------------------------------------------------
+    @property
+    def scheduled(self) -> bool:
+        """Whether runs are interleaved: the plan does not say sequential and some step waits."""
+        return self.plan.schedule == "interleaved" and any(t.step.procedure.cooperative() for t in self.tasks)
+
+    def _start_s(self, task: Task) -> float:
+        """Instrument time a task holds the instruments from its start to its first pause."""
+        if task.step.procedure.cooperative():
+            return RUN_START_S  # it pauses right after starting, or soon with a Checkpoint
+        estimate = self._estimates.get(task.key)
+        return math.inf if estimate is None else estimate + RUN_START_S
+
+    def _run_scheduled(self, manifest: Manifest) -> str:
+        """Interleave the runs on the bench clock: always serve the earliest due Wait first; in
+        the gap before it, resume a paused run (Checkpoint) or start a device's next task only
+        when its instrument time ends before that read. Each device's tasks stay in plan order,
+        one open run per device; only the run that holds the instruments has routes closed."""
+        state = _Outcomes()
+        lanes: dict[tuple[int, int], deque[tuple[int, Task, int]]] = {d: deque() for d in self.plan.devices}
+        for index, task in enumerate(self.tasks):
+            lanes[task.device].append((index, task, 1))
+        open_runs: dict[tuple[int, int], _OpenRun] = {}
+        holder: _OpenRun | None = None  # the run that used the instruments last
+        clock = self.bench.clock
+        stopped_by = "the campaign stopped"
+        try:
+            while True:
+                for device, lane in lanes.items():  # tasks that need no run, at the head of free lanes
+                    while lane and device not in open_runs:
+                        index, task, attempt = lane[0]
+                        if attempt > 1:
+                            break
+                        settled = self._settle(manifest, task, state)
+                        if settled is _STOP:
+                            return "failed"
+                        if settled is None:
+                            break
+                        lane.popleft()
+                now = clock.now()
+                waits = [o for o in open_runs.values() if isinstance(o.pause, Wait)]
+                next_due = min((o.pause.until_s for o in waits), default=math.inf)
+                choice: _OpenRun | None = None
+                if next_due <= now:
+                    choice = min(waits, key=lambda o: (o.pause.until_s, o.index))
+                    late_s = now - choice.pause.until_s
+                    self.max_wait_delay_s = max(self.max_wait_delay_s, late_s)
+                    if late_s > ON_TIME_S:
+                        log.warning("%s: resumed %.3g s after its wait ended (tolerance %g s)",
+                                    choice.task.key, late_s, ON_TIME_S)
+                else:
+                    gap = next_due - now
+                    fillers = [o for o in open_runs.values()
+                               if isinstance(o.pause, Checkpoint) and o.pause.busy_s + RUN_END_S <= gap]
+                    if fillers:
+                        choice = min(fillers, key=lambda o: o.index)
+                    else:
+                        for device, lane in lanes.items():
+                            if device in open_runs or not lane or self._start_s(lane[0][1]) > gap:
+                                continue
+                            index, task, attempt = lane.popleft()
+                            if holder is not None:  # before the new run's snapshot: its trace only
+                                stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                                holder = None
+                                if stop:
+                                    return stop
+                            opened = self._open_run(manifest, task, index, attempt)
+                            if isinstance(opened, _OpenRun):
+                                open_runs[device] = choice = opened
+                            else:
+                                stop = self._run_ended(opened, task, index, attempt, lanes, state, manifest)
+                                if stop:
+                                    return stop
+                            break
+                        else:
+                            if waits:
+                                if holder is not None:  # nothing stays routed through the wait
+                                    stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                                    holder = None
+                                    if stop:
+                                        return stop
+                                clock.sleep(next_due - now)
+                                continue
+                            if not any(lanes.values()) and not open_runs:
+                                break
+                            if not open_runs:
+                                continue  # only settled tasks left
+                        if choice is None:
+                            continue
+                if holder is not None and holder is not choice:
+                    stop = self._suspend(holder, open_runs, lanes, state, manifest)
+                    if stop:
+                        return stop
+                holder = choice
+                try:
+                    choice.pause = choice.run.advance()
+                except KeyboardInterrupt as exc:
+                    stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+                    self._close_record(choice, manifest)
+                    del open_runs[choice.task.device]
+                    raise
+                if choice.run.ended:
+                    holder = None
+                    del open_runs[choice.task.device]
+                    record = self._close_record(choice, manifest)
+                    stop = self._run_ended(record, choice.task, choice.index, choice.attempt, lanes, state, manifest)
+                    if stop:
+                        return stop
+            return state.status()
+        except KeyboardInterrupt as exc:
+            stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            raise
+        finally:
+            with self._signals.deferred():  # paused runs end too: outputs off, status in their files
+                for opened in list(open_runs.values()):
+                    opened.run.abort(stopped_by)
+                    self._close_record(opened, manifest)
+
+    def _suspend(self, opened: _OpenRun, open_runs: dict, lanes: dict, state: _Outcomes,
+                 manifest: Manifest) -> str | None:
+        """Before another run takes the instruments: the last one opens its routes."""
+        if opened.run.ended:
+            return None
+        opened.run.suspend()
+        if not opened.run.ended:
+            return None
+        del open_runs[opened.task.device]  # releasing its relays failed: the run has ended
+        record = self._close_record(opened, manifest)
+        return self._run_ended(record, opened.task, opened.index, opened.attempt, lanes, state, manifest)
+
+    def _open_run(self, manifest: Manifest, task: Task, index: int, attempt: int) -> _OpenRun | dict[str, Any]:
+        """Start a task's run: its record says running; a run that cannot start returns its record."""
+        procedure = task.step.make(task.device)
+        filename = f"{_file_safe(task.key)}_a{attempt}_{run_filename(procedure)}"
+        record = self._record(manifest, task, attempt=attempt, file=filename, status="running")
+        self._notify("on_task_start", task, index, len(self.tasks), self.estimate_s(task))
+        t_clock, t_wall = self.bench.clock.now(), time.monotonic()
+        try:
+            run = ActiveRun(procedure, self.bench, self.out_dir, filename=filename, operator=self.operator,
+                            listeners=self.listeners,
+                            extra={"campaign": self.plan.name, "campaign_task": task.key})
+        except KeyboardInterrupt as exc:
+            record["status"] = "aborted"
+            record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            with self._signals.deferred():
+                manifest.save()
+            raise
+        except Exception as exc:  # e.g. the bench lost an instrument before the run started
+            record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
+            record["write_failed"] = isinstance(exc, RunWriteError)
+            log.error("%s: %s", task.key, record["error"])
+            with self._signals.deferred():
+                record["ended"] = _now()
+                manifest.save()
+            self._notify("on_task_end", task, record)
+            return record
+        return _OpenRun(task, index, attempt, record, run, None, t_clock, t_wall)
+
+    def _close_record(self, opened: _OpenRun, manifest: Manifest) -> dict[str, Any]:
+        """Write an ended run's outcome into its manifest record."""
+        record, result = opened.record, opened.run.result
+        with self._signals.deferred():
+            if result is not None:
+                record["status"], record["error"] = result.status, result.error
+                record["file"] = result.path.name
+                if result.write_failed:
+                    record["write_failed"] = True
+                if result.safety_failures:
+                    record["safety_failure"] = "; ".join(result.safety_failures)
+                    self.safety_failures.extend(f"{opened.task.key}: {m}" for m in result.safety_failures)
+            record["ended"] = _now()
+            record["instrument_s"] = self.bench.clock.now() - opened.t_clock
+            record["busy_s"] = opened.run.busy_s
+            record["wall_s"] = time.monotonic() - opened.t_wall
+            manifest.save()
+        if record["status"] != "aborted":
+            self._notify("on_task_end", opened.task, record)
+        return record
+
+    def _run_ended(self, record: dict[str, Any], task: Task, index: int, attempt: int, lanes: dict,
+                   state: _Outcomes, manifest: Manifest) -> str | None:
+        """A run ended: retry it first in its device's lane, or account for its task."""
+        final = (record["status"] == "completed" or record.get("safety_failure") or record.get("write_failed")
+                 or attempt > task.step.retries)
+        if not final:
+            log.warning("%s attempt %d %s (%s); retrying", task.key, attempt, record["status"], record["error"])
+            lanes[task.device].appendleft((index, task, attempt + 1))
+            return None
+        return self._account(task, record, state, manifest)
 
     def _outputs_verified_off_again(self) -> bool:
         """After a safety failure: go on only if every output now reads back off."""

@@ -133,12 +133,43 @@ class RowBatch:
 _PULSE_SHAPES: weakref.WeakKeyDictionary[Any, tuple] = weakref.WeakKeyDictionary()
 
 
+class RouteConflict(MemlabError, RuntimeError):
+    """A run tried to route a device while another run still holds a route on the same switch."""
+
+
+# Which Devices hold a closed route, per switch matrix. A campaign interleaves runs; only the
+# run that holds the instruments may have routes closed, so each route is checked against them.
+_ROUTES_HELD: weakref.WeakKeyDictionary[Any, set[Device]] = weakref.WeakKeyDictionary()
+
+
+def forget_pulse_shape(pulser: Any) -> None:
+    """After a safe shutdown the generator's output is off: the next pulse configures it again."""
+    if pulser is not None:
+        _PULSE_SHAPES.pop(pulser, None)
+
+
+def release_routes(ctx: ExecutionContext) -> None:
+    """Open every route the devices of run ``ctx`` hold (before another run takes the instruments)."""
+    for device in list(ctx.devices_in_use or ()):
+        device.release()
+
+
+def forget_routes(ctx: ExecutionContext) -> None:
+    """Bookkeeping after a safe shutdown, which opened every relay: ``ctx``'s devices hold none."""
+    for device in list(ctx.devices_in_use or ()):
+        held = _ROUTES_HELD.get(device.bench.switch) if device.bench.switch is not None else None
+        if held is not None:
+            held.discard(device)
+        device._routed = None
+
+
 class Device:
     """One device of the chip, reached through the switch matrix (when the bench has one).
 
     The SMU and the pulse generator take turns on the device's pads: routing one releases the
     other first, so two instruments are never joined. Reads use the SMU's list sweep (one bulk
-    fetch for all readings); pulses use the pulse generator's triggered bursts.
+    fetch for all readings); pulses use the pulse generator's triggered bursts. A route is
+    refused (:class:`RouteConflict`) while a device of another run holds one on the same switch.
     """
 
     def __init__(self, ctx: ExecutionContext, row: int, col: int, *, read_v: float, compliance_a: float,
@@ -148,19 +179,37 @@ class Device:
         self.row, self.col = row, col
         self.read_v, self.compliance_a, self.nplc, self.reads = read_v, compliance_a, nplc, reads
         self._routed: str | None = None
+        in_use = ctx.devices_in_use
+        self._tracked = in_use is not None  # a run's device (manual controls have no run)
+        if in_use is not None:
+            in_use.append(self)
 
     def route(self, terminal: str) -> None:
         switch = self.bench.switch
         if switch is None or self._routed == terminal:
             return
+        held = _ROUTES_HELD.setdefault(switch, set())
+        others = [d for d in held if d.ctx is not self.ctx and d._routed is not None]
+        if others:
+            other = others[0]
+            raise RouteConflict(f"device ({self.row},{self.col}): cannot route {terminal!r} while another run "
+                                f"({getattr(getattr(other.ctx, 'procedure', None), 'name', '?')}) holds "
+                                f"{other._routed!r} on device ({other.row},{other.col}); one run drives "
+                                "the switch at a time")
         if self._routed is not None:
             switch.disconnect(self._routed)
+            self._routed = None
+            held.discard(self)
         switch.connect(terminal, self.row, self.col)
         self._routed = terminal
+        if self._tracked:
+            held.add(self)
 
     def release(self) -> None:
-        if self.bench.switch is not None and self._routed is not None:
-            self.bench.switch.disconnect(self._routed)
+        switch = self.bench.switch
+        if switch is not None and self._routed is not None:
+            switch.disconnect(self._routed)
+            _ROUTES_HELD.get(switch, set()).discard(self)
         self._routed = None
 
     # -- reads ----------------------------------------------------------------------------

@@ -109,6 +109,10 @@ class ExecutionContext(Protocol):
         """Seconds on the bench clock since the run started."""
         ...
 
+    #: the run's Devices (procedures.common registers each); a run paused by a campaign's
+    #: scheduler opens their routes. None outside a run (the dashboard's manual controls).
+    devices_in_use: list[Any] | None
+
     def append(self, stream: str, batch: Mapping[str, Any]) -> None: ...
 
     def append_row(self, stream: str, values: Sequence[Any]) -> None: ...

@@ -11,9 +11,10 @@ from memlab.instruments.bench import Bench, read_bench_config
 from memlab.procedures.campaign import Campaign, CampaignListener, CampaignResult
 from memlab.procedures.plan import parse_plan
 
-# (plan, chip family, whether the chip starts unformed); plans sharing a family share a bench.
+# (plan, chip family, whether the chip starts unformed); plans sharing both share a bench.
 DEMO_PLANS = (("demo-prgo.yaml", "prgo", True), ("demo-vmm.yaml", "prgo", True),
-              ("demo-optomemristor.yaml", "optomemristor", False))
+              ("demo-optomemristor.yaml", "optomemristor", False),
+              ("demo-crossbar.yaml", "prgo", False), ("demo-maze.yaml", "optomemristor", False))
 
 
 def demo_plan(name: str):
@@ -22,9 +23,11 @@ def demo_plan(name: str):
 
 
 def demo_bench(family: str, unformed: bool) -> Bench:
-    """The built-in simulated bench with a chip of ``family``, small enough for a quick demo."""
+    """The built-in simulated bench with a chip of ``family``, small enough for a quick demo: 8 x 8,
+    or 10 x 8 for the formed prGO chip (crossbar-train's 10 x 8 sub-array)."""
     config = read_bench_config(None, family=family)
-    chip = dataclasses.replace(config.chip, rows=8, cols=8, formed=not unformed)
+    rows = 10 if family == "prgo" and not unformed else 8
+    chip = dataclasses.replace(config.chip, rows=rows, cols=8, formed=not unformed)
     return Bench(dataclasses.replace(config, chip=chip))
 
 
@@ -35,10 +38,10 @@ def run_demo(out_dir: str | Path,
     results, benches = [], {}
     try:
         for plan_file, family, unformed in DEMO_PLANS:
-            if family not in benches:
-                benches[family] = demo_bench(family, unformed)
+            if (family, unformed) not in benches:
+                benches[family, unformed] = demo_bench(family, unformed)
             plan = demo_plan(plan_file)
-            campaign = Campaign(plan, benches[family], out / plan.name, operator="memlab demo")
+            campaign = Campaign(plan, benches[family, unformed], out / plan.name, operator="memlab demo")
             campaign.listeners.extend(listeners(campaign))
             results.append(campaign.run())
     finally:

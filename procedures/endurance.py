@@ -18,11 +18,12 @@ With ``on_failure = stop`` the run ends at the failure, with ``continue`` it run
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.base import Checkpoint, Pause, PlotHint, Procedure
 from memlab.procedures.common import (
     COL, COMPLIANCE_A, NPLC, READ_V, READS, ROW, Device, RowBatch, check_compliance, check_pulse_amplitudes,
     check_voltages, line_frequency_hz,
@@ -123,15 +124,23 @@ class Endurance(Procedure):
         return WINDOW_CLOSED if window < p.min_window else NONE
 
     def execute(self, ctx: RunContext) -> None:
+        self.run_segments(ctx)
+
+    def segments(self, ctx: RunContext) -> Iterator[Pause]:
+        """A Checkpoint before each sampled cycle (with the burst before it): in a campaign the
+        cycling fills other runs' waits, one piece at a time, without delaying their reads."""
         p = self.p
         device = Device(ctx, p.row, p.col, read_v=p.read_v, compliance_a=p.compliance_a, nplc=p.nplc,
                         reads=p.reads)
+        period_s = p.set_width_s + p.reset_width_s
+        sample_s = 2 * (p.reads * (p.nplc / line_frequency_hz(ctx.bench) + READ_OVERHEAD_S) + STEP_OVERHEAD_S)
         done = 0  # cycles applied so far
         streak: list[tuple[int, int]] = []  # (cycle, reason) of the failing samples in a row
         failure: tuple[int, int] | None = None
         with RowBatch(ctx, "endurance", ("cycle", "conductance_set", "conductance_reset", "window", "time"),
                       size=32) as rows:
             for n in sample_cycles(p.cycles, p.samples_per_decade).tolist():
+                yield Checkpoint(max(0, n - 1 - done) * period_s + sample_s)
                 ctx.check_abort()
                 if n - 1 > done:
                     device.bipolar_burst(p.set_v, p.set_width_s, p.reset_v, p.reset_width_s, n - 1 - done)

@@ -3,30 +3,35 @@ learned by the three-factor rule with light as the reward (GeSe3 optomemristors,
 
 **Encoding.** Each (state, action) pair of the maze has one device: state ``s`` (cell index,
 row-major) and action ``a`` (0 up, 1 right, 2 down, 3 left) use device number ``4 s + a``, laid out
-row by row from chip (``row``, ``col``) over ``width`` columns. A device's conductance is that
-action's value.
+row by row from chip (``row``, ``col``) over ``width`` columns. An action's value is its device's
+conductance less the ``reference`` read before any learning (devices differ by ~10 % from
+birth; learning, not birth, should set preferences).
 
-**One step.** Read the four devices of the current cell; take the action of the highest
-conductance, or with probability ``epsilon`` a random one (exploration); fire one electrical pulse
-(``pulse_v``, ``width_s``) on the chosen device. In the dark that pulse barely changes the device,
-but it sets the device's eligibility trace, which decays with the device's pulse-then-light time
-constant. A move into a wall leaves the agent where it is.
+**One step.** Read the four devices of the current cell; take the action of the highest value,
+values within ``tie_s`` of the best counting as ties broken at random, or with probability
+``epsilon`` a random action (exploration, ``epsilon * epsilon_decay ** episode``, never below
+``epsilon_min``). If the move enters a cell not yet visited in this episode, fire one electrical
+pulse (``pulse_v``, ``width_s``) on the chosen device: in the dark it barely changes the device
+but sets its eligibility trace, which decays with the device's pulse-then-light time constant.
+Moves into walls and back into visited cells fire nothing, so loops are never reinforced (with
+positive-only reward, a loop just before the goal would otherwise be rewarded for every lap).
+The pulse's amplitude and width are the learning rate: they set the trace's size.
 
 **Reward.** Reaching the goal triggers a light pulse (``reward_power_w`` for ``reward_width_s``)
 on the chip: light converts every live eligibility trace into potentiation, so the actions taken
 shortly before the reward gain the most. That is the three-factor rule in the order reward
 learning needs: activity first, the third factor later. An episode that runs out of steps gets
 no light. After each episode the agent rests ``rest_s`` in the dark, so neither the traces nor
-the light's own enabling trace carry over into the next episode.
+the light's own enabling trace (nor its photoconductance) carry over, then reads every device.
 
-**The software baseline** runs the same rule on ideal weights beside it: each action value gains
-``baseline_rate * exp(-(t_reward - t_action) / tau_s)`` at a reward, with ``baseline_tau_s`` the preset's
-trace time constant, in an identical maze with its own random stream.
+**The software baseline** runs the same rule on ideal weights beside it: each tagged action
+gains ``baseline_rate * exp(-(t_reward - t_action) / baseline_tau_s)`` at a reward, with the
+chip episode's measured time per step, in an identical maze with its own random stream.
 
 Streams: ``episodes`` (steps, reward, baseline steps), ``values`` (every device's conductance
-after each episode, the per-episode checkpoint), ``policy`` (the greedy action of each cell at
-the end). ``resume_from`` continues from a previous run's last episode, re-programming the
-action values to their checkpoint first if the chip has changed.
+after each episode and the reference: the per-episode checkpoint), ``policy`` (the greedy action
+of each cell at the end). ``resume_from`` continues from a previous run's last episode,
+re-programming by the same rule any device that moved away from its checkpoint.
 """
 
 from __future__ import annotations
@@ -43,10 +48,11 @@ from memlab.procedures.common import (
 from memlab.procedures.optical import Light, check_laser_power
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
-from memlab.storage import Column, RunReader, StreamSpec
+from memlab.storage import Column, RunFileError, RunReader, StreamSpec
 
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left
 MAX_SIZE = 8
+RESTORE_ROUNDS = 40  # light-converted pulse rounds at most when restoring a checkpoint
 
 
 def parse_walls(text: str, size: int) -> set[tuple[int, int]]:
@@ -99,11 +105,12 @@ class Maze:
         return cell[0] * self.size + cell[1]
 
 
-def choose(values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
-    """Epsilon-greedy over four action values (ties broken at random)."""
+def choose(values: np.ndarray, epsilon: float, tie: float, rng: np.random.Generator) -> int:
+    """Epsilon-greedy over four action values; values within ``tie`` of the best are ties, broken
+    at random (on the chip, differences the reads cannot resolve are no preference)."""
     if rng.random() < epsilon:
         return int(rng.integers(4))
-    best = np.flatnonzero(values >= values.max() - 1e-15)
+    best = np.flatnonzero(values >= values.max() - tie)
     return int(rng.choice(best))
 
 
@@ -114,9 +121,12 @@ def stream_specs(size: int) -> tuple[StreamSpec, ...]:
         StreamSpec("episodes", (
             Column("episode", "", "i4"), Column("steps", "", "i4"), Column("reward", "", "i1"),
             Column("baseline_steps", "", "i4"), Column("baseline_reward", "", "i1"),
-            Column("epsilon", ""), Column("time", "s")), "one row per episode"),
+            Column("epsilon", ""), Column("pulses", "", "i4", description="eligibility pulses fired"),
+            Column("time", "s")), "one row per episode"),
         StreamSpec("values", (Column("episode", "", "i4"),
                               Column("conductance", "S", shape=(n,), description="device 4 s + a"),
+                              Column("reference", "S", shape=(n,),
+                                     description="conductance before learning: the zero of each action value"),
                               Column("baseline", "", shape=(n,))),
                    "action values after each episode (the checkpoint)"),
         StreamSpec("policy", (Column("cell", "", "i4"),
@@ -128,7 +138,7 @@ def stream_specs(size: int) -> tuple[StreamSpec, ...]:
 @register
 class MazeRL(Procedure):
     name = "maze-rl"
-    version = "1"
+    version = "2"
     title = "Maze reinforcement learning"
     description = ("A grid-maze agent whose action values are optomemristor conductances, learned by the "
                    "three-factor rule: each action's pulse sets an eligibility trace, a light pulse at the goal "
@@ -139,12 +149,15 @@ class MazeRL(Procedure):
         Parameter("size", int, 5, "", 2, MAX_SIZE, help="Maze side (cells)"),
         Parameter("walls", str, "1,1;1,3;3,1;3,3", "", help="Wall cells 'r,c;r,c'"),
         Parameter("goal", str, "", "", help="Goal cell 'r,c' (empty: the bottom-right corner)"),
-        Parameter("episodes", int, 40, "", 1, 100_000, help="Training episodes"),
-        Parameter("max_steps", int, 60, "", 1, 10_000, help="Steps before an episode ends without reward"),
-        Parameter("epsilon", float, 0.3, "", 0.0, 1.0, help="Exploration probability at the first episode"),
-        Parameter("epsilon_decay", float, 0.9, "", 0.0, 1.0, help="Exploration multiplied by this per episode"),
+        Parameter("episodes", int, 30, "", 1, 100_000, help="Training episodes"),
+        Parameter("max_steps", int, 100, "", 1, 10_000, help="Steps before an episode ends without reward"),
+        Parameter("epsilon", float, 0.5, "", 0.0, 1.0, help="Exploration probability at the first episode"),
+        Parameter("epsilon_decay", float, 0.85, "", 0.0, 1.0, help="Exploration multiplied by this per episode"),
+        Parameter("epsilon_min", float, 0.0, "", 0.0, 1.0, help="Exploration never decays below this"),
+        Parameter("tie_s", float, 1e-8, "S", 0.0, 1e-3,
+                  help="Action values closer than this to the best are ties (a few read-noise sigmas)"),
         Parameter("seed", int, 0, "", 0, 2**32 - 1, help="Seed of exploration"),
-        Parameter("pulse_v", float, 1.6, "V", -20.0, 20.0, help="Eligibility pulse on the chosen action's device"),
+        Parameter("pulse_v", float, 2.0, "V", -20.0, 20.0, help="Eligibility pulse on the chosen action's device"),
         WIDTH_S,
         Parameter("reward_power_w", float, 1e-3, "W", 0.0, 1.0, help="Reward light power (0: no reward light)"),
         Parameter("reward_width_s", float, 0.05, "s", 1e-4, 100.0, help="Reward light pulse width"),
@@ -198,6 +211,7 @@ class MazeRL(Procedure):
             raise ParameterError("width", p.width, "wide enough for 4 devices per cell")
         if p.resume_from and not Path(p.resume_from).is_file():
             raise ParameterError("resume_from", p.resume_from, "an existing maze-rl run file")
+        self._checkpoint()  # a file that is no usable checkpoint is refused before the run
 
     def device_position(self, k: int) -> tuple[int, int]:
         return self.p.row + k // self.p.width, self.p.col + k % self.p.width
@@ -218,20 +232,29 @@ class MazeRL(Procedure):
 
     def estimate_s(self, bench: Any) -> float:
         p = self.p
-        return p.episodes * (p.max_steps * (4 * 0.02 + 0.02 + p.step_s) + p.reward_width_s + p.rest_s)
+        # per step: four reads and a pulse; per episode: the reward, the rest and a read of every device
+        per_episode = p.max_steps * (4 * 0.02 + 0.02 + p.step_s) + p.reward_width_s + p.rest_s + 4 * p.size ** 2 * 0.02
+        return 4 * p.size ** 2 * 0.02 + p.episodes * per_episode
 
-    def _checkpoint(self) -> tuple[int, np.ndarray, np.ndarray] | None:
+    def _checkpoint(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
         if not self.p.resume_from:
             return None
-        with RunReader(self.p.resume_from) as reader:
+        try:
+            reader = RunReader(self.p.resume_from)
+        except RunFileError as exc:
+            raise ParameterError("resume_from", self.p.resume_from, f"a readable maze-rl run file ({exc})") from None
+        with reader:
             if reader.procedure != self.name:
                 raise ParameterError("resume_from", self.p.resume_from, f"a {self.name} run file")
             values = reader.stream("values")
+            if "reference" not in values.columns:  # version 1 learned on raw conductances
+                raise ParameterError("resume_from", self.p.resume_from,
+                                     "a maze-rl run of version 2 or later (with each device's reference conductance)")
             if len(values) == 0 or values.column("conductance").shape[1] != 4 * self.p.size ** 2:
                 raise ParameterError("resume_from", self.p.resume_from,
                                      f"a maze-rl run of a {self.p.size} x {self.p.size} maze with a finished episode")
             return (int(values.column("episode")[-1]), np.asarray(values.column("conductance")[-1], float),
-                    np.asarray(values.column("baseline")[-1], float))
+                    np.asarray(values.column("reference")[-1], float), np.asarray(values.column("baseline")[-1], float))
 
     def execute(self, ctx: Any) -> None:
         p = self.p
@@ -245,28 +268,36 @@ class MazeRL(Procedure):
         first = 0
         baseline = np.zeros(n)
         if checkpoint is not None:
-            last, conductance, baseline = checkpoint
+            last, conductance, reference, baseline = checkpoint
             first = last + 1
-            self._restore(ctx, devices, conductance)
+            self._restore(ctx, devices, conductance, reference)
+        else:
+            reference = np.array([self._read(devices, k) for k in range(n)])
         rng = np.random.default_rng([p.seed, first])
         base_rng = np.random.default_rng([p.seed, first, 1])
         conductance = np.empty(n)
         for episode in range(first, first + p.episodes):
             ctx.check_abort()
-            epsilon = p.epsilon * p.epsilon_decay ** episode
-            steps, reached, conductance = self._episode(ctx, maze, devices, light, epsilon, rng)
+            epsilon = max(p.epsilon * p.epsilon_decay ** episode, p.epsilon_min)
+            started = ctx.elapsed_s
+            steps, reached, pulses = self._episode(ctx, maze, devices, light, reference, epsilon, rng)
+            # the software agent's traces decay over the chip's own measured time per step
+            step_time = (ctx.elapsed_s - started - (p.reward_width_s if reached else 0.0)) / max(steps, 1)
             b_steps, b_reached = self._baseline_episode(maze, baseline, epsilon, base_rng, p.baseline_tau_s,
-                                                        p.width_s + 4 * 0.015)
+                                                        step_time)
             ctx.append("episodes", {
                 "episode": np.array([episode]), "steps": np.array([steps]), "reward": np.array([int(reached)]),
                 "baseline_steps": np.array([b_steps]), "baseline_reward": np.array([int(b_reached)]),
-                "epsilon": np.array([epsilon]), "time": np.array([ctx.elapsed_s])})
-            ctx.append("values", {"episode": np.array([episode]), "conductance": conductance[None],
-                                  "baseline": baseline[None]})
-            ctx.progress(episode - first + 1, p.episodes)
+                "epsilon": np.array([epsilon]), "pulses": np.array([pulses]), "time": np.array([ctx.elapsed_s])})
+            # read after the dark rest: the reward light's photoconductance has decayed by then
             ctx.sleep(p.rest_s)
+            conductance = np.array([self._read(devices, k) for k in range(n)])
+            ctx.append("values", {"episode": np.array([episode]), "conductance": conductance[None],
+                                  "reference": reference[None], "baseline": baseline[None]})
+            ctx.progress(episode - first + 1, p.episodes)
         cells = np.arange(p.size ** 2)
-        action = np.array([-1 if (c // p.size, c % p.size) in maze.walls else int(np.argmax(conductance[4 * c:4 * c + 4]))
+        learned = conductance - reference
+        action = np.array([-1 if (c // p.size, c % p.size) in maze.walls else int(np.argmax(learned[4 * c:4 * c + 4]))
                            for c in cells])
         b_action = np.array([-1 if (c // p.size, c % p.size) in maze.walls else int(np.argmax(baseline[4 * c:4 * c + 4]))
                              for c in cells])
@@ -278,39 +309,47 @@ class MazeRL(Procedure):
         device.release()
         return g
 
-    def _episode(self, ctx: Any, maze: Maze, devices: list[Device], light: Light, epsilon: float,
-                 rng: np.random.Generator) -> tuple[int, bool, np.ndarray]:
+    def _episode(self, ctx: Any, maze: Maze, devices: list[Device], light: Light, reference: np.ndarray,
+                 epsilon: float, rng: np.random.Generator) -> tuple[int, bool, int]:
         p = self.p
         cell = maze.start
-        steps = 0
+        steps = pulses = 0
+        visited = {cell}
         while cell != maze.goal and steps < p.max_steps:
             ctx.check_abort()
             s = maze.index(cell)
-            values = np.array([self._read(devices, 4 * s + a) for a in range(4)])
-            action = choose(values, epsilon, rng)
-            device = devices[4 * s + action]
-            device.pulse(p.pulse_v, p.width_s)  # sets the eligibility trace of the chosen action
-            device.release()
+            values = np.array([self._read(devices, 4 * s + a) for a in range(4)]) - reference[4 * s:4 * s + 4]
+            action = choose(values, epsilon, p.tie_s, rng)
+            after = maze.step(cell, action)
+            if after not in visited:  # tag only moves into new cells: loops and wall bumps earn no credit
+                device = devices[4 * s + action]
+                device.pulse(p.pulse_v, p.width_s)  # sets the eligibility trace of the chosen action
+                device.release()
+                pulses += 1
             if p.step_s:
                 ctx.sleep(p.step_s)
-            cell = maze.step(cell, action)
+            visited.add(after)
+            cell = after
             steps += 1
         reached = cell == maze.goal
         if reached and p.reward_power_w > 0:
             light.pulse(p.reward_power_w, p.reward_width_s)
-        conductance = np.array([self._read(devices, k) for k in range(len(devices))])
-        return steps, reached, conductance
+        return steps, reached, pulses
 
     def _baseline_episode(self, maze: Maze, values: np.ndarray, epsilon: float, rng: np.random.Generator,
                           tau_s: float, step_s: float) -> tuple[int, bool]:
         """The same rule on ideal weights: traces decay with ``tau_s``, each step takes ``step_s``."""
         p = self.p
         cell, steps, taken = maze.start, 0, []
+        visited = {cell}
         while cell != maze.goal and steps < p.max_steps:
             s = maze.index(cell)
-            action = choose(values[4 * s:4 * s + 4], epsilon, rng)
-            taken.append((4 * s + action, steps))
-            cell = maze.step(cell, action)
+            action = choose(values[4 * s:4 * s + 4], epsilon, 1e-12, rng)
+            after = maze.step(cell, action)
+            if after not in visited:
+                taken.append((4 * s + action, steps))
+            visited.add(after)
+            cell = after
             steps += 1
         reached = cell == maze.goal
         if reached and p.reward_power_w > 0:
@@ -318,23 +357,31 @@ class MazeRL(Procedure):
                 values[k] += p.baseline_rate * np.exp(-(steps - at) * step_s / tau_s)
         return steps, reached
 
-    def _restore(self, ctx: Any, devices: list[Device], target: np.ndarray) -> None:
-        """Bring each device back to within 10 % of its checkpointed conductance (light-enabled
-        pulses: the optomemristor programs only with light present)."""
+    def _restore(self, ctx: Any, devices: list[Device], target: np.ndarray, reference: np.ndarray) -> None:
+        """Bring every device back to its checkpointed conductance by the rule that learned it:
+        rounds of dark pulses (up or down) on the devices out of tolerance, one light pulse that
+        converts their traces, and a dark rest before the next read (a read under light would
+        see the photoconductance). Tolerance: ``tie_s`` or a tenth of the learned change,
+        whichever is larger. The chip kept its state when only the software stopped, so usually
+        nothing is out of tolerance."""
         p = self.p
         light = Light(ctx)
-        pulses = 0
-        light.on(p.reward_power_w or 1e-4)
-        try:
-            for k, device in enumerate(devices):
-                g = device.read_conductance()
-                for _ in range(100):
-                    if abs(g - target[k]) <= 0.1 * target[k]:
-                        break
-                    device.pulse(abs(p.pulse_v) if g < target[k] else -abs(p.pulse_v), p.width_s)
-                    g = device.read_conductance()
-                    pulses += 1
-                device.release()
-        finally:
-            light.off()
-        ctx.log(f"restored the checkpoint's action values ({pulses} pulses)")
+        tolerance = np.maximum(p.tie_s, 0.1 * np.abs(target - reference))
+        pending = list(range(len(devices)))
+        pulses = rounds = 0
+        for rounds in range(RESTORE_ROUNDS + 1):
+            g = {k: self._read(devices, k) for k in pending}
+            pending = [k for k in pending if abs(g[k] - target[k]) > tolerance[k]]
+            if not pending or rounds == RESTORE_ROUNDS or p.reward_power_w == 0:
+                break
+            for k in pending:
+                ctx.check_abort()
+                devices[k].pulse(abs(p.pulse_v) if g[k] < target[k] else -abs(p.pulse_v), p.width_s)
+                devices[k].release()
+                pulses += 1
+            light.pulse(p.reward_power_w, p.reward_width_s)
+            ctx.sleep(p.rest_s)
+        ctx.log(f"restored the checkpoint's action values: {pulses} pulses in {rounds} rounds")
+        if pending:
+            ctx.log(f"{len(pending)} device(s) stayed out of tolerance of the checkpoint"
+                    + (" (no reward light to program with)" if p.reward_power_w == 0 else ""), 30)

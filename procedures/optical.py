@@ -24,9 +24,10 @@ recovers the absorption edge.
 ``step`` is a continuous-illumination step response, from which the rise and decay time
 constants come (a pulse train mixes them): a few dark reads, light on at ``step_power_w`` for
 ``step_on_s``, light off and reads for ``step_off_s``; the time is measured from light-on, each
-read labelled lit or dark. Reads are single fast readings (``step_nplc``), on a schedule
-linear under the light and log-spaced after it (the decay spans decades: shunting releases within
-tens of ms, photoconductance relaxes over seconds).
+read labelled lit or dark. Reads are single fast readings (``step_nplc``), log-spaced under the
+light from 1 ms (the rise has two time constants a few ms apart, photoconductance and shunting:
+evenly spaced reads put too few in them) and log-spaced after it (the decay spans decades:
+shunting releases within tens of ms, photoconductance relaxes over seconds).
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ class OpticalPulses(Procedure):
                     rows.add(ctx.elapsed_s - dark_start - 1.0, device.read_conductance(1), 0, 0.0)
                 light.on(p.step_power_w)
                 t_on = ctx.elapsed_s
-                for t in np.linspace(0.0, p.step_on_s, p.step_reads + 1)[1:]:
+                for t in np.geomspace(min(1e-3, p.step_on_s / p.step_reads), p.step_on_s, p.step_reads):
                     wait = t_on + t - ctx.elapsed_s
                     if wait > 0:
                         ctx.sleep(wait)

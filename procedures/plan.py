@@ -8,6 +8,7 @@ A plan (see docs/campaigns.md)::
       - [0, 0]
       - {rows: [0, 3], cols: [2, 5]}
     repeat: 1                      # the step sequence, per device, this many times
+    schedule: interleaved          # or sequential: see docs/campaigns.md
     notify: "mail -s done me"      # optional shell command run when the campaign ends
     steps:
       - procedure: forming
@@ -38,7 +39,11 @@ from memlab.procedures.parameters import ParameterError
 from memlab.procedures.registry import all_procedures
 
 ON_FAILURE = ("stop", "skip_device", "continue")
-_PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description", "formed_from"}
+SCHEDULES = ("interleaved", "sequential")
+"""interleaved (the default): other runs fill the declared waits of runs that mostly wait;
+sequential: one run after another, device by device."""
+_PLAN_KEYS = {"name", "devices", "repeat", "steps", "notify", "operator", "description", "formed_from",
+              "schedule"}
 _STEP_KEYS = {"procedure", "name", "params", "retries", "on_failure", "only_if"}
 _CONDITION_KEYS = {"step", "status", "column", "above", "below"}
 
@@ -119,6 +124,7 @@ class Plan:
     formed_from: str | None = None
     source: str = "<plan>"
     devices: list[tuple[int, int]] = field(default_factory=list)
+    schedule: str = "interleaved"
 
     def tasks(self) -> Iterator[Task]:
         for device in self.devices:
@@ -277,6 +283,9 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     repeat = data.get("repeat", 1)
     if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_RUNS:
         raise where.error(("repeat",), f"{_short(repeat)} is not allowed: an integer in [1, {MAX_RUNS}]")
+    schedule = data.get("schedule", "interleaved")
+    if not isinstance(schedule, str) or schedule not in SCHEDULES:
+        raise where.error(("schedule",), f"{_short(schedule)} is not allowed: one of {list(SCHEDULES)}")
     notify = data.get("notify")
     if notify is not None and not isinstance(notify, str):
         raise where.error(("notify",), "expected a shell command as text")
@@ -310,7 +319,7 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
             formed_from = str(Path(source).parent / formed_from)  # relative to the plan file
     return Plan(name=name, steps=steps, device_spec=device_spec,
                 repeat=repeat, notify=notify, operator=data.get("operator"), formed_from=formed_from,
-                source=source)
+                source=source, schedule=schedule)
 
 
 def _short(value: Any) -> str:

@@ -11,18 +11,23 @@ Several devices are interleaved: each is programmed in turn, and its reads follo
 programming time at ``first_read_s`` ... ``duration_s`` (log-spaced); one schedule merges them, so
 a day of retention on many devices takes a day, not a day per device. On a simulated bench the
 clock is virtual and a day takes seconds.
+
+The run declares its waits (:meth:`Retention.segments` yields a ``Wait`` before each read and a
+``Checkpoint`` before each programming burst), so a campaign fills them with other runs; each
+row records the read's planned and actual time.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from memlab.procedures.base import PlotHint, Procedure
+from memlab.procedures.base import Checkpoint, Pause, PlotHint, Procedure, Wait
 from memlab.procedures.common import (
     COMPLIANCE_A, NPLC, READ_V, READS, WIDTH_S, Device, RowBatch, check_compliance, check_pulse_amplitudes,
     check_voltages, line_frequency_hz, parse_devices,
@@ -41,7 +46,7 @@ LIVE_FLUSH_WAIT_S = 0.5  # before a wait longer than this, hand the rows so far 
 @register
 class Retention(Procedure):
     name = "retention"
-    version = "1"
+    version = "2"
     title = "Retention"
     description = ("Programs each device with a SET pulse train until it reaches target_s (or takes it "
                    "as it is), then reads it at log-spaced times after its programming, up to duration_s. "
@@ -67,7 +72,10 @@ class Retention(Procedure):
     )
     streams = (StreamSpec("retention", (
         Column("row", "", "i4"), Column("col", "", "i4"),
-        Column("time", "s", description="since the device's programming (as-is: since the run started)"),
+        Column("time", "s", description="since the device's programming (as-is: since the run started), "
+                                         "when the read was taken"),
+        Column("planned_time", "s", description="when the read was due (log-spaced); time - planned_time "
+                                                "is how late it was taken"),
         Column("conductance", "S")), "one row per read"),
         StreamSpec("programmed", (
             Column("row", "", "i4"), Column("col", "", "i4"),
@@ -124,44 +132,66 @@ class Retention(Procedure):
         p = self.p
         chip = bench.chip_info()
         n = len(parse_devices(p.devices, chip.get("rows"), chip.get("cols")))
-        read_s = p.reads * (p.nplc / line_frequency_hz(bench) + READ_OVERHEAD_S) + STEP_OVERHEAD_S
+        read_s = self.read_s(bench)
         program_s = 0.0 if p.program == "as-is" else n * ((p.max_pulses + p.reset_pulses) * 2 * p.width_s + read_s)
         return program_s + p.duration_s + n * read_s
 
+    def busy_estimate_s(self, bench: Any) -> float:
+        """Programming and the reads: the waits between reads are free for other runs."""
+        p = self.p
+        chip = bench.chip_info()
+        n = len(parse_devices(p.devices, chip.get("rows"), chip.get("cols")))
+        read_s = self.read_s(bench)
+        program_s = 0.0 if p.program == "as-is" else n * ((p.max_pulses + p.reset_pulses) * 2 * p.width_s + read_s)
+        return program_s + n * p.points * read_s
+
+    def read_s(self, bench: Any) -> float:
+        """Estimated instrument time of one read (list sweep, relays, set-up)."""
+        p = self.p
+        return p.reads * (p.nplc / line_frequency_hz(bench) + READ_OVERHEAD_S) + STEP_OVERHEAD_S
+
     def execute(self, ctx: RunContext) -> None:
+        self.run_segments(ctx)
+
+    def segments(self, ctx: RunContext) -> Iterator[Pause]:
+        """Program, then a Wait before every read: a campaign fills the waits with other runs.
+        Each row records the planned and the actual time of its read."""
         p = self.p
         devices = [Device(ctx, r, c, read_v=p.read_v, compliance_a=p.compliance_a, nplc=p.nplc, reads=p.reads)
                    for r, c in self.devices()]
+        read_s = self.read_s(ctx.bench)
         programmed_at = [0.0] * len(devices)
         if p.program == "target":
             for k, device in enumerate(devices):
-                programmed_at[k] = self._program(ctx, device)
+                programmed_at[k] = yield from self._program(ctx, device, read_s)
                 device.release()
         else:
             ctx.log("as-is: no programming; times count from the start of the run")
-        # One schedule for all devices: (when, device index), earliest first.
-        schedule = [(programmed_at[k] + t, k) for k in range(len(devices)) for t in self.read_times()]
+        # One schedule for all devices: (when, device index, planned time), earliest first.
+        schedule = [(programmed_at[k] + t, k, t) for k in range(len(devices)) for t in self.read_times()]
         heapq.heapify(schedule)
         total, done = len(schedule), 0
-        with RowBatch(ctx, "retention", ("row", "col", "time", "conductance"), size=64) as rows:
+        with RowBatch(ctx, "retention", ("row", "col", "time", "planned_time", "conductance"), size=64) as rows:
             while schedule:
-                when, k = heapq.heappop(schedule)
-                wait = when - ctx.elapsed_s
-                if wait > LIVE_FLUSH_WAIT_S:
+                when, k, planned = heapq.heappop(schedule)
+                if when - ctx.elapsed_s > LIVE_FLUSH_WAIT_S:
                     rows.flush()
-                ctx.sleep(max(0.0, wait))
+                yield Wait(ctx.t0 + when, read_s)
+                ctx.check_abort()
                 device = devices[k]
                 g = device.read_conductance()
-                rows.add(device.row, device.col, ctx.elapsed_s - programmed_at[k], g)
+                rows.add(device.row, device.col, ctx.elapsed_s - programmed_at[k], planned, g)
                 device.release()
                 done += 1
                 ctx.progress(done, total)
 
-    def _program(self, ctx: RunContext, device: Device) -> float:
+    def _program(self, ctx: RunContext, device: Device, read_s: float) -> Iterator[Pause]:
         """RESET, then write-verify to target_s +- tolerance; records and returns the end of the
-        last programming pulse (run clock)."""
+        last programming pulse (run clock). A Checkpoint before each verify burst lets due reads
+        of other runs go first."""
         p = self.p
         fired = 0
+        yield Checkpoint(p.reset_pulses * 2 * p.width_s + read_s)
         if p.reset_pulses:
             device.pulse(p.reset_v, p.width_s, count=p.reset_pulses)
         programmed_at = ctx.elapsed_s
@@ -174,6 +204,7 @@ class Retention(Procedure):
                 burst = max(1, burst // 2)  # overshot: smaller steps from here
             direction = want
             count = min(burst, p.max_pulses - fired)
+            yield Checkpoint(count * 2 * p.width_s + read_s)
             device.pulse(p.set_v if want > 0 else p.reset_v, p.width_s, count=count)
             programmed_at = ctx.elapsed_s
             fired += count

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memlab.instruments.safety import SAFETY_FAILURE
-from memlab.procedures.base import Procedure
+from memlab.procedures.base import Pause, Procedure
 from memlab.procedures.recorder import Recorder, RunListener
 from memlab.procedures.signals import Interrupted, StopSignals, signal_name
 from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriteError, RunWriter
@@ -53,6 +53,8 @@ class RunContext:
         self._abort = abort_event
         self._signals = signals
         self.t0 = self.clock.now()
+        #: the procedure's Devices (procedures.common), whose routes a paused run opens
+        self.devices_in_use: list[Any] = []
 
     @property
     def elapsed_s(self) -> float:
@@ -141,12 +143,18 @@ def _start_trace(bench: Any) -> CommandTrace | None:
     from memlab.instruments.trace import CommandTrace
 
     trace = CommandTrace(bench.clock.now)
+    _attach_trace(trace, bench)
+    return trace
+
+
+def _attach_trace(trace: CommandTrace | None, bench: Any) -> None:
+    if trace is None:
+        return
     for role, driver in bench.instruments().items():
         try:
             trace.attach(driver, role)
         except ValueError as exc:  # a driver without a pymeasure adapter: nothing to trace
             log.debug("not tracing %s: %s", role, exc)
-    return trace
 
 
 def _log_last_commands(recorder: Recorder, trace: CommandTrace | None, lines: list[str]) -> None:
@@ -201,68 +209,170 @@ def run_procedure(
     thread) are recorded as aborted and then raised again as ``KeyboardInterrupt``
     (:class:`~memlab.procedures.signals.Interrupted`), so the caller stops too.
     """
-    procedure.check(bench)
-    abort_event = abort_event or threading.Event()
-    path = _unique(Path(out_dir) / (filename or run_filename(procedure)))
-    trace = _start_trace(bench)  # before the file: the instrument snapshot's queries are in it too
-    try:
-        writer = _open_writer(procedure, bench, path, operator, extra, trace)
-    except BaseException as exc:
-        if trace is not None:
-            trace.detach()
-        if isinstance(exc, OSError) and not isinstance(exc, RunWriteError):
-            # a full disk, a read-only folder: nothing ran, no output changed
-            raise RunWriteError(f"{path}: cannot create the run file ({type(exc).__name__}: {exc})") from exc
-        raise
-    recorder = Recorder(writer, listeners)
-    signals = StopSignals()
-    ctx = RunContext(procedure, bench, recorder, abort_event, signals)
-    status, error, interrupted = COMPLETED, "", None
-    with signals:
+    run = ActiveRun(procedure, bench, out_dir, operator=operator, listeners=listeners,
+                    abort_event=abort_event, filename=filename, extra=extra)
+    run.run_to_end()
+    assert run.result is not None
+    return run.result
+
+
+class ActiveRun:
+    """One open run, driven in segments: :meth:`run_to_end` runs it whole (what
+    :func:`run_procedure` does); a campaign's scheduler instead calls :meth:`advance`, which runs
+    the procedure's :meth:`~Procedure.segments` to its next pause, and :meth:`suspend` before
+    another run takes the instruments (this run's routes opened, its command trace detached).
+    However the run ends (its segments end, an error, an abort, :meth:`abort`), it ends as
+    ``run_procedure`` ends it: safe shutdown with outputs verified off, final status in the file,
+    then :attr:`result`. Creating one checks the procedure and creates the file (see
+    run_procedure for the errors).
+    """
+
+    def __init__(self, procedure: Procedure, bench: Any, out_dir: str | Path, *,
+                 operator: str | None = None, listeners: Iterable[RunListener] = (),
+                 abort_event: threading.Event | None = None, filename: str | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
+        procedure.check(bench)
+        self.procedure, self.bench = procedure, bench
+        self.abort_event = abort_event or threading.Event()
+        self.path = path = _unique(Path(out_dir) / (filename or run_filename(procedure)))
+        self.trace = trace = _start_trace(bench)  # before the file: the snapshot's queries are in it too
         try:
-            recorder.start({"procedure": procedure.name, "parameters": dict(procedure.values),
-                            "devices": procedure.devices(), "path": str(path),
-                            "streams": procedure.streams, "plots": procedure.plots})
-            ctx.log(f"started {procedure.name} {procedure.version} with {procedure.values}")
-            procedure.execute(ctx)
-            signals.check()  # a Ctrl-C swallowed below (e.g. by a twin) still aborts
-        except AbortRequested:
-            status, error = ABORTED, "aborted on request"
-        except KeyboardInterrupt as exc:
-            interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
-            status, error = ABORTED, f"aborted by {signal_name(interrupted.signum)}"
-        except Exception as exc:
-            if signals.received is not None:  # the interrupt surfaced as another error
-                interrupted = Interrupted(signals.received)
-                status, error = ABORTED, (f"aborted by {signal_name(signals.received)} "
-                                          f"({type(exc).__name__}: {exc})")
-            else:
-                status, error = FAILED, f"{type(exc).__name__}: {exc}"
-                log.error("%s failed: %s", procedure.name, error)
-            recorder.log(traceback.format_exc(), logging.ERROR)
+            self.writer = _open_writer(procedure, bench, path, operator, extra, trace)
+        except BaseException as exc:
+            if trace is not None:
+                trace.detach()
+            if isinstance(exc, OSError) and not isinstance(exc, RunWriteError):
+                # a full disk, a read-only folder: nothing ran, no output changed
+                raise RunWriteError(f"{path}: cannot create the run file ({type(exc).__name__}: {exc})") from exc
+            raise
+        self.recorder = Recorder(self.writer, listeners)
+        self.signals = StopSignals()
+        self.ctx = RunContext(procedure, bench, self.recorder, self.abort_event, self.signals)
+        self.result: RunResult | None = None
+        self.busy_s = 0.0  # bench-clock time the run held the instruments
+        self._segments: Any = None
+        self._suspended = False
+
+    @property
+    def ended(self) -> bool:
+        return self.result is not None
+
+    def _start(self) -> None:
+        self.recorder.start({"procedure": self.procedure.name, "parameters": dict(self.procedure.values),
+                             "devices": self.procedure.devices(), "path": str(self.path),
+                             "streams": self.procedure.streams, "plots": self.procedure.plots})
+        self.ctx.log(f"started {self.procedure.name} {self.procedure.version} with {self.procedure.values}")
+
+    def run_to_end(self) -> None:
+        """Run the procedure's ``execute`` whole (waits slept through), then end the run."""
+        def whole() -> None:
+            self._start()
+            self.procedure.execute(self.ctx)
+        self._segment(whole)
+
+    def advance(self) -> Pause | None:
+        """Run to the procedure's next pause and return it; None once the run has ended."""
+        if self.ended:
+            return None
+
+        def piece() -> Pause | None:
+            if self._segments is None:
+                self._start()
+                self._segments = self.procedure.segments(self.ctx)
+            elif self._suspended:
+                _attach_trace(self.trace, self.bench)
+                self._suspended = False
+            try:
+                return next(self._segments)
+            except StopIteration:
+                return None
+        return self._segment(piece)
+
+    def suspend(self) -> None:
+        """Before another run takes the instruments: open this run's routes, detach its trace.
+        A relay that cannot be opened ends this run as failed (with the safe shutdown)."""
+        if self.ended or self._suspended:
+            return
+
+        def release() -> bool:
+            from memlab.procedures.common import release_routes  # instruments-side: imported when used
+            release_routes(self.ctx)
+            if self.trace is not None:
+                self.trace.detach()
+            self._suspended = True
+            return True
+        self._segment(release)
+
+    def abort(self, reason: str) -> None:
+        """End a paused run as aborted (its campaign stopped): close its segments, then the same
+        safe shutdown and final status as any other end."""
+        if self.ended:
+            return
+        if self._segments is not None:
+            try:
+                self._segments.close()  # the procedure's own clean-up (rows gathered so far) runs
+            except Exception as exc:  # noqa: BLE001 - the run still ends with its outputs off
+                log.warning("%s: closing its segments: %s", self.procedure.name, exc)
+        self._end(ABORTED, reason)
+
+    def _segment(self, work: Any) -> Any:
+        """Run ``work`` as run_procedure runs ``execute``: an error, an abort or a stop signal ends
+        the run (and a signal is raised again afterwards); otherwise returns what ``work`` returns
+        (None ends the run as completed)."""
+        status, error, interrupted, result = FAILED, "the run was stopped", None, None
+        t_clock = self.bench.clock.now()
+        with self.signals:
+            try:
+                result = work()
+                self.signals.check()  # a Ctrl-C swallowed below (e.g. by a twin) still aborts
+                status, error = (COMPLETED, "") if result is None else ("", "")
+            except AbortRequested:
+                status, error = ABORTED, "aborted on request"
+            except KeyboardInterrupt as exc:
+                interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
+                status, error = ABORTED, f"aborted by {signal_name(interrupted.signum)}"
+            except Exception as exc:
+                if self.signals.received is not None:  # the interrupt surfaced as another error
+                    interrupted = Interrupted(self.signals.received)
+                    status, error = ABORTED, (f"aborted by {signal_name(self.signals.received)} "
+                                              f"({type(exc).__name__}: {exc})")
+                else:
+                    status, error = FAILED, f"{type(exc).__name__}: {exc}"
+                    log.error("%s failed: %s", self.procedure.name, error)
+                self.recorder.log(traceback.format_exc(), logging.ERROR)
+            finally:
+                self.busy_s += self.bench.clock.now() - t_clock
+                if status:  # the run ends: however often Ctrl-C is pressed, outputs off, status in the file
+                    with self.signals.deferred():
+                        self._end(status, error)
+        if interrupted is not None:
+            raise interrupted
+        return None if status else result
+
+    def _end(self, status: str, error: str) -> None:
+        try:
+            status, error, shutdown_errors, safety_failures = _finish(
+                self.bench, self.writer, self.recorder, self.path, status, error, self.trace, self.ctx)
         finally:
-            # However often Ctrl-C is pressed, the outputs go off and the file gets its status.
-            with signals.deferred():
-                try:
-                    status, error, shutdown_errors, safety_failures = _finish(
-                        bench, writer, recorder, path, status, error, trace)
-                finally:
-                    if trace is not None:
-                        trace.detach()  # the bench's own adapters again: manual control is not traced
-    if interrupted is not None:
-        raise interrupted
-    return RunResult(path, status, error, list(shutdown_errors), safety_failures,
-                     write_failed=writer.write_error is not None)
+            if self.trace is not None:
+                self.trace.detach()  # the bench's own adapters again: manual control is not traced
+        self.result = RunResult(self.path, status, error, list(shutdown_errors), safety_failures,
+                                write_failed=self.writer.write_error is not None)
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
-            error: str, trace: CommandTrace | None = None) -> tuple[str, str, list[str], list[str]]:
+            error: str, trace: CommandTrace | None = None,
+            ctx: RunContext | None = None) -> tuple[str, str, list[str], list[str]]:
     """Safe shutdown with outputs verified off, then the final status into the file; a failed
     run's log gets its last instrument commands (before the shutdown when the run itself failed)."""
     failed_before = status == FAILED
     last_commands = trace.last(_LAST_COMMANDS) if trace is not None and failed_before else []
     writer.mark_safe_shutdown()
     shutdown_errors = _safe_shutdown(bench)
+    if ctx is not None and ctx.devices_in_use:
+        from memlab.procedures.common import forget_pulse_shape, forget_routes
+        forget_routes(ctx)  # the shutdown opened every relay
+        forget_pulse_shape(getattr(bench, "pulser", None))  # and switched the generator off
     safety_failures = _safety_failures(shutdown_errors)
     for message in shutdown_errors:
         recorder.log(f"safe shutdown: {message}", logging.ERROR)

@@ -294,13 +294,15 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
                              parameters={"devices": "all", "read_v": v_read, "reads": 3}))
     # retention: power-law drift from mid-window, 30 log-spaced reads over 1 s .. 10^4 s
     times = np.logspace(0, 4, 30)
-    ret: dict[str, list] = {"row": [], "col": [], "time": [], "conductance": []}
+    ret: dict[str, list] = {"row": [], "col": [], "time": [], "planned_time": [], "conductance": []}
     for d in formed:
         g0 = (d.g_min_s + d.g_max_s) / 2
-        g = g0 * times ** (-d.drift_nu) * (1 + 0.002 * rng.standard_normal(len(times)))
+        taken = times + rng.uniform(0.0, 2e-3, len(times))  # a read is taken a little after it is due
+        g = g0 * taken ** (-d.drift_nu) * (1 + 0.002 * rng.standard_normal(len(times)))
         ret["row"] += [d.row] * len(times)
         ret["col"] += [d.col] * len(times)
-        ret["time"] += times.tolist()
+        ret["time"] += taken.tolist()
+        ret["planned_time"] += times.tolist()
         ret["conductance"] += g.tolist()
     add("retention", write_run(folder, "retention", {"retention": ret},
                                devices=[(d.row, d.col) for d in formed], chip=chip,
@@ -469,9 +471,10 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
     add("maze-rl", write_run(folder, "maze-rl", {
         "episodes": {"episode": np.arange(n_ep), "steps": steps, "reward": np.ones(n_ep),
                      "baseline_steps": steps, "baseline_reward": np.ones(n_ep),
-                     "epsilon": 0.3 * 0.9 ** np.arange(n_ep), "time": np.arange(n_ep) * 12.0},
+                     "epsilon": 0.3 * 0.9 ** np.arange(n_ep), "pulses": np.minimum(steps, 3),
+                     "time": np.arange(n_ep) * 12.0},
         "values": {"episode": np.arange(n_ep), "conductance": np.full((n_ep, 16), 2e-6),
-                   "baseline": np.zeros((n_ep, 16))},
+                   "reference": np.full((n_ep, 16), 0.25e-6), "baseline": np.zeros((n_ep, 16))},
         "policy": {"cell": np.arange(4), "action": np.array([1, 2, 1, -1]),
                    "baseline_action": np.array([1, 2, 1, -1])}},
         devices=[(0, k) for k in range(16)], chip={**chip, "family": "optomemristor"},

@@ -108,7 +108,7 @@ def _text_attr(attrs: dict[str, Any], key: str, where: str = "root") -> None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line: arrays repr over several
     return text if len(text) <= 60 else text[:60] + "..."
 
 

@@ -26,6 +26,17 @@ from memlab.analysis.metrics.iv import (
     set_reset_voltages,
     switching_summary,
 )
+from memlab.analysis.metrics.learning import (
+    LearningBand,
+    accuracy_gap,
+    episodes_to_learn,
+    failed_devices,
+    learning_band,
+    maze_shortest_path,
+    paired_gap,
+    pulse_energy_j,
+    pulses_per_weight,
+)
 from memlab.analysis.metrics.optical import (
     ThreeFactorResult,
     TimeConstants,
@@ -33,6 +44,9 @@ from memlab.analysis.metrics.optical import (
     eligibility_time_constant,
     gating_ratio,
     photoresponse_exponent,
+    photoresponse_law,
+    relaxation_fit,
+    step_response,
     rise_decay_time_constants,
     spectral_edge,
     three_factor,
@@ -74,10 +88,13 @@ __all__ = [
     "switching_summary",
     "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_time_constant",
     "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "spectral_edge", "three_factor",
+    "photoresponse_law", "step_response", "relaxation_fit",
     "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",
     "nonlinearity_label", "potentiation_depression", "split_branches", "step_noise",
     "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",
     "write_verify_success_rate",
     "DriftFit", "RetentionResult", "fit_log_drift", "fit_power_law_drift", "retention",
     "VmmErrors", "vmm_errors", "weight_error", "intended_outputs",
+    "LearningBand", "accuracy_gap", "episodes_to_learn", "failed_devices", "learning_band",
+    "maze_shortest_path", "paired_gap", "pulse_energy_j", "pulses_per_weight",
 ]

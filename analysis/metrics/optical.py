@@ -30,17 +30,19 @@ Earlier figures without uncertainties (kept for the summary table):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from memlab.analysis.metrics.fom import FigureOfMerit
 from memlab.analysis.fitting import ExpFit, PowerLawFit, as_1d, fit_exponential, power_law_fit, same_length
 
 __all__ = [
     "photoresponse_exponent", "TimeConstants", "rise_decay_time_constants", "decay_time_constant",
     "eligibility_time_constant", "gating_ratio", "ThreeFactorResult", "three_factor",
     "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
-    "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures",
+    "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures", "RelaxationFit", "relaxation_fit",
     "absorbed_fraction", "SpectralPoint", "SpectralEdge", "spectral_points", "spectral_edge",
 ]
 
@@ -318,6 +320,9 @@ class PhotoResponseFit:
     k_shunt_per_w: Estimate
     """k, per watt of set power."""
     n: int
+    law: str = "combined"
+    """"combined", or "power" when no shunting was resolved (k not determined) and the rise grows
+    with every power step: then gamma and a come from the nested law at k = 0, a plain power law."""
 
 
 def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
@@ -360,8 +365,20 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
     q, cov, _ = best
     dof = n - 3
     gamma = _graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n, "", dof=dof)
-    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof),
-                            _log_estimate(q, cov, 2, n, "1/W", dof), n)
+    k_shunt = _log_estimate(q, cov, 2, n, "1/W", dof)
+    order = np.argsort(p)
+    rising = bool(np.all(y > 0) and np.all(np.diff(y[order]) > 0))
+    if not k_shunt.determined and rising:
+        # No shunting resolved (k runs to 0, where the combined law is singular in log k) and no
+        # turn-over in the data: the nested law at k = 0 is a power law, fitted as a line in log-log.
+        fit = power_law_fit(p, y)
+        no_shunt = not_determined(f"no shunting resolved ({k_shunt.reason}); the rise grows with every "
+                                  "power, so gamma comes from the law at k = 0", n, "1/W")
+        return PhotoResponseFit(_graded(fit.exponent, fit.exponent_se, n, "", dof=n - 2),
+                                _graded(fit.prefactor, math.nan, n, "S/W^gamma",
+                                        reason_if_bad="a power law's prefactor is given without an interval"),
+                                no_shunt, n, "power")
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n)
 
 
 @dataclass(frozen=True)
@@ -737,3 +754,69 @@ def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, r
         gap = _graded(float(q[2]), gap_se, n, "eV", dof=dof)
     return SpectralEdge(gap, _log_estimate(q, cov, 3, n, "eV", dof), _log_estimate(q, cov, 4, n, "", dof),
                         points, float(reference_wavelength_m), n)
+
+
+@dataclass(frozen=True)
+class RelaxationFit:
+    """The relaxation after a stimulus: ``tau`` of the law the data support, that law's name and
+    its fitted curve (for plots)."""
+
+    tau: FigureOfMerit
+    law: str
+    """"exponential" (``G_inf + A e^(-t/tau)``) or "shunted" (``(G_inf + A e^(-t/tau)) / (1 + B e^(-t/tau_s))``)."""
+    shunt_tau: Estimate
+    curve: Callable[[np.ndarray], np.ndarray]
+
+
+#: the shunted law must lower Akaike's criterion by more than this to be preferred (two more
+#: parameters; a difference > 10 leaves the simpler law essentially no support)
+_AIC_MARGIN = 10.0
+
+
+def relaxation_fit(time_s: object, conductance_s: object) -> RelaxationFit:
+    """tau of a relaxation after a stimulus (a ``relaxation`` run's ``decay`` stream).
+
+    After light, an optomemristor's shunting releases (tens of ms: the conductance first rises)
+    while its photoconductance decays (seconds): a single exponential fitted to both mixes them
+    (about 2x tau_ph on the preset). Both laws are fitted, ``G_inf + A e^(-t/tau)`` and the
+    shunted ``(G_inf + A e^(-t/tau)) / (1 + B e^(-t/tau_s))``; the shunted one is kept when it
+    lowers Akaike's criterion by more than 10 and fixes tau, else the exponential (its tau with the
+    profile-likelihood interval).
+    """
+    t = as_1d("time_s", time_s, min_size=3)
+    y = as_1d("conductance_s", conductance_s, min_size=3)
+    same_length(time_s=t, conductance_s=y)
+    ok = np.isfinite(t) & np.isfinite(y)
+    t, y = t[ok], y[ok]
+    n = int(t.size)
+    single = fit_exponential(t, y)
+    result = RelaxationFit(single.tau_figure, "exponential",
+                           not_determined("the exponential law has no shunting", n, "s"), single)
+    if n < 10 or single.amplitude <= 0:
+        return result
+
+    def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        a, tau, b, tau_s = np.exp(np.clip(q[1:], -300.0, 300.0))
+        return (q[0] + a * np.exp(-x / tau)) / (1.0 + b * np.exp(-x / tau_s))
+
+    g_inf = float(np.mean(y[np.argsort(t)[-max(3, n // 10):]]))
+    span = float(np.ptp(t)) or 1.0
+    best = None
+    for tau0 in (span / 300, span / 100, span / 30):
+        for ratio in (0.05, 0.3, 3.0):
+            q0 = np.array([g_inf, math.log(max(float(y.max()) - g_inf, 1e-3 * abs(g_inf), 1e-300) * 2),
+                           math.log(tau0), math.log(0.5), math.log(tau0 * ratio)])
+            q, cov, rss = _least_squares(model, q0, t, y)
+            if best is None or rss < best[2]:
+                best = (q, cov, rss)
+    q, cov, rss = best
+    rss_single = single.rmse ** 2 * n
+    if not (rss > 0 and rss_single > 0):
+        return result
+    aic_single, aic_shunted = n * math.log(rss_single / n) + 2 * 3, n * math.log(rss / n) + 2 * 5
+    tau = _log_estimate(q, cov, 2, n, "s", n - 5)
+    if aic_single - aic_shunted > _AIC_MARGIN and tau.determined:
+        return RelaxationFit(FigureOfMerit.from_stderr(tau.value, tau.stderr, n, dof=n - 5), "shunted",
+                             _log_estimate(q, cov, 4, n, "s", n - 5),
+                             lambda x, q=q: model(np.asarray(x, float), q))
+    return result

@@ -7,7 +7,8 @@ device's own drawn truth: the reported 95 % interval must hold it in at least ~9
 (a too narrow interval fails). A figure reported as a lower bound must lie below the truth; a
 figure that is not determined counts as a miss of coverage unless the family allows it.
 
-The default run uses few draws (~30 s); with MEMLAB_RECOVERY_LARGE=1 the larger variant runs
+Forming and the optical figures (photo-response law, decay time constant) have their own draws
+(a few seconds each). The default run uses few draws (~30 s); with MEMLAB_RECOVERY_LARGE=1 the larger variant runs
 too, with a stricter coverage bound (several minutes).
 """
 
@@ -27,6 +28,7 @@ from memlab.analysis.metrics import asymmetry, distinguishable_levels
 from memlab.analysis.metrics.plasticity import BranchFit
 from memlab.analysis.summary import summarize_run
 from memlab.instruments.bench import Bench, read_bench_config
+from memlab.instruments.sim.chip.optics import responsivity
 from memlab.procedures import get_procedure, run_procedure
 
 FAST_DRAWS, SLOW_DRAWS = 16, 60
@@ -209,3 +211,51 @@ def test_recovery_coverage_over_parameter_space(tmp_path):
                     reason="the large recovery run (minutes): set MEMLAB_RECOVERY_LARGE=1")
 def test_recovery_coverage_over_parameter_space_many_draws(tmp_path):
     _run_all(SLOW_DRAWS, tmp_path).assert_coverage(SLOW_COVERAGE)
+
+
+def forming_draw(k: int, folder: Path, cov: Coverage) -> None:
+    """Forming voltage of an unformed device whose forming threshold is drawn: the reported
+    interval (the step it formed on) must hold the device's own threshold."""
+    rng = np.random.default_rng(4000 + k)
+    config = read_bench_config(None)
+    overrides = {**config.chip.overrides, "stuck_fraction": 0.0, "v_form_v": float(rng.uniform(2.0, 3.5)),
+                 "sigma_v_form_v": float(rng.uniform(0.05, 0.3))}
+    chip = replace(config.chip, seed=500 + k, formed=False, overrides=overrides)
+    row, col = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+    with Bench(replace(config, chip=chip)) as bench:
+        truth = bench.world.chip.device_state(row, col)["v_form_v"]
+        form = run(bench, folder, "forming", row=row, col=col, step_v=float(rng.uniform(0.02, 0.1)))
+        cov.check("forming_voltage_v", form["forming_voltage_v"], truth)
+
+
+def test_forming_voltage_coverage_over_parameter_space(tmp_path):
+    cov = Coverage()
+    for k in range(FAST_DRAWS):
+        forming_draw(k, tmp_path, cov)
+    cov.assert_coverage(FAST_COVERAGE)
+
+
+def optical_draw(k: int, folder: Path, cov: Coverage) -> None:
+    """Optomemristor photo-response and step on the simulated bench, with drawn gamma, shunting
+    and photoconductance decay time: the report's intervals must hold the chip's own values."""
+    rng = np.random.default_rng(5000 + k)
+    truth = {"gamma_ph": float(rng.uniform(0.35, 0.8)), "k_shunt_per_w": float(rng.uniform(300.0, 3000.0)),
+             "tau_ph_s": float(rng.uniform(0.5, 2.0))}
+    config = read_bench_config(None, family="optomemristor")
+    chip = replace(config.chip, seed=600 + k, overrides={**config.chip.overrides, "stuck_fraction": 0.0, **truth})
+    with Bench(replace(config, chip=chip)) as bench:
+        # the report's k is per watt set on the laser; the chip's per watt absorbed
+        absorbed_per_set_w = bench.config.coupling_efficiency * responsivity(bench.laser.wavelength_m,
+                                                                              bench.world.chip.params)
+        figs = run(bench, folder, "optical-pulses", row=int(rng.integers(0, 4)), col=int(rng.integers(0, 4)), count=0,
+                   powers_w="1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2")
+    cov.check("photo_exponent", figs["photo_exponent"], truth["gamma_ph"])
+    cov.check("shunt_coefficient_per_w", figs["shunt_coefficient_per_w"], truth["k_shunt_per_w"] * absorbed_per_set_w)
+    cov.check("decay_tau_s", figs["decay_tau_s"], truth["tau_ph_s"])
+
+
+def test_optical_coverage_over_parameter_space(tmp_path):
+    cov = Coverage()
+    for k in range(FAST_DRAWS):
+        optical_draw(k, tmp_path, cov)
+    cov.assert_coverage(FAST_COVERAGE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from memlab.analysis import summarize
-from memlab.analysis.report import markdown_table
+from memlab.analysis.report import markdown_table, write_report
 from memlab.instruments.bench import load_bench
 from memlab.procedures import get_procedure, run_procedure
 
@@ -25,6 +25,9 @@ def test_levels_are_counted_at_t0_and_after_the_relaxation_delay(tmp_path):
     assert chip["distinguishable levels at t = 0 (pooled)"].value == at_once.value
     assert "distinguishable levels after 1 h (pooled)" in chip.index
     assert "after 1 h" in markdown_table(s.chip)
+    report = write_report(tmp_path, tmp_path / "report", summary=s)
+    programming = (report.folder / "devices.md").read_text().split("## Programming")[1].split("##")[0]
+    assert "distinguishable_levels_relaxed" in programming and "levels_relax_s" in programming
 
 
 def test_one_sample_per_level_is_not_a_count(tmp_path):

@@ -106,7 +106,8 @@ class Ran(BaseException):  # not an Exception: main's last-resort handler must l
 
 def stand_ins(monkeypatch) -> None:
     def fake_run_procedure(procedure, bench, out, operator=None, listeners=()):
-        return SimpleNamespace(status="completed", path=Path(out) / "x.h5", error="", ok=True)
+        return SimpleNamespace(status="completed", path=Path(out) / "x.h5", error="", ok=True,
+                               safety_failures=[])
 
     class FakeCampaign:
         def __init__(self, plan, bench, out, resume=False, operator=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from memlab.procedures import Parameter, Procedure, register
+from memlab.procedures.base import Wait
 from memlab.storage import Column, StreamSpec
 
 
@@ -87,3 +88,39 @@ class Probe(Procedure):
             ctx.clock.sleep(1.0)
             ctx.append_row("reads", (i, (self.p.row + 1) * 1e-6))
             ctx.progress(i + 1, self.p.reads)
+
+
+@register
+class WaitProbe(Procedure):
+    """Declares its waits: ``reads`` reads, one every ``interval_s`` on the bench clock, each
+    taking 0.1 s of instrument time (and ``wall_s`` real seconds, for kill tests)."""
+
+    name = "test-wait-probe"
+    parameters = (
+        Parameter("row", int, 0, "", 0, 1000),
+        Parameter("col", int, 0, "", 0, 1000),
+        Parameter("reads", int, 4, "", 1, 100),
+        Parameter("interval_s", float, 10.0, "s", 1.0, 1000.0),
+        Parameter("wall_s", float, 0.0, "s", 0, 10, help="real seconds per read (for kill tests)"),
+    )
+    streams = (StreamSpec("reads", (Column("read", "", "i4"), Column("planned_time", "s"),
+                                     Column("time", "s"))),)
+
+    def estimate_s(self, bench):
+        return self.p.reads * self.p.interval_s
+
+    def busy_estimate_s(self, bench):
+        return 0.1 * self.p.reads
+
+    def execute(self, ctx):
+        self.run_segments(ctx)
+
+    def segments(self, ctx):
+        for i in range(self.p.reads):
+            planned = (i + 1) * self.p.interval_s
+            yield Wait(ctx.t0 + planned, 0.1)
+            ctx.check_abort()
+            if self.p.wall_s:
+                time.sleep(self.p.wall_s)
+            ctx.clock.sleep(0.1)
+            ctx.append_row("reads", (i, planned, ctx.elapsed_s))

@@ -107,6 +107,7 @@ CASES: dict[str, Callable[[Path], None]] = {
     "columns attr missing": _del_attr("streams/iv", "columns"),
     "units attr int array": _set_attr("streams/iv/current", "units", np.arange(3)),
     "units attr float": _set_attr("streams/iv/current", "units", 1.5),
+    "units attr 2-D array": _set_attr("streams/iv/current", "units", np.zeros((2, 2))),
     "scalar column": _replace("streams/iv/current", lambda g, n: g.create_dataset(n, data=1.0)),
     "text column": _replace("streams/iv/current", lambda g, n: g.create_dataset(
         n, data=np.array([b"a", b"b"]), maxshape=(None,))),

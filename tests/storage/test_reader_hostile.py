@@ -30,7 +30,7 @@ REFUSED = {name: why for name, why in {
     "format_version 99": "format_version=99", "format_version text": "format_version=",
     "no column": "no streams/iv/current", "columns attr int": "columns=7",
     "columns attr missing": "no columns attribute", "units attr int array": "units=",
-    "units attr float": "units=1.5", "scalar column": "is a scalar", "column is a group": "is a group",
+    "units attr float": "units=1.5", "units attr 2-D array": "units=array([[0., 0.], [0., 0.]])", "scalar column": "is a scalar", "column is a group": "is a group",
     "stream is a dataset": "streams/iv is a dataset", "streams is a dataset": "streams is a dataset",
     "devices 3 columns": "(2, 3)", "devices text": "chip/devices", "devices float nan": "chip/devices",
     "chip is a dataset": "chip is a dataset", "parameters is a group": "parameters is a group",

@@ -1,0 +1,127 @@
+"""`memlab twin export`: a device model for analog-AI simulators (aihwkit JSON, NeuroSim CSV).
+
+The source today is a chip family preset, simulated; a fitted twin file plugs in as another
+source of per-device parameter arrays (``memlab.analysis.device_export.DevicePopulation``).
+See docs/export.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from memlab.arguments import UsageError, parse_number, shown
+
+DERIVATIONS = ("law", "pulses")
+_OPTION_OF = {"amplitude_v/width_s": "--pulse-amplitude-v/--pulse-width-s",
+              "amplitude_v=": "--pulse-amplitude-v=", "width_s=": "--pulse-width-s=",
+              "coverage=": "--coverage="}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """A minimal `twin` group holding only `export`, until the twin commands join it."""
+    twin = sub.add_parser("twin", help="digital twins of chips: export device models",
+                          description="Digital twins of chips. See docs/export.md.")
+    add_export_parser(twin.add_subparsers(dest="twin_command", metavar="TWIN_COMMAND",
+                                          required=True))
+
+
+def add_export_parser(twin_subparsers: argparse._SubParsersAction) -> None:
+    from memlab.analysis.device_export import EXPORT_FORMATS
+    from memlab.instruments.sim.chip import PRESETS
+
+    p = twin_subparsers.add_parser(
+        "export", help="write a device model for aihwkit (JSON) or NeuroSim (CSV)",
+        description="Derive a device model (step sizes, bounds, noise, device-to-device spreads) "
+                    "from a simulated chip of a family preset and write it as an aihwkit "
+                    "SoftBoundsDevice configuration (JSON) or a NeuroSim parameter table (CSV). "
+                    "See docs/export.md for the mapping and conventions.")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to write")
+    p.add_argument("--family", required=True, choices=sorted(PRESETS),
+                   help="the chip family preset the devices are drawn from")
+    p.add_argument("--out", required=True, help="the file to write (.json or .csv)")
+    p.add_argument("--derive", choices=DERIVATIONS, default="law",
+                   help="law: from the parameters the model drew for each device (default); "
+                        "pulses: by pulsing the simulated devices and fitting the law")
+    p.add_argument("--seed", default="0", help="seed of the simulated chip (default 0)")
+    p.add_argument("--array-size", default="64",
+                   help="the simulated chip is N x N devices (law; default 64)")
+    p.add_argument("--devices", default="32", help="devices characterised (pulses; default 32)")
+    p.add_argument("--pulses", default="150",
+                   help="pulses each way per device (pulses; default 150)")
+    p.add_argument("--pulse-amplitude-v", default=None,
+                   help="programming pulse amplitude (default: the family's reference pulse)")
+    p.add_argument("--pulse-width-s", default=None,
+                   help="programming pulse width (default: the family's reference pulse)")
+    p.add_argument("--coverage", default="0.95",
+                   help="neurosim: levels = pulses to cross this fraction of the window (0..1)")
+    p.set_defaults(func=run)
+
+
+def _out_path(value: str, suffix: str) -> Path:
+    if not value or "\x00" in value:
+        raise UsageError(f"--out {shown(value)}: allowed: a file path")
+    path = Path(value)
+    if path.suffix.lower() != suffix:
+        raise UsageError(f"--out {shown(value)}: allowed: a file name ending in {suffix}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {shown(value)}: its folder {shown(str(parent))} does not exist")
+    if path.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {shown(value)}: cannot be written")
+    return path
+
+
+def _range(option: str, value: str, low: int, high: int) -> int:
+    number = parse_number(option, value, integer=True, allowed=f"an integer in {low}..{high}")
+    if not low <= number <= high:
+        raise UsageError(f"--{option.lstrip('-')}={number}: allowed: an integer in {low}..{high}")
+    return int(number)
+
+
+def run(args: argparse.Namespace) -> int:
+    from memlab.analysis import device_export as export
+    from memlab.instruments.sim.chip import Chip
+
+    out = _out_path(args.out, ".json" if args.format == "aihwkit" else ".csv")
+    seed = _range("--seed", args.seed, 0, 2**32 - 1)
+    size = _range("--array-size", args.array_size, 2, 1024)
+    devices = _range("--devices", args.devices, 2, 1024)
+    pulses = _range("--pulses", args.pulses, 10, 100_000)
+    amplitude = None if args.pulse_amplitude_v is None else \
+        parse_number("--pulse-amplitude-v", args.pulse_amplitude_v)
+    width = None if args.pulse_width_s is None else parse_number("--pulse-width-s", args.pulse_width_s)
+    coverage = parse_number("--coverage", args.coverage)
+    try:
+        if args.derive == "law":
+            chip = Chip(size, size, family=args.family, seed=seed)
+            population = export.population_from_chip(
+                chip, {"family": args.family, "seed": seed, "array": f"{size} x {size}"})
+        else:
+            side = max(2, int(devices ** 0.5) + 2)  # room for the stuck devices
+            chip = Chip(side, side, family=args.family, seed=seed)
+            population = export.measure_pulse_response(chip, devices=devices, pulses=pulses)
+            population.source.update({"family": args.family, "seed": seed})
+        if args.format == "aihwkit":
+            config = export.aihwkit_config(population, amplitude, width)
+            export.write_aihwkit_json(out, config)
+            dw = config["statistics"]["dw_min"]
+            summary = (f"SoftBoundsDevice dw_min={config['rpu_config']['device']['parameters']['dw_min']:.4g} "
+                       f"(mean step of the stronger direction {dw['value']:.4g} "
+                       f"+- {dw['standard_error']:.2g})")
+        else:
+            rows = export.neurosim_table(population, amplitude, width, coverage)
+            export.write_neurosim_csv(out, rows)
+            by_name = {row["parameter"]: row for row in rows}
+            summary = (f"{by_name['maxNumLevelLTP']['value']} LTP / "
+                       f"{by_name['maxNumLevelLTD']['value']} LTD levels, NL "
+                       f"{by_name['NL_LTP']['value']:.2f} / {by_name['NL_LTD']['value']:.2f}, "
+                       f"on/off {by_name['onOffRatio']['value']:.3g}")
+    except export.ExportParameterError as exc:
+        message = str(exc)
+        for name, option in _OPTION_OF.items():  # the names the user typed
+            message = message.replace(name, option)
+        raise UsageError(message) from None
+    print(f"wrote {out}: {summary}; {population.devices} {args.family} devices ({args.derive})")
+    return 0
