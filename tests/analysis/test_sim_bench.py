@@ -89,12 +89,13 @@ def test_drift_exponent_recovers_the_preset(tmp_path, family):
         for c in range(3):
             chip.pulse(r, c, AMP_V, WIDTH_S, count=50)  # program to mid-window
     t_prog = chip.clock.now()
-    rows = {"row": [], "col": [], "time": [], "conductance": []}
+    rows = {"row": [], "col": [], "time": [], "planned_time": [], "conductance": []}
     for t in np.logspace(0, 5, 30):
         chip.clock.sleep(t_prog + t - chip.clock.now())
         for r in range(3):
             for c in range(3):
-                for key, value in zip(rows, (r, c, chip.clock.now() - t_prog, chord(chip, r, c))):
+                values = (r, c, chip.clock.now() - t_prog, t, chord(chip, r, c))
+                for key, value in zip(rows, values):
                     rows[key].append(value)
     path = write_run(tmp_path, "retention", {"retention": rows},
                      devices=[(r, c) for r in range(3) for c in range(3)],
