@@ -1,0 +1,400 @@
+"""Fit the chip model to run files: per device, and as chip-wide distributions (docs/twin.md).
+
+Each parameter comes from the procedure that determines it, through the figures of merit of
+``memlab.analysis`` (which carry their own uncertainties):
+
+| procedure | per-device parameters | chip-wide (median, spread) |
+|---|---|---|
+| readout | ``sigma_read`` (relative read noise) | ``sigma_read`` |
+| potentiation-depression | ``a_plus``, ``a_minus``, ``g_min_s``, ``g_max_s``, ``stuck`` | medians, ``sigma_step_d2d``, ``sigma_g_d2d``, ``sigma_c2c``, ``stuck_fraction``, ``stuck_on_share`` |
+| iv-sweep | ``v_th_v`` (SET voltage) | ``v_th_v``, ``sigma_v_th_v`` |
+| forming | ``v_form_v`` | ``v_form_v``, ``sigma_v_form_v`` |
+| retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
+
+A parameter no run determines keeps the preset's value and is reported as such.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from memlab.analysis.errors import AnalysisError, MissingStreamError
+from memlab.analysis.loading import Run, find_run_files
+from memlab.analysis.metrics.fom import FigureOfMerit, t_quantile
+from memlab.analysis.metrics.plasticity import split_branches, step_law
+from memlab.analysis.summary import summarize_run
+from memlab.storage import RunFileError
+from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
+
+__all__ = ["fit_twin", "TwinFitError", "DEVICE_UNITS", "FIT_PROCEDURES"]
+
+Z95 = NormalDist().inv_cdf(0.975)
+
+#: per-device parameters the fit determines, with their units
+DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "g_max_s": "S", "v_th_v": "V",
+                "v_form_v": "V", "drift": "", "stuck": ""}
+FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention")
+# A device whose potentiation-depression run moves it by less than this (relative) is stuck.
+STUCK_CHANGE = 0.05
+
+
+class TwinFitError(TwinFileError):
+    """Run files a twin cannot be fitted from (none usable, two different chips)."""
+
+
+@dataclass
+class _Value:
+    value: float
+    stderr: float
+    source: int
+
+
+@dataclass
+class _Collected:
+    """Per-device estimates, gathered over the runs, and chip-level pooled quantities."""
+
+    per_device: dict[str, dict[tuple[int, int], list[_Value]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    c2c_num: list[float] = field(default_factory=list)  # one per branch
+    c2c_den: list[float] = field(default_factory=list)
+    c2c_sources: set[int] = field(default_factory=set)
+    drift_laws: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _stderr(fig: FigureOfMerit) -> float:
+    if math.isfinite(fig.stderr):
+        return fig.stderr
+    return (fig.high - fig.low) / (2 * Z95) if fig.confidence == 0.95 else \
+        (fig.high - fig.low) / (2 * NormalDist().inv_cdf(0.5 + fig.confidence / 2))
+
+
+def _add(c: _Collected, name: str, device: tuple[int, int], fig: Any, source: int) -> None:
+    if isinstance(fig, FigureOfMerit) and fig.determined and math.isfinite(fig.value):
+        se = _stderr(fig)
+        if math.isfinite(se) and se >= 0:
+            c.per_device[name][device].append(_Value(fig.value, se, source))
+
+
+def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> float:
+    values = c.per_device["sigma_read"].get(device)
+    return float(np.mean([v.value for v in values])) if values else preset
+
+
+def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict) -> None:
+    dev = run.device
+    a = run.arrays("pulses", ("repeat", "polarity", "conductance", "amplitude"), purpose="the twin fit")
+    g = np.asarray(a["conductance"], float)
+    if g.size < 8:
+        return
+    # The run reads I / V at read_v; the device's own G is that over the read I-V's factor.
+    v_read = float(run.parameter("read_v", 0.2))
+    v0 = params["v0_read_v"]
+    read_factor = v0 * math.sinh(v_read / v0) / v_read
+    g = g / read_factor
+    span = (np.nanmax(g) - np.nanmin(g)) / max(float(np.nanmedian(g)), 1e-30)
+    stuck = span < STUCK_CHANGE
+    c.per_device["stuck"][dev].append(_Value(1.0 if stuck else 0.0, 0.0, source))
+    c.per_device["_stuck_g"][dev].append(_Value(float(np.nanmedian(g)), 0.0, source))
+    if stuck:
+        return
+    # A pulse other than the reference moves phi times the reference step (sinh and power law).
+    width = float(run.parameter("width_s", params["t_ref_s"]))
+    branches = split_branches(a["repeat"], a["polarity"], g)
+    for polarity, amp_name, a_name, bound_name in ((1, "set_v", "a_plus", "g_max_s"),
+                                                   (-1, "reset_v", "a_minus", "g_min_s")):
+        amp = abs(float(run.parameter(amp_name, 2.0 * polarity)))
+        phi = (math.sinh(amp / params["v0_switch_v"]) / math.sinh(params["v_ref_v"] / params["v0_switch_v"])
+               * (width / params["t_ref_s"]) ** params["width_exponent"])
+        law = step_law(branches, polarity)
+        if not (math.isfinite(law.a) and 0 < law.a < 1 and math.isfinite(law.bound_s) and law.bound_s > 0):
+            continue
+        dof = max(law.steps - 2, 1)
+        _add(c, a_name, dev, FigureOfMerit.from_stderr(law.a / phi, law.a_stderr / phi, law.steps, dof=dof), source)
+        _add(c, bound_name, dev, FigureOfMerit.from_stderr(law.bound_s, law.bound_stderr_s, law.steps, dof=dof),
+             source)
+        # cycle-to-cycle noise: each step's scatter about the law, less the two reads' noise
+        sigma_r = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(float(run.parameter("reads", 1)))
+        for br in branches:
+            if br.polarity != polarity or len(br.conductance_s) < 3:
+                continue
+            gb = br.conductance_s
+            model = law.a * (law.bound_s - gb[:-1])
+            resid = np.diff(gb) - model
+            read_var = sigma_r ** 2 * (gb[:-1] ** 2 + gb[1:] ** 2)
+            c.c2c_num.append(float(np.sum(resid ** 2 - read_var)))
+            c.c2c_den.append(float(np.sum(model ** 2)))
+            c.c2c_sources.add(source)
+
+
+def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
+    summary = summarize_run(run)
+    if summary.error:
+        c.notes.append(f"{run.name}: {summary.error}")
+        return
+    for row in summary.rows:
+        r, col = row.get("device_row"), row.get("device_col")
+        device = (int(r), int(col)) if r is not None and col is not None and not _isna(r) else run.device
+        if device is None:
+            continue
+        if run.procedure == "readout":
+            _add(c, "sigma_read", device, row.get("read_noise_cv"), source)
+        elif run.procedure == "iv-sweep":
+            _add(c, "v_th_v", device, row.get("set_voltage_v"), source)
+        elif run.procedure == "forming":
+            fig = row.get("forming_voltage_v")
+            if isinstance(fig, FigureOfMerit) and fig.determined:
+                # formed somewhere on the step (low, high]: the middle, with a uniform law's sigma
+                mid = 0.5 * (abs(fig.low) + abs(fig.high))
+                width = abs(abs(fig.high) - abs(fig.low))
+                _add(c, "v_form_v", device, FigureOfMerit.from_interval(
+                    mid, mid - width / 2, mid + width / 2, fig.n) if width > 0 else None, source)
+                if width > 0:
+                    c.per_device["v_form_v"][device][-1].stderr = width / math.sqrt(12)
+        elif run.procedure == "retention":
+            law = row.get("drift_law")
+            if isinstance(law, str) and law in ("power", "log"):
+                c.drift_laws.append(law)
+            _add(c, "_drift_power", device, row.get("drift_nu"), source)
+            _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
+        elif run.procedure == "potentiation-depression" and run.device is not None:
+            _potentiation(run, row, c, source, params)
+
+
+def _isna(x: Any) -> bool:
+    try:
+        return bool(x != x) or x is None or str(x) == "<NA>"
+    except (TypeError, ValueError):
+        return True
+
+
+def _combine(values: list[_Value]) -> tuple[float, float, list[int]]:
+    """Inverse-variance mean of several estimates of one device's parameter."""
+    if len(values) == 1 or any(v.stderr == 0 for v in values):
+        v = values[-1]
+        return v.value, v.stderr, sorted({x.source for x in values})
+    w = np.array([1 / v.stderr ** 2 for v in values])
+    x = np.array([v.value for v in values])
+    return float(np.sum(w * x) / np.sum(w)), float(1 / math.sqrt(np.sum(w))), sorted({v.source for v in values})
+
+
+def _distribution(values: np.ndarray, stderr: np.ndarray, log: bool) -> tuple[tuple, tuple] | None:
+    """(centre, spread) of a parameter over devices, each as (value, stderr, low, high, n).
+
+    ``log``: a log-normal parameter, centre = the median exp(mean ln x), spread = sigma of ln x.
+    The spread removes the devices' own estimation noise: sqrt(var - mean(se^2))."""
+    ok = np.isfinite(values) & np.isfinite(stderr) & ((values > 0) if log else True)
+    x, se = values[ok], stderr[ok]
+    n = x.size
+    if n == 0:
+        return None
+    if log:
+        se = se / x
+        x = np.log(x)
+    mean = float(np.mean(x))
+    if n == 1:
+        centre = (mean, float(se[0]), mean - Z95 * float(se[0]), mean + Z95 * float(se[0]), 1)
+        spread = None
+    else:
+        var = float(np.var(x, ddof=1))
+        noise = float(np.mean(se ** 2))
+        centre_se = math.sqrt(var / n)
+        k = t_quantile(0.95, n - 1)
+        centre = (mean, centre_se, mean - k * centre_se, mean + k * centre_se, n)
+        dof = n - 1
+        chi = [dof * (1 - 2 / (9 * dof) + q * math.sqrt(2 / (9 * dof))) ** 3 for q in (Z95, -Z95)]
+        low_var, high_var = var * dof / chi[0], var * dof / max(chi[1], 1e-12)
+        spread_value = math.sqrt(max(var - noise, 0.0))
+        spread = (spread_value, math.sqrt(var / (2 * dof)), math.sqrt(max(low_var - noise, 0.0)),
+                  math.sqrt(max(high_var - noise, 0.0)), n)
+    if log:
+        v, s, lo, hi, n_c = centre
+        centre = (math.exp(v), math.exp(v) * s, math.exp(lo), math.exp(hi), n_c)
+    return centre, spread
+
+
+def _estimate(stats: tuple | None, sources: set[int], unit: str) -> ChipEstimate | None:
+    if stats is None:
+        return None
+    value, se, lo, hi, n = stats
+    return ChipEstimate(float(value), float(se), float(lo), float(hi), int(n), FITTED, "",
+                        tuple(sorted(sources)), unit)
+
+
+# chip-wide parameter <- per-device parameter, log-normal?, spread parameter
+_DISTRIBUTIONS = (
+    ("sigma_read", "sigma_read", False, None),
+    ("a_plus", "a_plus", True, "sigma_step_d2d"),
+    ("a_minus", "a_minus", True, None),
+    ("g_min_s", "g_min_s", True, "sigma_g_d2d"),
+    ("g_max_s", "g_max_s", True, None),
+    ("v_th_v", "v_th_v", False, "sigma_v_th_v"),
+    ("v_form_v", "v_form_v", False, "sigma_v_form_v"),
+)
+
+
+def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = None,
+             progress: bool | None = None) -> Twin:
+    """A :class:`Twin` fitted to the run files under ``paths`` (files and/or folders).
+
+    :param family: the chip family whose preset fills what no run determines (default: the
+        family the runs record).
+    :param progress: a progress bar on stderr (None: when stderr is a terminal).
+    :raises TwinFitError: no usable run file, or runs of chips of different size or family.
+    """
+    from memlab.instruments.sim.chip.presets import resolve_params
+
+    files = find_run_files(paths)
+    if not files:
+        raise TwinFitError(f"no run files under {', '.join(map(str, paths if not isinstance(paths, (str, Path)) else [paths]))}")
+    runs: list[Run] = []
+    shape: tuple[int, int] | None = None
+    chip_family = family
+    for path in files:
+        try:
+            run = Run.open(path)
+        except RunFileError:
+            continue
+        if run.procedure not in FIT_PROCEDURES or run.status != "completed":
+            continue
+        rows, cols = run.chip.get("rows"), run.chip.get("cols")
+        if rows is None or cols is None:
+            continue
+        if shape is None:
+            shape = (int(rows), int(cols))
+            chip_family = chip_family or str(run.chip.get("family", "prgo"))
+        elif (int(rows), int(cols)) != shape:
+            raise TwinFitError(f"{run.path}: a {rows} x {cols} chip, but earlier runs measured a "
+                               f"{shape[0]} x {shape[1]} chip; fit one chip at a time")
+        runs.append(run)
+    if not runs or shape is None:
+        raise TwinFitError(f"none of the {len(files)} run files is a completed run of "
+                           f"{', '.join(FIT_PROCEDURES)} on a chip of known size")
+    params = resolve_params(chip_family or "prgo", None)
+    # readouts first: the read noise they give corrects the step noise of potentiation runs
+    order = sorted(range(len(runs)), key=lambda k: runs[k].procedure != "readout")
+    c = _Collected()
+    sources = [r.name for r in runs]
+    bar = tqdm(total=len(runs), desc="fitting", unit="run", file=sys.stderr,
+               disable=not (sys.stderr.isatty() if progress is None else progress), leave=False)
+    try:
+        for k in order:
+            try:
+                _collect(runs[k], c, k, params)
+            except (AnalysisError, MissingStreamError, ValueError, KeyError, OSError) as exc:
+                c.notes.append(f"{runs[k].name}: {exc}")
+            bar.update(1)
+    finally:
+        bar.close()
+    return _assemble(c, shape, chip_family or "prgo", params, sources)
+
+
+def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, sources: list[str]) -> Twin:
+    from memlab.instruments.sim.chip.presets import PARAMETERS
+
+    twin = Twin(family, shape[0], shape[1], sources=sources)
+    # the drift law: the one most retention fits preferred
+    law = max(("power", "log"), key=c.drift_laws.count) if c.drift_laws else params["drift_law"]
+    drift_key = "_drift_power" if law == "power" else "_drift_log"
+    if drift_key in c.per_device:
+        c.per_device["drift"] = c.per_device[drift_key]
+    for name, unit in DEVICE_UNITS.items():
+        est = DeviceEstimates.empty(shape, "S" if name == "drift" and law == "log" else unit)
+        for (i, j), values in c.per_device.get(name, {}).items():
+            if 0 <= i < shape[0] and 0 <= j < shape[1]:
+                v, se, src = _combine(values)
+                est.value[i, j], est.stderr[i, j] = v, se
+                est.sources[i, j] = ",".join(map(str, src))
+        twin.devices[name] = est
+    # stuck devices: frozen at their own measured conductance, at Gmax if nearer it than Gmin
+    stuck = twin.devices["stuck"].value == 1
+    stuck_g = np.full(shape, np.nan)
+    for (i, j), values in c.per_device.get("_stuck_g", {}).items():
+        stuck_g[i, j] = values[-1].value
+    twin.devices["stuck"].value = np.where(np.isnan(twin.devices["stuck"].value), np.nan,
+                                           twin.devices["stuck"].value)
+    # devices that are not stuck must not carry a stuck device's conductance as a window edge
+    for name in ("g_min_s", "g_max_s", "a_plus", "a_minus"):
+        twin.devices[name].value[stuck] = np.nan
+
+    chip: dict[str, ChipEstimate] = {}
+
+    def sources_of(name: str) -> set[int]:
+        return {v.source for vals in c.per_device.get(name, {}).values() for v in vals}
+
+    for chip_name, dev_name, log, spread_name in _DISTRIBUTIONS:
+        d = twin.devices[dev_name]
+        stats = _distribution(d.value.ravel(), d.stderr.ravel(), log)
+        if stats is None:
+            continue
+        chip[chip_name] = _estimate(stats[0], sources_of(dev_name), d.unit)
+        if spread_name and stats[1] is not None:
+            chip[spread_name] = _estimate(stats[1], sources_of(dev_name), "" if log else d.unit)
+    d = twin.devices["drift"]
+    stats = _distribution(d.value.ravel(), d.stderr.ravel(), False)
+    if stats is not None:
+        chip["drift_law"] = ChipEstimate(law, status=FITTED, n=len(c.drift_laws), sources=tuple(sorted(sources_of("drift"))))
+        centre, spread = ("drift_nu", "sigma_drift_nu") if law == "power" else ("drift_log_s", "sigma_drift_log_s")
+        chip[centre] = _estimate(stats[0], sources_of("drift"), d.unit)
+        if stats[1] is not None:
+            chip[spread] = _estimate(stats[1], sources_of("drift"), d.unit)
+    if c.c2c_den and sum(c.c2c_den) > 0:
+        num, den = np.array(c.c2c_num), np.array(c.c2c_den)
+        value = math.sqrt(max(num.sum() / den.sum(), 0.0))
+        rng = np.random.default_rng(0)  # bootstrap over branches: their steps are independent
+        boots = []
+        for _ in range(400):
+            k = rng.integers(0, num.size, num.size)
+            boots.append(math.sqrt(max(num[k].sum() / max(den[k].sum(), 1e-300), 0.0)))
+        lo, hi = np.quantile(boots, [0.025, 0.975])
+        chip["sigma_c2c"] = ChipEstimate(value, float(np.std(boots, ddof=1)), float(min(lo, value)),
+                                         float(max(hi, value)), int(num.size), FITTED, "",
+                                         tuple(sorted(c.c2c_sources)), "")
+    s = twin.devices["stuck"]
+    tried = int(s.measured.sum())
+    if tried:
+        from memlab.analysis.metrics.fom import fraction_figure
+
+        n_stuck = int(stuck.sum())
+        frac = fraction_figure(n_stuck, tried)
+        chip["stuck_fraction"] = ChipEstimate(frac.value, _stderr(frac), frac.low, frac.high, tried, FITTED,
+                                              "", tuple(sorted(sources_of("stuck"))), "")
+        if n_stuck:
+            gmin = chip.get("g_min_s", ChipEstimate(params["g_min_s"])).value
+            gmax = chip.get("g_max_s", ChipEstimate(params["g_max_s"])).value
+            on = stuck & (np.abs(np.log(stuck_g / gmax)) < np.abs(np.log(stuck_g / gmin)))
+            s.value[stuck] = np.where(on[stuck], 2.0, 1.0)
+            # the stuck device's conductance is its window edge (Gmax when stuck on, Gmin when off)
+            twin.devices["g_max_s"].value[on] = stuck_g[on]
+            twin.devices["g_min_s"].value[stuck & ~on] = stuck_g[stuck & ~on]
+            share = fraction_figure(int(on.sum()), n_stuck)
+            chip["stuck_on_share"] = ChipEstimate(share.value, _stderr(share), share.low, share.high, n_stuck,
+                                                  FITTED, "", chip["stuck_fraction"].sources, "")
+    # keep the fitted values inside what the model allows (a spread may come out as 0)
+    for name, e in list(chip.items()):
+        spec = PARAMETERS[name]
+        try:
+            spec.check(name, e.value)
+        except ValueError as exc:
+            chip[name] = ChipEstimate(params[name], status=PRESET, unit=spec.unit,
+                                      reason=f"fitted value {e.value!r} outside the model's range ({exc})")
+    for name, spec in PARAMETERS.items():
+        if name not in chip:
+            chip[name] = ChipEstimate(params[name], status=PRESET, unit=spec.unit,
+                                      reason="no run determines it: the preset's value")
+    if chip["g_min_s"].value >= chip["g_max_s"].value:
+        raise TwinFitError(f"fitted g_min_s {chip['g_min_s'].value:g} S is not below g_max_s "
+                           f"{chip['g_max_s'].value:g} S: the potentiation-depression runs are inconsistent")
+    twin.chip = chip
+    twin.notes = c.notes  # type: ignore[attr-defined]
+    return twin
