@@ -121,10 +121,17 @@ def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict)
             continue
         dof = max(law.steps - 2, 1)
         _add(c, a_name, dev, FigureOfMerit.from_stderr(law.a / phi, law.a_stderr / phi, law.steps, dof=dof), source)
-        _add(c, bound_name, dev, FigureOfMerit.from_stderr(law.bound_s, law.bound_stderr_s, law.steps, dof=dof),
-             source)
-        # cycle-to-cycle noise: each step's scatter about the law, less the two reads' noise
         sigma_r = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(float(run.parameter("reads", 1)))
+        start_pulses = int(run.parameter("start_pulses", 0)) if run.parameter("start") == "reset" else 0
+        if polarity == -1 and (1.0 - law.a) ** start_pulses < 1e-3:
+            # The start reset saturated at Gmin: the read before the first potentiating pulse is
+            # Gmin itself, far better determined than the depression law's intercept.
+            g0 = float(branches[0].conductance_s[0]) if branches[0].polarity == 1 else math.nan
+            _add(c, bound_name, dev, FigureOfMerit.from_stderr(g0, sigma_r * g0, 1), source)
+        else:
+            _add(c, bound_name, dev, FigureOfMerit.from_stderr(law.bound_s, law.bound_stderr_s, law.steps, dof=dof),
+                 source)
+        # cycle-to-cycle noise: each step's scatter about the law, less the two reads' noise
         for br in branches:
             if br.polarity != polarity or len(br.conductance_s) < 3:
                 continue

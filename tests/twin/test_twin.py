@@ -118,3 +118,50 @@ def test_a_twin_contradicting_the_bench_file_is_refused(night, tmp_path):
     write_twin(fit_twin(paths), tmp_path / "chip-twin.h5")
     with pytest.raises(BenchFileError, match="chip.rows"):
         read_bench_config(_bench_file(tmp_path, 'twin = "chip-twin.h5"\nrows = 8'))
+
+
+def test_validation_on_held_out_runs_mostly_not_rejected(night, tmp_path):
+    folder, paths, states = night
+    twin_path = write_twin(fit_twin(paths), tmp_path / "chip-twin.h5")
+    held = tmp_path / "held"
+    held.mkdir()
+    spec = ";".join(f"{r},{c}" for r, c in DEVICES)
+    from memlab.procedures import get_procedure, run_procedure
+    with twin_bench(folder / "truth.h5", seed=11) as bench:  # the same chip, measured again
+        for name, parameters in (("readout", dict(devices=spec, reads=40)),
+                                 ("retention", dict(devices=spec, target_s=4e-6, duration_s=1e4, points=16)),
+                                 *(("potentiation-depression", dict(row=r, col=c, pulses=60, start_pulses=300))
+                                   for r, c in DEVICES[:2])):
+            assert run_procedure(get_procedure(name)(**parameters), bench, held).status == "completed"
+    from memlab.twin import validate_twin
+    report = tmp_path / "report"
+    result = validate_twin(twin_path, held, report, seed=1)
+    assert len(result.replayed) == 4 and result.figures_tested >= 5
+    text = (report / "twin-validation.md").read_text()
+    assert result.figures_rejected <= result.figures_tested // 2, text
+    assert "twin-read_noise_cv.png" in text and (report / "twin-read_noise_cv.png").stat().st_size > 0
+    assert "## Parameters the data did not constrain" in text and "`v_form_v`" in text
+    # the command line: one held-out run, a one-line result and the report's path
+    readout = next(held.glob("*readout*.h5"))
+    assert main(["-q", "twin", "validate", str(twin_path), str(readout), "--report", str(tmp_path / "cli"),
+                 "--no-progress"]) == 0
+    assert (tmp_path / "cli" / "twin-validation.md").exists()
+
+
+def test_ks_two_sample_rejects_different_and_keeps_equal_distributions():
+    from memlab.twin import ks_two_sample
+    rng = np.random.default_rng(0)
+    d, p = ks_two_sample(rng.normal(0, 1, 30), rng.normal(0, 1, 30))
+    assert p > 0.05
+    d, p = ks_two_sample(rng.normal(0, 1, 30), rng.normal(2, 1, 30))
+    assert d > 0.5 and p < 0.01
+
+
+def test_memlab_twin_fit_prints_the_table_and_names_what_falls_back(night, tmp_path, capsys):
+    folder, paths, states = night
+    out = tmp_path / "chip-twin.h5"
+    assert main(["-q", "twin", "fit", str(folder / "runs"), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "| a_plus |" in text and "fitted" in text and "keep the preset's value" in text
+    assert load_twin(out).chip["v_th_v"].status == "fitted"
+    assert main(["twin", "fit", str(tmp_path / "none"), "--out", str(out)]) == 2
