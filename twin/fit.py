@@ -65,9 +65,11 @@ class _Collected:
 
     per_device: dict[str, dict[tuple[int, int], list[_Value]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-    c2c_num: list[float] = field(default_factory=list)  # one per branch
-    c2c_den: list[float] = field(default_factory=list)
+    # one per branch: (device, sum of squared residuals, sum of the reads' G^2 over reads averaged,
+    # sum of squared model steps); the read noise is subtracted once every readout is in
+    c2c: list[tuple[tuple[int, int], float, float, float]] = field(default_factory=list)
     c2c_sources: set[int] = field(default_factory=set)
+    gmin_reset: list[tuple[tuple[int, int], float, float, int]] = field(default_factory=list)
     drift_laws: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -93,7 +95,7 @@ def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> flo
 
 def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict) -> None:
     dev = run.device
-    a = run.arrays("pulses", ("repeat", "polarity", "conductance", "amplitude"), purpose="the twin fit")
+    a = run.arrays("pulses", ("repeat", "pulse", "polarity", "conductance"), purpose="the twin fit")
     g = np.asarray(a["conductance"], float)
     if g.size < 8:
         return
@@ -121,13 +123,18 @@ def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict)
             continue
         dof = max(law.steps - 2, 1)
         _add(c, a_name, dev, FigureOfMerit.from_stderr(law.a / phi, law.a_stderr / phi, law.steps, dof=dof), source)
-        sigma_r = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(float(run.parameter("reads", 1)))
+        reads = float(run.parameter("reads", 1))
         start_pulses = int(run.parameter("start_pulses", 0)) if run.parameter("start") == "reset" else 0
         if polarity == -1 and (1.0 - law.a) ** start_pulses < 1e-3:
             # The start reset saturated at Gmin: the read before the first potentiating pulse is
             # Gmin itself, far better determined than the depression law's intercept.
-            g0 = float(branches[0].conductance_s[0]) if branches[0].polarity == 1 else math.nan
-            _add(c, bound_name, dev, FigureOfMerit.from_stderr(g0, sigma_r * g0, 1), source)
+            first_is_start = branches[0].polarity == 1 and int(np.asarray(a["pulse"])[0]) == 0
+            g0 = float(branches[0].conductance_s[0]) if first_is_start else math.nan
+            if math.isfinite(g0) and g0 > 0:  # its uncertainty, the read noise, once every readout is in
+                c.gmin_reset.append((dev, g0, reads, source))
+            else:
+                _add(c, bound_name, dev, FigureOfMerit.from_stderr(law.bound_s, law.bound_stderr_s, law.steps,
+                                                                  dof=dof), source)
         else:
             _add(c, bound_name, dev, FigureOfMerit.from_stderr(law.bound_s, law.bound_stderr_s, law.steps, dof=dof),
                  source)
@@ -138,13 +145,16 @@ def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict)
             gb = br.conductance_s
             model = law.a * (law.bound_s - gb[:-1])
             resid = np.diff(gb) - model
-            read_var = sigma_r ** 2 * (gb[:-1] ** 2 + gb[1:] ** 2)
-            c.c2c_num.append(float(np.sum(resid ** 2 - read_var)))
-            c.c2c_den.append(float(np.sum(model ** 2)))
+            c.c2c.append((dev, float(np.sum(resid ** 2)), float(np.sum(gb[:-1] ** 2 + gb[1:] ** 2)) / reads,
+                          float(np.sum(model ** 2))))
             c.c2c_sources.add(source)
 
 
 def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
+    if run.procedure == "potentiation-depression":  # its own step-law fit, not the summary's figures
+        if run.device is not None:
+            _potentiation(run, {}, c, source, params)
+        return
     summary = summarize_run(run)
     if summary.error:
         c.notes.append(f"{run.name}: {summary.error}")
@@ -174,8 +184,6 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 c.drift_laws.append(law)
             _add(c, "_drift_power", device, row.get("drift_nu"), source)
             _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
-        elif run.procedure == "potentiation-depression" and run.device is not None:
-            _potentiation(run, row, c, source, params)
 
 
 def _isna(x: Any) -> bool:
@@ -264,45 +272,45 @@ def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = N
     files = find_run_files(paths)
     if not files:
         raise TwinFitError(f"no run files under {', '.join(map(str, paths if not isinstance(paths, (str, Path)) else [paths]))}")
-    runs: list[Run] = []
     shape: tuple[int, int] | None = None
     chip_family = family
-    for path in files:
-        try:
-            run = Run.open(path)
-        except RunFileError:
-            continue
-        if run.procedure not in FIT_PROCEDURES or run.status != "completed":
-            continue
-        rows, cols = run.chip.get("rows"), run.chip.get("cols")
-        if rows is None or cols is None:
-            continue
-        if shape is None:
-            shape = (int(rows), int(cols))
-            chip_family = chip_family or str(run.chip.get("family", "prgo"))
-        elif (int(rows), int(cols)) != shape:
-            raise TwinFitError(f"{run.path}: a {rows} x {cols} chip, but earlier runs measured a "
-                               f"{shape[0]} x {shape[1]} chip; fit one chip at a time")
-        runs.append(run)
-    if not runs or shape is None:
-        raise TwinFitError(f"none of the {len(files)} run files is a completed run of "
-                           f"{', '.join(FIT_PROCEDURES)} on a chip of known size")
-    params = resolve_params(chip_family or "prgo", None)
-    # readouts first: the read noise they give corrects the step noise of potentiation runs
-    order = sorted(range(len(runs)), key=lambda k: runs[k].procedure != "readout")
+    params: dict[str, Any] = {}
     c = _Collected()
-    sources = [r.name for r in runs]
-    bar = tqdm(total=len(runs), desc="fitting", unit="run", file=sys.stderr,
+    sources: list[str] = []
+    bar = tqdm(total=len(files), desc="fitting", unit="run", file=sys.stderr,
                disable=not (sys.stderr.isatty() if progress is None else progress), leave=False)
     try:
-        for k in order:
-            try:
-                _collect(runs[k], c, k, params)
-            except (AnalysisError, MissingStreamError, ValueError, KeyError, OSError) as exc:
-                c.notes.append(f"{runs[k].name}: {exc}")
+        for path in files:
             bar.update(1)
+            try:
+                run = Run.open(path, keep_open=True)  # one open for the metadata and every stream
+            except RunFileError as exc:
+                c.notes.append(f"{Path(path).name}: skipped ({exc})")
+                continue
+            with run:
+                if run.procedure not in FIT_PROCEDURES or run.status != "completed":
+                    continue
+                rows, cols = run.chip.get("rows"), run.chip.get("cols")
+                if rows is None or cols is None:
+                    c.notes.append(f"{run.name}: skipped (the file does not record the chip's size)")
+                    continue
+                if shape is None:
+                    shape = (int(rows), int(cols))
+                    chip_family = chip_family or str(run.chip.get("family", "prgo"))
+                    params = resolve_params(chip_family, None)
+                elif (int(rows), int(cols)) != shape:
+                    raise TwinFitError(f"{run.path}: a {rows} x {cols} chip, but earlier runs measured a "
+                                       f"{shape[0]} x {shape[1]} chip; fit one chip at a time")
+                sources.append(run.name)
+                try:
+                    _collect(run, c, len(sources) - 1, params)
+                except (AnalysisError, MissingStreamError, ValueError, KeyError, OSError) as exc:
+                    c.notes.append(f"{run.name}: {exc}")
     finally:
         bar.close()
+    if shape is None:
+        raise TwinFitError(f"none of the {len(files)} run files is a completed run of "
+                           f"{', '.join(FIT_PROCEDURES)} on a chip of known size")
     return _assemble(c, shape, chip_family or "prgo", params, sources)
 
 
@@ -315,6 +323,9 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
     drift_key = "_drift_power" if law == "power" else "_drift_log"
     if drift_key in c.per_device:
         c.per_device["drift"] = c.per_device[drift_key]
+    for dev, g0, reads, source in c.gmin_reset:
+        sigma = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(reads)
+        c.per_device["g_min_s"][dev].append(_Value(g0, sigma * g0, source))
     for name, unit in DEVICE_UNITS.items():
         est = DeviceEstimates.empty(shape, "S" if name == "drift" and law == "log" else unit)
         for (i, j), values in c.per_device.get(name, {}).items():
@@ -355,8 +366,11 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
         chip[centre] = _estimate(stats[0], sources_of("drift"), d.unit)
         if stats[1] is not None:
             chip[spread] = _estimate(stats[1], sources_of("drift"), d.unit)
-    if c.c2c_den and sum(c.c2c_den) > 0:
-        num, den = np.array(c.c2c_num), np.array(c.c2c_den)
+    if c.c2c and sum(x[3] for x in c.c2c) > 0:
+        # each step is the difference of two reads: their noise (the device's read sigma) comes off
+        read_sigma = {dev: _read_sigma_of(c, dev, params["sigma_read"]) for dev in {x[0] for x in c.c2c}}
+        num = np.array([x[1] - read_sigma[x[0]] ** 2 * x[2] for x in c.c2c])
+        den = np.array([x[3] for x in c.c2c])
         value = math.sqrt(max(num.sum() / den.sum(), 0.0))
         rng = np.random.default_rng(0)  # bootstrap over branches: their steps are independent
         boots = []
