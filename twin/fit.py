@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,12 +58,15 @@ class _Value:
     source: int
 
 
+def _values(c: "_Collected", name: str, device: tuple[int, int]) -> list[_Value]:
+    return c.per_device.setdefault(name, {}).setdefault(device, [])
+
+
 @dataclass
 class _Collected:
     """Per-device estimates, gathered over the runs, and chip-level pooled quantities."""
 
-    per_device: dict[str, dict[tuple[int, int], list[_Value]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    per_device: dict[str, dict[tuple[int, int], list[_Value]]] = field(default_factory=dict)
     # one per branch: (device, sum of squared residuals, sum of the reads' G^2 over reads averaged,
     # sum of squared model steps); the read noise is subtracted once every readout is in
     c2c: list[tuple[tuple[int, int], float, float, float]] = field(default_factory=list)
@@ -85,11 +87,11 @@ def _add(c: _Collected, name: str, device: tuple[int, int], fig: Any, source: in
     if isinstance(fig, FigureOfMerit) and fig.determined and math.isfinite(fig.value):
         se = _stderr(fig)
         if math.isfinite(se) and se >= 0:
-            c.per_device[name][device].append(_Value(fig.value, se, source))
+            _values(c, name, device).append(_Value(fig.value, se, source))
 
 
 def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> float:
-    values = c.per_device["sigma_read"].get(device)
+    values = c.per_device.get("sigma_read", {}).get(device)
     return float(np.mean([v.value for v in values])) if values else preset
 
 
@@ -106,8 +108,8 @@ def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict)
     g = g / read_factor
     span = (np.nanmax(g) - np.nanmin(g)) / max(float(np.nanmedian(g)), 1e-30)
     stuck = span < STUCK_CHANGE
-    c.per_device["stuck"][dev].append(_Value(1.0 if stuck else 0.0, 0.0, source))
-    c.per_device["_stuck_g"][dev].append(_Value(float(np.nanmedian(g)), 0.0, source))
+    _values(c, "stuck", dev).append(_Value(1.0 if stuck else 0.0, 0.0, source))
+    _values(c, "_stuck_g", dev).append(_Value(float(np.nanmedian(g)), 0.0, source))
     if stuck:
         return
     # A pulse other than the reference moves phi times the reference step (sinh and power law).
@@ -177,7 +179,7 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 _add(c, "v_form_v", device, FigureOfMerit.from_interval(
                     mid, mid - width / 2, mid + width / 2, fig.n) if width > 0 else None, source)
                 if width > 0:
-                    c.per_device["v_form_v"][device][-1].stderr = width / math.sqrt(12)
+                    _values(c, "v_form_v", device)[-1].stderr = width / math.sqrt(12)
         elif run.procedure == "retention":
             law = row.get("drift_law")
             if isinstance(law, str) and law in ("power", "log"):
@@ -258,59 +260,125 @@ _DISTRIBUTIONS = (
 )
 
 
+CHUNK = 64  # files per task
+PARALLEL_FROM = 256  # from this many files on, chunks run in Dask's local process pool
+
+
+def _collect_files(paths: list[str], first: int, family: str | None) -> tuple[_Collected, list[tuple]]:
+    """Collect one chunk of files; sources are positions in the whole file list (``first`` on).
+    Returns the collection and (position, name, (rows, cols), family) of each run used."""
+    from memlab.instruments.sim.chip.presets import resolve_params
+
+    c = _Collected()
+    used: list[tuple] = []
+    params_of: dict[str, dict] = {}
+    for k, path in enumerate(paths):
+        try:
+            run = Run.open(path, keep_open=True)  # one open for the metadata and every stream
+        except RunFileError as exc:
+            c.notes.append(f"{Path(path).name}: skipped ({exc})")
+            continue
+        with run:
+            if run.procedure not in FIT_PROCEDURES or run.status != "completed":
+                continue
+            rows, cols = run.chip.get("rows"), run.chip.get("cols")
+            if rows is None or cols is None:
+                c.notes.append(f"{run.name}: skipped (the file does not record the chip's size)")
+                continue
+            run_family = family or str(run.chip.get("family", "prgo"))
+            if run_family not in params_of:
+                params_of[run_family] = resolve_params(run_family, None)
+            used.append((first + k, run.name, (int(rows), int(cols)), run_family))
+            try:
+                _collect(run, c, first + k, params_of[run_family])
+            except (AnalysisError, MissingStreamError, ValueError, KeyError, OSError) as exc:
+                c.notes.append(f"{run.name}: {exc}")
+    return c, used
+
+
+def _collect_parallel(chunks: list[tuple[int, list[str]]], family: str | None, workers: int | None,
+                      advance: Any) -> list[tuple[_Collected, list[tuple]]]:
+    import dask
+    from dask.callbacks import Callback
+
+    tasks = [dask.delayed(_collect_files, pure=True)(chunk, first, family) for first, chunk in chunks]
+    sizes = {t.key: len(chunk) for t, (_, chunk) in zip(tasks, chunks)}
+
+    class _Advance(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id) -> None:  # noqa: ANN001
+            if key in sizes:
+                advance(sizes[key])
+    with _Advance():
+        return list(dask.compute(*tasks, scheduler="processes", num_workers=workers))
+
+
+def _merge(parts: list[tuple[_Collected, list[tuple]]]) -> tuple[_Collected, list[tuple]]:
+    c = _Collected()
+    used: list[tuple] = []
+    for part, part_used in parts:
+        for name, devices in part.per_device.items():
+            for device, values in devices.items():
+                c.per_device.setdefault(name, {}).setdefault(device, []).extend(values)
+        c.c2c += part.c2c
+        c.c2c_sources |= part.c2c_sources
+        c.gmin_reset += part.gmin_reset
+        c.drift_laws += part.drift_laws
+        c.notes += part.notes
+        used += part_used
+    return c, sorted(used)
+
+
+def _renumber(c: _Collected, position: dict[int, int]) -> None:
+    for devices in c.per_device.values():
+        for values in devices.values():
+            for v in values:
+                v.source = position[v.source]
+    c.c2c_sources = {position[k] for k in c.c2c_sources}
+    c.gmin_reset = [(dev, g0, reads, position[src]) for dev, g0, reads, src in c.gmin_reset]
+
+
 def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = None,
-             progress: bool | None = None) -> Twin:
+             progress: bool | None = None, workers: int | None = None) -> Twin:
     """A :class:`Twin` fitted to the run files under ``paths`` (files and/or folders).
 
     :param family: the chip family whose preset fills what no run determines (default: the
         family the runs record).
     :param progress: a progress bar on stderr (None: when stderr is a terminal).
+    :param workers: processes of Dask's local pool for large folders (default: the CPU count).
     :raises TwinFitError: no usable run file, or runs of chips of different size or family.
     """
     from memlab.instruments.sim.chip.presets import resolve_params
 
-    files = find_run_files(paths)
+    files = [str(p) for p in find_run_files(paths)]
     if not files:
         raise TwinFitError(f"no run files under {', '.join(map(str, paths if not isinstance(paths, (str, Path)) else [paths]))}")
-    shape: tuple[int, int] | None = None
-    chip_family = family
-    params: dict[str, Any] = {}
-    c = _Collected()
-    sources: list[str] = []
+    chunks = [(k, files[k:k + CHUNK]) for k in range(0, len(files), CHUNK)]
     bar = tqdm(total=len(files), desc="fitting", unit="run", file=sys.stderr,
                disable=not (sys.stderr.isatty() if progress is None else progress), leave=False)
     try:
-        for path in files:
-            bar.update(1)
-            try:
-                run = Run.open(path, keep_open=True)  # one open for the metadata and every stream
-            except RunFileError as exc:
-                c.notes.append(f"{Path(path).name}: skipped ({exc})")
-                continue
-            with run:
-                if run.procedure not in FIT_PROCEDURES or run.status != "completed":
-                    continue
-                rows, cols = run.chip.get("rows"), run.chip.get("cols")
-                if rows is None or cols is None:
-                    c.notes.append(f"{run.name}: skipped (the file does not record the chip's size)")
-                    continue
-                if shape is None:
-                    shape = (int(rows), int(cols))
-                    chip_family = chip_family or str(run.chip.get("family", "prgo"))
-                    params = resolve_params(chip_family, None)
-                elif (int(rows), int(cols)) != shape:
-                    raise TwinFitError(f"{run.path}: a {rows} x {cols} chip, but earlier runs measured a "
-                                       f"{shape[0]} x {shape[1]} chip; fit one chip at a time")
-                sources.append(run.name)
-                try:
-                    _collect(run, c, len(sources) - 1, params)
-                except (AnalysisError, MissingStreamError, ValueError, KeyError, OSError) as exc:
-                    c.notes.append(f"{run.name}: {exc}")
+        if len(files) < PARALLEL_FROM:
+            parts = []
+            for first, chunk in chunks:
+                parts.append(_collect_files(chunk, first, family))
+                bar.update(len(chunk))
+        else:
+            parts = _collect_parallel(chunks, family, workers, bar.update)
     finally:
         bar.close()
-    if shape is None:
+    c, used = _merge(parts)
+    if not used:
         raise TwinFitError(f"none of the {len(files)} run files is a completed run of "
                            f"{', '.join(FIT_PROCEDURES)} on a chip of known size")
+    shape, chip_family = used[0][2], family or used[0][3]
+    for index, name, run_shape, _ in used:
+        if run_shape != shape:
+            raise TwinFitError(f"{files[index]}: a {run_shape[0]} x {run_shape[1]} chip, but {used[0][1]} measured "
+                               f"a {shape[0]} x {shape[1]} chip; fit one chip at a time")
+    # sources: from file positions to positions in the list of runs used
+    position = {index: k for k, (index, *_rest) in enumerate(used)}
+    _renumber(c, position)
+    sources = [name for _, name, _, _ in used]
+    params = resolve_params(chip_family, None)
     return _assemble(c, shape, chip_family or "prgo", params, sources)
 
 
@@ -325,7 +393,7 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
         c.per_device["drift"] = c.per_device[drift_key]
     for dev, g0, reads, source in c.gmin_reset:
         sigma = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(reads)
-        c.per_device["g_min_s"][dev].append(_Value(g0, sigma * g0, source))
+        _values(c, "g_min_s", dev).append(_Value(g0, sigma * g0, source))
     for name, unit in DEVICE_UNITS.items():
         est = DeviceEstimates.empty(shape, "S" if name == "drift" and law == "log" else unit)
         for (i, j), values in c.per_device.get(name, {}).items():
