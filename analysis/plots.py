@@ -697,7 +697,7 @@ def plot_measured_vs_simulated(measured: Any, simulated: Any, *, label: str, uni
     m = np.asarray(measured, float)
     s = np.asarray(simulated, float)
     scale, shown = si_scale(np.concatenate((m, s)), unit)
-    fig, (left, right) = _figure(2.6, ncols=2)
+    fig, (left, right) = _figure(2.8, max(WIDTH_IN, 6.0), ncols=2)
     for values, name, colour in ((m, "measured", "C0"), (s, "simulated", "C1")):
         v = np.sort(values[np.isfinite(values)]) * scale
         if v.size:
@@ -717,5 +717,7 @@ def plot_measured_vs_simulated(measured: Any, simulated: Any, *, label: str, uni
         right.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--")
     right.set_xlabel(_label("measured", shown))
     right.set_ylabel(_label("simulated", shown))
-    _title(right, title or "device by device")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    _title(right, title or "per device (95 % intervals)")
     return fig

@@ -91,6 +91,14 @@ def test_memlab_run_on_a_twin_bench_file(night, tmp_path):
                  "--set", "row=1", "--set", "col=2", "--set", "pulses=20"])
     assert code == 0
     assert len(list((tmp_path / "out").glob("*.h5"))) == 1
+    # any VISA client reaches the same twin through the pyvisa backend
+    import pyvisa
+    rm = pyvisa.ResourceManager(f"{bench}@memsim")
+    try:
+        fitted = load_twin(tmp_path / "chip-twin.h5").devices["a_plus"].value[1, 2]
+        assert rm.visalib.world.chip.device_state(1, 2)["a_plus"] == pytest.approx(fitted, rel=1e-6)
+    finally:
+        rm.close()
 
 
 @pytest.mark.parametrize("content, message", [
