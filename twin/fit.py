@@ -10,6 +10,7 @@ Each parameter comes from the procedure that determines it, through the figures 
 | iv-sweep | ``v_th_v`` (SET voltage) | ``v_th_v``, ``sigma_v_th_v`` |
 | forming | ``v_form_v`` | ``v_form_v``, ``sigma_v_form_v`` |
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
+| endurance | ``endurance_cycles`` (preset wear exponent and centre) | median, ``sigma_endurance`` |
 
 A parameter no run determines keeps the preset's value and is reported as such.
 """
@@ -41,8 +42,8 @@ Z95 = NormalDist().inv_cdf(0.975)
 
 #: per-device parameters the fit determines, with their units
 DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "g_max_s": "S", "v_th_v": "V",
-                "v_form_v": "V", "drift": "", "stuck": ""}
-FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention")
+                "v_form_v": "V", "drift": "", "endurance_cycles": "cycles", "stuck": ""}
+FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance")
 # A device whose potentiation-depression run moves it by less than this (relative) is stuck.
 STUCK_CHANGE = 0.05
 
@@ -72,6 +73,7 @@ class _Collected:
     c2c: list[tuple[tuple[int, int], float, float, float]] = field(default_factory=list)
     c2c_sources: set[int] = field(default_factory=set)
     gmin_reset: list[tuple[tuple[int, int], float, float, int]] = field(default_factory=list)
+    endurance: list[tuple[tuple[int, int], float, float, float, int]] = field(default_factory=list)
     drift_laws: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -180,6 +182,13 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                     mid, mid - width / 2, mid + width / 2, fig.n) if width > 0 else None, source)
                 if width > 0:
                     _values(c, "v_form_v", device)[-1].stderr = width / math.sqrt(12)
+        elif run.procedure == "endurance":
+            fig = row.get("cycles_to_failure")
+            if isinstance(fig, FigureOfMerit) and fig.determined:
+                # it failed between two sampled cycles: the middle, a uniform law's sigma; turned
+                # into the model's endurance once the device's window (Gmax / Gmin) is known
+                c.endurance.append((device, 0.5 * (fig.low + fig.high), (fig.high - fig.low) / math.sqrt(12),
+                                    float(run.parameter("min_window", 2.0)), source))
         elif run.procedure == "retention":
             law = row.get("drift_law")
             if isinstance(law, str) and law in ("power", "log"):
@@ -257,7 +266,34 @@ _DISTRIBUTIONS = (
     ("g_max_s", "g_max_s", True, None),
     ("v_th_v", "v_th_v", False, "sigma_v_th_v"),
     ("v_form_v", "v_form_v", False, "sigma_v_form_v"),
+    ("endurance_cycles", "endurance_cycles", True, "sigma_endurance"),
 )
+
+
+def _endurance_estimates(c: _Collected, params: dict) -> None:
+    """The model's endurance from each measured cycles-to-failure.
+
+    The chip's window closes as ``w(n) = 1 - (n / n_end)^p`` towards ``Gmin + centre (Gmax - Gmin)``;
+    the run fails when Gmax_w / Gmin_w falls below its ``min_window``, i.e. at ``w*`` below, so
+    ``n_end = n_fail / (1 - w*)^(1/p)``. ``p`` and the centre are the preset's (no run here
+    separates them from n_end); the window ratio is the device's fitted one, else the chip's."""
+    def edge(name: str, device: tuple[int, int]) -> float:
+        values = c.per_device.get(name, {}).get(device)
+        if values:
+            return _combine(values)[0]
+        every = [v.value for vals in c.per_device.get(name, {}).values() for v in vals]
+        return float(np.exp(np.mean(np.log(every)))) if every else params[name]
+    p, centre = params["wear_exponent"], params["wear_center"]
+    for device, n_fail, se, min_window, source in c.endurance:
+        gmin, gmax = edge("g_min_s", device), edge("g_max_s", device)
+        mid = gmin + centre * (gmax - gmin)
+        w = mid * (min_window - 1) / ((gmax - mid) + min_window * (mid - gmin))
+        if not 0 <= w < 1:
+            c.notes.append(f"device {device}: a window of {gmax / gmin:.3g} never closes to {min_window:g}; "
+                           "endurance not determined")
+            continue
+        factor = (1 - w) ** (-1 / p)
+        _values(c, "endurance_cycles", device).append(_Value(n_fail * factor, se * factor, source))
 
 
 CHUNK = 64  # files per task
@@ -322,6 +358,7 @@ def _merge(parts: list[tuple[_Collected, list[tuple]]]) -> tuple[_Collected, lis
         c.c2c += part.c2c
         c.c2c_sources |= part.c2c_sources
         c.gmin_reset += part.gmin_reset
+        c.endurance += part.endurance
         c.drift_laws += part.drift_laws
         c.notes += part.notes
         used += part_used
@@ -335,6 +372,7 @@ def _renumber(c: _Collected, position: dict[int, int]) -> None:
                 v.source = position[v.source]
     c.c2c_sources = {position[k] for k in c.c2c_sources}
     c.gmin_reset = [(dev, g0, reads, position[src]) for dev, g0, reads, src in c.gmin_reset]
+    c.endurance = [(dev, n, se, mw, position[src]) for dev, n, se, mw, src in c.endurance]
 
 
 def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = None,
@@ -394,6 +432,7 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
     for dev, g0, reads, source in c.gmin_reset:
         sigma = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(reads)
         _values(c, "g_min_s", dev).append(_Value(g0, sigma * g0, source))
+    _endurance_estimates(c, params)
     for name, unit in DEVICE_UNITS.items():
         est = DeviceEstimates.empty(shape, "S" if name == "drift" and law == "log" else unit)
         for (i, j), values in c.per_device.get(name, {}).items():
