@@ -80,6 +80,8 @@ class Twin:
     devices: dict[str, DeviceEstimates] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the fit could not use, and why (not stored in the file)."""
 
     def overrides(self) -> dict[str, Any]:
         """The fitted chip-wide parameters as chip overrides: the distributions that devices no

@@ -36,7 +36,7 @@ from memlab.analysis.summary import summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
 
-__all__ = ["fit_twin", "TwinFitError", "DEVICE_UNITS", "FIT_PROCEDURES"]
+__all__ = ["fit_twin", "TwinFitError", "DEVICE_UNITS", "FIT_PROCEDURES", "standard_error"]
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -78,7 +78,8 @@ class _Collected:
     notes: list[str] = field(default_factory=list)
 
 
-def _stderr(fig: FigureOfMerit) -> float:
+def standard_error(fig: FigureOfMerit) -> float:
+    """A figure's standard error: its own, else from its interval as if normal."""
     if math.isfinite(fig.stderr):
         return fig.stderr
     return (fig.high - fig.low) / (2 * Z95) if fig.confidence == 0.95 else \
@@ -87,7 +88,7 @@ def _stderr(fig: FigureOfMerit) -> float:
 
 def _add(c: _Collected, name: str, device: tuple[int, int], fig: Any, source: int) -> None:
     if isinstance(fig, FigureOfMerit) and fig.determined and math.isfinite(fig.value):
-        se = _stderr(fig)
+        se = standard_error(fig)
         if math.isfinite(se) and se >= 0:
             _values(c, name, device).append(_Value(fig.value, se, source))
 
@@ -97,7 +98,7 @@ def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> flo
     return float(np.mean([v.value for v in values])) if values else preset
 
 
-def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict) -> None:
+def _potentiation(run: Run, c: _Collected, source: int, params: dict) -> None:
     dev = run.device
     a = run.arrays("pulses", ("repeat", "pulse", "polarity", "conductance"), purpose="the twin fit")
     g = np.asarray(a["conductance"], float)
@@ -157,7 +158,7 @@ def _potentiation(run: Run, row: dict, c: _Collected, source: int, params: dict)
 def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
     if run.procedure == "potentiation-depression":  # its own step-law fit, not the summary's figures
         if run.device is not None:
-            _potentiation(run, {}, c, source, params)
+            _potentiation(run, c, source, params)
         return
     summary = summarize_run(run)
     if summary.error:
@@ -446,8 +447,6 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
     stuck_g = np.full(shape, np.nan)
     for (i, j), values in c.per_device.get("_stuck_g", {}).items():
         stuck_g[i, j] = values[-1].value
-    twin.devices["stuck"].value = np.where(np.isnan(twin.devices["stuck"].value), np.nan,
-                                           twin.devices["stuck"].value)
     # devices that are not stuck must not carry a stuck device's conductance as a window edge
     for name in ("g_min_s", "g_max_s", "a_plus", "a_minus"):
         twin.devices[name].value[stuck] = np.nan
@@ -495,7 +494,7 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
 
         n_stuck = int(stuck.sum())
         frac = fraction_figure(n_stuck, tried)
-        chip["stuck_fraction"] = ChipEstimate(frac.value, _stderr(frac), frac.low, frac.high, tried, FITTED,
+        chip["stuck_fraction"] = ChipEstimate(frac.value, standard_error(frac), frac.low, frac.high, tried, FITTED,
                                               "", tuple(sorted(sources_of("stuck"))), "")
         if n_stuck:
             gmin = chip.get("g_min_s", ChipEstimate(params["g_min_s"])).value
@@ -506,7 +505,7 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
             twin.devices["g_max_s"].value[on] = stuck_g[on]
             twin.devices["g_min_s"].value[stuck & ~on] = stuck_g[stuck & ~on]
             share = fraction_figure(int(on.sum()), n_stuck)
-            chip["stuck_on_share"] = ChipEstimate(share.value, _stderr(share), share.low, share.high, n_stuck,
+            chip["stuck_on_share"] = ChipEstimate(share.value, standard_error(share), share.low, share.high, n_stuck,
                                                   FITTED, "", chip["stuck_fraction"].sources, "")
     # keep the fitted values inside what the model allows (a spread may come out as 0)
     for name, e in list(chip.items()):
@@ -524,5 +523,5 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
         raise TwinFitError(f"fitted g_min_s {chip['g_min_s'].value:g} S is not below g_max_s "
                            f"{chip['g_max_s'].value:g} S: the potentiation-depression runs are inconsistent")
     twin.chip = chip
-    twin.notes = c.notes  # type: ignore[attr-defined]
+    twin.notes = list(c.notes)
     return twin

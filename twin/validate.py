@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from memlab.analysis.metrics.fom import FigureOfMerit
 from memlab.analysis.summary import summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import Twin, TwinFileError, load_twin
-from memlab.twin.fit import _stderr
+from memlab.twin.fit import standard_error
 
 __all__ = ["ks_two_sample", "validate_twin", "Validation", "FigureComparison", "FIGURE_PARAMETERS"]
 
@@ -81,7 +80,7 @@ class FigureComparison:
 
     def values(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         figs = self.measured if which == "measured" else self.simulated
-        return (np.array([f.value for f in figs], float), np.array([_stderr(f) for f in figs], float))
+        return (np.array([f.value for f in figs], float), np.array([standard_error(f) for f in figs], float))
 
     @property
     def agreeing(self) -> int:
