@@ -31,6 +31,8 @@ def _register_fit(twin_sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="RUNS", help="run file(s) or folder(s) of run files")
     p.add_argument("--out", default="chip-twin.h5", metavar="FILE", help="twin file to write (default chip-twin.h5)")
     p.add_argument("--family", default=None, help="chip family whose preset fills the gaps (default: the runs')")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="fit chunks of files in N local processes through Dask (default: serial)")
     p.add_argument("--all", dest="show_all", action="store_true", help="also list the preset parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit)
@@ -88,7 +90,10 @@ def run_fit(args: argparse.Namespace) -> int:
         from memlab.instruments.sim.chip.presets import PRESETS
         if args.family not in PRESETS:
             raise UsageError(f"--family {args.family!r}: allowed: {', '.join(PRESETS)}")
-    twin = fit_twin(args.paths, family=args.family, progress=False if args.no_progress else None)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: allowed >= 1")
+    twin = fit_twin(args.paths, family=args.family, progress=False if args.no_progress else None,
+                    workers=args.workers)
     write_twin(twin, out)
     measured = {name: int(d.measured.sum()) for name, d in twin.devices.items()}
     print(f"{len(twin.sources)} runs, {twin.family} chip {twin.rows} x {twin.cols}; devices fitted per "
@@ -104,7 +109,7 @@ def run_fit(args: argparse.Namespace) -> int:
     preset = twin.not_fitted()
     print(f"{len(preset)} parameters not determined by any run keep the preset's value"
           + (": " + ", ".join(preset) if args.show_all or len(preset) <= 12 else " (--all lists them)"))
-    for note in getattr(twin, "notes", []):
+    for note in twin.notes:
         print(f"note: {note}")
     print(f"twin: {out}")
     return 0

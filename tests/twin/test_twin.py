@@ -173,3 +173,13 @@ def test_memlab_twin_fit_prints_the_table_and_names_what_falls_back(night, tmp_p
     assert "| a_plus |" in text and "fitted" in text and "keep the preset's value" in text
     assert load_twin(out).chip["v_th_v"].status == "fitted"
     assert main(["twin", "fit", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_fit_in_worker_processes_equals_the_serial_fit(night):
+    folder, paths, states = night
+    serial, parallel = fit_twin(paths), fit_twin(paths, workers=2)
+    assert serial.sources == parallel.sources
+    for name in ("a_plus", "g_min_s", "drift", "sigma_read"):
+        np.testing.assert_array_equal(serial.devices[name].value, parallel.devices[name].value)
+        np.testing.assert_array_equal(serial.devices[name].sources, parallel.devices[name].sources)
+    assert serial.chip["sigma_c2c"] == parallel.chip["sigma_c2c"]
