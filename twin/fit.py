@@ -177,14 +177,17 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             _add(c, "v_th_v", device, row.get("set_voltage_v"), source)
         elif run.procedure == "forming":
             fig = row.get("forming_voltage_v")
-            if isinstance(fig, FigureOfMerit) and fig.determined:
-                # formed somewhere on the step (low, high]: the middle, with a uniform law's sigma
-                mid = 0.5 * (abs(fig.low) + abs(fig.high))
-                width = abs(abs(fig.high) - abs(fig.low))
-                _add(c, "v_form_v", device, FigureOfMerit.from_interval(
-                    mid, mid - width / 2, mid + width / 2, fig.n) if width > 0 else None, source)
-                if width > 0:
-                    _values(c, "v_form_v", device)[-1].stderr = width / math.sqrt(12)
+            if not (isinstance(fig, FigureOfMerit) and fig.determined):
+                continue
+            if not _formed_here(run):
+                c.notes.append(f"{run.name}: no {FORMING_DROP:g}-fold resistance drop: the device was formed "
+                               "already (a SET, not forming); forming voltage not used")
+                continue
+            # formed somewhere on the step (low, high]: the middle, with a uniform law's sigma
+            low, high = sorted((abs(fig.low), abs(fig.high)))
+            if high > low:
+                _values(c, "v_form_v", device).append(_Value(0.5 * (low + high), (high - low) / math.sqrt(12),
+                                                             source))
         elif run.procedure == "endurance":
             fig = row.get("cycles_to_failure")
             if isinstance(fig, FigureOfMerit) and fig.determined:
@@ -198,6 +201,16 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 c.drift_laws.append(law)
             _add(c, "_drift_power", device, row.get("drift_nu"), source)
             _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
+
+
+FORMING_DROP = 10.0  # a filament forming drops the resistance by orders of magnitude; a SET does not
+
+
+def _formed_here(run: Run) -> bool:
+    """Whether the ramp formed a virgin device: some step dropped the resistance FORMING_DROP-fold."""
+    r = np.asarray(run.arrays("forming", ("resistance",))["resistance"], float)
+    r = r[np.isfinite(r) & (r > 0)]
+    return r.size >= 2 and float(np.max(r[:-1] / r[1:])) >= FORMING_DROP
 
 
 def _isna(x: Any) -> bool:

@@ -183,3 +183,28 @@ def test_fit_in_worker_processes_equals_the_serial_fit(night):
         np.testing.assert_array_equal(serial.devices[name].value, parallel.devices[name].value)
         np.testing.assert_array_equal(serial.devices[name].sources, parallel.devices[name].sources)
     assert serial.chip["sigma_c2c"] == parallel.chip["sigma_c2c"]
+
+
+def test_forming_voltages_of_virgin_devices_are_recovered(tmp_path):
+    from dataclasses import replace as dc_replace
+
+    from memlab.instruments.bench import Bench
+    from memlab.procedures import get_procedure, run_procedure
+    from memlab.twin.file import DeviceEstimates
+    truth = truth_twin(3)
+    shape = (truth.rows, truth.cols)
+    v_form = np.random.default_rng(4).uniform(2.5, 3.5, shape)
+    truth.devices["v_form_v"] = DeviceEstimates(v_form, np.zeros(shape), np.full(shape, "0", dtype=object))
+    truth_path = write_twin(truth, tmp_path / "truth.h5")
+    config = read_bench_config(None)
+    paths = []
+    with Bench(dc_replace(config, chip=dc_replace(config.chip, twin=str(truth_path), formed=False))) as bench:
+        for row, col in ((0, 1), (2, 3)):
+            result = run_procedure(get_procedure("forming")(row=row, col=col), bench, tmp_path)
+            assert result.status == "completed"
+            paths.append(result.path)
+    twin = fit_twin(paths)
+    for row, col in ((0, 1), (2, 3)):
+        value, se = twin.devices["v_form_v"].value[row, col], twin.devices["v_form_v"].stderr[row, col]
+        assert abs(value - v_form[row, col]) <= 1.96 * se, (value, se, v_form[row, col])
+    assert twin.chip["v_form_v"].status == "fitted"
