@@ -33,6 +33,7 @@ __all__ = [
     "plot_optical_trace", "plot_step_response", "plot_relaxation", "plot_three_factor", "plot_vmm",
     "plot_resistance_cdf", "plot_resistance_states", "time_axis", "time_unit", "format_duration",
     "robust_limits", "plot_xor_truth_table", "plot_learning_band", "plot_maze_policy",
+    "plot_measured_vs_simulated",
 ]
 
 STYLE: dict[str, Any] = {
@@ -848,4 +849,36 @@ def plot_maze_policy(size: int, walls: Iterable[tuple[int, int]], goal: tuple[in
     ax.set_aspect("equal")
     ax.grid(False)
     _title(ax, title)
+
+def plot_measured_vs_simulated(measured: Any, simulated: Any, *, label: str, unit: str = "",
+                               measured_err: Any = None, simulated_err: Any = None, title: str = "") -> Figure:
+    """Overlay of a figure of merit measured and simulated (a twin): left, the two distributions
+    over devices as empirical CDFs; right, device by device, simulated against measured with
+    their 95 % intervals and the line of agreement."""
+    m = np.asarray(measured, float)
+    s = np.asarray(simulated, float)
+    scale, shown = si_scale(np.concatenate((m, s)), unit)
+    fig, (left, right) = _figure(2.8, max(WIDTH_IN, 6.0), ncols=2)
+    for values, name, colour in ((m, "measured", "C0"), (s, "simulated", "C1")):
+        v = np.sort(values[np.isfinite(values)]) * scale
+        if v.size:
+            left.step(np.concatenate(([v[0]], v)), np.arange(v.size + 1) / v.size, where="post",
+                      label=f"{name} ({v.size})", color=colour)
+    left.set_xlabel(_label(label, shown))
+    left.set_ylabel("fraction of devices")
+    _legend_above(left, 2)
+    ok = np.isfinite(m) & np.isfinite(s)
+    if ok.any():
+        xerr = None if measured_err is None else np.asarray(measured_err, float)[ok] * scale
+        yerr = None if simulated_err is None else np.asarray(simulated_err, float)[ok] * scale
+        right.errorbar(m[ok] * scale, s[ok] * scale, xerr=xerr, yerr=yerr, fmt="o", ms=3, color="C2",
+                       elinewidth=0.8)
+        lo = float(np.nanmin(np.concatenate((m[ok], s[ok])))) * scale
+        hi = float(np.nanmax(np.concatenate((m[ok], s[ok])))) * scale
+        right.plot([lo, hi], [lo, hi], color="0.5", lw=0.8, ls="--")
+    right.set_xlabel(_label("measured", shown))
+    right.set_ylabel(_label("simulated", shown))
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    _title(right, title or "per device (95 % intervals)")
     return fig

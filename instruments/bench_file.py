@@ -44,7 +44,7 @@ MAX_FILE_BYTES = 1_000_000
 
 _TOP_KEYS = {"bench", "chip", "limits", "instruments", "wiring", "optics"}
 _BENCH_KEYS = {"name", "line_frequency_hz", "realtime", "speed", "trace"}
-_CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "formed", "overrides", "faults"}
+_CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "formed", "overrides", "faults", "twin"}
 _INSTRUMENT_KEYS = {"driver", "address", "simulated", "timeout_s", "model", "terminal", "serial",
                     "options", "faults", "calibration"}
 _FAULT_KEYS = {"timeout_after", "disconnect_after", "garble_every", "errors", "dead", "seed"}
@@ -123,6 +123,8 @@ class ChipConfig:
     formed: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     faults: tuple[tuple[int, int, str, float | None], ...] = ()
+    #: a fitted twin file (``memlab twin fit``): the chip's per-device parameters and distributions
+    twin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -406,6 +408,17 @@ def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> 
     arrays, bias_schemes, fault_kinds = _chip_choices()
     if family is not None and family not in families:
         raise reader.fail("family", f"{shown(family)} is not a chip family; allowed: {', '.join(families)}")
+    twin_path, twin = _read_twin(reader, chip)
+    if twin is not None:
+        # the twin is a chip of its own size and family; the bench file may only repeat them
+        for key, value in (("rows", twin.rows), ("cols", twin.cols), ("family", twin.family)):
+            if key in chip and chip[key] != value:
+                raise reader.fail(f"chip.{key}", f"{twin_path} is a fitted {twin.family} chip of "
+                                                 f"{twin.rows} x {twin.cols}; {key} = {shown(chip[key])} "
+                                                 f"contradicts it (leave {key} out)")
+            chip.setdefault(key, value)
+        if family is not None and family != twin.family:
+            raise reader.fail("family", f"{family!r} asked for, but the twin {twin_path} is a {twin.family} chip")
     rows = reader.integer(chip, "rows", "chip.rows", 16, 1, 4096)
     cols = reader.integer(chip, "cols", "chip.cols", 16, 1, 4096)
     overrides = chip.get("overrides", {})
@@ -415,7 +428,7 @@ def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> 
     from memlab.instruments.sim.chip.presets import resolve_params
 
     try:
-        resolve_params(chosen_family, dict(overrides))
+        resolve_params(chosen_family, {**(twin.overrides() if twin is not None else {}), **overrides})
     except ValueError as exc:
         raise reader.fail("chip.overrides", str(exc)) from None
     faults_data = chip.get("faults", [])
@@ -443,7 +456,26 @@ def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> 
         formed=reader.boolean(chip, "formed", "chip.formed", True),
         overrides=dict(overrides),
         faults=tuple(faults),
+        twin=twin_path,
     )
+
+
+def _read_twin(reader: _Reader, chip: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """The ``twin`` key: a twin file's path (relative to the bench file) and the twin it holds."""
+    if "twin" not in chip:
+        return None, None
+    value = chip["twin"]
+    if not isinstance(value, str) or not value.strip():
+        raise reader.fail("chip.twin", f"expected the path of a twin file (memlab twin fit), got {shown(value)}")
+    path = Path(value).expanduser()
+    if not path.is_absolute() and not reader.file.startswith("<"):
+        path = Path(reader.file).parent / path
+    from memlab.twin.file import TwinFileError, load_twin
+
+    try:
+        return str(path), load_twin(path)
+    except TwinFileError as exc:
+        raise reader.fail("chip.twin", str(exc)) from None
 
 
 def _read_wiring(

@@ -104,11 +104,22 @@ def build_simulation(config: BenchConfig) -> tuple[Any, dict[str, Any]]:
     any_real = len(simulated) < len(config.instruments)
     # Next to real instruments, virtual time must keep pace with the wall clock.
     clock = VirtualClock(realtime=config.realtime or any_real, speed=1.0 if any_real else config.speed)
+    overrides, devices = dict(spec.overrides), None
+    if spec.twin is not None:  # a fitted chip: its devices, and its distributions for the rest
+        from memlab.twin.file import TwinFileError, load_twin
+
+        try:
+            twin = load_twin(spec.twin)
+        except TwinFileError as exc:  # changed since the bench file was read
+            raise BenchFileError(config.file, "chip.twin", str(exc)) from None
+        overrides = {**twin.overrides(), **overrides}
+        devices = twin.device_parameters() or None
     try:
         chip = Chip(spec.rows, spec.cols, family=spec.family, seed=spec.seed, clock=clock, array=spec.array,
-                    bias_scheme=spec.bias_scheme, overrides=dict(spec.overrides) or None, formed=spec.formed)
+                    bias_scheme=spec.bias_scheme, overrides=overrides or None, formed=spec.formed,
+                    devices=devices)
     except (ValueError, TypeError, KeyError) as exc:
-        raise BenchFileError(config.file, "chip", str(exc)) from None
+        raise BenchFileError(config.file, "chip.twin" if "devices" in str(exc) else "chip", str(exc)) from None
     for index, (row, col, kind, value) in enumerate(spec.faults):
         try:
             chip.set_fault(row, col, kind, value)

@@ -28,7 +28,7 @@ COMMAND_MODULES = (
     "memlab.cmd_analyze",
     "memlab.cmd_gui",
     "memlab.cmd_import",
-    "memlab.cmd_twin_export",
+    "memlab.cmd_twin",
 )
 
 
@@ -59,8 +59,9 @@ def _bad_input_types() -> tuple[type[BaseException], ...]:
     from memlab.procedures.plan import PlanError
     from memlab.storage import RunFileError
     from memlab.procedures.importers import ImportFileError
+    from memlab.twin.file import TwinFileError
     types: list[type[BaseException]] = [UsageError, ParameterError, PlanError, RunFileError,
-                                        ImportFileError, FileNotFoundError]
+                                        ImportFileError, TwinFileError, FileNotFoundError]
     try:
         from memlab.instruments.bench_file import BenchFileError
         from memlab.instruments.limits import LimitError

@@ -1,7 +1,7 @@
 """`memlab twin export`: a device model for analog-AI simulators (aihwkit JSON, NeuroSim CSV).
 
-The source today is a chip family preset, simulated; a fitted twin file plugs in as another
-source of per-device parameter arrays (``memlab.analysis.device_export.DevicePopulation``).
+The source is a chip family preset or a fitted twin file (``memlab twin fit``), simulated; both
+give per-device parameter arrays (``memlab.analysis.device_export.DevicePopulation``).
 See docs/export.md.
 """
 
@@ -19,14 +19,6 @@ _OPTION_OF = {"amplitude_v/width_s": "--pulse-amplitude-v/--pulse-width-s",
               "coverage=": "--coverage="}
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """A minimal `twin` group holding only `export`, until the twin commands join it."""
-    twin = sub.add_parser("twin", help="digital twins of chips: export device models",
-                          description="Digital twins of chips. See docs/export.md.")
-    add_export_parser(twin.add_subparsers(dest="twin_command", metavar="TWIN_COMMAND",
-                                          required=True))
-
-
 def add_export_parser(twin_subparsers: argparse._SubParsersAction) -> None:
     from memlab.analysis.device_export import EXPORT_FORMATS
     from memlab.instruments.sim.chip import PRESETS
@@ -38,8 +30,12 @@ def add_export_parser(twin_subparsers: argparse._SubParsersAction) -> None:
                     "SoftBoundsDevice configuration (JSON) or a NeuroSim parameter table (CSV). "
                     "See docs/export.md for the mapping and conventions.")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to write")
-    p.add_argument("--family", required=True, choices=sorted(PRESETS),
-                   help="the chip family preset the devices are drawn from")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--family", choices=sorted(PRESETS),
+                        help="the chip family preset the devices are drawn from")
+    source.add_argument("--twin", metavar="TWIN.h5",
+                        help="a fitted twin (memlab twin fit): its measured devices, and devices "
+                             "drawn from its fitted distributions for the rest of its chip")
     p.add_argument("--out", required=True, help="the file to write (.json or .csv)")
     p.add_argument("--derive", choices=DERIVATIONS, default="law",
                    help="law: from the parameters the model drew for each device (default); "
@@ -57,6 +53,17 @@ def add_export_parser(twin_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--coverage", default="0.95",
                    help="neurosim: levels = pulses to cross this fraction of the window (0..1)")
     p.set_defaults(func=run)
+
+
+def _twin(value: str):  # -> memlab.twin.Twin
+    from memlab.arguments import check_in_path
+    from memlab.twin.file import TwinFileError, load_twin
+
+    check_in_path("--twin", value)
+    try:
+        return load_twin(value)
+    except TwinFileError as exc:
+        raise UsageError(f"--twin: {exc}") from None
 
 
 def _out_path(value: str, suffix: str) -> Path:
@@ -93,16 +100,25 @@ def run(args: argparse.Namespace) -> int:
         parse_number("--pulse-amplitude-v", args.pulse_amplitude_v)
     width = None if args.pulse_width_s is None else parse_number("--pulse-width-s", args.pulse_width_s)
     coverage = parse_number("--coverage", args.coverage)
+    twin = _twin(args.twin) if args.twin is not None else None
+    family = twin.family if twin is not None else args.family
     try:
+        if twin is not None:  # the twin's own chip: its size, fitted devices and distributions
+            chip = Chip(seed=seed, **twin.chip_kwargs())
+            source = {"twin": os.path.basename(args.twin), "family": family, "seed": seed,
+                      "array": f"{twin.rows} x {twin.cols}"}
         if args.derive == "law":
-            chip = Chip(size, size, family=args.family, seed=seed)
-            population = export.population_from_chip(
-                chip, {"family": args.family, "seed": seed, "array": f"{size} x {size}"})
+            if twin is None:
+                chip = Chip(size, size, family=family, seed=seed)
+                source = {"family": family, "seed": seed, "array": f"{size} x {size}"}
+            population = export.population_from_chip(chip, source)
         else:
-            side = max(2, int(devices ** 0.5) + 2)  # room for the stuck devices
-            chip = Chip(side, side, family=args.family, seed=seed)
+            if twin is None:
+                side = max(2, int(devices ** 0.5) + 2)  # room for the stuck devices
+                chip = Chip(side, side, family=family, seed=seed)
+                source = {"family": family, "seed": seed}
             population = export.measure_pulse_response(chip, devices=devices, pulses=pulses)
-            population.source.update({"family": args.family, "seed": seed})
+            population.source.update(source)
         if args.format == "aihwkit":
             config = export.aihwkit_config(population, amplitude, width)
             export.write_aihwkit_json(out, config)
@@ -123,5 +139,5 @@ def run(args: argparse.Namespace) -> int:
         for name, option in _OPTION_OF.items():  # the names the user typed
             message = message.replace(name, option)
         raise UsageError(message) from None
-    print(f"wrote {out}: {summary}; {population.devices} {args.family} devices ({args.derive})")
+    print(f"wrote {out}: {summary}; {population.devices} {family} devices ({args.derive})")
     return 0

@@ -48,6 +48,7 @@ from memlab.analysis.metrics.fom import CONFIDENCE, FigureOfMerit, cv_figure, me
 __all__ = [
     "Branch", "BranchFit", "PlasticityResult", "split_branches", "fit_branch", "nonlinearity_label",
     "dynamic_range", "asymmetry", "step_noise", "potentiation_depression", "step_law_fraction",
+    "StepLaw", "step_law",
 ]
 
 
@@ -240,6 +241,52 @@ def _median_fit(fits: list[BranchFit]) -> BranchFit:
                      sum(f.linear for f in fits) * 2 > len(fits))
 
 
+@dataclass(frozen=True)
+class StepLaw:
+    """The soft-bounds step law ``dG = a (bound - G)`` fitted to every step of one polarity."""
+
+    a: float
+    """Fraction of the remaining range one pulse moves."""
+    a_stderr: float
+    bound_s: float
+    """The conductance the branch saturates at: Gmax for potentiation, Gmin for depression [S]."""
+    bound_stderr_s: float
+    steps: int
+
+
+def step_law(branches: list[Branch], polarity: int) -> StepLaw:
+    """The step law ``dG = alpha + beta G`` (``a = -beta``, ``bound = alpha / a``) fitted over every
+    step of the branches of one polarity, with heteroscedasticity-robust (HC1) standard errors;
+    the bound's by the delta method. NaN where fewer than 4 steps or no spread in G."""
+    xs, ys = [], []
+    for br in branches:
+        if br.polarity == polarity and len(br.conductance_s) >= 2:
+            xs.append(br.conductance_s[:-1])
+            ys.append(np.diff(br.conductance_s))
+    nan = StepLaw(math.nan, math.nan, math.nan, math.nan, 0)
+    if not xs:
+        return nan
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = x.size
+    if n < 4 or np.ptp(x) == 0:
+        return replace(nan, steps=n)
+    design = np.column_stack((np.ones(n), x))
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    bread = np.linalg.inv(design.T @ design)
+    meat = design.T @ (design * (resid ** 2)[:, None]) * n / (n - 2)  # HC1
+    cov = bread @ meat @ bread
+    alpha, beta = float(coef[0]), float(coef[1])
+    a = -beta
+    if a == 0:
+        return StepLaw(0.0, math.sqrt(max(cov[1, 1], 0.0)), math.nan, math.nan, n)
+    bound = alpha / a
+    grad = np.array([1.0 / a, alpha / a ** 2])  # d(bound)/d(alpha, beta), bound = -alpha / beta
+    return StepLaw(a, math.sqrt(max(cov[1, 1], 0.0)), bound, math.sqrt(max(float(grad @ cov @ grad), 0.0)), n)
+
+
 def step_law_fraction(branches: list[Branch], polarity: int) -> tuple[float, float, int]:
     """(a, standard error, steps) of the soft-bounds step law ``dG = a (bound - G)`` fitted as the
     straight line ``dG = alpha + beta G`` (beta = -a) over every step of the branches of one polarity.
@@ -248,26 +295,8 @@ def step_law_fraction(branches: list[Branch], polarity: int) -> tuple[float, flo
     unlike the deviations of the conductance curve from its fit, which accumulate along the
     branch; so this regression's (heteroscedasticity-robust) standard error is the honest
     uncertainty of the step fraction."""
-    xs, ys = [], []
-    for br in branches:
-        if br.polarity == polarity and len(br.conductance_s) >= 2:
-            xs.append(br.conductance_s[:-1])
-            ys.append(np.diff(br.conductance_s))
-    if not xs:
-        return math.nan, math.nan, 0
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    n = x.size
-    if n < 4 or np.ptp(x) == 0:
-        return math.nan, math.nan, n
-    design = np.column_stack((np.ones(n), x))
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    resid = y - design @ coef
-    bread = np.linalg.inv(design.T @ design)
-    meat = design.T @ (design * (resid ** 2)[:, None]) * n / (n - 2)  # HC1
-    cov = bread @ meat @ bread
-    return float(-coef[1]), float(math.sqrt(max(cov[1, 1], 0.0))), n
+    law = step_law(branches, polarity)
+    return law.a, law.a_stderr, law.steps
 
 
 def _transform(fig: FigureOfMerit, fn: object) -> FigureOfMerit:

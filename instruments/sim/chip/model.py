@@ -48,7 +48,7 @@ from memlab.instruments.sim.chip.sequences import clamp_affine_scan, periodic_mo
 from memlab.instruments.sim.chip.state import (
     AM, AP, BROKEN, DRIFT, FAULT_KINDS, FORMED, FROZEN, GMAX, GMIN, HALF_INV_NEND, INV_DG_FULL,
     NEND, OPEN, PINNED,
-    SHORT, STUCK, VBD, VFORM, VTH, WORN, DeviceState,
+    SHORT, STUCK, VBD, VFORM, VTH, WORN, DeviceState, check_device_parameters,
 )
 from memlab.instruments.sim.chip.validation import integer_in, number_in, refuse
 from memlab.instruments.sim.clock import VirtualClock
@@ -73,6 +73,8 @@ class Chip(DeviceState, PassiveArray):
     :param bias_scheme: how a passive array biases unselected lines: "v/2", "v/3", "grounded".
     :param overrides: preset parameters to replace, e.g. ``{"sigma_read": 0.0}``.
     :param formed: whether the devices start formed (else they need :meth:`form`).
+    :param devices: per-device parameters instead of drawn ones (a fitted twin), name -> a rows x
+        cols array, NaN where the device is to be drawn; names in ``state.DEVICE_PARAMETERS``.
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class Chip(DeviceState, PassiveArray):
         bias_scheme: str = "v/2",
         overrides: dict[str, Any] | None = None,
         formed: bool = True,
+        devices: dict[str, Any] | None = None,
     ) -> None:
         self.rows = integer_in("rows", rows, 1, 4096)
         self.cols = integer_in("cols", cols, 1, 4096)
@@ -112,7 +115,9 @@ class Chip(DeviceState, PassiveArray):
         self._prog_noise = NoiseSource(prog_seed)
         self._read_noise = NoiseSource(read_seed)
         shape = (self.rows, self.cols)
-        self._draw_devices(np.random.Generator(np.random.PCG64(draw_seed)), shape, formed)
+        given = (None if devices is None
+                 else check_device_parameters(devices, shape, p["drift_law"] == "power"))
+        self._draw_devices(np.random.Generator(np.random.PCG64(draw_seed)), shape, formed, given)
 
         # Constants of the hot paths.
         self._sinh_ref = math.sinh(min(p["v_ref_v"] / p["v0_switch_v"], 700.0))

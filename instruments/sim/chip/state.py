@@ -18,13 +18,69 @@ from memlab.instruments.sim.chip.validation import number_in, refuse
 
 __all__ = ["DeviceState", "FAULT_KINDS", "FORMED", "STUCK", "BROKEN", "OPEN", "SHORT", "WORN",
            "PINNED", "FROZEN", "GMIN", "GMAX", "AP", "AM", "VTH", "VFORM", "VBD", "DRIFT", "NEND",
-           "HALF_INV_NEND", "INV_DG_FULL", "DEVICE_ROWS"]
+           "HALF_INV_NEND", "INV_DG_FULL", "DEVICE_ROWS", "DEVICE_PARAMETERS", "STUCK_OFF", "STUCK_ON",
+           "check_device_parameters"]
 
 FAULT_KINDS = ("open", "short", "stuck", "noisy", "none")
 
 # Rows of the per-device parameter stack `_dev`.
 GMIN, GMAX, AP, AM, VTH, VFORM, VBD, DRIFT, NEND, HALF_INV_NEND, INV_DG_FULL = range(11)
 DEVICE_ROWS = 11
+
+# Per-device parameters a caller may give instead of drawing them (a fitted twin): name -> the
+# row of `_dev` it sets (None: not a row of `_dev`) and the lowest allowed value (exclusive).
+# NaN in a given array means "draw this device from the distributions, as usual".
+DEVICE_PARAMETERS: dict[str, int | None] = {
+    "g_min_s": GMIN, "g_max_s": GMAX, "a_plus": AP, "a_minus": AM, "v_th_v": VTH, "v_form_v": VFORM,
+    "v_breakdown_v": VBD, "drift": DRIFT, "endurance_cycles": NEND, "sigma_read": None, "stuck": None,
+}
+# Values of the given "stuck" array: not stuck, stuck at the device's Gmin, stuck at its Gmax.
+NOT_STUCK, STUCK_OFF, STUCK_ON = 0.0, 1.0, 2.0
+
+
+def check_device_parameters(given: Any, shape: tuple[int, int], power_law: bool) -> dict[str, np.ndarray]:
+    """The per-device arrays ``given`` as float64 (rows, cols) arrays, each value checked;
+    NaN marks a device to be drawn. Refuses unknown names, wrong shapes and unphysical values."""
+    if not isinstance(given, dict):
+        raise refuse("devices", given, "a dict of per-device parameter arrays")
+    out: dict[str, np.ndarray] = {}
+    for name, values in given.items():
+        if name not in DEVICE_PARAMETERS:
+            raise refuse("devices", name, "one of " + ", ".join(DEVICE_PARAMETERS), "per-device parameters")
+        try:
+            arr = np.asarray(values, np.float64)
+        except (TypeError, ValueError):
+            raise refuse(f"devices[{name!r}]", values, f"a {shape[0]} x {shape[1]} array of numbers") from None
+        if arr.shape != shape:
+            raise refuse(f"devices[{name!r}]", f"an array of shape {arr.shape}",
+                         f"shape {shape} (the chip's rows x cols)")
+        known = arr[~np.isnan(arr)]
+        if name == "stuck":
+            bad = ~np.isin(known, (NOT_STUCK, STUCK_OFF, STUCK_ON))
+            allowed = "0 (not stuck), 1 (stuck at Gmin), 2 (stuck at Gmax) or NaN (draw)"
+        elif name == "drift" and not power_law:
+            bad = ~np.isfinite(known)
+            allowed = "finite values in S per ln(t/t0) (log law), or NaN (draw)"
+        elif name in ("a_plus", "a_minus"):
+            bad = ~((known > 0) & (known <= 1))
+            allowed = "values in (0, 1], or NaN (draw)"
+        elif name in ("drift", "sigma_read"):
+            bad = ~((known >= 0) & np.isfinite(known))
+            allowed = "finite values >= 0, or NaN (draw)"
+        else:
+            bad = ~((known > 0) & np.isfinite(known))
+            allowed = "finite values > 0, or NaN (draw)"
+        if bad.any():
+            raise refuse(f"devices[{name!r}]", float(known[bad][0]), allowed)
+        out[name] = arr
+    gmin, gmax = out.get("g_min_s"), out.get("g_max_s")
+    if gmin is not None and gmax is not None:
+        crossed = gmin >= gmax
+        if crossed.any():
+            i, j = np.argwhere(crossed)[0]
+            raise refuse(f"devices['g_min_s'][{i}, {j}]", float(gmin[i, j]), f"below g_max_s = {gmax[i, j]:g} S")
+    return out
+
 
 # Bits of `_flags`.
 FORMED = 1
@@ -40,8 +96,13 @@ FROZEN = STUCK | BROKEN | OPEN | SHORT | WORN | PINNED
 class DeviceState:
     """The state half of :class:`~memlab.instruments.sim.chip.model.Chip` (a mixin)."""
 
-    def _draw_devices(self, rng: np.random.Generator, shape: tuple[int, int], formed: bool) -> None:
+    def _draw_devices(self, rng: np.random.Generator, shape: tuple[int, int], formed: bool,
+                      given: dict[str, np.ndarray] | None = None) -> None:
+        """Draw every device from the preset's distributions, then replace what ``given`` (checked
+        by :func:`check_device_parameters`) fixes; the draws happen either way, so a seed gives the
+        same random streams with or without given parameters."""
         p = self.params
+        given = given or {}
         f32 = np.float32
 
         def normal() -> np.ndarray:
@@ -65,12 +126,23 @@ class DeviceState:
         else:
             dev[DRIFT] = p["drift_log_s"] + p["sigma_drift_log_s"] * normal()
         dev[NEND] = np.maximum(p["endurance_cycles"] * np.exp(p["sigma_endurance"] * normal()), 1.0)
+        for name, row in DEVICE_PARAMETERS.items():
+            if row is not None and name in given:
+                dev[row] = np.where(np.isnan(given[name]), dev[row], given[name])
+        if "g_min_s" in given or "g_max_s" in given:  # a given edge may cross a drawn one
+            np.minimum(dev[GMIN], dev[GMAX] / f32(1.01), out=dev[GMIN])
+        if "v_th_v" in given or "v_form_v" in given:
+            np.maximum(dev[VFORM], dev[VTH], out=dev[VFORM])
         dev[HALF_INV_NEND] = 0.5 / dev[NEND]  # pulses -> fraction of life, without a division
         # A change of at least dg_full_fraction of the window counts as one full programming
         # event (drift restart, one pulse of wear); smaller changes count in proportion.
         dev[INV_DG_FULL] = 1.0 / (p["dg_full_fraction"] * (dev[GMAX] - dev[GMIN]))
         stuck = rng.random(shape, dtype=f32) < p["stuck_fraction"]
         stuck_on = rng.random(shape, dtype=f32) < p["stuck_on_share"]
+        if "stuck" in given:
+            known = ~np.isnan(given["stuck"])
+            stuck = np.where(known, given["stuck"] != NOT_STUCK, stuck)
+            stuck_on = np.where(known, given["stuck"] == STUCK_ON, stuck_on)
         self._dev = dev
 
         self._flags = np.where(stuck, STUCK, 0).astype(np.uint8)
@@ -83,6 +155,10 @@ class DeviceState:
         self._am = np.where(active, dev[AM], 0).astype(f32)
         self._nu = np.where(active, dev[DRIFT], 0).astype(f32)  # 0 = does not drift
         self._sigma_read = np.full(shape, p["sigma_read"], f32)
+        if "sigma_read" in given:
+            self._sigma_read = np.where(np.isnan(given["sigma_read"]), self._sigma_read,
+                                        given["sigma_read"]).astype(f32)
+        self._sigma_read_base = self._sigma_read.copy()  # what set_fault(kind="none") restores
         self._tprog = np.full(shape, self.clock.now(), np.float64)
         self._pulses = np.zeros(shape, np.float64)  # wear, in pulse-equivalents
 
@@ -187,7 +263,7 @@ class DeviceState:
             if self._flags[i, j] & (OPEN | SHORT):
                 self._g[i, j] = self._saved_g.pop(key, float(self._g[i, j]))
             self._flags[i, j] &= ~np.uint8(OPEN | SHORT | PINNED)
-            self._sigma_read[i, j] = self.params["sigma_read"]
+            self._sigma_read[i, j] = self._sigma_read_base[i, j]
         elif kind == "noisy":
             self._sigma_read[i, j] = number_in("value", value, 0.0, 10.0)
         elif kind == "stuck":
@@ -223,5 +299,5 @@ class DeviceState:
             "worn_out": (flags & WORN) != 0,
             "shorted": (flags & (BROKEN | SHORT)) != 0,
             "open": (flags & OPEN) != 0,
-            "noisy": self._sigma_read != np.float32(self.params["sigma_read"]),
+            "noisy": self._sigma_read != self._sigma_read_base,
         }

@@ -1,0 +1,100 @@
+"""Twin speed: fitting a 32 x 32 chip from one night's campaign, and the twin chip's
+single-device operations against the preset chip's.
+
+    python benchmarks/bench_twin.py            # readable table
+    python benchmarks/bench_twin.py --json     # one JSON object of figures
+    python benchmarks/bench_twin.py --quick    # an 8 x 8 chip (a smoke run)
+
+The night's runs are synthetic (``memlab.procedures.synthetic.write_campaign``: forming, iv-sweep,
+potentiation-depression on every device, retention and readout of the chip, plus a run of
+each other procedure on some devices, which the fit opens and skips); generating them is timed
+apart. The fit is ``memlab.twin.fit_twin`` on the folder, as ``memlab twin fit`` runs it.
+Operation times are the median of repeated calls on one device of a chip built from the fitted
+twin (per-device parameters) and of the preset chip of the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from memlab.instruments.sim.chip import Chip  # noqa: E402
+from memlab.procedures.synthetic import write_campaign  # noqa: E402
+from memlab.twin import fit_twin, load_twin, write_twin  # noqa: E402
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def operations(chip: Chip, repeats: int) -> dict[str, float]:
+    sweep_v = np.concatenate((np.linspace(0, 1.5, 100), np.linspace(1.5, -1.5, 200)))
+    return {
+        "pulse": median_time(lambda: chip.pulse(3, 5, 2.0, 80e-9), repeats),
+        "pulse_train_100": median_time(lambda: chip.pulse(3, 5, -2.0, 80e-9, count=100), repeats),
+        "read": median_time(lambda: chip.read(3, 5, 0.2), repeats),
+        "sweep_300": median_time(lambda: chip.sweep(3, 5, sweep_v, 1e-3), repeats),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object of figures")
+    parser.add_argument("--quick", action="store_true", help="an 8 x 8 chip")
+    args = parser.parse_args()
+    n = 8 if args.quick else 32
+    repeats = 200 if args.quick else 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "night"
+        t = time.perf_counter()
+        write_campaign(folder, rows=n, cols=n, with_optical=False)
+        generate_s = time.perf_counter() - t
+        files = len(list(folder.glob("*.h5")))
+        t = time.perf_counter()
+        twin = fit_twin(folder, progress=False)
+        fit_s = time.perf_counter() - t
+        path = write_twin(twin, Path(tmp) / "chip-twin.h5")
+        twin = load_twin(path)
+        fitted = int(twin.devices["a_plus"].measured.sum())
+        twin_chip = Chip(seed=1, **twin.chip_kwargs())
+        preset_chip = Chip(n, n, family=twin.family, seed=1)
+        ops_twin = operations(twin_chip, repeats)
+        ops_preset = operations(preset_chip, repeats)
+    figures: dict[str, float] = {
+        f"chip_{n}x{n}_files": files, "generate_s": round(generate_s, 2), f"fit_{n}x{n}_s": round(fit_s, 2),
+        "devices_fitted": fitted, "runs_used": len(twin.sources),
+    }
+    for name in ops_twin:
+        figures[f"{name}_twin_us"] = round(ops_twin[name] * 1e6, 2)
+        figures[f"{name}_preset_us"] = round(ops_preset[name] * 1e6, 2)
+        figures[f"{name}_twin_over_preset"] = round(ops_twin[name] / ops_preset[name], 3)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"twin of a {n} x {n} chip from one night's synthetic campaign ({files} run files)")
+    print(f"  generating the runs      {generate_s:8.2f} s (not part of the fit)")
+    print(f"  fitting (memlab.twin)    {fit_s:8.2f} s   target < 60 s for 32 x 32; "
+          f"{len(twin.sources)} runs used, {fitted} devices fitted")
+    print(f"  {'operation':<18}{'twin (us)':>12}{'preset (us)':>13}{'ratio':>8}   target ratio <= 2")
+    for name in ops_twin:
+        print(f"  {name:<18}{ops_twin[name] * 1e6:12.2f}{ops_preset[name] * 1e6:13.2f}"
+              f"{ops_twin[name] / ops_preset[name]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
