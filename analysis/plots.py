@@ -849,7 +849,10 @@ def plot_maze_policy(size: int, walls: Iterable[tuple[int, int]], goal: tuple[in
     ax.set_aspect("equal")
     ax.grid(False)
     _title(ax, title)
+    return fig
 
+
+@_styled
 def plot_measured_vs_simulated(measured: Any, simulated: Any, *, label: str, unit: str = "",
                                measured_err: Any = None, simulated_err: Any = None, title: str = "") -> Figure:
     """Overlay of a figure of merit measured and simulated (a twin): left, the two distributions
