@@ -1,5 +1,6 @@
 """Procedures on the simulated bench: wall time, instrument (virtual) time, framework overhead
-under real-time pacing, and a list sweep beside a point-by-point loop (PyMeasure style).
+under real-time pacing, a list sweep beside a point-by-point loop (PyMeasure style), and the
+instrument time of a pulse followed by a read in each routing mode of the switch matrix.
 
     python benchmarks/bench_procedures.py [--json] [--quick]
 """
@@ -7,6 +8,7 @@ under real-time pacing, and a list sweep beside a point-by-point loop (PyMeasure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -19,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memlab.instruments.bench import load_bench  # noqa: E402
 from memlab.procedures import all_procedures, get_procedure, run_procedure  # noqa: E402
+from memlab.procedures.common import Device  # noqa: E402
 from memlab.procedures.iv_sweep import staircase  # noqa: E402
 
 OPTICAL = {"optical-pulses", "three-factor", "relaxation", "xor"}
@@ -29,6 +32,9 @@ QUICK = {"potentiation-depression": {"pulses": 200}, "write-verify": {"levels": 
 
 def run_one(name: str, settings: dict, tmp: Path, realtime: bool = False) -> tuple[float, float, str]:
     family = "optomemristor" if name in OPTICAL else None
+    if name == "crossbar-infer" and "weights_from" not in settings:  # it infers with given weights
+        np.save(tmp / "weights.npy", np.linspace(-1.0, 1.0, 40).reshape(10, 4))
+        settings = {**settings, "weights_from": str(tmp / "weights.npy")}
     with load_bench(None, family=family) as bench:
         bench.clock.realtime = realtime
         procedure = get_procedure(name)(**settings)
@@ -88,6 +94,33 @@ def point_by_point_iv(tmp: Path) -> tuple[float, float, float, float]:
     return list_wall, list_clock, loop_wall, loop_clock
 
 
+class _Bench:
+    """The run context a Device needs: the bench."""
+
+    def __init__(self, bench) -> None:
+        self.bench = bench
+
+
+def pulse_then_read_s(routing: str | None, repeats: int = 200) -> tuple[float, int]:
+    """Instrument time and relay operations of one 100 ns pulse then one read (1 reading, 0.01 PLC)
+    on one device of the default bench, averaged over ``repeats`` after a first pair; ``routing``
+    None keeps the bench file's routing, else the switch driver's wiring is replaced by that mode."""
+    with load_bench(None) as bench:
+        if routing is not None:
+            bench.switch.wiring = dataclasses.replace(bench.switch.wiring, routing=routing)
+        device = Device(_Bench(bench), 0, 0, read_v=0.2, compliance_a=1e-3, nplc=0.01)
+        device.pulse(1.0, 100e-9)
+        device.read_currents()
+        start, operations = bench.clock.now(), bench.twins["switch"].switch_operations
+        for _ in range(repeats):
+            device.pulse(1.0, 100e-9)
+            device.read_currents()
+        per_pair = (bench.clock.now() - start) / repeats
+        relays = (bench.twins["switch"].switch_operations - operations) / repeats
+        device.release()
+    return per_pair, relays
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -118,6 +151,10 @@ def main() -> None:
                 fig[f"{name}_realtime_wall_s"] = wall
                 fig[f"{name}_realtime_instrument_s"] = instrument_s
                 fig[f"{name}_realtime_overhead_incl_simulator"] = wall / instrument_s - 1
+        for routing in ("default", "exclusive"):
+            per_pair, relays = pulse_then_read_s(None if routing == "default" else routing)
+            fig[f"pulse_read_{routing}_routing_instrument_s"] = per_pair
+            fig[f"pulse_read_{routing}_routing_relay_operations"] = relays
         lw, lc, pw, pc = point_by_point_iv(tmp)
         fig.update(iv_list_sweep_wall_s=lw, iv_list_sweep_instrument_s=lc, iv_point_by_point_wall_s=pw,
                    iv_point_by_point_instrument_s=pc, iv_point_by_point_over_list_wall=pw / lw,
@@ -130,7 +167,8 @@ def main() -> None:
         print(f"{name:<26} {wall:>10.3f} {clock:>14.4g}  {status}")
     print()
     for key, value in fig.items():
-        if not key.endswith(("_wall_s", "_instrument_s")) or key.startswith(("iv_", "iv-sweep_realtime", "potentiation-depression_realtime")):
+        if not key.endswith(("_wall_s", "_instrument_s")) or key.startswith(
+                ("iv_", "iv-sweep_realtime", "potentiation-depression_realtime", "pulse_read_")):
             print(f"{key:<44} {value:>10.4g}")
 
 

@@ -27,7 +27,7 @@ from memlab.errors import MemlabError
 from memlab.instruments.calibration import LaserCalibration
 from memlab.instruments.limits import LimitError, SafetyLimits, require_choice, require_int, require_range, shown
 from memlab.instruments.roles import ROLES, InstrumentRole
-from memlab.instruments.wiring import CrossbarWiring
+from memlab.instruments.wiring import ROUTING_MODES, CrossbarWiring
 
 DEFAULT_BENCH = Path(__file__).with_name("default_bench.toml")
 
@@ -48,11 +48,15 @@ _CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "formed"
 _INSTRUMENT_KEYS = {"driver", "address", "simulated", "timeout_s", "model", "terminal", "serial",
                     "options", "faults", "calibration"}
 _FAULT_KEYS = {"timeout_after", "disconnect_after", "garble_every", "errors", "dead", "seed"}
-_WIRING_KEYS = {"terminals", "row_pads", "col_pads", "direct"}
+_WIRING_KEYS = {"terminals", "row_pads", "col_pads", "direct", "routing"}
 _OPTICS_KEYS = {"coupling_efficiency", "meter_fraction", "spot_rows", "spot_cols"}
 #: driver options that describe the bench itself, so a simulated twin takes them too: the pulse
-#: generator's termination at the device, the power meter's sensor head
-TWIN_OPTIONS = ("termination_ohm", "sensor", "wavelengths_m", "wavelength_range_m")
+#: generator's termination at the device, the power meter's sensor head, the laser's lines or
+#: tuning range, the matrix relays' settling
+TWIN_OPTIONS = ("termination_ohm", "sensor", "wavelengths_m", "wavelength_range_m", "relay_settle_s")
+#: allowed relay settling per switching operation: fast reed relays settle in about 0.1 ms,
+#: slow electromechanical cards take tens of milliseconds
+RELAY_SETTLE_RANGE_S = (50e-6, 0.1)
 _MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
@@ -352,6 +356,8 @@ def _read_instrument(reader: _Reader, role: str, data: Any) -> InstrumentConfig:
     if "termination_ohm" in options:
         # Checked here, not when the driver opens: a real bench must not fail halfway through opening.
         reader.number(options, "termination_ohm", f"{path}.options.termination_ohm", 50.0, 1.0, 10e3)
+    if "relay_settle_s" in options:
+        reader.number(options, "relay_settle_s", f"{path}.options.relay_settle_s", 3e-3, *RELAY_SETTLE_RANGE_S)
     sensors = getattr(driver_class, "sensors", None)
     if "sensor" in options and isinstance(sensors, Mapping):
         reader.choice(options, "sensor", f"{path}.options.sensor", "", tuple(sorted(sensors)))
@@ -505,7 +511,7 @@ def _read_wiring(
             raise reader.fail(f"wiring.direct.{terminal}", f"expected [row, col] of a device on the "
                                                            f"{chip.rows} x {chip.cols} chip, got {shown(device)}")
         direct[terminal] = (device[0], device[1])
-    switch_keys = {"terminals", "row_pads", "col_pads"} & set(wiring)
+    switch_keys = {"terminals", "row_pads", "col_pads", "routing"} & set(wiring)
     if "switch" not in instruments:
         if switch_keys:
             raise reader.fail(f"wiring.{sorted(switch_keys)[0]}", "the bench has no switch: wire devices "
@@ -519,18 +525,20 @@ def _read_wiring(
         return None, direct
     if direct:
         raise reader.fail("wiring.direct", "the bench has a switch: routes are set by the switch, not fixed")
+    routing = reader.choice(wiring, "routing", "wiring.routing", "exclusive", ROUTING_MODES)
     try:
         if {"row_pads", "col_pads"} <= switch_keys:
             crossbar = CrossbarWiring.from_mapping({
                 "terminals": wiring.get("terminals", {"smu": ["A", "B"], "pulse": ["C", "D"]}),
-                "row_pads": wiring["row_pads"], "col_pads": wiring["col_pads"]})
-        elif switch_keys - {"terminals"}:
+                "row_pads": wiring["row_pads"], "col_pads": wiring["col_pads"], "routing": routing})
+        elif switch_keys - {"terminals", "routing"}:
             raise reader.fail("wiring", "give both row_pads and col_pads, or neither (default pads)")
         else:
             terminals = wiring.get("terminals")
             crossbar = CrossbarWiring.default(
                 chip.rows, chip.cols,
-                terminals={k: tuple(v) for k, v in dict(terminals).items()} if terminals is not None else None)
+                terminals={k: tuple(v) for k, v in dict(terminals).items()} if terminals is not None else None,
+                routing=routing)
     except BenchFileError:
         raise
     except (ValueError, TypeError) as exc:

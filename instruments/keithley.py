@@ -30,7 +30,7 @@ from .plumbing import (
 )
 from .roles import SweepResult, SwitchMatrix
 from .source_meter import SourceMeterDriver, source_meter_settings
-from .wiring import CrossbarWiring
+from .wiring import CrossbarWiring, WiringError
 
 log = logging.getLogger(__name__)
 
@@ -455,15 +455,22 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
 
     - closed: ``print(channel.getclose("allslots"))`` (reply ``1A02;1B01``, or ``nil`` when none)
     - connect: ``print(channel.getclose("allslots"))``, then if the terminal held other channels
-      ``channel.open("1A02,1B06")``, then ``channel.close("1A01,1B05")``, ``*OPC?``,
-      ``print(errorqueue.count)`` (+ ``print(errorqueue.next())`` per error)
+      ``channel.open("1A02,1B06")``, then (unless already closed) ``channel.close("1A01,1B05")``, ``*OPC?``;
+      then ``print(errorqueue.count)`` (+ ``print(errorqueue.next())`` per error)
+    - join (shared or bias-tee routing): nothing when the last join() put these terminals on this
+      device and nothing else switched through this driver since; else ``print(channel.getclose("allslots"))``,
+      nothing more when the terminals are already on the device; else ``channel.exclusiveclose("1A01,1B05,1C01,1D05")`` (one
+      operation) when nothing else is closed, or ``channel.open(...)`` + ``channel.close(...)``; ``*OPC?``
+      and the error check
     - disconnect: ``print(channel.getclose("allslots"))``, ``channel.open("<its channels>")``, ``*OPC?``
     - open_all / shutdown: ``channel.open("allslots")``, ``*OPC?``
     - snapshot: ``*IDN?``, ``print(channel.getclose("allslots"))`` (the connections, as the relays are)
     - identity: ``*IDN?``; clear: ``errorqueue.clear()``
 
-    The matrix has no settings of its own: its state is which relays are closed, and the snapshot
-    asks for that instead of remembering what was sent.
+    The matrix's state is which relays are closed, and the snapshot asks for that instead of
+    remembering what was sent. ``relay_settle_s`` (bench file: ``options.relay_settle_s``) is the
+    cards' actuation plus settling per switching operation: a real matrix settles before ``*OPC?``
+    answers, so the driver records it in the snapshot; the simulated twin charges it.
     """
 
     def __init__(
@@ -473,11 +480,17 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
         *,
         wiring: CrossbarWiring,
         limits: SafetyLimits | None = None,
+        relay_settle_s: float = 3e-3,
         **kwargs: Any,
     ) -> None:
         if not isinstance(wiring, CrossbarWiring):
             raise TypeError(f"wiring must be a CrossbarWiring, got {type(wiring).__name__}")
         self.wiring = wiring
+        # The cards settle before *OPC? answers; the figure is recorded in every run file's snapshot.
+        self.relay_settle_s = require_range("relay_settle_s", relay_settle_s, 0.0, 1.0)
+        # What the last join() closed, forgotten by any other switching through this driver: a
+        # procedure alternating SMU and pulse generator on one device then costs no query at all.
+        self._joined: tuple[frozenset[str], int, int] | None = None
         kwargs.setdefault("includeSCPI", False)
         super().__init__(adapter, name, limits=limits, **kwargs)
 
@@ -487,34 +500,85 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
             return []
         return [channel.strip() for channel in reply.split(";") if channel.strip()]
 
-    def connect(self, terminal: str, row: int, col: int) -> None:
-        wanted = self.wiring.channels(terminal, row, col)
-        closed = self.closed()
-        stale = [ch for ch in closed if self.wiring.terminal_of(ch) == terminal and ch not in wanted]
+    def _refuse_held_pads(self, what: str, wanted: set[str], closed: list[str], ours: set[str],
+                          row: int, col: int) -> None:
+        """Refuse when a pad ``wanted`` needs is held through a channel that is not ``ours``: another
+        terminal there would join two instruments (or two devices) on one chip line."""
         pads = {self.wiring.pad_of(ch) for ch in wanted}
         for ch in closed:
-            if ch not in wanted and ch not in stale and self.wiring.pad_of(ch) in pads:
+            if ch not in ours and self.wiring.pad_of(ch) in pads:
                 holder = self.wiring.terminal_of(ch) or "an unwired matrix row"
                 raise InstrumentError(
                     self.label(),
-                    f"cannot connect {terminal!r} to device ({row}, {col}): pad {self.wiring.pad_of(ch)} is held by "
+                    f"cannot connect {what} to device ({row}, {col}): pad {self.wiring.pad_of(ch)} is held by "
                     f"{holder} through {ch}; disconnect({holder!r}) or open_all() first",
                 )
+
+    def connect(self, terminal: str, row: int, col: int) -> None:
+        self._joined = None
+        wanted = set(self.wiring.channels(terminal, row, col))
+        closed = self.closed()
+        stale = [ch for ch in closed if terminal in self.wiring.terminals_of(ch) and ch not in wanted]
+        ours = wanted | set(stale)
+        if self.wiring.routing != "exclusive":
+            # Shared routing: another terminal already on this very device may stay (its instrument idles
+            # with the output off); one on another device sharing a chip line may not.
+            for other in self.wiring.terminals:
+                theirs = set(self.wiring.channels(other, row, col))
+                if theirs <= set(closed):
+                    ours |= theirs
+        self._refuse_held_pads(repr(terminal), wanted, closed, ours, row, col)
         if stale:
             self.write(f'channel.open("{",".join(stale)}")')
-        self.write(f'channel.close("{",".join(wanted)}")')
-        self.ask("*OPC?")
+        if not wanted <= set(closed) or stale:
+            self.write(f'channel.close("{",".join(sorted(wanted))}")')
+            self.ask("*OPC?")
         self.check_errors()
 
-    def disconnect(self, terminal: str) -> None:
-        if terminal not in self.wiring.terminals:
-            raise ValueError(f"terminal={terminal!r} is not wired; wired terminals: {sorted(self.wiring.terminals)}")
-        own = [ch for ch in self.closed() if self.wiring.terminal_of(ch) == terminal]
+    def join(self, terminals: Sequence[str], row: int, col: int) -> None:
+        terminals = list(terminals)
+        if self.wiring.routing == "exclusive":
+            raise WiringError(f"join{tuple(terminals)}: wiring routing='exclusive' keeps one terminal on a device; "
+                              "use connect(), or set routing = 'shared' or 'bias_tee' in the bench file's [wiring]")
+        if not terminals:
+            raise WiringError("join: terminals is empty; name at least one wired terminal")
+        key = (frozenset(terminals), int(row), int(col))
+        if self._joined == key:
+            return
+        self._joined = None
+        wanted: set[str] = set()
+        for terminal in terminals:
+            wanted |= set(self.wiring.channels(terminal, row, col))
+        letters = {letter for terminal in terminals for letter in self.wiring.terminals[terminal]}
+        closed = self.closed()
+        ours = {ch for ch in closed if len(ch) >= 2 and ch[1] in letters}
+        if ours == wanted:
+            self._joined = key
+            return  # already there: no relay moves
+        self._refuse_held_pads(f"{tuple(terminals)}", wanted, closed, ours, row, col)
+        if ours == set(closed):
+            # Nothing else is closed: one break-before-make operation moves every terminal.
+            self.write(f'channel.exclusiveclose("{",".join(sorted(wanted))}")')
+        else:
+            if ours - wanted:
+                self.write(f'channel.open("{",".join(sorted(ours - wanted))}")')
+            self.write(f'channel.close("{",".join(sorted(wanted))}")')
+        self.ask("*OPC?")
+        self.check_errors()
+        self._joined = key
+
+    def disconnect(self, terminal: str, *more: str) -> None:
+        self._joined = None
+        for name in (terminal, *more):
+            if name not in self.wiring.terminals:
+                raise ValueError(f"terminal={name!r} is not wired; wired terminals: {sorted(self.wiring.terminals)}")
+        own = [ch for ch in self.closed() if self.wiring.terminals_of(ch) & {terminal, *more}]
         if own:
             self.write(f'channel.open("{",".join(own)}")')
             self.ask("*OPC?")
 
     def open_all(self) -> None:
+        self._joined = None
         self.write('channel.open("allslots")')
         self.ask("*OPC?")
 
@@ -522,19 +586,17 @@ class Keithley707B(_TspMixin, SwitchMatrix, Instrument):
         """terminal -> [row, col] of the device it reaches, from the relays the matrix reports closed."""
         found: dict[str, dict[str, int]] = {}
         for channel in self.closed():
-            terminal = self.wiring.terminal_of(channel)
-            if terminal is None:
-                continue
             pad = self.wiring.pad_of(channel)
-            hi, lo = self.wiring.terminals[terminal]
-            if channel[1] == hi and pad in self.wiring.row_pads:
-                found.setdefault(terminal, {})["row"] = self.wiring.row_pads.index(pad)
-            elif channel[1] == lo and pad in self.wiring.col_pads:
-                found.setdefault(terminal, {})["col"] = self.wiring.col_pads.index(pad)
+            for terminal in self.wiring.terminals_of(channel):
+                hi, lo = self.wiring.terminals[terminal]
+                if channel[1] == hi and pad in self.wiring.row_pads:
+                    found.setdefault(terminal, {})["row"] = self.wiring.row_pads.index(pad)
+                elif channel[1] == lo and pad in self.wiring.col_pads:
+                    found.setdefault(terminal, {})["col"] = self.wiring.col_pads.index(pad)
         return {t: [ends["row"], ends["col"]] for t, ends in found.items() if {"row", "col"} <= set(ends)}
 
     def settings(self) -> dict[str, Any]:
-        return {"connections": self.connections()}
+        return {"connections": self.connections(), "relay_settle_s": self.relay_settle_s}
 
     def snapshot(self) -> dict[str, Any]:
         snap = super().snapshot()

@@ -447,6 +447,18 @@ class _PulseGeneratorMixin(DriverMixin):
         with self._allow(2.0 * duration_s + 1.0):
             self.ask("*OPC?")  # type: ignore[attr-defined]
 
+    def fire_burst(self) -> None:
+        """Output on, one burst, output off (also when the burst fails). One error check, before the
+        output goes on; the trigger and the wait for its end travel as one query."""
+        if self._burst_s is None:
+            raise InstrumentError(self.label(), "fire_burst() before configure_pulse(); configure the pulse first")
+        self.output_on()
+        try:
+            with self._allow(2.0 * self._burst_s + 1.0):
+                self.ask("*TRG;*WAI;*OPC?")  # type: ignore[attr-defined]
+        finally:
+            self.output_state = False
+
     def shutdown(self) -> None:
         self._safe_state(self.output_off)
 

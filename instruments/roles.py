@@ -220,6 +220,15 @@ class Pulsing(ABC):
     def trigger(self) -> None:
         """Fire one burst and return when it is over. The output must be on."""
 
+    def fire_burst(self) -> None:
+        """Switch the output on, fire one burst, switch it off (also when the burst fails): for a
+        generator that shares the device with another source. Drivers may do it in fewer messages."""
+        self.output_on()  # type: ignore[attr-defined]
+        try:
+            self.trigger()
+        finally:
+            self.output_off()  # type: ignore[attr-defined]
+
 
 class PulseGenerator(InstrumentRole, Output, Pulsing):
     """A pulse generator channel, in triggered-burst mode. Volts and seconds.
@@ -289,8 +298,15 @@ class Routing(ABC):
         sources off: hot switching wears the relays and can spike the device."""
 
     @abstractmethod
-    def disconnect(self, terminal: str) -> None:
-        """Open every channel of ``terminal``."""
+    def join(self, terminals: Sequence[str], row: int, col: int) -> None:
+        """Route every terminal of ``terminals`` to device ``(row, col)`` at once, releasing their previous
+        device (shared or bias-tee routing only; refuses with exclusive routing). Nothing switches when
+        they are already there. The instruments behind all but one terminal must idle with their outputs
+        off (high impedance) while another drives the device."""
+
+    @abstractmethod
+    def disconnect(self, terminal: str, *more: str) -> None:
+        """Open every channel of ``terminal`` (and of the ``more`` terminals), in one operation."""
 
     @abstractmethod
     def open_all(self) -> None:

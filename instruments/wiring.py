@@ -17,6 +17,8 @@ class WiringError(MemlabError, ValueError):
 
 _PAD = re.compile(r"^[1-9][0-9]{2}$")
 _LETTERS = "ABCDEFGH"
+#: how the instrument terminals take turns on a device (see :class:`CrossbarWiring`)
+ROUTING_MODES = ("exclusive", "shared", "bias_tee")
 
 
 @dataclass(frozen=True)
@@ -34,25 +36,47 @@ class CrossbarWiring:
     The default (:meth:`default`): ``smu`` on rows A (HI) / B (LO), ``pulse`` on C / D; chip rows on
     pads 1, 2, ... and chip columns on the pads after them, 12 pads per card, slot 1 first
     (a 4 x 4 chip: rows on ``101``..``104``, columns on ``105``..``108``).
+
+    ``routing`` says how the terminals take turns on a device:
+
+    - ``"exclusive"``: one terminal on a device at a time; changing instrument opens one terminal's
+      relays and closes the other's (two switching operations);
+    - ``"shared"``: every terminal is closed onto the device at once and stays there while the
+      procedure uses that device; the idle instrument waits with its output off (high impedance);
+    - ``"bias_tee"``: the terminals are joined by a bias tee before the matrix, so they share one
+      pair of matrix rows (give them the same letters) and reach the device together.
     """
 
     terminals: Mapping[str, tuple[str, str]]
     row_pads: tuple[str, ...]
     col_pads: tuple[str, ...]
+    routing: str = "exclusive"
 
     def __post_init__(self) -> None:
         terminals = {str(name): tuple(letters) for name, letters in dict(self.terminals).items()}
         if not terminals:
             raise WiringError("CrossbarWiring: terminals is empty; wire at least one instrument terminal")
+        if self.routing not in ROUTING_MODES:
+            raise WiringError(f"CrossbarWiring: routing={self.routing!r} is not allowed; allowed: "
+                              f"{', '.join(ROUTING_MODES)}")
         used: dict[str, str] = {}
+        pairs: dict[tuple[str, ...], str] = {}
         for name, letters in terminals.items():
             if len(letters) != 2 or any(letter not in _LETTERS for letter in letters) or letters[0] == letters[1]:
                 raise WiringError(
                     f"CrossbarWiring: terminals[{name!r}]={letters!r}: give two different matrix row letters "
                     f"from {_LETTERS} (HI, LO)"
                 )
+            if self.routing == "bias_tee" and letters in pairs:
+                continue  # joined by the bias tee: both terminals on the one pair of rows
+            pairs[letters] = name
             for letter in letters:
                 if letter in used:
+                    if self.routing == "bias_tee":
+                        raise WiringError(
+                            f"CrossbarWiring: terminals[{name!r}]={letters!r}: behind a bias tee terminals share "
+                            f"both rows {list(letters)} with {used[letter]!r} or none"
+                        )
                     raise WiringError(
                         f"CrossbarWiring: matrix row {letter} is wired to both {used[letter]!r} and {name!r}"
                     )
@@ -69,6 +93,9 @@ class CrossbarWiring:
         object.__setattr__(self, "terminals", terminals)
         object.__setattr__(self, "row_pads", row_pads)
         object.__setattr__(self, "col_pads", col_pads)
+        if self.routing == "bias_tee" and len(pairs) == len(terminals):
+            raise WiringError("CrossbarWiring: routing='bias_tee' needs the terminals the tee joins on the same "
+                              f"two matrix rows, got {terminals}")
 
     @classmethod
     def default(
@@ -78,6 +105,7 @@ class CrossbarWiring:
         terminals: Mapping[str, tuple[str, str]] | None = None,
         columns_per_card: int = 12,
         slots: int = 6,
+        routing: str = "exclusive",
     ) -> "CrossbarWiring":
         """Chip rows then chip columns on consecutive pads, ``columns_per_card`` per slot."""
         rows = require_int("rows", rows, 1, 10_000)
@@ -92,19 +120,21 @@ class CrossbarWiring:
             terminals=dict(terminals) if terminals is not None else {"smu": ("A", "B"), "pulse": ("C", "D")},
             row_pads=tuple(pads[:rows]),
             col_pads=tuple(pads[rows:]),
+            routing=routing,
         )
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "CrossbarWiring":
-        """From a bench-file table with keys ``terminals``, ``row_pads``, ``col_pads``."""
-        unknown = sorted(set(data) - {"terminals", "row_pads", "col_pads"})
+        """From a bench-file table with keys ``terminals``, ``row_pads``, ``col_pads`` and optional ``routing``."""
+        unknown = sorted(set(data) - {"terminals", "row_pads", "col_pads", "routing"})
         if unknown:
-            raise WiringError(f"wiring: unknown key(s) {unknown}; allowed: terminals, row_pads, col_pads")
+            raise WiringError(f"wiring: unknown key(s) {unknown}; allowed: terminals, row_pads, col_pads, routing")
         try:
             return cls(
                 terminals={k: tuple(v) for k, v in dict(data["terminals"]).items()},
                 row_pads=tuple(data["row_pads"]),
                 col_pads=tuple(data["col_pads"]),
+                routing=str(data.get("routing", "exclusive")),
             )
         except KeyError as exc:
             raise WiringError(f"wiring: missing key {exc.args[0]!r} (need terminals, row_pads, col_pads)") from None
@@ -114,6 +144,7 @@ class CrossbarWiring:
             "terminals": {k: list(v) for k, v in self.terminals.items()},
             "row_pads": list(self.row_pads),
             "col_pads": list(self.col_pads),
+            "routing": self.routing,
         }
 
     def channels(self, terminal: str, row: int, col: int) -> tuple[str, str]:
@@ -127,11 +158,15 @@ class CrossbarWiring:
         return f"{row_pad[0]}{hi}{row_pad[1:]}", f"{col_pad[0]}{lo}{col_pad[1:]}"
 
     def terminal_of(self, channel: str) -> str | None:
-        """The terminal wired to a channel's matrix row, or None if no terminal uses that row."""
+        """The terminal wired to a channel's matrix row (the first, behind a bias tee), or None."""
         for name, letters in self.terminals.items():
             if len(channel) >= 2 and channel[1] in letters:
                 return name
         return None
+
+    def terminals_of(self, channel: str) -> set[str]:
+        """Every terminal wired to a channel's matrix row (two or more behind a bias tee)."""
+        return {name for name, letters in self.terminals.items() if len(channel) >= 2 and channel[1] in letters}
 
     @staticmethod
     def pad_of(channel: str) -> str:

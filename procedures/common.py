@@ -163,13 +163,22 @@ def forget_routes(ctx: ExecutionContext) -> None:
         device._routed = None
 
 
+#: the terminals a Device drives, by instrument (the bench file's default terminal names)
+SOURCE_TERMINALS = ("smu", "pulse")
+
+
 class Device:
     """One device of the chip, reached through the switch matrix (when the bench has one).
 
-    The SMU and the pulse generator take turns on the device's pads: routing one releases the
-    other first, so two instruments are never joined. Reads use the SMU's list sweep (one bulk
-    fetch for all readings); pulses use the pulse generator's triggered bursts. A route is
-    refused (:class:`RouteConflict`) while a device of another run holds one on the same switch.
+    The SMU and the pulse generator take turns on the device's pads, as the wiring's ``routing``
+    allows. Exclusive routing: routing one terminal releases the other first, so two instruments
+    are never joined. Shared or bias-tee routing: both terminals are closed onto the device at once
+    and stay closed while this Device is in use; the generator's output is switched off after each
+    burst and the SMU's is off outside its sweeps, so only one source drives the device at a time.
+    Routes stay closed until :meth:`release` or until another terminal needs the pads.
+    Reads use the SMU's list sweep (one bulk fetch for all readings); pulses use the pulse
+    generator's triggered bursts. A route is refused (:class:`RouteConflict`) while a device of
+    another run holds one on the same switch.
     """
 
     def __init__(self, ctx: ExecutionContext, row: int, col: int, *, read_v: float, compliance_a: float,
@@ -178,11 +187,17 @@ class Device:
         self.bench: BenchContext = ctx.bench
         self.row, self.col = row, col
         self.read_v, self.compliance_a, self.nplc, self.reads = read_v, compliance_a, nplc, reads
-        self._routed: str | None = None
+        self._routed: str | None = None  # the terminal routed here, or "joined" for all of them
         in_use = ctx.devices_in_use
         self._tracked = in_use is not None  # a run's device (manual controls have no run)
         if in_use is not None:
             in_use.append(self)
+        # With shared routing another Device may take the pads between two calls of this one; the
+        # switch driver remembers its last join and re-joins only when it changed.
+        switch = self.bench.switch
+        self.routing = "direct" if switch is None else switch.wiring.routing
+        """``"exclusive"``, ``"shared"``, ``"bias_tee"`` (the switch's wiring) or ``"direct"`` (no switch:
+        the wiring fixes the routes; the idle instrument is kept off as with shared routing)."""
 
     def route(self, terminal: str) -> None:
         switch = self.bench.switch
@@ -196,19 +211,38 @@ class Device:
                                 f"({getattr(getattr(other.ctx, 'procedure', None), 'name', '?')}) holds "
                                 f"{other._routed!r} on device ({other.row},{other.col}); one run drives "
                                 "the switch at a time")
-        if self._routed is not None:
-            switch.disconnect(self._routed)
-            self._routed = None
-            held.discard(self)
-        switch.connect(terminal, self.row, self.col)
-        self._routed = terminal
+        if self.routing == "exclusive":
+            if self._routed is not None:
+                switch.disconnect(self._routed)
+                self._routed = None
+                held.discard(self)
+            switch.connect(terminal, self.row, self.col)
+            self._routed = terminal
+        else:
+            terminals = [t for t in SOURCE_TERMINALS if t in switch.wiring.terminals]
+            if terminal not in terminals:
+                terminals.append(terminal)
+            if self._routed is None:
+                self._quiet_outputs()
+            switch.join(terminals, self.row, self.col)
+            self._routed = "joined"
         if self._tracked:
             held.add(self)
+
+    def _quiet_outputs(self) -> None:
+        """Both instruments off before their terminals are joined on a device: whatever a previous
+        user of the bench left on must not meet the other source there."""
+        for instrument in (self.bench.pulser, self.bench.smu):
+            if instrument is not None and instrument.output_enabled():
+                instrument.output_off()
 
     def release(self) -> None:
         switch = self.bench.switch
         if switch is not None and self._routed is not None:
-            switch.disconnect(self._routed)
+            if self._routed == "joined":
+                switch.disconnect(*[t for t in SOURCE_TERMINALS if t in switch.wiring.terminals])
+            else:
+                switch.disconnect(self._routed)
             _ROUTES_HELD.get(switch, set()).discard(self)
         self._routed = None
 
@@ -240,18 +274,26 @@ class Device:
 
     # -- pulses ---------------------------------------------------------------------------
     def pulse(self, amplitude_v: float, width_s: float, count: int = 1, period_s: float | None = None) -> None:
-        """``count`` pulses of ``amplitude_v`` (negative for RESET/depression) from 0 V."""
+        """``count`` pulses of ``amplitude_v`` (negative for RESET/depression) from 0 V.
+
+        With exclusive routing the generator keeps its output on (at 0 V) between bursts: its terminal
+        is routed away before the SMU reaches the device. Otherwise it shares the device with the SMU
+        and switches its output off after every burst."""
         self.route("pulse")
         pulser = self.bench.pulser
         period = period_s if period_s is not None else max(2 * width_s, width_s + 1e-6)
         shape = (amplitude_v, width_s, period, count)
+        stays_on = self.routing == "exclusive"
         if _PULSE_SHAPES.get(pulser) != shape:  # reconfigure only when the pulse changes
             _PULSE_SHAPES.pop(pulser, None)  # unknown until configured: a failure leaves no stale shape
             pulser.configure_pulse(amplitude_v, width_s, period, burst_count=count)
-            if not pulser.output_enabled():
+            if stays_on and not pulser.output_enabled():
                 pulser.output_on()
             _PULSE_SHAPES[pulser] = shape
-        pulser.trigger()
+        if stays_on:
+            pulser.trigger()
+        else:
+            pulser.fire_burst()
 
     def bipolar_burst(self, high_v: float, high_width_s: float, low_v: float, low_width_s: float,
                       periods: int, max_burst: int = 1_000_000) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
-from memlab.instruments.sim.world import SimWorld
+from memlab.instruments.sim.world import DoubleDriveError, SimWorld
 
 # IEEE-488.2 standard event status register bits.
 ESR_OPC = 1
@@ -274,6 +274,8 @@ class VirtualInstrument(ABC):
                 self.push_error(-410, "Query INTERRUPTED")
             try:
                 self.handle(message.rstrip("\r\n"))
+            except DoubleDriveError:
+                raise  # a fault of the bench's use, not of this instrument: the client must see it
             except Exception as error:  # noqa: BLE001 - the last line of defence of the bus
                 # An instrument never raises into its client: what escaped the model's own
                 # checks becomes an execution error in the queue (Ctrl-C still propagates).

@@ -18,8 +18,9 @@ row ``r`` while its LO row reaches the pad of chip column ``c`` is routed to dev
 A terminal reaching more than one device at once (or with HI and LO swapped) is left unrouted:
 the world has one device per terminal.
 
-Each switching operation charges the relays' actuation and settling (:data:`RELAY_SETTLE_S`)
-plus any per-channel delay set with ``channel.setdelay``.
+Each switching operation charges the relays' actuation and settling (``relay_settle_s``, by default
+:data:`RELAY_SETTLE_S`; a bench file sets it per matrix) plus any per-channel delay set with
+``channel.setdelay``.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class Keithley707BTwin(TspInstrument):
         None: relays switch but route nothing.
     :param slots: installed cards, slots 1..``slots``.
     :param model_number: "707B" or "708B" (one slot).
+    :param relay_settle_s: actuation plus settling of the relay cards, charged per switching operation.
     """
 
     ascii_digits = 10  # format.asciiprecision after reset (707B reference manual)
@@ -166,7 +168,11 @@ class Keithley707BTwin(TspInstrument):
         wiring: CrossbarWiring | None = None,
         slots: int = 6,
         model_number: str = "707B",
+        relay_settle_s: float = RELAY_SETTLE_S,
     ) -> None:
+        if not 0.0 <= relay_settle_s <= 1.0:
+            raise ValueError(f"relay_settle_s={relay_settle_s!r}: allowed 0 .. 1 s")
+        self.relay_settle_s = float(relay_settle_s)
         if model_number not in ("707B", "708B"):
             raise ValueError(f"model_number={model_number!r}: allowed '707B', '708B'")
         top = 6 if model_number == "707B" else 1
@@ -182,6 +188,7 @@ class Keithley707BTwin(TspInstrument):
         self.wiring = wiring
         self.closed: frozenset[Channel] = frozenset()
         self.close_counts: dict[Channel, int] = {}
+        self.switch_operations = 0  # relay movements charged since the twin was made (for tests, benchmarks)
         self.delays: dict[Channel, float] = {}
         if wiring is not None:
             self._row_line = {pad: i for i, pad in enumerate(wiring.row_pads)}
@@ -273,7 +280,8 @@ class Keithley707BTwin(TspInstrument):
         self.closed = wanted
         self.charge(0.0)  # the message's bus time passes before the relays move
         self._update_routes()
-        self.charge(RELAY_SETTLE_S + max((self.delays.get(c, 0.0) for c in changed), default=0.0))
+        self.switch_operations += 1
+        self.charge(self.relay_settle_s + max((self.delays.get(c, 0.0) for c in changed), default=0.0))
 
     def _update_routes(self) -> None:
         wiring = self.wiring

@@ -207,6 +207,7 @@ class PulseGeneratorTwin(ScpiInstrument):
         super().handle(message)
         now = self.clock.now()
         for ch in (1, 2):
+            self.world.set_output(self.terminals[ch], bool(self.state[f"out{ch}"]))
             running = self.free_running(ch) and (self._shape(ch) is not None or self.state[f"func{ch}"] == "DC")
             if not running:
                 self._free_since[ch] = None

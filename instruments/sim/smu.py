@@ -111,6 +111,7 @@ class DcBias:
         if (on, voltage_v, compliance_a) != (self.on, self.voltage_v, self.compliance_a):
             self.hold()
             self.on, self.voltage_v, self.compliance_a = on, voltage_v, compliance_a
+            self.world.set_output(self.terminal, on)
 
     def restart(self) -> None:
         """Something else (a sweep) drove the device up to now: start counting from now."""

@@ -17,6 +17,9 @@ bench's cables and optics.
 - *Light*: the laser twin reports its emitted power with :meth:`SimWorld.set_laser`; the world
   puts ``power_w * coupling_efficiency`` on the chip over the spot, and a power meter reads
   ``power_w * meter_fraction`` (the meter sits in the beam or on a tap of it).
+- *Live outputs*: every source twin reports its output state (:meth:`SimWorld.set_output`). Two
+  live outputs routed to one device would be two sources driving it at once: the world refuses
+  with :class:`DoubleDriveError` whenever an output goes on or a route changes into that state.
 - *Lock*: instruments may be driven from a GUI worker thread and a script at once; each message
   an instrument handles holds ``world.lock`` so that chip and clock change atomically.
 """
@@ -29,12 +32,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from memlab.errors import MemlabError
 from memlab.instruments.sim.clock import VirtualClock
 
 if TYPE_CHECKING:
     from memlab.instruments.sim.chip import Chip
 
 Device = tuple[int, int]
+
+
+class DoubleDriveError(MemlabError, RuntimeError):
+    """Two instrument outputs that are on reach one device at once: a routing or sequencing fault.
+    The simulated bench raises it into the client (a real bench would fight two sources silently)."""
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -77,6 +86,7 @@ class SimWorld:
         self._routes: dict[str, Device] = {}
         self._activities: list[Callable[[], None]] = []
         self._holders: list[Callable[[], object]] = []
+        self._live: set[str] = set()
         self._settling = False
         self._spot = self._check_spot(spot)
         self.laser_power_w = 0.0
@@ -96,6 +106,31 @@ class SimWorld:
             if self._routes.get(terminal) != (row, col):
                 self._before_routes_change()
             self._routes[terminal] = (int(row), int(col))
+            self.check_single_drive()
+
+    def set_output(self, terminal: str, on: bool) -> None:
+        """The instrument behind ``terminal`` switched its output on or off (off: high impedance)."""
+        with self.lock:
+            if not on:
+                self._live.discard(terminal)
+            elif terminal not in self._live:
+                self._live.add(terminal)
+                self.check_single_drive()
+
+    def check_single_drive(self) -> None:
+        """Raise :class:`DoubleDriveError` if two live outputs reach one device."""
+        if len(self._live) < 2:
+            return
+        driving: dict[Device, str] = {}
+        for terminal in sorted(self._live):
+            device = self._routes.get(terminal)
+            if device is None:
+                continue
+            if device in driving:
+                raise DoubleDriveError(
+                    f"two sources drive device {device} at once: {driving[device]!r} and {terminal!r} both have "
+                    "their outputs on and routed there; switch the idle instrument's output off first")
+            driving[device] = terminal
 
     def disconnect(self, terminal: str) -> None:
         """Leave ``terminal`` open (no error if it was not routed)."""

@@ -163,3 +163,42 @@ def test_drivers_register_their_model_role_and_twin() -> None:
         assert driver.role in ("smu", "pulser", "laser", "switch", "power_meter")
         twin = twin_class(driver)
         assert twin.__name__ == f"{name}Twin"  # one naming pattern for every twin
+
+
+SWITCHED = """
+[chip]
+rows = 4
+cols = 4
+
+[instruments.smu]
+driver = "Keithley2450"
+
+[instruments.pulser]
+driver = "Keysight33500B"
+
+[instruments.switch]
+driver = "Keithley707B"
+{switch}
+
+[wiring]
+{wiring}
+"""
+
+
+def test_routing_modes_and_their_mistakes(tmp_path: Path) -> None:
+    bad = write(tmp_path, SWITCHED.format(switch="", wiring='routing = "both"'), "bad.toml")
+    refused(bad, "wiring.routing", "'exclusive', 'shared', 'bias_tee'", "'both'")
+    tee = write(tmp_path, SWITCHED.format(switch="", wiring='routing = "bias_tee"'), "tee.toml")
+    refused(tee, "wiring", "bias_tee", "same two matrix rows")
+    joined = 'routing = "bias_tee"\nterminals = { smu = ["A", "B"], pulse = ["A", "B"] }'
+    config = read_bench_config(write(tmp_path, SWITCHED.format(switch="", wiring=joined), "joined.toml"))
+    assert config.wiring.routing == "bias_tee"
+    assert config.wiring.channels("smu", 1, 2) == config.wiring.channels("pulse", 1, 2)
+    assert read_bench_config(write(tmp_path, SWITCHED.format(switch="", wiring=""), "plain.toml")).wiring.routing \
+        == "exclusive"
+
+
+@pytest.mark.parametrize("value,shown", [("0.0", "0.0"), ("1e-6", "1e-06"), ("0.5", "0.5"), ('"fast"', "'fast'")])
+def test_relay_settling_out_of_range_is_refused(tmp_path: Path, value: str, shown: str) -> None:
+    text = SWITCHED.format(switch=f"options = {{ relay_settle_s = {value} }}", wiring="")
+    refused(write(tmp_path, text), "instruments.switch.options.relay_settle_s", "5e-05 .. 0.1", f"got {shown}")

@@ -158,6 +158,31 @@ def test_33500b_configures_a_triggered_burst_and_fires_it() -> None:
         gen.shutdown()
 
 
+def test_33500b_fires_a_burst_with_its_output_on_only_for_it() -> None:
+    pairs = configure_33500b(TIMING_1MS, "0.1", ["SOUR1:VOLT:LOW 0.000000", "SOUR1:VOLT:HIGH 1.500000"]) + [
+        OK, ("OUTP1 1", None), ("*TRG;*WAI;*OPC?", "1"), ("OUTP1 0", None),
+    ]
+    with expected_protocol(Keysight33500B, pairs) as gen:
+        gen.configure_pulse(1.5, 100e-9, 1e-3, edge_s=8.4e-9, burst_count=3)
+        gen.fire_burst()
+    with expected_protocol(Keysight33500B, []) as gen:
+        with pytest.raises(InstrumentError, match="configure the pulse first"):
+            gen.fire_burst()
+
+
+def test_the_33500b_twin_fires_a_burst_and_ends_with_the_output_off() -> None:
+    from memlab.instruments.bench import load_bench
+
+    with load_bench(None) as bench:
+        bench.switch.join(["smu", "pulse"], 2, 2)
+        before = bench.world.chip.probe_current(2, 2, 0.2)
+        bench.pulser.configure_pulse(2.0, 1e-6, 2e-6, burst_count=5)
+        bench.pulser.fire_burst()
+        assert not bench.twins["pulser"].state["out1"]
+        assert bench.world.chip.probe_current(2, 2, 0.2) > before  # the SET burst reached the device
+        assert bench.pulser.check_errors() == []
+
+
 def test_33500b_shrinking_period_sets_the_width_first_and_longer_edges_last() -> None:
     # Present: period 1 ms, width 100 us, edges 10 ns. A 1 us period would not hold the present width
     # (-221 "pulse width decreased"), so the width goes first; 20 ns edges need the new width: last.
@@ -263,6 +288,12 @@ def test_81160a_programs_its_own_level_limit_and_a_burst() -> None:
         gen.output_on()
         gen.trigger()
         gen.shutdown()
+    fired = configure_81160a("10.000000", [(":BURS1:NCYC 2", None), (":BURS1:STAT ON", None)]) + [
+        OK, ("OUTP1 1", None), ("*TRG;*WAI;*OPC?", "1"), ("OUTP1 0", None),
+    ]
+    with expected_protocol(Keysight81160A, fired, termination_ohm=50) as gen:
+        gen.configure_pulse(1.0, 5e-9, 1e-6, edge_s=1e-9, burst_count=2)
+        gen.fire_burst()
 
 
 def test_81160a_single_pulse_turns_burst_off_and_uses_the_bench_limit() -> None:

@@ -5,6 +5,7 @@ and after a kill -9. The full 10-seed acceptance figure is in benchmarks/bench_e
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -99,7 +100,11 @@ def test_maze_rl_resumes_from_its_checkpoint_after_an_abort(tmp_path):
         assert list(reader.stream("values").column("episode")) == list(range(len(done), 16))
         assert (episodes.column("steps") <= 1.5 * SHORTEST).all()  # it goes on from what it learned
         log = " ".join(m for _, _, m in reader.log())
-    assert "restored the checkpoint's action values: 0 pulses" in log
+    # The chip kept its state; only what drifted past tolerance since the checkpoint (a few of the
+    # 100 devices, after fast shared-routing episodes) is pulsed back, and nothing stays out.
+    restored = re.search(r"restored the checkpoint's action values: (\d+) pulses", log)
+    assert restored and int(restored.group(1)) <= 10, log
+    assert "out of tolerance" not in log
 
 
 def test_maze_rl_resumes_after_kill_9_on_a_fresh_chip(tmp_path):
