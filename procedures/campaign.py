@@ -44,7 +44,7 @@ from memlab.procedures.parameters import ParameterError
 from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.base import Checkpoint, Pause, Wait
-from memlab.procedures.runner import ActiveRun, run_filename, run_procedure
+from memlab.procedures.runner import ActiveRun, RunResult, run_filename, run_procedure
 from memlab.procedures.signals import StopSignals, signal_name
 from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
@@ -724,18 +724,22 @@ class Campaign:
             return record
         return _OpenRun(task, index, attempt, record, run, None, t_clock, t_wall)
 
+    def _record_result(self, record: dict[str, Any], task: Task, result: RunResult) -> None:
+        """A finished run's outcome in its manifest record; safety failures also stop the campaign."""
+        record["status"], record["error"] = result.status, result.error
+        record["file"] = result.path.name
+        if result.write_failed:
+            record["write_failed"] = True
+        if result.safety_failures:
+            record["safety_failure"] = "; ".join(result.safety_failures)
+            self.safety_failures.extend(f"{task.key}: {m}" for m in result.safety_failures)
+
     def _close_record(self, opened: _OpenRun, manifest: Manifest) -> dict[str, Any]:
         """Write an ended run's outcome into its manifest record."""
         record, result = opened.record, opened.run.result
         with self._signals.deferred():
             if result is not None:
-                record["status"], record["error"] = result.status, result.error
-                record["file"] = result.path.name
-                if result.write_failed:
-                    record["write_failed"] = True
-                if result.safety_failures:
-                    record["safety_failure"] = "; ".join(result.safety_failures)
-                    self.safety_failures.extend(f"{opened.task.key}: {m}" for m in result.safety_failures)
+                self._record_result(record, opened.task, result)
             record["ended"] = _now()
             record["instrument_s"] = self.bench.clock.now() - opened.t_clock
             record["busy_s"] = opened.run.busy_s
@@ -822,13 +826,7 @@ class Campaign:
                 result = run_procedure(procedure, self.bench, self.out_dir, filename=filename,
                                        operator=self.operator, listeners=self.listeners,
                                        extra={"campaign": self.plan.name, "campaign_task": task.key})
-                record["status"], record["error"] = result.status, result.error
-                record["file"] = result.path.name
-                if result.write_failed:
-                    record["write_failed"] = True
-                if result.safety_failures:
-                    record["safety_failure"] = "; ".join(result.safety_failures)
-                    self.safety_failures.extend(f"{task.key}: {m}" for m in result.safety_failures)
+                self._record_result(record, task, result)
             except KeyboardInterrupt as exc:
                 record["status"] = "aborted"
                 record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
