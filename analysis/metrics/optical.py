@@ -395,6 +395,11 @@ class StepResponse:
     dark_points: int
 
 
+MAX_TAU_CORRELATION = 0.98
+"""A step's two time constants (photoconductance, shunting) are reported only when their fitted
+correlation stays within this: beyond it the fit trades one for the other."""
+
+
 def step_response(time_s: object, conductance_s: object, lit: object) -> StepResponse:
     """Rise and decay time constants of a light step, each order of the combined law fitted:
 
@@ -458,6 +463,15 @@ def step_response(time_s: object, conductance_s: object, lit: object) -> StepRes
         q, cov, _ = best
         dof = n - q.size
         tau_g, tau_s = _log_estimate(q, cov, 1, n, "s", dof), _log_estimate(q, cov, 3, n, "s", dof)
+        # Reads too sparse in the transient let the photoconductance and the shunting trade off
+        # (near-identical shapes): the covariance's error bars then understate how wrong both are.
+        sd = math.sqrt(max(cov[1, 1], 0.0) * max(cov[3, 3], 0.0))
+        correlation = cov[1, 3] / sd if sd > 0 else math.nan
+        if not abs(correlation) <= MAX_TAU_CORRELATION:
+            reason = (f"the photoconductance and shunting time constants cannot be told apart with these "
+                      f"{n} reads (their fitted correlation is {correlation:.3f}; at most "
+                      f"{MAX_TAU_CORRELATION} is resolved): sample the transient more densely")
+            return nd(reason, n, "s"), nd(reason, n, "s")
         lo, hi = float(np.min(tt[tt > 0])) if np.any(tt > 0) else 0.0, float(tt.max())
         out = []
         for est in (tau_g, tau_s):
