@@ -95,10 +95,11 @@ def point_by_point_iv(tmp: Path) -> tuple[float, float, float, float]:
 
 
 class _Bench:
-    """The run context a Device needs: the bench."""
+    """The context a stand-alone Device needs: the bench, and no run tracking its routes."""
 
     def __init__(self, bench) -> None:
         self.bench = bench
+        self.devices_in_use = None
 
 
 def pulse_then_read_s(routing: str | None, repeats: int = 200) -> tuple[float, int]:

@@ -55,9 +55,12 @@ class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
       ``:TRAC:MAKE "memlab", 100000`` + ``SYST:ERR?`` (an error whose message says the buffer already
       exists is accepted), ``:TRAC:CLE "memlab"``, ``:SOUR:LIST:VOLT <up to 100 values>``,
       ``:SOUR:LIST:VOLT:APP <next 100>``..., ``:SOUR:SWE:VOLT:LIST 1,<delay>,1,OFF,"memlab"``,
-      ``SYST:ERR?``, ``:OUTP ON``, ``:INIT``, ``*OPC?``, ``:SOUR:VOLT 0``, ``:OUTP OFF``,
+      ``SYST:ERR?``, ``:OUTP ON``, ``:INIT;*OPC?``, ``:SOUR:VOLT 0``, ``:OUTP OFF``,
       ``:TRAC:DATA? 1, N, "memlab", SOUR, READ, REL`` (reply ``v,i,t,v,i,t,...``), ``SYST:ERR?``;
-      if ``*OPC?`` times out: ``:ABOR``, ``:OUTP OFF``, ``SYST:ERR?`` (to report why)
+      if ``*OPC?`` times out: ``:ABOR``, ``:OUTP OFF``, ``SYST:ERR?`` (to report why). The same
+      sweep again, with no other command sent since, skips the set-up and the error check the
+      set-up needed before the output goes on: ``:TRAC:CLE "memlab"``, ``:OUTP ON``, ``:INIT;*OPC?``...
+      as above (the error check after the fetch still runs)
     - pulse: a list sweep of ``[level, base x (m-1)] x count`` with ``m = period/width``, delay
       ``width - aperture``, nplc ``aperture * line frequency``; the 2450 has no pulse mode, so periods
       must be whole multiples (>= 2) of the width
@@ -108,7 +111,23 @@ class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
         self.line_frequency_hz = check_line_frequency(line_frequency_hz)
         self.autozero = require_bool("autozero", autozero)
         self._buffer_ready = False
+        self._loaded_sweep: tuple | None = None  # what the instrument's list sweep holds, if known
+        self._running_sweep = False
         super().__init__(adapter, name, limits=limits, **kwargs)
+
+    def ready_for_output(self) -> None:
+        # A held sweep run again: its set-up was checked error-free before it first ran, and the
+        # queue was empty after its last fetch; since then only the buffer was cleared.
+        if not (self._running_sweep and self._loaded_sweep is not None):
+            super().ready_for_output()
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        # Any command outside a sweep's own run may change what the loaded sweep would do (a
+        # limit, the source function, *RST): the next sweep loads everything again. A single
+        # query changes nothing.
+        if not self._running_sweep and (";" in command or not command.rstrip().endswith("?")):
+            self._loaded_sweep = None
+        super().write(command, **kwargs)
 
     def nplc_range(self) -> tuple[float, float]:
         return 0.01, 10.0
@@ -148,25 +167,41 @@ class Keithley2450(SourceMeterDriver, _PymeasureKeithley2450):
         self._buffer_ready = True
 
     def _run_list(self, voltages: np.ndarray, compliance_a: float, nplc: float, delay_s: float) -> SweepResult:
-        """Load, run and fetch one list sweep; arguments already checked."""
+        """Load, run and fetch one list sweep; arguments already checked.
+
+        The same sweep again (a read repeated between pulses) only clears the buffer and runs: the
+        instrument still holds it, with its limit, at 0 V, as long as nothing else was sent since
+        (see :meth:`write`)."""
         n = voltages.size
         buffer = self.buffer_name
-        self.source_function = "voltage"
-        self.compliance_current = compliance_a
-        self.source_voltage = 0.0
-        self.sense_function = "CURR"
-        self.current_autorange = True
-        self.nplc = nplc
-        self.autozero_enabled = self.autozero
-        self._make_buffer()
-        self.write(f':TRAC:CLE "{buffer}"')
-        for start in range(0, n, 100):
-            chunk = ",".join(fmt(v) for v in voltages[start:start + 100])
-            self.write(f":SOUR:LIST:VOLT {chunk}" if start == 0 else f":SOUR:LIST:VOLT:APP {chunk}")
-        self.write(f':SOUR:SWE:VOLT:LIST 1,{fmt(delay_s)},1,OFF,"{buffer}"')
+        sweep = (voltages.tobytes(), compliance_a, nplc, delay_s, self.autozero)
+        if sweep != self._loaded_sweep:
+            self.source_function = "voltage"
+            self.compliance_current = compliance_a
+            self.source_voltage = 0.0
+            self.sense_function = "CURR"
+            self.current_autorange = True
+            self.nplc = nplc
+            self.autozero_enabled = self.autozero
+            self._make_buffer()
+            self.write(f':TRAC:CLE "{buffer}"')
+            for start in range(0, n, 100):
+                chunk = ",".join(fmt(v) for v in voltages[start:start + 100])
+                self.write(f":SOUR:LIST:VOLT {chunk}" if start == 0 else f":SOUR:LIST:VOLT:APP {chunk}")
+            self.write(f':SOUR:SWE:VOLT:LIST 1,{fmt(delay_s)},1,OFF,"{buffer}"')
         expected_s = n * (delay_s + nplc / self.line_frequency_hz + _OVERHEAD_PER_POINT_S)
-        data = self._run_and_fetch(":INIT", ":ABOR", expected_s, lambda: setattr(self, "source_voltage", 0.0),
-                                   f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL', n)
+        self._running_sweep = True
+        try:
+            if sweep == self._loaded_sweep:
+                self.write(f':TRAC:CLE "{buffer}"')
+            data = self._run_and_fetch(":INIT", ":ABOR", expected_s, lambda: setattr(self, "source_voltage", 0.0),
+                                       f':TRAC:DATA? 1, {n}, "{buffer}", SOUR, READ, REL', n)
+        except BaseException:
+            self._loaded_sweep = None
+            raise
+        finally:
+            self._running_sweep = False
+        self._loaded_sweep = sweep
         return SweepResult(data[:, 0], data[:, 1], data[:, 2] - data[0, 2])
 
     def list_sweep(

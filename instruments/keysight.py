@@ -70,7 +70,7 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
       ``:SENS1:FUNC "CURR"``, ``:SENS1:CURR:RANG:AUTO ON``, ``:SENS1:CURR:NPLC <n>``,
       ``:SOUR1:VOLT:MODE LIST``, ``:SOUR1:LIST:VOLT v1,...,vN``, ``:TRIG1:SOUR TIM``,
       ``:TRIG1:TIM <delay + aperture + 100 us>``, ``:TRIG1:COUN N``, ``:TRIG1:ACQ:DEL <delay>``,
-      ``:FORM:ELEM:SENS CURR,TIME,SOUR``, ``SYST:ERR?``, ``:OUTP1 ON``, ``:INIT (@1)``, ``*OPC?``,
+      ``:FORM:ELEM:SENS CURR,TIME,SOUR``, ``SYST:ERR?``, ``:OUTP1 ON``, ``:INIT (@1);*OPC?``,
       ``:SOUR1:VOLT:MODE FIX``, ``:SOUR1:VOLT 0``, ``:OUTP1 OFF``, ``:FETC:ARR? (@1)``
       (reply ``i,t,s,i,t,s,...``), ``SYST:ERR?``; if ``*OPC?`` times out: ``:ABOR (@1)``, ``:OUTP1 OFF``,
       ``SYST:ERR?`` (to report why)
@@ -79,7 +79,7 @@ class KeysightB2900(SourceMeterDriver, SCPIMixin, Instrument):
       ``:SENS1:FUNC "CURR"``, ``:SENS1:CURR:RANG:AUTO OFF``, ``:SENS1:CURR:RANG <compliance>``,
       ``:SENS1:CURR:NPLC <n>``, ``:TRIG1:SOUR TIM``, ``:TRIG1:TIM <period>``, ``:TRIG1:COUN <count>``,
       ``:TRIG1:ACQ:DEL <(w - aperture)/2>``, ``:FORM:ELEM:SENS CURR,TIME,SOUR``, ``SYST:ERR?``, ``:OUTP1 ON``,
-      ``:INIT (@1)``, ``*OPC?``, ``:SOUR1:FUNC:SHAP DC``, ``:SOUR1:VOLT 0``, ``:OUTP1 OFF``,
+      ``:INIT (@1);*OPC?``, ``:SOUR1:FUNC:SHAP DC``, ``:SOUR1:VOLT 0``, ``:OUTP1 OFF``,
       ``:FETC:ARR? (@1)``, ``SYST:ERR?``
     - shutdown: ``:ABOR (@1)``, ``:OUTP1 OFF``, ``:SOUR1:FUNC:SHAP DC``, ``:SOUR1:VOLT:MODE FIX``,
       ``:SOUR1:VOLT 0``, ``:SOUR1:CURR 0``

@@ -114,9 +114,8 @@ class SourceMeterDriver(DriverMixin, SourceMeter):
         switches the output off before the error goes up; a timeout is explained by the error queue."""
         self.output_on()
         try:
-            self.write(start)
-            with self._allow(2.0 * expected_s + 1.0):
-                self.ask("*OPC?")  # type: ignore[attr-defined]
+            with self._allow(2.0 * expected_s + 1.0):  # the start and the wait for its end: one message
+                self.ask(f"{start};*OPC?")  # type: ignore[attr-defined]
         except InstrumentConnectionError as exc:
             self._quietly(lambda: self.write(abort), self.output_off)
             raise self._diagnosed(exc) from exc

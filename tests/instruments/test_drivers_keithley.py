@@ -99,8 +99,8 @@ def sweep_setup(compliance: str = "0.001", nplc: str = "0.01", make: bool = True
 
 def sweep_run(n: int, reply: str, delay: str = "0") -> list:
     return [
-        (f':SOUR:SWE:VOLT:LIST 1,{delay},1,OFF,"memlab"', None), OK, (":OUTP ON", None), (":INIT", None),
-        ("*OPC?", "1"), (":SOUR:VOLT 0", None), (":OUTP OFF", None),
+        (f':SOUR:SWE:VOLT:LIST 1,{delay},1,OFF,"memlab"', None), OK, (":OUTP ON", None), (":INIT;*OPC?", "1"),
+        (":SOUR:VOLT 0", None), (":OUTP OFF", None),
         (f':TRAC:DATA? 1, {n}, "memlab", SOUR, READ, REL', reply), OK,
     ]
 
@@ -117,6 +117,40 @@ def test_2450_list_sweep_loads_runs_and_fetches_once() -> None:
         np.testing.assert_allclose(result.time_s, [0.0, 0.00021, 0.00042])
         again = smu.list_sweep([0.1], compliance_a=1e-3, nplc=0.01)
         assert again.time_s.tolist() == [0.0]  # times count from the first point
+
+
+def test_2450_the_same_sweep_again_only_clears_the_buffer_and_runs() -> None:
+    reply = "0.2,1e-07,0.0"
+    load = sweep_setup() + [(":SOUR:LIST:VOLT 0.2", None)]
+    pairs = load + sweep_run(1, reply)
+    # held: no set-up, no list, and no error check before the output goes on (the one after runs)
+    pairs += [(':TRAC:CLE "memlab"', None)] + sweep_run(1, reply)[2:]
+    pairs += [(":OUTP?", "0")]  # a query leaves the loaded sweep alone
+    pairs += [(':TRAC:CLE "memlab"', None)] + sweep_run(1, reply)[2:]
+    # any other command may change what the sweep does: the next one loads everything again
+    pairs += [(":SOUR:VOLT:ILIM 0.0001", None)] + sweep_setup(make=False) + [(":SOUR:LIST:VOLT 0.2", None)]
+    pairs += sweep_run(1, reply)
+    pairs += sweep_setup(compliance="0.0001", make=False) + [(":SOUR:LIST:VOLT 0.2", None)] + sweep_run(1, reply)
+    with expected_protocol(Keithley2450, pairs) as smu:
+        for _ in range(2):
+            smu.list_sweep([0.2], 1e-3, 0.01)
+        assert smu.output_enabled() is False
+        smu.list_sweep([0.2], 1e-3, 0.01)
+        smu.compliance_current = 1e-4
+        smu.list_sweep([0.2], 1e-3, 0.01)
+        smu.list_sweep([0.2], 1e-4, 0.01)  # another limit is another sweep
+
+
+def test_2450_a_failed_sweep_is_loaded_again_next_time() -> None:
+    load = sweep_setup() + [(":SOUR:LIST:VOLT 0.2", None)]
+    short = sweep_run(1, "0.2,1e-07")  # two values for three: refused after the fetch
+    pairs = load + sweep_run(1, "0.2,1e-07,0.0") + [(':TRAC:CLE "memlab"', None)] + short[2:]
+    pairs += sweep_setup(make=False) + [(":SOUR:LIST:VOLT 0.2", None)] + sweep_run(1, "0.2,1e-07,0.0")
+    with expected_protocol(Keithley2450, pairs) as smu:
+        smu.list_sweep([0.2], 1e-3, 0.01)
+        with pytest.raises(InstrumentError, match="returned 2 values"):
+            smu.list_sweep([0.2], 1e-3, 0.01)
+        smu.list_sweep([0.2], 1e-3, 0.01)
 
 
 def test_2450_long_lists_are_sent_100_values_per_command() -> None:
@@ -356,11 +390,11 @@ TIMEOUT = VisaIOError(StatusCode.error_timeout)
 
 
 def test_2450_sweep_timeout_switches_off_and_reports_no_reply() -> None:
-    pairs = sweep_setup() + [(":SOUR:LIST:VOLT 0.1", None)] + sweep_run(1, "")[:4] + [
-        ("*OPC?", TIMEOUT), (":ABOR", None), (":OUTP OFF", None), OK,
+    pairs = sweep_setup() + [(":SOUR:LIST:VOLT 0.1", None)] + sweep_run(1, "")[:3] + [
+        (":INIT;*OPC?", TIMEOUT), (":ABOR", None), (":OUTP OFF", None), OK,
     ]
     adapter = ScriptedAdapter(pairs)
-    with pytest.raises(InstrumentConnectionError, match=r"Keithley 2450: no reply to '\*OPC\?'"):
+    with pytest.raises(InstrumentConnectionError, match=r"Keithley 2450: no reply to ':INIT;\*OPC\?'"):
         Keithley2450(adapter).list_sweep([0.1], 1e-3, 0.01)
     assert adapter.pairs == []
 

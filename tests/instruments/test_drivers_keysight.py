@@ -43,7 +43,7 @@ def test_b2900_channel_2_current_source_and_nplc() -> None:
 
 
 def run_and_fetch(reply: str, restore: list[str]) -> list:
-    return [OK, (":OUTP1 ON", None), (":INIT (@1)", None), ("*OPC?", "1")] + [(c, None) for c in restore] + [
+    return [OK, (":OUTP1 ON", None), (":INIT (@1);*OPC?", "1")] + [(c, None) for c in restore] + [
         (":OUTP1 OFF", None), (":FETC:ARR? (@1)", reply), OK,
     ]
 

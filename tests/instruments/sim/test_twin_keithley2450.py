@@ -75,6 +75,23 @@ def test_sweep_reaches_the_routed_device_only(smu: Keithley2450, world: SimWorld
     assert shorted > 10 * routed
 
 
+def test_a_held_sweep_runs_again_cheaply_and_is_reloaded_after_any_other_command(
+        smu: Keithley2450, twin: Twin2450, world: SimWorld) -> None:
+    world.chip.set_fault(ROW, COL, "short")  # the current is the compliance: a stale limit shows
+    first_start = world.clock.now()
+    first = smu.list_sweep([0.3], compliance_a=1e-5, nplc=0.01).current_a[0]
+    held_start = world.clock.now()
+    held = smu.list_sweep([0.3], compliance_a=1e-5, nplc=0.01).current_a[0]
+    held_s, first_s = world.clock.now() - held_start, held_start - first_start
+    assert held == pytest.approx(first, rel=1e-3) and held == pytest.approx(1e-5, rel=1e-2)
+    assert held_s < 0.6 * first_s  # no set-up messages
+    smu.set_voltage(0.5, compliance_a=1e-6)  # another user of the instrument: 1 uA, 0.5 V
+    again = smu.list_sweep([0.3], compliance_a=1e-5, nplc=0.01)
+    assert again.current_a[0] == pytest.approx(1e-5, rel=1e-2)  # the sweep's own limit, reloaded
+    np.testing.assert_allclose(twin.sweep.levels, [0.3])
+    assert twin.state["ilim"] == pytest.approx(1e-5) and twin.state["output"] is False
+
+
 def test_sweep_time_is_integration_delay_and_overhead(smu: Keithley2450, twin: Twin2450, world: SimWorld) -> None:
     voltages = np.full(100, 0.1)
     start = world.clock.now()
