@@ -6,6 +6,7 @@ are saved with QSettings when the window closes and restored when it opens.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -84,6 +85,21 @@ class LivePanel(QtWidgets.QWidget):
             logging.getLogger("memlab.gui").info("exported %d CSV file(s) to %s", len(written), folder)
 
 
+_GUI_THREAD_COLLECTOR: Any = None
+
+
+def collect_garbage_in_the_gui_thread() -> None:
+    """Python's cycle collector runs in whichever thread happens to allocate. Freeing a Qt widget
+    from a run's thread deadlocks against the GUI thread (seen in the test suite), so automatic
+    collection is switched off and pyqtgraph's collector runs it from the event loop instead."""
+    global _GUI_THREAD_COLLECTOR
+    if _GUI_THREAD_COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GUI_THREAD_COLLECTOR = GarbageCollector(interval=1.0)
+    gc.disable()
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """See the module docstring.
 
@@ -97,6 +113,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  family: str | None = None) -> None:
         super().__init__()
         configure_pyqtgraph()
+        collect_garbage_in_the_gui_thread()
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_INTERVAL_S))
         self.settings = settings if settings is not None else QtCore.QSettings("memlab", "dashboard")

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import gc  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -28,6 +29,16 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_in_the_gui_thread():
+    """A window switches automatic collection off (it would free widgets from run threads, which
+    deadlocks Qt); each test's garbage is collected here, in the GUI thread, and the rest of the
+    suite runs with automatic collection again."""
+    yield
+    gc.collect()
+    gc.enable()
 
 
 class Gate(RunListener):

@@ -682,3 +682,23 @@ def test_a_whole_chip_readout_has_a_time_estimate(qtbot, window):
     assert panel.form.raw_values()["devices"] == "all"
     whole = panel.estimate.full_text()
     assert whole.startswith("Estimated instrument time:") and whole != one
+
+
+def test_cyclic_garbage_is_collected_from_the_event_loop_not_from_run_threads(qtbot, window):
+    """Python's collector would otherwise run in whichever thread allocates, and a widget freed in
+    a run's thread deadlocks Qt (it hung the suite once): with a window open, automatic collection
+    is off and the event loop collects."""
+    import gc
+    import weakref
+
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node  # a cycle: only the cycle collector frees it
+    freed = weakref.ref(node)
+    del node
+    _churn = [[] for _ in range(5000)]  # pass the collector's allocation threshold
+    qtbot.waitUntil(lambda: freed() is None, timeout=5000)
