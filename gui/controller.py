@@ -105,7 +105,7 @@ class Controller(QtCore.QObject):
 
     def __init__(self, bench: Any = None, *, bench_path: str | None = None,
                  out_dir: str | Path = "runs", operator: str | None = None,
-                 bench_loader: Callable[[str | None], Any] | None = None,
+                 bench_loader: Callable[[str | None], Any] | None = None, run_mode: str = "auto",
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.bench = bench
@@ -124,7 +124,9 @@ class Controller(QtCore.QObject):
         # listeners of the run itself, e.g. tests that pace a run: in a worker process they run
         # there (and must pickle), in a thread beside the dashboard's own
         self.extra_listeners: list[RunListener] = []
-        self.run_mode = "auto"  # see RUN_MODES
+        if run_mode not in RUN_MODES:
+            raise ValueError(f"run_mode={run_mode!r}: one of {', '.join(RUN_MODES)}")
+        self.run_mode = run_mode  # see RUN_MODES
         self.handle: _SignalledRun | _SignalledProcessRun | None = None
         self.listener: QtRunListener | None = None
         self.run_info: dict[str, Any] = {}

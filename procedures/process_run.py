@@ -58,6 +58,10 @@ log = logging.getLogger("memlab.worker")
 FLUSH_INTERVAL_S = 0.025
 """How often the child sends what the run reported (batches of one stream in that time are joined)."""
 
+WORKER_NICENESS = 10
+"""The worker runs at a lower scheduling priority than the dashboard: on a busy machine the window
+gets the processor when it needs it, and the simulation takes what is left."""
+
 #: modules the fork server imports once, so that each worker starts in tens of milliseconds (with
 #: the modules of the first bench's drivers and twins, added when the server starts)
 _PRELOAD = ["memlab.procedures.process_run", "memlab.procedures.library", "memlab.instruments.bench",
@@ -98,9 +102,14 @@ def prepare_workers(bench: Any = None) -> None:
     two), so that the first run does not wait for it. Does nothing where workers are spawned."""
     ctx = worker_context(bench)
     if ctx.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+        # the server answers once it has imported its modules: a first, empty worker waits for that
+        probe = ctx.Process(target=_ready, name="memlab worker warm-up", daemon=True)
+        probe.start()
+        probe.join(120.0)
 
-        forkserver.ensure_running()
+
+def _ready() -> None:
+    """The first, empty worker of :func:`prepare_workers`."""
 
 
 def can_run_in_process(bench: Any) -> bool:
@@ -200,6 +209,11 @@ def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any
             sys.path.insert(0, entry)
     # Ctrl-C in the terminal reaches the whole process group: the dashboard decides, not the worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if WORKER_NICENESS and hasattr(os, "nice"):
+        try:
+            os.nice(WORKER_NICENESS)
+        except OSError:
+            pass
     debug = os.environ.get("MEMLAB_WORKER_DEBUG")
     t0 = time.perf_counter()
 
@@ -398,9 +412,9 @@ class ProcessRunHandle:
 
         try:
             with RunReader(path) as reader:  # clears the dead writer's flags: any HDF5 reader opens it
-                rows = {name: len(reader.stream(name)) for name in reader.streams}
+                rows = {name: len(reader.stream(name)) for name in reader.stream_names}
                 status = reader.status
-        except (RunFileError, OSError, KeyError, ValueError) as exc:
+        except (RunFileError, Exception) as exc:  # noqa: BLE001 - said, whatever it is
             return f"the run file {path} could not be read after the worker died: {exc}"
         counts = ", ".join(f"{n} {name} rows" for name, n in rows.items()) or "no rows"
         return f"the run file {path} is kept as {status}, with {counts}"
