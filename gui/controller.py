@@ -373,6 +373,9 @@ class Controller(QtCore.QObject):
             self.last_result = ("failed", error, "")
             self.run_finished.emit("failed", error, "")
             self.running_changed.emit(False)
+            if self.queue and not self.queue_held:  # a person should look before the next run
+                self.queue_held = True
+                self.queue_changed.emit()
 
     def abort(self) -> None:
         if self._starting:

@@ -68,6 +68,7 @@ _PRELOAD = ["memlab.procedures.process_run", "memlab.procedures.library", "memla
             "memlab.instruments.simulation", "memlab.instruments.sim.chip", "memlab.procedures.worker_warmup"]
 
 _context: Any = None
+_prepared = False
 
 
 class WorkerDied(MemlabError, RuntimeError):
@@ -100,8 +101,10 @@ def worker_context(bench: Any = None) -> Any:
 def prepare_workers(bench: Any = None) -> None:
     """Start the fork server now (it imports memlab and builds a bench once, about a second or
     two), so that the first run does not wait for it. Does nothing where workers are spawned."""
+    global _prepared
     ctx = worker_context(bench)
-    if ctx.get_start_method() == "forkserver":
+    if ctx.get_start_method() == "forkserver" and not _prepared:
+        _prepared = True
         # the server answers once it has imported its modules: a first, empty worker waits for that
         probe = ctx.Process(target=_ready, name="memlab worker warm-up", daemon=True)
         probe.start()
@@ -116,8 +119,13 @@ def can_run_in_process(bench: Any) -> bool:
     """Whether ``bench`` can be copied into a worker: a simulated bench built from a bench file
     (a real bench, or one made up by hand, stays in the dashboard's process)."""
     world = getattr(bench, "world", None)
-    return (bool(getattr(bench, "simulated", False)) and world is not None and hasattr(world, "export_state")
-            and getattr(bench, "config", None) is not None and not getattr(bench, "errors", None))
+    config = getattr(bench, "config", None)
+    instruments = getattr(config, "instruments", None)
+    if not (getattr(bench, "simulated", False) and world is not None and hasattr(world, "export_state")
+            and instruments is not None and not getattr(bench, "errors", None)):
+        return False
+    # one real instrument beside simulated ones: its session stays in the dashboard's process
+    return all(getattr(instrument, "simulated", False) for instrument in instruments.values())
 
 
 # -- the child ----------------------------------------------------------------------------------

@@ -271,7 +271,8 @@ class SimWorld:
             buffer = io.BytesIO()
             _ChipPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(self.chip)
             return {"chip": buffer.getvalue(), "now_s": clock.now(), "rows": self.chip.rows,
-                    "cols": self.chip.cols, "family": getattr(self.chip, "family", None)}
+                    "cols": self.chip.cols, "family": getattr(self.chip, "family", None),
+                    "realtime": bool(getattr(clock, "realtime", False)), "speed": getattr(clock, "speed", 1.0)}
 
     def import_state(self, state: dict[str, object]) -> None:
         """Take the chip's state and virtual time from :meth:`export_state` of another copy of this
@@ -297,6 +298,11 @@ class SimWorld:
             catch_up = getattr(clock, "catch_up_to", None)
             if catch_up is not None:
                 catch_up(float(state["now_s"]))  # type: ignore[arg-type]
+            if "realtime" in state and hasattr(clock, "realtime"):  # real-time pacing as the copy had it
+                if getattr(clock, "speed", None) != state["speed"]:
+                    clock.speed = state["speed"]
+                if clock.realtime != state["realtime"]:
+                    clock.realtime = state["realtime"]
 
     # -- light ----------------------------------------------------------------------------------
 

@@ -182,3 +182,48 @@ def test_a_worker_that_cannot_load_the_procedure_reports_why(bench, tmp_path):
         ProcessRunHandle(get_procedure("iv-sweep")(cycles=1), bench, tmp_path,
                          worker_listeners=[Unpicklable()]).join(60)
     assert isinstance(caught.value, (WorkerDied, AttributeError, TypeError)) or "pickle" in str(caught.value).lower()
+
+
+def test_the_state_handed_over_moves_the_clock_forward_never_back_and_keeps_real_time_pacing():
+    from memlab.instruments.sim.clock import VirtualClock
+
+    clock = VirtualClock(start_s=10.0)
+    clock.catch_up_to(5.0)
+    assert clock.now() == 10.0  # never back
+    clock.catch_up_to(12.5)
+    assert clock.now() == 12.5
+    with pytest.raises(ValueError, match="finite"):
+        clock.catch_up_to(float("nan"))
+
+    a, b = demo_bench("prgo", True), demo_bench("prgo", True)
+    other = demo_bench("optomemristor", False)
+    try:
+        a.world.chip.pulse(1, 2, 3.5, 1e-3)  # forms it: a state b does not have
+        a.clock.sleep(100.0)
+        a.clock.speed = 50.0
+        a.clock.realtime = True
+        assert not np.array_equal(a.world.chip.conductance, b.world.chip.conductance)
+        b.world.import_state(a.world.export_state())
+        assert np.array_equal(a.world.chip.conductance, b.world.chip.conductance)
+        assert b.clock.now() >= 100.0 and b.clock.realtime and b.clock.speed == 50.0
+        with pytest.raises(ValueError, match="optomemristor"):
+            other.world.import_state(a.world.export_state())  # another chip: refused, not mixed
+    finally:
+        a.clock.realtime = False
+        for bench in (a, b, other):
+            bench.close()
+
+
+def test_a_bench_with_a_real_instrument_stays_in_the_dashboards_process(bench):
+    from dataclasses import replace
+
+    assert can_run_in_process(bench)
+    role, instrument = next(iter(bench.config.instruments.items()))
+    mixed = replace(bench.config, instruments={**bench.config.instruments, role: replace(instrument, simulated=False)})
+
+    class Mixed:  # the bench as the dashboard sees it, with one instrument on real hardware
+        simulated, world, errors, config = True, bench.world, {}, mixed
+
+    assert not can_run_in_process(Mixed())
+    with pytest.raises(ValueError, match="simulated bench"):
+        ProcessRunHandle(get_procedure("iv-sweep")(), Mixed(), ".")
