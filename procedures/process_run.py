@@ -25,6 +25,9 @@ How it works:
   every row flushed so far (readers see it as interrupted and clear the dead writer's flags), and
   the chip keeps the state it had before the run (the run's effect on it is lost with the child).
 
+``MEMLAB_WORKER_DEBUG=1`` makes each worker print when it loaded, built the bench, opened the file
+and ended the run (to stderr).
+
 Only simulated benches are run this way: a real bench's VISA sessions belong to the process that
 opened them. The worker is started with ``forkserver`` where the platform has it (a clean server
 process that never loaded Qt forks each worker), else ``spawn``; never plain ``fork`` of a process
@@ -215,7 +218,8 @@ def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any
     for entry in reversed(sys_path):  # test modules and the like: importable as in the parent
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    # Ctrl-C in the terminal reaches the whole process group: the dashboard decides, not the worker
+    # Ctrl-C in the terminal reaches the whole process group: until the run starts (and after it),
+    # the dashboard decides; during the run the runner's own signal handling ends it as aborted
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if WORKER_NICENESS and hasattr(os, "nice"):
         try:
