@@ -36,6 +36,8 @@ that runs Qt.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.machinery
 import logging
 import multiprocessing
 import os
@@ -44,7 +46,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,25 @@ def worker_context(bench: Any = None) -> Any:
     return _context
 
 
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """While a worker starts: tell multiprocessing not to run the parent's main script again in it.
+
+    Workers get everything they need explicitly (the bench file, the chip's state and the pickled
+    procedure), and a dashboard started from a script without the ``if __name__ == "__main__"``
+    guard would otherwise open a second dashboard in every worker. multiprocessing skips a main
+    module whose spec is named ``__main__``; one is lent to it for the start only."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield  # started with -m: multiprocessing imports that by name, and skips *.__main__ itself
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
 def prepare_workers(bench: Any = None) -> None:
     """Start the fork server now (it imports memlab and builds a bench once, about a second or
     two), so that the first run does not wait for it. Does nothing where workers are spawned."""
@@ -110,7 +131,8 @@ def prepare_workers(bench: Any = None) -> None:
         _prepared = True
         # the server answers once it has imported its modules: a first, empty worker waits for that
         probe = ctx.Process(target=_ready, name="memlab worker warm-up", daemon=True)
-        probe.start()
+        with _main_not_reimported():
+            probe.start()
         probe.join(120.0)
 
 
@@ -325,7 +347,8 @@ class ProcessRunHandle:
         self._conn = parent_conn
         self.process = ctx.Process(target=_child_main, name=f"memlab run {procedure.name}",
                                    args=(child_conn, payload, sys_path, self.abort_event), daemon=True)
-        self.process.start()
+        with _main_not_reimported():
+            self.process.start()
         child_conn.close()  # the child's end lives in the child only: its death closes the pipe
         self._reader = threading.Thread(target=self._read, name=f"run {procedure.name} (worker)", daemon=True)
         self._reader.start()

@@ -151,3 +151,41 @@ def test_a_real_bench_keeps_runs_in_a_thread(qtbot, window, sim_bench, monkeypat
     qtbot.waitUntil(lambda: window.controller.handle is not None or not window.controller.running, timeout=10_000)
     assert window.controller.handle is None or isinstance(window.controller.handle, RunHandle)
     assert finish(qtbot, window)[0] == "completed"
+
+
+def test_a_dashboard_script_without_a_main_guard_is_not_run_again_in_its_workers(tmp_path):
+    """multiprocessing runs the parent's main script again in each worker unless told not to: a
+    dashboard scripted without ``if __name__ == "__main__"`` would open a second dashboard there."""
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        with open(sys.argv[1], "a") as seen:
+            seen.write(f"{os.getpid()}\\n")
+        from PySide6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        from memlab.gui.main_window import MainWindow
+        from memlab.instruments.bench import load_bench
+        from memlab.procedures import get_procedure
+        settings = QtCore.QSettings(sys.argv[3], QtCore.QSettings.Format.IniFormat)
+        window = MainWindow(bench=load_bench(None), out_dir=sys.argv[2], settings=settings, connect=False)
+        window.controller.start(get_procedure("clock-check")(samples=100))
+        deadline = QtCore.QDeadlineTimer(60_000)
+        while window.controller.running and not deadline.hasExpired():
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        print(window.controller.last_result[0], type(window.controller.handle).__name__)
+        window.confirm = lambda title, text: True
+        window.close()
+    """))
+    seen = tmp_path / "seen.txt"
+    done = subprocess.run([sys.executable, str(script), str(seen), str(tmp_path / "runs"), str(tmp_path / "s.ini")],
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[0] == "completed"
+    assert len(seen.read_text().split()) == 1  # the script body ran in the dashboard's process only
+    [run_file] = (tmp_path / "runs").glob("*.h5")
+    assert RunReader(run_file).status == "completed"
