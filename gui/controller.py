@@ -3,9 +3,12 @@
 Widgets never talk to instruments or run procedures themselves; they ask the :class:`Controller`,
 which
 
-- runs each procedure in a worker thread (the runner's :class:`~procedures.runner.RunHandle`),
-  receives its batches through a :class:`~gui.bridge.QtRunListener` and re-emits them as signals
-  in the GUI thread;
+- runs each procedure on a simulated bench in a worker *process*
+  (:class:`~procedures.process_run.ProcessRunHandle`: the simulation then never holds this
+  process's interpreter lock, so the window stays responsive), and on a real bench in a worker
+  thread (the runner's :class:`~procedures.runner.RunHandle`: VISA sessions stay in the process
+  that opened them); either way it receives the run's batches through a
+  :class:`~gui.bridge.QtRunListener` and re-emits them as signals in the GUI thread;
 - runs manual instrument actions, connecting and disconnecting in one :class:`~gui.tasks.BenchWorker`
   thread, and refuses them while a run owns the bench;
 - keeps the queue of runs, starting the next one when a run completes and holding it when a run
@@ -28,13 +31,19 @@ from memlab.gui.bridge import QtRunListener
 from memlab.gui.forms import check_instrument_limits
 from memlab.gui.tasks import BenchWorker
 from memlab.procedures import Procedure, RunListener, get_procedure
+from memlab.procedures.process_run import ProcessRunHandle, can_run_in_process, prepare_workers
 from memlab.procedures.runner import RunHandle
 
 log = logging.getLogger("memlab.gui")
 
 OUTPUTS_OFF_GRACE_S = 5.0
 """After "all outputs off" aborts a run, how long the run gets to stop (its own safe shutdown runs
-on the way out) before the bench is switched off directly, whatever the run is doing."""
+on the way out) before the bench is switched off directly, whatever the run is doing. A worker
+process that has not stopped by then is killed (its simulated instruments end with it)."""
+
+RUN_MODES = ("auto", "process", "thread")
+"""Where runs execute: auto (a worker process for a simulated bench, a thread for a real one),
+process (refused for a bench that cannot be copied into a worker), thread (always in this process)."""
 
 
 @dataclass
@@ -72,6 +81,13 @@ class _SignalledRun(RunHandle):
             self._ended()
 
 
+class _SignalledProcessRun(ProcessRunHandle):
+    """A ProcessRunHandle that says when the run is over (from its reader thread)."""
+
+    def __init__(self, ended: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, on_end=ended, **kwargs)
+
+
 class Controller(QtCore.QObject):
     """See the module docstring. All signals are delivered in the GUI thread."""
 
@@ -89,7 +105,7 @@ class Controller(QtCore.QObject):
 
     def __init__(self, bench: Any = None, *, bench_path: str | None = None,
                  out_dir: str | Path = "runs", operator: str | None = None,
-                 bench_loader: Callable[[str | None], Any] | None = None,
+                 bench_loader: Callable[[str | None], Any] | None = None, run_mode: str = "auto",
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
         self.bench = bench
@@ -105,8 +121,13 @@ class Controller(QtCore.QObject):
         self.hold_on_failure = True  # a failed/aborted queued run holds the queue (else: go on with the next)
         self.current_item = ""  # the run in progress, described for the queue panel
         self._external: Any = None  # a campaign owning the bench: has abort(); see begin_external
-        self.extra_listeners: list[RunListener] = []  # e.g. tests that pace a run
-        self.handle: _SignalledRun | None = None
+        # listeners of the run itself, e.g. tests that pace a run: in a worker process they run
+        # there (and must pickle), in a thread beside the dashboard's own
+        self.extra_listeners: list[RunListener] = []
+        if run_mode not in RUN_MODES:
+            raise ValueError(f"run_mode={run_mode!r}: one of {', '.join(RUN_MODES)}")
+        self.run_mode = run_mode  # see RUN_MODES
+        self.handle: _SignalledRun | _SignalledProcessRun | None = None
         self.listener: QtRunListener | None = None
         self.run_info: dict[str, Any] = {}
         self.last_result: tuple[str, str, str] | None = None
@@ -120,12 +141,34 @@ class Controller(QtCore.QObject):
         self._grace = QtCore.QTimer(self)
         self._grace.setSingleShot(True)
         self._grace.timeout.connect(self._outputs_off_now)
+        self.bench_changed.connect(self._prepare_workers)
+        if bench is not None:
+            self._prepare_workers(bench)
 
     # -- the bench -------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         """A run is starting or in progress (it owns the bench)."""
         return self.handle is not None or self._starting or self._external is not None
+
+    def in_process(self, bench: Any = None) -> bool:
+        """Whether a run on ``bench`` (default: the connected one) executes in a worker process."""
+        bench = self.bench if bench is None else bench
+        if self.run_mode not in RUN_MODES:
+            raise ValueError(f"run_mode={self.run_mode!r}: one of {', '.join(RUN_MODES)}")
+        if self.run_mode == "thread" or bench is None:
+            return False
+        if self.run_mode == "process" and not can_run_in_process(bench):
+            raise RuntimeError("this bench cannot run in a worker process (only a simulated bench from a "
+                               "bench file can): use run_mode 'auto' or 'thread'")
+        return can_run_in_process(bench)
+
+    def _prepare_workers(self, bench: Any) -> None:
+        # start the worker processes' server now, in the bench thread, not at the first Start
+        if bench is not None and self.run_mode != "thread" and can_run_in_process(bench):
+            self.worker.submit(lambda: prepare_workers(bench),
+                               lambda _result, error: error is not None and self.message.emit(
+                                   logging.WARNING, "bench", f"worker processes cannot be prepared: {error}"))
 
     # -- runs started elsewhere (campaigns) --------------------------------------------------------
     def begin_external(self, owner: Any, what: str) -> QtRunListener:
@@ -249,8 +292,23 @@ class Controller(QtCore.QObject):
             return
         self._outputs_off_now()
 
+    def _kill_worker(self, handle: Any, why: str) -> None:
+        """A worker process that does not stop: said loudly, then killed (SIGKILL)."""
+        self.message.emit(logging.ERROR, "run", f"{why}: killing its worker process (pid {handle.pid}); "
+                                                "the run ends failed, its file keeps the rows written so far")
+        handle.kill()
+
     def _outputs_off_now(self) -> None:
         if self.bench is None:
+            return
+        handle = self.handle
+        if isinstance(handle, ProcessRunHandle) and not handle.done and not handle.killed:
+            # the run's own safe shutdown did not come: end its process. The run's end (in its
+            # reader thread) then switches this bench off and verifies it, and calls this again;
+            # should even that not come, the grace runs out once more and the bench is switched off below
+            self._kill_worker(handle, f"the run did not stop within {OUTPUTS_OFF_GRACE_S:g} s")
+            self._shutdown_after_run = True
+            self._grace.start(int(OUTPUTS_OFF_GRACE_S * 1000))
             return
         if self.handle is not None or self._external is not None:
             # the run has not stopped in time: talking to the instruments beside it is the lesser evil
@@ -298,8 +356,26 @@ class Controller(QtCore.QObject):
         self._wall_start = time.monotonic()
         if not self.current_item:
             self._set_current(procedure.name)
-        self.handle = _SignalledRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
-                                    operator=self.operator, listeners=[self.listener, *self.extra_listeners])
+        try:
+            if self.in_process():
+                self.handle = _SignalledProcessRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
+                                                   operator=self.operator, listeners=[self.listener],
+                                                   worker_listeners=self.extra_listeners)
+                log.debug("%s runs in worker process %s", procedure.name, self.handle.pid)
+            else:
+                self.handle = _SignalledRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
+                                            operator=self.operator, listeners=[self.listener, *self.extra_listeners])
+        except Exception as exc:  # noqa: BLE001 - e.g. the worker could not be started: said, nothing ran
+            self.listener = None
+            self._set_current("")
+            error = f"{type(exc).__name__}: {exc}"
+            self.message.emit(logging.ERROR, "run", f"run could not start: {error}")
+            self.last_result = ("failed", error, "")
+            self.run_finished.emit("failed", error, "")
+            self.running_changed.emit(False)
+            if self.queue and not self.queue_held:  # a person should look before the next run
+                self.queue_held = True
+                self.queue_changed.emit()
 
     def abort(self) -> None:
         if self._starting:
@@ -425,15 +501,24 @@ class Controller(QtCore.QObject):
         handle = self.handle
         if handle is not None:
             handle.abort()
-            deadline = time.monotonic() + timeout_s
-            while not handle.done and time.monotonic() < deadline:
-                QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
-                try:
-                    handle.join(0.05)
-                except BaseException:  # noqa: BLE001 - the run's own error; it is reported on its end
+            worker = isinstance(handle, ProcessRunHandle)
+            # a worker process that does not stop on abort is killed after the grace (a simulated
+            # bench: no instrument is left mid-command); a thread can only be waited for
+            waits = [min(timeout_s, OUTPUTS_OFF_GRACE_S), 10.0] if worker else [timeout_s]
+            for i, wait_s in enumerate(waits):
+                deadline = time.monotonic() + wait_s
+                while not handle.done and time.monotonic() < deadline:
+                    QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+                    try:
+                        handle.join(0.05)
+                    except BaseException:  # noqa: BLE001 - the run's own error; it is reported on its end
+                        break
+                if handle.done or i == len(waits) - 1:
                     break
+                self._kill_worker(handle, f"closing: the run did not stop within {wait_s:g} s")
+                problems.append(f"the run did not stop within {wait_s:g} s: its worker process was killed")
             if not handle.done:
-                problems.append(f"the run did not stop within {timeout_s:g} s")
+                problems.append(f"the run did not stop within {sum(waits):g} s")
             QtWidgets.QApplication.processEvents()
             if self.handle is handle:  # its end signal was not delivered yet
                 self._on_run_thread_ended()

@@ -106,11 +106,13 @@ class MainWindow(QtWidgets.QMainWindow):
     :param bench: an opened bench to use (e.g. in tests); otherwise the window connects to
         ``bench_path`` (None: the built-in simulated bench) in the background when it opens.
     :param settings: where layout and settings live (default: the user's memlab settings).
+    :param run_mode: where runs execute (:data:`~memlab.gui.controller.RUN_MODES`; default: a worker
+        process for a simulated bench, a thread for a real one).
     """
 
     def __init__(self, *, bench: Any = None, bench_path: str | None = None, out_dir: str | Path | None = None,
                  settings: QtCore.QSettings | None = None, connect: bool = True, operator: str | None = None,
-                 family: str | None = None) -> None:
+                 family: str | None = None, run_mode: str = "auto") -> None:
         super().__init__()
         configure_pyqtgraph()
         collect_garbage_in_the_gui_thread()
@@ -120,10 +122,11 @@ class MainWindow(QtWidgets.QMainWindow):
         saved_out = self.settings.value("runs/out_dir", "", type=str)
         self.controller = Controller(bench, bench_path=bench_path,
                                      out_dir=out_dir if out_dir is not None else (saved_out or "runs"),
-                                     operator=operator, parent=self)
+                                     operator=operator, run_mode=run_mode, parent=self)
         self.controller.family = family  # chip family for Connect (None: as the bench file says)
         self.confirm = self._ask  # replaced by tests to answer the close question
         self._closed = False
+        self._warmed_on_open = False
         self.setWindowTitle("memlab dashboard")
 
         self.live = LivePanel()
@@ -451,6 +454,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
+        if not self._warmed_on_open:  # the first run's plots are built while the window is idle
+            self._warmed_on_open = True
+            QtCore.QTimer.singleShot(300, self._warm_plots)
         if self._layout_pending:  # dock sizes only take effect once the window has a size
             self._layout_pending = False
             self.default_layout()

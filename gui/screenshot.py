@@ -10,8 +10,9 @@ writes four PNG files into the folder:
 - ``dashboard-campaign.png``: the campaign tab mid-campaign, its devices x steps grid;
 - ``dashboard-browser.png``: the run browser with the session's runs, one opened.
 
-"Mid-run" is made deterministic by a listener that holds the run's worker thread at a chosen batch
-until the window has been drawn, so the pictures never depend on how fast this machine is.
+"Mid-run" is made deterministic by a listener that holds the run (in its worker process, or a
+campaign's worker thread) at a chosen batch until the window has been drawn, so the pictures never
+depend on how fast this machine is.
 """
 
 from __future__ import annotations
@@ -20,39 +21,15 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
-from memlab.procedures import RunListener  # noqa: E402
+from memlab.gui.holds import HoldAtBatch  # noqa: E402 - works in the worker process too
 
 SIZE = (1366, 768)
-
-
-class HoldAtBatch(RunListener):
-    """Holds the run's worker thread once ``batches`` batches of ``stream`` went by (in its
-    ``run``-th run), until released."""
-
-    def __init__(self, stream: str, batches: int, run: int = 1, timeout_s: float = 30.0) -> None:
-        self.stream, self.batches, self.run, self.timeout_s = stream, batches, run, timeout_s
-        self.seen, self.runs = 0, 0
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def on_start(self, info: object) -> None:
-        self.runs += 1
-        self.seen = 0
-
-    def on_batch(self, stream: str, batch: object) -> None:
-        if stream != self.stream or self.runs != self.run or self.reached.is_set():
-            return
-        self.seen += 1
-        if self.seen == self.batches:
-            self.reached.set()
-            self.release.wait(self.timeout_s)
 
 
 def wait_for(condition, timeout_s: float = 60.0) -> None:
@@ -124,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         panel.add_to_queue()  # shows the queue with something waiting
         panel.start()
         wait_for(hold.reached.is_set)
-        wait_for(lambda: window.live.plots.points("iv") >= hold.seen * 10)
+        wait_for(lambda: window.live.plots.points("iv") >= 4 * 10)
         settle(app)
         save(window, folder / "dashboard.png")
         hold.release.set()

@@ -126,6 +126,21 @@ class VirtualClock:
             # Pacing was switched off while we waited: the rest passes at once.
             self._anchor_virtual_s = max(self._anchor_virtual_s, target_s)
 
+    def catch_up_to(self, t_s: float) -> None:
+        """Move virtual time forward to ``t_s`` if it is later than now (never back): a copy of
+        the simulated bench that ran elsewhere (the dashboard's worker process) hands its time
+        back, and this clock resumes where that copy stopped. Pacing restarts from there."""
+        target = float(t_s)
+        if not math.isfinite(target):
+            raise ValueError(f"catch_up_to: t_s={t_s!r} is not allowed: a finite number of seconds")
+        with self._changed:
+            if target <= self._now_locked():
+                return
+            self._anchor_virtual_s = target
+            self._anchor_wall_s = time.monotonic()
+            self._deadline_s = target
+            self._changed.notify_all()
+
     @property
     def realtime(self) -> bool:
         """Whether virtual time is paced to the wall clock. Switching keeps ``now()`` continuous."""

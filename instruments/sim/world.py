@@ -26,6 +26,8 @@ bench's cables and optics.
 
 from __future__ import annotations
 
+import io
+import pickle
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -249,6 +251,58 @@ class SimWorld:
         self.chip.cycle(*device, set_v, set_width_s, reset_v, reset_width_s, cycles,
                         sample_cycles=np.zeros(0, dtype=np.int64))
         return True
+
+    # -- handing the chip to another copy of this bench (the dashboard's worker process) ----------
+
+    def export_state(self) -> dict[str, object]:
+        """The chip's state and the virtual time, as picklable data for :meth:`import_state` on
+        another copy of this bench (built from the same bench file). What the instruments hold
+        (levels left on, activities) is applied to the chip first, so the copy starts from now.
+        Routes, live outputs and the light are not part of it: they belong to the instruments,
+        which each copy has its own of."""
+        with self.lock:
+            self._before_routes_change()
+            clock = self.clock
+
+            class _ChipPickler(pickle.Pickler):
+                def persistent_id(self, obj: object) -> str | None:
+                    return "clock" if obj is clock else None
+
+            buffer = io.BytesIO()
+            _ChipPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(self.chip)
+            return {"chip": buffer.getvalue(), "now_s": clock.now(), "rows": self.chip.rows,
+                    "cols": self.chip.cols, "family": getattr(self.chip, "family", None),
+                    "realtime": bool(getattr(clock, "realtime", False)), "speed": getattr(clock, "speed", 1.0)}
+
+    def import_state(self, state: dict[str, object]) -> None:
+        """Take the chip's state and virtual time from :meth:`export_state` of another copy of this
+        bench: the chip object stays the same (everything holding it sees the new state), the
+        clock moves forward to the copy's time (never back)."""
+        shape = (self.chip.rows, self.chip.cols)
+        if (state.get("rows"), state.get("cols")) != shape or state.get("family") != getattr(self.chip, "family", None):
+            raise ValueError(f"import_state: the state is of a {state.get('rows')} x {state.get('cols')} "
+                             f"{state.get('family')} chip, this bench has a {shape[0]} x {shape[1]} "
+                             f"{getattr(self.chip, 'family', None)} chip")
+        clock = self.clock
+
+        class _ChipUnpickler(pickle.Unpickler):
+            def persistent_load(self, pid: object) -> object:
+                if pid != "clock":
+                    raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+                return clock
+
+        chip = _ChipUnpickler(io.BytesIO(state["chip"])).load()  # type: ignore[arg-type]
+        with self.lock:
+            self.chip.__dict__.clear()
+            self.chip.__dict__.update(chip.__dict__)
+            catch_up = getattr(clock, "catch_up_to", None)
+            if catch_up is not None:
+                catch_up(float(state["now_s"]))  # type: ignore[arg-type]
+            if "realtime" in state and hasattr(clock, "realtime"):  # real-time pacing as the copy had it
+                if getattr(clock, "speed", None) != state["speed"]:
+                    clock.speed = state["speed"]
+                if clock.realtime != state["realtime"]:
+                    clock.realtime = state["realtime"]
 
     # -- light ----------------------------------------------------------------------------------
 

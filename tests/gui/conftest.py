@@ -14,7 +14,8 @@ import pytest  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
 from memlab.gui import qt_problem  # noqa: E402
-from memlab.procedures import RunListener  # noqa: E402
+
+from .gates import Gate  # noqa: E402, F401 - a run gate for thread and worker process alike
 
 _QT_PROBLEM = qt_problem()
 
@@ -39,22 +40,6 @@ def garbage_collected_in_the_gui_thread():
     yield
     gc.collect()
     gc.enable()
-
-
-class Gate(RunListener):
-    """Holds a run's worker thread at its first batch of ``stream`` until the test releases it,
-    so a test sees the run truly mid-way whatever the speed of the simulated bench."""
-
-    def __init__(self, stream: str, at_batch: int = 1) -> None:
-        self.stream, self.at_batch, self.seen = stream, at_batch, 0
-        self.reached, self.release = threading.Event(), threading.Event()
-
-    def on_batch(self, stream, batch) -> None:
-        if stream == self.stream:
-            self.seen += 1
-            if self.seen == self.at_batch:
-                self.reached.set()
-                self.release.wait(20.0)
 
 
 def outputs_off(bench) -> bool:
@@ -102,6 +87,7 @@ def make_window(qtbot, tmp_path: Path, settings_file: Path):
         for listener in window.controller.extra_listeners:
             if isinstance(listener, Gate):
                 listener.release.set()
+                listener.remove()
         window.confirm = lambda title, text: True
         window.close()
     leftover = [t.name for t in threading.enumerate()

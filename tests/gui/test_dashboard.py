@@ -651,6 +651,9 @@ def test_the_queue_survives_a_restart_held_and_can_go_on_after_a_failure(qtbot, 
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bench.smu, "list_sweep", fail_once)
+    # the fault is put into this process's bench object: runs stay in a thread here (a worker
+    # process builds its own bench; tests/gui/test_worker_process.py covers a worker that fails)
+    controller.run_mode = "thread"
     running_now = []
     controller.current_changed.connect(running_now.append)
     finished = []

@@ -93,6 +93,9 @@ def test_the_window_fits_a_laptop_and_keeps_its_size_after_runs_aborts_and_failu
         raise RuntimeError("the source-measure unit stopped answering " + "while reading the device " * 12)
 
     monkeypatch.setattr(sim_bench.smu, "list_sweep", broken)
+    # the fault is put into this process's bench object: this run stays in a thread (a worker
+    # process builds its own bench; tests/gui/test_worker_process.py covers a worker that fails)
+    window.controller.run_mode = "thread"
     panel.select_procedure("readout")
     qtbot.mouseClick(panel.start_button, QtCore.Qt.MouseButton.LeftButton)
     status, error, _ = finish(qtbot, window)

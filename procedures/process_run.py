@@ -1,0 +1,506 @@
+"""A run in a worker *process* (the dashboard, on a simulated bench): the GUI keeps its interpreter.
+
+A simulated bench is chip physics in numpy and Python: run in a thread of the dashboard, it holds
+the interpreter lock and the window stops repainting for tens to hundreds of milliseconds at a
+time. :class:`ProcessRunHandle` runs the procedure in a child process instead, with the interface
+of :class:`~memlab.procedures.runner.RunHandle` (``abort()``, ``join()``, ``done``, ``result``,
+``exception``), so the dashboard's code around a run is the same for both.
+
+How it works:
+
+- The child builds its own copy of the bench from the parent bench's checked bench file
+  (``bench.config``) and takes the simulated chip's state and virtual time from the parent
+  (:meth:`SimWorld.export_state`). It runs :func:`~memlab.procedures.runner.run_procedure`'s
+  whole path (validation, file, safe shutdown with outputs verified off, final status) there.
+- Whatever the run reports (start, batches, log lines, progress, finish) is gathered in the child
+  and sent to the parent every few tens of milliseconds through a pipe; a reader thread of the
+  parent hands it to the parent's listeners (the dashboard's ``QtRunListener``) as if the run
+  were local. Listeners given as ``worker_listeners`` run in the child instead (they must pickle).
+- Abort is a multiprocessing Event, which the run checks between steps like the thread's Event.
+- At the end the child hands back the chip's state and time; the parent switches its own copy
+  of the bench off (every output verified off) and takes that state, so the next run, a manual
+  control or the chip map continue from where the run left the chip.
+- If the child dies (killed, crashed) or must be killed (:meth:`kill`), the run ends *failed*
+  with a message saying so: the parent's bench is switched off and verified, the run file keeps
+  every row flushed so far (readers see it as interrupted and clear the dead writer's flags), and
+  the chip keeps the state it had before the run (the run's effect on it is lost with the child).
+
+``MEMLAB_WORKER_DEBUG=1`` makes each worker print when it loaded, built the bench, opened the file
+and ended the run (to stderr).
+
+Only simulated benches are run this way: a real bench's VISA sessions belong to the process that
+opened them. The worker is started with ``forkserver`` where the platform has it (a clean server
+process that never loaded Qt forks each worker), else ``spawn``; never plain ``fork`` of a process
+that runs Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.machinery
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memlab.errors import MemlabError
+from memlab.procedures.base import Procedure
+from memlab.procedures.recorder import RunListener
+from memlab.procedures.runner import RunResult, _safety_failures
+from memlab.storage import FAILED
+
+log = logging.getLogger("memlab.worker")
+
+FLUSH_INTERVAL_S = 0.025
+"""How often the child sends what the run reported (batches of one stream in that time are joined)."""
+
+WORKER_NICENESS = 10
+"""The worker runs at a lower scheduling priority than the dashboard: on a busy machine the window
+gets the processor when it needs it, and the simulation takes what is left."""
+
+#: modules the fork server imports once, so that each worker starts in tens of milliseconds (with
+#: the modules of the first bench's drivers and twins, added when the server starts)
+_PRELOAD = ["memlab.procedures.process_run", "memlab.procedures.library", "memlab.instruments.bench",
+            "memlab.instruments.simulation", "memlab.instruments.sim.chip", "memlab.procedures.worker_warmup"]
+
+_context: Any = None
+_prepared = False
+
+
+class WorkerDied(MemlabError, RuntimeError):
+    """The worker process running a procedure ended without handing back the run's result."""
+
+
+def worker_context(bench: Any = None) -> Any:
+    """The multiprocessing context for workers: forkserver where available, else spawn. The first
+    call starts the fork server with memlab's run path (and ``bench``'s driver and twin modules)
+    imported, so that each worker starts without importing them again."""
+    global _context
+    if _context is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("forkserver")
+            modules = list(_PRELOAD)
+            if bench is not None:
+                drivers = bench.instruments().values() if hasattr(bench, "instruments") else ()
+                twins = (getattr(bench, "twins", None) or {}).values()
+                for obj in (*drivers, *twins):
+                    module = type(obj).__module__
+                    if module.startswith("memlab.") and module not in modules:
+                        modules.append(module)
+            ctx.set_forkserver_preload(modules)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+        _context = ctx
+    return _context
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """While a worker starts: tell multiprocessing not to run the parent's main script again in it.
+
+    Workers get everything they need explicitly (the bench file, the chip's state and the pickled
+    procedure), and a dashboard started from a script without the ``if __name__ == "__main__"``
+    guard would otherwise open a second dashboard in every worker. multiprocessing skips a main
+    module whose spec is named ``__main__``; one is lent to it for the start only."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield  # started with -m: multiprocessing imports that by name, and skips *.__main__ itself
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
+def prepare_workers(bench: Any = None) -> None:
+    """Start the fork server now (it imports memlab and builds a bench once, about a second or
+    two), so that the first run does not wait for it. Does nothing where workers are spawned."""
+    global _prepared
+    ctx = worker_context(bench)
+    if ctx.get_start_method() == "forkserver" and not _prepared:
+        _prepared = True
+        # the server answers once it has imported its modules: a first, empty worker waits for that
+        probe = ctx.Process(target=_ready, name="memlab worker warm-up", daemon=True)
+        with _main_not_reimported():
+            probe.start()
+        probe.join(120.0)
+
+
+def _ready() -> None:
+    """The first, empty worker of :func:`prepare_workers`."""
+
+
+def can_run_in_process(bench: Any) -> bool:
+    """Whether ``bench`` can be copied into a worker: a simulated bench built from a bench file
+    (a real bench, or one made up by hand, stays in the dashboard's process)."""
+    world = getattr(bench, "world", None)
+    config = getattr(bench, "config", None)
+    instruments = getattr(config, "instruments", None)
+    if not (getattr(bench, "simulated", False) and world is not None and hasattr(world, "export_state")
+            and instruments is not None and not getattr(bench, "errors", None)):
+        return False
+    # one real instrument beside simulated ones: its session stays in the dashboard's process
+    return all(getattr(instrument, "simulated", False) for instrument in instruments.values())
+
+
+# -- the child ----------------------------------------------------------------------------------
+
+class _Forwarder(RunListener):
+    """In the child: gathers the run's events and sends them to the parent in bundles."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memlab-worker-forward", daemon=True)
+        self._thread.start()
+
+    def _add(self, kind: str, *args: Any) -> None:
+        with self._lock:
+            events = self._events
+            if kind == "batch" and events and events[-1][0] == "batch" and events[-1][1][0] == args[0]:
+                previous = events[-1][1][1]
+                if previous.keys() == args[1].keys():  # parts per column, joined when sent
+                    for name, values in args[1].items():
+                        previous[name].append(values)
+                    return
+            if kind == "batch":
+                args = (args[0], {name: [values] for name, values in args[1].items()})
+            events.append((kind, args))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._send_lock:  # taken and sent under one lock: bundles never overtake each other
+            with self._lock:
+                events, self._events = self._events, []
+            if not events:
+                return
+            bundle = []
+            for kind, args in events:
+                if kind == "batch":
+                    parts = args[1]
+                    args = (args[0], {name: (values[0] if len(values) == 1 else np.concatenate(values))
+                                      for name, values in parts.items()})
+                bundle.append((kind, args))
+            self._conn.send(("events", bundle))
+
+    def send(self, message: Any) -> None:
+        with self._send_lock:
+            self._conn.send(message)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
+        self.flush()
+
+    # RunListener, in the run's thread of the child
+    def on_start(self, info: Mapping[str, Any]) -> None:
+        self._add("start", dict(info))
+
+    def on_batch(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
+        # the procedure may reuse its arrays: keep a copy of the new rows
+        self._add("batch", stream, {name: np.array(values, copy=True) for name, values in batch.items()})
+
+    def on_log(self, level: int, message: str) -> None:
+        self._add("log", level, message)
+
+    def on_progress(self, done: float, total: float, eta_s: float | None) -> None:
+        self._add("progress", done, total, eta_s)
+
+    def on_finish(self, status: str, error: str, path: str) -> None:
+        self._add("finish", status, error, path)
+        self.flush()
+
+
+def _picklable_error(exc: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - an error that cannot travel is described instead
+        return WorkerDied(f"{type(exc).__name__}: {exc}")
+
+
+def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any) -> None:
+    """The worker process: build the bench, take the chip's state, run, hand the state back."""
+    for entry in reversed(sys_path):  # test modules and the like: importable as in the parent
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    # Ctrl-C in the terminal reaches the whole process group: until the run starts (and after it),
+    # the dashboard decides; during the run the runner's own signal handling ends it as aborted
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if WORKER_NICENESS and hasattr(os, "nice"):
+        try:
+            os.nice(WORKER_NICENESS)
+        except OSError:
+            pass
+    debug = os.environ.get("MEMLAB_WORKER_DEBUG")
+    t0 = time.perf_counter()
+
+    def mark(what: str) -> None:
+        if debug:
+            print(f"worker {os.getpid()}: {what} at {time.perf_counter() - t0:.3f} s", file=sys.stderr, flush=True)
+
+    forwarder: _Forwarder | None = None
+    bench: Any = None
+    message: Any
+    try:
+        config, state, procedure, out_dir, kwargs, listeners = pickle.loads(payload)
+        mark("loaded")
+        from memlab.instruments.bench import Bench
+        from memlab.procedures.runner import ActiveRun
+
+        bench = Bench(config)
+        if state is not None:
+            bench.world.import_state(state)
+        mark("bench built")
+        forwarder = _Forwarder(conn)
+        run = ActiveRun(procedure, bench, out_dir, listeners=[forwarder, *listeners],
+                        abort_event=abort_event, **kwargs)
+        mark("file open")
+        try:
+            run.run_to_end()
+        except KeyboardInterrupt:  # a stop signal: the run has ended as aborted, its file closed
+            pass
+        mark("run ended")
+        forwarder.close()
+        message = ("result", run.result, bench.world.export_state())
+    except BaseException as exc:  # noqa: BLE001 - whatever it is, the parent hears of it
+        if forwarder is not None:
+            forwarder.close()
+        state_back = None
+        if bench is not None:
+            try:
+                state_back = bench.world.export_state()
+            except Exception:  # noqa: BLE001 - the error itself matters more
+                state_back = None
+        message = ("exception", _picklable_error(exc), state_back)
+    finally:
+        if bench is not None:
+            bench.close()
+    if forwarder is not None:
+        forwarder.send(message)
+    else:
+        conn.send(message)
+    conn.close()
+
+
+# -- the parent ---------------------------------------------------------------------------------
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"killed by {name}"
+    return f"exit status {exitcode}"
+
+
+class ProcessRunHandle:
+    """A run in a worker process (see the module docstring): abort it, wait for it, read its result.
+
+    :param bench: the parent's simulated bench (:func:`can_run_in_process`); it is not used
+        during the run, and takes the chip's state back at its end.
+    :param listeners: called in this process (in a reader thread) with what the run reports.
+    :param worker_listeners: run in the child with the run (must pickle).
+    :param on_end: called (in the reader thread) once the run is over, whatever happened.
+    """
+
+    def __init__(self, procedure: Procedure, bench: Any, out_dir: str | Path, *,
+                 listeners: Iterable[RunListener] = (), worker_listeners: Iterable[RunListener] = (),
+                 on_end: Callable[[], None] | None = None, **kwargs: Any) -> None:
+        if not can_run_in_process(bench):
+            raise ValueError("only a simulated bench built from a bench file runs in a worker process")
+        ctx = worker_context(bench)
+        self.procedure, self.bench = procedure, bench
+        self.listeners = list(listeners)
+        self.result: RunResult | None = None
+        self.exception: BaseException | None = None
+        self.path = ""  # the run file, once the run reported its start
+        self.killed = False
+        self._finish_seen = False
+        self._on_end = on_end
+        self._ended = threading.Event()
+        self.abort_event = ctx.Event()
+        state = bench.world.export_state()
+        payload = pickle.dumps((bench.config, state, procedure, str(out_dir), kwargs, list(worker_listeners)),
+                               protocol=pickle.HIGHEST_PROTOCOL)
+        sys_path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
+        parent_conn, child_conn = ctx.Pipe(duplex=False)
+        self._conn = parent_conn
+        self.process = ctx.Process(target=_child_main, name=f"memlab run {procedure.name}",
+                                   args=(child_conn, payload, sys_path, self.abort_event), daemon=True)
+        with _main_not_reimported():
+            self.process.start()
+        child_conn.close()  # the child's end lives in the child only: its death closes the pipe
+        self._reader = threading.Thread(target=self._read, name=f"run {procedure.name} (worker)", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    # -- the reader thread ----------------------------------------------------------------------
+    def _read(self) -> None:
+        outcome: Any = None
+        try:
+            while True:
+                try:
+                    message = self._conn.recv()
+                except (EOFError, OSError):
+                    break
+                except Exception as exc:  # noqa: BLE001 - a message that cannot be read
+                    outcome = ("exception", WorkerDied(f"a message from the worker could not be read: "
+                                                       f"{type(exc).__name__}: {exc}"), None)
+                    break
+                if message[0] == "events":
+                    self._dispatch(message[1])
+                else:
+                    outcome = message
+                    break
+            self._conn.close()
+            self.process.join(5.0)
+            if self.process.is_alive():  # it said its last word but does not end: do not leave it
+                self.process.kill()
+                self.process.join(5.0)
+            self._conclude(outcome)
+        except BaseException as exc:  # noqa: BLE001 - never leave the run without an end
+            log.exception("the worker's reader failed")
+            if self.result is None and self.exception is None:
+                self.exception = exc
+        finally:
+            self._ended.set()
+            if self._on_end is not None:
+                self._on_end()
+
+    def _dispatch(self, events: list[tuple[str, tuple[Any, ...]]]) -> None:
+        for kind, args in events:
+            if kind == "start":
+                self.path = str(args[0].get("path", ""))
+            elif kind == "finish":
+                self._finish_seen = True
+            for listener in self.listeners:
+                try:
+                    getattr(listener, f"on_{kind}")(*args)
+                except Exception:  # noqa: BLE001 - as the Recorder does: a listener never stops the run
+                    log.exception("run listener %r failed on %s", listener, kind)
+
+    def _conclude(self, outcome: Any) -> None:
+        if outcome is not None:
+            kind, value, state = outcome
+            problems = self._sync_bench(state)
+            if kind == "result":
+                self.result = value
+            else:
+                self.exception = value
+            if problems:
+                self._tell(logging.ERROR, "after the run, the dashboard's copy of the bench: " + "; ".join(problems))
+            return
+        # the child died without a word: the run ends failed, said loudly
+        how = "it was killed (ALL OUTPUTS OFF or closing)" if self.killed else _describe_exit(self.process.exitcode)
+        error = (f"the worker process running {self.procedure.name} (pid {self.process.pid}) ended before the run "
+                 f"did: {how}")
+        log.error("%s", error)
+        problems = self._sync_bench(None)
+        self._tell(logging.ERROR, error + ". Its simulated instruments ended with it; the simulated chip keeps its "
+                                          "state from before the run.")
+        for message in problems:
+            self._tell(logging.ERROR, f"safe shutdown: {message}")
+        self._tell(logging.ERROR if problems else logging.INFO,
+                   "after the worker died: " + ("; ".join(problems) if problems else "every output is off (verified)"))
+        if self.path:
+            self._tell(logging.WARNING, self._file_report(self.path))
+        safety = _safety_failures(problems)
+        if safety:
+            error = "; ".join([*safety, error])
+        if self.path:
+            self.result = RunResult(Path(self.path), FAILED, error, list(problems), safety)
+            if not self._finish_seen:
+                self._finish_seen = True
+                for listener in self.listeners:
+                    try:
+                        listener.on_finish(FAILED, error, self.path)
+                    except Exception:  # noqa: BLE001
+                        log.exception("run listener %r failed on finish", listener)
+        else:
+            self.exception = WorkerDied(error)
+
+    def _file_report(self, path: str) -> str:
+        from memlab.storage import RunFileError, RunReader
+
+        try:
+            with RunReader(path) as reader:  # clears the dead writer's flags: any HDF5 reader opens it
+                rows = {name: len(reader.stream(name)) for name in reader.stream_names}
+                status = reader.status
+        except (RunFileError, Exception) as exc:  # noqa: BLE001 - said, whatever it is
+            return f"the run file {path} could not be read after the worker died: {exc}"
+        counts = ", ".join(f"{n} {name} rows" for name, n in rows.items()) or "no rows"
+        return f"the run file {path} is kept as {status}, with {counts}"
+
+    def _tell(self, level: int, message: str) -> None:
+        for listener in self.listeners:
+            try:
+                listener.on_log(level, message)
+            except Exception:  # noqa: BLE001
+                log.exception("run listener %r failed on log", listener)
+
+    def _sync_bench(self, state: dict[str, Any] | None) -> list[str]:
+        """Switch the parent's copy of the bench off (verified) and take the chip's state from the child."""
+        bench = self.bench
+        with bench.world.lock:
+            try:
+                report = bench.safe_shutdown()
+                problems = report if isinstance(report, list) else list(report)
+            except Exception as exc:  # noqa: BLE001
+                problems = [f"the safe shutdown itself failed ({type(exc).__name__}: {exc})"]
+            if state is not None:
+                try:
+                    bench.world.import_state(state)
+                except Exception as exc:  # noqa: BLE001 - the chip keeps its earlier state, said so
+                    self._tell(logging.ERROR, f"the simulated chip's state could not be taken back from the "
+                                              f"worker ({type(exc).__name__}: {exc}); it keeps its state from "
+                                              "before the run")
+        return problems
+
+    # -- the RunHandle interface ----------------------------------------------------------------
+    def abort(self) -> None:
+        self.abort_event.set()
+
+    def kill(self) -> None:
+        """End the worker at once (SIGKILL): for a worker that does not stop on abort."""
+        if self.process.is_alive():
+            self.killed = True
+            self.process.kill()
+
+    def join(self, timeout: float | None = None) -> RunResult | None:
+        self._ended.wait(timeout)
+        if self.exception is not None:
+            raise self.exception
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        return self._ended.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """The worker process is still running."""
+        return self.process.is_alive()
+
