@@ -6,31 +6,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
+from memlab.gui.holds import FileEvent
 from memlab.procedures import RunListener
-
-
-class FileEvent:
-    """``set()`` / ``is_set()`` / ``wait(timeout)`` of a threading.Event, kept as a file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def set(self) -> None:
-        self.path.touch()
-
-    def is_set(self) -> bool:
-        return self.path.exists()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
 
 
 class Gate(RunListener):
