@@ -152,6 +152,8 @@ class CampaignPanel(QtWidgets.QWidget):
         self.task_index: dict[str, int] = {}
         self._records: dict[str, dict[str, Any]] = {}
         self._started_wall = 0.0
+        self._started_clock = 0.0
+        self._planned_ends: dict[str, float] | None = None  # an interleaved campaign's planned task ends
 
         # -- the plan -----------------------------------------------------------------------------
         self.open_button = QtWidgets.QPushButton("Open plan…")
@@ -462,6 +464,9 @@ class CampaignPanel(QtWidgets.QWidget):
         self.runner.task_ended.connect(self._task_ended)
         self.runner.finished.connect(self._finished)
         self._started_wall = time.monotonic()
+        self._started_clock = campaign.bench.clock.now()
+        self._planned_ends = ({task.key: end for task, _, end in campaign.planned_schedule()}
+                              if campaign.scheduled else None)
         self._say(f"campaign {campaign.plan.name} {'resumed' if resume else 'started'}: "
                   f"{len(campaign.tasks)} runs into {campaign.out_dir}")
         self.state.setText(f"Campaign {campaign.plan.name}: running")
@@ -560,26 +565,45 @@ class CampaignPanel(QtWidgets.QWidget):
                 self.device_state.emit(device, "ok" if record["status"] == "completed" else "failed")
         self._update_time_left()
 
+    def _left_tasks(self) -> list:
+        return [t for t in self.campaign.tasks
+                if self._records.get(t.key, {}).get("status") not in ("completed", "failed", "skipped")]
+
+    def instrument_time_left_s(self) -> float:
+        """Instrument time the campaign still needs: the estimates of the runs still to do, or,
+        interleaved, the planned end of the last of them less the instrument time gone since
+        the start (the runs overlap, so their estimates do not add up)."""
+        campaign, left = self.campaign, self._left_tasks()
+        if self._planned_ends and self.runner is not None:
+            clock_spent = campaign.bench.clock.now() - self._started_clock
+            return max(max(self._planned_ends.get(t.key, 0.0) for t in left) - clock_spent, 0.0) if left else 0.0
+        return sum(campaign.estimate_s(t) for t in left)
+
     def _update_time_left(self) -> None:
-        """Time left: the estimates of the runs still to do, scaled by how long runs have taken
-        against their estimates so far (on the simulated bench, far less than the estimate)."""
+        """Time left: the instrument time still needed, scaled by how long the bench has taken
+        for its instrument time so far (on the simulated bench, far less than the estimate)."""
         campaign = self.campaign
         if campaign is None:
             return
-        finished = [(k, r) for k, r in self._records.items() if r.get("status") in ("completed", "failed")]
-        left_tasks = [t for t in campaign.tasks
-                      if self._records.get(t.key, {}).get("status") not in ("completed", "failed", "skipped")]
-        estimate_left = sum(campaign.estimate_s(t) for t in left_tasks)
-        spent_estimate = sum(campaign.estimate_s(campaign.tasks[self.task_index[k]]) for k, _ in finished)
-        spent_wall = sum(float(r.get("wall_s") or 0.0) for _, r in finished)
-        ratio = spent_wall / spent_estimate if spent_estimate > 0 and spent_wall > 0 else 1.0
-        seconds = estimate_left * ratio
+        left_tasks = self._left_tasks()
         if not left_tasks:
             self.time_left.setText("Time left: none")
             return
+        left_s = self.instrument_time_left_s()
+        if self._planned_ends and self.runner is not None:
+            clock_spent = campaign.bench.clock.now() - self._started_clock
+            wall_spent = time.monotonic() - self._started_wall
+            ratio = wall_spent / clock_spent if clock_spent > 0 and wall_spent > 0 else 1.0
+        else:
+            finished = [k for k, r in self._records.items() if r.get("status") in ("completed", "failed")]
+            spent_estimate = sum(campaign.estimate_s(campaign.tasks[self.task_index[k]]) for k in finished)
+            spent_wall = sum(float(self._records[k].get("wall_s") or 0.0) for k in finished)
+            ratio = spent_wall / spent_estimate if spent_estimate > 0 and spent_wall > 0 else 1.0
+        seconds = left_s * ratio
         finish = datetime.now() + timedelta(seconds=seconds)
         self.time_left.setText(f"Time left: about {format_duration(seconds)}, {len(left_tasks)} runs "
-                               f"(finishes about {finish.strftime('%a %H:%M')})")
+                               f"(finishes about {finish.strftime('%a %H:%M')}; "
+                               f"{format_duration(left_s)} of instrument time)")
 
     def _finished(self, status: str, error: str) -> None:
         runner, self.runner = self.runner, None

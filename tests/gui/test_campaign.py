@@ -129,3 +129,34 @@ def test_checking_a_plan_shows_the_dry_run_estimate_and_refuses_a_bad_plan_with_
     panel.set_plan_text("name: t\ndevices: [[0, 99]]\nsteps:\n  - procedure: readout\n")
     assert panel.check() is None
     assert "off the chip" in panel.message.toPlainText().splitlines()[-1]
+
+
+def test_an_interleaved_campaign_counts_its_time_left_as_scheduled_not_as_a_sum(qtbot, make_window, sim_bench,
+                                                                              tmp_path):
+    """Four one-hour retentions overlap: what is left mid-way is under the one hour the schedule
+    plans, not the four hours their estimates add up to."""
+    from .gates import Gate
+
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel.set_plan_text("name: overlap\ndevices: [[0, 0], [0, 1], [1, 0], [1, 1]]\nsteps:\n"
+                        "  - procedure: retention\n    params: {duration_s: 3600, points: 8, program: as-is}\n"
+                        "  - procedure: readout\n    params: {reads: 2}\n")
+    panel.out_edit.setText(str(tmp_path / "overlap"))
+    campaign = panel.check()
+    assert campaign is not None and campaign.scheduled, panel.message.toPlainText()
+    planned, summed = campaign.planned_total_s(), sum(campaign.estimate_s(t) for t in campaign.tasks)
+    assert planned < 0.4 * summed  # the premise: the runs overlap
+    gate = Gate("retention")  # held at a device's first retention read, the others under way
+    window.controller.extra_listeners = [gate]
+    panel.run()
+    qtbot.waitUntil(gate.reached.is_set, timeout=30_000)
+    panel._update_time_left()
+    left = panel.instrument_time_left_s()
+    assert 0.5 * 3600 < left <= planned
+    assert "of instrument time" in panel.time_left.text()
+    gate.release.set()
+    qtbot.waitUntil(lambda: panel.runner is None, timeout=120_000)
+    window.controller.extra_listeners = []
+    gate.remove()
+    assert panel.time_left.text() == "Time left: none"
