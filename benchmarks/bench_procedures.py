@@ -99,6 +99,7 @@ class _Bench:
 
     def __init__(self, bench) -> None:
         self.bench = bench
+        self.devices_in_use: list = []  # the runner's record of the devices a run holds
 
 
 def pulse_then_read_s(routing: str | None, repeats: int = 200) -> tuple[float, int]:

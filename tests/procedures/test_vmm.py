@@ -57,12 +57,16 @@ def test_products_match_within_read_noise(tmp_path):
     assert abs(np.mean(z)) < 0.35  # no bias beyond the sinh nonlinearity (< 0.2 % below 0.1 V)
 
 
-def test_passive_array_refused(tmp_path):
+def test_passive_array_with_sneaky_reads_refused(tmp_path):
+    # The default bench is passive with grounded reads (accepted, as the tests above run it);
+    # a V/2 read bias adds the half-selected rows to every read: superposition does not hold.
     bench_file = tmp_path / "passive.toml"
-    bench_file.write_text(DEFAULT_BENCH.read_text().replace('array = "1t1r"', 'array = "passive"'))
+    text = DEFAULT_BENCH.read_text()
+    assert 'read_bias = "grounded"' in text
+    bench_file.write_text(text.replace('read_bias = "grounded"', 'read_bias = "v/2"'))
     with load_bench(bench_file) as bench:
         assert bench.chip_info()["array"] == "passive"
-        with pytest.raises(ParameterError, match="superposition"):
+        with pytest.raises(ParameterError, match=r"read_bias 'v/2'.*superposition"):
             run_procedure(VMM(), bench, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["passive.toml"]
 

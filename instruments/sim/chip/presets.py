@@ -15,7 +15,7 @@ from typing import Any
 
 from memlab.instruments.sim.chip.validation import number_in, refuse
 
-__all__ = ["PRESETS", "PARAMETERS", "ParamSpec", "resolve_params"]
+__all__ = ["PRESETS", "PARAMETERS", "FAMILY_ARRAYS", "ParamSpec", "resolve_params"]
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,15 @@ _OPTO: dict[str, Any] = {
 
 PRESETS: dict[str, dict[str, Any]] = {"prgo": _PRGO, "optomemristor": _OPTO}
 assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
+
+#: The array a bench's chip of each family is unless its bench file says otherwise
+#: (docs/chip-model.md, "Arrays and bias schemes"): both published devices are planar films in
+#: passive crossbars; V/3 writes, reads with the other lines at the sense column's potential.
+FAMILY_ARRAYS: dict[str, dict[str, str]] = {
+    "prgo": {"array": "passive", "bias_scheme": "v/3", "read_bias": "grounded"},
+    "optomemristor": {"array": "passive", "bias_scheme": "v/3", "read_bias": "grounded"},
+}
+assert set(FAMILY_ARRAYS) == set(PRESETS)
 
 
 def resolve_params(family: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
