@@ -122,6 +122,21 @@ def measure(quick: bool) -> dict[str, float]:
     passive = Chip(N, N, seed=4, array="passive", bias_scheme="v/2")
     figures["passive_single_pulse_v2_disturb_us"] = best_of(
         lambda: passive.pulse(10, 10, 2.4, WRITE_W), rep, 20) * 1e6
+    # The bench's passive default: V/3 writes, grounded reads.
+    passive3 = Chip(N, N, seed=4, array="passive", bias_scheme="v/3", read_bias="grounded")
+    sign_p = [1.0]
+
+    def passive_pulse(v: float) -> None:
+        sign_p[0] = -sign_p[0]
+        passive3.pulse(10, 10, sign_p[0] * v, WRITE_W)
+
+    figures["passive_v3_single_pulse_2v_us"] = best_of(lambda: passive_pulse(2.0), rep, 2000) * 1e6
+    figures["passive_v3_single_pulse_2v8_disturb_us"] = best_of(lambda: passive_pulse(2.8), rep, 20) * 1e6
+    figures["passive_grounded_single_read_us"] = best_of(
+        lambda: passive3.read(10, 10, 0.2), rep, 2000) * 1e6
+    passive_v2_read = Chip(N, N, seed=4, array="passive", read_bias="v/2")
+    figures["passive_v2_single_read_sneak_us"] = best_of(
+        lambda: passive_v2_read.read(10, 10, 0.2), rep, 200) * 1e6
 
     opto = Chip(N, N, family="optomemristor", seed=5)
     opto.set_light(1e-3, 633e-9)

@@ -134,7 +134,8 @@ class Bench:
         return dict(self._drivers)
 
     def chip_info(self) -> dict[str, Any]:
-        """The chip on the bench: family, size, seed, array, and whether it is simulated."""
+        """The chip on the bench: family, size, seed, array (with its write and read biases), and
+        whether it is simulated."""
         chip = self.config.chip
         return {
             "family": chip.family,
@@ -143,6 +144,7 @@ class Bench:
             "seed": chip.seed,
             "array": chip.array,
             "bias_scheme": chip.bias_scheme,
+            "read_bias": chip.read_bias,
             "overrides": dict(chip.overrides),
             "simulated": self.world is not None,
         }

@@ -44,7 +44,8 @@ MAX_FILE_BYTES = 1_000_000
 
 _TOP_KEYS = {"bench", "chip", "limits", "instruments", "wiring", "optics"}
 _BENCH_KEYS = {"name", "line_frequency_hz", "realtime", "speed", "trace"}
-_CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "formed", "overrides", "faults", "twin"}
+_CHIP_KEYS = {"family", "rows", "cols", "seed", "array", "bias_scheme", "read_bias", "formed", "overrides", "faults",
+              "twin"}
 _INSTRUMENT_KEYS = {"driver", "address", "simulated", "timeout_s", "model", "terminal", "serial",
                     "options", "faults", "calibration"}
 _FAULT_KEYS = {"timeout_after", "disconnect_after", "garble_every", "errors", "dead", "seed"}
@@ -68,11 +69,11 @@ def chip_families() -> tuple[str, ...]:
     return tuple(PRESETS)
 
 
-def _chip_choices() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Arrays, bias schemes and fault kinds, as the simulated chip defines them."""
-    from memlab.instruments.sim.chip.model import ARRAYS, BIAS_SCHEMES, FAULT_KINDS
+def _chip_choices() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Arrays, bias schemes, read biases and fault kinds, as the simulated chip defines them."""
+    from memlab.instruments.sim.chip.model import ARRAYS, BIAS_SCHEMES, FAULT_KINDS, READ_BIASES
 
-    return tuple(ARRAYS), tuple(BIAS_SCHEMES), tuple(FAULT_KINDS)
+    return tuple(ARRAYS), tuple(BIAS_SCHEMES), tuple(READ_BIASES), tuple(FAULT_KINDS)
 
 
 class BenchFileError(MemlabError, ValueError):
@@ -122,8 +123,9 @@ class ChipConfig:
     rows: int = 16
     cols: int = 16
     seed: int = 0
-    array: str = "1t1r"
-    bias_scheme: str = "v/2"
+    array: str = "passive"
+    bias_scheme: str = "v/3"
+    read_bias: str = "grounded"
     formed: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     faults: tuple[tuple[int, int, str, float | None], ...] = ()
@@ -411,7 +413,7 @@ def _read_instrument(reader: _Reader, role: str, data: Any) -> InstrumentConfig:
 def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> ChipConfig:
     chip = reader.table(data.get("chip", {}), "chip", _CHIP_KEYS)
     families = chip_families()
-    arrays, bias_schemes, fault_kinds = _chip_choices()
+    arrays, bias_schemes, read_biases, fault_kinds = _chip_choices()
     if family is not None and family not in families:
         raise reader.fail("family", f"{shown(family)} is not a chip family; allowed: {', '.join(families)}")
     twin_path, twin = _read_twin(reader, chip)
@@ -452,13 +454,25 @@ def _read_chip(reader: _Reader, data: Mapping[str, Any], family: str | None) -> 
         kind = reader.choice(table, "kind", f"{path}.kind", "none", fault_kinds)
         value = reader.number(table, "value", f"{path}.value", 0.0) if "value" in table else None
         faults.append((row, col, kind, value))
+    from memlab.instruments.sim.chip.presets import FAMILY_ARRAYS
+
+    default = FAMILY_ARRAYS[chosen_family]  # the family's array unless the file says otherwise
+    array = reader.choice(chip, "array", "chip.array", default["array"], arrays)
+    bias_scheme = reader.choice(chip, "bias_scheme", "chip.bias_scheme", default["bias_scheme"], bias_schemes)
+    read_bias = reader.choice(chip, "read_bias", "chip.read_bias", default["read_bias"], read_biases)
+    if array != "passive":
+        for key in ("bias_scheme", "read_bias"):
+            if key in chip:
+                raise reader.fail(f"chip.{key}", f"only a passive array has a {key.replace('_', ' ')}; this chip is "
+                                                 f"array = {array!r} (leave {key} out, or set array = \"passive\")")
     return ChipConfig(
         family=chosen_family,
         rows=rows,
         cols=cols,
         seed=reader.integer(chip, "seed", "chip.seed", 0, 0, 2**32 - 1),
-        array=reader.choice(chip, "array", "chip.array", "1t1r", arrays),
-        bias_scheme=reader.choice(chip, "bias_scheme", "chip.bias_scheme", "v/2", bias_schemes),
+        array=array,
+        bias_scheme=bias_scheme,
+        read_bias=read_bias,
         formed=reader.boolean(chip, "formed", "chip.formed", True),
         overrides=dict(overrides),
         faults=tuple(faults),

@@ -116,7 +116,7 @@ def build_simulation(config: BenchConfig) -> tuple[Any, dict[str, Any]]:
         devices = twin.device_parameters() or None
     try:
         chip = Chip(spec.rows, spec.cols, family=spec.family, seed=spec.seed, clock=clock, array=spec.array,
-                    bias_scheme=spec.bias_scheme, overrides=overrides or None, formed=spec.formed,
+                    bias_scheme=spec.bias_scheme, read_bias=spec.read_bias, overrides=overrides or None, formed=spec.formed,
                     devices=devices)
     except (ValueError, TypeError, KeyError) as exc:
         raise BenchFileError(config.file, "chip.twin" if "devices" in str(exc) else "chip", str(exc)) from None

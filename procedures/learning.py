@@ -14,7 +14,8 @@ from a seed.
 **Forward pass.** Input ``x_i`` (0 or 1) is applied as ``x_i * input_v`` on row ``i``; class
 ``j``'s output is the differential column current ``I_j = sum_i V_i (G+_ij - G-_ij)``, measured by
 superposition of single-device reads as in the ``vmm`` procedure (one list sweep per device over
-all samples; a 1T1R array has no sneak paths, so the cell currents of a column add). The logits
+all samples; a 1T1R array, or a passive one read with the other lines grounded, has no sneak
+currents in its reads, so the cell currents of a column add). The logits
 are ``gain * I_j / (input_v * g_span_s)``; softmax cross-entropy gives the gradient.
 """
 
@@ -25,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from memlab.procedures.common import Device, check_compliance, check_pulse_amplitudes, check_voltages
+from memlab.procedures.common import (
+    Device, check_compliance, check_pulse_amplitudes, check_superposition, check_voltages,
+)
 from memlab.procedures.parameters import ParameterError
 
 PROTOTYPES = {
@@ -90,13 +93,11 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def check_pair_bench(bench: Any, p: Any) -> None:
-    """What a crossbar experiment needs of the bench: a 1T1R array (forward passes add single-device
-    currents, which a passive array's sneak paths would corrupt) and its pulses, read voltage and
+    """What a crossbar experiment needs of the bench: forward passes that add single-device
+    currents (superposition: a 1T1R array, or a passive one read with the other lines grounded;
+    a V/2 or V/3 read bias's sneak currents would corrupt them) and its pulses, read voltage and
     compliance within the bench's limits."""
-    array = bench.chip_info().get("array", "1t1r")
-    if array != "1t1r":
-        raise ParameterError("bench", array, "a 1T1R array: forward passes add single-device currents "
-                             "(superposition), which a passive array's sneak paths would corrupt")
+    check_superposition(bench)
     check_pulse_amplitudes(bench, "set_v", p.set_v)
     check_pulse_amplitudes(bench, "reset_v", p.reset_v)
     check_voltages(bench, "read_v", p.read_v)

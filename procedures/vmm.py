@@ -15,15 +15,19 @@ each device (i, j) it sweeps, in one list sweep, the voltage that row i gets in 
 vector, and sums the currents of each column over its rows. In a 1T1R array, where every read
 goes through the cell's own transistor, there are no sneak paths and the currents of the cells
 on one column simply add on the column wire, so the sum is what the column would carry with all
-rows driven (the refused alternative, a passive array, has sneak currents that depend on every
-other row's voltage: superposition does not hold there). The same list sweep first reads the
+rows driven. A passive array read with ``read_bias = "grounded"`` is the same: every other line
+sits at the sense column's potential, so a single-device read senses that device alone, and
+with all rows driven each device sees its own row's voltage. A passive array with a V/2 or V/3
+read bias is refused: every read also collects the half-selected rows' currents, which depend on
+their states, not on the inputs, so the sum would count them once per row. The same list sweep
+first reads the
 device at the read voltage (``weights.programmed``), so weight and products are measured within
 milliseconds of each other, after ``settle_s`` has let the fast early drift pass.
 
 A real multi-channel setup drives the rows in parallel (a DAC or SMU channel per row, e.g. the
 channels of several 2600B SMUs or a dedicated array tester) and senses each column with a
 transimpedance amplifier or an SMU channel held at 0 V: one measurement per vector, with the
-array's own summation, and the only way on a passive crossbar.
+array's own summation.
 
 ``vmm.ideal`` is the product of the programmed (read-back) weights and the inputs, ``sum_i
 G_ij V_i``: ``measured - ideal`` is the multiply's own error (read noise, the I-V's
@@ -41,7 +45,8 @@ import numpy as np
 
 from memlab.procedures.base import PlotHint, Procedure
 from memlab.procedures.common import (
-    COMPLIANCE_A, NPLC, READ_V, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_voltages,
+    COMPLIANCE_A, NPLC, READ_V, WIDTH_S, Device, check_compliance, check_pulse_amplitudes, check_superposition,
+    check_voltages,
 )
 from memlab.procedures.parameters import Parameter, ParameterError
 from memlab.procedures.registry import register
@@ -82,7 +87,8 @@ class VMM(Procedure):
     title = "Vector-matrix multiply"
     description = ("Programs a weight matrix into a sub-array by write-verify (ISPP pulse trains with reads), "
                    "then applies input voltage vectors to the rows and records the column currents against "
-                   "the ideal product. One SMU: measured by superposition of single-device reads (1T1R arrays).")
+                   "the ideal product. One SMU: measured by superposition of single-device reads (1T1R arrays, or "
+                   "passive ones read with the other lines grounded).")
     parameters = (
         Parameter("row", int, 0, "", 0, 4095, help="First chip row of the sub-array"),
         Parameter("col", int, 0, "", 0, 4095, help="First chip column of the sub-array"),
@@ -158,11 +164,7 @@ class VMM(Procedure):
                 raise ParameterError(size, self.values[size], f"{first} + {size} <= {lines} (the sub-array from "
                                                               f"{first} {self.values[first]} must fit the chip)")
         super().check(bench)
-        array = chip.get("array", "1t1r")
-        if array != "1t1r":
-            raise ParameterError("bench", array,
-                                 "a 1T1R array: with one SMU the product is measured by superposition of "
-                                 f"single-device reads, which sneak paths of a {array} array would corrupt")
+        check_superposition(bench)
         check_pulse_amplitudes(bench, "v_stop", p.v_stop)
         check_voltages(bench, "read_v", p.read_v)
         check_voltages(bench, "input_max_v", p.input_max_v, p.input_min_v)

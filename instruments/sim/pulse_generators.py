@@ -160,7 +160,7 @@ class PulseGeneratorTwin(ScpiInstrument):
             self.world.pulse(terminal, pulse_v, width, count=min(MAX_PULSES_PER_CALL, count - first),
                              period_s=period)
         if base_v != 0.0 and gaps > 0:
-            self.world.source_voltage(terminal, base_v, gaps * (period - width), None)
+            self.world.source_voltage(terminal, base_v, gaps * (period - width), None, bias="write")
         return (count - 1) * period + width
 
     @abstractmethod
@@ -187,14 +187,15 @@ class PulseGeneratorTwin(ScpiInstrument):
         now = self.clock.now()
         for ch, since in self._idle_since.items():
             if since is not None and now > since:
-                self.world.source_voltage(self.terminals[ch], self._idle_level(ch), now - since, None)
+                self.world.source_voltage(self.terminals[ch], self._idle_level(ch), now - since, None,
+                                          bias="write")
                 self._idle_since[ch] = now
         for ch, since in self._free_since.items():
             if since is None or now <= since:
                 continue
             if self.state[f"func{ch}"] == "DC":
                 level = (self.state[f"high{ch}"] + self.state[f"low{ch}"]) / 2 * self._gain(ch)
-                self.world.source_voltage(self.terminals[ch], level, now - since, None)
+                self.world.source_voltage(self.terminals[ch], level, now - since, None, bias="write")
                 self._free_since[ch] = now
                 continue
             every, pulses = self._free_period(ch)

@@ -195,14 +195,17 @@ class SimWorld:
     # -- electrical access through a terminal (open terminal: nothing happens, 0 A) --------------
 
     def source_voltage(
-        self, terminal: str, voltage_v: float, duration_s: float, compliance_a: float | None
+        self, terminal: str, voltage_v: float, duration_s: float, compliance_a: float | None,
+        *, bias: str = "read",
     ) -> float:
-        """Hold ``voltage_v`` on the device behind ``terminal``; returns its current in A."""
+        """Hold ``voltage_v`` on the device behind ``terminal``; returns its current in A.
+        ``bias``: "read" when a source-measure unit holds it (a passive array's other lines at
+        the read bias), "write" when a pulse generator does (at the write scheme)."""
         self.settle()
         device = self._routes.get(terminal)
         if device is None:
             return 0.0
-        return float(self.chip.source_voltage(*device, voltage_v, duration_s, compliance_a))
+        return float(self.chip.source_voltage(*device, voltage_v, duration_s, compliance_a, bias=bias))
 
     def sweep(
         self,

@@ -71,7 +71,7 @@ def test_default_bench_has_every_role(bench: Bench) -> None:
     assert isinstance(bench.clock, Clock) and bench.clock.virtual
     assert bench.clock is bench.world.clock
     assert bench.chip_info() == {"family": "prgo", "rows": 16, "cols": 16, "seed": 0, "array": "1t1r",
-                                 "bias_scheme": "v/2", "overrides": {}, "simulated": True}
+                                 "bias_scheme": "v/3", "read_bias": "grounded", "overrides": {}, "simulated": True}
 
 
 def test_optomemristor_family_on_the_same_bench() -> None:
@@ -359,3 +359,50 @@ def test_bench_check_registers_as_a_subcommand() -> None:
     cmd_bench.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["bench", "check", "x.toml", "--family", "optomemristor"])
     assert args.func is cmd_bench.run and args.file == "x.toml" and args.family == "optomemristor"
+
+
+MINIMAL_CHIP = """
+[chip]
+family = "{family}"
+{extra}
+[instruments.smu]
+driver = "Keithley2450"
+address = "USB0::0x05E6::0x2450::04512345::INSTR"
+simulated = true
+
+[wiring]
+direct = {{ smu = [0, 0] }}
+"""
+
+
+@pytest.mark.parametrize("family", ["prgo", "optomemristor"])
+def test_a_chip_without_array_is_1t1r_and_a_passive_one_gets_v3_writes_and_grounded_reads(
+        tmp_path: Path, family: str) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text(MINIMAL_CHIP.format(family=family, extra=""))
+    with load_bench(path) as bench:
+        assert bench.chip_info()["array"] == "1t1r" and bench.world.chip.array == "1t1r"
+    path.write_text(MINIMAL_CHIP.format(family=family, extra='array = "passive"'))
+    chip = read_bench_config(path).chip
+    assert (chip.array, chip.bias_scheme, chip.read_bias) == ("passive", "v/3", "grounded")
+    path.write_text(MINIMAL_CHIP.format(family=family, extra='array = "passive"\nbias_scheme = "v/2"\nread_bias = "v/3"'))
+    with load_bench(path) as bench:
+        chip = bench.world.chip
+        assert (chip.array, chip.bias_scheme, chip.read_bias) == ("passive", "v/2", "v/3")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('array = "crossbar"', r"chip\.array: expected one of '1t1r', 'passive', got 'crossbar'"),
+    ('bias_scheme = "v/4"', r"chip\.bias_scheme: expected one of 'v/2', 'v/3', 'grounded', got 'v/4'"),
+    ('read_bias = "floating"', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', got 'floating'"),
+    ('read_bias = 0', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', got 0"),
+    ('array = "1t1r"\nread_bias = "grounded"', r"chip\.read_bias: only a passive array has a read bias; "
+                                               r"this chip is array = '1t1r'"),
+    ('array = "1t1r"\nbias_scheme = "v/3"', r"chip\.bias_scheme: only a passive array has a bias scheme"),
+])
+def test_bad_array_settings_name_the_key_the_value_and_what_is_allowed(tmp_path: Path, extra: str,
+                                                                       message: str) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text(MINIMAL_CHIP.format(family="prgo", extra=extra))
+    with pytest.raises(BenchFileError, match=message):
+        read_bench_config(path)

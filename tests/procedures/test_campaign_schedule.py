@@ -79,8 +79,15 @@ def test_interleaved_and_sequential_give_the_same_figures_and_reads_stay_on_time
         da, db = a[device, "drift"], b[device, "drift"]
         spread = math.hypot(da.high - da.low, db.high - db.low)
         assert abs(da.value - db.value) <= spread, (device, da, db)
+        # A sampled cycle is one SET and one RESET pulse, and now and then a pulse switches only
+        # part of the way (cycle-to-cycle noise: ~6 % of device (0, 0)'s 2.8 V pulses), so single
+        # samples differ between the schedules, which draw the programming noise in different
+        # orders (on a passive array the half-select disturbs of the other devices' bursts draw
+        # from the same stream). The figure, the typical window, agrees; dips stay exceptions.
         wa, wb = a[device, "windows"], b[device, "windows"]
-        assert wa.shape == wb.shape and np.allclose(wa, wb, rtol=0.15), (device, wa, wb)
+        assert wa.shape == wb.shape and np.median(wa) == pytest.approx(np.median(wb), rel=0.15), (device, wa, wb)
+        for w in (wa, wb):
+            assert np.mean(w < 0.5 * np.median(w)) <= 0.25, (device, w)
         assert a[device, "late"].max() <= ON_TIME_S, a[device, "late"]
     assert scheduled.manifest["max_wait_delay_s"] <= ON_TIME_S
 

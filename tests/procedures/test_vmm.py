@@ -57,14 +57,23 @@ def test_products_match_within_read_noise(tmp_path):
     assert abs(np.mean(z)) < 0.35  # no bias beyond the sinh nonlinearity (< 0.2 % below 0.1 V)
 
 
-def test_passive_array_refused(tmp_path):
+def test_passive_array_with_grounded_reads_runs_and_with_sneaky_reads_is_refused(tmp_path):
+    # Grounded reads sense each device alone: superposition holds as on 1T1R. A V/2 read bias
+    # adds the half-selected rows to every read: it does not.
     bench_file = tmp_path / "passive.toml"
-    bench_file.write_text(DEFAULT_BENCH.read_text().replace('array = "1t1r"', 'array = "passive"'))
+    text = DEFAULT_BENCH.read_text()
+    assert 'array = "1t1r"' in text
+    bench_file.write_text(text.replace('array = "1t1r"', 'array = "passive"'))
+    with load_bench(bench_file) as bench:
+        assert bench.chip_info()["read_bias"] == "grounded"
+        result = run_procedure(VMM(), bench, tmp_path / "grounded")
+        assert result.status == "completed", result.error
+    bench_file.write_text(text.replace('array = "1t1r"', 'array = "passive"\nread_bias = "v/2"'))
     with load_bench(bench_file) as bench:
         assert bench.chip_info()["array"] == "passive"
-        with pytest.raises(ParameterError, match="superposition"):
+        with pytest.raises(ParameterError, match=r"read_bias 'v/2'.*superposition"):
             run_procedure(VMM(), bench, tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["passive.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grounded", "passive.toml"]  # no file for the refused run
 
 
 def test_bad_parameters_refused(tmp_path):

@@ -30,9 +30,13 @@ def truth_twin(seed: int) -> Twin:
     return twin
 
 
-def twin_bench(twin_path: Path, seed: int = 0) -> Bench:
+def twin_bench(twin_path: Path, seed: int = 0, array: str | None = None) -> Bench:
+    """The built-in bench with the twin's chip (its array unless ``array`` is given)."""
     config = read_bench_config(None)
-    return Bench(replace(config, chip=replace(config.chip, twin=str(twin_path), seed=seed)))
+    chip = replace(config.chip, twin=str(twin_path), seed=seed)
+    if array is not None:
+        chip = replace(chip, array=array)
+    return Bench(replace(config, chip=chip))
 
 
 def characterise(bench: Bench, folder: Path, devices: list[tuple[int, int]]) -> list[Path]:

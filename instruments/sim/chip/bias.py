@@ -6,6 +6,13 @@ other rows at V/3 and other columns at 2V/3 (half-selected see V/3, the rest -V/
 holds every other line at 0 V (the selected row's devices see V). Half-selected devices are
 disturbed by pulses above their threshold, and a read's sense column collects their currents
 (sneak paths).
+
+Two schemes are in force: the write scheme (``bias_scheme``) while the pulse generator drives a
+device (its pulses and the levels it holds), and the read bias (``read_bias``) while the
+source-measure unit does (reads, list sweeps, its pulses). A "grounded" read bias holds the
+unselected lines at the sense column's potential (virtual ground), so the sense column collects
+the selected device alone. Devices on the driven row draw their current from the source, so its
+current limit (compliance) holds for them too.
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ import math
 
 import numpy as np
 
-__all__ = ["BIAS_SCHEMES", "ARRAYS", "PassiveArray", "scheme_fractions", "line_parts",
-           "complement_parts"]
+__all__ = ["BIAS_SCHEMES", "READ_BIASES", "ARRAYS", "PassiveArray", "scheme_fractions",
+           "line_parts", "complement_parts"]
 
 ARRAYS = ("1t1r", "passive")
 BIAS_SCHEMES = ("v/2", "v/3", "grounded")
+READ_BIASES = BIAS_SCHEMES
 
 
 def _runs(index: np.ndarray) -> list[slice] | None:
@@ -62,29 +70,34 @@ def scheme_fractions(bias_scheme: str) -> tuple[float, float, float]:
     return 1.0, 0.0, 0.0  # grounded: unselected lines at 0 V
 
 
+_MAX_FRACTION = {scheme: max(abs(f) for f in scheme_fractions(scheme)) for scheme in BIAS_SCHEMES}
+
+
 class PassiveArray:
     """The array half of :class:`~memlab.instruments.sim.chip.model.Chip` (a mixin)."""
 
-    def _scheme_fractions(self) -> tuple[float, float, float]:
-        return scheme_fractions(self.bias_scheme)
+    def _scheme_fractions(self, scheme: str | None = None) -> tuple[float, float, float]:
+        return scheme_fractions(self.bias_scheme if scheme is None else scheme)
 
-    def _half_selected(self, rows: np.ndarray, cols: np.ndarray) -> list[tuple[tuple, float]]:
-        """(index, fraction of V) of every unselected region of a passive array."""
+    def _half_selected(self, rows: np.ndarray, cols: np.ndarray,
+                       scheme: str | None = None) -> list[tuple[tuple, float, bool]]:
+        """(index, fraction of V, on the driven rows) of every unselected region of a passive
+        array."""
         if self.array != "passive":
             return []
         row_parts, col_parts = line_parts(rows), line_parts(cols)
         other_rows = complement_parts(rows, self.rows)
         other_cols = complement_parts(cols, self.cols)
-        f_row, f_col, f_other = self._scheme_fractions()
+        f_row, f_col, f_other = self._scheme_fractions(scheme)
         regions = []
-        for r_parts, c_parts, frac in ((row_parts, other_cols, f_row),
-                                       (other_rows, col_parts, f_col),
-                                       (other_rows, other_cols, f_other)):
+        for r_parts, c_parts, frac, driven in ((row_parts, other_cols, f_row, True),
+                                               (other_rows, col_parts, f_col, False),
+                                               (other_rows, other_cols, f_other, False)):
             if frac == 0.0:
                 continue
             for rp in r_parts:
                 for cp in c_parts:
-                    regions.append((self._index(rp, cp), frac))
+                    regions.append((self._index(rp, cp), frac, driven))
         return regions
 
     def _index(self, rp: slice | np.ndarray, cp: slice | np.ndarray) -> tuple:
@@ -100,30 +113,38 @@ class PassiveArray:
         return [self._index(rp, cp) for rp in line_parts(rows) for cp in line_parts(cols)]
 
     def _disturb(self, rows: np.ndarray, cols: np.ndarray, v: float, width_s: float, t: float,
-                 count: int = 1, period_s: float = 0.0) -> None:
-        if self.array != "passive" or abs(v) * self._max_fraction < self._v_quiet:
+                 count: int = 1, period_s: float = 0.0, scheme: str | None = None,
+                 i_cc: float | None = None) -> None:
+        """The bias ``scheme`` (default: the write scheme) applies its share of a pulse ``v`` to
+        the unselected devices; those on the driven rows share the source's limit ``i_cc``."""
+        if self.array != "passive":
             return
-        for index, frac in self._half_selected(rows, cols):
+        if abs(v) * _MAX_FRACTION[self.bias_scheme if scheme is None else scheme] < self._v_quiet:
+            return
+        for index, frac, driven in self._half_selected(rows, cols, scheme):
             if abs(v * frac) >= self._v_quiet:
-                self._train_region(index, v * frac, width_s, None, t, count, period_s)
+                self._train_region(index, v * frac, width_s, i_cc if driven else None, t, count,
+                                   period_s)
 
     # ==========================================================================================
     # reading
     # ==========================================================================================
 
-    def _sneak(self, i: int, j: int, v: float, t: float, noisy: bool) -> float:
-        """Current the bias scheme lets into the sense column through the other rows."""
-        frac = self._scheme_fractions()[1]
+    def _sneak(self, i: int, j: int, v: float, t: float, noisy: bool,
+               scheme: str | None = None) -> tuple[float, float]:
+        """Current the bias scheme lets into the sense column through the other rows: its
+        noise-free value and its read noise (0 unless ``noisy``)."""
+        frac = self._scheme_fractions(scheme)[1]
         if frac == 0.0 or self.rows == 1:
-            return 0.0
+            return 0.0, 0.0
         g = self._g_read((slice(None), slice(j, j + 1)), t)[:, 0].astype(np.float64)
         g[i] = 0.0
         f = self._iv(v * frac)
-        current = float(g.sum()) * f
+        noise = 0.0
         if noisy:
             sigma = self._sigma_read[:, j].astype(np.float64)
-            current += math.sqrt(float(np.sum((sigma * g * f) ** 2))) * self._read_noise.scalar()
-        return current
+            noise = math.sqrt(float(np.sum((sigma * g * f) ** 2))) * self._read_noise.scalar()
+        return float(g.sum()) * f, noise
 
     # ==========================================================================================
     # public API: pulses

@@ -39,7 +39,7 @@ import numpy as np
 
 from memlab.instruments.clock import Clock
 from memlab.instruments.sim.chip import laws
-from memlab.instruments.sim.chip.bias import ARRAYS, BIAS_SCHEMES, PassiveArray
+from memlab.instruments.sim.chip.bias import ARRAYS, BIAS_SCHEMES, READ_BIASES, PassiveArray
 from memlab.instruments.sim.chip.noise import NoiseSource
 from memlab.instruments.sim.chip.optics import Eligibility, LightField, photo_gate, responsivity
 from memlab.instruments.sim.chip.presets import resolve_params
@@ -53,11 +53,14 @@ from memlab.instruments.sim.chip.state import (
 from memlab.instruments.sim.chip.validation import integer_in, number_in, refuse
 from memlab.instruments.sim.clock import VirtualClock
 
-__all__ = ["Chip", "FAULT_KINDS", "ARRAYS", "BIAS_SCHEMES"]
+__all__ = ["Chip", "FAULT_KINDS", "ARRAYS", "BIAS_SCHEMES", "READ_BIASES"]
 
 MAX_ABS_VOLTAGE_V = 1000.0
 _BURST_LOOP_MAX = 16  # multi-device bursts up to this count are stepped exactly
 _BIG = 1e300
+# A source whose noise-free current is within this factor of its limit is in compliance (a
+# conductance set by the limit itself, G = I_cc / f(V), is stored in float32).
+_IN_COMPLIANCE = 1.0 - 1e-6
 
 Index = int | slice | Sequence[int] | np.ndarray | None
 
@@ -70,7 +73,12 @@ class Chip(DeviceState, PassiveArray):
     :param seed: all randomness (device draws, programming noise, read noise) derives from it.
     :param clock: the bench clock (default: a new :class:`VirtualClock`).
     :param array: "1t1r" (a transistor per cell: no sneak paths, current limited) or "passive".
-    :param bias_scheme: how a passive array biases unselected lines: "v/2", "v/3", "grounded".
+    :param bias_scheme: how a passive array biases unselected lines while writing (pulses, and
+        levels the pulse generator holds): "v/2", "v/3", "grounded".
+    :param read_bias: how a passive array biases unselected lines while the source-measure unit
+        drives a device (reads, list sweeps, its pulses): "grounded" (at the sense column's
+        potential: no sneak current), "v/2" or "v/3" (the sense column collects the
+        half-selected rows).
     :param overrides: preset parameters to replace, e.g. ``{"sigma_read": 0.0}``.
     :param formed: whether the devices start formed (else they need :meth:`form`).
     :param devices: per-device parameters instead of drawn ones (a fitted twin), name -> a rows x
@@ -85,7 +93,8 @@ class Chip(DeviceState, PassiveArray):
         seed: int = 0,
         clock: Clock | None = None,
         array: str = "1t1r",
-        bias_scheme: str = "v/2",
+        bias_scheme: str = "v/3",
+        read_bias: str = "grounded",
         overrides: dict[str, Any] | None = None,
         formed: bool = True,
         devices: dict[str, Any] | None = None,
@@ -96,6 +105,8 @@ class Chip(DeviceState, PassiveArray):
             raise refuse("array", array, "one of " + ", ".join(map(repr, ARRAYS)))
         if bias_scheme not in BIAS_SCHEMES:
             raise refuse("bias_scheme", bias_scheme, "one of " + ", ".join(map(repr, BIAS_SCHEMES)))
+        if read_bias not in READ_BIASES:
+            raise refuse("read_bias", read_bias, "one of " + ", ".join(map(repr, READ_BIASES)))
         if not isinstance(formed, bool):
             raise refuse("formed", formed, "true or false")
         seed = integer_in("seed", seed, 0)
@@ -107,6 +118,7 @@ class Chip(DeviceState, PassiveArray):
         self.family = family
         self.array = array
         self.bias_scheme = bias_scheme
+        self.read_bias = read_bias
         self.seed = seed
         self.params: dict[str, Any] = resolve_params(family, overrides)
         p = self.params
@@ -130,7 +142,6 @@ class Chip(DeviceState, PassiveArray):
         self._power_law = p["drift_law"] == "power"
         self._sigma_c2c = p["sigma_c2c"]
         self._i_max = p["transistor_i_max_a"] if array == "1t1r" else None
-        self._max_fraction = max(abs(f) for f in self._scheme_fractions())
         self._optical = p["g_ph_ref_s"] > 0.0 or p["k_shunt_per_w"] > 0.0
         self._three_factor = p["three_factor"]
         self._h_dark = p["h_dark"] if p["three_factor"] else 1.0
@@ -594,8 +605,10 @@ class Chip(DeviceState, PassiveArray):
         if self._a_max * float(np.max(phi)) * (1.0 + 5.0 * self._sigma_c2c) > 1.0:
             np.minimum(c, f32(1.0), out=c)
         if self._drift_pending(t):
-            drifted = self._drifted_vec(g, self._nu[index], t, self._tprog[index])
-            g_src = drifted if switching is True else np.where(switching, drifted, g)
+            # Every device starts from its drifted conductance, also those below threshold:
+            # committing re-references all of them (undrifts by their age), which gives a device
+            # that did not switch its stored value back.
+            g_src = self._drifted_vec(g, self._nu[index], t, self._tprog[index])
         else:
             g_src = g
         # Targets: the window edges, narrowed by wear once that matters (> 1e-6 of the window):
@@ -765,16 +778,29 @@ class Chip(DeviceState, PassiveArray):
                                 max(t_cache - self._tprog_max, self._t0), self._power_law,
                                 self.params["g_min_s"])
 
-    def _current_scalar(self, i: int, j: int, v: float, t: float, noisy: bool = True) -> float:
-        g = self._g_read_scalar(i, j, t)
-        current = g * self._iv(v)
-        if noisy:
-            current *= 1.0 + float(self._sigma_read[i, j]) * self._read_noise.scalar()
+    def _current_scalar(self, i: int, j: int, v: float, t: float, noisy: bool = True,
+                        scheme: str | None = None, limit: float | None = None) -> float:
+        """Current into the sense column with device (i, j) at ``v``; in a passive array the
+        other lines biased by ``scheme`` (default: the read bias).
+
+        ``limit``: the current limit in force (the source's compliance, or a 1T1R cell's
+        transistor; default the transistor). A source whose noise-free current reaches it is in
+        compliance and holds exactly the limit: the read noise of the device then moves the
+        voltage, not the current."""
+        mean = self._g_read_scalar(i, j, t) * self._iv(v)
+        noise = mean * float(self._sigma_read[i, j]) * self._read_noise.scalar() if noisy else 0.0
         if self.array == "passive" and v != 0.0:
-            current += self._sneak(i, j, v, t, noisy)
-        if self._i_max is not None:
-            current = max(min(current, self._i_max), -self._i_max)
-        return current
+            s_mean, s_noise = self._sneak(i, j, v, t, noisy,
+                                          self.read_bias if scheme is None else scheme)
+            mean += s_mean
+            noise += s_noise
+        if limit is None:
+            limit = self._i_max
+        if limit is not None:
+            if abs(mean) >= limit * _IN_COMPLIANCE:
+                return math.copysign(limit, mean)
+            return max(min(mean + noise, limit), -limit)
+        return mean + noise
 
     # ==========================================================================================
     # public API: pulses
@@ -927,7 +953,7 @@ class Chip(DeviceState, PassiveArray):
         if self.array == "passive":
             rows, cols = np.array([i]), np.array([j])
             pattern = [(vs, ws), (vr, wr)]
-            for index, frac in self._half_selected(rows, cols):
+            for index, frac, _ in self._half_selected(rows, cols):
                 if max(abs(vs), abs(vr)) * abs(frac) >= self._v_quiet:
                     self._burst_region(index, [(v * frac, w) for v, w in pattern], n, None, t)
         return {"cycle": samples, "g_set_s": g_set, "g_reset_s": g_reset}
@@ -950,27 +976,35 @@ class Chip(DeviceState, PassiveArray):
     # ==========================================================================================
 
     def source_voltage(self, row: int, col: int, voltage_v: float, duration_s: float,
-                       compliance_a: float | None = None) -> float:
+                       compliance_a: float | None = None, bias: str = "read") -> float:
         """Hold ``voltage_v`` for ``duration_s`` (an SMU sweep point): programs the device as a
         pulse of that width if above threshold, returns the current at the end (A), within
-        +-compliance."""
+        +-compliance. ``bias``: which scheme holds a passive array's other lines, "read" (the
+        read bias: a source-measure unit's level) or "write" (the write scheme: a level the pulse
+        generator holds)."""
         i, j = self._check_device(row, col)
         v = self._voltage("voltage_v", voltage_v)
         width = self._width("duration_s", duration_s)
+        if bias not in ("read", "write"):
+            raise refuse("bias", bias, "'read' or 'write'")
         i_cc = self._compliance(compliance_a)
         t = self.clock.now()
-        return self._source(i, j, v, width, i_cc, t)
+        return self._source(i, j, v, width, i_cc, t,
+                            self.read_bias if bias == "read" else self.bias_scheme)
 
     def _source(self, i: int, j: int, v: float, width: float, i_cc: float | None,
-                t: float) -> float:
+                t: float, scheme: str | None = None) -> float:
+        """One level on one device; a passive array's other lines held by ``scheme`` (default:
+        the read bias)."""
+        if self.array == "passive":
+            scheme = self.read_bias if scheme is None else scheme
+        else:
+            scheme = None
         if abs(v) >= self._v_quiet:
             self._program_scalar(i, j, v, width, i_cc, t)
-            if self.array == "passive":
-                self._disturb(np.array([i]), np.array([j]), v, width, t)
-        current = self._current_scalar(i, j, v, t)
-        if i_cc is not None:
-            current = max(min(current, i_cc), -i_cc)
-        return current
+            if scheme is not None:
+                self._disturb(np.array([i]), np.array([j]), v, width, t, scheme=scheme, i_cc=i_cc)
+        return self._current_scalar(i, j, v, t, scheme=scheme, limit=i_cc)
 
     def sweep(self, row: int, col: int, voltages_v: np.ndarray, duration_s: float,
               compliance_a: float | None = None) -> np.ndarray:
@@ -1003,16 +1037,19 @@ class Chip(DeviceState, PassiveArray):
             light = self._light
             g = (g + light.g_ph((i, j), times)) / light.shunt((i, j), times)
         noise = self._read_noise.normal(v.size).astype(np.float64)
-        current = g * self._iv_vec(v) * (1.0 + float(self._sigma_read[i, j]) * noise)
+        mean = g * self._iv_vec(v)
+        current = mean * (1.0 + float(self._sigma_read[i, j]) * noise)
         if i_cc is not None:
             np.clip(current, -i_cc, i_cc, out=current)
+            held = np.abs(mean) >= i_cc * _IN_COMPLIANCE  # in compliance: exactly the limit
+            current[held] = np.copysign(i_cc, mean[held])
         return current
 
     def read(self, row: int, col: int, voltage_v: float) -> float:
         """Current (A) at ``voltage_v``, with read noise, drift, photoconductance and shunting.
         Non-destructive below threshold; above it the read programs like a pulse of
-        ``read_width_s``. In a passive array the sense column also collects what the bias
-        scheme lets through the other rows."""
+        ``read_width_s``. In a passive array the other lines follow the read bias: the sense
+        column also collects what it lets through the other rows (nothing when grounded)."""
         i, j = self._check_device(row, col)
         v = self._voltage("voltage_v", voltage_v)
         return self._source(i, j, v, self.params["read_width_s"], self._i_max, self.clock.now())
@@ -1198,4 +1235,4 @@ class Chip(DeviceState, PassiveArray):
 
     def __repr__(self) -> str:
         return (f"Chip({self.rows}x{self.cols}, family={self.family!r}, array={self.array!r}, "
-                f"bias_scheme={self.bias_scheme!r}, seed={self.seed})")
+                f"bias_scheme={self.bias_scheme!r}, read_bias={self.read_bias!r}, seed={self.seed})")

@@ -15,7 +15,7 @@ from typing import Any
 
 from memlab.instruments.sim.chip.validation import number_in, refuse
 
-__all__ = ["PRESETS", "PARAMETERS", "ParamSpec", "resolve_params"]
+__all__ = ["PRESETS", "PARAMETERS", "FAMILY_ARRAYS", "ParamSpec", "resolve_params"]
 
 
 @dataclass(frozen=True)
@@ -239,6 +239,16 @@ _OPTO: dict[str, Any] = {
 
 PRESETS: dict[str, dict[str, Any]] = {"prgo": _PRGO, "optomemristor": _OPTO}
 assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
+
+#: The array a bench's chip of each family is unless its bench file says otherwise, and the bias
+#: schemes a passive array gets unless told (docs/chip-model.md, "Arrays and bias schemes"). Both
+#: published devices are planar films in passive crossbars, but 1T1R stays the default: with the
+#: grounded read bias an SMU switching sweep also programs the rest of its row (see the doc).
+FAMILY_ARRAYS: dict[str, dict[str, str]] = {
+    "prgo": {"array": "1t1r", "bias_scheme": "v/3", "read_bias": "grounded"},
+    "optomemristor": {"array": "1t1r", "bias_scheme": "v/3", "read_bias": "grounded"},
+}
+assert set(FAMILY_ARRAYS) == set(PRESETS)
 
 
 def resolve_params(family: str, overrides: dict[str, Any] | None) -> dict[str, Any]:

@@ -519,8 +519,9 @@ def test_vector_matrix_read_is_g_transpose_v_with_the_nonlinearity_and_noise() -
 # ---------------------------------------------------------------------------------------------
 
 
-def half_select_setup(array: str, scheme: str = "v/2") -> tuple[Chip, np.ndarray]:
-    chip = Chip(6, 6, seed=13, array=array, bias_scheme=scheme,
+def half_select_setup(array: str, scheme: str = "v/2",
+                      read_bias: str = "grounded") -> tuple[Chip, np.ndarray]:
+    chip = Chip(6, 6, seed=13, array=array, bias_scheme=scheme, read_bias=read_bias,
                 overrides={**QUIET, "v_th_v": 1.0, "sigma_v_th_v": 0.0})
     return chip, chip.conductance.copy()
 
@@ -559,16 +560,89 @@ def test_passive_half_select_disturb_follows_the_bias_scheme(scheme: str, v: flo
         assert chip.conductance[0, 0] < before[0, 0] and chip.conductance[2, 0] > before[2, 0]
 
 
-def test_passive_read_collects_sneak_current_through_the_scheme() -> None:
-    for scheme, frac in (("v/2", 0.5), ("v/3", 1 / 3), ("grounded", 0.0)):
-        chip, _ = half_select_setup("passive", scheme)
-        g = chip.effective_conductance().astype(np.float64)
-        v = 0.5
-        expected = g[2, 3] * iv(chip, v) + (g[:, 3].sum() - g[2, 3]) * iv(chip, v * frac)
-        assert chip.read(2, 3, v) == pytest.approx(expected, rel=1e-6)
+@pytest.mark.parametrize("read_bias, frac", [("v/2", 0.5), ("v/3", 1 / 3), ("grounded", 0.0)])
+def test_passive_read_collects_sneak_current_through_the_read_bias(read_bias: str, frac: float) -> None:
+    # The write scheme is V/2 throughout: reads (and every source-measure level) follow read_bias.
+    chip, _ = half_select_setup("passive", "v/2", read_bias)
+    g = chip.effective_conductance().astype(np.float64)
+    v = 0.5
+    expected = g[2, 3] * iv(chip, v) + (g[:, 3].sum() - g[2, 3]) * iv(chip, v * frac)
+    assert chip.read(2, 3, v) == pytest.approx(expected, rel=1e-6)
+    assert chip.source_voltage(2, 3, v, 1e-3) == pytest.approx(expected, rel=1e-6)
+    assert chip.sweep(2, 3, np.full(3, v), 1e-3) == pytest.approx(np.full(3, expected), rel=1e-6)
+    if read_bias == "grounded":  # the sense column collects the selected device alone
+        assert chip.read(2, 3, v) == pytest.approx(g[2, 3] * iv(chip, v), rel=1e-6)
+    else:  # 5 half-selected rows of similar devices: the sneak current dominates
+        assert chip.read(2, 3, v) > 2.0 * g[2, 3] * iv(chip, v)
+    # A level the pulse generator holds is under the write scheme (V/2): its sneak current.
+    write = g[2, 3] * iv(chip, v) + (g[:, 3].sum() - g[2, 3]) * iv(chip, v / 2)
+    assert chip.source_voltage(2, 3, v, 1e-3, bias="write") == pytest.approx(write, rel=1e-6)
+
+
+def test_source_measure_levels_follow_the_read_bias_and_pulses_the_write_scheme() -> None:
+    # V/3 writes, grounded reads: a 2.4 V pulse leaves the other devices alone (0.8 V at most) ...
+    chip, before = half_select_setup("passive", "v/3", "grounded")
+    chip.pulse(2, 3, 2.4, 1e-6)
+    changed = chip.conductance != before
+    assert changed[2, 3] and changed.sum() == 1
+    # ... while a source-measure unit's 2.4 V level, with the other lines grounded, puts the full
+    # level on the devices of the driven row (and nothing elsewhere)
+    chip, before = half_select_setup("passive", "v/3", "grounded")
+    chip.source_voltage(2, 3, 2.4, 1e-6, compliance_a=1e-3)
+    changed = chip.conductance != before
+    expected = np.zeros_like(changed)
+    expected[2, :] = True
+    np.testing.assert_array_equal(changed, expected)
+    # the same level held by the pulse generator follows the write scheme
+    chip, before = half_select_setup("passive", "v/3", "grounded")
+    chip.source_voltage(2, 3, 2.4, 1e-6, bias="write")
+    changed = chip.conductance != before
+    assert changed[2, 3] and changed.sum() == 1
+
+
+def test_devices_on_the_driven_row_share_the_source_compliance() -> None:
+    # A forming level with the other lines grounded forms the whole driven row; its devices draw
+    # their current from the source, so its compliance limits them (no runaway into breakdown).
+    chip = Chip(3, 3, seed=4, array="passive", read_bias="grounded", formed=False, overrides=QUIET)
+    chip.source_voltage(1, 1, 4.0, 1e-3, compliance_a=20e-6)
+    for c in range(3):
+        state = chip.device_state(1, c)
+        assert state["formed"] and not state["shorted"]
+        assert state["G"] == pytest.approx(min(max(20e-6 / iv(chip, 4.0), state["g_min_s"]),
+                                               state["g_max_s"]), rel=1e-5)
+    assert not any(chip.device_state(r, c)["formed"] for r in (0, 2) for c in range(3))
+
+
+def test_grounded_read_does_not_disturb_and_1t1r_has_no_sneak() -> None:
+    # A grounded read puts its level on the selected row's other devices: harmless below threshold.
+    chip, before = half_select_setup("passive", "v/3", "grounded")
+    for _ in range(100):
+        chip.read(2, 3, 0.9)
+    np.testing.assert_array_equal(chip.conductance, before)
     chip, _ = half_select_setup("1t1r")
     g = chip.effective_conductance()
     assert chip.read(2, 3, 0.5) == pytest.approx(g[2, 3] * iv(chip, 0.5), rel=1e-6)
+
+
+def test_v2_write_disturbs_low_threshold_half_selected_devices_and_v3_does_not() -> None:
+    # Drawn thresholds (median 1.0 V, sigma 0.05 V): a 2.0 V write puts 1.0 V, the median
+    # threshold, on the half-selected devices under V/2, and 0.67 V under V/3.
+    changed = {}
+    for scheme in ("v/2", "v/3"):
+        chip = Chip(32, 32, seed=8, array="passive", bias_scheme=scheme, overrides=QUIET)
+        chip.pulse_all(WRITE_V, WRITE_W, count=30)  # mid-window
+        before = chip.conductance.copy()
+        chip.pulse(5, 7, 2.0, 1e-6, count=10)
+        changed[scheme] = chip.conductance != before
+        v_th = chip.device_parameters()["v_th_v"]
+    half = np.zeros((32, 32), dtype=bool)
+    half[5, :] = half[:, 7] = True
+    half[5, 7] = False
+    low = half & (v_th <= 1.0)
+    assert 10 < low.sum() < half.sum() - 10  # some half-selected devices are below 1.0 V, some not
+    np.testing.assert_array_equal(changed["v/2"] & half, low)  # exactly the low-threshold ones
+    assert not (changed["v/2"] & ~half)[np.arange(32) != 5][:, np.arange(32) != 7].any()
+    assert changed["v/3"][5, 7] and changed["v/3"].sum() == 1  # V/3: the selected device alone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,6 +657,7 @@ def test_passive_read_collects_sneak_current_through_the_scheme() -> None:
     ({"rows": 2, "cols": 2, "family": "pcm"}, r"family='pcm'.*'prgo'.*'optomemristor'"),
     ({"rows": 2, "cols": 2, "array": "3d"}, r"array='3d'.*'1t1r'.*'passive'"),
     ({"rows": 2, "cols": 2, "bias_scheme": "v/4"}, r"bias_scheme='v/4'.*'v/2'"),
+    ({"rows": 2, "cols": 2, "read_bias": "floating"}, r"read_bias='floating'.*'v/2', 'v/3', 'grounded'"),
     ({"rows": 2, "cols": 2, "seed": -1}, r"seed=-1"),
     ({"rows": 2, "cols": 2, "overrides": {"g_maxs": 1.0}}, r"unknown parameter 'g_maxs'.*g_max_s"),
     ({"rows": 2, "cols": 2, "overrides": {"sigma_read": -0.1}}, r"sigma_read=-0.1.*\[0, 1\]"),
@@ -678,3 +753,32 @@ def test_clamped_affine_scan_equals_the_step_by_step_loop(steps: int) -> None:
         x = min(max(a[k] * x + b[k], lo[k]), hi[k])
         plain[k] = x
     np.testing.assert_allclose(clamp_affine_scan(2.0, a, b, lo, hi), plain, rtol=1e-9)
+
+
+def test_devices_below_threshold_in_a_programmed_region_keep_their_conductance() -> None:
+    # A region pulse after drift has set in, at an amplitude between the devices' thresholds:
+    # the devices below threshold must read what they read before (the stored value of a device
+    # that did not switch used to be re-referenced from its undrifted value, so it grew by
+    # (age / t0)^nu at every such pulse; half-select disturbs of a passive array do this all
+    # the time).
+    for array in ("1t1r", "passive"):
+        chip = Chip(16, 16, seed=3, array=array, overrides={**QUIET, "drift_nu": 0.05})
+        chip.clock.advance(1e4)
+        v_th = chip.device_parameters()["v_th_v"]
+        below = v_th > 1.0
+        assert 0 < below.sum() < below.size
+        before = chip.effective_conductance()
+        for _ in range(20):
+            chip.pulse_all(1.0, 1e-6)
+            chip.clock.advance(10.0)
+        after = chip.effective_conductance()
+        drift = (1e4 / (1e4 + 200.0)) ** chip.device_parameters()["drift"]  # 200 s more drift
+        np.testing.assert_allclose(after[below], (before * drift)[below], rtol=1e-4)
+        if array == "passive":  # and the half-selected devices of a single-device pulse
+            before = chip.effective_conductance()
+            for _ in range(20):
+                chip.pulse(3, 4, 2.85, 1e-6)  # V/3: 0.95 V on the others, about the thresholds
+            after = chip.effective_conductance()
+            still = (v_th > 0.95)
+            still[3, 4] = False
+            np.testing.assert_allclose(after[still], before[still], rtol=1e-4)

@@ -116,7 +116,9 @@ def test_pymeasure_agilent33500_pulses_the_routed_device(rm: pyvisa.ResourceMana
     generator.shape = "PULS"
     generator.pulse_period = 1e-3
     generator.pulse_width = 1e-6
-    generator.voltage_high = 2.0
+    # 2.4 V on the (high-impedance) device: the passive array's V/3 scheme puts 0.8 V, below
+    # every threshold, on the half-selected devices, so only the routed device changes.
+    generator.voltage_high = 1.2
     generator.voltage_low = 0.0
     generator.burst_mode = "TRIG"
     generator.burst_ncycles = 20

@@ -136,9 +136,10 @@ def test_hot_switching_leaves_the_held_bias_on_the_old_device(
     held: list[tuple[tuple[int, int], float, float]] = []
     source = world.chip.source_voltage
 
-    def record(row: int, col: int, voltage_v: float, duration_s: float, compliance_a: float | None = None) -> float:
+    def record(row: int, col: int, voltage_v: float, duration_s: float, compliance_a: float | None = None,
+               bias: str = "read") -> float:
         held.append(((row, col), voltage_v, duration_s))
-        return source(row, col, voltage_v, duration_s, compliance_a)
+        return source(row, col, voltage_v, duration_s, compliance_a, bias=bias)
 
     world.chip.source_voltage = record  # type: ignore[method-assign]
     a, b = (0, 1), (2, 3)

@@ -171,9 +171,9 @@ class PulseRecorder:
             self.pulses.append((amplitude_v, width_s, count))
             return pulse(row, col, amplitude_v, width_s, compliance_a=compliance_a, count=count, period_s=period_s)
 
-        def record_source(row, col, voltage_v, duration_s, compliance_a=None):
+        def record_source(row, col, voltage_v, duration_s, compliance_a=None, bias="read"):
             self.held.append((voltage_v, duration_s))
-            return source(row, col, voltage_v, duration_s, compliance_a)
+            return source(row, col, voltage_v, duration_s, compliance_a, bias=bias)
 
         chip.pulse, chip.source_voltage = record_pulse, record_source
 
