@@ -443,13 +443,13 @@ class ProcessRunHandle:
             self.exception = WorkerDied(error)
 
     def _file_report(self, path: str) -> str:
-        from memlab.storage import RunFileError, RunReader
+        from memlab.storage import RunReader
 
         try:
             with RunReader(path) as reader:  # clears the dead writer's flags: any HDF5 reader opens it
                 rows = {name: len(reader.stream(name)) for name in reader.stream_names}
                 status = reader.status
-        except (RunFileError, Exception) as exc:  # noqa: BLE001 - said, whatever it is
+        except Exception as exc:  # noqa: BLE001 - a RunFileError or anything else: said, whatever it is
             return f"the run file {path} could not be read after the worker died: {exc}"
         counts = ", ".join(f"{n} {name} rows" for name, n in rows.items()) or "no rows"
         return f"the run file {path} is kept as {status}, with {counts}"
