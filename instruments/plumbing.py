@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -191,7 +192,8 @@ def as_flag(reply: Any) -> bool:
     return bool(float(text))
 
 
-def declared_settings(cls: type) -> list[Setting]:
+@functools.cache  # a class's declarations are fixed once defined; every run's snapshot asks
+def declared_settings(cls: type) -> tuple[Setting, ...]:
     """The recorded settings a driver class declares (its own and its bases'), in declaration order."""
     found: dict[str, Setting] = {}
     for klass in reversed(cls.__mro__):
@@ -200,7 +202,7 @@ def declared_settings(cls: type) -> list[Setting]:
                 found[name] = value
             elif name in found:
                 del found[name]  # overridden by something that is not a recorded setting
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ notify), because on hardware a source or a laser may still be live.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Iterable, Mapping
@@ -54,12 +55,20 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"unexpected output state {value!r}")
 
 
+_MISSING = object()
+
+
+@functools.cache  # every run's shutdown asks, and a class's declarations do not change
+def _declared(cls: type, name: str) -> Any:
+    return inspect.getattr_static(cls, name, _MISSING)
+
+
 def output_state_reader(driver: Any) -> Any | None:
     """A callable that queries ``driver``'s output state, or None if the driver has no output."""
+    own = getattr(driver, "__dict__", {})
     for name in _STATE_NAMES:
-        try:
-            static = inspect.getattr_static(driver, name)
-        except AttributeError:
+        static = own[name] if name in own else _declared(type(driver), name)
+        if static is _MISSING:
             continue
         if isinstance(static, (bool, int)):  # a plain attribute: the driver's memory, not a query
             continue

@@ -142,8 +142,7 @@ class _StreamBuffer:
         start, stop = self.written, self.written + n
         self.unflushed_bytes += n * self.row_bytes + self.chunk_bytes
         for dataset, values in zip(self.datasets, arrays):
-            dataset.resize(stop, axis=0)
-            dataset[start:stop] = values[:n] if len(values) != n else values
+            _append(dataset, start, values[:n] if len(values) != n else values)
         self.written = stop
 
     def drain(self) -> bool:
@@ -154,9 +153,125 @@ class _StreamBuffer:
         return True
 
 
+def _append(dataset: h5py.Dataset, start: int, values: np.ndarray) -> None:
+    """Grow ``dataset`` to ``start + len(values)`` rows and write ``values`` there, through h5py's
+    low-level calls: a quarter of the time of ``resize`` and a slice assignment, which matters
+    as a run file takes about fifteen such writes. ``values`` has the dataset's dtype."""
+    n = len(values)
+    if not n:
+        return
+    values = np.ascontiguousarray(values)
+    dsid = dataset.id
+    dsid.set_extent((start + n, *values.shape[1:]))
+    file_space = dsid.get_space()
+    file_space.select_hyperslab((start,) + (0,) * (values.ndim - 1), values.shape)
+    dsid.write(h5py.h5s.create_simple(values.shape), file_space, values, mtype=dsid.get_type())
+
+
 def _cut_utf8(text: bytes, limit: int) -> bytes:
     """``text`` cut to at most ``limit`` bytes at a character boundary, ending in "..."."""
     return text[:limit - 3].decode("utf-8", "ignore").encode("utf-8") + b"..."
+
+
+_LOG_COLUMNS = (("time_unix_s", "f8", "s"), ("level", "i2", ""),
+                ("message", h5py.string_dtype("utf-8", LOG_MESSAGE_BYTES), ""))
+_TRACE_COLUMNS = (("time_s", "f8", "s", "bench time (virtual on a simulated bench)"),
+                  ("wall_time_s", "f8", "s", "seconds since 1970 (UTC)"),
+                  ("instrument", "u2", "", "index into the group's instruments attribute"),
+                  ("kind", "u1", "", "index into the group's kinds attribute"),
+                  ("text", h5py.string_dtype("utf-8", TRACE_TEXT_BYTES), "",
+                   f"the message, UTF-8, cut to {TRACE_TEXT_BYTES} bytes"))
+#: skeletons kept per process: one per shape of run (procedure, streams, counts)
+_SKELETON_CACHE_SIZE = 32
+_skeletons: dict[tuple, bytes] = {}
+_skeletons_lock = threading.Lock()
+
+
+def _skeleton_image(procedure: str, specs: tuple[StreamSpec, ...], n_parameters: int,
+                    n_devices: int, traced: bool) -> bytes:
+    """The bytes of an empty run file of this shape: every group, dataset and attribute created,
+    with placeholders where each run's values go.
+
+    Creating an HDF5 object or attribute costs about 0.1 ms, and a run file has about fifty, so
+    the skeleton is built once in memory per shape and each run starts from a copy of its bytes,
+    then writes its own values into the placeholders (:meth:`RunWriter._write_header`)."""
+    key = (procedure, specs, n_parameters, n_devices, traced)
+    with _skeletons_lock:
+        image = _skeletons.get(key)
+    if image is not None:
+        return image
+    f = h5py.File(f"memlab-skeleton-{id(key)}", "w", driver="core", backing_store=False,
+                  libver="latest")
+    try:
+        _create_skeleton(f, procedure, specs, n_parameters, n_devices, traced)
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    with _skeletons_lock:
+        if len(_skeletons) >= _SKELETON_CACHE_SIZE:
+            _skeletons.pop(next(iter(_skeletons)))
+        _skeletons[key] = image
+    return image
+
+
+def _dataset(f: h5py.File, path: str) -> h5py.Dataset:
+    """A dataset of the skeleton by path: opened directly, without the high-level lookup's type
+    checks (a third of the time; a run file's start opens about fifteen)."""
+    return h5py.Dataset(h5py.h5d.open(f.id, path.encode()))
+
+
+def _create_skeleton(f: h5py.File, procedure: str, specs: Iterable[StreamSpec], n_parameters: int,
+                     n_devices: int, traced: bool) -> None:
+    # The run's description goes into one JSON attribute and the parameters into one table
+    # (docs/hdf5-format.md, format version 2). Attributes that change later are created now with
+    # their final type (strings and floats): SWMR mode allows modifying attributes, not creating.
+    a = f.attrs
+    a["memlab_format"] = FORMAT_NAME
+    a["format_version"] = FORMAT_VERSION
+    a["procedure"] = procedure
+    a["metadata"] = ""
+    a["status"] = RUNNING
+    a["end_time"] = ""
+    a["error"] = ""
+    a["safety_failure"] = ""
+    a["heartbeat_unix_s"] = 0.0
+    f.create_dataset("parameters", shape=(n_parameters,), dtype=PARAMETER_DTYPE)
+    ds = f.create_dataset("chip/devices", shape=(n_devices, 2), dtype="i4")
+    ds.attrs["columns"] = ["row", "col"]
+    for spec in specs:
+        group = f.create_group(f"streams/{spec.name}")
+        group.attrs["columns"] = list(spec.column_names)
+        if spec.description:
+            group.attrs["description"] = spec.description
+        for col in spec.columns:
+            cell_bytes = np.dtype(col.dtype).itemsize * int(np.prod(col.shape))
+            chunk_rows = max(1, _CHUNK_BYTES // cell_bytes)
+            ds = group.create_dataset(col.name, shape=(0, *col.shape), maxshape=(None, *col.shape),
+                                      dtype=col.dtype, chunks=(chunk_rows, *col.shape))
+            ds.attrs["units"] = col.unit
+            if col.description:
+                ds.attrs["description"] = col.description
+    group = f.create_group("log")
+    for name, dtype, unit in _LOG_COLUMNS:
+        ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                  chunks=(_LOG_CHUNK_ROWS,))
+        ds.attrs["units"] = unit
+    # The instruments' command conversation: created empty (SWMR creates nothing later) and
+    # appended to at every flush from the trace source, if any.
+    group = f.create_group("trace")
+    for name, dtype, unit, description in _TRACE_COLUMNS:
+        ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+                                  chunks=(_TRACE_CHUNK_ROWS,), compression="gzip",
+                                  compression_opts=_TRACE_GZIP_LEVEL)
+        ds.attrs["units"] = unit
+        ds.attrs["description"] = description
+    group.attrs["enabled"] = traced
+    # JSON strings, as every list in the file: they can still change in SWMR mode
+    group.attrs["instruments"] = "[]"
+    group.attrs["kinds"] = "[]"
+    group.attrs["dropped"] = np.int64(0)
+    group.attrs["safe_shutdown_row"] = np.int64(-1)
 
 
 class RunWriter:
@@ -205,21 +320,30 @@ class RunWriter:
         # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
         # name is always one that any reader can open, even if the writer dies while creating it.
         creating = self.path.with_name(f".{self.path.name}.creating")
-        f = h5py.File(creating, "w", libver="latest")
-        self._file = f
+        parameters = parameters or {}
+        f = None
         try:
-            self._write_header(procedure, procedure_version, parameters or {}, chip or {},
-                               devices, instruments or {}, operator, software_version, extra or {})
-            self._buffers = {name: self._create_stream(spec) for name, spec in self.specs.items()}
-            self._log_datasets = self._create_log()
-            self._trace_group, self._trace_datasets = self._create_trace()
+            image = _skeleton_image(procedure, tuple(self.specs.values()), len(parameters),
+                                    len(devices), trace is not None)
+            with open(creating, "wb") as out:
+                out.write(image)
+            f = self._file = h5py.File(creating, "r+", libver="latest")
+            self._write_header(procedure_version, parameters, chip or {}, devices, instruments or {},
+                               operator, software_version, extra or {})
+            self._buffers = {name: _StreamBuffer(spec, [_dataset(f, f"streams/{name}/{c.name}")
+                                                        for c in spec.columns])
+                             for name, spec in self.specs.items()}
+            self._log_datasets = [_dataset(f, f"log/{name}") for name, _, _ in _LOG_COLUMNS]
+            self._trace_group = f["trace"]
+            self._trace_datasets = {name: _dataset(f, f"trace/{name}") for name, *_ in _TRACE_COLUMNS}
             f.swmr_mode = True
             f.flush()
             if self.path.exists():
                 raise FileExistsError(f"{self.path} exists; a run file is never overwritten")
             os.rename(creating, self.path)
         except BaseException:
-            f.close()
+            if f is not None:
+                f.close()
             creating.unlink(missing_ok=True)
             raise
         self._stop = threading.Event()
@@ -228,11 +352,10 @@ class RunWriter:
         self._flusher.start()
 
     # -- creation --------------------------------------------------------------------------
-    def _write_header(self, procedure, procedure_version, parameters, chip, devices, instruments,
+    def _write_header(self, procedure_version, parameters, chip, devices, instruments,
                       operator, software_version, extra) -> None:
-        # Each HDF5 attribute or object costs about 0.1 ms to create, so the run's description
-        # goes into one JSON attribute and the parameters into one table: a run starts in a few
-        # milliseconds whatever the bench (docs/hdf5-format.md, format version 2).
+        """Fill the skeleton's placeholders with this run's description: a few writes, since
+        every object and attribute exists already (see :func:`_skeleton_image`)."""
         now = time.time()
         metadata = {
             **{key: _plain(_json_text_decoded(value)) for key, value in extra.items()},
@@ -245,83 +368,26 @@ class RunWriter:
             "writer_pid": os.getpid(),
             # With host and pid, tells this process from a later one that reuses the pid.
             "writer_process_start": process_start_token(os.getpid()),
-            "chip": {key: _plain(value) for key, value in chip.items()},
-            "instruments": {role: {key: _plain(value) for key, value in snap.items()}
-                            for role, snap in instruments.items()},
+            # numpy values, paths and other mappings are made plain by _json_default as met
+            "chip": dict(chip),
+            "instruments": {role: dict(snap) for role, snap in instruments.items()},
         }
         a = self._file.attrs
-        a["memlab_format"] = FORMAT_NAME
-        a["format_version"] = FORMAT_VERSION
-        a["procedure"] = procedure
-        a["metadata"] = json.dumps(metadata, default=_json_default, sort_keys=True)
-        # Attributes that change later are created now with their final type (strings and
-        # floats), because SWMR mode allows modifying attributes but not creating them.
-        a["status"] = RUNNING
-        a["end_time"] = ""
-        a["error"] = ""
-        a["safety_failure"] = ""
-        a["heartbeat_unix_s"] = now
-
-        rows = [(name, json.dumps(_plain(record.value), default=_json_default), record.unit,
-                 record.help) for name, record in parameters.items()]
-        self._file.create_dataset("parameters", data=np.array(rows, dtype=PARAMETER_DTYPE))
-        ds = self._file.create_dataset("chip/devices", data=np.asarray(devices, dtype="i4").reshape(-1, 2))
-        ds.attrs["columns"] = ["row", "col"]
-
-    def _create_stream(self, spec: StreamSpec) -> _StreamBuffer:
-        group = self._file.create_group(f"streams/{spec.name}")
-        group.attrs["columns"] = list(spec.column_names)
-        if spec.description:  # optional: an attribute costs about 0.1 ms at every run start
-            group.attrs["description"] = spec.description
-        datasets = []
-        for col in spec.columns:
-            cell_bytes = np.dtype(col.dtype).itemsize * int(np.prod(col.shape))
-            chunk_rows = max(1, _CHUNK_BYTES // cell_bytes)
-            ds = group.create_dataset(col.name, shape=(0, *col.shape), maxshape=(None, *col.shape),
-                                      dtype=col.dtype, chunks=(chunk_rows, *col.shape))
-            ds.attrs["units"] = col.unit
-            if col.description:
-                ds.attrs["description"] = col.description
-            datasets.append(ds)
-        return _StreamBuffer(spec, datasets)
-
-    def _create_log(self) -> list[h5py.Dataset]:
-        group = self._file.create_group("log")
-        specs = [("time_unix_s", "f8", "s"), ("level", "i2", ""),
-                 ("message", h5py.string_dtype("utf-8", LOG_MESSAGE_BYTES), "")]
-        datasets = []
-        for name, dtype, unit in specs:
-            ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
-            ds.attrs["units"] = unit
-            datasets.append(ds)
-        return datasets
-
-    def _create_trace(self) -> tuple[h5py.Group, dict[str, h5py.Dataset]]:
-        """The instruments' command conversation: created empty (SWMR creates nothing later) and
-        appended to at every flush from the trace source, if any."""
-        group = self._file.create_group("trace")
-        specs = [("time_s", "f8", "s", "bench time (virtual on a simulated bench)"),
-                 ("wall_time_s", "f8", "s", "seconds since 1970 (UTC)"),
-                 ("instrument", "u2", "", "index into the group's instruments attribute"),
-                 ("kind", "u1", "", "index into the group's kinds attribute"),
-                 ("text", h5py.string_dtype("utf-8", TRACE_TEXT_BYTES), "",
-                  f"the message, UTF-8, cut to {TRACE_TEXT_BYTES} bytes")]
-        datasets = {}
-        for name, dtype, unit, description in specs:
-            ds = group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
-                                      chunks=(_TRACE_CHUNK_ROWS,), compression="gzip",
-                                      compression_opts=_TRACE_GZIP_LEVEL)
-            ds.attrs["units"] = unit
-            ds.attrs["description"] = description
-            datasets[name] = ds
+        a.modify("metadata", json.dumps(metadata, default=_json_default, sort_keys=True))
+        a.modify("heartbeat_unix_s", now)
+        if parameters:
+            rows = [(name, json.dumps(_plain(record.value), default=_json_default), record.unit,
+                     record.help) for name, record in parameters.items()]
+            _dataset(self._file, "parameters").id.write(h5py.h5s.ALL, h5py.h5s.ALL,
+                                                        np.array(rows, dtype=PARAMETER_DTYPE))
+        if len(devices):
+            _dataset(self._file, "chip/devices").id.write(
+                h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(np.asarray(devices, dtype="i4").reshape(-1, 2)))
         trace = self._trace
-        group.attrs["enabled"] = trace is not None
-        # JSON strings, as every list in the file: they can still change in SWMR mode
-        group.attrs["instruments"] = json.dumps(list(trace.instruments) if trace is not None else [])
-        group.attrs["kinds"] = json.dumps(list(trace.kinds) if trace is not None else [])
-        group.attrs["dropped"] = np.int64(0)
-        group.attrs["safe_shutdown_row"] = np.int64(-1)
-        return group, datasets
+        if trace is not None:
+            attrs = self._file["trace"].attrs
+            attrs.modify("instruments", json.dumps(list(trace.instruments)))
+            attrs.modify("kinds", json.dumps(list(trace.kinds)))
 
     # -- appending -------------------------------------------------------------------------
     def append(self, stream: str, data: Mapping[str, Any]) -> int:
@@ -441,8 +507,7 @@ class RunWriter:
             for ds, values in zip(self._log_datasets, (times, levels,
                                                        [m.encode("utf-8") for m in messages])):
                 values = np.asarray(values, dtype=ds.dtype)  # keeps h5py's UTF-8 string tag
-                ds.resize((n0 + len(values),))
-                ds[n0:] = values
+                _append(ds, n0, values)
                 self._log_unflushed_bytes += values.nbytes + _LOG_CHUNK_ROWS * values.dtype.itemsize
             self._log_pending.clear()
         self._write_trace()
@@ -459,8 +524,7 @@ class RunWriter:
         texts = [t if len(t) <= TRACE_TEXT_BYTES else _cut_utf8(t, TRACE_TEXT_BYTES) for t in columns["text"]]
         for name, ds in self._trace_datasets.items():
             values = np.asarray(texts if name == "text" else columns[name], dtype=ds.dtype)
-            ds.resize((n0 + n,))
-            ds[n0:] = values
+            _append(ds, n0, values)
             self._trace_unflushed_bytes += values.nbytes
         self._trace_rows = n0 + n
         attrs = self._trace_group.attrs
@@ -507,8 +571,9 @@ class RunWriter:
                 try:
                     a = self._file.attrs
                     a.modify("end_time", utc_now_iso())
-                    a.modify("error", error)
-                    if "safety_failure" in a:  # absent only in files of older memlab versions
+                    if error:  # both start empty: most runs need not write them
+                        a.modify("error", error)
+                    if safety_failure:
                         a.modify("safety_failure", safety_failure)
                     a.modify("heartbeat_unix_s", time.time())
                     a.modify("status", status)

@@ -287,3 +287,44 @@ def test_format_2_header_is_a_few_objects(tmp_path):
         assert r.attrs["title"] == "I-V sweep" and r.attrs["campaign"] == {"task": 3}
         assert r.attrs["writer_pid"] > 0 and r.operator == "ana"
         assert r.instruments["smu"]["settings"] == {"nplc": 0.01}
+
+
+def test_runs_from_one_cached_skeleton_keep_their_own_values(tmp_path):
+    """Runs of one shape start from the same cached skeleton: nothing of one run's parameters,
+    devices, description, rows or status may reach another's file."""
+    from memlab.storage import writer as writer_module
+
+    def run(path, v_max, devices, operator, status, error=""):
+        w = RunWriter(path, procedure="shape-test", procedure_version="1.0", streams=[IV],
+                      parameters={"v_max": ParameterRecord(v_max, "V", "peak")},
+                      devices=devices, operator=operator)
+        w.append("iv", {"voltage": [v_max], "current": [1e-6], "cycle": [1]})
+        w.close(status, error)
+
+    run(tmp_path / "a.h5", 1.5, [(0, 1)], "ana", "failed", "it broke")
+    skeletons = len(writer_module._skeletons)
+    run(tmp_path / "b.h5", 2.5, [(3, 2)], "bo", "completed")
+    assert len(writer_module._skeletons) == skeletons  # the second run reused the skeleton
+    with RunReader(tmp_path / "b.h5") as r:
+        assert r.parameters["v_max"] == 2.5 and r.operator == "bo" and r.status == "completed"
+        assert r.error == "" and r.devices.tolist() == [[3, 2]]
+        assert r.stream("iv")["voltage"].tolist() == [2.5]
+    with RunReader(tmp_path / "a.h5") as r:
+        assert r.parameters["v_max"] == 1.5 and r.status == "failed" and "it broke" in r.error
+    # another shape (more devices, another stream) gets a skeleton of its own
+    w = RunWriter(tmp_path / "c.h5", procedure="shape-test", procedure_version="1.0",
+                  streams=[IV, MAP], devices=[(0, 0), (1, 1), (2, 2)])
+    w.close("completed")
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert set(f["streams"]) == {"iv", "map"} and f["chip/devices"].shape == (3, 2)
+        assert f["parameters"].shape == (0,)
+
+
+def test_the_skeleton_cache_is_bounded(tmp_path):
+    from memlab.storage import writer as writer_module
+    for i in range(writer_module._SKELETON_CACHE_SIZE + 5):
+        RunWriter(tmp_path / f"{i}.h5", procedure=f"p{i}", procedure_version="1",
+                  streams=[IV]).close("completed")
+    assert len(writer_module._skeletons) == writer_module._SKELETON_CACHE_SIZE
+    with h5py.File(tmp_path / "0.h5", "r") as f:
+        assert f.attrs["procedure"] == "p0"
