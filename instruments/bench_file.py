@@ -125,7 +125,7 @@ class ChipConfig:
     seed: int = 0
     array: str = "passive"
     bias_scheme: str = "v/3"
-    read_bias: str = "grounded"
+    read_bias: str = "v/2-columns"
     formed: bool = True
     overrides: dict[str, Any] = field(default_factory=dict)
     faults: tuple[tuple[int, int, str, float | None], ...] = ()

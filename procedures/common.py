@@ -91,18 +91,21 @@ def check_superposition(bench: BenchContext) -> None:
     """Refuse a chip on which single-device reads do not add up to the column current of all rows
     driven (superposition): a passive array whose reads collect sneak currents.
 
-    A 1T1R array has no sneak paths. A passive array read with ``read_bias = "grounded"`` holds
-    every other line at the sense column's potential: a single-device read senses that device
-    alone, and with all rows driven every device sees its own row's voltage, so the column
+    A 1T1R array has no sneak paths. A passive array whose read bias holds the other rows at the
+    sense column's potential ("grounded", "v/2-columns") lets a single-device read sense that
+    device alone, and with all rows driven every device sees its own row's voltage, so the column
     current is the sum of the single-device currents, as in 1T1R. A V/2 or V/3 read bias adds
     the half-selected rows' currents to every read (a term set by the other rows' states, not by
     the inputs): refused."""
+    from memlab.instruments.sim.chip.bias import SNEAK_FREE_READ_BIASES
+
     chip = bench.chip_info()
     array = chip.get("array", "1t1r")
     read_bias = chip.get("read_bias")
-    if array != "1t1r" and read_bias != "grounded":
+    if array != "1t1r" and read_bias not in SNEAK_FREE_READ_BIASES:
+        allowed = " or ".join(repr(b) for b in SNEAK_FREE_READ_BIASES)
         raise ParameterError("bench", f"{array} array, read_bias {read_bias!r}",
-                             "a 1T1R array, or a passive one with read_bias = 'grounded': the product is "
+                             f"a 1T1R array, or a passive one with read_bias = {allowed}: the product is "
                              "measured by superposition of single-device reads, which the sneak currents of "
                              f"a {read_bias} read bias would corrupt")
 

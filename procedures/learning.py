@@ -14,7 +14,7 @@ from a seed.
 **Forward pass.** Input ``x_i`` (0 or 1) is applied as ``x_i * input_v`` on row ``i``; class
 ``j``'s output is the differential column current ``I_j = sum_i V_i (G+_ij - G-_ij)``, measured by
 superposition of single-device reads as in the ``vmm`` procedure (one list sweep per device over
-all samples; a 1T1R array, or a passive one read with the other lines grounded, has no sneak
+all samples; a 1T1R array, or a passive one read with the other rows at the sense potential, has no sneak
 currents in its reads, so the cell currents of a column add). The logits
 are ``gain * I_j / (input_v * g_span_s)``; softmax cross-entropy gives the gradient.
 """
@@ -94,7 +94,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def check_pair_bench(bench: Any, p: Any) -> None:
     """What a crossbar experiment needs of the bench: forward passes that add single-device
-    currents (superposition: a 1T1R array, or a passive one read with the other lines grounded;
+    currents (superposition: a 1T1R array, or a passive one read with the other rows at the sense potential;
     a V/2 or V/3 read bias's sneak currents would corrupt them) and its pulses, read voltage and
     compliance within the bench's limits."""
     check_superposition(bench)

@@ -15,8 +15,8 @@ each device (i, j) it sweeps, in one list sweep, the voltage that row i gets in 
 vector, and sums the currents of each column over its rows. In a 1T1R array, where every read
 goes through the cell's own transistor, there are no sneak paths and the currents of the cells
 on one column simply add on the column wire, so the sum is what the column would carry with all
-rows driven. A passive array read with ``read_bias = "grounded"`` is the same: every other line
-sits at the sense column's potential, so a single-device read senses that device alone, and
+rows driven. A passive array read with ``read_bias = "v/2-columns"`` (the default) or
+``"grounded"`` is the same: every other row sits at the sense column's potential, so a single-device read senses that device alone, and
 with all rows driven each device sees its own row's voltage. A passive array with a V/2 or V/3
 read bias is refused: every read also collects the half-selected rows' currents, which depend on
 their states, not on the inputs, so the sum would count them once per row. The same list sweep
@@ -88,7 +88,7 @@ class VMM(Procedure):
     description = ("Programs a weight matrix into a sub-array by write-verify (ISPP pulse trains with reads), "
                    "then applies input voltage vectors to the rows and records the column currents against "
                    "the ideal product. One SMU: measured by superposition of single-device reads (1T1R arrays, or "
-                   "passive ones read with the other lines grounded).")
+                   "passive ones read with the other rows at the sense potential).")
     parameters = (
         Parameter("row", int, 0, "", 0, 4095, help="First chip row of the sub-array"),
         Parameter("col", int, 0, "", 0, 4095, help="First chip column of the sub-array"),

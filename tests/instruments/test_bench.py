@@ -70,8 +70,9 @@ def test_default_bench_has_every_role(bench: Bench) -> None:
     assert set(bench.instruments()) == {"smu", "pulser", "laser", "switch", "power_meter"}
     assert isinstance(bench.clock, Clock) and bench.clock.virtual
     assert bench.clock is bench.world.clock
-    assert bench.chip_info() == {"family": "prgo", "rows": 16, "cols": 16, "seed": 0, "array": "1t1r",
-                                 "bias_scheme": "v/3", "read_bias": "grounded", "overrides": {}, "simulated": True}
+    assert bench.chip_info() == {"family": "prgo", "rows": 16, "cols": 16, "seed": 0, "array": "passive",
+                                 "bias_scheme": "v/3", "read_bias": "v/2-columns", "overrides": {},
+                                 "simulated": True}
 
 
 def test_optomemristor_family_on_the_same_bench() -> None:
@@ -375,16 +376,16 @@ direct = {{ smu = [0, 0] }}
 """
 
 
-@pytest.mark.parametrize("family", ["prgo", "optomemristor"])
-def test_a_chip_without_array_is_1t1r_and_a_passive_one_gets_v3_writes_and_grounded_reads(
-        tmp_path: Path, family: str) -> None:
+@pytest.mark.parametrize("family, array", [("prgo", "passive"), ("optomemristor", "1t1r")])
+def test_a_chip_without_array_is_its_familys_and_a_passive_one_gets_v3_writes_and_v2_column_reads(
+        tmp_path: Path, family: str, array: str) -> None:
     path = tmp_path / "bench.toml"
     path.write_text(MINIMAL_CHIP.format(family=family, extra=""))
     with load_bench(path) as bench:
-        assert bench.chip_info()["array"] == "1t1r" and bench.world.chip.array == "1t1r"
+        assert bench.chip_info()["array"] == array and bench.world.chip.array == array
     path.write_text(MINIMAL_CHIP.format(family=family, extra='array = "passive"'))
     chip = read_bench_config(path).chip
-    assert (chip.array, chip.bias_scheme, chip.read_bias) == ("passive", "v/3", "grounded")
+    assert (chip.array, chip.bias_scheme, chip.read_bias) == ("passive", "v/3", "v/2-columns")
     path.write_text(MINIMAL_CHIP.format(family=family, extra='array = "passive"\nbias_scheme = "v/2"\nread_bias = "v/3"'))
     with load_bench(path) as bench:
         chip = bench.world.chip
@@ -393,9 +394,9 @@ def test_a_chip_without_array_is_1t1r_and_a_passive_one_gets_v3_writes_and_groun
 
 @pytest.mark.parametrize("extra, message", [
     ('array = "crossbar"', r"chip\.array: expected one of '1t1r', 'passive', got 'crossbar'"),
-    ('bias_scheme = "v/4"', r"chip\.bias_scheme: expected one of 'v/2', 'v/3', 'grounded', got 'v/4'"),
-    ('read_bias = "floating"', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', got 'floating'"),
-    ('read_bias = 0', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', got 0"),
+    ('bias_scheme = "v/4"', r"chip\.bias_scheme: expected one of 'v/2', 'v/3', 'grounded', 'v/2-columns', got 'v/4'"),
+    ('read_bias = "floating"', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', 'v/2-columns', got 'floating'"),
+    ('read_bias = 0', r"chip\.read_bias: expected one of 'v/2', 'v/3', 'grounded', 'v/2-columns', got 0"),
     ('array = "1t1r"\nread_bias = "grounded"', r"chip\.read_bias: only a passive array has a read bias; "
                                                r"this chip is array = '1t1r'"),
     ('array = "1t1r"\nbias_scheme = "v/3"', r"chip\.bias_scheme: only a passive array has a bias scheme"),

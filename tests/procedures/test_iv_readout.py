@@ -40,6 +40,33 @@ def test_iv_loop_is_pinched_and_hysteretic(bench, tmp_path):
     assert outputs_off(bench)
 
 
+def test_default_iv_sweep_leaves_the_rest_of_a_passive_array_alone(bench, tmp_path):
+    """The built-in prGO chip is a passive crossbar read with the other rows at the sense
+    potential and the other columns at half the SMU's level: the default I-V sweep (+-1.5 V)
+    switches its device and no other, and its currents are the device's own (no sneak current).
+    With the other lines grounded the same sweep reprograms the rest of the row."""
+    chip = bench.world.chip
+    assert bench.chip_info()["array"] == "passive" and chip.read_bias == "v/2-columns"
+    before = chip.conductance.copy()
+    result = run_procedure(get_procedure("iv-sweep")(row=0, col=0), bench, tmp_path)
+    assert result.status == "completed"
+    changed = chip.conductance != before
+    assert changed[0, 0] and changed.sum() == 1
+    with RunReader(result.path) as r:
+        s = r.stream("iv")
+        v, i = s["voltage"], s["current"]
+    last = np.flatnonzero(np.isclose(v, -0.1))[-1]  # the last point: the device as it ends
+    v0 = chip.params["v0_read_v"]
+    alone = chip.effective_conductance()[0, 0] * v0 * np.sinh(-0.1 / v0)
+    assert i[last] == pytest.approx(alone, rel=0.2)  # read noise only, no sneak current
+
+    chip.read_bias = "grounded"
+    before = chip.conductance.copy()
+    run_procedure(get_procedure("iv-sweep")(row=0, col=0), bench, tmp_path)
+    changed = chip.conductance != before
+    assert changed[0].sum() > 1 and not changed[1:].any()  # the driven row's devices saw it all
+
+
 def test_readout_map_matches_chip_within_read_noise(bench, tmp_path):
     chip = bench.world.chip
     result = run_procedure(get_procedure("readout")(devices="all", reads=4), bench, tmp_path)

@@ -57,18 +57,19 @@ def test_products_match_within_read_noise(tmp_path):
     assert abs(np.mean(z)) < 0.35  # no bias beyond the sinh nonlinearity (< 0.2 % below 0.1 V)
 
 
-def test_passive_array_with_grounded_reads_runs_and_with_sneaky_reads_is_refused(tmp_path):
-    # Grounded reads sense each device alone: superposition holds as on 1T1R. A V/2 read bias
-    # adds the half-selected rows to every read: it does not.
+@pytest.mark.parametrize("read_bias", ["v/2-columns", "grounded"])
+def test_passive_array_read_without_sneak_current_runs_and_with_sneaky_reads_is_refused(tmp_path, read_bias):
+    # Reads with the other rows at the sense potential sense each device alone: superposition
+    # holds as on 1T1R. A V/2 read bias adds the half-selected rows to every read: it does not.
     bench_file = tmp_path / "passive.toml"
     text = DEFAULT_BENCH.read_text()
-    assert 'array = "1t1r"' in text
-    bench_file.write_text(text.replace('array = "1t1r"', 'array = "passive"'))
+    assert "\n[chip]\n" in text
+    bench_file.write_text(text.replace("\n[chip]\n", f'\n[chip]\nread_bias = "{read_bias}"\n'))
     with load_bench(bench_file) as bench:
-        assert bench.chip_info()["read_bias"] == "grounded"
+        assert bench.chip_info()["array"] == "passive" and bench.chip_info()["read_bias"] == read_bias
         result = run_procedure(VMM(), bench, tmp_path / "grounded")
         assert result.status == "completed", result.error
-    bench_file.write_text(text.replace('array = "1t1r"', 'array = "passive"\nread_bias = "v/2"'))
+    bench_file.write_text(text.replace("\n[chip]\n", '\n[chip]\nread_bias = "v/2"\n'))
     with load_bench(bench_file) as bench:
         assert bench.chip_info()["array"] == "passive"
         with pytest.raises(ParameterError, match=r"read_bias 'v/2'.*superposition"):

@@ -3,16 +3,21 @@
 With the selected row at V and the selected column at 0 V, a "v/2" scheme holds every other line
 at V/2 (half-selected devices on the selected row and column see V/2, the rest 0); "v/3" holds
 other rows at V/3 and other columns at 2V/3 (half-selected see V/3, the rest -V/3); "grounded"
-holds every other line at 0 V (the selected row's devices see V). Half-selected devices are
-disturbed by pulses above their threshold, and a read's sense column collects their currents
-(sneak paths).
+holds every other line at 0 V (the selected row's devices see V); "v/2-columns" holds the other
+rows at 0 V and the other columns at V/2 (the selected row's devices see V/2, the selected
+column's 0, the rest -V/2). Half-selected devices are disturbed by pulses above their threshold,
+and a read's sense column collects their currents (sneak paths).
 
 Two schemes are in force: the write scheme (``bias_scheme``) while the pulse generator drives a
 device (its pulses and the levels it holds), and the read bias (``read_bias``) while the
-source-measure unit does (reads, list sweeps, its pulses). A "grounded" read bias holds the
-unselected lines at the sense column's potential (virtual ground), so the sense column collects
-the selected device alone. Devices on the driven row draw their current from the source, so its
-current limit (compliance) holds for them too.
+source-measure unit does (reads, list sweeps, its pulses). The bias lines follow the source's
+level point by point (bias channels triggered with the sweep). A read bias that holds the other
+rows at the sense column's potential ("grounded", "v/2-columns") lets no current into the sense
+column but the selected device's; "v/2-columns", the default, also keeps every other device at
+or below half the source's level, so an I-V sweep to switching voltages leaves the rest of the
+array alone, where "grounded" puts the full level on the selected row's other devices. Devices on
+the driven row draw their current from the source, so its current limit (compliance) holds for
+them too.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import math
 
 import numpy as np
 
-__all__ = ["BIAS_SCHEMES", "READ_BIASES", "ARRAYS", "PassiveArray", "scheme_fractions",
+__all__ = ["BIAS_SCHEMES", "READ_BIASES", "SNEAK_FREE_READ_BIASES", "ARRAYS", "PassiveArray", "scheme_fractions",
            "line_parts", "complement_parts"]
 
 ARRAYS = ("1t1r", "passive")
-BIAS_SCHEMES = ("v/2", "v/3", "grounded")
+BIAS_SCHEMES = ("v/2", "v/3", "grounded", "v/2-columns")
 READ_BIASES = BIAS_SCHEMES
+#: read biases whose sense column collects the selected device alone (the other rows at its potential)
+SNEAK_FREE_READ_BIASES = ("grounded", "v/2-columns")
 
 
 def _runs(index: np.ndarray) -> list[slice] | None:
@@ -67,6 +74,8 @@ def scheme_fractions(bias_scheme: str) -> tuple[float, float, float]:
         return 0.5, 0.5, 0.0
     if bias_scheme == "v/3":
         return 1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0
+    if bias_scheme == "v/2-columns":
+        return 0.5, 0.0, -0.5
     return 1.0, 0.0, 0.0  # grounded: unselected lines at 0 V
 
 

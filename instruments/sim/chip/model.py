@@ -74,11 +74,13 @@ class Chip(DeviceState, PassiveArray):
     :param clock: the bench clock (default: a new :class:`VirtualClock`).
     :param array: "1t1r" (a transistor per cell: no sneak paths, current limited) or "passive".
     :param bias_scheme: how a passive array biases unselected lines while writing (pulses, and
-        levels the pulse generator holds): "v/2", "v/3", "grounded".
+        levels the pulse generator holds): "v/2", "v/3", "grounded", "v/2-columns".
     :param read_bias: how a passive array biases unselected lines while the source-measure unit
-        drives a device (reads, list sweeps, its pulses): "grounded" (at the sense column's
-        potential: no sneak current), "v/2" or "v/3" (the sense column collects the
-        half-selected rows).
+        drives a device (reads, list sweeps, its pulses): "v/2-columns" (other rows at the sense
+        column's potential, other columns at half the level: no sneak current, no device above
+        half the level), "grounded" (every other line at the sense potential: no sneak current,
+        the driven row's devices see the full level), "v/2" or "v/3" (the sense column collects
+        the half-selected rows).
     :param overrides: preset parameters to replace, e.g. ``{"sigma_read": 0.0}``.
     :param formed: whether the devices start formed (else they need :meth:`form`).
     :param devices: per-device parameters instead of drawn ones (a fitted twin), name -> a rows x
@@ -94,7 +96,7 @@ class Chip(DeviceState, PassiveArray):
         clock: Clock | None = None,
         array: str = "1t1r",
         bias_scheme: str = "v/3",
-        read_bias: str = "grounded",
+        read_bias: str = "v/2-columns",
         overrides: dict[str, Any] | None = None,
         formed: bool = True,
         devices: dict[str, Any] | None = None,

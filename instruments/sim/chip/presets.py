@@ -241,12 +241,12 @@ PRESETS: dict[str, dict[str, Any]] = {"prgo": _PRGO, "optomemristor": _OPTO}
 assert all(set(p) == set(PARAMETERS) for p in PRESETS.values())
 
 #: The array a bench's chip of each family is unless its bench file says otherwise, and the bias
-#: schemes a passive array gets unless told (docs/chip-model.md, "Arrays and bias schemes"). Both
-#: published devices are planar films in passive crossbars, but 1T1R stays the default: with the
-#: grounded read bias an SMU switching sweep also programs the rest of its row (see the doc).
+#: schemes a passive array gets unless told (docs/chip-model.md, "Arrays and bias schemes").
+#: prGO devices are planar films in passive crossbars; the optomemristor stays 1T1R, as its
+#: experiments (single-device XOR, three-factor learning, the maze) assume isolated devices.
 FAMILY_ARRAYS: dict[str, dict[str, str]] = {
-    "prgo": {"array": "1t1r", "bias_scheme": "v/3", "read_bias": "grounded"},
-    "optomemristor": {"array": "1t1r", "bias_scheme": "v/3", "read_bias": "grounded"},
+    "prgo": {"array": "passive", "bias_scheme": "v/3", "read_bias": "v/2-columns"},
+    "optomemristor": {"array": "1t1r", "bias_scheme": "v/3", "read_bias": "v/2-columns"},
 }
 assert set(FAMILY_ARRAYS) == set(PRESETS)
 

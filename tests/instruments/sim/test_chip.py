@@ -560,7 +560,8 @@ def test_passive_half_select_disturb_follows_the_bias_scheme(scheme: str, v: flo
         assert chip.conductance[0, 0] < before[0, 0] and chip.conductance[2, 0] > before[2, 0]
 
 
-@pytest.mark.parametrize("read_bias, frac", [("v/2", 0.5), ("v/3", 1 / 3), ("grounded", 0.0)])
+@pytest.mark.parametrize("read_bias, frac", [("v/2", 0.5), ("v/3", 1 / 3), ("grounded", 0.0),
+                                             ("v/2-columns", 0.0)])
 def test_passive_read_collects_sneak_current_through_the_read_bias(read_bias: str, frac: float) -> None:
     # The write scheme is V/2 throughout: reads (and every source-measure level) follow read_bias.
     chip, _ = half_select_setup("passive", "v/2", read_bias)
@@ -570,7 +571,7 @@ def test_passive_read_collects_sneak_current_through_the_read_bias(read_bias: st
     assert chip.read(2, 3, v) == pytest.approx(expected, rel=1e-6)
     assert chip.source_voltage(2, 3, v, 1e-3) == pytest.approx(expected, rel=1e-6)
     assert chip.sweep(2, 3, np.full(3, v), 1e-3) == pytest.approx(np.full(3, expected), rel=1e-6)
-    if read_bias == "grounded":  # the sense column collects the selected device alone
+    if frac == 0.0:  # the other rows at the sense potential: it collects the selected device alone
         assert chip.read(2, 3, v) == pytest.approx(g[2, 3] * iv(chip, v), rel=1e-6)
     else:  # 5 half-selected rows of similar devices: the sneak current dominates
         assert chip.read(2, 3, v) > 2.0 * g[2, 3] * iv(chip, v)
@@ -598,6 +599,26 @@ def test_source_measure_levels_follow_the_read_bias_and_pulses_the_write_scheme(
     chip.source_voltage(2, 3, 2.4, 1e-6, bias="write")
     changed = chip.conductance != before
     assert changed[2, 3] and changed.sum() == 1
+
+
+@pytest.mark.parametrize("v, disturbed", [(1.8, "none"), (2.4, "all but the column")])
+def test_v2_columns_read_bias_keeps_every_other_device_at_half_the_level(v: float, disturbed: str) -> None:
+    # The other rows at the sense potential (0 V), the other columns at V/2: the selected row's
+    # devices see V/2, the selected column's 0 V, the rest -V/2 (threshold 1.0 V).
+    chip, _ = half_select_setup("passive", "v/3", "v/2-columns")
+    chip.pulse_all(WRITE_V, WRITE_W, count=30)  # mid-window: disturbs can go either way
+    before = chip.conductance.copy()
+    chip.source_voltage(2, 3, v, 1e-6, compliance_a=1e-3)
+    changed = chip.conductance != before
+    expected = np.zeros_like(changed)
+    expected[2, 3] = True
+    if disturbed != "none":
+        expected[:] = True
+        expected[:, 3] = False
+        expected[2, 3] = True
+    np.testing.assert_array_equal(changed, expected)
+    if disturbed != "none":  # the row's devices saw +V/2 (SET), the others -V/2 (RESET)
+        assert chip.conductance[2, 0] > before[2, 0] and chip.conductance[0, 0] < before[0, 0]
 
 
 def test_devices_on_the_driven_row_share_the_source_compliance() -> None:
