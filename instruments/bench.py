@@ -134,20 +134,15 @@ class Bench:
         return dict(self._drivers)
 
     def chip_info(self) -> dict[str, Any]:
-        """The chip on the bench: family, size, seed, array (with its write and read biases), and
-        whether it is simulated."""
+        """The chip on the bench: family, size, seed, array (a passive one with its write and read
+        biases: a 1T1R array has no unselected lines to bias), and whether it is simulated."""
         chip = self.config.chip
-        return {
-            "family": chip.family,
-            "rows": chip.rows,
-            "cols": chip.cols,
-            "seed": chip.seed,
-            "array": chip.array,
-            "bias_scheme": chip.bias_scheme,
-            "read_bias": chip.read_bias,
-            "overrides": dict(chip.overrides),
-            "simulated": self.world is not None,
-        }
+        info: dict[str, Any] = {"family": chip.family, "rows": chip.rows, "cols": chip.cols,
+                                "seed": chip.seed, "array": chip.array}
+        if chip.array == "passive":
+            info.update(bias_scheme=chip.bias_scheme, read_bias=chip.read_bias)
+        info.update(overrides=dict(chip.overrides), simulated=self.world is not None)
+        return info
 
     def safe_shutdown(self) -> list[str]:
         """Every instrument to its safe state, laser and outputs first, each output verified off
