@@ -37,6 +37,7 @@ from memlab.analysis.metrics.plasticity import split_branches, step_law
 from memlab.analysis.summary import summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
+from memlab.twin.laws import PulsedSequence, fit_read_nonlinearity, fit_switching
 
 __all__ = ["fit_twin", "TwinFitError", "DEVICE_UNITS", "FIT_PROCEDURES", "standard_error"]
 
@@ -44,8 +45,24 @@ Z95 = NormalDist().inv_cdf(0.975)
 
 #: per-device parameters the fit determines, with their units
 DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "g_max_s": "S", "v_th_v": "V",
-                "v_form_v": "V", "drift": "", "endurance_cycles": "cycles", "stuck": ""}
-FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance")
+                "v_form_v": "V", "drift": "", "endurance_cycles": "cycles", "stuck": "",
+                # chip-wide in the model: per-device estimates pooled into the chip's value
+                "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "",
+                "gamma_ph": "", "k_shunt_per_w": "1/W", "tau_on_s": "s", "tau_ph_s": "s", "tau_e_s": "s",
+                "tau_pl_s": "s", "band_gap_ev": "eV", "urbach_energy_ev": "eV"}
+FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
+                  "pulsed-iv", "optical-pulses", "relaxation", "three-factor")
+#: optical procedures' figures of merit (memlab.analysis.summary) -> the model parameter each measures
+OPTICAL_FIGURES = {
+    "optical-pulses": {"photo_exponent": "gamma_ph", "shunt_coefficient_per_w": "k_shunt_per_w",
+                       "rise_tau_s": "tau_on_s", "decay_tau_s": "tau_ph_s", "band_gap_ev": "band_gap_ev",
+                       "urbach_energy_ev": "urbach_energy_ev"},
+    "relaxation": {"relaxation_tau_s": "tau_ph_s"},  # light stimulus only: a pulse train's relaxation is drift
+    "three-factor": {"eligibility_tau_s": "tau_e_s", "eligibility_pulse_light_tau_s": "tau_pl_s"},
+}
+# Below this fraction of a sweep's SET and RESET voltages nothing programs the device: the read
+# nonlinearity is fitted there.
+QUIET_FRACTION = 0.9
 # A device whose potentiation-depression run moves it by less than this (relative) is stuck.
 STUCK_CHANGE = 0.05
 
@@ -59,6 +76,8 @@ class _Value:
     value: float
     stderr: float
     source: int
+    also: tuple[int, ...] = ()  # further runs a joint fit rests on
+    pulse: tuple[float, float] | None = None  # a step size measured with this (|V|, width) pulse
 
 
 def _values(c: "_Collected", name: str, device: tuple[int, int]) -> list[_Value]:
@@ -77,6 +96,7 @@ class _Collected:
     gmin_reset: list[tuple[tuple[int, int], float, float, int]] = field(default_factory=list)
     endurance: list[tuple[tuple[int, int], float, float, float, int]] = field(default_factory=list)
     drift_laws: list[str] = field(default_factory=list)
+    pulsed: dict[tuple[int, int], list[PulsedSequence]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -107,10 +127,7 @@ def _potentiation(run: Run, c: _Collected, source: int, params: dict) -> None:
     if g.size < 8:
         return
     # The run reads I / V at read_v; the device's own G is that over the read I-V's factor.
-    v_read = float(run.parameter("read_v", 0.2))
-    v0 = params["v0_read_v"]
-    read_factor = v0 * math.sinh(v_read / v0) / v_read
-    g = g / read_factor
+    g = g / _read_factor(run, params)
     span = (np.nanmax(g) - np.nanmin(g)) / max(float(np.nanmedian(g)), 1e-30)
     stuck = span < STUCK_CHANGE
     _values(c, "stuck", dev).append(_Value(1.0 if stuck else 0.0, 0.0, source))
@@ -123,13 +140,13 @@ def _potentiation(run: Run, c: _Collected, source: int, params: dict) -> None:
     for polarity, amp_name, a_name, bound_name in ((1, "set_v", "a_plus", "g_max_s"),
                                                    (-1, "reset_v", "a_minus", "g_min_s")):
         amp = abs(float(run.parameter(amp_name, 2.0 * polarity)))
-        phi = (math.sinh(amp / params["v0_switch_v"]) / math.sinh(params["v_ref_v"] / params["v0_switch_v"])
-               * (width / params["t_ref_s"]) ** params["width_exponent"])
         law = step_law(branches, polarity)
         if not (math.isfinite(law.a) and 0 < law.a < 1 and math.isfinite(law.bound_s) and law.bound_s > 0):
             continue
         dof = max(law.steps - 2, 1)
-        _add(c, a_name, dev, FigureOfMerit.from_stderr(law.a / phi, law.a_stderr / phi, law.steps, dof=dof), source)
+        # referred to the reference pulse once the switching law is fitted (_refer_steps)
+        if math.isfinite(law.a_stderr) and law.a_stderr >= 0:
+            _values(c, a_name, dev).append(_Value(law.a, law.a_stderr, source, pulse=(amp, width)))
         reads = float(run.parameter("reads", 1))
         start_pulses = int(run.parameter("start_pulses", 0)) if run.parameter("start") == "reset" else 0
         if polarity == -1 and (1.0 - law.a) ** start_pulses < 1e-3:
@@ -157,10 +174,47 @@ def _potentiation(run: Run, c: _Collected, source: int, params: dict) -> None:
             c.c2c_sources.add(source)
 
 
+def _read_factor(run: Run, params: dict) -> float:
+    """The read I-V's factor V0 sinh(V / V0) / V at the run's read voltage (the preset's V0)."""
+    v_read = float(run.parameter("read_v", 0.2))
+    v0 = params["v0_read_v"]
+    return v0 * math.sinh(v_read / v0) / v_read
+
+
+def _pulsed_iv(run: Run, c: _Collected, source: int, params: dict) -> None:
+    a = run.arrays("pulses", ("amplitude", "width", "conductance"), purpose="the twin fit")
+    amp = np.asarray(a["amplitude"], float)
+    if amp.size < 3:
+        return
+    c.pulsed.setdefault(run.device, []).append(PulsedSequence(
+        1 if amp[0] > 0 else -1, float(np.median(a["width"])), amp,
+        np.asarray(a["conductance"], float) / _read_factor(run, params), int(run.parameter("pulses", 1)),
+        int(run.parameter("reads", 1)), source))
+
+
+def _iv_read_law(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int) -> None:
+    """v0_read_v from the sweep's points below QUIET_FRACTION of its SET and RESET voltages."""
+    limits = [abs(f.value) for f in (row.get("set_voltage_v"), row.get("reset_voltage_v"))
+              if isinstance(f, FigureOfMerit) and f.determined and math.isfinite(f.value)]
+    if not limits:
+        c.notes.append(f"{run.name}: no SET or RESET voltage: read nonlinearity not fitted")
+        return
+    a = run.arrays("iv", ("voltage", "current"), purpose="the read nonlinearity")
+    law = fit_read_nonlinearity(a["voltage"], a["current"], QUIET_FRACTION * min(limits))
+    if law.determined:
+        _values(c, "v0_read_v", device).append(_Value(law.value, law.stderr, source))
+    else:
+        c.notes.append(f"{run.name}: read nonlinearity not determined ({law.reason})")
+
+
 def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
     if run.procedure == "potentiation-depression":  # its own step-law fit, not the summary's figures
         if run.device is not None:
             _potentiation(run, c, source, params)
+        return
+    if run.procedure == "pulsed-iv":  # fitted per device once every run is in (needs them together)
+        if run.device is not None:
+            _pulsed_iv(run, c, source, params)
         return
     summary = summarize_run(run)
     if summary.error:
@@ -175,6 +229,15 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             _add(c, "sigma_read", device, row.get("read_noise_cv"), source)
         elif run.procedure == "iv-sweep":
             _add(c, "v_th_v", device, row.get("set_voltage_v"), source)
+            _iv_read_law(run, row, c, device, source)
+        elif run.procedure in OPTICAL_FIGURES:
+            if run.procedure == "relaxation" and run.parameter("stimulus") != "light":
+                continue
+            for figure, name in OPTICAL_FIGURES[run.procedure].items():
+                fig = row.get(figure)
+                if name == "k_shunt_per_w" and isinstance(fig, FigureOfMerit):
+                    fig = _per_absorbed_watt(run, fig, params)
+                _add(c, name, device, fig, source)
         elif run.procedure == "forming":
             fig = row.get("forming_voltage_v")
             if not (isinstance(fig, FigureOfMerit) and fig.determined):
@@ -203,6 +266,19 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
 
 
+def _per_absorbed_watt(run: Run, fig: FigureOfMerit, params: dict) -> FigureOfMerit | None:
+    """The analysis's shunting coefficient is per watt set on the laser; the model's per watt
+    absorbed-equivalent: divided by the film's responsivity at the run's wavelength (1 at the
+    reference wavelength; the laser's own wavelength, when the run names none, is taken as it)."""
+    from memlab.instruments.sim.chip.optics import responsivity
+
+    wavelength = run.parameter("wavelength_m")
+    if wavelength is None or not fig.determined:
+        return fig
+    r = responsivity(float(wavelength), params)
+    return FigureOfMerit.from_stderr(fig.value / r, standard_error(fig) / r, fig.n) if r > 0 else None
+
+
 FORMING_DROP = 10.0  # a filament forming drops the resistance by orders of magnitude; a SET does not
 
 
@@ -222,12 +298,13 @@ def _isna(x: Any) -> bool:
 
 def _combine(values: list[_Value]) -> tuple[float, float, list[int]]:
     """Inverse-variance mean of several estimates of one device's parameter."""
+    sources = sorted({k for v in values for k in (v.source, *v.also)})
     if len(values) == 1 or any(v.stderr == 0 for v in values):
         v = values[-1]
-        return v.value, v.stderr, sorted({x.source for x in values})
+        return v.value, v.stderr, sources
     w = np.array([1 / v.stderr ** 2 for v in values])
     x = np.array([v.value for v in values])
-    return float(np.sum(w * x) / np.sum(w)), float(1 / math.sqrt(np.sum(w))), sorted({v.source for v in values})
+    return float(np.sum(w * x) / np.sum(w)), float(1 / math.sqrt(np.sum(w))), sources
 
 
 def _distribution(values: np.ndarray, stderr: np.ndarray, log: bool) -> tuple[tuple, tuple] | None:
@@ -283,7 +360,51 @@ _DISTRIBUTIONS = (
     ("v_th_v", "v_th_v", False, "sigma_v_th_v"),
     ("v_form_v", "v_form_v", False, "sigma_v_form_v"),
     ("endurance_cycles", "endurance_cycles", True, "sigma_endurance"),
+    # chip-wide in the model (no spread): the mean over the devices measured
+    ("v0_read_v", "v0_read_v", False, None),
+    ("v0_switch_v", "v0_switch_v", False, None),
+    ("width_exponent", "width_exponent", False, None),
+    ("gamma_ph", "gamma_ph", False, None),
+    ("k_shunt_per_w", "k_shunt_per_w", True, None),
+    ("tau_on_s", "tau_on_s", True, None),
+    ("tau_ph_s", "tau_ph_s", True, None),
+    ("tau_e_s", "tau_e_s", True, None),
+    ("tau_pl_s", "tau_pl_s", True, None),
+    ("band_gap_ev", "band_gap_ev", False, None),
+    ("urbach_energy_ev", "urbach_energy_ev", False, None),
 )
+
+
+def _refer_steps(c: _Collected, params: dict) -> None:
+    """Step sizes measured with any pulse, divided by its rate phi(V, t_w) relative to the
+    reference pulse: with the fitted V0 and beta (mean over devices), else the preset's."""
+    def chip_value(name: str) -> float:
+        every = [v.value for vals in c.per_device.get(name, {}).values() for v in vals]
+        return float(np.mean(every)) if every else params[name]
+    v0, beta = chip_value("v0_switch_v"), chip_value("width_exponent")
+    for name in ("a_plus", "a_minus"):
+        for values in c.per_device.get(name, {}).values():
+            for v in values:
+                if v.pulse is not None:
+                    amp, width = v.pulse
+                    phi = (math.sinh(min(amp / v0, 700)) / math.sinh(min(params["v_ref_v"] / v0, 700))
+                           * (width / params["t_ref_s"]) ** beta)
+                    v.value, v.stderr, v.pulse = v.value / phi, v.stderr / phi, None
+
+
+def _switching_estimates(c: _Collected, params: dict) -> None:
+    """v0_switch_v and width_exponent of each device with pulsed-iv runs (twin/laws.py)."""
+    for device, seqs in sorted(c.pulsed.items()):
+        fit = fit_switching(seqs, v_ref_v=params["v_ref_v"], t_ref_s=params["t_ref_s"],
+                            sigma_read=_read_sigma_of(c, device, params["sigma_read"]),
+                            sigma_c2c=params["sigma_c2c"], beta_preset=params["width_exponent"])
+        sources = sorted({s.source for s in seqs})
+        for name, law in (("v0_switch_v", fit.v0_switch_v), ("width_exponent", fit.width_exponent)):
+            if law.determined:  # one estimate from all the device's runs
+                _values(c, name, device).append(_Value(law.value, law.stderr, sources[0], tuple(sources[1:])))
+            else:
+                c.notes.append(f"device {device}: {name} not determined by its {len(seqs)} pulsed-iv runs "
+                               f"({law.reason})")
 
 
 def _endurance_estimates(c: _Collected, params: dict) -> None:
@@ -394,6 +515,8 @@ def _merge(parts: list[tuple[_Collected, list[tuple]]]) -> tuple[_Collected, lis
         c.gmin_reset += part.gmin_reset
         c.endurance += part.endurance
         c.drift_laws += part.drift_laws
+        for device, seqs in part.pulsed.items():
+            c.pulsed.setdefault(device, []).extend(seqs)
         c.notes += part.notes
         used += part_used
     return c, sorted(used)
@@ -407,6 +530,9 @@ def _renumber(c: _Collected, position: dict[int, int]) -> None:
     c.c2c_sources = {position[k] for k in c.c2c_sources}
     c.gmin_reset = [(dev, g0, reads, position[src]) for dev, g0, reads, src in c.gmin_reset]
     c.endurance = [(dev, n, se, mw, position[src]) for dev, n, se, mw, src in c.endurance]
+    for seqs in c.pulsed.values():
+        for seq in seqs:
+            seq.source = position[seq.source]
 
 
 def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = None,
@@ -469,6 +595,8 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
         sigma = _read_sigma_of(c, dev, params["sigma_read"]) / math.sqrt(reads)
         _values(c, "g_min_s", dev).append(_Value(g0, sigma * g0, source))
     _endurance_estimates(c, params)
+    _switching_estimates(c, params)
+    _refer_steps(c, params)
     for name, unit in DEVICE_UNITS.items():
         est = DeviceEstimates.empty(shape, "S" if name == "drift" and law == "log" else unit)
         for (i, j), values in c.per_device.get(name, {}).items():
@@ -489,7 +617,7 @@ def _assemble(c: _Collected, shape: tuple[int, int], family: str, params: dict, 
     chip: dict[str, ChipEstimate] = {}
 
     def sources_of(name: str) -> set[int]:
-        return {v.source for vals in c.per_device.get(name, {}).values() for v in vals}
+        return {k for vals in c.per_device.get(name, {}).values() for v in vals for k in (v.source, *v.also)}
 
     for chip_name, dev_name, log, spread_name in _DISTRIBUTIONS:
         d = twin.devices[dev_name]
