@@ -25,6 +25,7 @@ from memlab.analysis.metrics.optical import _least_squares
 __all__ = ["LawFit", "PulsedSequence", "fit_read_nonlinearity", "fit_switching"]
 
 MAX_RELATIVE_SE = 0.5  # beyond this a fitted value is reported as not determined
+MIN_CHANGE = 0.05  # a run that moves the device less than this (relative) did not switch it
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def _undetermined(reason: str, n: int) -> LawFit:
 
 
 def _log_param(q: np.ndarray, cov: np.ndarray, k: int, n: int, what: str) -> LawFit:
-    value = math.exp(q[k])
+    value = math.exp(min(q[k], 700.0))
     var = cov[k, k]
     if not (math.isfinite(var) and var >= 0):
         return _undetermined(f"the fit does not constrain {what} (singular)", n)
@@ -80,8 +81,8 @@ def fit_read_nonlinearity(voltage_v: np.ndarray, current_a: np.ndarray, v_limit:
     n = int(v.size)
 
     def model(_x: np.ndarray, q: np.ndarray) -> np.ndarray:
-        v0 = math.exp(q[0])
-        g = np.exp(q[1:])[seg]
+        v0 = math.exp(min(max(q[0], -50.0), 50.0))
+        g = np.exp(np.clip(q[1:], -700, 700))[seg]
         return g * v0 * np.sinh(np.clip(v / v0, -700, 700)) * weight
 
     g0 = np.array([np.median(i[seg == k] / v[seg == k]) for k in range(ids.size)])
@@ -127,7 +128,13 @@ def fit_switching(seqs: list[PulsedSequence], *, v_ref_v: float, t_ref_s: float,
     the device: every distinct |amplitude| is tried as the threshold and the fit with the least
     chi-square is kept (the step law is flat in the threshold between amplitudes)."""
     pairs = []
+    # a polarity whose runs never moved the device (a RESET run from Gmin) says nothing about its
+    # step size or bound, and would leave the fit singular
+    moved = {p: any(np.ptp(s.g[np.isfinite(s.g)]) > MIN_CHANGE * np.nanmedian(s.g)
+                    for s in seqs if s.polarity == p and np.isfinite(s.g).sum() >= 2) for p in (1, -1)}
     for s in seqs:
+        if not moved[s.polarity]:
+            continue
         g = np.asarray(s.g, float)
         amp = np.abs(np.asarray(s.amplitude_v, float))
         ok = np.isfinite(g[:-1]) & np.isfinite(g[1:]) & (g[:-1] > 0)
@@ -148,7 +155,7 @@ def fit_switching(seqs: list[PulsedSequence], *, v_ref_v: float, t_ref_s: float,
     index = {p: (first + 2 * m, first + 2 * m + 1) for m, p in enumerate(polarities)}
 
     def predict(q: np.ndarray, vth: float) -> tuple[np.ndarray, np.ndarray]:
-        v0 = math.exp(q[0])
+        v0 = math.exp(min(max(q[0], -50.0), 50.0))  # a trial step may stray far: no overflow
         beta = q[k_beta] if fit_beta else beta_preset
         phi = (np.sinh(np.minimum(amp / v0, 700)) / math.sinh(min(v_ref_v / v0, 700))
                * (width / t_ref_s) ** beta)
@@ -157,8 +164,8 @@ def fit_switching(seqs: list[PulsedSequence], *, v_ref_v: float, t_ref_s: float,
         bound = np.empty(n)
         for p, (ka, kb) in index.items():
             sel = pol == p
-            a[sel] = math.exp(q[ka])
-            bound[sel] = math.exp(q[kb])
+            a[sel] = math.exp(min(q[ka], 50.0))
+            bound[sel] = math.exp(min(q[kb], 50.0))
         keep = (1.0 - np.minimum(a * phi, 1.0)) ** count
         return bound + (g0 - bound) * keep, keep
 
