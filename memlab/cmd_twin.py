@@ -33,7 +33,8 @@ def _register_fit(twin_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="chip-twin.h5", metavar="FILE", help="twin file to write (default chip-twin.h5)")
     p.add_argument("--family", default=None, help="chip family whose preset fills the gaps (default: the runs')")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="fit chunks of files in N local processes through Dask (default: serial)")
+                   help="fit chunks of files in N local processes through Dask; 1: serial (default, as "
+                        "memlab analyze: one process per core from 64 files on, else serial)")
     p.add_argument("--all", dest="show_all", action="store_true", help="also list the preset parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit)

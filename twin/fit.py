@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -252,9 +253,9 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             fig = row.get("forming_voltage_v")
             if not (isinstance(fig, FigureOfMerit) and fig.determined):
                 continue
-            if not _formed_here(run):
-                c.notes.append(f"{run.name}: no {FORMING_DROP:g}-fold resistance drop: the device was formed "
-                               "already (a SET, not forming); forming voltage not used")
+            if not _formed_here(run, device):
+                c.notes.append(f"{run.name}: the device was formed already or did not form (as the run "
+                               f"records, else no {FORMING_DROP:g}-fold resistance drop); forming voltage not used")
                 continue
             # formed somewhere on the step (low, high]: the middle, with a uniform law's sigma
             low, high = sorted((abs(fig.low), abs(fig.high)))
@@ -279,8 +280,16 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
 FORMING_DROP = 10.0  # a filament forming drops the resistance by orders of magnitude; a SET does not
 
 
-def _formed_here(run: Run) -> bool:
-    """Whether the ramp formed a virgin device: some step dropped the resistance FORMING_DROP-fold."""
+def _formed_here(run: Run, device: tuple[int, int]) -> bool:
+    """Whether the run formed a virgin device: from the state the run file records (formed at
+    the end and not at the start) when it records both, else inferred: some step of the ramp
+    dropped the resistance FORMING_DROP-fold."""
+    state = run.device_states.get(device, {})
+    start, end = state.get("formed_at_start"), state.get("formed_at_end")
+    if start is not None and end is not None:
+        return bool(end) and not start
+    if start is True or end is False:
+        return False
     r = np.asarray(run.arrays("forming", ("resistance",))["resistance"], float)
     r = r[np.isfinite(r) & (r > 0)]
     return r.size >= 2 and float(np.max(r[:-1] / r[1:])) >= FORMING_DROP
@@ -536,9 +545,9 @@ def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = N
     :param family: the chip family whose preset fills what no run determines (default: the
         family the runs record).
     :param progress: a progress bar on stderr (None: when stderr is a terminal).
-    :param workers: with 2 or more, chunks of files run in Dask's local process pool of that many
-        processes (default: serial; on a loaded 2-core machine the pool's start-up and
-        contention made a 32 x 32 night slower, 141 s against 97 s serial).
+    :param workers: processes of Dask's local pool that fit chunks of files; 1: serial. None
+        (default), as ``memlab analyze``: one per core for folders of
+        ``analysis.parallel.SERIAL_BELOW`` files or more, else serial.
     :raises TwinFitError: no usable run file, or runs of chips of different size or family.
     """
     from memlab.instruments.sim.chip.presets import resolve_params
@@ -550,7 +559,11 @@ def fit_twin(paths: Iterable[str | Path] | str | Path, *, family: str | None = N
     bar = tqdm(total=len(files), desc="fitting", unit="run", file=sys.stderr,
                disable=not (sys.stderr.isatty() if progress is None else progress), leave=False)
     try:
-        if workers is None or workers <= 1:
+        if workers is None:
+            from memlab.analysis.parallel import SERIAL_BELOW
+
+            workers = (os.cpu_count() or 1) if len(files) >= SERIAL_BELOW else 1
+        if workers <= 1:
             parts = []
             for first, chunk in chunks:
                 parts.append(_collect_files(chunk, first, family))

@@ -227,3 +227,25 @@ def test_memlab_twin_export_takes_a_fitted_twin(night, tmp_path, capsys):
     assert main(["twin", "export", "--twin", str(tmp_path / "none.h5"), "--format", "aihwkit",
                  "--out", str(out)]) == 2
     assert "--twin" in capsys.readouterr().err
+
+
+def test_large_folders_go_to_dask_by_default_as_memlab_analyze(night, monkeypatch):
+    import memlab.analysis.parallel as parallel
+    import memlab.twin.fit as fit
+
+    folder, paths, states = night
+    calls = []
+
+    def spy(chunks, family, workers, advance):
+        calls.append(workers)
+        return [fit._collect_files(chunk, first, family) for first, chunk in chunks]
+    monkeypatch.setattr(fit, "_collect_parallel", spy)
+    monkeypatch.setattr(parallel, "SERIAL_BELOW", len(paths) + 1)
+    fit_twin(paths)
+    assert calls == []  # below the threshold: serial
+    monkeypatch.setattr(parallel, "SERIAL_BELOW", len(paths))
+    monkeypatch.setattr(fit.os, "cpu_count", lambda: 2)
+    fit_twin(paths)
+    assert calls == [2]  # one process per core
+    fit_twin(paths, workers=1)
+    assert calls == [2]  # --workers 1: serial
