@@ -61,13 +61,16 @@ OPTICAL_FIGURES = {
 }
 #: why parameters that no fit here determines keep the preset (instead of "no run determines it")
 PRESET_REASONS = {
-    "k_shunt_per_w": "not fitted: the analysis' shunting coefficient (optical-pulses) came out 20-25 % below "
-                     "the simulated chip's (453 and 477 /W on two devices of a chip with 600 /W)",
+    "k_shunt_per_w": "not fitted: the analysis' shunting coefficient is per watt set on the laser, the "
+                     "model's per watt reaching the device; the bench's coupling efficiency lies between "
+                     "and run files do not record it (453 and 477 /W measured for 600 /W behind the "
+                     "built-in bench's 0.8)",
     "tau_e_s": "not fitted: the three-factor eligibility time constant came out ~10 % above the model's "
                "tau_e (0.675 and 0.659 s on two devices for 0.6 s)",
     "tau_pl_s": "not fitted: the three-factor window's pulse-then-light time constant came out 1.6-2.7x "
                 "the model's tau_pl (0.47 and 0.78 s on two devices for 0.29 s)",
-    "g_ph_ref_s": "not fitted: the photo-response law's coefficient is not mapped to it yet",
+    "g_ph_ref_s": "not fitted: the photo-response law's coefficient is not mapped to it (and it refers to "
+                  "the set power, as k_shunt_per_w)",
     "wear_exponent": "not fitted: an endurance run records when the window closed, not its shape over "
                      "cycles; the endurance fit assumes the preset's",
     "wear_center": "not fitted: as wear_exponent",
