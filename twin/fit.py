@@ -38,7 +38,7 @@ from memlab.analysis.metrics.plasticity import split_branches, step_law
 from memlab.analysis.summary import summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
-from memlab.twin.laws import PulsedSequence, fit_read_nonlinearity, fit_switching
+from memlab.twin.laws import PulsedSequence, fit_read_nonlinearity, fit_switching, fit_wear
 
 __all__ = ["fit_twin", "TwinFitError", "DEVICE_UNITS", "FIT_PROCEDURES", "standard_error"]
 
@@ -48,7 +48,7 @@ Z95 = NormalDist().inv_cdf(0.975)
 DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "g_max_s": "S", "v_th_v": "V",
                 "v_form_v": "V", "drift": "", "endurance_cycles": "cycles", "stuck": "",
                 # chip-wide in the model: per-device estimates pooled into the chip's value
-                "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "",
+                "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "", "wear_exponent": "", "wear_center": "",
                 "gamma_ph": "", "tau_on_s": "s", "tau_ph_s": "s", "band_gap_ev": "eV",
                 "urbach_energy_ev": "eV"}
 FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
@@ -71,9 +71,9 @@ PRESET_REASONS = {
                 "the model's tau_pl (0.47 and 0.78 s on two devices for 0.29 s)",
     "g_ph_ref_s": "not fitted: the photo-response law's coefficient is not mapped to it (and it refers to "
                   "the set power, as k_shunt_per_w)",
-    "wear_exponent": "not fitted: an endurance run records when the window closed, not its shape over "
-                     "cycles; the endurance fit assumes the preset's",
-    "wear_center": "not fitted: as wear_exponent",
+    "wear_exponent": "no endurance run's window closed to half its start: the wear law's shape is not "
+                     "in the data (the endurance fit assumed the preset's)",
+    "wear_center": "as wear_exponent",
     "v_breakdown_v": "not fitted: breakdown is destructive; no characterisation procedure ramps into it",
     "sigma_v_breakdown_v": "not fitted: as v_breakdown_v",
 }
@@ -224,6 +224,23 @@ def _iv_read_law(run: Run, row: dict, c: _Collected, device: tuple[int, int], so
         c.notes.append(f"{run.name}: read nonlinearity not determined ({law.reason})")
 
 
+def _wear(run: Run, c: _Collected, device: tuple[int, int], source: int, params: dict) -> bool:
+    """wear_exponent, wear_center and endurance_cycles from an endurance run's window over the
+    sampled cycles (twin/laws.py); whether the endurance came out determined."""
+    a = run.arrays("endurance", ("cycle", "conductance_set", "conductance_reset"), purpose="the wear law")
+    factor = _read_factor(run, params)
+    fit = fit_wear(a["cycle"], np.asarray(a["conductance_set"], float) / factor,
+                   np.asarray(a["conductance_reset"], float) / factor, sigma_read=params["sigma_read"],
+                   reads=int(run.parameter("reads", 1)))
+    for name, law in (("wear_exponent", fit.wear_exponent), ("wear_center", fit.wear_center),
+                      ("endurance_cycles", fit.endurance_cycles)):
+        if law.determined:
+            _values(c, name, device).append(_Value(law.value, law.stderr, source))
+        elif name == "wear_exponent":
+            c.notes.append(f"{run.name}: wear law not determined ({law.reason})")
+    return fit.endurance_cycles.determined
+
+
 def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
     if run.procedure == "potentiation-depression":  # its own step-law fit, not the summary's figures
         if run.device is not None:
@@ -266,6 +283,8 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 _values(c, "v_form_v", device).append(_Value(0.5 * (low + high), (high - low) / math.sqrt(12),
                                                              source))
         elif run.procedure == "endurance":
+            if _wear(run, c, device, source, params):
+                continue  # the whole trajectory gave the endurance; the failure bracket adds nothing
             fig = row.get("cycles_to_failure")
             if isinstance(fig, FigureOfMerit) and fig.determined:
                 # it failed between two sampled cycles: the middle, a uniform law's sigma; turned
@@ -373,6 +392,8 @@ _DISTRIBUTIONS = (
     ("v0_read_v", "v0_read_v", False, None),
     ("v0_switch_v", "v0_switch_v", False, None),
     ("width_exponent", "width_exponent", False, None),
+    ("wear_exponent", "wear_exponent", False, None),
+    ("wear_center", "wear_center", False, None),
     ("gamma_ph", "gamma_ph", False, None),
     ("tau_on_s", "tau_on_s", True, None),
     ("tau_ph_s", "tau_ph_s", True, None),
@@ -426,7 +447,10 @@ def _endurance_estimates(c: _Collected, params: dict) -> None:
             return _combine(values)[0]
         every = [v.value for vals in c.per_device.get(name, {}).values() for v in vals]
         return float(np.exp(np.mean(np.log(every)))) if every else params[name]
-    p, centre = params["wear_exponent"], params["wear_center"]
+    def chip_value(name: str) -> float:  # fitted from other endurance runs' trajectories, else preset
+        every = [v.value for vals in c.per_device.get(name, {}).values() for v in vals]
+        return float(np.mean(every)) if every else params[name]
+    p, centre = chip_value("wear_exponent"), chip_value("wear_center")
     for device, n_fail, se, min_window, source in c.endurance:
         gmin, gmax = edge("g_min_s", device), edge("g_max_s", device)
         mid = gmin + centre * (gmax - gmin)

@@ -204,3 +204,75 @@ def fit_switching(seqs: list[PulsedSequence], *, v_ref_v: float, t_ref_s: float,
     else:
         beta = no_beta
     return SwitchingFit(v0, beta, vth)
+
+
+@dataclass(frozen=True)
+class WearFit:
+    """The wear law fitted to one endurance run's window over cycles."""
+
+    wear_exponent: LawFit
+    endurance_cycles: LawFit
+    wear_center: LawFit
+    """where the window closes, as a fraction of the unworn RESET..SET span"""
+    levels_s: tuple[float, float]
+    """the fitted SET and RESET levels before any wear (C + A_set, C + A_reset)"""
+
+
+def fit_wear(cycle: np.ndarray, g_set: np.ndarray, g_reset: np.ndarray, *, sigma_read: float,
+             reads: int) -> WearFit:
+    """p, n_end and C of the model's wear law from an endurance run's sampled cycles.
+
+    The window closes as ``w(n) = 1 - min(n / n_end, 1)^p`` towards C, the edges as
+    ``C + (edge - C) w``; a SET / RESET pair alternating between them settles at levels that are
+    fixed mixtures of the edges, so each read level is ``C + A w(n)`` too (A_set, A_reset free).
+    Not determined when the window did not close to half its start, or n_end lies beyond ten
+    times the cycles run."""
+    n_cyc = np.asarray(cycle, float)
+    gs = np.asarray(g_set, float)
+    gr = np.asarray(g_reset, float)
+    ok = np.isfinite(n_cyc) & np.isfinite(gs) & np.isfinite(gr) & (n_cyc > 0)
+    n_cyc, gs, gr = n_cyc[ok], gs[ok], gr[ok]
+    n = int(n_cyc.size)
+
+    def undetermined(reason: str) -> WearFit:
+        u = _undetermined(reason, n)
+        return WearFit(u, u, u, (math.nan, math.nan))
+    if n < 8:
+        return undetermined(f"{n} sampled cycles (8 needed)")
+    window = gs - gr
+    start = float(np.median(window[: max(3, n // 10)]))
+    if not start > 0 or float(np.min(window)) > 0.5 * start:
+        return undetermined("the window did not close to half its start: the wear law's shape is not in the data")
+    x = np.concatenate((n_cyc, n_cyc))
+    y = np.concatenate((gs, gr))
+    w_inv = 1.0 / (sigma_read * np.abs(y) / math.sqrt(max(reads, 1)) + 1e-30)
+    first = np.arange(x.size) < n
+
+    def model(_x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        n_end, p = math.exp(min(q[3], 700.0)), math.exp(min(max(q[4], -50.0), 50.0))
+        wear = 1.0 - np.minimum(x / n_end, 1.0) ** p
+        return (q[0] + np.where(first, q[1], q[2]) * wear) * w_inv
+
+    centre0 = float(np.mean((gs + gr)[-max(2, n // 10):]) / 2)
+    closed = np.flatnonzero(window < 0.1 * start)
+    n_end0 = float(n_cyc[closed[0]]) if closed.size else 2 * float(n_cyc.max())
+    best = None
+    for p0 in (0.7, 1.5, 3.0):
+        q0 = np.array([centre0, float(np.median(gs[:3])) - centre0, float(np.median(gr[:3])) - centre0,
+                       math.log(n_end0), math.log(p0)])
+        q, cov, rss = _least_squares(model, q0, x, y * w_inv)
+        if best is None or rss < best[2]:
+            best = (q, cov, rss)
+    q, cov, _ = best
+    p = _log_param(q, cov, 4, n, "wear_exponent")
+    n_end = _log_param(q, cov, 3, n, "endurance_cycles")
+    if n_end.determined and n_end.value > 10 * float(n_cyc.max()):
+        n_end = _undetermined(f"n_end {n_end.value:.3g} lies beyond ten times the {n_cyc.max():.0f} cycles run", n)
+    # where the window ends as a fraction of the unworn levels' span: A_reset / (A_reset - A_set)
+    # (the levels are the window's edges when the run's pulses saturate, as its defaults do)
+    a_s, a_r = float(q[1]), float(q[2])
+    grad = np.array([a_r, -a_s]) / (a_r - a_s) ** 2
+    var = float(grad @ cov[1:3, 1:3] @ grad)
+    centre = LawFit(a_r / (a_r - a_s), math.sqrt(var), n) if math.isfinite(var) and var >= 0 and a_s > a_r else \
+        _undetermined("the fit does not constrain where the window closes (singular)", n)
+    return WearFit(p, n_end, centre, (float(q[0] + q[1]), float(q[0] + q[2])))

@@ -9,7 +9,7 @@ import pytest
 
 from memlab.procedures import get_procedure, run_procedure
 from memlab.twin import fit_twin, write_twin
-from memlab.twin.file import FITTED, ChipEstimate, Twin
+from memlab.twin.file import FITTED, ChipEstimate, DeviceEstimates, Twin
 
 from .conftest import SHAPE, truth_twin, twin_bench
 
@@ -79,7 +79,7 @@ def test_one_width_leaves_the_width_exponent_to_the_preset(tmp_path):
     assert fitted.chip["v0_switch_v"].status == "fitted"
     assert fitted.chip["width_exponent"].status == "preset"
     assert any("width_exponent not determined" in note and "two widths" in note for note in fitted.notes)
-    assert "not fitted" in fitted.chip["wear_exponent"].reason
+    assert "not in the data" in fitted.chip["wear_exponent"].reason
 
 
 def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
@@ -102,3 +102,28 @@ def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
         assert fitted.chip[name].status == "fitted"
     for name in ("k_shunt_per_w", "tau_e_s", "tau_pl_s"):  # the analysis' figures are not these parameters
         assert fitted.chip[name].status == "preset" and "not fitted" in fitted.chip[name].reason
+
+
+def test_wear_law_recovered_from_endurance_runs(tmp_path):
+    rng = np.random.default_rng(8)
+    truth = {"wear_exponent": float(rng.uniform(0.8, 3.0)), "wear_center": float(rng.uniform(0.2, 0.8))}
+    twin = truth_twin(7)
+    _chip_truth(twin, truth)
+    n_end = 10 ** rng.uniform(3.3, 3.8, SHAPE)
+    twin.devices["endurance_cycles"] = DeviceEstimates(n_end, np.zeros(SHAPE), np.full(SHAPE, "0", dtype=object))
+    path = write_twin(twin, tmp_path / "truth.h5")
+    runs = tmp_path / "runs"
+    with twin_bench(path, array="1t1r") as bench:
+        for r, c in DEVICES:  # the defaults: saturating 2.8 V pulses, stop at the failure
+            _run(bench, runs, "endurance", row=r, col=c, cycles=int(20 * n_end[r, c]), samples_per_decade=20)
+    fitted = fit_twin(runs)
+    hits, misses = _recovered(fitted, truth, DEVICES)
+    d = fitted.devices["endurance_cycles"]
+    for i, j in DEVICES:
+        if abs(d.value[i, j] - n_end[i, j]) <= 1.96 * d.stderr[i, j]:
+            hits += 1
+        else:
+            misses.append(f"endurance_cycles{(i, j)}: {d.value[i, j]:.4g} +- {d.stderr[i, j]:.2g} vs {n_end[i, j]:.4g}")
+    assert hits >= 0.9 * 3 * len(DEVICES), misses
+    for name, value in truth.items():
+        assert fitted.chip[name].status == "fitted" and fitted.chip[name].low <= value <= fitted.chip[name].high
