@@ -7,12 +7,15 @@ Each parameter comes from the procedure that determines it, through the figures 
 |---|---|---|
 | readout | ``sigma_read`` (relative read noise) | ``sigma_read`` |
 | potentiation-depression | ``a_plus``, ``a_minus``, ``g_min_s``, ``g_max_s``, ``stuck`` | medians, ``sigma_step_d2d``, ``sigma_g_d2d``, ``sigma_c2c``, ``stuck_fraction``, ``stuck_on_share`` |
-| iv-sweep | ``v_th_v`` (SET voltage) | ``v_th_v``, ``sigma_v_th_v`` |
+| iv-sweep | ``v_th_v`` (SET voltage), ``v0_read_v`` (read nonlinearity) | ``v_th_v``, ``sigma_v_th_v``, ``v0_read_v`` |
+| pulsed-iv (amplitude x width grid) | ``v0_switch_v``, ``width_exponent`` | their means |
 | forming | ``v_form_v`` | ``v_form_v``, ``sigma_v_form_v`` |
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
-| endurance | ``endurance_cycles`` (preset wear exponent and centre) | median, ``sigma_endurance`` |
+| endurance | ``wear_exponent``, ``wear_center``, ``endurance_cycles`` | means; median, ``sigma_endurance`` |
+| optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``; ``tau_ph_s`` | means |
 
-A parameter no run determines keeps the preset's value and is reported as such.
+The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
+the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
 """
 
 from __future__ import annotations

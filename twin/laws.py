@@ -87,11 +87,13 @@ def fit_read_nonlinearity(voltage_v: np.ndarray, current_a: np.ndarray, v_limit:
 
     g0 = np.array([np.median(i[seg == k] / v[seg == k]) for k in range(ids.size)])
     best = None
-    for v0 in (0.3, 1.0, 3.0):
+    for v0 in (1.0, 0.3, 3.0):  # further starts only when the first fails (one fit per sweep of a night)
         q, cov, rss = _least_squares(model, np.concatenate(([math.log(v0)], np.log(np.abs(g0)))), np.arange(n),
                                      i * weight)
         if best is None or rss < best[2]:
             best = (q, cov, rss)
+        if np.isfinite(best[1][0, 0]) and best[1][0, 0] < 0.25:  # V0 within ~50 %: converged near it
+            break
     q, cov, _ = best
     if n - q.size < 3:
         return _undetermined("too few points for the stretches' conductances and V0", n)
