@@ -11,8 +11,8 @@ each other procedure on some devices, which the fit opens and skips); generating
 apart. The fit is ``memlab.twin.fit_twin`` on the folder, as ``memlab twin fit`` runs it (Dask's
 process pool for a folder this size; ``--workers 1`` for the serial fit).
 Operation times are the median of repeated calls on one device of a chip built from the fitted
-twin (per-device parameters) and of the preset chip of the same size, measured twice each in the
-order twin, preset, preset, twin, the lower kept.
+twin (per-device parameters) and of the preset chip of the same size, the two chips' calls
+alternating so that other load on a shared machine falls on both alike.
 """
 
 from __future__ import annotations
@@ -35,23 +35,28 @@ from memlab.procedures.synthetic import write_campaign  # noqa: E402
 from memlab.twin import fit_twin, load_twin, write_twin  # noqa: E402
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
+def paired_times(fa, fb, repeats: int) -> tuple[float, float]:
+    """Medians of ``fa`` and ``fb`` called alternately: on a shared machine a burst of other load
+    falls on both alike."""
+    ta, tb = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, times in ((fa, ta), (fb, tb)):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
 
 
-def operations(chip: Chip, repeats: int) -> dict[str, float]:
+def operations(twin: Chip, preset: Chip, repeats: int) -> dict[str, tuple[float, float]]:
+    """(twin, preset) time of each single-device operation."""
     sweep_v = np.concatenate((np.linspace(0, 1.5, 100), np.linspace(1.5, -1.5, 200)))
-    return {
-        "pulse": median_time(lambda: chip.pulse(3, 5, 2.0, 80e-9), repeats),
-        "pulse_train_100": median_time(lambda: chip.pulse(3, 5, -2.0, 80e-9, count=100), repeats),
-        "read": median_time(lambda: chip.read(3, 5, 0.2), repeats),
-        "sweep_300": median_time(lambda: chip.sweep(3, 5, sweep_v, 1e-3), repeats),
+    ops = {
+        "pulse": lambda chip: chip.pulse(3, 5, 2.0, 80e-9),
+        "pulse_train_100": lambda chip: chip.pulse(3, 5, -2.0, 80e-9, count=100),
+        "read": lambda chip: chip.read(3, 5, 0.2),
+        "sweep_300": lambda chip: chip.sweep(3, 5, sweep_v, 1e-3),
     }
+    return {name: paired_times(lambda: op(twin), lambda: op(preset), repeats) for name, op in ops.items()}
 
 
 def main() -> None:
@@ -77,12 +82,9 @@ def main() -> None:
         fitted = int(twin.devices["a_plus"].measured.sum())
         twin_chip = Chip(seed=1, **twin.chip_kwargs())
         preset_chip = Chip(n, n, family=twin.family, seed=1)
-        # twin, preset, preset, twin: the better of each chip's two, so that a burst of other
-        # load on the shared machine does not land on one chip only
-        first_twin, first_preset = operations(twin_chip, repeats), operations(preset_chip, repeats)
-        second_preset, second_twin = operations(preset_chip, repeats), operations(twin_chip, repeats)
-        ops_twin = {k: min(first_twin[k], second_twin[k]) for k in first_twin}
-        ops_preset = {k: min(first_preset[k], second_preset[k]) for k in first_preset}
+        ops = operations(twin_chip, preset_chip, repeats)
+        ops_twin = {k: v[0] for k, v in ops.items()}
+        ops_preset = {k: v[1] for k, v in ops.items()}
     figures: dict[str, float] = {
         f"chip_{n}x{n}_files": files, "generate_s": round(generate_s, 2), f"fit_{n}x{n}_s": round(fit_s, 2),
         "devices_fitted": fitted, "runs_used": len(twin.sources),

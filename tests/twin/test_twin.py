@@ -177,6 +177,10 @@ def test_memlab_twin_fit_prints_the_table_and_names_what_falls_back(night, tmp_p
     text = capsys.readouterr().out
     assert "| a_plus |" in text and "fitted" in text and "keep the preset's value" in text
     assert load_twin(out).chip["v_th_v"].status == "fitted"
+    assert main(["-q", "twin", "fit", str(folder / "runs"), "--out", str(out), "--no-progress", "--all"]) == 0
+    text = capsys.readouterr().out  # each preset parameter with why it is one
+    assert "preset: v_breakdown_v: not fitted: breakdown is destructive" in text
+    assert "preset: wear_exponent: no endurance run" in text
     assert main(["twin", "fit", str(tmp_path / "none"), "--out", str(out)]) == 2
 
 
