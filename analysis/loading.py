@@ -145,6 +145,8 @@ class Run:
     units: dict[str, dict[str, str]]
     """Stream name -> column -> SI unit."""
     rows: dict[str, int] = field(default_factory=dict)
+    device_states: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    """(row, col) -> the device state the run recorded (storage's ``RunReader.device_states``)."""
     """Stream name -> complete rows when the run was opened."""
     _reader: RunReader | None = field(default=None, init=False, repr=False)
     _streams: dict[str, Stream] = field(default_factory=dict, init=False, repr=False)
@@ -203,7 +205,7 @@ class Run:
                 end_time=_timestamp(reader.end_time, "end_time"), operator=str(reader.operator),
                 chip=reader.chip, devices=np.asarray(reader.devices, dtype=int).reshape(-1, 2),
                 parameters=reader.parameters, parameter_units=reader.parameter_units,
-                streams=streams, units=units, rows=rows,
+                streams=streams, units=units, rows=rows, device_states=reader.device_states,
             )
             run._streams = handles
             return run

@@ -26,14 +26,16 @@ def _register_fit(twin_sub: argparse._SubParsersAction) -> None:
         "fit", help="fit the chip model to run files: a twin file",
         description="Fit the simulated chip's parameters to run files (files and/or folders): per "
                     "device and as chip-wide distributions, each from the procedure that determines "
-                    "it (readout, potentiation-depression, iv-sweep, forming, retention). Every "
+                    "it (readout, potentiation-depression, iv-sweep, pulsed-iv, forming, retention, "
+                    "endurance, optical-pulses, relaxation). Every "
                     "fitted value carries its uncertainty and the runs it came from; parameters no "
                     "run determines keep the preset's value, and the table says so.")
     p.add_argument("paths", nargs="+", metavar="RUNS", help="run file(s) or folder(s) of run files")
     p.add_argument("--out", default="chip-twin.h5", metavar="FILE", help="twin file to write (default chip-twin.h5)")
     p.add_argument("--family", default=None, help="chip family whose preset fills the gaps (default: the runs')")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="fit chunks of files in N local processes through Dask (default: serial)")
+                   help="fit chunks of files in N local processes through Dask; 1: serial (default, as "
+                        "memlab analyze: one process per core from 64 files on, else serial)")
     p.add_argument("--all", dest="show_all", action="store_true", help="also list the preset parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit)
@@ -110,6 +112,9 @@ def run_fit(args: argparse.Namespace) -> int:
     preset = twin.not_fitted()
     print(f"{len(preset)} parameters not determined by any run keep the preset's value"
           + (": " + ", ".join(preset) if args.show_all or len(preset) <= 12 else " (--all lists them)"))
+    if args.show_all:  # why each keeps the preset
+        for name in preset:
+            print(f"preset: {name}: {twin.chip[name].reason}")
     for note in twin.notes:
         print(f"note: {note}")
     print(f"twin: {out}")

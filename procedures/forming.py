@@ -157,7 +157,7 @@ class Forming(Procedure):
         integration_s = p.nplc / line_frequency_hz(ctx.bench)
         total = p.attempts * volts.size
         formed_at: tuple[float, float, float, int] | None = None
-        resistance = self._resistance(float(np.mean(device.read_currents())))
+        resistance = initial_resistance = self._resistance(float(np.mean(device.read_currents())))
         ctx.log(f"device ({p.row},{p.col}) before forming: R = {resistance:.4g} ohm")
         attempt = 0
         for attempt in range(1, p.attempts + 1):
@@ -181,6 +181,14 @@ class Forming(Procedure):
             if formed_at is not None:
                 break
         device.release()
+        # What forming knows of the device's state: conducting at the target before the first
+        # step means formed already; the target reached means formed now, not reached not formed.
+        before = True if initial_resistance <= p.target_resistance_ohm else None
+        ctx.record_device_state(p.row, p.col, formed_at_start=before,
+                                formed_at_end=True if formed_at is not None or before else False,
+                                evidence=f"forming: R {initial_resistance:.4g} ohm before, target "
+                                         f"{p.target_resistance_ohm:g} ohm "
+                                         f"{'reached' if formed_at is not None else 'not reached'}")
         if formed_at is not None:
             volt, current, resistance, attempt = formed_at
             ctx.append_row("result", (1, volt, current, resistance, attempt))

@@ -75,6 +75,11 @@ class RunContext:
         log.log(level, "%s: %s", self.procedure.name, message)
         self.recorder.log(message, level)
 
+    def record_device_state(self, row: int, col: int, **facts: Any) -> None:
+        """Record what the procedure learnt of a device's state (``formed_at_start``,
+        ``formed_at_end``: True / False / None, ``evidence``) into the run file."""
+        self.recorder.writer.record_device_state(row, col, **facts)
+
     @property
     def abort_requested(self) -> bool:
         return self._abort.is_set()
@@ -266,6 +271,7 @@ class ActiveRun:
                              "devices": self.procedure.devices(), "path": str(self.path),
                              "streams": self.procedure.streams, "plots": self.procedure.plots})
         self.ctx.log(f"started {self.procedure.name} {self.procedure.version} with {self.procedure.values}")
+        _record_simulated_formed(self.bench, self.writer, self.procedure.devices(), "formed_at_start")
 
     def run_to_end(self) -> None:
         """Run the procedure's ``execute`` whole (waits slept through), then end the run."""
@@ -364,6 +370,19 @@ class ActiveRun:
                                 write_failed=self.writer.write_error is not None)
 
 
+def _record_simulated_formed(bench: Any, writer: RunWriter, devices: Sequence[tuple[int, int]], key: str) -> None:
+    """On a wholly simulated bench the chip knows whether each device is formed: record it for
+    the run's devices (a real bench does not know; its procedures record what they learn)."""
+    world = getattr(bench, "world", None)
+    chip = getattr(world, "chip", None)
+    if chip is None or not devices or getattr(bench, "clock", None) is not getattr(world, "clock", None):
+        return
+    unformed = chip.fault_map()["unformed"]
+    for r, c in devices:
+        if 0 <= r < unformed.shape[0] and 0 <= c < unformed.shape[1]:
+            writer.record_device_state(r, c, **{key: not bool(unformed[r, c]), "evidence": "simulated chip"})
+
+
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,
             error: str, trace: CommandTrace | None = None,
             ctx: RunContext | None = None) -> tuple[str, str, list[str], list[str]]:
@@ -388,6 +407,8 @@ def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, statu
         status, error = FAILED, "safe shutdown failed: " + "; ".join(shutdown_errors)
     if writer.write_error is not None and writer.write_error_message not in error:
         status, error = FAILED, "; ".join(e for e in (writer.write_error_message, error) if e)
+    if ctx is not None:
+        _record_simulated_formed(bench, writer, ctx.procedure.devices(), "formed_at_end")
     if status == FAILED and trace is not None:
         _log_last_commands(recorder, trace, last_commands if failed_before else trace.last(_LAST_COMMANDS))
     recorder.log(f"finished: {status}{': ' + error if error else ''}",

@@ -503,6 +503,18 @@ class RunReader:
             return {_decode(row["name"]): _decode(row["units"]) for row in params[()]}
         return {name: _decode(ds.attrs.get("units", "")) for name, ds in params.items()}
 
+    @property
+    def device_states(self) -> dict[tuple[int, int], dict[str, Any]]:
+        """(row, col) -> what the run recorded of that device's state (``formed_at_start``,
+        ``formed_at_end``: True, False or None = unknown; ``evidence``). Empty for files written
+        before memlab recorded it, and for runs that learnt nothing."""
+        entries = self.attrs.get("device_states", [])
+        out: dict[tuple[int, int], dict[str, Any]] = {}
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("row"), int) and isinstance(e.get("col"), int):
+                out[(e["row"], e["col"])] = e
+        return out
+
     def _metadata(self, key: str) -> dict[str, Any] | None:
         metadata = _decode(self._file.attrs.get("metadata", ""))
         return metadata.get(key, {}) if isinstance(metadata, dict) else None

@@ -236,6 +236,7 @@ def _create_skeleton(f: h5py.File, procedure: str, specs: Iterable[StreamSpec], 
     a["error"] = ""
     a["safety_failure"] = ""
     a["heartbeat_unix_s"] = 0.0
+    a["device_states"] = "[]"  # filled at close: what the run learnt of its devices' states
     f.create_dataset("parameters", shape=(n_parameters,), dtype=PARAMETER_DTYPE)
     ds = f.create_dataset("chip/devices", shape=(n_devices, 2), dtype="i4")
     ds.attrs["columns"] = ["row", "col"]
@@ -316,6 +317,7 @@ class RunWriter:
         self._trace = trace
         self._trace_rows = 0
         self._trace_unflushed_bytes = 0
+        self._device_states: dict[tuple[int, int], dict[str, Any]] = {}
 
         # Built under a temporary name and renamed once in SWMR mode, so a file with the run's
         # name is always one that any reader can open, even if the writer dies while creating it.
@@ -460,6 +462,17 @@ class RunWriter:
                 raise RuntimeError(f"{self.path} is closed; nothing more can be appended")
             self._log_pending.append((time.time(), int(level), message))
 
+    def record_device_state(self, row: int, col: int, **facts: Any) -> None:
+        """What the run knows of device (row, col)'s state (``formed_at_start``, ``formed_at_end``:
+        True, False, or None for unknown; ``evidence``: how it knows). Written at :meth:`close`
+        into the ``device_states`` attribute; a later fact replaces an earlier one, None never
+        replaces a known value."""
+        with self._lock:
+            entry = self._device_states.setdefault((int(row), int(col)), {"row": int(row), "col": int(col)})
+            for key, value in facts.items():
+                if value is not None or key not in entry:
+                    entry[key] = _plain(value)
+
     def mark_safe_shutdown(self) -> None:
         """Note in the trace where the safe shutdown's conversation begins (the row before it is
         the last of the run itself: after a failure, the failing command's neighbourhood)."""
@@ -576,6 +589,9 @@ class RunWriter:
                     if safety_failure:
                         a.modify("safety_failure", safety_failure)
                     a.modify("heartbeat_unix_s", time.time())
+                    if self._device_states:
+                        a.modify("device_states", json.dumps(list(self._device_states.values()),
+                                                             default=_json_default, sort_keys=True))
                     a.modify("status", status)
                     self._file.flush()
                 except Exception as exc:  # noqa: BLE001

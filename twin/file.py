@@ -89,8 +89,13 @@ class Twin:
         return {name: e.value for name, e in self.chip.items() if e.status == FITTED}
 
     def device_parameters(self) -> dict[str, np.ndarray]:
-        """Per-device parameter arrays for ``Chip(devices=...)`` (NaN: drawn)."""
-        return {name: d.value.copy() for name, d in self.devices.items() if d.measured.any()}
+        """Per-device parameter arrays for ``Chip(devices=...)`` (NaN: drawn). Parameters the
+        model holds chip-wide (``v0_switch_v``, the optical ones, ...) are fitted per device in
+        the file but reach the chip through :meth:`overrides` only."""
+        from memlab.instruments.sim.chip.state import DEVICE_PARAMETERS
+
+        return {name: d.value.copy() for name, d in self.devices.items()
+                if name in DEVICE_PARAMETERS and d.measured.any()}
 
     def chip_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~memlab.instruments.sim.chip.Chip` that build this twin."""

@@ -43,6 +43,9 @@ FIGURE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "step_noise": ("sigma_c2c", "sigma_read"), "drift_nu": ("drift_nu",),
     "drift_log_siemens": ("drift_log_s",), "time_to_10pct_loss_s": ("drift_nu", "drift_log_s"),
     "forming_voltage_v": ("v_form_v",),
+    "photo_exponent": ("gamma_ph",), "shunt_coefficient_per_w": ("k_shunt_per_w",),
+    "rise_tau_s": ("tau_on_s",), "decay_tau_s": ("tau_ph_s",), "relaxation_tau_s": ("tau_ph_s",),
+    "eligibility_tau_s": ("tau_e_s",), "eligibility_pulse_light_tau_s": ("tau_pl_s",),
 }
 
 

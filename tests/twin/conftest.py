@@ -30,10 +30,10 @@ def truth_twin(seed: int) -> Twin:
     return twin
 
 
-def twin_bench(twin_path: Path, seed: int = 0, array: str | None = None) -> Bench:
+def twin_bench(twin_path: Path, seed: int = 0, array: str | None = None, family: str = "prgo") -> Bench:
     """The built-in bench with the twin's chip (its array unless ``array`` is given)."""
     config = read_bench_config(None)
-    chip = replace(config.chip, twin=str(twin_path), seed=seed)
+    chip = replace(config.chip, twin=str(twin_path), seed=seed, family=family)
     if array is not None:
         chip = replace(chip, array=array)
     return Bench(replace(config, chip=chip))

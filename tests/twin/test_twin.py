@@ -177,6 +177,10 @@ def test_memlab_twin_fit_prints_the_table_and_names_what_falls_back(night, tmp_p
     text = capsys.readouterr().out
     assert "| a_plus |" in text and "fitted" in text and "keep the preset's value" in text
     assert load_twin(out).chip["v_th_v"].status == "fitted"
+    assert main(["-q", "twin", "fit", str(folder / "runs"), "--out", str(out), "--no-progress", "--all"]) == 0
+    text = capsys.readouterr().out  # each preset parameter with why it is one
+    assert "preset: v_breakdown_v: not fitted: breakdown is destructive" in text
+    assert "preset: wear_exponent: no endurance run" in text
     assert main(["twin", "fit", str(tmp_path / "none"), "--out", str(out)]) == 2
 
 
@@ -227,3 +231,25 @@ def test_memlab_twin_export_takes_a_fitted_twin(night, tmp_path, capsys):
     assert main(["twin", "export", "--twin", str(tmp_path / "none.h5"), "--format", "aihwkit",
                  "--out", str(out)]) == 2
     assert "--twin" in capsys.readouterr().err
+
+
+def test_large_folders_go_to_dask_by_default_as_memlab_analyze(night, monkeypatch):
+    import memlab.analysis.parallel as parallel
+    import memlab.twin.fit as fit
+
+    folder, paths, states = night
+    calls = []
+
+    def spy(chunks, family, workers, advance):
+        calls.append(workers)
+        return [fit._collect_files(chunk, first, family) for first, chunk in chunks]
+    monkeypatch.setattr(fit, "_collect_parallel", spy)
+    monkeypatch.setattr(parallel, "SERIAL_BELOW", len(paths) + 1)
+    fit_twin(paths)
+    assert calls == []  # below the threshold: serial
+    monkeypatch.setattr(parallel, "SERIAL_BELOW", len(paths))
+    monkeypatch.setattr(fit.os, "cpu_count", lambda: 2)
+    fit_twin(paths)
+    assert calls == [2]  # one process per core
+    fit_twin(paths, workers=1)
+    assert calls == [2]  # --workers 1: serial
