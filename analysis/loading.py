@@ -145,9 +145,9 @@ class Run:
     units: dict[str, dict[str, str]]
     """Stream name -> column -> SI unit."""
     rows: dict[str, int] = field(default_factory=dict)
+    """Stream name -> complete rows when the run was opened."""
     device_states: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     """(row, col) -> the device state the run recorded (storage's ``RunReader.device_states``)."""
-    """Stream name -> complete rows when the run was opened."""
     _reader: RunReader | None = field(default=None, init=False, repr=False)
     _streams: dict[str, Stream] = field(default_factory=dict, init=False, repr=False)
 

@@ -135,13 +135,17 @@ class Bench:
 
     def chip_info(self) -> dict[str, Any]:
         """The chip on the bench: family, size, seed, array (a passive one with its write and read
-        biases: a 1T1R array has no unselected lines to bias), and whether it is simulated."""
+        biases: a 1T1R array has no unselected lines to bias), the fraction of the laser's set power
+        that reaches each device of the spot (the bench file's ``optics.coupling_efficiency``: an
+        analysis per watt set turns into one per watt on the device with it), and whether it is
+        simulated."""
         chip = self.config.chip
         info: dict[str, Any] = {"family": chip.family, "rows": chip.rows, "cols": chip.cols,
                                 "seed": chip.seed, "array": chip.array}
         if chip.array == "passive":
             info.update(bias_scheme=chip.bias_scheme, read_bias=chip.read_bias)
-        info.update(overrides=dict(chip.overrides), simulated=self.world is not None)
+        info.update(coupling_efficiency=self.config.coupling_efficiency, overrides=dict(chip.overrides),
+                    simulated=self.world is not None)
         return info
 
     def safe_shutdown(self) -> list[str]:

@@ -12,7 +12,7 @@ Each parameter comes from the procedure that determines it, through the figures 
 | forming | ``v_form_v`` | ``v_form_v``, ``sigma_v_form_v`` |
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
 | endurance | ``wear_exponent``, ``wear_center``, ``endurance_cycles`` | means; median, ``sigma_endurance`` |
-| optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``; ``tau_ph_s`` | means |
+| optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency); ``tau_ph_s`` | means (``k_shunt_per_w``: median) |
 
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
@@ -53,7 +53,7 @@ DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "
                 # chip-wide in the model: per-device estimates pooled into the chip's value
                 "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "", "wear_exponent": "", "wear_center": "",
                 "gamma_ph": "", "tau_on_s": "s", "tau_ph_s": "s", "band_gap_ev": "eV",
-                "urbach_energy_ev": "eV"}
+                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W"}
 FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
                   "pulsed-iv", "optical-pulses", "relaxation")
 #: optical procedures' figures of merit (memlab.analysis.summary) -> the model parameter each measures
@@ -64,10 +64,8 @@ OPTICAL_FIGURES = {
 }
 #: why parameters that no fit here determines keep the preset (instead of "no run determines it")
 PRESET_REASONS = {
-    "k_shunt_per_w": "not fitted: the analysis' shunting coefficient is per watt set on the laser, the "
-                     "model's per watt reaching the device; the bench's coupling efficiency lies between "
-                     "and run files do not record it (453 and 477 /W measured for 600 /W behind the "
-                     "built-in bench's 0.8)",
+    "k_shunt_per_w": "no optical-pulses run that records the laser's coupling efficiency determines it (the "
+                     "analysis' coefficient is per watt set on the laser, the model's per watt on the device)",
     "tau_e_s": "not fitted: the three-factor eligibility time constant came out ~10 % above the model's "
                "tau_e (0.675 and 0.659 s on two devices for 0.6 s)",
     "tau_pl_s": "not fitted: the three-factor window's pulse-then-light time constant came out 1.6-2.7x "
@@ -133,6 +131,23 @@ def _add(c: _Collected, name: str, device: tuple[int, int], fig: Any, source: in
         se = standard_error(fig)
         if math.isfinite(se) and se >= 0:
             _values(c, name, device).append(_Value(fig.value, se, source))
+
+
+def _shunting(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int) -> None:
+    """k_shunt_per_w: the analysis' coefficient is per watt set on the laser, the model's per watt
+    on the device; the bench's coupling efficiency, which the run file records with the chip,
+    lies between (shunting 1 + k_model * c * P_set)."""
+    fig = row.get("shunt_coefficient_per_w")
+    if not (isinstance(fig, FigureOfMerit) and fig.determined and math.isfinite(fig.value)):
+        return
+    coupling = run.chip.get("coupling_efficiency")
+    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)) or not 0.0 < coupling <= 1.0:
+        c.notes.append(f"{run.name}: the run does not record the laser's coupling efficiency; shunting "
+                       f"coefficient not used")
+        return
+    se = standard_error(fig)
+    if math.isfinite(se) and se >= 0:
+        _values(c, "k_shunt_per_w", device).append(_Value(fig.value / coupling, se / coupling, source))
 
 
 def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> float:
@@ -272,6 +287,8 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 continue
             for figure, name in OPTICAL_FIGURES[run.procedure].items():
                 _add(c, name, device, row.get(figure), source)
+            if run.procedure == "optical-pulses":
+                _shunting(run, row, c, device, source)
         elif run.procedure == "forming":
             fig = row.get("forming_voltage_v")
             if not (isinstance(fig, FigureOfMerit) and fig.determined):
@@ -402,6 +419,7 @@ _DISTRIBUTIONS = (
     ("tau_ph_s", "tau_ph_s", True, None),
     ("band_gap_ev", "band_gap_ev", False, None),
     ("urbach_energy_ev", "urbach_energy_ev", False, None),
+    ("k_shunt_per_w", "k_shunt_per_w", True, None),
 )
 
 

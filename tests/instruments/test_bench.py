@@ -71,7 +71,7 @@ def test_default_bench_has_every_role(bench: Bench) -> None:
     assert isinstance(bench.clock, Clock) and bench.clock.virtual
     assert bench.clock is bench.world.clock
     assert bench.chip_info() == {"family": "prgo", "rows": 16, "cols": 16, "seed": 0, "array": "passive",
-                                 "bias_scheme": "v/3", "read_bias": "v/2-columns", "overrides": {},
+                                 "bias_scheme": "v/3", "read_bias": "v/2-columns", "coupling_efficiency": 0.8, "overrides": {},
                                  "simulated": True}
 
 
