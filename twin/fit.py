@@ -13,6 +13,7 @@ Each parameter comes from the procedure that determines it, through the figures 
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
 | endurance | ``wear_exponent``, ``wear_center``, ``endurance_cycles`` | means; median, ``sigma_endurance`` |
 | optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency); ``tau_ph_s`` | means (``k_shunt_per_w``: median) |
+| three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window) | median |
 
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
@@ -53,23 +54,24 @@ DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "
                 # chip-wide in the model: per-device estimates pooled into the chip's value
                 "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "", "wear_exponent": "", "wear_center": "",
                 "gamma_ph": "", "tau_on_s": "s", "tau_ph_s": "s", "band_gap_ev": "eV",
-                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W"}
+                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W", "tau_pl_s": "s"}
 FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
-                  "pulsed-iv", "optical-pulses", "relaxation")
+                  "pulsed-iv", "optical-pulses", "relaxation", "three-factor")
 #: optical procedures' figures of merit (memlab.analysis.summary) -> the model parameter each measures
 OPTICAL_FIGURES = {
     "optical-pulses": {"photo_exponent": "gamma_ph", "rise_tau_s": "tau_on_s", "band_gap_ev": "band_gap_ev",
                        "urbach_energy_ev": "urbach_energy_ev"},
     "relaxation": {"relaxation_tau_s": "tau_ph_s"},  # light stimulus only: a pulse train's relaxation is drift
+    "three-factor": {"eligibility_pulse_light_tau_s": "tau_pl_s"},
 }
 #: why parameters that no fit here determines keep the preset (instead of "no run determines it")
 PRESET_REASONS = {
     "k_shunt_per_w": "no optical-pulses run that records the laser's coupling efficiency determines it (the "
                      "analysis' coefficient is per watt set on the laser, the model's per watt on the device)",
-    "tau_e_s": "not fitted: the three-factor eligibility time constant came out ~10 % above the model's "
-               "tau_e (0.675 and 0.659 s on two devices for 0.6 s)",
-    "tau_pl_s": "not fitted: the three-factor window's pulse-then-light time constant came out 1.6-2.7x "
-                "the model's tau_pl (0.47 and 0.78 s on two devices for 0.29 s)",
+    "tau_e_s": "not fitted: the three-factor light-then-pulse time constant comes out above the model's "
+               "tau_e (about 4 % at the default settings, 1-2 standard errors; up to 14 % on some devices "
+               "with shorter trains), a bias whose cause is not found",
+    "tau_pl_s": "no three-factor run determines it",
     "g_ph_ref_s": "not fitted: the photo-response law's coefficient is not mapped to it (and it refers to "
                   "the set power, as k_shunt_per_w)",
     "wear_exponent": "no endurance run's window closed to half its start: the wear law's shape is not "
@@ -420,6 +422,7 @@ _DISTRIBUTIONS = (
     ("band_gap_ev", "band_gap_ev", False, None),
     ("urbach_energy_ev", "urbach_energy_ev", False, None),
     ("k_shunt_per_w", "k_shunt_per_w", True, None),
+    ("tau_pl_s", "tau_pl_s", True, None),
 )
 
 

@@ -124,8 +124,10 @@ def eligibility_time_constant(delay_s: object, delta_s: object) -> ExpFit:
     if np.unique(d[lit]).size < 3:
         raise ValueError("delay_s: the eligibility window needs trials at three or more distinct "
                          "delays >= 0 s after the light")
-    baseline = float(np.mean(y[dark])) if dark.any() else None
-    return fit_exponential(d[lit], y[lit], offset=baseline)
+    # The asymptote is the lit trials' own, not the dark mean: light leaves an offset whatever the
+    # delay (photoconductance not yet gone at the second read), which a dark baseline would
+    # leave to the decay (a slower window). The dark trials still give the gating ratio.
+    return fit_exponential(d[lit], y[lit])
 
 
 def gating_ratio(delta_with_light_s: object, delta_without_light_s: object) -> float:
@@ -519,12 +521,19 @@ def coincidence_window(delay_s: object, delta_s: object) -> CoincidenceWindow:
               for name, mask in (("lp", lp), ("pl", pl))}
     base0 = float(np.mean(y[dark])) if dark.any() else float(np.min(y))
     names, q0 = ["base"], [base0]
+    # Lit trials also carry what the light leaves behind whatever the delay (photoconductance not
+    # yet gone at the second read): an offset of their own, set by the window's far tails. With
+    # the dark baseline in its place the tails would lift the fitted decay (a slower window).
+    light_offset = bool(dark.any())
+    if light_offset:
+        names.append("light")
+        q0.append(0.0)
     for key, mask in (("lp", lp), ("pl", pl)):
         if usable[key]:
             span = float(np.max(np.abs(d[mask])))
             names += [f"a_{key}", f"tau_{key}"]
             q0 += [float(np.max(y[mask])) - base0, math.log(span / 3)]
-    if len(names) == 1:
+    if not any(usable.values()):
         reason = "no order has three distinct delays (one of them non-zero)"
         e = not_determined(reason, n, "s")
         return CoincidenceWindow(e, not_determined(reason, n, "S"), e, not_determined(reason, n, "S"),
@@ -533,6 +542,9 @@ def coincidence_window(delay_s: object, delta_s: object) -> CoincidenceWindow:
     def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
         out = np.full(x.shape, q[0])
         k = 1
+        if light_offset:
+            out[np.isfinite(x)] += q[1]
+            k = 2
         for key, sign in (("lp", 1.0), ("pl", -1.0)):
             if usable[key]:
                 mask = np.isfinite(x) & ((x >= 0) if sign > 0 else (x < 0))
@@ -543,14 +555,15 @@ def coincidence_window(delay_s: object, delta_s: object) -> CoincidenceWindow:
     best = None
     for factor in (1.0, 0.3, 3.0):
         start = np.array(q0)
-        start[2::2] += math.log(factor)
+        first_tau = 3 if light_offset else 2
+        start[first_tau::2] += math.log(factor)
         q, cov, rss = _least_squares(model, start, d, y)
         if best is None or rss < best[2]:
             best = (q, cov, rss)
     q, cov, _ = best
     se = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
     found: dict[str, Estimate] = {}
-    k = 1
+    k = 2 if light_offset else 1
     for key in ("lp", "pl"):
         mask = lp if key == "lp" else pl
         if usable[key]:

@@ -57,3 +57,23 @@ def test_xor_figures_accuracy_and_margin():
     assert fig.accuracy.value == pytest.approx(199 / 200)
     assert fig.accuracy.stderr == pytest.approx(np.sqrt(0.995 * 0.005 / 200), rel=1e-2)
     assert fig.margin_a == pytest.approx(1.0) and fig.threshold_a == pytest.approx(3.5)
+
+
+def test_an_offset_the_light_leaves_on_every_lit_trial_does_not_slow_the_window():
+    # What light leaves at the second read whatever the delay (photoconductance not yet gone)
+    # lifts every lit trial above the dark baseline; fitted as part of the decay it would make a
+    # short window look longer (on a twin, a 0.24 s pulse-then-light window came out 0.36-0.91 s).
+    rng = np.random.default_rng(3)
+    delays = np.array([np.nan, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4] * 3)
+    tau_lp, tau_pl, base, offset = 0.6, 0.25, 1e-10, 3e-8
+    lit = np.isfinite(delays)
+    y = np.full(delays.shape, base)
+    y[lit] += offset
+    y[lit & (delays >= 0)] += 5e-7 * np.exp(-delays[lit & (delays >= 0)] / tau_lp)
+    y[lit & (delays < 0)] += 2e-7 * np.exp(delays[lit & (delays < 0)] / tau_pl)
+    y += rng.normal(0.0, 2e-9, y.shape)
+    window = coincidence_window(delays, y)
+    for est, truth in ((window.tau_light_pulse_s, tau_lp), (window.tau_pulse_light_s, tau_pl)):
+        assert est.determined and abs(est.value - truth) <= 2.5 * est.stderr, (est, truth)
+    tau_e = three_factor(delays, y).eligibility_s
+    assert tau_e == pytest.approx(tau_lp, rel=0.05)  # the dark baseline gave 0.69 s

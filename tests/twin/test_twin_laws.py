@@ -85,7 +85,8 @@ def test_one_width_leaves_the_width_exponent_to_the_preset(tmp_path):
 def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
     rng = np.random.default_rng(5)
     truth = {"gamma_ph": float(rng.uniform(0.5, 0.9)), "tau_on_s": float(rng.uniform(0.01, 0.03)),
-             "tau_ph_s": float(rng.uniform(1.0, 3.0)), "k_shunt_per_w": float(rng.uniform(300.0, 900.0))}
+             "tau_ph_s": float(rng.uniform(1.0, 3.0)), "k_shunt_per_w": float(rng.uniform(300.0, 900.0)),
+             "tau_pl_s": float(rng.uniform(0.2, 1.0))}
     twin = Twin("optomemristor", *SHAPE, sources=["drawn truth"])
     _chip_truth(twin, truth)
     path = write_twin(twin, tmp_path / "truth.h5")
@@ -95,13 +96,14 @@ def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
         for r, c in devices:
             _run(bench, runs, "optical-pulses", row=r, col=c, count=0)
             _run(bench, runs, "relaxation", row=r, col=c, stimulus="light", duration_s=20)
+            _run(bench, runs, "three-factor", row=r, col=c)
     fitted = fit_twin(runs)
     hits, misses = _recovered(fitted, truth, devices)
     assert hits >= 0.9 * len(truth) * len(devices), misses
     for name in truth:
         assert fitted.chip[name].status == "fitted"
-    for name in ("tau_e_s", "tau_pl_s"):  # the analysis' figures are not these parameters
-        assert fitted.chip[name].status == "preset" and "not fitted" in fitted.chip[name].reason
+    # the light-then-pulse time constant comes out biased: kept at the preset, with the reason
+    assert fitted.chip["tau_e_s"].status == "preset" and "not fitted" in fitted.chip["tau_e_s"].reason
 
 
 def test_wear_law_recovered_from_endurance_runs(tmp_path):
