@@ -15,6 +15,7 @@ Cost model (what keeps a million-point run smooth):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,9 @@ from memlab.storage import StreamSpec
 PANE_WIDTH = 420
 """Width (px) a plot pane needs to sit beside another; below twice this, panes stack."""
 REFRESH_INTERVAL_S = 0.1
-"""Shortest time between two redraws of the live plots."""
+"""Shortest time between two redraws of a live plot."""
+REFRESH_SLOTS = 4
+"""Turns of the refresh timer per REFRESH_INTERVAL_S; each redraws at most one pane."""
 DECIMATE_ABOVE = 8192
 """A monotonic curve longer than this is drawn from its min/max blocks when fully in view."""
 MAX_GROUP_CURVES = 24
@@ -238,6 +241,7 @@ class PlotPane(QtWidgets.QWidget):
         self.earlier: LiveCurve | None = None
         self.references: list[pg.PlotDataItem] = []
         self.image: pg.ImageItem | None = None
+        self._pending_image: np.ndarray | None = None
         self.colorbar: pg.ColorBarItem | None = None
         self.error: str | None = None
         self.rebuild_requested = False
@@ -359,7 +363,8 @@ class PlotPane(QtWidgets.QWidget):
         """New rows of this pane's stream."""
         if self.hint.kind == "image":
             if self.y_name in batch and len(batch[self.y_name]):
-                self._show_image(np.asarray(batch[self.y_name][-1], dtype=np.float64))
+                # drawn at the next refresh: a flood of maps costs one image and one re-level per redraw
+                self._pending_image = np.asarray(batch[self.y_name][-1], dtype=np.float64)
             return
         if self.x_name not in batch or self.y_name not in batch:
             return
@@ -448,6 +453,10 @@ class PlotPane(QtWidgets.QWidget):
 
     def refresh(self, force: bool = False) -> int:
         """Redraw the curves that changed; returns how many were handed new points."""
+        shown_image = self._pending_image is not None
+        if shown_image:
+            self._show_image(self._pending_image)
+            self._pending_image = None
         empty = not self.has_data
         if self.empty_label.isVisibleTo(self) != empty:
             self.empty_label.setVisible(empty)
@@ -457,7 +466,7 @@ class PlotPane(QtWidgets.QWidget):
         changed = 0
         for curve in list(self.curves.values()) + ([self.earlier] if self.earlier else []):
             changed += curve.refresh(view_box, log_x, force)
-        return changed
+        return changed + shown_image
 
     @property
     def points(self) -> int:
@@ -470,6 +479,7 @@ class PlotPane(QtWidgets.QWidget):
         if self.earlier is not None:
             self.plot.removeItem(self.earlier.item)
         self.curves, self.earlier, self._groups_seen, self._gaps = {}, None, 0, 0
+        self._pending_image = None
         self.legend.clear()
         for item in self.references:
             self.legend.addItem(item, item.name())
@@ -543,9 +553,14 @@ class PlotArea(QtWidgets.QWidget):
         self._placeholder.setWordWrap(True)
         self._placeholder.setStyleSheet("color: #757575;")
         self._grid.addWidget(self._placeholder, 0, 0)
+        # the timer redraws one pane per turn of the event loop, each at most REFRESH_INTERVAL_S
+        # apart: Qt paints every dirty pane of a window in one go, and three or four panes painted
+        # together (tens of ms each, mostly their axes) would stall the window that long
         self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(int(REFRESH_INTERVAL_S * 1000))
-        self._timer.timeout.connect(self.refresh)
+        self._timer.setInterval(int(REFRESH_INTERVAL_S * 1000 / REFRESH_SLOTS))
+        self._timer.timeout.connect(self._refresh_next)
+        self._next = 0
+        self._refreshed_at: dict[int, float] = {}
         if live:
             self._timer.start()
         self._spare: list[pg.PlotWidget] = []  # plots built ahead, so a run's start does not build them
@@ -602,10 +617,30 @@ class PlotArea(QtWidgets.QWidget):
                 pane.feed(batch)
 
     def refresh(self) -> None:
+        """Redraw every pane that changed, now."""
         for pane in self.panes:
-            if pane.rebuild_requested:
-                self._rebuild(pane)
-            self.refreshes += bool(pane.refresh())
+            self._refresh_pane(pane)
+
+    def _refresh_pane(self, pane: PlotPane) -> bool:
+        self._refreshed_at[id(pane)] = time.monotonic()
+        if pane.rebuild_requested:
+            self._rebuild(pane)
+        changed = bool(pane.refresh())
+        self.refreshes += changed
+        return changed
+
+    def _refresh_next(self) -> None:
+        """The timer's turn: redraw the next pane due (round robin) that has something new."""
+        now = time.monotonic()
+        count = len(self.panes)
+        for step in range(count):
+            index = (self._next + step) % count
+            pane = self.panes[index]
+            if now - self._refreshed_at.get(id(pane), -math.inf) < REFRESH_INTERVAL_S * 0.95:
+                continue
+            if self._refresh_pane(pane):
+                self._next = index + 1
+                return
 
     def _rebuild(self, pane: PlotPane) -> None:
         """The user changed a pane's columns: re-plot it from the stored rows (once)."""
