@@ -141,6 +141,10 @@ class Controller(QtCore.QObject):
         self._starting = False
         self._cancel_start = False
         self._run_thread_ended.connect(self._on_run_thread_ended)
+        self._drain_later = QtCore.QTimer(self)  # the rest of a run's events, next turn
+        self._drain_later.setSingleShot(True)
+        self._drain_later.setInterval(0)
+        self._drain_later.timeout.connect(self._drain_some)
         self._grace = QtCore.QTimer(self)
         self._grace.setSingleShot(True)
         self._grace.timeout.connect(self._outputs_off_now)
@@ -411,7 +415,7 @@ class Controller(QtCore.QObject):
         for index, event in enumerate(events):
             if until is not None and index and (time.perf_counter() > until or events[index - 1].kind == "start"):
                 listener.put_back(events[index:])
-                QtCore.QTimer.singleShot(0, self._drain_some)
+                self._drain_later.start()
                 return
             kind, args = event.kind, event.args
             if kind == "batch":

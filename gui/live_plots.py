@@ -568,6 +568,10 @@ class PlotArea(QtWidgets.QWidget):
         if live:
             self._timer.start()
         self._spare: list[pg.PlotWidget] = []  # plots built ahead, so a run's start does not build them
+        self._stage_timer = QtCore.QTimer(self)  # a child: it dies with the area, pending panes too
+        self._stage_timer.setSingleShot(True)
+        self._stage_timer.setInterval(int(STAGE_INTERVAL_S * 1000))
+        self._stage_timer.timeout.connect(self._build_next)
 
     def warm(self, count: int = 4) -> None:
         """Build plots ahead of need (at idle times: when the window opens, after a run). A run
@@ -605,7 +609,7 @@ class PlotArea(QtWidgets.QWidget):
         if self.reference:
             self.set_reference(self.reference_label or "reference", self.reference)
         if self._pending:
-            QtCore.QTimer.singleShot(int(STAGE_INTERVAL_S * 1000), self._build_next)
+            self._stage_timer.start()
 
     def _new_pane(self, hint: PlotHint) -> PlotPane:
         pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
@@ -630,7 +634,7 @@ class PlotArea(QtWidgets.QWidget):
             if not all_now:
                 break
         if self._pending:
-            QtCore.QTimer.singleShot(int(STAGE_INTERVAL_S * 1000), self._build_next)
+            self._stage_timer.start()
 
     def _arrange(self) -> None:
         """Panes side by side where there is room for two (PANE_WIDTH each), else one above the
