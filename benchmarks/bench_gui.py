@@ -6,6 +6,7 @@ and the dashboard's event-loop latency while each procedure of ``memlab demo`` r
     python benchmarks/bench_gui.py --quick    # 10k and 100k points only (a smoke run)
     python benchmarks/bench_gui.py --latency-only   # the event-loop latency table only
     python benchmarks/bench_gui.py --latency-only --in-thread   # runs in a thread of the GUI process
+    python benchmarks/bench_gui.py --latency-only --procedures vmm,relaxation   # only these
 
 Event-loop latency: a 10 ms timer in the dashboard's GUI thread records how late each of its
 ticks comes, while the procedure runs on the simulated bench (the demo's chips and parameters) and
@@ -153,7 +154,7 @@ def pymeasure_refresh(sizes: list[int], tmp: Path) -> dict[str, float]:
 LATENCY_TICK_S = 0.010
 
 
-def event_loop_latency(in_thread: bool = False) -> dict[str, dict[str, float]]:
+def event_loop_latency(in_thread: bool = False, only: set[str] | None = None) -> dict[str, dict[str, float]]:
     """Per procedure of the demo plans: p50, p99 and max lateness (ms) of a 10 ms timer, ticks,
     and the run's wall time; runs in a worker process (the dashboard's way on a simulated bench)
     or, ``in_thread``, in a thread of this process."""
@@ -171,7 +172,8 @@ def event_loop_latency(in_thread: bool = False) -> dict[str, dict[str, float]]:
         jobs = [("(idle, no run)", None, "prgo", False)]
         for plan_file, family, unformed in DEMO_PLANS:
             for step in demo_plan(plan_file).steps:
-                if all(step.procedure.name != job[0] for job in jobs):
+                if all(step.procedure.name != job[0] for job in jobs) and (
+                        not only or step.procedure.name in only):
                     jobs.append((step.procedure.name, step, family, unformed))
         if not in_thread:  # the workers' fork server starts once, before anything is measured
             from memlab.procedures.process_run import prepare_workers
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-only", action="store_true", help="only the event-loop latency per procedure")
     parser.add_argument("--in-thread", action="store_true",
                         help="run the procedures in a thread of the GUI process, not in a worker process")
+    parser.add_argument("--procedures", default="",
+                        help="comma-separated procedure names: measure only these (default: every one)")
     args = parser.parse_args(argv)
 
     from memlab.gui import qt_problem
@@ -265,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(f"bench_gui: cannot run: {problem}", file=sys.stderr)
         return 2
-    latency = event_loop_latency(args.in_thread)
+    only = {name.strip() for name in args.procedures.split(",") if name.strip()}
+    latency = event_loop_latency(args.in_thread, only or None)
     runs = {name: row for name, row in latency.items() if not name.startswith("(")}
     latency_figures = {f"event_loop_{stat}_{name.replace('-', '_')}": value for name, row in runs.items()
                        for stat, value in row.items() if stat in ("p99_ms", "max_ms")}

@@ -52,6 +52,13 @@ class QtRunListener(QtCore.QObject, RunListener):
             events, self._events = self._events, []
         return events
 
+    def put_back(self, events: list[RunEvent]) -> None:
+        """Return events taken but not handled yet, ahead of any that came meanwhile (the taker
+        handles them later; no :attr:`ready` is emitted for them)."""
+        if events:
+            with self._lock:
+                self._events[:0] = events
+
     # RunListener, called in the worker thread
     def on_start(self, info: Mapping[str, Any]) -> None:
         self._put("start", dict(info))

@@ -31,7 +31,7 @@ from memlab.gui.bridge import QtRunListener
 from memlab.gui.forms import check_instrument_limits
 from memlab.gui.tasks import BenchWorker
 from memlab.procedures import Procedure, RunListener, get_procedure
-from memlab.procedures.process_run import ProcessRunHandle, can_run_in_process, prepare_workers
+from memlab.procedures.process_run import ProcessRunHandle, can_run_in_process, prepare_workers, worker_problem
 from memlab.procedures.runner import RunHandle
 
 log = logging.getLogger("memlab.gui")
@@ -40,6 +40,9 @@ OUTPUTS_OFF_GRACE_S = 5.0
 """After "all outputs off" aborts a run, how long the run gets to stop (its own safe shutdown runs
 on the way out) before the bench is switched off directly, whatever the run is doing. A worker
 process that has not stopped by then is killed (its simulated instruments end with it)."""
+
+DRAIN_BUDGET_S = 0.008
+"""How long one event-loop turn spends on a run's reported events before leaving the rest to the next."""
 
 RUN_MODES = ("auto", "process", "thread")
 """Where runs execute: auto (a worker process for a simulated bench, a thread for a real one),
@@ -138,6 +141,10 @@ class Controller(QtCore.QObject):
         self._starting = False
         self._cancel_start = False
         self._run_thread_ended.connect(self._on_run_thread_ended)
+        self._drain_later = QtCore.QTimer(self)  # the rest of a run's events, next turn
+        self._drain_later.setSingleShot(True)
+        self._drain_later.setInterval(0)
+        self._drain_later.timeout.connect(self._drain_some)
         self._grace = QtCore.QTimer(self)
         self._grace.setSingleShot(True)
         self._grace.timeout.connect(self._outputs_off_now)
@@ -180,7 +187,7 @@ class Controller(QtCore.QObject):
             raise RuntimeError("a run is in progress: wait for it or abort it first")
         self._external = owner
         self.listener = QtRunListener(self)
-        self.listener.ready.connect(self._drain)
+        self.listener.ready.connect(self._drain_some)
         self._wall_start = time.monotonic()
         self._set_current(what)
         self.running_changed.emit(True)
@@ -350,14 +357,20 @@ class Controller(QtCore.QObject):
             self.running_changed.emit(False)
             return
         self.listener = QtRunListener(self)
-        self.listener.ready.connect(self._drain)
+        self.listener.ready.connect(self._drain_some)
         self._finish_seen = False
         self.run_info = {"procedure": procedure.name, "devices": procedure.devices()}
         self._wall_start = time.monotonic()
         if not self.current_item:
             self._set_current(procedure.name)
         try:
-            if self.in_process():
+            in_process = self.in_process()
+            problem = worker_problem(procedure) if in_process else None
+            if problem is not None and self.run_mode == "auto":
+                in_process = False  # run_mode "process" lets the handle refuse it, said as it is
+                self.message.emit(logging.WARNING, "run", f"{procedure.name} runs in a thread of the dashboard, "
+                                                          f"not in a worker process: {problem}")
+            if in_process:
                 self.handle = _SignalledProcessRun(self._run_thread_ended.emit, procedure, self.bench, self.out_dir,
                                                    operator=self.operator, listeners=[self.listener],
                                                    worker_listeners=self.extra_listeners)
@@ -387,11 +400,23 @@ class Controller(QtCore.QObject):
             self.message.emit(logging.WARNING, "run", "abort requested: the campaign stops")
             self._external.abort()
 
-    def _drain(self) -> None:
+    def _drain_some(self) -> None:
+        """The listener's signal: handle what the run reported for at most DRAIN_BUDGET_S of this
+        event-loop turn (and nothing after its start: that builds the plots), the rest in later
+        turns, so that a backlog or a run's start never stalls the window in one piece."""
+        self._drain(budget_s=DRAIN_BUDGET_S)
+
+    def _drain(self, budget_s: float | None = None) -> None:
         listener = self.listener
         if listener is None:
             return
-        for event in listener.drain():
+        events = listener.drain()
+        until = time.perf_counter() + budget_s if budget_s is not None else None
+        for index, event in enumerate(events):
+            if until is not None and index and (time.perf_counter() > until or events[index - 1].kind == "start"):
+                listener.put_back(events[index:])
+                self._drain_later.start()
+                return
             kind, args = event.kind, event.args
             if kind == "batch":
                 self.run_batch.emit(args[0], args[1])

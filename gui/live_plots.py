@@ -15,6 +15,7 @@ Cost model (what keeps a million-point run smooth):
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,11 @@ from memlab.storage import StreamSpec
 PANE_WIDTH = 420
 """Width (px) a plot pane needs to sit beside another; below twice this, panes stack."""
 REFRESH_INTERVAL_S = 0.1
-"""Shortest time between two redraws of the live plots."""
+"""Shortest time between two redraws of a live plot."""
+REFRESH_SLOTS = 4
+"""Turns of the refresh timer per REFRESH_INTERVAL_S; each redraws at most one pane."""
+STAGE_INTERVAL_S = 0.02
+"""A run's panes after the first are built this far apart (see :meth:`PlotArea.setup`)."""
 DECIMATE_ABOVE = 8192
 """A monotonic curve longer than this is drawn from its min/max blocks when fully in view."""
 MAX_GROUP_CURVES = 24
@@ -238,6 +243,7 @@ class PlotPane(QtWidgets.QWidget):
         self.earlier: LiveCurve | None = None
         self.references: list[pg.PlotDataItem] = []
         self.image: pg.ImageItem | None = None
+        self._pending_image: np.ndarray | None = None
         self.colorbar: pg.ColorBarItem | None = None
         self.error: str | None = None
         self.rebuild_requested = False
@@ -359,7 +365,8 @@ class PlotPane(QtWidgets.QWidget):
         """New rows of this pane's stream."""
         if self.hint.kind == "image":
             if self.y_name in batch and len(batch[self.y_name]):
-                self._show_image(np.asarray(batch[self.y_name][-1], dtype=np.float64))
+                # drawn at the next refresh: a flood of maps costs one image and one re-level per redraw
+                self._pending_image = np.asarray(batch[self.y_name][-1], dtype=np.float64)
             return
         if self.x_name not in batch or self.y_name not in batch:
             return
@@ -448,6 +455,10 @@ class PlotPane(QtWidgets.QWidget):
 
     def refresh(self, force: bool = False) -> int:
         """Redraw the curves that changed; returns how many were handed new points."""
+        shown_image = self._pending_image is not None
+        if shown_image:
+            self._show_image(self._pending_image)
+            self._pending_image = None
         empty = not self.has_data
         if self.empty_label.isVisibleTo(self) != empty:
             self.empty_label.setVisible(empty)
@@ -457,7 +468,7 @@ class PlotPane(QtWidgets.QWidget):
         changed = 0
         for curve in list(self.curves.values()) + ([self.earlier] if self.earlier else []):
             changed += curve.refresh(view_box, log_x, force)
-        return changed
+        return changed + shown_image
 
     @property
     def points(self) -> int:
@@ -470,6 +481,7 @@ class PlotPane(QtWidgets.QWidget):
         if self.earlier is not None:
             self.plot.removeItem(self.earlier.item)
         self.curves, self.earlier, self._groups_seen, self._gaps = {}, None, 0, 0
+        self._pending_image = None
         self.legend.clear()
         for item in self.references:
             self.legend.addItem(item, item.name())
@@ -531,6 +543,8 @@ class PlotArea(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None, live: bool = True) -> None:
         super().__init__(parent)
         self.panes: list[PlotPane] = []
+        self._cells: list[QtWidgets.QWidget] = []  # panes and the places kept for panes not built yet
+        self._pending: list[tuple[PlotHint, QtWidgets.QWidget]] = []
         self.stores: dict[str, ColumnStore] = {}
         self.reference_label: str | None = None
         self.reference: dict[str, dict[str, np.ndarray]] = {}
@@ -543,12 +557,21 @@ class PlotArea(QtWidgets.QWidget):
         self._placeholder.setWordWrap(True)
         self._placeholder.setStyleSheet("color: #757575;")
         self._grid.addWidget(self._placeholder, 0, 0)
+        # the timer redraws one pane per turn of the event loop, each at most REFRESH_INTERVAL_S
+        # apart: Qt paints every dirty pane of a window in one go, and three or four panes painted
+        # together (tens of ms each, mostly their axes) would stall the window that long
         self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(int(REFRESH_INTERVAL_S * 1000))
-        self._timer.timeout.connect(self.refresh)
+        self._timer.setInterval(int(REFRESH_INTERVAL_S * 1000 / REFRESH_SLOTS))
+        self._timer.timeout.connect(self._refresh_next)
+        self._next = 0
+        self._refreshed_at: dict[int, float] = {}
         if live:
             self._timer.start()
         self._spare: list[pg.PlotWidget] = []  # plots built ahead, so a run's start does not build them
+        self._stage_timer = QtCore.QTimer(self)  # a child: it dies with the area, pending panes too
+        self._stage_timer.setSingleShot(True)
+        self._stage_timer.setInterval(int(STAGE_INTERVAL_S * 1000))
+        self._stage_timer.timeout.connect(self._build_next)
 
     def warm(self, count: int = 4) -> None:
         """Build plots ahead of need (at idle times: when the window opens, after a run). A run
@@ -556,39 +579,83 @@ class PlotArea(QtWidgets.QWidget):
         while len(self._spare) < count:
             self._spare.append(new_plot_widget())
 
-    def setup(self, streams: Iterable[StreamInfo], plots: Sequence[PlotHint]) -> None:
-        """Start over with these streams and plot hints (the previous run's data is dropped)."""
-        for pane in self.panes:
-            self._grid.removeWidget(pane)
-            pane.deleteLater()
-        self.panes = []
+    def setup(self, streams: Iterable[StreamInfo], plots: Sequence[PlotHint], staged: bool = False) -> None:
+        """Start over with these streams and plot hints (the previous run's data is dropped).
+
+        ``staged`` (a live run's start): the first pane now, each further one a turn of the event
+        loop later (:data:`STAGE_INTERVAL_S`) in a place kept for it, given the rows received by
+        then. Building a pane and its first paint take 10 to 25 ms of the GUI thread each; all of a
+        run's panes at once stalled the window for their sum."""
+        for cell in self._cells:
+            self._grid.removeWidget(cell)
+            cell.deleteLater()
+        self.panes, self._cells, self._pending = [], [], []
+        self._refreshed_at.clear()
+        self._next = 0
         self.stores = {info.name: ColumnStore(info) for info in streams}
         hints = [h for h in plots if h.stream in self.stores] or default_hints(self.stores.values())
         self._placeholder.setVisible(not hints)
-        for hint in hints:
-            pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
-            pane.setObjectName(f"plot_{hint.stream}_{hint.y}")
-            self.panes.append(pane)
+        for index, hint in enumerate(hints):
+            if staged and index:
+                slot = QtWidgets.QWidget()  # holds the pane's place: the others keep their size
+                slot.setSizePolicy(self._cells[0].sizePolicy())
+                slot.setMinimumSize(self._cells[0].minimumSizeHint())
+                self._pending.append((hint, slot))
+                self._cells.append(slot)
+            else:
+                self._cells.append(self._new_pane(hint))
         self._columns = 0
         self._arrange()
         if self.reference:
             self.set_reference(self.reference_label or "reference", self.reference)
+        if self._pending:
+            self._stage_timer.start()
+
+    def _new_pane(self, hint: PlotHint) -> PlotPane:
+        pane = PlotPane(hint, self.stores[hint.stream].info, plot=self._spare.pop() if self._spare else None)
+        pane.setObjectName(f"plot_{hint.stream}_{hint.y}")
+        self.panes.append(pane)
+        return pane
+
+    def _build_next(self, all_now: bool = False) -> None:
+        """Build the next pane kept for later by a staged :meth:`setup` (or all of them)."""
+        while self._pending:
+            hint, slot = self._pending.pop(0)
+            pane = self._new_pane(hint)
+            store = self.stores[hint.stream]
+            if store.rows:  # the rows that came before it
+                pane.feed({name: store.column(name) for name in store.buffers})
+            if self.reference:
+                pane.set_reference(self.reference_label or "", self.reference.get(hint.stream))
+            index = self._cells.index(slot)
+            self._cells[index] = pane
+            self._grid.replaceWidget(slot, pane)
+            slot.deleteLater()
+            if not all_now:
+                break
+        if self._pending:
+            self._stage_timer.start()
 
     def _arrange(self) -> None:
         """Panes side by side where there is room for two (PANE_WIDTH each), else one above the
         other: more panes never make the area, and so the window, wider."""
-        columns = 2 if len(self.panes) > 1 and self.width() >= 2 * PANE_WIDTH else 1
+        columns = 2 if len(self._cells) > 1 and self.width() >= 2 * PANE_WIDTH else 1
         if columns == self._columns:
             return
         self._columns = columns
-        for pane in self.panes:
-            self._grid.removeWidget(pane)
-        for index, pane in enumerate(self.panes):
-            self._grid.addWidget(pane, index // columns, index % columns)
+        for cell in self._cells:
+            self._grid.removeWidget(cell)
+        for index, cell in enumerate(self._cells):
+            self._grid.addWidget(cell, index // columns, index % columns)
+        # equal shares whatever a cell holds: a place kept for a pane is as big as the pane will be
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 1 if row <= (len(self._cells) - 1) // columns else 0)
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
-        if self.panes:
+        if self._cells:
             self._arrange()
 
     def feed(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
@@ -602,10 +669,30 @@ class PlotArea(QtWidgets.QWidget):
                 pane.feed(batch)
 
     def refresh(self) -> None:
+        """Redraw every pane that changed, now."""
         for pane in self.panes:
-            if pane.rebuild_requested:
-                self._rebuild(pane)
-            self.refreshes += bool(pane.refresh())
+            self._refresh_pane(pane)
+
+    def _refresh_pane(self, pane: PlotPane) -> bool:
+        self._refreshed_at[id(pane)] = time.monotonic()
+        if pane.rebuild_requested:
+            self._rebuild(pane)
+        changed = bool(pane.refresh())
+        self.refreshes += changed
+        return changed
+
+    def _refresh_next(self) -> None:
+        """The timer's turn: redraw the next pane due (round robin) that has something new."""
+        now = time.monotonic()
+        count = len(self.panes)
+        for step in range(count):
+            index = (self._next + step) % count
+            pane = self.panes[index]
+            if now - self._refreshed_at.get(id(pane), -math.inf) < REFRESH_INTERVAL_S * 0.95:
+                continue
+            if self._refresh_pane(pane):
+                self._next = index + 1
+                return
 
     def _rebuild(self, pane: PlotPane) -> None:
         """The user changed a pane's columns: re-plot it from the stored rows (once)."""
@@ -634,6 +721,7 @@ class PlotArea(QtWidgets.QWidget):
     def save(self, path: str | Path) -> Path:
         """The plots as shown, as a PNG (pixels) or SVG (vector) file chosen by the suffix."""
         path = Path(path)
+        self._build_next(all_now=True)
         self.refresh()
         if path.suffix.lower() == ".svg":
             from PySide6 import QtGui, QtSvg

@@ -320,7 +320,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _run_started(self, info: dict) -> None:
         streams = [StreamInfo.from_spec(s) for s in info.get("streams", ()) if isinstance(s, StreamSpec)]
-        self.live.plots.setup(streams, tuple(info.get("plots", ())))
+        self.live.plots.setup(streams, tuple(info.get("plots", ())), staged=True)
         path = Path(info.get("path", ""))
         self._set_title(info.get("procedure", ""), "running", "", path.name)
         self.live.file_stem = path.stem or "run"

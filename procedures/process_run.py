@@ -153,6 +153,18 @@ def can_run_in_process(bench: Any) -> bool:
     return all(getattr(instrument, "simulated", False) for instrument in instruments.values())
 
 
+def worker_problem(procedure: Procedure) -> str | None:
+    """Why ``procedure`` cannot run in a worker, or None. A class defined in the main script is
+    pickled by reference to ``__main__``, and workers do not run the main script again (see
+    :func:`_main_not_reimported`): the worker could not find it."""
+    cls = type(procedure)
+    if cls.__module__ == "__main__":
+        script = getattr(sys.modules.get("__main__"), "__file__", None) or "the main script"
+        return (f"its class {cls.__qualname__} is defined in the main script ({Path(script).name}), which "
+                "worker processes do not run; define it in a module to run it in a worker")
+    return None
+
+
 # -- the child ----------------------------------------------------------------------------------
 
 class _Forwarder(RunListener):
@@ -328,6 +340,9 @@ class ProcessRunHandle:
                  on_end: Callable[[], None] | None = None, **kwargs: Any) -> None:
         if not can_run_in_process(bench):
             raise ValueError("only a simulated bench built from a bench file runs in a worker process")
+        problem = worker_problem(procedure)
+        if problem is not None:
+            raise ValueError(f"{procedure.name} cannot run in a worker process: {problem}")
         ctx = worker_context(bench)
         self.procedure, self.bench = procedure, bench
         self.listeners = list(listeners)

@@ -302,3 +302,48 @@ def test_a_log_axis_spanning_about_one_decade_gets_more_than_one_label(qtbot):
     axis.setRange(-9.0, -3.0)  # six decades: decades only
     values = [np.log10(v) for v in (1e-8, 2e-8, 1e-7, 1e-6)]
     assert [t for t in axis.logTickStrings(values, 1.0, 1.0) if t] == ["1e-08", "1e-07", "1e-06"]
+
+
+def test_a_live_runs_panes_come_one_per_turn_in_kept_places_with_every_row(qtbot):
+    """A staged set-up (a live run's start) builds the first pane at once and the others in later
+    turns of the event loop: the first keeps its size, a later pane shows the rows sent before it,
+    and the timer's redraws take one pane per turn."""
+    area = PlotArea()
+    qtbot.addWidget(area)
+    area.resize(700, 600)
+    area.show()
+    spec = StreamSpec("signal", (Column("time", "s"), Column("value", "V"), Column("other", "V")))
+    hints = [PlotHint("signal", "time", "value", "value"), PlotHint("signal", "time", "other", "other")]
+    area.setup([StreamInfo.from_spec(spec)], hints, staged=True)
+    assert len(area.panes) == 1
+    qtbot.wait(10)
+    first_size = area.panes[0].size()
+    t = np.arange(100) * 1e-3
+    area.feed("signal", {"time": t, "value": np.sin(t), "other": np.cos(t)})
+    qtbot.waitUntil(lambda: len(area.panes) == 2, timeout=2000)
+    qtbot.wait(10)
+    assert area.panes[0].size() == first_size  # the place kept for the second was already its size
+    late = area.panes[1]
+    assert late.points == 100
+    area.feed("signal", {"time": t + 1, "value": np.sin(t), "other": np.cos(t)})
+    # the timer's turns: each redraws at most one pane, and both get there
+    area._timer.stop()
+    area._refreshed_at.clear()
+    before = area.refreshes
+    area._refresh_next()
+    assert area.refreshes == before + 1
+    area._refresh_next()
+    assert area.refreshes == before + 2
+    area._refresh_next()  # nothing new, and both redrawn just now
+    assert area.refreshes == before + 2
+    np.testing.assert_array_equal(late.curves[None].item.getData()[1], np.r_[np.cos(t), np.cos(t)])
+    np.testing.assert_array_equal(area.panes[0].curves[None].item.getData()[1], np.r_[np.sin(t), np.sin(t)])
+
+
+def test_an_area_set_up_at_once_has_every_pane_now(qtbot):
+    area = PlotArea()
+    qtbot.addWidget(area)
+    spec = StreamSpec("signal", (Column("time", "s"), Column("value", "V"), Column("other", "V")))
+    hints = [PlotHint("signal", "time", "value", "value"), PlotHint("signal", "time", "other", "other")]
+    area.setup([StreamInfo.from_spec(spec)], hints)
+    assert len(area.panes) == 2  # the run browser feeds a file's rows right after

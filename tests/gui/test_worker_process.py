@@ -189,3 +189,50 @@ def test_a_dashboard_script_without_a_main_guard_is_not_run_again_in_its_workers
     assert len(seen.read_text().split()) == 1  # the script body ran in the dashboard's process only
     [run_file] = (tmp_path / "runs").glob("*.h5")
     assert RunReader(run_file).status == "completed"
+
+
+def test_a_procedure_defined_in_the_main_script_runs_in_a_thread_with_a_log_line(tmp_path):
+    """Workers do not run the main script, so they cannot load a procedure class defined there:
+    auto mode runs it in a thread of the dashboard and says why; process mode refuses it."""
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "own_procedure.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6 import QtCore, QtWidgets
+        app = QtWidgets.QApplication([])
+        from memlab.gui.main_window import MainWindow
+        from memlab.instruments.bench import load_bench
+        from memlab.procedures.clock_check import ClockCheck
+
+        class ScriptCheck(ClockCheck):  # defined here, in the main script: no module to import
+            name = "script-check"
+
+        def run(mode):
+            settings = QtCore.QSettings(sys.argv[2] + mode, QtCore.QSettings.Format.IniFormat)
+            window = MainWindow(bench=load_bench(None), out_dir=sys.argv[1], settings=settings, connect=False,
+                                run_mode=mode)
+            said = []
+            window.controller.message.connect(lambda level, source, text: said.append(text))
+            window.controller.start(ScriptCheck(samples=100))
+            deadline = QtCore.QDeadlineTimer(60_000)
+            while window.controller.running and not deadline.hasExpired():
+                app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            print(mode, window.controller.last_result[0], any("main script" in t for t in said))
+            window.confirm = lambda title, text: True
+            window.close()
+
+        if __name__ == "__main__":
+            run("auto")
+            run("process")
+    """))
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs"), str(tmp_path / "s.ini")],
+                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line.split() for line in done.stdout.splitlines() if line.startswith(("auto", "process"))]
+    assert lines == [["auto", "completed", "True"], ["process", "failed", "True"]], done.stdout
+    [run_file] = (tmp_path / "runs").glob("*.h5")  # the refused run wrote nothing
+    assert RunReader(run_file).status == "completed"
