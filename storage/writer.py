@@ -188,14 +188,15 @@ _skeletons_lock = threading.Lock()
 
 
 def _skeleton_image(procedure: str, specs: tuple[StreamSpec, ...], n_parameters: int,
-                    n_devices: int, traced: bool) -> bytes:
+                    n_devices: int, trace: tuple[tuple[str, ...], tuple[str, ...]] | None) -> bytes:
     """The bytes of an empty run file of this shape: every group, dataset and attribute created,
     with placeholders where each run's values go.
 
     Creating an HDF5 object or attribute costs about 0.1 ms, and a run file has about fifty, so
     the skeleton is built once in memory per shape and each run starts from a copy of its bytes,
-    then writes its own values into the placeholders (:meth:`RunWriter._write_header`)."""
-    key = (procedure, specs, n_parameters, n_devices, traced)
+    then writes its own values into the placeholders (:meth:`RunWriter._write_header`). The
+    trace's instrument names are part of the shape: a bench's are the same run after run."""
+    key = (procedure, specs, n_parameters, n_devices, trace)
     with _skeletons_lock:
         image = _skeletons.get(key)
     if image is not None:
@@ -203,7 +204,7 @@ def _skeleton_image(procedure: str, specs: tuple[StreamSpec, ...], n_parameters:
     f = h5py.File(f"memlab-skeleton-{id(key)}", "w", driver="core", backing_store=False,
                   libver="latest")
     try:
-        _create_skeleton(f, procedure, specs, n_parameters, n_devices, traced)
+        _create_skeleton(f, procedure, specs, n_parameters, n_devices, trace)
         f.flush()
         image = f.id.get_file_image()
     finally:
@@ -222,7 +223,8 @@ def _dataset(f: h5py.File, path: str) -> h5py.Dataset:
 
 
 def _create_skeleton(f: h5py.File, procedure: str, specs: Iterable[StreamSpec], n_parameters: int,
-                     n_devices: int, traced: bool) -> None:
+                     n_devices: int, trace: tuple[tuple[str, ...], tuple[str, ...]] | None) -> None:
+    """``trace``: the command trace's instrument names and kinds, or None when none is taken."""
     # The run's description goes into one JSON attribute and the parameters into one table
     # (docs/hdf5-format.md, format version 2). Attributes that change later are created now with
     # their final type (strings and floats): SWMR mode allows modifying attributes, not creating.
@@ -267,10 +269,11 @@ def _create_skeleton(f: h5py.File, procedure: str, specs: Iterable[StreamSpec], 
                                   compression_opts=_TRACE_GZIP_LEVEL)
         ds.attrs["units"] = unit
         ds.attrs["description"] = description
-    group.attrs["enabled"] = traced
+    group.attrs["enabled"] = trace is not None
     # JSON strings, as every list in the file: they can still change in SWMR mode
-    group.attrs["instruments"] = "[]"
-    group.attrs["kinds"] = "[]"
+    instruments, kinds = trace if trace is not None else ((), ())
+    group.attrs["instruments"] = json.dumps(list(instruments))
+    group.attrs["kinds"] = json.dumps(list(kinds))
     group.attrs["dropped"] = np.int64(0)
     group.attrs["safe_shutdown_row"] = np.int64(-1)
 
@@ -325,8 +328,8 @@ class RunWriter:
         parameters = parameters or {}
         f = None
         try:
-            image = _skeleton_image(procedure, tuple(self.specs.values()), len(parameters),
-                                    len(devices), trace is not None)
+            image = _skeleton_image(procedure, tuple(self.specs.values()), len(parameters), len(devices),
+                                    None if trace is None else (tuple(trace.instruments), tuple(trace.kinds)))
             with open(creating, "wb") as out:
                 out.write(image)
             f = self._file = h5py.File(creating, "r+", libver="latest")
@@ -385,11 +388,6 @@ class RunWriter:
         if len(devices):
             _dataset(self._file, "chip/devices").id.write(
                 h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(np.asarray(devices, dtype="i4").reshape(-1, 2)))
-        trace = self._trace
-        if trace is not None:
-            attrs = self._file["trace"].attrs
-            attrs.modify("instruments", json.dumps(list(trace.instruments)))
-            attrs.modify("kinds", json.dumps(list(trace.kinds)))
 
     # -- appending -------------------------------------------------------------------------
     def append(self, stream: str, data: Mapping[str, Any]) -> int:
