@@ -26,7 +26,7 @@ from memlab.procedures.iv_sweep import staircase  # noqa: E402
 
 OPTICAL = {"optical-pulses", "three-factor", "relaxation", "xor"}
 #: runs whose framework overhead is the median (their spread is printed too)
-OVERHEAD_RUNS = 7
+OVERHEAD_RUNS = 25
 # Settings that keep every procedure to seconds of wall time here.
 QUICK = {"potentiation-depression": {"pulses": 200}, "write-verify": {"levels": 4},
          "readout": {"devices": "all", "reads": 4}, "clock-check": {"samples": 10_000}}
