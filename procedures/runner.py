@@ -377,10 +377,9 @@ def _record_simulated_formed(bench: Any, writer: RunWriter, devices: Sequence[tu
     chip = getattr(world, "chip", None)
     if chip is None or not devices or getattr(bench, "clock", None) is not getattr(world, "clock", None):
         return
-    unformed = chip.fault_map()["unformed"]
     for r, c in devices:
-        if 0 <= r < unformed.shape[0] and 0 <= c < unformed.shape[1]:
-            writer.record_device_state(r, c, **{key: not bool(unformed[r, c]), "evidence": "simulated chip"})
+        if 0 <= r < chip.rows and 0 <= c < chip.cols:
+            writer.record_device_state(r, c, **{key: chip.is_formed(r, c), "evidence": "simulated chip"})
 
 
 def _finish(bench: Any, writer: RunWriter, recorder: Recorder, path: Path, status: str,

@@ -290,6 +290,10 @@ class DeviceState:
                  "v_breakdown_v", "drift", "endurance_cycles")
         return {name: self._dev[k].copy() for k, name in enumerate(names)}
 
+    def is_formed(self, row: int, col: int) -> bool:
+        """Whether device (row, col) is formed (one flag: no map of the whole chip built)."""
+        return bool(self._flags[row, col] & FORMED)
+
     def fault_map(self) -> dict[str, np.ndarray]:
         """Boolean maps of the devices that cannot be programmed, by cause."""
         flags = self._flags
