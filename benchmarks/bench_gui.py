@@ -7,12 +7,15 @@ and the dashboard's event-loop latency while each procedure of ``memlab demo`` r
     python benchmarks/bench_gui.py --latency-only   # the event-loop latency table only
     python benchmarks/bench_gui.py --latency-only --in-thread   # runs in a thread of the GUI process
     python benchmarks/bench_gui.py --latency-only --procedures vmm,relaxation   # only these
+    python benchmarks/bench_gui.py --latency-only --procedures campaign   # the campaign row only
 
 Event-loop latency: a 10 ms timer in the dashboard's GUI thread records how late each of its
 ticks comes, while the procedure runs on the simulated bench (the demo's chips and parameters) and
 its batches are plotted live in a 1366 x 768 window. The dashboard runs a simulated bench's
 procedures in a worker process (what is measured by default); ``--in-thread`` runs them in a
-thread of the GUI process instead, as a real bench's are, for comparison.
+thread of the GUI process instead, as a real bench's are, for comparison. The last row is a whole
+campaign (the prGO demo's plan, 20 runs) started from the Campaign tab, likewise in a worker
+process or, ``--in-thread``, in a thread.
 
 Each window is left idle for a second after it opens (as a person would before pressing Start;
 the window builds the first run's plots ahead meanwhile), then the run starts. A late tick is a window that does not repaint
@@ -38,6 +41,7 @@ import os
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -154,6 +158,10 @@ def pymeasure_refresh(sizes: list[int], tmp: Path) -> dict[str, float]:
 LATENCY_TICK_S = 0.010
 
 
+CAMPAIGN_JOB = "campaign demo-prgo"
+"""The last row: the prGO demo's plan (4 devices x 5 steps) run from the Campaign tab."""
+
+
 def event_loop_latency(in_thread: bool = False, only: set[str] | None = None) -> dict[str, dict[str, float]]:
     """Per procedure of the demo plans: p50, p99 and max lateness (ms) of a 10 ms timer, ticks,
     and the run's wall time; runs in a worker process (the dashboard's way on a simulated bench)
@@ -175,6 +183,8 @@ def event_loop_latency(in_thread: bool = False, only: set[str] | None = None) ->
                 if all(step.procedure.name != job[0] for job in jobs) and (
                         not only or step.procedure.name in only):
                     jobs.append((step.procedure.name, step, family, unformed))
+        if not only or "campaign" in only:  # a whole campaign from the Campaign tab: the prGO demo's plan
+            jobs.append((CAMPAIGN_JOB, "campaign", "prgo", True))
         if not in_thread:  # the workers' fork server starts once, before anything is measured
             from memlab.procedures.process_run import prepare_workers
 
@@ -183,7 +193,7 @@ def event_loop_latency(in_thread: bool = False, only: set[str] | None = None) ->
             warm.close()
         for name, step, family, unformed in jobs:
             # forming needs an unformed chip; the other steps run on formed devices, as in the demo
-            bench = demo_bench(family, unformed and name == "forming")
+            bench = demo_bench(family, unformed and name in ("forming", CAMPAIGN_JOB))
             window = MainWindow(bench=bench, out_dir=Path(tmp) / "runs", settings=settings, connect=False,
                                 run_mode="thread" if in_thread else "process")
             window.resize(1366, 768)
@@ -212,14 +222,25 @@ def event_loop_latency(in_thread: bool = False, only: set[str] | None = None) ->
             if step is None:
                 while time.perf_counter() - t0 < 1.0:
                     app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            elif step == "campaign":
+                panel = window.campaign_panel
+                panel.set_plan_text(resources.files("memlab.procedures.plans").joinpath("demo-prgo.yaml").read_text())
+                panel.out_edit.setText(str(Path(tmp) / "campaign"))
+                panel.run()
+                while window.controller.running:
+                    app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+                campaign_status = panel.state.text().rsplit(": ", 1)[-1]
             else:
                 window.controller.start(step.make((0, 0)))
                 while window.controller.running:
                     app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
             wall = time.perf_counter() - t0
             timer.stop()
-            status = (window.controller.last_result[0] if window.controller.last_result else "?") \
-                if step is not None else "completed"
+            if step == "campaign":
+                status = campaign_status
+            else:
+                status = (window.controller.last_result[0] if window.controller.last_result else "?") \
+                    if step is not None else "completed"
             samples = np.array(late or [0.0]) * 1e3
             results[name] = {"p50_ms": float(np.percentile(samples, 50)), "p99_ms": float(np.percentile(samples, 99)),
                              "max_ms": float(samples.max()), "ticks": float(len(late)), "wall_s": wall,

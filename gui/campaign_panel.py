@@ -4,8 +4,11 @@ The plan is YAML (the format of ``memlab campaign``, see docs/campaigns.md). The
 that text: steps come from the procedure forms, devices from the chip-map selection; the text can
 also be edited by hand (conditions, notify). Checking uses the same code as the command line
 (:func:`~memlab.procedures.plan.parse_plan` and :class:`~memlab.procedures.campaign.Campaign`,
-whose dry run gives the estimate). A run happens in a worker thread through
-:meth:`Campaign.run`, its runs shown in the live plots; progress is a devices x steps grid.
+whose dry run gives the estimate). On a simulated bench the campaign runs in a worker process
+(:class:`~memlab.procedures.process_run.ProcessCampaignHandle`), as ``memlab campaign`` would run
+it, so the window never waits for the simulation however long the night; on a real bench (whose
+instrument sessions belong to this process) in a thread. Either way its runs show in the live
+plots, and progress is a devices x steps grid.
 The plan and its folder are kept in the settings, so after a restart the campaign is shown again
 and an unfinished one can be resumed.
 """
@@ -27,8 +30,9 @@ from memlab.gui.controller import Controller
 from memlab.gui.procedure_panel import format_duration
 from memlab.gui.widgets import ElidedLabel
 from memlab.procedures import get_procedure
-from memlab.procedures.campaign import MANIFEST, Campaign, CampaignListener, Manifest
+from memlab.procedures.campaign import MANIFEST, Campaign, CampaignAborted, CampaignListener, Manifest
 from memlab.procedures.plan import ON_FAILURE, Plan, PlanError, parse_plan
+from memlab.procedures.process_run import ProcessCampaignHandle, class_problem
 
 log = logging.getLogger("memlab.gui")
 
@@ -40,11 +44,6 @@ _DEVICE_PARAMS = ("row", "col", "devices")
 SHORT_STATUS = {"completed": "ok", "failed": "FAILED", "aborted": "aborted", "skipped": "skip",
                 "interrupted": "interrupted", "running": "running…"}
 """What a grid cell says (narrow columns); the full status and error are in its tooltip."""
-
-
-class CampaignAborted(KeyboardInterrupt):
-    """Raised in the campaign's thread once abort was asked: the campaign's own Ctrl-C path
-    records the run aborted, switches the bench off and leaves the task to be redone on resume."""
 
 
 class _Listener(CampaignListener):
@@ -84,7 +83,8 @@ class _Listener(CampaignListener):
 
 
 class CampaignRunner(QtCore.QObject):
-    """One campaign run in a worker thread; what it reports comes to the GUI thread as signals."""
+    """One campaign run in a thread of the dashboard (a real bench); what it reports comes to the
+    GUI thread as signals."""
 
     task_started = QtCore.Signal(str, int, int)   # task key, index, total
     task_ended = QtCore.Signal(str, dict)         # task key, manifest record
@@ -103,17 +103,85 @@ class CampaignRunner(QtCore.QObject):
     def abort(self) -> None:
         self.abort_event.set()
 
+    def kill(self) -> bool:
+        """A thread cannot be killed: returns False (the caller switches the outputs off beside it)."""
+        return False
+
     def join(self, timeout_s: float) -> None:
         self._thread.join(timeout_s)
+
+    def clock_now(self) -> float:
+        """The bench clock of the campaign's bench."""
+        return self.campaign.bench.clock.now()
 
     def _run(self) -> None:
         try:
             result = self.campaign.run()
             self.finished.emit(result.status, "")
-        except CampaignAborted:
-            self.finished.emit("aborted", "aborted from the dashboard")
+        except KeyboardInterrupt as exc:  # the runner turns CampaignAborted into its own Interrupted
+            self.finished.emit("aborted", "aborted from the dashboard" if self.abort_event.is_set() else str(exc))
         except BaseException as exc:  # noqa: BLE001 - reported in the GUI; the thread ends either way
             self.finished.emit("failed", f"{type(exc).__name__}: {exc}")
+
+
+class ProcessCampaignRunner(QtCore.QObject):
+    """One campaign run in a worker process (a simulated bench), with :class:`CampaignRunner`'s
+    signals and methods. ``worker_listeners`` run in the worker (they must pickle)."""
+
+    task_started = QtCore.Signal(str, int, int)
+    task_ended = QtCore.Signal(str, dict)
+    finished = QtCore.Signal(str, str)
+
+    def __init__(self, campaign: Campaign, plan_text: str, live: Any, *, operator: str | None,
+                 worker_listeners: Sequence[Any] = (), parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.campaign = campaign
+        self._args = (plan_text, campaign.plan.source, campaign.plan.name, campaign.bench, campaign.out_dir)
+        self._kwargs = {"resume": campaign.resume, "operator": operator, "worker_listeners": list(worker_listeners),
+                        "listeners": [live, self], "on_end": self._ended}
+        self.handle: ProcessCampaignHandle | None = None
+
+    def start(self) -> None:
+        """Start the worker (raises if it cannot start; nothing ran then)."""
+        self.handle = ProcessCampaignHandle(*self._args, **self._kwargs)
+
+    # the worker's task events, in the handle's reader thread: signals queue them to the GUI thread
+    def on_task_started(self, key: str, index: int, total: int, estimate_s: float, clock_s: float) -> None:
+        self.task_started.emit(key, index, total)
+
+    def on_task_ended(self, key: str, record: dict[str, Any], clock_s: float) -> None:
+        self.task_ended.emit(key, dict(record))
+
+    def _ended(self) -> None:
+        handle = self.handle
+        if handle is None:
+            return
+        if handle.exception is not None:
+            exc = handle.exception
+            self.finished.emit("failed", f"{type(exc).__name__}: {exc}")
+        else:
+            status, error = handle.result or ("failed", "the worker ended without a result")
+            self.finished.emit(status, error)
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            self.handle.abort()
+
+    def kill(self) -> bool:
+        """End the worker at once (SIGKILL); returns whether there was one to kill."""
+        return self.handle is not None and self.handle.kill()
+
+    def join(self, timeout_s: float) -> None:
+        if self.handle is not None:
+            self.handle._ended.wait(timeout_s)
+
+    def clock_now(self) -> float:
+        """The worker's bench clock, as its last task event said."""
+        return self.handle.clock_s if self.handle is not None else self.campaign.bench.clock.now()
+
+    @property
+    def pid(self) -> int | None:
+        return self.handle.pid if self.handle is not None else None
 
 
 def plan_yaml(data: dict[str, Any]) -> str:
@@ -458,25 +526,54 @@ class CampaignPanel(QtWidgets.QWidget):
         self.settings.setValue("campaign/plan", self.text.toPlainText())
         self._setup_grid(campaign)
         self._load_manifest()
-        campaign.listeners.extend(self.controller.extra_listeners)  # e.g. tests that pace a run
-        self.runner = CampaignRunner(campaign, listener, self)
-        self.runner.task_started.connect(self._task_started)
-        self.runner.task_ended.connect(self._task_ended)
-        self.runner.finished.connect(self._finished)
+        runner = self._make_runner(campaign, listener)
+        runner.task_started.connect(self._task_started)
+        runner.task_ended.connect(self._task_ended)
+        runner.finished.connect(self._finished)
         self._started_wall = time.monotonic()
         self._started_clock = campaign.bench.clock.now()
         self._planned_ends = ({task.key: end for task, _, end in campaign.planned_schedule()}
                               if campaign.scheduled else None)
-        self._say(f"campaign {campaign.plan.name} {'resumed' if resume else 'started'}: "
+        try:
+            runner.start()
+        except Exception as exc:  # noqa: BLE001 - e.g. the worker could not start: said, nothing ran
+            self.controller.end_external(self)
+            self._say(f"The campaign cannot start: {type(exc).__name__}: {exc}", error=True)
+            self._update_buttons()
+            return
+        self.runner = runner
+        where = f"worker process {runner.pid}" if isinstance(runner, ProcessCampaignRunner) else "a thread of the dashboard"
+        self._say(f"campaign {campaign.plan.name} {'resumed' if resume else 'started'} in {where}: "
                   f"{len(campaign.tasks)} runs into {campaign.out_dir}")
         self.state.setText(f"Campaign {campaign.plan.name}: running")
-        self.runner.start()
         self._update_buttons()
+
+    def _make_runner(self, campaign: Campaign, live: Any) -> CampaignRunner | ProcessCampaignRunner:
+        """A worker process where the dashboard runs its runs in one (a simulated bench), else a thread."""
+        controller = self.controller
+        in_process = controller.in_process(campaign.bench)
+        problems = {p for p in (class_problem(step.procedure) for step in campaign.plan.steps) if p}
+        if in_process and problems and controller.run_mode == "auto":
+            in_process = False
+            self._say("the campaign runs in a thread of the dashboard, not in a worker process: "
+                      + "; ".join(sorted(problems)), error=True)
+        if in_process:
+            return ProcessCampaignRunner(campaign, self.text.toPlainText(), live, operator=controller.operator,
+                                         worker_listeners=controller.extra_listeners, parent=self)
+        campaign.listeners.extend(controller.extra_listeners)  # e.g. tests that pace a run
+        return CampaignRunner(campaign, live, self)
 
     def abort(self) -> None:
         if self.runner is not None:
             self.runner.abort()
             self._say("abort asked: the campaign stops at its next step (the run is recorded aborted)")
+
+    def kill(self) -> bool:
+        """End a campaign's worker process at once (it did not stop on abort); False in a thread."""
+        if self.runner is not None and self.runner.kill():
+            self._say("the campaign's worker process did not stop: killed; its run is redone on resume", error=True)
+            return True
+        return False
 
     # the Controller's view of a campaign that owns the bench
     def join(self, timeout_s: float) -> None:
@@ -575,7 +672,7 @@ class CampaignPanel(QtWidgets.QWidget):
         the start (the runs overlap, so their estimates do not add up)."""
         campaign, left = self.campaign, self._left_tasks()
         if self._planned_ends and self.runner is not None:
-            clock_spent = campaign.bench.clock.now() - self._started_clock
+            clock_spent = self.runner.clock_now() - self._started_clock
             return max(max(self._planned_ends.get(t.key, 0.0) for t in left) - clock_spent, 0.0) if left else 0.0
         return sum(campaign.estimate_s(t) for t in left)
 
@@ -591,7 +688,7 @@ class CampaignPanel(QtWidgets.QWidget):
             return
         left_s = self.instrument_time_left_s()
         if self._planned_ends and self.runner is not None:
-            clock_spent = campaign.bench.clock.now() - self._started_clock
+            clock_spent = self.runner.clock_now() - self._started_clock
             wall_spent = time.monotonic() - self._started_wall
             ratio = wall_spent / clock_spent if clock_spent > 0 and wall_spent > 0 else 1.0
         else:
@@ -614,6 +711,7 @@ class CampaignPanel(QtWidgets.QWidget):
         self.state.setText(f"Campaign {name}: {status}" + (f" ({error})" if error else ""))
         self._say(f"campaign {name} {status}" + (f": {error}" if error else ""), error=status not in ("completed",))
         if self.campaign is not None:
+            self._load_manifest()  # the final statuses, e.g. of a run stopped by the abort (no task end for it)
             try:
                 self._say(self.campaign.summary())
             except (OSError, ValueError, KeyError):

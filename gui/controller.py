@@ -9,6 +9,8 @@ which
   thread (the runner's :class:`~procedures.runner.RunHandle`: VISA sessions stay in the process
   that opened them); either way it receives the run's batches through a
   :class:`~gui.bridge.QtRunListener` and re-emits them as signals in the GUI thread;
+- lends the bench to a campaign (:meth:`Controller.begin_external`; the campaign panel runs it in
+  a worker process or thread the same way) and takes it back at its end;
 - runs manual instrument actions, connecting and disconnecting in one :class:`~gui.tasks.BenchWorker`
   thread, and refuses them while a run owns the bench;
 - keeps the queue of runs, starting the next one when a run completes and holding it when a run
@@ -124,6 +126,7 @@ class Controller(QtCore.QObject):
         self.hold_on_failure = True  # a failed/aborted queued run holds the queue (else: go on with the next)
         self.current_item = ""  # the run in progress, described for the queue panel
         self._external: Any = None  # a campaign owning the bench: has abort(); see begin_external
+        self._external_killed = False  # its worker process was killed (ALL OUTPUTS OFF without a stop)
         # listeners of the run itself, e.g. tests that pace a run: in a worker process they run
         # there (and must pickle), in a thread beside the dashboard's own
         self.extra_listeners: list[RunListener] = []
@@ -186,6 +189,7 @@ class Controller(QtCore.QObject):
         if self.running:
             raise RuntimeError("a run is in progress: wait for it or abort it first")
         self._external = owner
+        self._external_killed = False
         self.listener = QtRunListener(self)
         self.listener.ready.connect(self._drain_some)
         self._wall_start = time.monotonic()
@@ -314,6 +318,15 @@ class Controller(QtCore.QObject):
             # reader thread) then switches this bench off and verifies it, and calls this again;
             # should even that not come, the grace runs out once more and the bench is switched off below
             self._kill_worker(handle, f"the run did not stop within {OUTPUTS_OFF_GRACE_S:g} s")
+            self._shutdown_after_run = True
+            self._grace.start(int(OUTPUTS_OFF_GRACE_S * 1000))
+            return
+        external = self._external
+        if external is not None and not self._external_killed and getattr(external, "kill", lambda: False)():
+            # a campaign's worker process: as a run's, its end switches this bench off and verifies it
+            self._external_killed = True
+            self.message.emit(logging.ERROR, "run", f"the campaign did not stop within {OUTPUTS_OFF_GRACE_S:g} s: "
+                                                    "its worker process was killed")
             self._shutdown_after_run = True
             self._grace.start(int(OUTPUTS_OFF_GRACE_S * 1000))
             return
@@ -506,6 +519,13 @@ class Controller(QtCore.QObject):
             self.queue_changed.emit()
 
     # -- closing ---------------------------------------------------------------------------------
+    def _wait_external(self, external: Any, wait_s: float) -> None:
+        """Wait up to ``wait_s`` for the campaign to end, the event loop turning."""
+        deadline = time.monotonic() + wait_s
+        while self._external is external and time.monotonic() < deadline:
+            QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            external.join(0.05)
+
     def shutdown(self, timeout_s: float = 30.0) -> list[str]:
         """Abort any run, wait for it, switch every output off and close the bench.
 
@@ -517,12 +537,18 @@ class Controller(QtCore.QObject):
         external = self._external
         if external is not None:
             external.abort()
-            deadline = time.monotonic() + timeout_s
-            while self._external is external and time.monotonic() < deadline:
-                QtWidgets.QApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
-                external.join(0.05)
+            # a campaign in a worker process that does not stop is killed after the grace, as a run's;
+            # a thread can only be waited for
+            grace_s = min(timeout_s, OUTPUTS_OFF_GRACE_S)
+            self._wait_external(external, grace_s)
             if self._external is external:
-                problems.append(f"the campaign did not stop within {timeout_s:g} s")
+                if external.kill():
+                    problems.append(f"the campaign did not stop within {grace_s:g} s: its worker process was killed")
+                    self._wait_external(external, 10.0)
+                else:
+                    self._wait_external(external, timeout_s - grace_s)
+            if self._external is external:
+                problems.append("the campaign did not stop")
         handle = self.handle
         if handle is not None:
             handle.abort()

@@ -108,6 +108,11 @@ class CampaignListener(RunListener):
         """A task ended, was skipped, or was already done in an earlier session."""
 
 
+class CampaignAborted(KeyboardInterrupt):
+    """Raised by a listener (the dashboard's) once abort was asked: the campaign's own Ctrl-C path
+    records the run aborted, switches the bench off and leaves the task to be redone on resume."""
+
+
 class ManifestWriteError(RunWriteError):
     """The manifest could not be written (a full disk, a file-size limit)."""
 

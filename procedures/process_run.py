@@ -1,4 +1,4 @@
-"""A run in a worker *process* (the dashboard, on a simulated bench): the GUI keeps its interpreter.
+"""A run or a campaign in a worker *process* (the dashboard, on a simulated bench): the GUI keeps its interpreter.
 
 A simulated bench is chip physics in numpy and Python: run in a thread of the dashboard, it holds
 the interpreter lock and the window stops repainting for tens to hundreds of milliseconds at a
@@ -24,6 +24,14 @@ How it works:
   with a message saying so: the parent's bench is switched off and verified, the run file keeps
   every row flushed so far (readers see it as interrupted and clear the dead writer's flags), and
   the chip keeps the state it had before the run (the run's effect on it is lost with the child).
+- The worker watches a pipe whose other end only the parent holds: if the dashboard dies, the
+  pipe ends and the worker aborts what it runs, as the Abort button would (outputs off, the file
+  closed; a campaign's manifest final, the task redone on resume). Nobody watching means nothing
+  runs on.
+
+:class:`ProcessCampaignHandle` runs a whole campaign (:class:`~memlab.procedures.campaign.Campaign`)
+the same way: the worker parses the plan and runs it as ``memlab campaign`` would, and also sends
+each task's start and end.
 
 ``MEMLAB_WORKER_DEBUG=1`` makes each worker print when it loaded, built the bench, opened the file
 and ended the run (to stderr).
@@ -56,6 +64,7 @@ from memlab.errors import MemlabError
 from memlab.procedures.base import Procedure
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.runner import RunResult, _safety_failures
+from memlab.procedures.signals import signal_name
 from memlab.storage import FAILED
 
 log = logging.getLogger("memlab.worker")
@@ -154,10 +163,14 @@ def can_run_in_process(bench: Any) -> bool:
 
 
 def worker_problem(procedure: Procedure) -> str | None:
-    """Why ``procedure`` cannot run in a worker, or None. A class defined in the main script is
-    pickled by reference to ``__main__``, and workers do not run the main script again (see
-    :func:`_main_not_reimported`): the worker could not find it."""
-    cls = type(procedure)
+    """Why ``procedure`` cannot run in a worker, or None (see :func:`class_problem`)."""
+    return class_problem(type(procedure))
+
+
+def class_problem(cls: type) -> str | None:
+    """Why a procedure of class ``cls`` cannot run in a worker, or None. A class defined in the
+    main script is pickled by reference to ``__main__``, and workers do not run the main script
+    again (see :func:`_main_not_reimported`): the worker could not find it."""
     if cls.__module__ == "__main__":
         script = getattr(sys.modules.get("__main__"), "__file__", None) or "the main script"
         return (f"its class {cls.__qualname__} is defined in the main script ({Path(script).name}), which "
@@ -239,6 +252,42 @@ class _Forwarder(RunListener):
         self.flush()
 
 
+class _CampaignForwarder(_Forwarder):
+    """In the child of a campaign: also sends each task's start and end (with the bench clock, so
+    the parent's time left follows the worker's instrument time), and stops the campaign at its next
+    event once abort was asked (or the parent died): :class:`CampaignAborted` takes the campaign's
+    own stop path (the run recorded aborted, outputs off, the task redone on resume)."""
+
+    def __init__(self, conn: Any, abort_event: Any, clock: Any) -> None:
+        super().__init__(conn)
+        self._abort_event, self._clock = abort_event, clock
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort_event.is_set()
+
+    def _check(self) -> None:
+        if self._abort_event.is_set():
+            from memlab.procedures.campaign import CampaignAborted
+
+            raise CampaignAborted(_abort_reason())
+
+    def on_task_start(self, task: Any, index: int, total: int, estimate_s: float) -> None:
+        self._check()
+        self._add("task_started", task.key, index, total, estimate_s, self._clock.now())
+
+    def on_task_end(self, task: Any, record: dict[str, Any]) -> None:
+        self._add("task_ended", task.key, dict(record), self._clock.now())
+
+    def on_batch(self, stream: str, batch: Mapping[str, np.ndarray]) -> None:
+        super().on_batch(stream, batch)
+        self._check()
+
+    def on_progress(self, done: float, total: float, eta_s: float | None) -> None:
+        super().on_progress(done, total, eta_s)
+        self._check()
+
+
 def _picklable_error(exc: BaseException) -> BaseException:
     try:
         pickle.loads(pickle.dumps(exc))
@@ -247,8 +296,34 @@ def _picklable_error(exc: BaseException) -> BaseException:
         return WorkerDied(f"{type(exc).__name__}: {exc}")
 
 
-def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any) -> None:
-    """The worker process: build the bench, take the chip's state, run, hand the state back."""
+_parent_gone = threading.Event()  # in a worker: its dashboard has ended (see _watch_parent)
+
+
+def _abort_reason() -> str:
+    """Why a worker's job was aborted: by the dashboard, or because the dashboard ended."""
+    return ("the dashboard that started the campaign ended (nobody watching: stopped with outputs off)"
+            if _parent_gone.is_set() else "aborted from the dashboard")
+
+
+def _watch_parent(lifeline: Any, abort_event: Any) -> None:
+    """In the child: the parent holds the other end of ``lifeline`` and never writes to it. When
+    the parent dies (killed, crashed) the pipe ends: nobody watches the run any more, so it is
+    aborted as the Abort button would (outputs off, file closed, a campaign's manifest final)."""
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    except Exception:  # noqa: BLE001 - anything read means the same: the parent spoke or went away
+        pass
+    if not abort_event.is_set():
+        print(f"worker {os.getpid()}: the dashboard that started it has ended: aborting", file=sys.stderr, flush=True)
+        _parent_gone.set()
+        abort_event.set()
+
+
+def _child_main(conn: Any, lifeline: Any, payload: bytes, sys_path: list[str], abort_event: Any) -> None:
+    """The worker process: build the bench, take the chip's state, do the job (a run or a
+    campaign), hand the state back."""
     for entry in reversed(sys_path):  # test modules and the like: importable as in the parent
         if entry not in sys.path:
             sys.path.insert(0, entry)
@@ -260,6 +335,8 @@ def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any
             os.nice(WORKER_NICENESS)
         except OSError:
             pass
+    threading.Thread(target=_watch_parent, args=(lifeline, abort_event), name="memlab-worker-lifeline",
+                     daemon=True).start()
     debug = os.environ.get("MEMLAB_WORKER_DEBUG")
     t0 = time.perf_counter()
 
@@ -271,26 +348,23 @@ def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any
     bench: Any = None
     message: Any
     try:
-        config, state, procedure, out_dir, kwargs, listeners = pickle.loads(payload)
+        kind, config, state, job = pickle.loads(payload)
         mark("loaded")
         from memlab.instruments.bench import Bench
-        from memlab.procedures.runner import ActiveRun
 
         bench = Bench(config)
         if state is not None:
             bench.world.import_state(state)
         mark("bench built")
-        forwarder = _Forwarder(conn)
-        run = ActiveRun(procedure, bench, out_dir, listeners=[forwarder, *listeners],
-                        abort_event=abort_event, **kwargs)
-        mark("file open")
-        try:
-            run.run_to_end()
-        except KeyboardInterrupt:  # a stop signal: the run has ended as aborted, its file closed
-            pass
-        mark("run ended")
+        if kind == "campaign":
+            forwarder = _CampaignForwarder(conn, abort_event, bench.clock)
+            outcome = _campaign_job(bench, forwarder, *job)
+        else:
+            forwarder = _Forwarder(conn)
+            outcome = _run_job(bench, forwarder, abort_event, mark, *job)
+        mark("job ended")
         forwarder.close()
-        message = ("result", run.result, bench.world.export_state())
+        message = ("result", outcome, bench.world.export_state())
     except BaseException as exc:  # noqa: BLE001 - whatever it is, the parent hears of it
         if forwarder is not None:
             forwarder.close()
@@ -304,11 +378,45 @@ def _child_main(conn: Any, payload: bytes, sys_path: list[str], abort_event: Any
     finally:
         if bench is not None:
             bench.close()
-    if forwarder is not None:
-        forwarder.send(message)
-    else:
-        conn.send(message)
-    conn.close()
+    try:
+        if forwarder is not None:
+            forwarder.send(message)
+        else:
+            conn.send(message)
+        conn.close()
+    except OSError:  # the parent has gone: the files and the manifest say how it ended
+        pass
+
+
+def _run_job(bench: Any, forwarder: _Forwarder, abort_event: Any, mark: Callable[[str], None],
+             procedure: Procedure, out_dir: str, kwargs: dict[str, Any], listeners: list[RunListener]) -> RunResult:
+    from memlab.procedures.runner import ActiveRun
+
+    run = ActiveRun(procedure, bench, out_dir, listeners=[forwarder, *listeners], abort_event=abort_event, **kwargs)
+    mark("file open")
+    try:
+        run.run_to_end()
+    except KeyboardInterrupt:  # a stop signal: the run has ended as aborted, its file closed
+        pass
+    return run.result
+
+
+def _campaign_job(bench: Any, forwarder: _CampaignForwarder, plan_text: str, source: str, out_dir: str,
+                  resume: bool, operator: str | None, listeners: list[RunListener]) -> tuple[str, str]:
+    """A whole campaign in the worker: the plan checked again against the worker's bench, run (or
+    resumed) as ``memlab campaign`` runs it. Returns the campaign's status and error."""
+    from memlab.procedures.campaign import Campaign
+    from memlab.procedures.plan import parse_plan
+
+    # the forwarder last: it checks for an abort after the others have seen the event
+    campaign = Campaign(parse_plan(plan_text, source), bench, out_dir, resume=resume, operator=operator,
+                        listeners=[*listeners, forwarder])
+    try:
+        return campaign.run().status, ""
+    except KeyboardInterrupt as exc:  # the runner turns CampaignAborted into its own Interrupted
+        if forwarder.aborted:
+            return "aborted", _abort_reason()
+        return "aborted", f"stopped by {signal_name(getattr(exc, 'signum', signal.SIGINT))}"
 
 
 # -- the parent ---------------------------------------------------------------------------------
@@ -325,47 +433,38 @@ def _describe_exit(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-class ProcessRunHandle:
-    """A run in a worker process (see the module docstring): abort it, wait for it, read its result.
+class _WorkerHandle:
+    """What a run's and a campaign's worker have in common: start the process with the bench's
+    file and the chip's state, read what it reports (in a reader thread, to ``listeners``), take the
+    chip's state back at its end, and conclude however the worker ended."""
 
-    :param bench: the parent's simulated bench (:func:`can_run_in_process`); it is not used
-        during the run, and takes the chip's state back at its end.
-    :param listeners: called in this process (in a reader thread) with what the run reports.
-    :param worker_listeners: run in the child with the run (must pickle).
-    :param on_end: called (in the reader thread) once the run is over, whatever happened.
-    """
+    what = "job"
 
-    def __init__(self, procedure: Procedure, bench: Any, out_dir: str | Path, *,
-                 listeners: Iterable[RunListener] = (), worker_listeners: Iterable[RunListener] = (),
-                 on_end: Callable[[], None] | None = None, **kwargs: Any) -> None:
-        if not can_run_in_process(bench):
-            raise ValueError("only a simulated bench built from a bench file runs in a worker process")
-        problem = worker_problem(procedure)
-        if problem is not None:
-            raise ValueError(f"{procedure.name} cannot run in a worker process: {problem}")
+    def __init__(self, bench: Any, kind: str, job: tuple[Any, ...], name: str, *,
+                 listeners: Iterable[Any], on_end: Callable[[], None] | None) -> None:
         ctx = worker_context(bench)
-        self.procedure, self.bench = procedure, bench
+        self.bench = bench
         self.listeners = list(listeners)
-        self.result: RunResult | None = None
         self.exception: BaseException | None = None
-        self.path = ""  # the run file, once the run reported its start
+        self.path = ""  # the run file of the run under way, once it reported its start
         self.killed = False
-        self._finish_seen = False
+        self._finish_seen = True  # no run has started yet
         self._on_end = on_end
         self._ended = threading.Event()
         self.abort_event = ctx.Event()
-        state = bench.world.export_state()
-        payload = pickle.dumps((bench.config, state, procedure, str(out_dir), kwargs, list(worker_listeners)),
-                               protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((kind, bench.config, bench.world.export_state(), job), protocol=pickle.HIGHEST_PROTOCOL)
         sys_path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
         parent_conn, child_conn = ctx.Pipe(duplex=False)
+        # the child watches this pipe: it ends when this process does (see _watch_parent)
+        child_life, self._lifeline = ctx.Pipe(duplex=False)
         self._conn = parent_conn
-        self.process = ctx.Process(target=_child_main, name=f"memlab run {procedure.name}",
-                                   args=(child_conn, payload, sys_path, self.abort_event), daemon=True)
+        self.process = ctx.Process(target=_child_main, name=name,
+                                   args=(child_conn, child_life, payload, sys_path, self.abort_event), daemon=True)
         with _main_not_reimported():
             self.process.start()
-        child_conn.close()  # the child's end lives in the child only: its death closes the pipe
-        self._reader = threading.Thread(target=self._read, name=f"run {procedure.name} (worker)", daemon=True)
+        child_conn.close()  # the child's ends live in the child only: its death closes the pipe
+        child_life.close()
+        self._reader = threading.Thread(target=self._read, name=f"{name} (worker)", daemon=True)
         self._reader.start()
 
     @property
@@ -395,10 +494,11 @@ class ProcessRunHandle:
             if self.process.is_alive():  # it said its last word but does not end: do not leave it
                 self.process.kill()
                 self.process.join(5.0)
+            self._lifeline.close()
             self._conclude(outcome)
-        except BaseException as exc:  # noqa: BLE001 - never leave the run without an end
+        except BaseException as exc:  # noqa: BLE001 - never leave the job without an end
             log.exception("the worker's reader failed")
-            if self.result is None and self.exception is None:
+            if self.exception is None:
                 self.exception = exc
         finally:
             self._ended.set()
@@ -409,53 +509,68 @@ class ProcessRunHandle:
         for kind, args in events:
             if kind == "start":
                 self.path = str(args[0].get("path", ""))
+                self._finish_seen = False
             elif kind == "finish":
                 self._finish_seen = True
             for listener in self.listeners:
+                method = getattr(listener, f"on_{kind}", None)
+                if method is None:  # a run listener among a campaign's: task events are not for it
+                    continue
                 try:
-                    getattr(listener, f"on_{kind}")(*args)
+                    method(*args)
                 except Exception:  # noqa: BLE001 - as the Recorder does: a listener never stops the run
-                    log.exception("run listener %r failed on %s", listener, kind)
+                    log.exception("worker listener %r failed on %s", listener, kind)
 
     def _conclude(self, outcome: Any) -> None:
         if outcome is not None:
             kind, value, state = outcome
             problems = self._sync_bench(state)
             if kind == "result":
-                self.result = value
+                self._take_result(value)
             else:
                 self.exception = value
             if problems:
-                self._tell(logging.ERROR, "after the run, the dashboard's copy of the bench: " + "; ".join(problems))
+                self._tell(logging.ERROR, f"after the {self.what}, the dashboard's copy of the bench: "
+                                          + "; ".join(problems))
             return
-        # the child died without a word: the run ends failed, said loudly
+        # the child died without a word: said loudly, the bench switched off and verified
         how = "it was killed (ALL OUTPUTS OFF or closing)" if self.killed else _describe_exit(self.process.exitcode)
-        error = (f"the worker process running {self.procedure.name} (pid {self.process.pid}) ended before the run "
-                 f"did: {how}")
+        error = f"the worker process running {self.describe()} (pid {self.process.pid}) ended before the {self.what} did: {how}"
         log.error("%s", error)
         problems = self._sync_bench(None)
         self._tell(logging.ERROR, error + ". Its simulated instruments ended with it; the simulated chip keeps its "
-                                          "state from before the run.")
+                                          f"state from before the {self.what}.")
         for message in problems:
             self._tell(logging.ERROR, f"safe shutdown: {message}")
         self._tell(logging.ERROR if problems else logging.INFO,
                    "after the worker died: " + ("; ".join(problems) if problems else "every output is off (verified)"))
-        if self.path:
+        if self.path and not self._finish_seen:
             self._tell(logging.WARNING, self._file_report(self.path))
         safety = _safety_failures(problems)
         if safety:
             error = "; ".join([*safety, error])
-        if self.path:
-            self.result = RunResult(Path(self.path), FAILED, error, list(problems), safety)
-            if not self._finish_seen:
-                self._finish_seen = True
-                for listener in self.listeners:
-                    try:
+        self._died(error, list(problems), safety)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _take_result(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _died(self, error: str, problems: list[str], safety: list[str]) -> None:
+        """The worker ended without a result: conclude with ``error``."""
+        raise NotImplementedError
+
+    def _finish_open_run(self, error: str) -> None:
+        """A run the worker had started and not ended: its listeners hear it failed."""
+        if self.path and not self._finish_seen:
+            self._finish_seen = True
+            for listener in self.listeners:
+                try:
+                    if hasattr(listener, "on_finish"):
                         listener.on_finish(FAILED, error, self.path)
-                    except Exception:  # noqa: BLE001
-                        log.exception("run listener %r failed on finish", listener)
-        else:
-            self.exception = WorkerDied(error)
+                except Exception:  # noqa: BLE001
+                    log.exception("worker listener %r failed on finish", listener)
 
     def _file_report(self, path: str) -> str:
         from memlab.storage import RunReader
@@ -472,9 +587,10 @@ class ProcessRunHandle:
     def _tell(self, level: int, message: str) -> None:
         for listener in self.listeners:
             try:
-                listener.on_log(level, message)
+                if hasattr(listener, "on_log"):
+                    listener.on_log(level, message)
             except Exception:  # noqa: BLE001
-                log.exception("run listener %r failed on log", listener)
+                log.exception("worker listener %r failed on log", listener)
 
     def _sync_bench(self, state: dict[str, Any] | None) -> list[str]:
         """Switch the parent's copy of the bench off (verified) and take the chip's state from the child."""
@@ -491,24 +607,26 @@ class ProcessRunHandle:
                 except Exception as exc:  # noqa: BLE001 - the chip keeps its earlier state, said so
                     self._tell(logging.ERROR, f"the simulated chip's state could not be taken back from the "
                                               f"worker ({type(exc).__name__}: {exc}); it keeps its state from "
-                                              "before the run")
+                                              f"before the {self.what}")
         return problems
 
-    # -- the RunHandle interface ----------------------------------------------------------------
+    # -- control ----------------------------------------------------------------------------------
     def abort(self) -> None:
         self.abort_event.set()
 
-    def kill(self) -> None:
-        """End the worker at once (SIGKILL): for a worker that does not stop on abort."""
+    def kill(self) -> bool:
+        """End the worker at once (SIGKILL): for a worker that does not stop on abort. Returns
+        whether there was a worker to kill."""
         if self.process.is_alive():
             self.killed = True
             self.process.kill()
+            return True
+        return False
 
-    def join(self, timeout: float | None = None) -> RunResult | None:
+    def _wait(self, timeout: float | None) -> None:
         self._ended.wait(timeout)
         if self.exception is not None:
             raise self.exception
-        return self.result
 
     @property
     def done(self) -> bool:
@@ -519,3 +637,105 @@ class ProcessRunHandle:
         """The worker process is still running."""
         return self.process.is_alive()
 
+
+class ProcessRunHandle(_WorkerHandle):
+    """A run in a worker process (see the module docstring): abort it, wait for it, read its result.
+
+    :param bench: the parent's simulated bench (:func:`can_run_in_process`); it is not used
+        during the run, and takes the chip's state back at its end.
+    :param listeners: called in this process (in a reader thread) with what the run reports.
+    :param worker_listeners: run in the child with the run (must pickle).
+    :param on_end: called (in the reader thread) once the run is over, whatever happened.
+    """
+
+    what = "run"
+
+    def __init__(self, procedure: Procedure, bench: Any, out_dir: str | Path, *,
+                 listeners: Iterable[RunListener] = (), worker_listeners: Iterable[RunListener] = (),
+                 on_end: Callable[[], None] | None = None, **kwargs: Any) -> None:
+        if not can_run_in_process(bench):
+            raise ValueError("only a simulated bench built from a bench file runs in a worker process")
+        problem = worker_problem(procedure)
+        if problem is not None:
+            raise ValueError(f"{procedure.name} cannot run in a worker process: {problem}")
+        self.procedure = procedure
+        self.result: RunResult | None = None
+        super().__init__(bench, "run", (procedure, str(out_dir), kwargs, list(worker_listeners)),
+                         f"memlab run {procedure.name}", listeners=listeners, on_end=on_end)
+
+    def describe(self) -> str:
+        return self.procedure.name
+
+    def _take_result(self, value: RunResult) -> None:
+        self.result = value
+
+    def _died(self, error: str, problems: list[str], safety: list[str]) -> None:
+        if self.path:
+            self.result = RunResult(Path(self.path), FAILED, error, problems, safety)
+            self._finish_open_run(error)
+        else:
+            self.exception = WorkerDied(error)
+
+    def join(self, timeout: float | None = None) -> RunResult | None:
+        self._wait(timeout)
+        return self.result
+
+
+class ProcessCampaignHandle(_WorkerHandle):
+    """A whole campaign in a worker process, as ``memlab campaign`` would run it: the dashboard's
+    interpreter never runs the simulation, however long the night.
+
+    The worker parses the plan again and runs (or resumes) it into ``out_dir``; the campaign's
+    folder lock, manifest, signals and notify command are its own. ``listeners`` hear each run's
+    events (the live plots) and, where they have them, ``on_task_started(key, index, total,
+    estimate_s, clock_s)`` and ``on_task_ended(key, record, clock_s)``, ``clock_s`` being the
+    worker's bench clock. :meth:`abort` stops it at its next event (the run aborted, outputs off,
+    the task redone on resume); so does the dashboard's death. A worker killed mid-run leaves the
+    manifest's attempt ``running``, which a resume counts as interrupted and redoes.
+
+    ``result`` is ``(status, error)`` once it ended: the campaign's status (``completed``,
+    ``completed_with_failures``, ``failed``, ``aborted``); ``exception`` if it could not start
+    (a plan the worker's bench refuses, a folder another campaign holds).
+    """
+
+    what = "campaign"
+
+    def __init__(self, plan_text: str, source: str, name: str, bench: Any, out_dir: str | Path, *,
+                 resume: bool = False, operator: str | None = None, listeners: Iterable[Any] = (),
+                 worker_listeners: Iterable[RunListener] = (), on_end: Callable[[], None] | None = None) -> None:
+        if not can_run_in_process(bench):
+            raise ValueError("only a simulated bench built from a bench file runs in a worker process")
+        self.name = name
+        self.result: tuple[str, str] | None = None
+        self.clock_s = bench.clock.now()  # the worker's bench clock, as its last task event said
+        listeners = list(listeners)
+        listeners.append(_ClockFollower(self))
+        super().__init__(bench, "campaign", (plan_text, source, str(out_dir), resume, operator, list(worker_listeners)),
+                         f"memlab campaign {name}", listeners=listeners, on_end=on_end)
+
+    def describe(self) -> str:
+        return f"campaign {self.name}"
+
+    def _take_result(self, value: tuple[str, str]) -> None:
+        self.result = (str(value[0]), str(value[1]))
+
+    def _died(self, error: str, problems: list[str], safety: list[str]) -> None:
+        self._finish_open_run(error)
+        self.result = ("failed", error)  # the safety failures are at its head
+
+    def join(self, timeout: float | None = None) -> tuple[str, str] | None:
+        self._wait(timeout)
+        return self.result
+
+
+class _ClockFollower:
+    """Keeps a campaign handle's ``clock_s`` at the worker's bench clock."""
+
+    def __init__(self, handle: ProcessCampaignHandle) -> None:
+        self.handle = handle
+
+    def on_task_started(self, key: str, index: int, total: int, estimate_s: float, clock_s: float) -> None:
+        self.handle.clock_s = clock_s
+
+    def on_task_ended(self, key: str, record: dict[str, Any], clock_s: float) -> None:
+        self.handle.clock_s = clock_s

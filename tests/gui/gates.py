@@ -5,6 +5,7 @@ cheaply. The events are files in a folder of their own: both processes see them.
 from __future__ import annotations
 
 import shutil
+import time
 import tempfile
 from pathlib import Path
 
@@ -30,3 +31,24 @@ class Gate(RunListener):
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class KillAt(RunListener):
+    """Kills process ``pid`` (SIGKILL: no clean-up at all) at the first batch of ``stream`` in
+    the ``nth`` run of ``procedure``: in a worker process it kills the dashboard that started it.
+    Then waits a second, so that the run is still under way when the worker notices."""
+
+    def __init__(self, pid: int, procedure: str, stream: str, nth: int = 1) -> None:
+        self.pid, self.procedure, self.stream, self.nth = pid, procedure, stream, nth
+        self.runs = 0
+
+    def on_start(self, info) -> None:
+        self.runs += info["procedure"] == self.procedure
+
+    def on_batch(self, stream, batch) -> None:
+        if stream == self.stream and self.runs == self.nth:
+            import os
+            import signal
+
+            os.kill(self.pid, signal.SIGKILL)
+            time.sleep(1.0)  # the worker notices (its lifeline ends) before the run's next step

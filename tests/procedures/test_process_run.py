@@ -227,3 +227,115 @@ def test_a_bench_with_a_real_instrument_stays_in_the_dashboards_process(bench):
     assert not can_run_in_process(Mixed())
     with pytest.raises(ValueError, match="simulated bench"):
         ProcessRunHandle(get_procedure("iv-sweep")(), Mixed(), ".")
+
+
+# -- a whole campaign in a worker --------------------------------------------------------------
+
+CAMPAIGN_PLAN = ("name: night\ndevices: [[0, 0], [0, 1]]\nsteps:\n"
+                 "  - procedure: readout\n    params: {reads: 2}\n"
+                 "  - procedure: iv-sweep\n    params: {cycles: 2}\n")
+CAMPAIGN_TASKS = {"r0c0/rep0/readout", "r0c0/rep0/iv-sweep", "r0c1/rep0/readout", "r0c1/rep0/iv-sweep"}
+
+
+class TaskEvents(Events):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[tuple[str, int, int, float]] = []
+        self.ended: dict[str, str] = {}
+
+    def on_task_started(self, key, index, total, estimate_s, clock_s):
+        self.started.append((key, index, total, clock_s))
+
+    def on_task_ended(self, key, record, clock_s):
+        self.ended[key] = record["status"]
+
+
+def campaign_handle(bench, folder, events, *, resume=False, worker_listeners=()):
+    from memlab.procedures.process_run import ProcessCampaignHandle
+
+    return ProcessCampaignHandle(CAMPAIGN_PLAN, "<plan>", "night", bench, folder, resume=resume,
+                                 listeners=[events], worker_listeners=list(worker_listeners))
+
+
+def manifest_of(folder):
+    import json
+
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def test_a_campaign_in_the_worker_runs_every_task_and_reports_them_with_the_bench_clock(bench, tmp_path):
+    events = TaskEvents()
+    clock_before = bench.clock.now()
+    handle = campaign_handle(bench, tmp_path / "night", events)
+    assert handle.pid != os.getpid()
+    assert handle.join(120) == ("completed", "")
+    assert {key for key, *_ in events.started} == CAMPAIGN_TASKS
+    assert [index for _, index, _, _ in events.started] == [0, 1, 2, 3]
+    assert events.ended == dict.fromkeys(CAMPAIGN_TASKS, "completed")
+    clocks = [clock for *_, clock in events.started]
+    assert clocks == sorted(clocks) and clocks[-1] > clock_before  # the worker's instrument time
+    assert handle.clock_s >= clocks[-1]
+    assert events.kinds.count("start") == events.kinds.count("finish") == 4  # the runs' own events, too
+    manifest = manifest_of(tmp_path / "night")
+    assert manifest["status"] == "completed"
+    assert bench.clock.now() >= handle.clock_s  # the chip's state and time came back
+    assert outputs_off(bench)
+
+
+def test_aborting_a_worker_campaign_stops_its_run_aborted_and_a_resume_finishes_it(bench, tmp_path):
+    gate = Gate("iv")
+    try:
+        events = TaskEvents()
+        handle = campaign_handle(bench, tmp_path / "night", events, worker_listeners=[gate])
+        assert gate.reached.wait(30)
+        handle.abort()
+        gate.release.set()
+        status, error = handle.join(60)
+    finally:
+        gate.release.set()
+        gate.remove()
+    assert status == "aborted" and "aborted from the dashboard" in error
+    manifest = manifest_of(tmp_path / "night")
+    assert manifest["status"] == "aborted"
+    assert manifest["attempts"][-1] == {**manifest["attempts"][-1], "task": "r0c0/rep0/iv-sweep", "status": "aborted"}
+    assert outputs_off(bench)
+    again = campaign_handle(bench, tmp_path / "night", TaskEvents(), resume=True)
+    assert again.join(120) == ("completed", "")
+    completed = [a["task"] for a in manifest_of(tmp_path / "night")["attempts"] if a["status"] == "completed"]
+    assert sorted(completed) == sorted(CAMPAIGN_TASKS)  # every task once
+
+
+def test_a_worker_campaign_killed_mid_run_fails_loudly_and_a_resume_redoes_the_interrupted_run(bench, tmp_path):
+    gate = Gate("iv")
+    try:
+        events = TaskEvents()
+        handle = campaign_handle(bench, tmp_path / "night", events, worker_listeners=[gate])
+        assert gate.reached.wait(30)
+        deadline = time.monotonic() + 10
+        while events.kinds.count("start") < 2 and time.monotonic() < deadline:  # the sweep's start reached us
+            time.sleep(0.01)
+        os.kill(handle.pid, signal.SIGKILL)
+        status, error = handle.join(30)
+    finally:
+        gate.release.set()
+        gate.remove()
+    assert status == "failed" and "killed by SIGKILL" in error and "campaign night" in error
+    assert events.finish is not None and events.finish[0] == "failed"  # the open run's live view ends
+    assert any("every output is off (verified)" in line for line in events.logs)
+    assert outputs_off(bench)
+    assert manifest_of(tmp_path / "night")["attempts"][-1]["status"] == "running"  # as a killed `memlab campaign`
+    again = campaign_handle(bench, tmp_path / "night", TaskEvents(), resume=True)
+    assert again.join(120) == ("completed", "")
+    attempts = manifest_of(tmp_path / "night")["attempts"]
+    assert [a["status"] for a in attempts].count("interrupted") == 1
+    assert sorted(a["task"] for a in attempts if a["status"] == "completed") == sorted(CAMPAIGN_TASKS)
+
+
+def test_a_worker_campaign_the_worker_cannot_start_reports_why(bench, tmp_path):
+    from memlab.procedures.plan import PlanError
+
+    (tmp_path / "night").mkdir()
+    (tmp_path / "night" / "manifest.json").write_text("{}")  # a folder that holds a campaign already
+    handle = campaign_handle(bench, tmp_path / "night", TaskEvents())
+    with pytest.raises(PlanError, match="already holds a campaign"):
+        handle.join(60)
