@@ -221,6 +221,7 @@ class CampaignPanel(QtWidgets.QWidget):
         self._records: dict[str, dict[str, Any]] = {}
         self._started_wall = 0.0
         self._started_clock = 0.0
+        self._ended_here = 0
         self._planned_ends: dict[str, float] | None = None  # an interleaved campaign's planned task ends
 
         # -- the plan -----------------------------------------------------------------------------
@@ -531,6 +532,7 @@ class CampaignPanel(QtWidgets.QWidget):
         runner.task_ended.connect(self._task_ended)
         runner.finished.connect(self._finished)
         self._started_wall = time.monotonic()
+        self._ended_here = 0  # runs ended since this start (a virtual clock's time left counts them)
         self._started_clock = campaign.bench.clock.now()
         self._planned_ends = ({task.key: end for task, _, end in campaign.planned_schedule()}
                               if campaign.scheduled else None)
@@ -654,6 +656,7 @@ class CampaignPanel(QtWidgets.QWidget):
         self._update_time_left()
 
     def _task_ended(self, key: str, record: dict[str, Any]) -> None:
+        self._ended_here += 1
         self._show_record(key, record)
         # the chip map shows which devices formed: a forming step that failed marks its device
         if record.get("procedure") == "forming" and record.get("status") in ("completed", "failed"):
@@ -678,7 +681,7 @@ class CampaignPanel(QtWidgets.QWidget):
 
     def _update_time_left(self) -> None:
         """Time left: the instrument time still needed, scaled by how long the bench has taken
-        for its instrument time so far (on the simulated bench, far less than the estimate)."""
+        for its instrument time so far (on a virtual clock: see :meth:`_virtual_time_left`)."""
         campaign = self.campaign
         if campaign is None:
             return
@@ -687,6 +690,9 @@ class CampaignPanel(QtWidgets.QWidget):
             self.time_left.setText("Time left: none")
             return
         left_s = self.instrument_time_left_s()
+        if getattr(campaign.bench.clock, "virtual", False):
+            self._virtual_time_left(left_s, len(left_tasks))
+            return
         if self._planned_ends and self.runner is not None:
             clock_spent = self.runner.clock_now() - self._started_clock
             wall_spent = time.monotonic() - self._started_wall
@@ -701,6 +707,18 @@ class CampaignPanel(QtWidgets.QWidget):
         self.time_left.setText(f"Time left: about {format_duration(seconds)}, {len(left_tasks)} runs "
                                f"(finishes about {finish.strftime('%a %H:%M')}; "
                                f"{format_duration(left_s)} of instrument time)")
+
+    def _virtual_time_left(self, left_s: float, runs_left: int) -> None:
+        """On a virtual clock (the simulated bench) waits take no time, so instrument time says
+        little about the wall time: that is counted from the wall time per run so far instead."""
+        instrument = f"{format_duration(left_s)} of virtual instrument time"
+        if self.runner is None or not self._ended_here:
+            self.time_left.setText(f"Time left: {runs_left} runs, {instrument} (the simulation runs faster)")
+            return
+        seconds = (time.monotonic() - self._started_wall) / self._ended_here * runs_left
+        finish = datetime.now() + timedelta(seconds=seconds)
+        self.time_left.setText(f"Time left: about {format_duration(seconds)}, {runs_left} runs "
+                               f"(finishes about {finish.strftime('%a %H:%M')}; {instrument})")
 
     def _finished(self, status: str, error: str) -> None:
         runner, self.runner = self.runner, None

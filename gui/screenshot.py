@@ -11,7 +11,7 @@ writes four PNG files into the folder:
 - ``dashboard-browser.png``: the run browser with the session's runs, one opened.
 
 "Mid-run" is made deterministic by a listener that holds the run (in its worker process, or a
-campaign's worker thread) at a chosen batch until the window has been drawn, so the pictures never
+campaign's) at a chosen batch until the window has been drawn, so the pictures never
 depend on how fast this machine is.
 """
 

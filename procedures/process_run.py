@@ -266,6 +266,13 @@ class _CampaignForwarder(_Forwarder):
     def aborted(self) -> bool:
         return self._abort_event.is_set()
 
+    def flush(self) -> None:
+        # each bundle ends with the bench clock: the parent's time left follows it between tasks too
+        with self._lock:
+            if self._events:
+                self._events.append(("clock", (self._clock.now(),)))
+        super().flush()
+
     def _check(self) -> None:
         if self._abort_event.is_set():
             from memlab.procedures.campaign import CampaignAborted
@@ -688,8 +695,8 @@ class ProcessCampaignHandle(_WorkerHandle):
     The worker parses the plan again and runs (or resumes) it into ``out_dir``; the campaign's
     folder lock, manifest, signals and notify command are its own. ``listeners`` hear each run's
     events (the live plots) and, where they have them, ``on_task_started(key, index, total,
-    estimate_s, clock_s)`` and ``on_task_ended(key, record, clock_s)``, ``clock_s`` being the
-    worker's bench clock. :meth:`abort` stops it at its next event (the run aborted, outputs off,
+    estimate_s, clock_s)``, ``on_task_ended(key, record, clock_s)`` and ``on_clock(clock_s)``
+    (after each bundle of events), ``clock_s`` being the worker's bench clock. :meth:`abort` stops it at its next event (the run aborted, outputs off,
     the task redone on resume); so does the dashboard's death. A worker killed mid-run leaves the
     manifest's attempt ``running``, which a resume counts as interrupted and redoes.
 
@@ -707,7 +714,7 @@ class ProcessCampaignHandle(_WorkerHandle):
             raise ValueError("only a simulated bench built from a bench file runs in a worker process")
         self.name = name
         self.result: tuple[str, str] | None = None
-        self.clock_s = bench.clock.now()  # the worker's bench clock, as its last task event said
+        self.clock_s = bench.clock.now()  # the worker's bench clock, as it last said
         listeners = list(listeners)
         listeners.append(_ClockFollower(self))
         super().__init__(bench, "campaign", (plan_text, source, str(out_dir), resume, operator, list(worker_listeners)),
@@ -738,4 +745,7 @@ class _ClockFollower:
         self.handle.clock_s = clock_s
 
     def on_task_ended(self, key: str, record: dict[str, Any], clock_s: float) -> None:
+        self.handle.clock_s = clock_s
+
+    def on_clock(self, clock_s: float) -> None:
         self.handle.clock_s = clock_s

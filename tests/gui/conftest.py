@@ -77,6 +77,8 @@ def make_window(qtbot, tmp_path: Path, settings_file: Path):
         window = MainWindow(bench=bench, out_dir=tmp_path / "runs", settings=settings, connect=False,
                             operator="test", **kwargs)
         qtbot.addWidget(window)
+        # a failed test's teardown closes the window mid-run: a modal question would hang the suite
+        window.confirm = lambda title, text: True
         window.resize(1400, 900)
         window.show()
         windows.append(window)

@@ -163,7 +163,7 @@ def test_an_interleaved_campaign_counts_its_time_left_as_scheduled_not_as_a_sum(
     panel._update_time_left()
     left = panel.instrument_time_left_s()
     assert 0.5 * 3600 < left <= planned
-    assert "of instrument time" in panel.time_left.text()
+    assert "of virtual instrument time" in panel.time_left.text()
     gate.release.set()
     qtbot.waitUntil(lambda: panel.runner is None, timeout=120_000)
     window.controller.extra_listeners = []
@@ -225,3 +225,18 @@ def test_closing_the_dashboard_mid_campaign_stops_its_worker_with_the_manifest_f
     assert handle.done and not handle.alive and handle.result[0] == "aborted"
     manifest = json.loads((tmp_path / "closing" / MANIFEST).read_text())
     assert manifest["status"] == "aborted"
+
+
+def test_on_a_virtual_clock_the_time_left_counts_wall_time_per_run_not_instrument_time(qtbot, make_window, sim_bench):
+    """A day of retention takes seconds on the simulated bench: the wall-time estimate comes from the
+    runs' pace so far, and the instrument time is said as virtual."""
+    window = make_window(sim_bench)
+    panel = window.campaign_panel
+    panel.set_plan_text("name: t\ndevices: [[0, 0], [1, 1]]\nsteps:\n  - procedure: readout\n    params: {reads: 2}\n")
+    assert panel.check() is not None
+    panel.runner = object()  # as if running: two runs took 10 s of wall time
+    panel._ended_here, panel._started_wall = 2, time.monotonic() - 10.0
+    panel._virtual_time_left(86_400.0, 6)
+    text = panel.time_left.text()
+    panel.runner = None
+    assert text.startswith("Time left: about 30") and "6 runs" in text and "24.0 h of virtual instrument time" in text
