@@ -325,6 +325,32 @@ class PhotoResponseFit:
     law: str = "combined"
     """"combined", or "power" when no shunting was resolved (k not determined) and the rise grows
     with every power step: then gamma and a come from the nested law at k = 0, a plain power law."""
+    log_coefficient: tuple[float, float] = (math.nan, math.nan)
+    """(ln a, gamma) as fitted, and their covariance below: a at 1 W lies far outside the
+    powers measured, so ln a and gamma are strongly correlated and only together give the
+    photoconductance at a power in the data (:meth:`photoconductance_at`)."""
+    covariance: tuple[tuple[float, float], tuple[float, float]] = ((math.nan, math.nan), (math.nan, math.nan))
+    powers_w: tuple[float, float] = (math.nan, math.nan)
+    """the lowest and highest power fitted."""
+
+    def photoconductance_at(self, power_w: float) -> Estimate:
+        """``a P^gamma`` at set power ``power_w``, before shunting, with its standard error from
+        the joint covariance of ln a and gamma (delta method). Not determined more than ten
+        times outside the powers measured."""
+        ln_a, gamma = self.log_coefficient
+        if not (math.isfinite(ln_a) and math.isfinite(gamma)):
+            return not_determined(self.gamma.reason or self.coefficient.reason or "the law's coefficient is not "
+                                  "determined", self.n, "S")
+        low, high = self.powers_w
+        if not (power_w > 0 and low / 10 <= power_w <= 10 * high):
+            return not_determined(f"power {power_w:.3g} W lies more than ten times outside the {low:.3g}-"
+                                  f"{high:.3g} W measured", self.n, "S")
+        x = math.log(power_w)
+        (v_aa, v_ag), (_, v_gg) = self.covariance
+        var = v_aa + 2 * x * v_ag + x * x * v_gg
+        value = math.exp(ln_a + gamma * x)
+        dof = self.gamma.dof
+        return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, self.n, "S", dof=dof)
 
 
 def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
@@ -376,11 +402,22 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
         fit = power_law_fit(p, y)
         no_shunt = not_determined(f"no shunting resolved ({k_shunt.reason}); the rise grows with every "
                                   "power, so gamma comes from the law at k = 0", n, "1/W")
+        # the log-log line's covariance of (intercept, slope): s^2 (X^T X)^-1
+        design = np.column_stack([np.ones(n), np.log(p)])
+        resid = np.log(y) - design @ np.array([math.log(fit.prefactor), fit.exponent])
+        line_cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / max(n - 2, 1)
         return PhotoResponseFit(_graded(fit.exponent, fit.exponent_se, n, "", dof=n - 2),
                                 _graded(fit.prefactor, math.nan, n, "S/W^gamma",
                                         reason_if_bad="a power law's prefactor is given without an interval"),
-                                no_shunt, n, "power")
-    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n)
+                                no_shunt, n, "power", (math.log(fit.prefactor), fit.exponent),
+                                _pair(line_cov, 0, 1), (float(p.min()), float(p.max())))
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n, "combined",
+                            (float(q[0]), float(q[1])), _pair(cov, 0, 1), (float(p.min()), float(p.max())))
+
+
+def _pair(cov: np.ndarray, i: int, j: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The 2 x 2 block of ``cov`` for parameters i and j, as plain floats."""
+    return ((float(cov[i, i]), float(cov[i, j])), (float(cov[j, i]), float(cov[j, j])))
 
 
 @dataclass(frozen=True)
