@@ -13,7 +13,7 @@ Each parameter comes from the procedure that determines it, through the figures 
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
 | endurance | ``wear_exponent``, ``wear_center``, ``endurance_cycles`` | means; median, ``sigma_endurance`` |
 | optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency), ``g_ph_ref_s`` (the photo-response law at the set power that puts ``p_ref_w`` on the device); ``tau_ph_s`` | means (``k_shunt_per_w``, ``g_ph_ref_s``: medians) |
-| three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window) | median |
+| three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window), ``tau_e_s`` (the light-then-pulse side through the step law: runs with two train sizes only) | medians |
 
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
@@ -55,7 +55,7 @@ DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "
                 # chip-wide in the model: per-device estimates pooled into the chip's value
                 "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "", "wear_exponent": "", "wear_center": "",
                 "gamma_ph": "", "tau_on_s": "s", "tau_ph_s": "s", "band_gap_ev": "eV",
-                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W", "g_ph_ref_s": "S", "tau_pl_s": "s"}
+                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W", "g_ph_ref_s": "S", "tau_pl_s": "s", "tau_e_s": "s"}
 FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
                   "pulsed-iv", "optical-pulses", "relaxation", "three-factor")
 #: optical procedures' figures of merit (memlab.analysis.summary) -> the model parameter each measures
@@ -63,16 +63,16 @@ OPTICAL_FIGURES = {
     "optical-pulses": {"photo_exponent": "gamma_ph", "rise_tau_s": "tau_on_s", "band_gap_ev": "band_gap_ev",
                        "urbach_energy_ev": "urbach_energy_ev"},
     "relaxation": {"relaxation_tau_s": "tau_ph_s"},  # light stimulus only: a pulse train's relaxation is drift
-    "three-factor": {"eligibility_pulse_light_tau_s": "tau_pl_s"},
+    # eligibility_tau_s only from runs with two train sizes (fitted through the step law; see _collect)
+    "three-factor": {"eligibility_pulse_light_tau_s": "tau_pl_s", "eligibility_tau_s": "tau_e_s"},
 }
 #: why parameters that no fit here determines keep the preset (instead of "no run determines it")
 PRESET_REASONS = {
     "k_shunt_per_w": "no optical-pulses run that records the laser's coupling efficiency and was measured at "
                      "the model's reference wavelength determines it (the analysis' coefficient is per watt set "
                      "on the laser, the model's per watt absorbed on the device)",
-    "tau_e_s": "not fitted: the three-factor light-then-pulse time constant comes out above the model's "
-               "tau_e, more so the larger the train (+3 % at 15 pulses, +4.7 % at the default 50, +16.5 % "
-               "at 200; 4 chips each): the step law's saturation is part of it, the rest is not found",
+    "tau_e_s": "no three-factor run with two train sizes (version 2 on, bound_pulses > 0) determines it (with "
+               "one size the light-then-pulse window cannot be fitted through the step law's saturation)",
     "tau_pl_s": "no three-factor run determines it",
     "g_ph_ref_s": "no optical-pulses run with a photo-response that records the laser's coupling efficiency "
                   "and was measured at the model's reference wavelength determines it",
@@ -359,6 +359,11 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             if run.procedure == "relaxation" and run.parameter("stimulus") != "light":
                 continue
             for figure, name in OPTICAL_FIGURES[run.procedure].items():
+                if name == "tau_e_s" and not _two_train_sizes(run):
+                    c.notes.append(f"{run.name}: one train size (three-factor before version 2, or bound_pulses = 0): "
+                                   "its light-then-pulse time constant is biased by the step law's saturation; "
+                                   "tau_e_s not taken from it")
+                    continue
                 _add(c, name, device, row.get(figure), source)
             if run.procedure == "optical-pulses":
                 _shunting(run, row, c, device, source, params)
@@ -391,6 +396,14 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 c.drift_laws.append(law)
             _add(c, "_drift_power", device, row.get("drift_nu"), source)
             _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
+
+
+def _two_train_sizes(run: Run) -> bool:
+    """Whether a three-factor run has trials of two train sizes, which its light-then-pulse window
+    needs to be fitted through the step law (memlab.analysis.metrics.optical.eligibility_soft_bound)."""
+    if "pulses" not in run.streams.get("coincidence", []):
+        return False
+    return np.unique(np.asarray(run.arrays("coincidence", ("pulses",))["pulses"])).size >= 2
 
 
 FORMING_DROP = 10.0  # a filament forming drops the resistance by orders of magnitude; a SET does not
@@ -496,6 +509,7 @@ _DISTRIBUTIONS = (
     ("k_shunt_per_w", "k_shunt_per_w", True, None),
     ("g_ph_ref_s", "g_ph_ref_s", True, None),
     ("tau_pl_s", "tau_pl_s", True, None),
+    ("tau_e_s", "tau_e_s", True, None),
 )
 
 

@@ -88,6 +88,7 @@ def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
     truth = {"gamma_ph": float(rng.uniform(0.5, 0.9)), "tau_on_s": float(rng.uniform(0.01, 0.03)),
              "tau_ph_s": float(rng.uniform(1.0, 3.0)), "k_shunt_per_w": float(rng.uniform(300.0, 900.0)),
              "tau_pl_s": float(rng.uniform(0.2, 1.0)), "g_ph_ref_s": float(rng.uniform(1e-6, 2e-5))}
+    truth["tau_e_s"] = float(rng.uniform(0.5, 2.0))  # drawn last: the draws above stay as they were
     twin = Twin("optomemristor", *SHAPE, sources=["drawn truth"])
     _chip_truth(twin, truth)
     path = write_twin(twin, tmp_path / "truth.h5")
@@ -107,8 +108,6 @@ def test_optical_parameters_recovered_within_reported_uncertainty(tmp_path):
     assert hits >= 0.9 * len(truth) * len(devices), misses
     for name in truth:
         assert fitted.chip[name].status == "fitted"
-    # the light-then-pulse time constant comes out biased: kept at the preset, with the reason
-    assert fitted.chip["tau_e_s"].status == "preset" and "not fitted" in fitted.chip["tau_e_s"].reason
 
 
 def test_wear_law_recovered_from_endurance_runs(tmp_path):
