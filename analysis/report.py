@@ -339,6 +339,9 @@ def _fig_optical(run: Run) -> list[tuple[Figure, str]]:
 
 def _fig_three_factor(run: Run) -> list[tuple[Figure, str]]:
     a = run.arrays("coincidence", ("delay", "delta"))
+    if "pulses" in run.streams.get("coincidence", []):  # the run's own train size; the longer one fits the step law
+        main = run.arrays("coincidence", ("pulses",))["pulses"] == int(run.parameter("pulses", 50))
+        a = {k: np.asarray(v)[main] for k, v in a.items()}
     try:
         fit = m.eligibility_time_constant(a["delay"], a["delta"])
     except ValueError:

@@ -103,7 +103,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
     "band_gap_ev": ("eV", "optical gap E_g of the absorption edge (spectral response)"),
     "urbach_energy_ev": ("eV", "Urbach energy E_U of the absorption tail (spectral response)"),
-    "eligibility_tau_s": ("s", "three-factor eligibility time constant, light then pulses"),
+    "eligibility_tau_s": ("s", "three-factor eligibility time constant, light then pulses (through the step law "
+                          "when the run has two train sizes, else a plain exponential: biased high)"),
     "eligibility_pulse_light_tau_s": ("s", "three-factor window time constant, pulses then light"),
     "gating_ratio": ("", "|dG| with light / without"),
     "vmm_rmse_a": ("A", "VMM output RMSE against the read-back weights"),
@@ -408,18 +409,31 @@ def _estimate_figure(estimate: Any) -> FigureOfMerit:
 
 
 def _three_factor(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
-    a = run.arrays("coincidence", ("delay", "delta"), purpose="the three-factor figures")
+    columns = run.streams.get("coincidence", [])
+    sized = "pulses" in columns  # version 2 on: trials of two train sizes
+    a = run.arrays("coincidence", ("delay", "delta", "conductance_before") + (("pulses",) if sized else ()),
+                   purpose="the three-factor figures")
 
     def figs() -> Row:
         d, y = np.asarray(a["delay"], float), np.asarray(a["delta"], float)
+        counts = np.asarray(a["pulses"], float) if sized else np.ones(d.size)
+        # the window of the run's own train size; the other size only serves the step law's fit
+        main = counts == float(run.parameter("pulses", np.min(counts) if counts.size else 1))
+        if not main.any():
+            main = np.ones(d.size, bool)
+        d_all, y_all = d, y
+        d, y = d[main], y[main]
         lit = np.isfinite(d)
         if not lit.any() or lit.all():
             raise AnalysisError("the gating ratio needs trials both with light (a delay) and without (NaN delay)")
         coincident = lit & (d == np.min(d[lit]))
-        try:
-            tau = m.eligibility_time_constant(d, y).tau_figure
-        except ValueError as exc:
-            tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
+        if np.unique(counts).size >= 2:  # through the step law: unbiased by its saturation
+            tau = estimate_figure(m.eligibility_soft_bound(d_all, a["conductance_before"], y_all, counts))
+        else:
+            try:
+                tau = m.eligibility_time_constant(d, y).tau_figure
+            except ValueError as exc:
+                tau = FigureOfMerit.not_determined(str(exc), int(lit.sum()))
         # the other order (pulses, then light) from the joint fit of both orders with one baseline
         window = coincidence_window(d, y)
         return {"eligibility_tau_s": tau, "eligibility_pulse_light_tau_s": estimate_figure(window.tau_pulse_light_s),

@@ -398,9 +398,11 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         before = 3e-6 + np.zeros(len(delays))
         add("three-factor", write_run(folder, "three-factor", {
             "coincidence": {"trial": np.arange(len(delays)), "delay": delays, "conductance_before": before,
-                            "conductance_after": before + delta, "delta": delta}},
+                            "conductance_after": before + delta, "delta": delta,
+                            "pulses": np.full(len(delays), 50, np.int32)}},
             devices=[(d0.row, d0.col)], chip=opt_chip,
-            parameters={"row": d0.row, "col": d0.col, "pulse_v": 2.0, "read_v": v_read}))
+            parameters={"row": d0.row, "col": d0.col, "pulse_v": 2.0, "read_v": v_read, "pulses": 50,
+                        "bound_pulses": 0}))
     # vmm over the whole chip
     target = rng.uniform(1e-6, 9e-6, (rows, cols))
     programmed = target * (1 + 0.03 * rng.standard_normal((rows, cols)))

@@ -24,8 +24,16 @@ Each trial:
 ``delta = after - before`` against the delay is the coincidence window:
 ``B + A_lp exp(-delay / tau_e)`` for delay >= 0 and ``B + A_pl exp(delay / tau_pl)`` for
 delay < 0, the no-light trials giving B (the dark efficacy and the drift between the reads).
-The train should move the device by a small fraction of its window (soft bounds make larger
-moves sublinear in the efficacy and bias the fit). The delay recorded is measured on the bench
+
+The step law has soft bounds: each pulse closes the fraction ``u = c h`` of the gap to the
+bound, so a train of N closes ``1 - (1 - u)^N`` of it, sublinear in the efficacy h. A plain
+exponential fitted to delta then comes out slower than the trace (on the simulated chip +1.2 %
+at 15 pulses, +4 % at 50, +17 % at 200; inverting the step law trial by trial gives the trace's
+own time constant at every size). So each repeat adds one coincident trial (delay 0) with a
+longer train, ``bound_pulses``: two train sizes from the same start tell the closed fraction
+(and with it the bound) apart from the efficacy, and the analysis fits the window through the
+step law (:func:`memlab.analysis.metrics.optical.eligibility_soft_bound`). The stream's
+``pulses`` column says which train each trial had. The delay recorded is measured on the bench
 clock between light-off and the start of the train, or between the end of the train and
 light-on (slightly long by the trigger's reply latency, below a millisecond); the run's log gives
 both fitted time constants.
@@ -86,7 +94,7 @@ def fit_eligibility(delay_s: np.ndarray, delta_s: np.ndarray) -> tuple[float, fl
 @register
 class ThreeFactor(Procedure):
     name = "three-factor"
-    version = "1"
+    version = "2"  # 2: a longer coincident train per repeat (bound_pulses), the pulses column
     title = "Three-factor eligibility window"
     description = ("Electrical pulse trains with no light, coincident light, at set delays after a light "
                    "pulse (delay > 0) or before one (delay < 0), each from a reset device; records the "
@@ -109,13 +117,18 @@ class ThreeFactor(Procedure):
                   help="RESET pulses before each trial (0: no reset; trials then start where the last ended)"),
         Parameter("relax_s", float, 10.0, "s", 0.0, 1e5,
                   help="Dark wait before each read (>= 5 photoconductance and eligibility time constants)"),
+        Parameter("bound_pulses", int, 200, "", 0, 1_000_000,
+                  help="Pulses of one extra coincident trial per repeat (a second train size, which the "
+                       "window's fit through the step law needs; 0: none, and the light-then-pulse time "
+                       "constant comes out biased by the step law's saturation)"),
         READ_V, COMPLIANCE_A, NPLC,
         Parameter("reads", int, 10, "", 1, 1000, help="Readings averaged per read"),
     )
     streams = (StreamSpec("coincidence", (
         Column("trial", "", "i4"), Column("delay", "s", description="light-to-pulse delay; NaN = no light"),
         Column("conductance_before", "S"),
-        Column("conductance_after", "S"), Column("delta", "S")),
+        Column("conductance_after", "S"), Column("delta", "S"),
+        Column("pulses", "", "i4", description="pulses in the trial's train")),
         "one row per trial; delay NaN = no light, 0 = pulses during the light, > 0 light first, < 0 pulses "
         "first"),)
     plots = (PlotHint("coincidence", "delay", "delta", "Conductance change vs light-to-pulse delay",
@@ -130,6 +143,8 @@ class ThreeFactor(Procedure):
             raise ParameterError("pulse_v", 0.0, "a non-zero amplitude")
         if not self.delays():
             raise ParameterError("delays_s", p.delays_s, "at least one delay (or 'none')")
+        if p.bound_pulses == p.pulses:
+            raise ParameterError("bound_pulses", p.bound_pulses, f"0 or a train size other than pulses = {p.pulses}")
 
     def delays(self) -> list[float]:
         return parse_numbers("delays_s", self.p.delays_s, allow_none=True, minimum=-1e5, maximum=1e5, unit="s")
@@ -146,7 +161,22 @@ class ThreeFactor(Procedure):
     def estimate_s(self, bench: Any) -> float:
         p = self.p
         waits = sum(0.0 if math.isnan(d) else abs(d) + p.light_width_s for d in self.delays())
-        return p.repeats * (waits + len(self.delays()) * 2 * p.relax_s)
+        extra = p.light_width_s + 2 * p.relax_s if p.bound_pulses else 0.0
+        return p.repeats * (waits + len(self.delays()) * 2 * p.relax_s + extra)
+
+    def _reset(self, device: Device, light: Light) -> None:
+        """RESET pulses under light (light enables them): the device to the bottom of its window."""
+        if self.p.reset_pulses:
+            light.on(self.p.power_w)
+            device.pulse(self.p.reset_v, self.p.width_s, count=self.p.reset_pulses)
+            light.off()
+
+    def _coincident(self, ctx: Any, device: Device, light: Light, pulses: int) -> None:
+        """The delay-0 stimulus: light for light_width_s, then the train while it stays on."""
+        light.on(self.p.power_w)
+        ctx.sleep(self.p.light_width_s)
+        device.pulse(self.p.pulse_v, self.p.width_s, count=pulses)
+        light.off()
 
     def execute(self, ctx: Any) -> None:
         p = self.p
@@ -155,36 +185,32 @@ class ThreeFactor(Procedure):
         light.off()
         delays = self.delays()
         period = max(2 * p.width_s, p.width_s + 1e-6)  # Device.pulse's default period
-        total = p.repeats * len(delays)
+        # (delay, pulses) of each trial in a repeat: the delays, then the longer coincident train
+        plan = [(delay, p.pulses) for delay in delays] + ([(0.0, p.bound_pulses)] if p.bound_pulses else [])
+        total = p.repeats * len(plan)
         trial = 0
         recorded: list[tuple[float, float]] = []
         for _ in range(p.repeats):
-            for delay in delays:
+            for delay, pulses in plan:
                 ctx.check_abort()
-                if p.reset_pulses:
-                    light.on(p.power_w)
-                    device.pulse(p.reset_v, p.width_s, count=p.reset_pulses)
-                    light.off()
+                self._reset(device, light)
                 ctx.sleep(p.relax_s)
                 before = device.read_conductance()
                 device.route("pulse")  # relays switched now do not count in the delay
                 if math.isnan(delay):
-                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    device.pulse(p.pulse_v, p.width_s, count=pulses)
                     measured = math.nan
                 elif delay == 0:
-                    light.on(p.power_w)
-                    ctx.sleep(p.light_width_s)
-                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
-                    light.off()
+                    self._coincident(ctx, device, light, pulses)
                     measured = 0.0
                 elif delay > 0:
                     light.pulse(p.power_w, p.light_width_s)
                     t_off = ctx.elapsed_s
                     ctx.sleep(delay)
-                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
-                    measured = ctx.elapsed_s - p.pulses * period - t_off
+                    device.pulse(p.pulse_v, p.width_s, count=pulses)
+                    measured = ctx.elapsed_s - pulses * period - t_off
                 else:
-                    device.pulse(p.pulse_v, p.width_s, count=p.pulses)
+                    device.pulse(p.pulse_v, p.width_s, count=pulses)
                     t_end = ctx.elapsed_s
                     ctx.sleep(-delay)
                     t_on = ctx.elapsed_s
@@ -192,8 +218,9 @@ class ThreeFactor(Procedure):
                     measured = -(t_on - t_end)
                 ctx.sleep(p.relax_s)
                 after = device.read_conductance()
-                ctx.append_row("coincidence", (trial, measured, before, after, after - before))
-                recorded.append((measured, after - before))
+                ctx.append_row("coincidence", (trial, measured, before, after, after - before, pulses))
+                if pulses == p.pulses:  # the window of one train size (the log's plain fit)
+                    recorded.append((measured, after - before))
                 trial += 1
                 ctx.progress(trial, total)
         device.release()

@@ -12,8 +12,8 @@ Each parameter comes from the procedure that determines it, through the figures 
 | forming | ``v_form_v`` | ``v_form_v``, ``sigma_v_form_v`` |
 | retention | ``drift`` (nu or the log rate) | ``drift_law``, its median and spread |
 | endurance | ``wear_exponent``, ``wear_center``, ``endurance_cycles`` | means; median, ``sigma_endurance`` |
-| optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency); ``tau_ph_s`` | means (``k_shunt_per_w``: median) |
-| three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window) | median |
+| optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency), ``g_ph_ref_s`` (the photo-response law at the set power that puts ``p_ref_w`` on the device); ``tau_ph_s`` | means (``k_shunt_per_w``, ``g_ph_ref_s``: medians) |
+| three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window), ``tau_e_s`` (the light-then-pulse side through the step law: runs with two train sizes only) | medians |
 
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
@@ -38,6 +38,7 @@ from tqdm import tqdm
 from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import Run, find_run_files
 from memlab.analysis.metrics.fom import FigureOfMerit, t_quantile
+from memlab.analysis.metrics.optical import photoresponse_law
 from memlab.analysis.metrics.plasticity import split_branches, step_law
 from memlab.analysis.summary import summarize_run
 from memlab.storage import RunFileError
@@ -54,7 +55,7 @@ DEVICE_UNITS = {"sigma_read": "", "a_plus": "", "a_minus": "", "g_min_s": "S", "
                 # chip-wide in the model: per-device estimates pooled into the chip's value
                 "v0_read_v": "V", "v0_switch_v": "V", "width_exponent": "", "wear_exponent": "", "wear_center": "",
                 "gamma_ph": "", "tau_on_s": "s", "tau_ph_s": "s", "band_gap_ev": "eV",
-                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W", "tau_pl_s": "s"}
+                "urbach_energy_ev": "eV", "k_shunt_per_w": "1/W", "g_ph_ref_s": "S", "tau_pl_s": "s", "tau_e_s": "s"}
 FIT_PROCEDURES = ("readout", "potentiation-depression", "iv-sweep", "forming", "retention", "endurance",
                   "pulsed-iv", "optical-pulses", "relaxation", "three-factor")
 #: optical procedures' figures of merit (memlab.analysis.summary) -> the model parameter each measures
@@ -62,18 +63,19 @@ OPTICAL_FIGURES = {
     "optical-pulses": {"photo_exponent": "gamma_ph", "rise_tau_s": "tau_on_s", "band_gap_ev": "band_gap_ev",
                        "urbach_energy_ev": "urbach_energy_ev"},
     "relaxation": {"relaxation_tau_s": "tau_ph_s"},  # light stimulus only: a pulse train's relaxation is drift
-    "three-factor": {"eligibility_pulse_light_tau_s": "tau_pl_s"},
+    # eligibility_tau_s only from runs with two train sizes (fitted through the step law; see _collect)
+    "three-factor": {"eligibility_pulse_light_tau_s": "tau_pl_s", "eligibility_tau_s": "tau_e_s"},
 }
 #: why parameters that no fit here determines keep the preset (instead of "no run determines it")
 PRESET_REASONS = {
-    "k_shunt_per_w": "no optical-pulses run that records the laser's coupling efficiency determines it (the "
-                     "analysis' coefficient is per watt set on the laser, the model's per watt on the device)",
-    "tau_e_s": "not fitted: the three-factor light-then-pulse time constant comes out above the model's "
-               "tau_e, more so the larger the train (+3 % at 15 pulses, +4.7 % at the default 50, +16.5 % "
-               "at 200; 4 chips each): the step law's saturation is part of it, the rest is not found",
+    "k_shunt_per_w": "no optical-pulses run that records the laser's coupling efficiency and was measured at "
+                     "the model's reference wavelength determines it (the analysis' coefficient is per watt set "
+                     "on the laser, the model's per watt absorbed on the device)",
+    "tau_e_s": "no three-factor run with two train sizes (version 2 on, bound_pulses > 0) determines it (with "
+               "one size the light-then-pulse window cannot be fitted through the step law's saturation)",
     "tau_pl_s": "no three-factor run determines it",
-    "g_ph_ref_s": "not fitted: the photo-response law's coefficient is not mapped to it (and it refers to "
-                  "the set power, as k_shunt_per_w)",
+    "g_ph_ref_s": "no optical-pulses run with a photo-response that records the laser's coupling efficiency "
+                  "and was measured at the model's reference wavelength determines it",
     "wear_exponent": "no endurance run's window closed to half its start: the wear law's shape is not "
                      "in the data (the endurance fit assumed the preset's)",
     "wear_center": "as wear_exponent",
@@ -85,6 +87,12 @@ PRESET_REASONS = {
 QUIET_FRACTION = 0.9
 # A device whose potentiation-depression run moves it by less than this (relative) is stuck.
 STUCK_CHANGE = 0.05
+# A run's wavelength this close (relative) to the model's reference one: responsivity 1 (the
+# absorbed fraction changes by far less than the fits' errors over 0.06 nm).
+WAVELENGTH_MATCH = 1e-4
+# An optical-pulses run whose dark wait is this many photoconductance decay times or more: the
+# previous step's photoconductance is gone from the dark read (exp(-5): under 1 % of it).
+RELAX_TAUS = 5.0
 
 
 class TwinFitError(TwinFileError):
@@ -135,21 +143,84 @@ def _add(c: _Collected, name: str, device: tuple[int, int], fig: Any, source: in
             _values(c, name, device).append(_Value(fig.value, se, source))
 
 
-def _shunting(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int) -> None:
+def _absorbed_per_set_w(run: Run, c: _Collected, params: dict, what: str) -> float | None:
+    """Watts absorbed-equivalent on the device per watt set on the laser, ``c R(lambda)``: the
+    bench's coupling efficiency (recorded with the chip) times the responsivity at the run's
+    wavelength. R is 1 at the model's ``wavelength_ref_m`` whatever the absorption edge; at any
+    other wavelength it rests on ``alpha_gap_per_m`` and ``film_thickness_m``, which no run
+    determines, so such a run is not used (None, with a note naming ``what``)."""
+    coupling = run.chip.get("coupling_efficiency")
+    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)) or not 0.0 < coupling <= 1.0:
+        c.notes.append(f"{run.name}: the run does not record the laser's coupling efficiency; {what} not used")
+        return None
+    photo = run.streams.get("photoresponse", {})
+    wavelengths = run.arrays("photoresponse", ("wavelength",))["wavelength"] if "wavelength" in photo else []
+    wavelengths = np.asarray(wavelengths, float)
+    wavelengths = wavelengths[np.isfinite(wavelengths) & (wavelengths > 0)]
+    ref = params["wavelength_ref_m"]
+    if wavelengths.size == 0:
+        c.notes.append(f"{run.name}: the run does not record the laser's wavelength (photoresponse stream); "
+                       f"{what} not used")
+        return None
+    if not np.all(np.abs(wavelengths / ref - 1.0) <= WAVELENGTH_MATCH):
+        c.notes.append(f"{run.name}: measured at {float(np.median(wavelengths)):.4g} m, not the model's reference "
+                       f"wavelength {ref:.4g} m, where the responsivity (1) needs no absorption edge; {what} not used")
+        return None
+    return float(coupling)
+
+
+def _shunting(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int, params: dict) -> None:
     """k_shunt_per_w: the analysis' coefficient is per watt set on the laser, the model's per watt
-    on the device; the bench's coupling efficiency, which the run file records with the chip,
-    lies between (shunting 1 + k_model * c * P_set)."""
+    absorbed on the device (shunting 1 + k_model c R P_set)."""
     fig = row.get("shunt_coefficient_per_w")
     if not (isinstance(fig, FigureOfMerit) and fig.determined and math.isfinite(fig.value)):
         return
-    coupling = run.chip.get("coupling_efficiency")
-    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)) or not 0.0 < coupling <= 1.0:
-        c.notes.append(f"{run.name}: the run does not record the laser's coupling efficiency; shunting "
-                       f"coefficient not used")
-        return
+    per_set = _absorbed_per_set_w(run, c, params, "shunting coefficient")
     se = standard_error(fig)
-    if math.isfinite(se) and se >= 0:
-        _values(c, "k_shunt_per_w", device).append(_Value(fig.value / coupling, se / coupling, source))
+    if per_set is not None and math.isfinite(se) and se >= 0:
+        _values(c, "k_shunt_per_w", device).append(_Value(fig.value / per_set, se / per_set, source))
+
+
+def _photoconductance(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int,
+                      params: dict) -> None:
+    """g_ph_ref_s: the model's steady photoconductance at ``p_ref_w`` absorbed. The analysis' law
+    gives ``a P_set^gamma`` (as read: times the read I-V's factor) with P_set the set power, and
+    the absorbed power is ``c R P_set``: so g_ph_ref is the law at P_set = p_ref / (c R), over the
+    read factor, and over the rise reached in the run's ``settle_s`` (``1 - exp(-settle / tau_on)``
+    with the run's own rise time; the shunting's rise is far faster). Its uncertainty is the law's
+    at that power (ln a and gamma jointly) and the rise time's, combined."""
+    if run.rows.get("photoresponse", 0) < 4:
+        return
+    per_set = _absorbed_per_set_w(run, c, params, "photoconductance")
+    if per_set is None:
+        return
+    a = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"), purpose="g_ph_ref_s")
+    law = photoresponse_law(a["power"], a["photoconductance"], a["dark_conductance"])
+    est = law.photoconductance_at(params["p_ref_w"] / per_set)
+    if not est.determined:
+        c.notes.append(f"{run.name}: photoconductance at p_ref not determined ({est.reason})")
+        return
+    decay, relax = row.get("decay_tau_s"), float(run.parameter("relax_s", math.inf))
+    if isinstance(decay, FigureOfMerit) and decay.determined and relax < RELAX_TAUS * decay.value:
+        # each dark read still holds exp(-relax / tau_ph) of the previous power's photoconductance
+        c.notes.append(f"{run.name}: relax_s = {relax:g} s is under {RELAX_TAUS:g} times the measured "
+                       f"photoconductance decay ({decay.value:.3g} s): the dark reads keep part of the previous "
+                       "step's photoconductance; not used for g_ph_ref_s")
+        return
+    rel_var = (est.stderr / est.value) ** 2
+    settle = float(run.parameter("settle_s", math.inf))
+    rise = row.get("rise_tau_s")
+    reached = 1.0
+    if isinstance(rise, FigureOfMerit) and rise.determined and math.isfinite(settle):
+        x = settle / rise.value
+        reached = -math.expm1(-x)
+        # d ln(reached) / d tau = -(x / tau) e^-x / reached
+        rel_var += (x / rise.value * math.exp(-x) / reached * standard_error(rise)) ** 2
+    elif math.isfinite(settle):
+        c.notes.append(f"{run.name}: no rise time measured (no step response): the photo-response after "
+                       f"settle_s = {settle:g} s is taken as steady for g_ph_ref_s")
+    value = est.value / _read_factor(run, params) / reached
+    _values(c, "g_ph_ref_s", device).append(_Value(value, value * math.sqrt(rel_var), source))
 
 
 def _read_sigma_of(c: _Collected, device: tuple[int, int], preset: float) -> float:
@@ -288,9 +359,15 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             if run.procedure == "relaxation" and run.parameter("stimulus") != "light":
                 continue
             for figure, name in OPTICAL_FIGURES[run.procedure].items():
+                if name == "tau_e_s" and not _two_train_sizes(run):
+                    c.notes.append(f"{run.name}: one train size (three-factor before version 2, or bound_pulses = 0): "
+                                   "its light-then-pulse time constant is biased by the step law's saturation; "
+                                   "tau_e_s not taken from it")
+                    continue
                 _add(c, name, device, row.get(figure), source)
             if run.procedure == "optical-pulses":
-                _shunting(run, row, c, device, source)
+                _shunting(run, row, c, device, source, params)
+                _photoconductance(run, row, c, device, source, params)
         elif run.procedure == "forming":
             fig = row.get("forming_voltage_v")
             if not (isinstance(fig, FigureOfMerit) and fig.determined):
@@ -319,6 +396,14 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
                 c.drift_laws.append(law)
             _add(c, "_drift_power", device, row.get("drift_nu"), source)
             _add(c, "_drift_log", device, row.get("drift_log_siemens"), source)
+
+
+def _two_train_sizes(run: Run) -> bool:
+    """Whether a three-factor run has trials of two train sizes, which its light-then-pulse window
+    needs to be fitted through the step law (memlab.analysis.metrics.optical.eligibility_soft_bound)."""
+    if "pulses" not in run.streams.get("coincidence", []):
+        return False
+    return np.unique(np.asarray(run.arrays("coincidence", ("pulses",))["pulses"])).size >= 2
 
 
 FORMING_DROP = 10.0  # a filament forming drops the resistance by orders of magnitude; a SET does not
@@ -422,7 +507,9 @@ _DISTRIBUTIONS = (
     ("band_gap_ev", "band_gap_ev", False, None),
     ("urbach_energy_ev", "urbach_energy_ev", False, None),
     ("k_shunt_per_w", "k_shunt_per_w", True, None),
+    ("g_ph_ref_s", "g_ph_ref_s", True, None),
     ("tau_pl_s", "tau_pl_s", True, None),
+    ("tau_e_s", "tau_e_s", True, None),
 )
 
 

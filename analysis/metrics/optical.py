@@ -9,6 +9,8 @@ With uncertainties (each an :class:`Estimate`: value, standard error, points, qu
 - **Step response** :func:`step_response`: rise and decay time constants of the photoconductance
   and of the shunting, from a continuous-illumination step;
 - **Coincidence window** :func:`coincidence_window`: both orders of three-factor plasticity;
+  :func:`eligibility_soft_bound`: the light-then-pulse side through the step law's soft bound
+  (unbiased by its saturation; needs trials of two train sizes);
 - **XOR** :func:`xor_figures`: accuracy (binomial standard error) and class margin.
 - **Spectral response** :func:`spectral_edge`: mean rise at each wavelength, and the absorption
   edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law.
@@ -44,6 +46,7 @@ __all__ = [
     "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
     "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures", "RelaxationFit", "relaxation_fit",
     "absorbed_fraction", "SpectralPoint", "SpectralEdge", "spectral_points", "spectral_edge",
+    "eligibility_soft_bound",
 ]
 
 
@@ -128,6 +131,59 @@ def eligibility_time_constant(delay_s: object, delta_s: object) -> ExpFit:
     # delay (photoconductance not yet gone at the second read), which a dark baseline would
     # leave to the decay (a slower window). The dark trials still give the gating ratio.
     return fit_exponential(d[lit], y[lit])
+
+
+def eligibility_soft_bound(delay_s: object, before_s: object, delta_s: object, pulses: object) -> Estimate:
+    """tau_e of the light-then-pulse window through the step law (the trials with delay >= 0).
+
+    Each pulse closes the fraction ``u(delay) = u_0 exp(-delay / tau_e)`` of the gap to the
+    bound B, so a train of N: ``delta = (B - before)(1 - (1 - u)^N) + c`` (c: what the light
+    leaves whatever the delay, as in :func:`eligibility_time_constant`). Trials of two train
+    sizes or more separate the closed fraction from the efficacy, hence B; B, u_0, tau_e and c
+    are fitted together. A plain exponential on one size comes out slower than the trace, the
+    more so the more of the gap a train closes (:mod:`memlab.procedures.three_factor`).
+
+    :param pulses: pulses in each trial's train (one number for all, or one per trial).
+    """
+    d = as_1d("delay_s", delay_s, min_size=3)
+    g0 = as_1d("before_s", before_s, min_size=3)
+    y = as_1d("delta_s", delta_s, min_size=3)
+    same_length(delay_s=d, before_s=g0, delta_s=y)
+    counts = np.broadcast_to(np.asarray(pulses, np.float64), d.shape).astype(np.float64)
+    lit = np.isfinite(d) & (d >= 0) & np.isfinite(g0) & np.isfinite(y) & np.isfinite(counts) & (counts >= 1)
+    d, g0, y, counts = d[lit], g0[lit], y[lit], counts[lit]
+    n = int(d.size)
+    if np.unique(counts).size < 2:
+        return not_determined("one train size: the closed fraction of the gap to the bound is not separated from "
+                              "the efficacy (the run needs bound_pulses)", n, "s")
+    main = counts == np.min(counts)
+    if np.unique(d[main]).size < 3 or not np.any(d[main] > 0):
+        return not_determined("fewer than three distinct delays >= 0 s (one of them > 0)", n, "s")
+    if n < 6:
+        return not_determined(f"{n} trials with light first (6 needed for 4 parameters)", n, "s")
+    sign = 1.0 if np.mean(y) >= 0 else -1.0
+    edge = float(np.max(g0)) if sign > 0 else float(np.min(g0))
+    plain = fit_exponential(d[main], y[main])
+    tau0 = plain.tau if math.isfinite(plain.tau) and plain.tau > 0 else float(np.max(d)) / 3
+
+    def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        bound = edge + sign * math.exp(min(q[0], 300.0))
+        u = np.minimum(math.exp(min(q[1], 0.0)) * np.exp(-x / math.exp(min(max(q[2], -300.0), 300.0))),
+                       1.0 - 1e-12)
+        return (bound - g0) * -np.expm1(counts * np.log1p(-u)) + q[3]
+
+    best = None
+    top = float(np.max(np.abs(y)))
+    for reach in (1.5, 3.0, 10.0, 30.0):  # the bound that far beyond the largest change
+        gap0 = reach * top
+        close0 = float(np.max(np.abs(y[main]))) / gap0
+        u0 = -math.expm1(math.log1p(-min(close0, 0.99)) / float(np.min(counts)))
+        q0 = np.array([math.log(gap0), math.log(max(u0, 1e-12)), math.log(tau0), plain.offset])
+        q, cov, rss = _least_squares(model, q0, d, y)
+        if best is None or rss < best[2]:
+            best = (q, cov, rss)
+    q, cov, _ = best
+    return _log_estimate(q, cov, 2, n, "s", n - 4)
 
 
 def gating_ratio(delta_with_light_s: object, delta_without_light_s: object) -> float:
@@ -325,6 +381,32 @@ class PhotoResponseFit:
     law: str = "combined"
     """"combined", or "power" when no shunting was resolved (k not determined) and the rise grows
     with every power step: then gamma and a come from the nested law at k = 0, a plain power law."""
+    log_coefficient: tuple[float, float] = (math.nan, math.nan)
+    """(ln a, gamma) as fitted, and their covariance below: a at 1 W lies far outside the
+    powers measured, so ln a and gamma are strongly correlated and only together give the
+    photoconductance at a power in the data (:meth:`photoconductance_at`)."""
+    covariance: tuple[tuple[float, float], tuple[float, float]] = ((math.nan, math.nan), (math.nan, math.nan))
+    powers_w: tuple[float, float] = (math.nan, math.nan)
+    """the lowest and highest power fitted."""
+
+    def photoconductance_at(self, power_w: float) -> Estimate:
+        """``a P^gamma`` at set power ``power_w``, before shunting, with its standard error from
+        the joint covariance of ln a and gamma (delta method). Not determined more than ten
+        times outside the powers measured."""
+        ln_a, gamma = self.log_coefficient
+        if not (math.isfinite(ln_a) and math.isfinite(gamma)):
+            return not_determined(self.gamma.reason or self.coefficient.reason or "the law's coefficient is not "
+                                  "determined", self.n, "S")
+        low, high = self.powers_w
+        if not (power_w > 0 and low / 10 <= power_w <= 10 * high):
+            return not_determined(f"power {power_w:.3g} W lies more than ten times outside the {low:.3g}-"
+                                  f"{high:.3g} W measured", self.n, "S")
+        x = math.log(power_w)
+        (v_aa, v_ag), (_, v_gg) = self.covariance
+        var = v_aa + 2 * x * v_ag + x * x * v_gg
+        value = math.exp(ln_a + gamma * x)
+        dof = self.gamma.dof
+        return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, self.n, "S", dof=dof)
 
 
 def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
@@ -376,11 +458,22 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
         fit = power_law_fit(p, y)
         no_shunt = not_determined(f"no shunting resolved ({k_shunt.reason}); the rise grows with every "
                                   "power, so gamma comes from the law at k = 0", n, "1/W")
+        # the log-log line's covariance of (intercept, slope): s^2 (X^T X)^-1
+        design = np.column_stack([np.ones(n), np.log(p)])
+        resid = np.log(y) - design @ np.array([math.log(fit.prefactor), fit.exponent])
+        line_cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / max(n - 2, 1)
         return PhotoResponseFit(_graded(fit.exponent, fit.exponent_se, n, "", dof=n - 2),
                                 _graded(fit.prefactor, math.nan, n, "S/W^gamma",
                                         reason_if_bad="a power law's prefactor is given without an interval"),
-                                no_shunt, n, "power")
-    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n)
+                                no_shunt, n, "power", (math.log(fit.prefactor), fit.exponent),
+                                _pair(line_cov, 0, 1), (float(p.min()), float(p.max())))
+    return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n, "combined",
+                            (float(q[0]), float(q[1])), _pair(cov, 0, 1), (float(p.min()), float(p.max())))
+
+
+def _pair(cov: np.ndarray, i: int, j: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The 2 x 2 block of ``cov`` for parameters i and j, as plain floats."""
+    return ((float(cov[i, i]), float(cov[i, j])), (float(cov[j, i]), float(cov[j, j])))
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,8 @@ def test_three_factor_eligibility_window_and_gating_ratio(tmp_path):
         chip.clock.sleep(20.0)
     delta = np.subtract(after, before)
     data = {"coincidence": {"trial": np.arange(len(delays)), "delay": delays, "conductance_before": before,
-                            "conductance_after": after, "delta": delta}}
+                            "conductance_after": after, "delta": delta,
+                            "pulses": np.ones(len(delays), np.int32)}}
     path = write_run(tmp_path, "three-factor", data, devices=[(0, 0)])
     row = summarize_file(path).rows[0]
     assert float(row["eligibility_tau_s"]) == pytest.approx(preset["tau_e_s"], rel=0.1)

@@ -1,6 +1,6 @@
 """Coverage of the optical figures' reported uncertainties over random device parameters: the
-95 % intervals of the step-response time constants and of the photo-response law must hold the
-chip's own values in about 95 % of draws (at least 85 % here, over 40 draws), so that too-narrow
+95 % intervals of the step-response time constants and of the photo-response law (gamma, k and
+the photoconductance at a power) must hold the chip's own values in about 95 % of draws (at least 85 % here, over 40 draws), so that too-narrow
 intervals fail the test."""
 
 from __future__ import annotations
@@ -64,13 +64,13 @@ def test_step_response_intervals_cover_the_truth():
 def test_photoresponse_law_intervals_cover_the_truth():
     rng = np.random.default_rng(7)
     powers = np.array([1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2])
-    hits = {"gamma": 0, "k": 0}
+    hits = {"gamma": 0, "k": 0, "photoconductance": 0}
     draws = 40
     for k in range(draws):
-        gamma, k_shunt = rng.uniform(0.35, 0.8), rng.uniform(300, 3000)
+        gamma, k_shunt, g_ref = rng.uniform(0.35, 0.8), rng.uniform(300, 3000), rng.uniform(1e-6, 2e-5)
         chip = Chip(1, 1, family="optomemristor", seed=100 + k,
                     overrides={"stuck_fraction": 0.0, "drift_nu": 0.0, "sigma_drift_nu": 0.0,
-                               "gamma_ph": gamma, "k_shunt_per_w": k_shunt})
+                               "gamma_ph": gamma, "k_shunt_per_w": k_shunt, "g_ph_ref_s": g_ref})
         rise, dark = [], []
         for p in powers:
             chip.clock.advance(20.0)
@@ -83,5 +83,10 @@ def test_photoresponse_law_intervals_cover_the_truth():
         fit = photoresponse_law(powers, rise, dark)
         hits["gamma"] += covered(fit.gamma, gamma)
         hits["k"] += covered(fit.k_shunt_per_w, k_shunt)
+        # at 635 nm (the reference wavelength) the absorbed power is the set one: a P^gamma at
+        # p_ref is g_ph_ref, read through the read I-V's factor V0 sinh(V / V0) / V
+        v0 = chip.params["v0_read_v"]
+        factor = v0 * np.sinh(V / v0) / V
+        hits["photoconductance"] += covered(fit.photoconductance_at(chip.params["p_ref_w"]), g_ref * factor)
     for name, count in hits.items():
         assert count >= 0.85 * draws, (name, count)

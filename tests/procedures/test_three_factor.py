@@ -20,7 +20,9 @@ def measure(bench, tmp_path, **values):
     with RunReader(result.path) as r:
         s = r.stream("coincidence")
         log = [message for _, _, message in r.log()]
-        return s["delay"], s["delta"], s["conductance_before"], log
+        # the window of the run's own train size; the longer coincident trains serve the step law
+        main = s["pulses"] == ThreeFactor(**values).p.pulses
+        return s["delay"][main], s["delta"][main], s["conductance_before"][main], log
 
 
 def side(delay, delta, negative):
