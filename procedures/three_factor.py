@@ -131,8 +131,9 @@ class ThreeFactor(Procedure):
         Column("pulses", "", "i4", description="pulses in the trial's train")),
         "one row per trial; delay NaN = no light, 0 = pulses during the light, > 0 light first, < 0 pulses "
         "first"),)
+    # one series per train size: the longer coincident train's larger change stands apart
     plots = (PlotHint("coincidence", "delay", "delta", "Conductance change vs light-to-pulse delay",
-                      kind="scatter"),)
+                      kind="scatter", group_by="pulses"),)
     requires = ("smu", "pulser", "laser")
 
     def validate(self) -> None:
