@@ -544,7 +544,8 @@ class CampaignPanel(QtWidgets.QWidget):
             self._update_buttons()
             return
         self.runner = runner
-        where = f"worker process {runner.pid}" if isinstance(runner, ProcessCampaignRunner) else "a thread of the dashboard"
+        in_worker = isinstance(runner, ProcessCampaignRunner)
+        where = f"worker process {runner.pid}" if in_worker else "a thread of the dashboard"
         self._say(f"campaign {campaign.plan.name} {'resumed' if resume else 'started'} in {where}: "
                   f"{len(campaign.tasks)} runs into {campaign.out_dir}")
         self.state.setText(f"Campaign {campaign.plan.name}: running")

@@ -44,6 +44,7 @@ that runs Qt.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib.machinery
 import logging
@@ -317,10 +318,8 @@ def _watch_parent(lifeline: Any, abort_event: Any) -> None:
     the parent dies (killed, crashed) the pipe ends: nobody watches the run any more, so it is
     aborted as the Abort button would (outputs off, file closed, a campaign's manifest final)."""
     try:
-        lifeline.recv()
-    except (EOFError, OSError):
-        pass
-    except Exception:  # noqa: BLE001 - anything read means the same: the parent spoke or went away
+        lifeline.recv()  # the parent never writes: this returns (EOFError) when the pipe ends
+    except Exception:  # noqa: BLE001 - EOFError, OSError: the parent has gone either way
         pass
     if not abort_event.is_set():
         print(f"worker {os.getpid()}: the dashboard that started it has ended: aborting", file=sys.stderr, flush=True)
@@ -440,7 +439,7 @@ def _describe_exit(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-class _WorkerHandle:
+class _WorkerHandle(abc.ABC):
     """What a run's and a campaign's worker have in common: start the process with the bench's
     file and the chip's state, read what it reports (in a reader thread, to ``listeners``), take the
     chip's state back at its end, and conclude however the worker ended."""
@@ -542,7 +541,8 @@ class _WorkerHandle:
             return
         # the child died without a word: said loudly, the bench switched off and verified
         how = "it was killed (ALL OUTPUTS OFF or closing)" if self.killed else _describe_exit(self.process.exitcode)
-        error = f"the worker process running {self.describe()} (pid {self.process.pid}) ended before the {self.what} did: {how}"
+        error = (f"the worker process running {self.describe()} (pid {self.process.pid}) ended before the "
+                 f"{self.what} did: {how}")
         log.error("%s", error)
         problems = self._sync_bench(None)
         self._tell(logging.ERROR, error + ". Its simulated instruments ended with it; the simulated chip keeps its "
@@ -558,15 +558,17 @@ class _WorkerHandle:
             error = "; ".join([*safety, error])
         self._died(error, list(problems), safety)
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """What the worker runs, for messages."""
 
+    @abc.abstractmethod
     def _take_result(self, value: Any) -> None:
-        raise NotImplementedError
+        """The result the worker handed back."""
 
+    @abc.abstractmethod
     def _died(self, error: str, problems: list[str], safety: list[str]) -> None:
         """The worker ended without a result: conclude with ``error``."""
-        raise NotImplementedError
 
     def _finish_open_run(self, error: str) -> None:
         """A run the worker had started and not ended: its listeners hear it failed."""
@@ -696,9 +698,10 @@ class ProcessCampaignHandle(_WorkerHandle):
     folder lock, manifest, signals and notify command are its own. ``listeners`` hear each run's
     events (the live plots) and, where they have them, ``on_task_started(key, index, total,
     estimate_s, clock_s)``, ``on_task_ended(key, record, clock_s)`` and ``on_clock(clock_s)``
-    (after each bundle of events), ``clock_s`` being the worker's bench clock. :meth:`abort` stops it at its next event (the run aborted, outputs off,
-    the task redone on resume); so does the dashboard's death. A worker killed mid-run leaves the
-    manifest's attempt ``running``, which a resume counts as interrupted and redoes.
+    (after each bundle of events), ``clock_s`` being the worker's bench clock. :meth:`abort`
+    stops it at its next event (the run aborted, outputs off, the task redone on resume); so does
+    the dashboard's death. A worker killed mid-run leaves the manifest's attempt ``running``, which
+    a resume counts as interrupted and redoes.
 
     ``result`` is ``(status, error)`` once it ended: the campaign's status (``completed``,
     ``completed_with_failures``, ``failed``, ``aborted``); ``exception`` if it could not start
