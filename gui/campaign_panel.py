@@ -33,6 +33,7 @@ from memlab.procedures import get_procedure
 from memlab.procedures.campaign import MANIFEST, Campaign, CampaignAborted, CampaignListener, Manifest
 from memlab.procedures.plan import ON_FAILURE, Plan, PlanError, parse_plan
 from memlab.procedures.process_run import ProcessCampaignHandle, class_problem
+from memlab.procedures.signals import stop_reason
 
 log = logging.getLogger("memlab.gui")
 
@@ -55,7 +56,7 @@ class _Listener(CampaignListener):
 
     def _check(self) -> None:
         if self.runner.abort_event.is_set():
-            raise CampaignAborted("campaign aborted from the dashboard")
+            raise CampaignAborted("aborted from the dashboard")
 
     def on_task_start(self, task: Any, index: int, total: int, estimate_s: float) -> None:
         self._check()
@@ -118,8 +119,8 @@ class CampaignRunner(QtCore.QObject):
         try:
             result = self.campaign.run()
             self.finished.emit(result.status, "")
-        except KeyboardInterrupt as exc:  # the runner turns CampaignAborted into its own Interrupted
-            self.finished.emit("aborted", "aborted from the dashboard" if self.abort_event.is_set() else str(exc))
+        except KeyboardInterrupt as exc:  # CampaignAborted, or a stop signal
+            self.finished.emit("aborted", stop_reason(exc))
         except BaseException as exc:  # noqa: BLE001 - reported in the GUI; the thread ends either way
             self.finished.emit("failed", f"{type(exc).__name__}: {exc}")
 

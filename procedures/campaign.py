@@ -45,7 +45,7 @@ from memlab.procedures.plan import Plan, PlanError, Task, resolve_devices
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.base import Checkpoint, Pause, Wait
 from memlab.procedures.runner import ActiveRun, RunResult, run_filename, run_procedure
-from memlab.procedures.signals import StopSignals, signal_name
+from memlab.procedures.signals import StopSignals, stop_reason
 from memlab.storage import RunFileError, RunReader, RunWriteError
 from memlab.storage.recovery import writer_flags
 
@@ -453,7 +453,7 @@ class Campaign:
             status = self._run_tasks(manifest)
         except KeyboardInterrupt as exc:
             status = "aborted"
-            manifest.data["error"] = f"stopped by {signal_name(getattr(exc, 'signum', 2))}"
+            manifest.data["error"] = stop_reason(exc)
             raise
         except Exception as exc:
             status = "failed"
@@ -668,7 +668,7 @@ class Campaign:
                 try:
                     choice.pause = choice.run.advance()
                 except KeyboardInterrupt as exc:
-                    stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+                    stopped_by = stop_reason(exc)
                     self._close_record(choice, manifest)
                     del open_runs[choice.task.device]
                     raise
@@ -681,7 +681,7 @@ class Campaign:
                         return stop
             return state.status()
         except KeyboardInterrupt as exc:
-            stopped_by = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            stopped_by = stop_reason(exc)
             raise
         finally:
             with self._signals.deferred():  # paused runs end too: outputs off, status in their files
@@ -714,7 +714,7 @@ class Campaign:
                             extra={"campaign": self.plan.name, "campaign_task": task.key})
         except KeyboardInterrupt as exc:
             record["status"] = "aborted"
-            record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+            record["error"] = stop_reason(exc)
             with self._signals.deferred():
                 manifest.save()
             raise
@@ -834,7 +834,7 @@ class Campaign:
                 self._record_result(record, task, result)
             except KeyboardInterrupt as exc:
                 record["status"] = "aborted"
-                record["error"] = f"aborted by {signal_name(getattr(exc, 'signum', 2))}"
+                record["error"] = stop_reason(exc)
                 raise
             except Exception as exc:  # e.g. the bench lost an instrument before the run started
                 record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"

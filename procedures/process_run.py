@@ -65,7 +65,7 @@ from memlab.errors import MemlabError
 from memlab.procedures.base import Procedure
 from memlab.procedures.recorder import RunListener
 from memlab.procedures.runner import RunResult, _safety_failures
-from memlab.procedures.signals import signal_name
+from memlab.procedures.signals import stop_reason
 from memlab.storage import FAILED
 
 log = logging.getLogger("memlab.worker")
@@ -419,10 +419,8 @@ def _campaign_job(bench: Any, forwarder: _CampaignForwarder, plan_text: str, sou
                         listeners=[*listeners, forwarder])
     try:
         return campaign.run().status, ""
-    except KeyboardInterrupt as exc:  # the runner turns CampaignAborted into its own Interrupted
-        if forwarder.aborted:
-            return "aborted", _abort_reason()
-        return "aborted", f"stopped by {signal_name(getattr(exc, 'signum', signal.SIGINT))}"
+    except KeyboardInterrupt as exc:  # CampaignAborted, or a stop signal
+        return "aborted", _abort_reason() if forwarder.aborted else stop_reason(exc)
 
 
 # -- the parent ---------------------------------------------------------------------------------

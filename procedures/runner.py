@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from memlab.instruments.safety import SAFETY_FAILURE
 from memlab.procedures.base import Pause, Procedure
 from memlab.procedures.recorder import Recorder, RunListener
-from memlab.procedures.signals import Interrupted, StopSignals, signal_name
+from memlab.procedures.signals import Interrupted, StopSignals, signal_name, stop_reason
 from memlab.storage import ABORTED, COMPLETED, FAILED, ParameterRecord, RunWriteError, RunWriter
 
 if TYPE_CHECKING:  # pymeasure-backed: imported when a run starts, so declarations stay light
@@ -339,8 +339,10 @@ class ActiveRun:
             except AbortRequested:
                 status, error = ABORTED, "aborted on request"
             except KeyboardInterrupt as exc:
-                interrupted = exc if isinstance(exc, Interrupted) else Interrupted()
-                status, error = ABORTED, f"aborted by {signal_name(interrupted.signum)}"
+                # a stop signal, or a listener's abort with its reason (raised again as it is)
+                error = stop_reason(exc)
+                interrupted = exc if isinstance(exc, Interrupted) or error == str(exc) else Interrupted()
+                status = ABORTED
             except Exception as exc:
                 if self.signals.received is not None:  # the interrupt surfaced as another error
                     interrupted = Interrupted(self.signals.received)

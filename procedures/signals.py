@@ -37,6 +37,14 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(f"stopped by {signal_name(signum)}")
 
 
+def stop_reason(exc: BaseException) -> str:
+    """How a KeyboardInterrupt stopped a run: "aborted by Ctrl-C" (or another stop signal), or the
+    reason a KeyboardInterrupt subclass raised on purpose carries (a dashboard's abort of a campaign)."""
+    if isinstance(exc, Interrupted) or type(exc) is KeyboardInterrupt or not str(exc):
+        return f"aborted by {signal_name(getattr(exc, 'signum', signal.SIGINT))}"
+    return str(exc)
+
+
 class StopSignals:
     """Install the stop-signal handlers for a block (see the module docstring)."""
 

@@ -90,6 +90,7 @@ def test_a_campaign_built_in_the_gui_survives_a_kill_and_resumes_after_a_restart
     stopped = json.loads((folder / MANIFEST).read_text())
     assert stopped["status"] == "aborted" and stopped["attempts"][-1]["status"] == "aborted"
     assert stopped["attempts"][-1]["task"] == "r0c1/rep0/iv-sweep"
+    assert "the dashboard that started the campaign ended" in stopped["attempts"][-1]["error"]
     with RunReader(folder / stopped["attempts"][-1]["file"]) as reader:
         assert reader.status == "aborted"
 
@@ -201,6 +202,9 @@ def test_abort_stops_a_campaign_in_its_worker_or_thread_with_the_run_recorded_ab
     assert panel.grid.item(0, 0).data(QtCore.Qt.ItemDataRole.UserRole) == "aborted"
     manifest = json.loads((tmp_path / run_mode / MANIFEST).read_text())
     assert manifest["status"] == "aborted" and manifest["attempts"][-1]["status"] == "aborted"
+    assert manifest["error"] == manifest["attempts"][-1]["error"] == "aborted from the dashboard"  # not "Ctrl-C"
+    with RunReader(tmp_path / run_mode / manifest["attempts"][-1]["file"]) as reader:
+        assert reader.status == "aborted" and reader.error == "aborted from the dashboard"
     assert panel.resume_button.isEnabled()
     twins = sim_bench.twins
     assert not twins["smu"].state["output"] and not twins["laser"].state["ld_on"]
