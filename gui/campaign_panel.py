@@ -139,12 +139,14 @@ class ProcessCampaignRunner(QtCore.QObject):
         self.campaign = campaign
         self._args = (plan_text, campaign.plan.source, campaign.plan.name, campaign.bench, campaign.out_dir)
         self._kwargs = {"resume": campaign.resume, "operator": operator, "worker_listeners": list(worker_listeners),
-                        "listeners": [live, self], "on_end": self._ended}
+                        "listeners": [live, self], "on_end": self._handle_ended}
         self.handle: ProcessCampaignHandle | None = None
+        self._starting = threading.Lock()  # a worker that ends at once waits for self.handle
 
     def start(self) -> None:
         """Start the worker (raises if it cannot start; nothing ran then)."""
-        self.handle = ProcessCampaignHandle(*self._args, **self._kwargs)
+        with self._starting:
+            self.handle = ProcessCampaignHandle(*self._args, **self._kwargs)
 
     # the worker's task events, in the handle's reader thread: signals queue them to the GUI thread
     def on_task_started(self, key: str, index: int, total: int, estimate_s: float, clock_s: float) -> None:
@@ -153,10 +155,9 @@ class ProcessCampaignRunner(QtCore.QObject):
     def on_task_ended(self, key: str, record: dict[str, Any], clock_s: float) -> None:
         self.task_ended.emit(key, dict(record))
 
-    def _ended(self) -> None:
-        handle = self.handle
-        if handle is None:
-            return
+    def _handle_ended(self) -> None:
+        with self._starting:
+            handle = self.handle
         if handle.exception is not None:
             exc = handle.exception
             self.finished.emit("failed", f"{type(exc).__name__}: {exc}")
@@ -174,10 +175,10 @@ class ProcessCampaignRunner(QtCore.QObject):
 
     def join(self, timeout_s: float) -> None:
         if self.handle is not None:
-            self.handle._ended.wait(timeout_s)
+            self.handle.wait_ended(timeout_s)
 
     def clock_now(self) -> float:
-        """The worker's bench clock, as its last task event said."""
+        """The worker's bench clock, as it last said."""
         return self.handle.clock_s if self.handle is not None else self.campaign.bench.clock.now()
 
     @property
@@ -528,16 +529,16 @@ class CampaignPanel(QtWidgets.QWidget):
         self.settings.setValue("campaign/plan", self.text.toPlainText())
         self._setup_grid(campaign)
         self._load_manifest()
-        runner = self._make_runner(campaign, listener)
-        runner.task_started.connect(self._task_started)
-        runner.task_ended.connect(self._task_ended)
-        runner.finished.connect(self._finished)
         self._started_wall = time.monotonic()
         self._ended_here = 0  # runs ended since this start (a virtual clock's time left counts them)
         self._started_clock = campaign.bench.clock.now()
         self._planned_ends = ({task.key: end for task, _, end in campaign.planned_schedule()}
                               if campaign.scheduled else None)
         try:
+            runner = self._make_runner(campaign, listener)
+            runner.task_started.connect(self._task_started)
+            runner.task_ended.connect(self._task_ended)
+            runner.finished.connect(self._finished)
             runner.start()
         except Exception as exc:  # noqa: BLE001 - e.g. the worker could not start: said, nothing ran
             self.controller.end_external(self)

@@ -630,6 +630,10 @@ class _WorkerHandle(abc.ABC):
             return True
         return False
 
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        """Wait for the end (the result or the worker's death handled); returns whether it came."""
+        return self._ended.wait(timeout)
+
     def _wait(self, timeout: float | None) -> None:
         self._ended.wait(timeout)
         if self.exception is not None:
