@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import h5py
 import numpy as np
 import pytest
 
@@ -146,3 +147,27 @@ def test_twin_takes_the_photo_response_of_default_runs_on_slow_devices(tmp_path)
             if not abs(est - truth[name]) <= 1.96 * se:
                 misses.append(f"{name}{(r, c)}: {est:.4g} +- {se:.2g} vs {truth[name]:.4g}")
     assert len(misses) <= 1, misses
+
+
+def as_version_2(path) -> None:
+    """The run file as optical-pulses version 2 wrote it: no dark_wait columns."""
+    with h5py.File(path, "r+") as f:
+        f.attrs["procedure_version"] = "2"
+        for name in ("photoresponse", "spectral"):
+            stream = f["streams"][name]
+            del stream["dark_wait"]
+            stream.attrs["columns"] = np.array([c for c in stream.attrs["columns"] if c != "dark_wait"], dtype=object)
+
+
+def test_version_2_files_are_corrected_with_relax_s_as_the_wait(tmp_path):
+    with slow_bench(4, tau_ph_s=2.5) as bench:
+        run = default_run(bench, tmp_path)
+    new = photoresponse_of_run(run)
+    as_version_2(run.path)
+    old = photoresponse_of_run(Run.open(run.path))
+    assert "dark_wait" not in Run.open(run.path).streams["photoresponse"]
+    assert old.corrected and old.residual_fraction == pytest.approx(new.residual_fraction, rel=0.1)
+    # the waits differ by the reads' own duration only: the same figures within a tenth of their error
+    assert old.fit.gamma.value == pytest.approx(new.fit.gamma.value, abs=0.1 * new.fit.gamma.stderr)
+    row = summarize_run(Run.open(run.path)).rows[0]
+    assert row["photo_exponent"].determined and row["shunt_coefficient_per_w"].determined
