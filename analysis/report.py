@@ -37,7 +37,7 @@ from memlab.analysis.metrics.fom import is_figure
 from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import PathLike, Run, open_run
 from memlab.analysis.parallel import Summary, summarize
-from memlab.analysis.summary import DEFAULT_MIN_WINDOW, DEFAULT_READ_VOLTAGE_V, FIGURES
+from memlab.analysis.summary import DEFAULT_MIN_WINDOW, DEFAULT_READ_VOLTAGE_V, FIGURES, photoresponse_of_run
 from memlab.storage import RunFileError
 
 log = logging.getLogger(__name__)
@@ -308,7 +308,7 @@ def _fig_optical(run: Run) -> list[tuple[Figure, str]]:
                                               if c in cols))
         if "dark_conductance" in p:
             dark = p["dark_conductance"]
-            law = m.photoresponse_law(p["power"], p["photoconductance"], dark)
+            law = photoresponse_of_run(run).fit
             fig = plots.plot_photoresponse(p["power"], p["photoconductance"], law=law,
                                            dark_conductance_s=float(np.mean(dark)))
             how = ("dashed: the combined photoconductance-plus-shunting law (G + a P^\u03b3) / (1 + k P) - G "

@@ -40,7 +40,7 @@ from memlab.storage import RunFileError
 __all__ = [
     "RunSummary", "SUMMARIZERS", "FIGURES", "summarize_run", "summarize_file", "run_table",
     "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW", "SKIP_CYCLES", "SET_METHOD", "RESET_METHOD", "COUNTS",
-    "as_figure",
+    "as_figure", "RunPhotoResponse", "photoresponse_of_run",
 ]
 
 DEFAULT_READ_VOLTAGE_V = 0.1
@@ -97,7 +97,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "initial_window": ("", "Gset/Greset at the start of cycling (median)"),
     "final_window": ("", "Gset/Greset at the end of cycling (median)"),
     "relaxation_tau_s": ("s", "relaxation time constant after a stimulus (shunting release separated)"),
-    "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G"),
+    "photo_exponent": ("", "gamma of the combined law (G + a P^gamma) / (1 + k P) - G (the dark reads' residual "
+                           "photoconductance of the previous light modelled)"),
     "shunt_coefficient_per_w": ("1/W", "shunting coefficient k of the combined photo-response law"),
     "rise_tau_s": ("s", "photoconductance rise time constant tau_on (continuous-illumination step)"),
     "decay_tau_s": ("s", "photoconductance decay time constant tau_ph (after the step's light)"),
@@ -356,10 +357,118 @@ def estimate_figure(est: Any) -> FigureOfMerit:
     return FigureOfMerit.from_stderr(est.value, est.stderr, est.n, dof=dof)
 
 
+@dataclass(frozen=True)
+class RunPhotoResponse:
+    """The photo-response law of an optical-pulses run (:func:`photoresponse_of_run`)."""
+
+    fit: m.PhotoResponseFit
+    corrected: bool
+    """whether each dark read's residual photoconductance is modelled (or known negligible)."""
+    note: str
+    """why it is not corrected, or how large the modelled residual is ("" when negligible)."""
+    residual_fraction: float
+    """the largest share of the previous light's photoconductance in a dark read (NaN if unknown)."""
+
+
+#: a residual below this share of the previous light's photoconductance goes without a note
+NOTED_RESIDUAL = 1e-3
+
+
+def _train_reach(run: Run, tau_ph_s: float, tau_on_s: float) -> float:
+    """The pulse train's photoconductance at its last light-off, in units of the steady one at its
+    power: each pulse closes ``1 - exp(-width / tau_on)`` of the gap (all of it without a rise
+    time), the dark between pulses relaxes it by ``exp(-(interval - width) / tau_ph)``."""
+    count, width, interval = (int(_param(run, "count", 0)), float(_param(run, "width_s", 0.0)),
+                              float(_param(run, "interval_s", 0.0)))
+    close = -math.expm1(-width / tau_on_s) if math.isfinite(tau_on_s) and tau_on_s > 0 else 1.0
+    keep = math.exp(-max(interval - width, 0.0) / tau_ph_s)
+    g = 0.0
+    for k in range(count):
+        g = 1.0 - (1.0 - g) * (1.0 - close)
+        if k < count - 1:
+            g *= keep
+    return g
+
+
+def photoresponse_of_run(run: Run, step: m.StepResponse | None = None) -> RunPhotoResponse:
+    """The combined photo-response law of an optical-pulses run, each step's dark read corrected
+    for the photoconductance the previous light left in it.
+
+    Each dark read follows the previous light (the previous step, or the pulse train before the
+    first step) by the dark wait (the ``dark_wait`` column from version 3 on, ``relax_s``
+    before), so it holds ``exp(-wait / tau_ph)`` of that light's photoconductance; under the next
+    light that residual is replaced, so the rise comes out low by it, the more so the higher the
+    previous power (a steeper shunting, a distorted gamma). The residual is modelled with the decay
+    time the run's own step response measured (:func:`~memlab.analysis.metrics.optical.
+    photoresponse_law_after_waits`, whose figures carry the decay time's uncertainty too). A run
+    without a determined decay time, or that records no dark wait, is fitted uncorrected and says
+    so in ``note`` (the twin does not use it)."""
+    cols = run.streams["photoresponse"]
+    a = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance")
+                   + (("dark_wait",) if "dark_wait" in cols else ()), purpose="the photo-response law")
+    power, rise, dark = a["power"], a["photoconductance"], a["dark_conductance"]
+    if step is None and "step" in run.streams and run.rows.get("step", 0) > 0:
+        s = run.arrays("step", ("time", "conductance", "lit"), purpose="the photoconductance decay time")
+        step = m.step_response(s["time"], s["conductance"], s["lit"])
+
+    def plain(note: str) -> RunPhotoResponse:
+        return RunPhotoResponse(m.photoresponse_law(power, rise, dark), False, note, math.nan)
+
+    relax = run.parameter("relax_s")
+    if "dark_wait" in a:
+        waits = np.asarray(a["dark_wait"], np.float64)
+    elif relax is not None:
+        waits = np.full(power.shape, float(relax))  # version 2: the read's own duration is not recorded
+    else:
+        return plain("the run records no dark wait (no relax_s): the dark reads' residual photoconductance "
+                     "from the previous light is not corrected")
+    if step is None or not step.decay_s.determined:
+        why = "no step response in the run" if step is None else step.decay_s.reason
+        return plain(f"no photoconductance decay time measured ({why}): the dark reads' residual photoconductance "
+                     "from the previous light is not corrected (unbiased only if relax_s >= 5 tau_ph)")
+    train_power = float(_param(run, "power_w", 0.0)) if int(_param(run, "count", 0)) > 0 else 0.0
+    previous = np.concatenate(([train_power], power[:-1])) if power.size else power
+    tau_on = step.rise_s.value if step.rise_s.determined else math.nan
+    unknown = ~np.isfinite(waits) & (previous > 0)
+    if np.any(unknown):
+        return plain("a dark wait after light is not recorded: the residual photoconductance is not corrected")
+
+    def fractions(tau: float) -> np.ndarray:
+        reach = np.ones(power.shape)
+        if power.size:
+            reach[0] = _train_reach(run, tau, tau_on) if train_power > 0 else 0.0
+        return np.where(previous > 0, reach * np.exp(-np.nan_to_num(waits, nan=np.inf) / tau), 0.0)
+
+    worst = float(np.max(fractions(step.decay_s.value), initial=0.0))
+    fit = m.photoresponse_law_after_waits(power, rise, dark, previous, fractions, step.decay_s)
+    note = ""
+    if worst > m.MAX_RESIDUAL_FRACTION:
+        note = fit.gamma.reason
+        return RunPhotoResponse(fit, False, note, worst)
+    if worst >= NOTED_RESIDUAL:
+        note = (f"the dark reads held up to {worst:.2%} of the previous light's photoconductance (dark wait "
+                f"{float(np.min(waits[previous > 0])):.3g} s, decay time {step.decay_s.value:.3g} s): modelled in "
+                "the photo-response law")
+    return RunPhotoResponse(fit, True, note, worst)
+
+
 def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     if not {"photoresponse", "step"} & set(run.streams):
         run.require("photoresponse", purpose="the optical figures")
     figs: Row = {}
+    step: m.StepResponse | None = None
+    if "step" in run.streams and run.rows.get("step", 0) > 0:
+        def times() -> Row:
+            nonlocal step
+            s = run.arrays("step", ("time", "conductance", "lit"))
+            step = m.step_response(s["time"], s["conductance"], s["lit"])
+            return {"rise_tau_s": estimate_figure(step.rise_s), "decay_tau_s": estimate_figure(step.decay_s)}
+        figs.update(_attempt(notes, "step response", times))
+    else:
+        # a pulse train mixes rise and decay (each read follows a pulse in the dark): no time constant
+        reason = "no continuous-illumination step in the run (a pulse train does not separate rise and decay)"
+        figs.update({"rise_tau_s": FigureOfMerit.not_determined(reason),
+                     "decay_tau_s": FigureOfMerit.not_determined(reason)})
     if "photoresponse" in run.streams:
         def photo() -> Row:
             if "dark_conductance" not in run.streams["photoresponse"]:
@@ -367,22 +476,13 @@ def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
                           "photoconductance-plus-shunting law needs")
                 return {"photo_exponent": FigureOfMerit.not_determined(reason),
                         "shunt_coefficient_per_w": FigureOfMerit.not_determined(reason)}
-            p = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"))
-            fit = m.photoresponse_law(p["power"], p["photoconductance"], p["dark_conductance"])
-            return {"photo_exponent": estimate_figure(fit.gamma),
-                    "shunt_coefficient_per_w": estimate_figure(fit.k_shunt_per_w)}
-        figs.update(_attempt(notes, "photo-response", photo))
-    if "step" in run.streams and run.rows.get("step", 0) > 0:
-        def times() -> Row:
-            s = run.arrays("step", ("time", "conductance", "lit"))
-            r = m.step_response(s["time"], s["conductance"], s["lit"])
-            return {"rise_tau_s": estimate_figure(r.rise_s), "decay_tau_s": estimate_figure(r.decay_s)}
-        figs.update(_attempt(notes, "step response", times))
-    else:
-        # a pulse train mixes rise and decay (each read follows a pulse in the dark): no time constant
-        reason = "no continuous-illumination step in the run (a pulse train does not separate rise and decay)"
-        figs.update({"rise_tau_s": FigureOfMerit.not_determined(reason),
-                     "decay_tau_s": FigureOfMerit.not_determined(reason)})
+            found = photoresponse_of_run(run, step)
+            if found.note:
+                notes.append(f"photo-response: {found.note}")
+            return {"photo_exponent": estimate_figure(found.fit.gamma),
+                    "shunt_coefficient_per_w": estimate_figure(found.fit.k_shunt_per_w)}
+        # figures in the order the table has always shown them
+        figs = {**_attempt(notes, "photo-response", photo), **figs}
     if "spectral" in run.streams and "photoresponse" in run.streams and "wavelength" in run.streams["photoresponse"]:
         s = run.arrays("spectral", ("wavelength", "power", "photoconductance", "dark_conductance"))
         ph = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance", "wavelength"))

@@ -15,6 +15,14 @@ baseline; every read of the train is taken in the dark, ``lit`` = 0). ``photores
 row per power: conductance read after ``settle_s`` of steady light minus the dark conductance
 read just before (recorded too: shunting divides it), each after ``relax_s`` in the dark.
 
+Each dark read still holds ``exp(-wait / tau_ph)`` of the previous light's photoconductance (0.7 %
+at the default 10 s for a 2 s decay); small, it biased the photo-response's figures by several
+standard errors. From version 3 the ``photoresponse`` and ``spectral`` rows record that wait,
+``dark_wait`` (from the previous light-off to the dark read), and the analysis models the residual
+with the decay time the step measures in the same run
+(:func:`memlab.analysis.summary.photoresponse_of_run`); version 2 files are read with ``relax_s``
+as the wait.
+
 ``spectral`` (only with ``wavelengths_m``, on a tunable or multi-line laser) repeats the
 photo-response step at one power, ``spectral_power_w``, at each wavelength: the spectral response.
 The photo-response at the run's wavelength calibrates it (the same law maps absorbed power to the
@@ -27,7 +35,8 @@ constants come (a pulse train mixes them): a few dark reads, light on at ``step_
 read labelled lit or dark. Reads are single fast readings (``step_nplc``), log-spaced under the
 light from 1 ms (the rise has two time constants a few ms apart, photoconductance and shunting:
 evenly spaced reads put too few in them) and log-spaced after it (the decay spans decades:
-shunting releases within tens of ms, photoconductance relaxes over seconds).
+shunting releases within tens of ms, photoconductance relaxes over seconds). It comes last: its
+dark reads hold part of the last power's photoconductance, which the decay's fit allows for.
 """
 
 from __future__ import annotations
@@ -144,12 +153,14 @@ OPTICAL = StreamSpec("optical", (
     Column("pulse", "", "i4"), Column("power", "W"), Column("wavelength", "m"), Column("conductance", "S"),
     Column("time", "s"), Column("lit", "", "i1")),
     "pulse 0: dark baseline; pulse k: read right after laser pulse k; lit = light on during the read")
+DARK_WAIT = Column("dark_wait", "s", description="time in the dark from the previous light-off to the dark read "
+                                                 "(NaN: no light before it in the run)")
 PHOTORESPONSE = StreamSpec("photoresponse", (Column("power", "W"), Column("photoconductance", "S", description="rise of conductance under the light"),
-                                             Column("dark_conductance", "S"), Column("wavelength", "m")),
+                                             Column("dark_conductance", "S"), Column("wavelength", "m"), DARK_WAIT),
                            "rise of conductance under steady light of each power, and the dark conductance")
 SPECTRAL = StreamSpec("spectral", (Column("wavelength", "m"), Column("power", "W"),
                                    Column("photoconductance", "S", description="rise of conductance under the light"),
-                                   Column("dark_conductance", "S")),
+                                   Column("dark_conductance", "S"), DARK_WAIT),
                       "rise of conductance under steady light of one power at each wavelength (repeated reads "
                       "in the order measured): the spectral response")
 STEP = StreamSpec("step", (Column("time", "s"), Column("conductance", "S"), Column("lit", "", "i1"),
@@ -160,7 +171,7 @@ STEP = StreamSpec("step", (Column("time", "s"), Column("conductance", "S"), Colu
 @register
 class OpticalPulses(Procedure):
     name = "optical-pulses"
-    version = "2"  # 2: wavelength column in photoresponse, spectral stream
+    version = "3"  # 2: wavelength column in photoresponse, spectral stream; 3: dark_wait columns
     title = "Optical pulses and photo-response"
     description = ("Laser pulses on one device with a read after each (photoconductance building up "
                    "and relaxing between pulses), then the steady photoconductance at each of a list "
@@ -258,6 +269,7 @@ class OpticalPulses(Procedure):
         powers = self.powers()
         wavelengths = self.wavelengths()
         total, done = p.count + len(powers) + len(wavelengths) + (1 if p.step_power_w else 0), 0
+        light_off = math.nan  # when the light last went off (NaN: not yet in this run)
         if p.count:
             ctx.sleep(p.relax_s)
             t_read = ctx.elapsed_s
@@ -273,7 +285,7 @@ class OpticalPulses(Procedure):
                 elif k > 1:
                     late += 1  # the read took longer than the gap: this pulse starts late
                 light.pulse(p.power_w, p.width_s)
-                t_read = ctx.elapsed_s
+                light_off = t_read = ctx.elapsed_s
                 ctx.append_row("optical", (k, p.power_w, wavelength, device.read_conductance(), t_read, 0))
                 done += 1
                 ctx.progress(done, total)
@@ -284,13 +296,15 @@ class OpticalPulses(Procedure):
         for power in powers:
             ctx.check_abort()
             ctx.sleep(p.relax_s)
+            dark_wait = ctx.elapsed_s - light_off
             g_dark = device.read_conductance()
             light.on(power)
             ctx.sleep(p.settle_s)
             g_light = device.read_conductance()
             light.off()
+            light_off = ctx.elapsed_s
             rises.append(g_light - g_dark)
-            ctx.append_row("photoresponse", (power, g_light - g_dark, g_dark, wavelength))
+            ctx.append_row("photoresponse", (power, g_light - g_dark, g_dark, wavelength, dark_wait))
             done += 1
             ctx.progress(done, total)
         if wavelengths:
@@ -301,12 +315,15 @@ class OpticalPulses(Procedure):
                     for _ in range(p.spectral_repeats):
                         ctx.check_abort()
                         ctx.sleep(p.relax_s)
+                        dark_wait = ctx.elapsed_s - light_off
                         g_dark = device.read_conductance()
                         light.on(p.spectral_power_w)
                         ctx.sleep(p.settle_s)
                         g_light = device.read_conductance()
                         light.off()
-                        ctx.append_row("spectral", (selected, p.spectral_power_w, g_light - g_dark, g_dark))
+                        light_off = ctx.elapsed_s
+                        ctx.append_row("spectral", (selected, p.spectral_power_w, g_light - g_dark, g_dark,
+                                                    dark_wait))
                     done += 1
                     ctx.progress(done, total)
             finally:

@@ -380,9 +380,13 @@ def write_campaign(folder: str | Path, *, rows: int = 3, cols: int = 3, seed: in
         add("optical-pulses", write_run(folder, "optical-pulses", {
             "optical": rows_o, "photoresponse": {"power": powers, "photoconductance": dg,
                                                  "dark_conductance": np.full(len(powers), base),
-                                                 "wavelength": np.full(len(powers), 633e-9)},
+                                                 "wavelength": np.full(len(powers), 633e-9),
+                                                 # the synthetic steps carry no residual of the previous
+                                                 # light: as after an endless dark wait
+                                                 "dark_wait": np.full(len(powers), np.inf)},
             "spectral": {"wavelength": spectral_w, "power": np.full(len(spectral_w), spectral_p),
-                         "photoconductance": spectral_dg, "dark_conductance": np.full(len(spectral_w), base)},
+                         "photoconductance": spectral_dg, "dark_conductance": np.full(len(spectral_w), base),
+                         "dark_wait": np.full(len(spectral_w), np.inf)},
             "step": {"time": step_t, "conductance": step_g, "lit": step_lit.astype(np.int8),
                      "power": np.where(step_lit, p_on, 0.0)}},
             devices=[(d0.row, d0.col)], chip=opt_chip,

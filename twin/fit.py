@@ -15,6 +15,11 @@ Each parameter comes from the procedure that determines it, through the figures 
 | optical-pulses, relaxation (light) | ``gamma_ph``, ``tau_on_s``, ``band_gap_ev``, ``urbach_energy_ev``, ``k_shunt_per_w`` (divided by the recorded coupling efficiency), ``g_ph_ref_s`` (the photo-response law at the set power that puts ``p_ref_w`` on the device); ``tau_ph_s`` | means (``k_shunt_per_w``, ``g_ph_ref_s``: medians) |
 | three-factor | ``tau_pl_s`` (the pulse-then-light side of the coincidence window), ``tau_e_s`` (the light-then-pulse side through the step law: runs with two train sizes only) | medians |
 
+The optical-pulses photo-response (``gamma_ph``, ``k_shunt_per_w``, ``g_ph_ref_s``) is the
+analysis' law with each dark read's residual photoconductance modelled from the run's own decay
+time (:func:`memlab.analysis.summary.photoresponse_of_run`); a run whose residual cannot be
+corrected gives none of the three, with a note.
+
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
 """
@@ -38,9 +43,8 @@ from tqdm import tqdm
 from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import Run, find_run_files
 from memlab.analysis.metrics.fom import FigureOfMerit, t_quantile
-from memlab.analysis.metrics.optical import photoresponse_law
 from memlab.analysis.metrics.plasticity import split_branches, step_law
-from memlab.analysis.summary import summarize_run
+from memlab.analysis.summary import RunPhotoResponse, photoresponse_of_run, summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
 from memlab.twin.laws import PulsedSequence, fit_read_nonlinearity, fit_switching, fit_wear
@@ -90,9 +94,6 @@ STUCK_CHANGE = 0.05
 # A run's wavelength this close (relative) to the model's reference one: responsivity 1 (the
 # absorbed fraction changes by far less than the fits' errors over 0.06 nm).
 WAVELENGTH_MATCH = 1e-4
-# An optical-pulses run whose dark wait is this many photoconductance decay times or more: the
-# previous step's photoconductance is gone from the dark read (exp(-5): under 1 % of it).
-RELAX_TAUS = 5.0
 
 
 class TwinFitError(TwinFileError):
@@ -181,31 +182,41 @@ def _shunting(run: Run, row: dict, c: _Collected, device: tuple[int, int], sourc
         _values(c, "k_shunt_per_w", device).append(_Value(fig.value / per_set, se / per_set, source))
 
 
-def _photoconductance(run: Run, row: dict, c: _Collected, device: tuple[int, int], source: int,
-                      params: dict) -> None:
+def _photo_response(run: Run, c: _Collected) -> RunPhotoResponse | None:
+    """The photo-response law of an optical-pulses run, or None (with a note) when its dark reads'
+    residual photoconductance could not be corrected (no decay time measured in the run, no dark
+    wait recorded, or too much of the previous light left): then none of gamma_ph, k_shunt_per_w
+    and g_ph_ref_s is taken from it, as the analysis' notes say."""
+    if run.rows.get("photoresponse", 0) == 0 or "dark_conductance" not in run.streams.get("photoresponse", []):
+        return None
+    try:
+        photo = photoresponse_of_run(run)
+    except (AnalysisError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        c.notes.append(f"{run.name}: photo-response not fitted ({exc})")
+        return None
+    if not photo.corrected:
+        c.notes.append(f"{run.name}: {photo.note}; gamma_ph, k_shunt_per_w and g_ph_ref_s not taken from it")
+        return None
+    return photo
+
+
+def _photoconductance(run: Run, photo: RunPhotoResponse, row: dict, c: _Collected, device: tuple[int, int],
+                      source: int, params: dict) -> None:
     """g_ph_ref_s: the model's steady photoconductance at ``p_ref_w`` absorbed. The analysis' law
     gives ``a P_set^gamma`` (as read: times the read I-V's factor) with P_set the set power, and
     the absorbed power is ``c R P_set``: so g_ph_ref is the law at P_set = p_ref / (c R), over the
     read factor, and over the rise reached in the run's ``settle_s`` (``1 - exp(-settle / tau_on)``
     with the run's own rise time; the shunting's rise is far faster). Its uncertainty is the law's
-    at that power (ln a and gamma jointly) and the rise time's, combined."""
+    at that power (ln a and gamma jointly, with the decay time's share from the dark reads'
+    residual correction) and the rise time's, combined."""
     if run.rows.get("photoresponse", 0) < 4:
         return
     per_set = _absorbed_per_set_w(run, c, params, "photoconductance")
     if per_set is None:
         return
-    a = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance"), purpose="g_ph_ref_s")
-    law = photoresponse_law(a["power"], a["photoconductance"], a["dark_conductance"])
-    est = law.photoconductance_at(params["p_ref_w"] / per_set)
+    est = photo.fit.photoconductance_at(params["p_ref_w"] / per_set)
     if not est.determined:
         c.notes.append(f"{run.name}: photoconductance at p_ref not determined ({est.reason})")
-        return
-    decay, relax = row.get("decay_tau_s"), float(run.parameter("relax_s", math.inf))
-    if isinstance(decay, FigureOfMerit) and decay.determined and relax < RELAX_TAUS * decay.value:
-        # each dark read still holds exp(-relax / tau_ph) of the previous power's photoconductance
-        c.notes.append(f"{run.name}: relax_s = {relax:g} s is under {RELAX_TAUS:g} times the measured "
-                       f"photoconductance decay ({decay.value:.3g} s): the dark reads keep part of the previous "
-                       "step's photoconductance; not used for g_ph_ref_s")
         return
     rel_var = (est.stderr / est.value) ** 2
     settle = float(run.parameter("settle_s", math.inf))
@@ -358,16 +369,19 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
         elif run.procedure in OPTICAL_FIGURES:
             if run.procedure == "relaxation" and run.parameter("stimulus") != "light":
                 continue
+            photo = _photo_response(run, c) if run.procedure == "optical-pulses" else None
             for figure, name in OPTICAL_FIGURES[run.procedure].items():
+                if name == "gamma_ph" and photo is None:
+                    continue
                 if name == "tau_e_s" and not _two_train_sizes(run):
                     c.notes.append(f"{run.name}: one train size (three-factor before version 2, or bound_pulses = 0): "
                                    "its light-then-pulse time constant is biased by the step law's saturation; "
                                    "tau_e_s not taken from it")
                     continue
                 _add(c, name, device, row.get(figure), source)
-            if run.procedure == "optical-pulses":
+            if photo is not None:
                 _shunting(run, row, c, device, source, params)
-                _photoconductance(run, row, c, device, source, params)
+                _photoconductance(run, photo, row, c, device, source, params)
         elif run.procedure == "forming":
             fig = row.get("forming_voltage_v")
             if not (isinstance(fig, FigureOfMerit) and fig.determined):

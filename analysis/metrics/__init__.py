@@ -38,6 +38,9 @@ from memlab.analysis.metrics.learning import (
     pulses_per_weight,
 )
 from memlab.analysis.metrics.optical import (
+    MAX_RESIDUAL_FRACTION,
+    PhotoResponseFit,
+    StepResponse,
     ThreeFactorResult,
     TimeConstants,
     decay_time_constant,
@@ -46,6 +49,7 @@ from memlab.analysis.metrics.optical import (
     gating_ratio,
     photoresponse_exponent,
     photoresponse_law,
+    photoresponse_law_after_waits,
     relaxation_fit,
     step_response,
     rise_decay_time_constants,
@@ -89,7 +93,8 @@ __all__ = [
     "switching_summary",
     "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_soft_bound", "eligibility_time_constant",
     "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "spectral_edge", "three_factor",
-    "photoresponse_law", "step_response", "relaxation_fit",
+    "photoresponse_law", "step_response", "relaxation_fit", "photoresponse_law_after_waits",
+    "MAX_RESIDUAL_FRACTION", "PhotoResponseFit", "StepResponse",
     "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",
     "nonlinearity_label", "potentiation_depression", "split_branches", "step_noise",
     "distinguishable_levels", "final_error", "level_intervals", "pulses_per_level",

@@ -5,9 +5,11 @@ With uncertainties (each an :class:`Estimate`: value, standard error, points, qu
 
 - **Photo-response** :func:`photoresponse_law`: the combined law ``(G + a P^gamma) / (1 + k P) - G``
   (photoconductance divided by shunting), which recovers gamma from non-monotone data where a
-  plain power law cannot;
+  plain power law cannot; with each dark read's residual photoconductance from the previous light
+  in the law (:func:`photoresponse_law_after_waits`, the decay time from the same run);
 - **Step response** :func:`step_response`: rise and decay time constants of the photoconductance
-  and of the shunting, from a continuous-illumination step;
+  and of the shunting, from a continuous-illumination step (the decay's asymptote fitted below the
+  dark reads before the light, which hold what the previous light left);
 - **Coincidence window** :func:`coincidence_window`: both orders of three-factor plasticity;
   :func:`eligibility_soft_bound`: the light-then-pulse side through the step law's soft bound
   (unbiased by its saturation; needs trials of two train sizes);
@@ -46,7 +48,7 @@ __all__ = [
     "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
     "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures", "RelaxationFit", "relaxation_fit",
     "absorbed_fraction", "SpectralPoint", "SpectralEdge", "spectral_points", "spectral_edge",
-    "eligibility_soft_bound",
+    "eligibility_soft_bound", "photoresponse_law_after_waits", "MAX_RESIDUAL_FRACTION",
 ]
 
 
@@ -409,29 +411,49 @@ class PhotoResponseFit:
         return _graded(value, value * math.sqrt(var) if var >= 0 else math.nan, self.n, "S", dof=dof)
 
 
-def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object) -> PhotoResponseFit:
+def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: object, *,
+                      previous_power_w: object = 0.0, residual_fraction: object = 0.0) -> PhotoResponseFit:
     """Fit the combined photoconductance-plus-shunting law to a steady photo-response.
 
     :param power_w: set power of each step [W] (> 0).
     :param rise_s: conductance under steady light minus the dark conductance before it [S].
-    :param dark_conductance_s: the dark conductance G of each step [S] (one value or one per
-        power); the shunting divides G too, so the rise depends on it.
+    :param dark_conductance_s: the dark conductance of each step, as read [S] (one value or one
+        per power); the shunting divides the device's conductance G too, so the rise depends on it.
+    :param previous_power_w, residual_fraction: the light before each step's dark read, and the
+        fraction of its steady photoconductance ``a P_prev^gamma`` still there at that read
+        (``exp(-wait / tau_ph)``; one value or one per power; 0: none). The dark read is then
+        ``G + r``, ``r = f a P_prev^gamma``, and under the light that residual is replaced by the
+        new photoconductance (``settle_s`` is several rise times): the rise is
+        ``(G + a P^gamma) / (1 + k P) - G - r`` with ``G`` the dark read less ``r``
+        (:func:`photoresponse_law_after_waits` gives the fractions' uncertainty its share).
     """
     p = as_1d("power_w", power_w, min_size=1)
     y = as_1d("rise_s", rise_s, min_size=1)
     same_length(power_w=p, rise_s=y)
     g = np.broadcast_to(np.asarray(dark_conductance_s, np.float64), p.shape).astype(np.float64)
+    p_prev = np.broadcast_to(np.asarray(previous_power_w, np.float64), p.shape).astype(np.float64)
+    frac = np.broadcast_to(np.asarray(residual_fraction, np.float64), p.shape).astype(np.float64)
+    if np.any(~np.isfinite(frac) | (frac < 0) | (frac > 1)) or np.any(~np.isfinite(p_prev) | (p_prev < 0)):
+        raise ValueError("residual_fraction: allowed fractions in [0, 1] with previous powers >= 0 W")
+    frac = np.where(p_prev > 0, frac, 0.0)
     ok = np.isfinite(p) & np.isfinite(y) & np.isfinite(g) & (p > 0)
-    p, y, g = p[ok], y[ok], g[ok]
+    p, y, g, p_prev, frac = p[ok], y[ok], g[ok], p_prev[ok], frac[ok]
+    residual = bool(np.any(frac > 0))
     n = int(p.size)
     if n < 4 or np.unique(p).size < 4:
         reason = f"{np.unique(p).size} distinct powers; the combined law has 3 parameters and needs at least 4"
         return PhotoResponseFit(not_determined(reason, n), not_determined(reason, n, "S/W^gamma"),
                                 not_determined(reason, n, "1/W"), n)
+    safe_prev = np.where(p_prev > 0, p_prev, 1.0)
+
+    def left(a: float, gamma: float) -> np.ndarray:
+        """the previous light's photoconductance left at each dark read, f a P_prev^gamma"""
+        return frac * a * safe_prev ** gamma
 
     def model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
         a, k = np.exp(np.clip(q[[0, 2]], -300.0, 300.0))
-        return (g + a * x ** q[1]) / (1.0 + k * x) - g
+        r = left(a, q[1])
+        return (g - r + a * x ** q[1]) / (1.0 + k * x) - g
 
     # Start: a power law through the lowest powers (shunting small there), k from the peak.
     low = np.argsort(p)[:2]
@@ -455,9 +477,20 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
     if not k_shunt.determined and rising:
         # No shunting resolved (k runs to 0, where the combined law is singular in log k) and no
         # turn-over in the data: the nested law at k = 0 is a power law, fitted as a line in log-log.
-        fit = power_law_fit(p, y)
         no_shunt = not_determined(f"no shunting resolved ({k_shunt.reason}); the rise grows with every "
                                   "power, so gamma comes from the law at k = 0", n, "1/W")
+        if residual:
+            # with the previous light's residual the law at k = 0 is a (P^gamma - f P_prev^gamma):
+            # not a line in log-log, fitted as it stands
+            def power_model(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+                return math.exp(min(q[0], 300.0)) * (x ** q[1] - frac * safe_prev ** q[1])
+            fit = power_law_fit(p, y)
+            q, cov, _ = _least_squares(power_model, np.array([math.log(fit.prefactor), fit.exponent]), p, y)
+            return PhotoResponseFit(_graded(float(q[1]), math.sqrt(cov[1, 1]) if cov[1, 1] >= 0 else math.nan, n,
+                                            "", dof=n - 2),
+                                    _log_estimate(q, cov, 0, n, "S/W^gamma", n - 2), no_shunt, n, "power",
+                                    (float(q[0]), float(q[1])), _pair(cov, 0, 1), (float(p.min()), float(p.max())))
+        fit = power_law_fit(p, y)
         # the log-log line's covariance of (intercept, slope): s^2 (X^T X)^-1
         design = np.column_stack([np.ones(n), np.log(p)])
         resid = np.log(y) - design @ np.array([math.log(fit.prefactor), fit.exponent])
@@ -469,6 +502,72 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
                                 _pair(line_cov, 0, 1), (float(p.min()), float(p.max())))
     return PhotoResponseFit(gamma, _log_estimate(q, cov, 0, n, "S/W^gamma", dof), k_shunt, n, "combined",
                             (float(q[0]), float(q[1])), _pair(cov, 0, 1), (float(p.min()), float(p.max())))
+
+
+#: dark reads holding more than this fraction of the previous light's photoconductance are not
+#: corrected: the figures would rest on the residual's model more than on the data
+MAX_RESIDUAL_FRACTION = 0.2
+
+
+def photoresponse_law_after_waits(power_w: object, rise_s: object, dark_conductance_s: object,
+                                  previous_power_w: object, residual_fraction: Callable[[float], np.ndarray],
+                                  tau_ph: Estimate) -> PhotoResponseFit:
+    """:func:`photoresponse_law` with each dark read's residual photoconductance modelled from the
+    decay time ``tau_ph`` measured in the same run (the step response's).
+
+    :param residual_fraction: ``tau -> fractions``: the share of the previous light's steady
+        photoconductance left at each step's dark read for a decay time ``tau`` (``exp(-wait /
+        tau)`` after a settled step).
+    :param tau_ph: the photoconductance decay time with its standard error. The law is fitted at
+        ``tau_ph`` and at ``tau_ph`` +- its standard error; half the change of each parameter is
+        added in quadrature to its standard error (the delta method), so the figures carry the
+        decay's uncertainty too.
+
+    Not determined (with the reason) when ``tau_ph`` is not, or when a dark read holds more than
+    :data:`MAX_RESIDUAL_FRACTION` of the previous light's photoconductance.
+    """
+    p = as_1d("power_w", power_w, min_size=1)
+    n = int(np.count_nonzero(np.isfinite(p) & (p > 0)))
+
+    def refused(reason: str) -> PhotoResponseFit:
+        return PhotoResponseFit(not_determined(reason, n), not_determined(reason, n, "S/W^gamma"),
+                                not_determined(reason, n, "1/W"), n)
+
+    if not tau_ph.determined:
+        return refused(f"the photoconductance decay time is not determined ({tau_ph.reason}): the previous "
+                       "light's photoconductance left in each dark read cannot be modelled")
+    fractions = np.asarray(residual_fraction(tau_ph.value), np.float64)
+    prev = np.broadcast_to(np.asarray(previous_power_w, np.float64), p.shape)
+    worst = float(np.max(np.where(prev > 0, fractions, 0.0), initial=0.0))
+    if worst > MAX_RESIDUAL_FRACTION:
+        return refused(f"a dark read still holds {worst:.0%} of the previous light's photoconductance (more than "
+                       f"{MAX_RESIDUAL_FRACTION:.0%}; decay time {tau_ph.value:.3g} s): wait longer in the dark "
+                       "(relax_s of at least 2 decay times, 5 to need no correction)")
+    fit = photoresponse_law(p, rise_s, dark_conductance_s, previous_power_w=prev, residual_fraction=fractions)
+    if not (fit.gamma.determined and math.isfinite(tau_ph.stderr) and tau_ph.stderr > 0 and worst > 0):
+        return fit
+    shifted = []
+    for sign in (1.0, -1.0):
+        tau = tau_ph.value + sign * tau_ph.stderr
+        if tau <= 0:
+            return fit
+        shifted.append(photoresponse_law(p, rise_s, dark_conductance_s, previous_power_w=prev,
+                                         residual_fraction=np.clip(residual_fraction(tau), 0.0, 1.0)))
+    hi, lo = shifted
+
+    def widened(est: Estimate, up: Estimate, down: Estimate, log: bool) -> Estimate:
+        if not (est.determined and up.determined and down.determined):
+            return est
+        half = (math.log(up.value / down.value) * est.value if log else up.value - down.value) / 2
+        return _graded(est.value, math.hypot(est.stderr, half), est.n, est.unit, dof=est.dof)
+
+    (v_aa, v_ag), (_, v_gg) = fit.covariance
+    d = np.subtract(hi.log_coefficient, lo.log_coefficient) / 2
+    cov = ((v_aa + d[0] * d[0], v_ag + d[0] * d[1]), (v_ag + d[0] * d[1], v_gg + d[1] * d[1]))
+    return PhotoResponseFit(widened(fit.gamma, hi.gamma, lo.gamma, False),
+                            widened(fit.coefficient, hi.coefficient, lo.coefficient, True),
+                            widened(fit.k_shunt_per_w, hi.k_shunt_per_w, lo.k_shunt_per_w, True), fit.n, fit.law,
+                            fit.log_coefficient, cov, fit.powers_w)
 
 
 def _pair(cov: np.ndarray, i: int, j: int) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -539,9 +638,14 @@ def step_response(time_s: object, conductance_s: object, lit: object) -> StepRes
                 xs = np.maximum(x - q[4], 0.0)
                 return (g0 + a * -np.expm1(-xs / tau_g)) / (1.0 + b * -np.expm1(-xs / tau_s))
         else:
+            # The dark conductance the decay returns to is G0 less what the previous stimulus left
+            # (photoconductance not yet relaxed when the dark reads before the light were taken):
+            # all of it relaxes with the same tau_ph, so a fifth parameter, that residual c, sets the
+            # asymptote G0 - c. Fixing the asymptote at G0 would pull the decay faster.
             def model(x, q):
-                a, tau_g, b, tau_s = np.exp(np.clip(q, -300.0, 300.0))
-                return (g0 + a * np.exp(-x / tau_g)) / (1.0 + b * np.exp(-x / tau_s))
+                a, tau_g, b, tau_s = np.exp(np.clip(q[:4], -300.0, 300.0))
+                return (g0 - q[4] * scale + a * np.exp(-x / tau_g)) / (1.0 + b * np.exp(-x / tau_s))
+        scale = max(abs(g0), 1e-300)  # the residual is fitted in units of G0 (well scaled)
         y_end = float(np.mean(yy[-3:])) if rising else float(yy[0])
         a0 = max(abs(y_end - g0), 1e-3 * abs(g0)) * 2
         best = None
@@ -550,8 +654,7 @@ def step_response(time_s: object, conductance_s: object, lit: object) -> StepRes
         for tau_g0 in (span / 30, span / 10, span / 3):
             for ratio in (0.05, 0.3, 3.0):
                 q0 = np.log([a0, tau_g0, 0.5, tau_g0 * ratio])
-                if rising:
-                    q0 = np.append(q0, 0.0)
+                q0 = np.append(q0, 0.0)
                 q, cov, rss = _least_squares(model, q0, tt, yy)
                 if best is None or rss < best[2]:
                     best = (q, cov, rss)

@@ -206,7 +206,8 @@ def test_photoresponse_exponent_and_time_constants(tmp_path):
     path = write_run(tmp_path, "optical-pulses",
                      {"optical": trace, "photoresponse": {"power": powers, "photoconductance": photo,
                                                          "dark_conductance": np.full(len(powers), dark),
-                                                         "wavelength": np.full(len(powers), 633e-9)}},
+                                                         "wavelength": np.full(len(powers), 633e-9),
+                                                         "dark_wait": np.full(len(powers), 40.0)}},
                      devices=[(0, 0)])
     row = summarize_file(path).rows[0]
     # no shunting: the combined law's k is not resolved, gamma comes from its k = 0 limit
