@@ -185,6 +185,9 @@ def eligibility_soft_bound(delay_s: object, before_s: object, delta_s: object, p
         if best is None or rss < best[2]:
             best = (q, cov, rss)
     q, cov, _ = best
+    if not abs(q[2]) < 300.0:  # the model clamps ln tau_e there: the fit ran off (a device without a window)
+        return not_determined("the fit does not converge on a time constant (no light-then-pulse window in "
+                              "the data)", n, "s")
     return _log_estimate(q, cov, 2, n, "s", n - 4)
 
 
