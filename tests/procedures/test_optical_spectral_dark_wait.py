@@ -17,6 +17,7 @@ from memlab.analysis.summary import spectral_edge_of_run, summarize_run
 from memlab.instruments.bench import DEFAULT_BENCH, Bench
 from memlab.instruments.bench_file import read_bench_config
 from memlab.procedures import get_procedure, run_procedure
+from memlab.twin import fit_twin
 
 from tests.procedures.test_optical_dark_wait import as_version_2
 
@@ -76,6 +77,10 @@ def test_edge_without_a_decay_time_is_not_corrected_and_version_2_files_are(tmp_
     found = spectral_edge_of_run(run)
     assert not found.corrected and "not corrected" in found.note
     assert any("absorption edge: " in note and "not corrected" in note for note in summarize_run(run).notes)
+    twin = fit_twin(tmp_path / "no-step")
+    assert any("band_gap_ev and urbach_energy_ev not taken from it" in note for note in twin.notes)
+    for name in EDGE:
+        assert twin.chip[name].status != "fitted", name
     run, _ = spectral_run(tmp_path, 803, "v2")
     s = run.arrays("step", ("time", "conductance", "lit"))
     step = m.step_response(s["time"], s["conductance"], s["lit"])
