@@ -15,7 +15,9 @@ With uncertainties (each an :class:`Estimate`: value, standard error, points, qu
   (unbiased by its saturation; needs trials of two train sizes);
 - **XOR** :func:`xor_figures`: accuracy (binomial standard error) and class margin.
 - **Spectral response** :func:`spectral_edge`: mean rise at each wavelength, and the absorption
-  edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law.
+  edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law; with each
+  dark read's residual photoconductance from the previous light (wavelength) in the fit
+  (:func:`spectral_edge_after_waits`, the decay time from the same run).
 
 Earlier figures without uncertainties (kept for the summary table):
 
