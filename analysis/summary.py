@@ -40,7 +40,7 @@ from memlab.storage import RunFileError
 __all__ = [
     "RunSummary", "SUMMARIZERS", "FIGURES", "summarize_run", "summarize_file", "run_table",
     "device_table", "chip_table", "DEFAULT_READ_VOLTAGE_V", "DEFAULT_MIN_WINDOW", "SKIP_CYCLES", "SET_METHOD", "RESET_METHOD", "COUNTS",
-    "as_figure", "RunPhotoResponse", "photoresponse_of_run",
+    "as_figure", "RunPhotoResponse", "photoresponse_of_run", "RunSpectralEdge", "spectral_edge_of_run",
 ]
 
 DEFAULT_READ_VOLTAGE_V = 0.1
@@ -452,6 +452,97 @@ def photoresponse_of_run(run: Run, step: m.StepResponse | None = None) -> RunPho
     return RunPhotoResponse(fit, True, note, worst)
 
 
+@dataclass(frozen=True)
+class RunSpectralEdge:
+    """The absorption edge of an optical-pulses run with a spectral response (:func:`spectral_edge_of_run`)."""
+
+    fit: m.SpectralEdge
+    corrected: bool
+    """whether each dark read's residual photoconductance is modelled (or known negligible)."""
+    note: str
+    """why it is not corrected, or how large the modelled residual is ("" when negligible)."""
+    residual_fraction: float
+    """the largest share of the previous light's photoconductance in a dark read (NaN if unknown)."""
+
+
+def spectral_edge_of_run(run: Run, step: m.StepResponse | None = None) -> RunSpectralEdge:
+    """The absorption edge of an optical-pulses run (the photo-response and the spectral steps
+    fitted together, :func:`~memlab.analysis.metrics.optical.spectral_edge`), each dark read
+    corrected for the photoconductance the previous light left in it, as
+    :func:`photoresponse_of_run` does for the photo-response.
+
+    A spectral step's dark read follows the previous spectral step (the photo-response's last
+    power before the first one) by its ``dark_wait`` (``relax_s`` in version 2 files) and holds
+    ``exp(-wait / tau_ph)`` of that light's photoconductance, which depends on the previous
+    wavelength's absorption; under the next light it is replaced, so the rise comes out low by it.
+    It is modelled inside the edge's fit with the decay time the run's own step measured, and the
+    figures carry that decay time's uncertainty
+    (:func:`~memlab.analysis.metrics.optical.spectral_edge_after_waits`). A run without a
+    determined decay time or recorded waits is fitted uncorrected and says so in ``note``."""
+    s = run.arrays("spectral", ("wavelength", "power", "photoconductance", "dark_conductance")
+                   + (("dark_wait",) if "dark_wait" in run.streams["spectral"] else ()),
+                   purpose="the absorption edge")
+    ph = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance", "wavelength")
+                    + (("dark_wait",) if "dark_wait" in run.streams["photoresponse"] else ()),
+                    purpose="the absorption edge")
+    if not len(s["wavelength"]) or not np.isfinite(ph["wavelength"]).any():
+        raise AnalysisError("no spectral steps, or no photo-response wavelength to calibrate them")
+    reference = float(np.nanmedian(ph["wavelength"]))
+    args = (ph["power"], ph["photoconductance"], ph["dark_conductance"], reference, s["wavelength"], s["power"],
+            s["photoconductance"], s["dark_conductance"])
+    if step is None and "step" in run.streams and run.rows.get("step", 0) > 0:
+        t = run.arrays("step", ("time", "conductance", "lit"), purpose="the photoconductance decay time")
+        step = m.step_response(t["time"], t["conductance"], t["lit"])
+
+    def plain(note: str) -> RunSpectralEdge:
+        return RunSpectralEdge(m.spectral_edge(*args), False, note, math.nan)
+
+    relax = run.parameter("relax_s")
+    waits = []
+    for a in (ph, s):
+        if "dark_wait" in a:
+            waits.append(np.asarray(a["dark_wait"], np.float64))
+        elif relax is not None:
+            waits.append(np.full(a["power"].shape, float(relax)))  # version 2
+        else:
+            return plain("the run records no dark wait (no relax_s): the dark reads' residual photoconductance "
+                         "from the previous light is not corrected")
+    if step is None or not step.decay_s.determined:
+        why = "no step response in the run" if step is None else step.decay_s.reason
+        return plain(f"no photoconductance decay time measured ({why}): the dark reads' residual photoconductance "
+                     "from the previous light is not corrected (unbiased only if relax_s >= 5 tau_ph)")
+    train_power = float(_param(run, "power_w", 0.0)) if int(_param(run, "count", 0)) > 0 else 0.0
+    power, wavelength = np.asarray(ph["power"], np.float64), np.asarray(ph["wavelength"], np.float64)
+    # every light in the order it came: the train (at the run's wavelength), the powers, the spectral steps
+    lights_p = np.concatenate(([train_power], power, s["power"]))
+    lights_w = np.concatenate(([reference], wavelength, s["wavelength"]))
+    prev_p, prev_w = lights_p[:-1], lights_w[:-1]
+    wait = np.concatenate(waits)
+    tau_on = step.rise_s.value if step.rise_s.determined else math.nan
+    if np.any(~np.isfinite(wait) & (prev_p > 0)):
+        return plain("a dark wait after light is not recorded: the residual photoconductance is not corrected")
+    n_ph = power.size
+
+    def fractions(tau: float) -> tuple[np.ndarray, np.ndarray]:
+        reach = np.ones(prev_p.shape)
+        reach[0] = _train_reach(run, tau, tau_on) if train_power > 0 else 0.0
+        f = np.where(prev_p > 0, reach * np.exp(-np.nan_to_num(wait, nan=np.inf) / tau), 0.0)
+        return f[:n_ph], f[n_ph:]
+
+    worst = float(max(np.max(f, initial=0.0) for f in fractions(step.decay_s.value)))
+    fit = m.spectral_edge_after_waits(*args, previous_power_w=prev_p[:n_ph], previous_wavelength_m=prev_w[:n_ph],
+                                      spectral_previous_power_w=prev_p[n_ph:],
+                                      spectral_previous_wavelength_m=prev_w[n_ph:], residual_fraction=fractions,
+                                      tau_ph=step.decay_s)
+    if worst > m.MAX_RESIDUAL_FRACTION:
+        return RunSpectralEdge(fit, False, fit.band_gap_ev.reason, worst)
+    note = ""
+    if worst >= NOTED_RESIDUAL:
+        note = (f"the dark reads held up to {worst:.2%} of the previous light's photoconductance (decay time "
+                f"{step.decay_s.value:.3g} s): modelled in the absorption edge's fit")
+    return RunSpectralEdge(fit, True, note, worst)
+
+
 def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
     if not {"photoresponse", "step"} & set(run.streams):
         run.require("photoresponse", purpose="the optical figures")
@@ -484,17 +575,12 @@ def _optical(run: Run, notes: list[str]) -> tuple[list[Row], dict]:
         # figures in the order the table has always shown them
         figs = {**_attempt(notes, "photo-response", photo), **figs}
     if "spectral" in run.streams and "photoresponse" in run.streams and "wavelength" in run.streams["photoresponse"]:
-        s = run.arrays("spectral", ("wavelength", "power", "photoconductance", "dark_conductance"))
-        ph = run.arrays("photoresponse", ("power", "photoconductance", "dark_conductance", "wavelength"))
-
         def edge() -> Row:
-            if not len(s["wavelength"]) or not np.isfinite(ph["wavelength"]).any():
-                raise AnalysisError("no spectral steps, or no photo-response wavelength to calibrate them")
-            fit = m.spectral_edge(ph["power"], ph["photoconductance"], ph["dark_conductance"],
-                                  float(np.nanmedian(ph["wavelength"])), s["wavelength"], s["power"],
-                                  s["photoconductance"], s["dark_conductance"])
-            return {"band_gap_ev": estimate_figure(fit.band_gap_ev),
-                    "urbach_energy_ev": estimate_figure(fit.urbach_energy_ev)}
+            found = spectral_edge_of_run(run, step)
+            if found.note:
+                notes.append(f"absorption edge: {found.note}")
+            return {"band_gap_ev": estimate_figure(found.fit.band_gap_ev),
+                    "urbach_energy_ev": estimate_figure(found.fit.urbach_energy_ev)}
         figs.update(_attempt(notes, "absorption edge", edge))
     return _one(run, figs), {}
 

@@ -20,8 +20,9 @@ at the default 10 s for a 2 s decay); small, it biased the photo-response's figu
 standard errors. From version 3 the ``photoresponse`` and ``spectral`` rows record that wait,
 ``dark_wait`` (from the previous light-off to the dark read), and the analysis models the residual
 with the decay time the step measures in the same run
-(:func:`memlab.analysis.summary.photoresponse_of_run`); version 2 files are read with ``relax_s``
-as the wait.
+(:func:`memlab.analysis.summary.photoresponse_of_run`, and for the spectral steps, whose residual
+depends on the previous wavelength, :func:`memlab.analysis.summary.spectral_edge_of_run`);
+version 2 files are read with ``relax_s`` as the wait.
 
 ``spectral`` (only with ``wavelengths_m``, on a tunable or multi-line laser) repeats the
 photo-response step at one power, ``spectral_power_w``, at each wavelength: the spectral response.

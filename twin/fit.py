@@ -18,7 +18,9 @@ Each parameter comes from the procedure that determines it, through the figures 
 The optical-pulses photo-response (``gamma_ph``, ``k_shunt_per_w``, ``g_ph_ref_s``) is the
 analysis' law with each dark read's residual photoconductance modelled from the run's own decay
 time (:func:`memlab.analysis.summary.photoresponse_of_run`); a run whose residual cannot be
-corrected gives none of the three, with a note.
+corrected gives none of the three, with a note. Likewise the absorption edge (``band_gap_ev``,
+``urbach_energy_ev``) with the spectral steps' residual modelled
+(:func:`memlab.analysis.summary.spectral_edge_of_run`): uncorrected, neither is taken.
 
 The voltage and wear laws are fitted in ``twin/laws.py``. A parameter no run determines keeps
 the preset's value and is reported as such, with the reason (:data:`PRESET_REASONS`).
@@ -44,7 +46,7 @@ from memlab.analysis.errors import AnalysisError, MissingStreamError
 from memlab.analysis.loading import Run, find_run_files
 from memlab.analysis.metrics.fom import FigureOfMerit, t_quantile
 from memlab.analysis.metrics.plasticity import split_branches, step_law
-from memlab.analysis.summary import RunPhotoResponse, photoresponse_of_run, summarize_run
+from memlab.analysis.summary import RunPhotoResponse, photoresponse_of_run, spectral_edge_of_run, summarize_run
 from memlab.storage import RunFileError
 from memlab.twin.file import FITTED, PRESET, ChipEstimate, DeviceEstimates, Twin, TwinFileError
 from memlab.twin.laws import PulsedSequence, fit_read_nonlinearity, fit_switching, fit_wear
@@ -198,6 +200,21 @@ def _photo_response(run: Run, c: _Collected) -> RunPhotoResponse | None:
         c.notes.append(f"{run.name}: {photo.note}; gamma_ph, k_shunt_per_w and g_ph_ref_s not taken from it")
         return None
     return photo
+
+
+def _edge_corrected(run: Run, c: _Collected) -> bool:
+    """Whether an optical-pulses run's absorption edge (band_gap_ev, urbach_energy_ev) has its dark
+    reads' residual photoconductance corrected (:func:`memlab.analysis.summary.spectral_edge_of_run`);
+    if not, a note says why and neither figure is taken from it."""
+    if run.rows.get("spectral", 0) == 0 or "wavelength" not in run.streams.get("photoresponse", []):
+        return True  # no edge: nothing to take
+    try:
+        edge = spectral_edge_of_run(run)
+    except (AnalysisError, ValueError, FloatingPointError, np.linalg.LinAlgError):
+        return True  # the summary's own figure says why it is not determined
+    if not edge.corrected:
+        c.notes.append(f"{run.name}: absorption edge: {edge.note}; band_gap_ev and urbach_energy_ev not taken from it")
+    return edge.corrected
 
 
 def _photoconductance(run: Run, photo: RunPhotoResponse, row: dict, c: _Collected, device: tuple[int, int],
@@ -370,8 +387,11 @@ def _collect(run: Run, c: _Collected, source: int, params: dict) -> None:
             if run.procedure == "relaxation" and run.parameter("stimulus") != "light":
                 continue
             photo = _photo_response(run, c) if run.procedure == "optical-pulses" else None
+            edge = _edge_corrected(run, c) if run.procedure == "optical-pulses" else True
             for figure, name in OPTICAL_FIGURES[run.procedure].items():
                 if name == "gamma_ph" and photo is None:
+                    continue
+                if name in ("band_gap_ev", "urbach_energy_ev") and not edge:
                     continue
                 if name == "tau_e_s" and not _two_train_sizes(run):
                     c.notes.append(f"{run.name}: one train size (three-factor before version 2, or bound_pulses = 0): "

@@ -54,6 +54,7 @@ from memlab.analysis.metrics.optical import (
     step_response,
     rise_decay_time_constants,
     spectral_edge,
+    spectral_edge_after_waits,
     three_factor,
 )
 from memlab.analysis.metrics.plasticity import (
@@ -93,6 +94,7 @@ __all__ = [
     "switching_summary",
     "ThreeFactorResult", "TimeConstants", "decay_time_constant", "eligibility_soft_bound", "eligibility_time_constant",
     "gating_ratio", "photoresponse_exponent", "rise_decay_time_constants", "spectral_edge", "three_factor",
+    "spectral_edge_after_waits",
     "photoresponse_law", "step_response", "relaxation_fit", "photoresponse_law_after_waits",
     "MAX_RESIDUAL_FRACTION", "PhotoResponseFit", "StepResponse",
     "BranchFit", "PlasticityResult", "asymmetry", "dynamic_range", "fit_branch",

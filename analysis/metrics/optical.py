@@ -15,7 +15,9 @@ With uncertainties (each an :class:`Estimate`: value, standard error, points, qu
   (unbiased by its saturation; needs trials of two train sizes);
 - **XOR** :func:`xor_figures`: accuracy (binomial standard error) and class margin.
 - **Spectral response** :func:`spectral_edge`: mean rise at each wavelength, and the absorption
-  edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law.
+  edge (band gap, Urbach energy, alpha_g d) fitted jointly with the photo-response law; with each
+  dark read's residual photoconductance from the previous light (wavelength) in the fit
+  (:func:`spectral_edge_after_waits`, the decay time from the same run).
 
 Earlier figures without uncertainties (kept for the summary table):
 
@@ -48,6 +50,7 @@ __all__ = [
     "Estimate", "not_determined", "PhotoResponseFit", "photoresponse_law", "StepResponse", "step_response",
     "CoincidenceWindow", "coincidence_window", "XorFigures", "xor_figures", "RelaxationFit", "relaxation_fit",
     "absorbed_fraction", "SpectralPoint", "SpectralEdge", "spectral_points", "spectral_edge",
+    "spectral_edge_after_waits",
     "eligibility_soft_bound", "photoresponse_law_after_waits", "MAX_RESIDUAL_FRACTION",
 ]
 
@@ -886,7 +889,10 @@ def spectral_points(wavelength_m: object, rise_s: object) -> tuple[SpectralPoint
 
 def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, reference_wavelength_m: float,
                   spectral_wavelength_m: object, spectral_power_w: object, spectral_rise_s: object,
-                  spectral_dark_conductance_s: object) -> SpectralEdge:
+                  spectral_dark_conductance_s: object, *, previous_power_w: object = 0.0,
+                  previous_wavelength_m: object = math.nan, residual_fraction: object = 0.0,
+                  spectral_previous_power_w: object = 0.0, spectral_previous_wavelength_m: object = math.nan,
+                  spectral_residual_fraction: object = 0.0) -> SpectralEdge:
     """Fit the absorption edge to a spectral response, calibrated by a photo-response.
 
     The light a film absorbs at wavelength lambda is ``P r(lambda)``, with ``r = A(E) / A(E_ref)``
@@ -905,6 +911,18 @@ def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, r
     :param power_w, rise_s, dark_conductance_s: the photo-response at ``reference_wavelength_m``.
     :param spectral_wavelength_m, spectral_power_w, spectral_rise_s, spectral_dark_conductance_s:
         the spectral steps (one row per step).
+    :param previous_power_w, previous_wavelength_m, residual_fraction: for each photo-response
+        row, the light before its dark read (set power and wavelength; NaN wavelength: the
+        reference one) and the fraction of that light's steady photoconductance still there at the
+        read (``exp(-wait / tau_ph)``; 0: none); ``spectral_previous_power_w``,
+        ``spectral_previous_wavelength_m``, ``spectral_residual_fraction`` the same for the
+        spectral rows (the previous spectral step, or the photo-response's last power before the
+        first). The residual ``r = f a (P_prev r(lambda_prev))^gamma`` is in the dark read and is
+        replaced by the new photoconductance under the light, as in :func:`photoresponse_law`: the
+        rise is ``(G + a (P r)^gamma) / (1 + k P r) - G - r`` with ``G`` the dark read less the
+        residual. The previous light's photoconductance is the law's (unshunted: the shunting
+        releases within tens of ms of light-off), not the rise as read, which the shunting divides.
+        :func:`spectral_edge_after_waits` gives the fractions' uncertainty its share.
     """
     p_ref = as_1d("power_w", power_w)
     y_ref = as_1d("rise_s", rise_s)
@@ -919,12 +937,28 @@ def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, r
         raise ValueError(f"reference_wavelength_m={reference_wavelength_m!r}: allowed a wavelength > 0 m")
     points = spectral_points(w, y_sp)
     e_ref = PLANCK_EV_M / reference_wavelength_m
+
+    def previous(power: object, wavelength: object, fraction: object, shape: tuple) -> tuple[np.ndarray, ...]:
+        pp = np.broadcast_to(np.asarray(power, np.float64), shape).astype(np.float64)
+        pw = np.broadcast_to(np.asarray(wavelength, np.float64), shape).astype(np.float64)
+        ff = np.broadcast_to(np.asarray(fraction, np.float64), shape).astype(np.float64)
+        if np.any(~np.isfinite(ff) | (ff < 0) | (ff > 1)) or np.any(~np.isfinite(pp) | (pp < 0)):
+            raise ValueError("residual_fraction: allowed fractions in [0, 1] with previous powers >= 0 W")
+        ff = np.where(pp > 0, ff, 0.0)
+        pe = np.where(np.isfinite(pw) & (pw > 0), PLANCK_EV_M / np.where(pw > 0, pw, 1.0), e_ref)
+        return np.where(ff > 0, pp, 1.0), pe, ff
+
+    prev_ref = previous(previous_power_w, previous_wavelength_m, residual_fraction, p_ref.shape)
+    prev_sp = previous(spectral_previous_power_w, spectral_previous_wavelength_m, spectral_residual_fraction, w.shape)
     ok_ref = np.isfinite(p_ref) & np.isfinite(y_ref) & np.isfinite(g_ref) & (p_ref > 0)
     ok_sp = np.isfinite(w) & (w > 0) & np.isfinite(y_sp) & np.isfinite(g_sp) & np.isfinite(p_sp) & (p_sp > 0)
     power = np.concatenate([p_ref[ok_ref], p_sp[ok_sp]])
     energy = np.concatenate([np.full(int(ok_ref.sum()), e_ref), PLANCK_EV_M / w[ok_sp]])
     dark = np.concatenate([g_ref[ok_ref], g_sp[ok_sp]])
     y = np.concatenate([y_ref[ok_ref], y_sp[ok_sp]])
+    before_power, before_energy, before_fraction = (np.concatenate([a[ok_ref], b[ok_sp]])
+                                                    for a, b in zip(prev_ref, prev_sp))
+    residual = bool(np.any(before_fraction > 0))
     # A rise is the difference of two reads whose noise is proportional to the conductance read
     # (relative read noise): weight each row by sqrt(G_dark^2 + G_lit^2).
     weight = np.sqrt(dark ** 2 + (dark + y) ** 2)
@@ -943,12 +977,19 @@ def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, r
         a, e_u, ad = np.exp(np.clip(q[[0, 3, 4]], -300.0, 300.0))
         k = math.exp(min(max(q[5], -300.0), 300.0)) if q.size > 5 else 0.0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # wild trial steps: inf, refused
-            r = absorbed_fraction(energy, q[2], e_u, ad) / absorbed_fraction(e_ref, q[2], e_u, ad)
+            at_ref = absorbed_fraction(e_ref, q[2], e_u, ad)
+            r = absorbed_fraction(energy, q[2], e_u, ad) / at_ref
             absorbed = x * r
-            return ((dark + a * absorbed ** q[1]) / (1.0 + k * absorbed) - dark) / weight
+            left = 0.0
+            if residual:  # the previous light's photoconductance left in the dark read
+                left = before_fraction * a * (before_power * absorbed_fraction(before_energy, q[2], e_u, ad)
+                                              / at_ref) ** q[1]
+            return ((dark - left + a * absorbed ** q[1]) / (1.0 + k * absorbed) - dark) / weight
 
     # Start from the photo-response alone, then try edges across the measured energies.
-    law = photoresponse_law(p_ref[ok_ref], y_ref[ok_ref], g_ref[ok_ref])
+    law = photoresponse_law(p_ref[ok_ref], y_ref[ok_ref], g_ref[ok_ref],
+                            previous_power_w=np.where(prev_ref[2] > 0, prev_ref[0], 0.0)[ok_ref],
+                            residual_fraction=prev_ref[2][ok_ref])
     gamma0 = law.gamma.value if law.gamma.determined else 0.5
     a0 = law.coefficient.value if law.coefficient.determined else max(float(np.max(np.abs(y))), 1e-30)
     k0 = law.k_shunt_per_w.value if law.k_shunt_per_w.determined else 1.0 / float(np.max(p_ref[ok_ref]))
@@ -980,6 +1021,77 @@ def spectral_edge(power_w: object, rise_s: object, dark_conductance_s: object, r
         gap = _graded(float(q[2]), gap_se, n, "eV", dof=dof)
     return SpectralEdge(gap, _log_estimate(q, cov, 3, n, "eV", dof), _log_estimate(q, cov, 4, n, "", dof),
                         points, float(reference_wavelength_m), n)
+
+
+def spectral_edge_after_waits(power_w: object, rise_s: object, dark_conductance_s: object,
+                              reference_wavelength_m: float, spectral_wavelength_m: object, spectral_power_w: object,
+                              spectral_rise_s: object, spectral_dark_conductance_s: object, *,
+                              previous_power_w: object, previous_wavelength_m: object,
+                              spectral_previous_power_w: object, spectral_previous_wavelength_m: object,
+                              residual_fraction: Callable[[float], tuple[np.ndarray, np.ndarray]],
+                              tau_ph: Estimate) -> SpectralEdge:
+    """:func:`spectral_edge` with each dark read's residual photoconductance (photo-response and
+    spectral rows) modelled from the decay time ``tau_ph`` measured in the same run.
+
+    :param residual_fraction: ``tau -> (fractions of the photo-response rows, fractions of the
+        spectral rows)``: the share of the previous light's steady photoconductance left at each
+        dark read for a decay time ``tau``.
+    :param tau_ph: the decay time with its standard error. The edge is fitted at ``tau_ph`` and at
+        ``tau_ph`` +- its standard error; half the change of each figure is added in quadrature to
+        its standard error (as :func:`photoresponse_law_after_waits`).
+
+    Not determined (with the reason) when ``tau_ph`` is not, or when a dark read holds more than
+    :data:`MAX_RESIDUAL_FRACTION` of the previous light's photoconductance.
+    """
+    args = (power_w, rise_s, dark_conductance_s, reference_wavelength_m, spectral_wavelength_m, spectral_power_w,
+            spectral_rise_s, spectral_dark_conductance_s)
+    before = {"previous_power_w": previous_power_w, "previous_wavelength_m": previous_wavelength_m,
+              "spectral_previous_power_w": spectral_previous_power_w,
+              "spectral_previous_wavelength_m": spectral_previous_wavelength_m}
+
+    def at(fractions: tuple[np.ndarray, np.ndarray]) -> SpectralEdge:
+        ref, sp = (np.clip(np.asarray(f, np.float64), 0.0, 1.0) for f in fractions)
+        return spectral_edge(*args, **before, residual_fraction=ref, spectral_residual_fraction=sp)
+
+    def refused(reason: str) -> SpectralEdge:
+        edge = spectral_edge(*args)
+        n = edge.n
+        return SpectralEdge(not_determined(reason, n, "eV"), not_determined(reason, n, "eV"), not_determined(reason, n),
+                            edge.points, edge.reference_wavelength_m, n)
+
+    if not tau_ph.determined:
+        return refused(f"the photoconductance decay time is not determined ({tau_ph.reason}): the previous "
+                       "light's photoconductance left in each dark read cannot be modelled")
+    fractions = residual_fraction(tau_ph.value)
+    lit_before = (np.broadcast_to(np.asarray(previous_power_w, np.float64), np.shape(fractions[0])),
+                  np.broadcast_to(np.asarray(spectral_previous_power_w, np.float64), np.shape(fractions[1])))
+    worst = max((float(np.max(np.where(b > 0, np.asarray(f, np.float64), 0.0), initial=0.0))
+                 for f, b in zip(fractions, lit_before)), default=0.0)
+    if worst > MAX_RESIDUAL_FRACTION:
+        return refused(f"a dark read still holds {worst:.0%} of the previous light's photoconductance (more than "
+                       f"{MAX_RESIDUAL_FRACTION:.0%}; decay time {tau_ph.value:.3g} s): wait longer in the dark "
+                       "(relax_s of at least 2 decay times, 5 to need no correction)")
+    edge = at(fractions)
+    if not (math.isfinite(tau_ph.stderr) and tau_ph.stderr > 0 and worst > 0):
+        return edge
+    shifted = []
+    for sign in (1.0, -1.0):
+        tau = tau_ph.value + sign * tau_ph.stderr
+        if tau <= 0:
+            return edge
+        shifted.append(at(residual_fraction(tau)))
+    hi, lo = shifted
+
+    def widened(est: Estimate, up: Estimate, down: Estimate, log: bool) -> Estimate:
+        if not (est.determined and up.determined and down.determined):
+            return est
+        half = (math.log(up.value / down.value) * est.value if log else up.value - down.value) / 2
+        return _graded(est.value, math.hypot(est.stderr, half), est.n, est.unit, dof=est.dof)
+
+    return SpectralEdge(widened(edge.band_gap_ev, hi.band_gap_ev, lo.band_gap_ev, False),
+                        widened(edge.urbach_energy_ev, hi.urbach_energy_ev, lo.urbach_energy_ev, True),
+                        widened(edge.alpha_thickness, hi.alpha_thickness, lo.alpha_thickness, True),
+                        edge.points, edge.reference_wavelength_m, edge.n)
 
 
 @dataclass(frozen=True)
