@@ -390,6 +390,28 @@ def _train_reach(run: Run, tau_ph_s: float, tau_on_s: float) -> float:
     return g
 
 
+_NO_DARK_WAIT = ("the run records no dark wait (no relax_s): the dark reads' residual photoconductance from the "
+                 "previous light is not corrected")
+
+
+def _dark_waits(run: Run, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Each dark read's wait since the previous light-off: the ``dark_wait`` column, or (version 2
+    files, which do not record it) ``relax_s`` for every read; None if neither is known."""
+    if "dark_wait" in arrays:
+        return np.asarray(arrays["dark_wait"], np.float64)
+    relax = run.parameter("relax_s")
+    return None if relax is None else np.full(np.shape(arrays["power"]), float(relax))
+
+
+def _no_decay_time(step: m.StepResponse | None) -> str:
+    """Why the dark reads' residual cannot be modelled for want of a decay time ("" if it can)."""
+    if step is not None and step.decay_s.determined:
+        return ""
+    why = "no step response in the run" if step is None else step.decay_s.reason
+    return (f"no photoconductance decay time measured ({why}): the dark reads' residual photoconductance "
+            "from the previous light is not corrected (unbiased only if relax_s >= 5 tau_ph)")
+
+
 def photoresponse_of_run(run: Run, step: m.StepResponse | None = None) -> RunPhotoResponse:
     """The combined photo-response law of an optical-pulses run, each step's dark read corrected
     for the photoconductance the previous light left in it.
@@ -414,18 +436,10 @@ def photoresponse_of_run(run: Run, step: m.StepResponse | None = None) -> RunPho
     def plain(note: str) -> RunPhotoResponse:
         return RunPhotoResponse(m.photoresponse_law(power, rise, dark), False, note, math.nan)
 
-    relax = run.parameter("relax_s")
-    if "dark_wait" in a:
-        waits = np.asarray(a["dark_wait"], np.float64)
-    elif relax is not None:
-        waits = np.full(power.shape, float(relax))  # version 2: the read's own duration is not recorded
-    else:
-        return plain("the run records no dark wait (no relax_s): the dark reads' residual photoconductance "
-                     "from the previous light is not corrected")
-    if step is None or not step.decay_s.determined:
-        why = "no step response in the run" if step is None else step.decay_s.reason
-        return plain(f"no photoconductance decay time measured ({why}): the dark reads' residual photoconductance "
-                     "from the previous light is not corrected (unbiased only if relax_s >= 5 tau_ph)")
+    waits = _dark_waits(run, a)
+    problem = _NO_DARK_WAIT if waits is None else _no_decay_time(step)
+    if problem:
+        return plain(problem)
     train_power = float(_param(run, "power_w", 0.0)) if int(_param(run, "count", 0)) > 0 else 0.0
     previous = np.concatenate(([train_power], power[:-1])) if power.size else power
     tau_on = step.rise_s.value if step.rise_s.determined else math.nan
@@ -497,20 +511,10 @@ def spectral_edge_of_run(run: Run, step: m.StepResponse | None = None) -> RunSpe
     def plain(note: str) -> RunSpectralEdge:
         return RunSpectralEdge(m.spectral_edge(*args), False, note, math.nan)
 
-    relax = run.parameter("relax_s")
-    waits = []
-    for a in (ph, s):
-        if "dark_wait" in a:
-            waits.append(np.asarray(a["dark_wait"], np.float64))
-        elif relax is not None:
-            waits.append(np.full(a["power"].shape, float(relax)))  # version 2
-        else:
-            return plain("the run records no dark wait (no relax_s): the dark reads' residual photoconductance "
-                         "from the previous light is not corrected")
-    if step is None or not step.decay_s.determined:
-        why = "no step response in the run" if step is None else step.decay_s.reason
-        return plain(f"no photoconductance decay time measured ({why}): the dark reads' residual photoconductance "
-                     "from the previous light is not corrected (unbiased only if relax_s >= 5 tau_ph)")
+    waits = [_dark_waits(run, a) for a in (ph, s)]
+    problem = _NO_DARK_WAIT if any(w is None for w in waits) else _no_decay_time(step)
+    if problem:
+        return plain(problem)
     train_power = float(_param(run, "power_w", 0.0)) if int(_param(run, "count", 0)) > 0 else 0.0
     power, wavelength = np.asarray(ph["power"], np.float64), np.asarray(ph["wavelength"], np.float64)
     # every light in the order it came: the train (at the run's wavelength), the powers, the spectral steps

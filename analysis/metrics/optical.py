@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -515,6 +516,27 @@ def photoresponse_law(power_w: object, rise_s: object, dark_conductance_s: objec
 MAX_RESIDUAL_FRACTION = 0.2
 
 
+def _refits_at_decay_bounds(tau_ph: Estimate, fit_at: Callable[[float], Any]) -> tuple[Any, Any] | None:
+    """A residual-corrected fit redone at the decay time plus and minus its standard error (None if
+    the lower one is not positive): how far the correction's own uncertainty moves the figures."""
+    refits = []
+    for sign in (1.0, -1.0):
+        tau = tau_ph.value + sign * tau_ph.stderr
+        if tau <= 0:
+            return None
+        refits.append(fit_at(tau))
+    return refits[0], refits[1]
+
+
+def _widened(est: Estimate, up: Estimate, down: Estimate, log: bool) -> Estimate:
+    """``est`` with half the change between the refits at tau_ph +/- se added in quadrature (on a
+    log scale for positive figures: ``log``)."""
+    if not (est.determined and up.determined and down.determined):
+        return est
+    half = (math.log(up.value / down.value) * est.value if log else up.value - down.value) / 2
+    return _graded(est.value, math.hypot(est.stderr, half), est.n, est.unit, dof=est.dof)
+
+
 def photoresponse_law_after_waits(power_w: object, rise_s: object, dark_conductance_s: object,
                                   previous_power_w: object, residual_fraction: Callable[[float], np.ndarray],
                                   tau_ph: Estimate) -> PhotoResponseFit:
@@ -552,27 +574,18 @@ def photoresponse_law_after_waits(power_w: object, rise_s: object, dark_conducta
     fit = photoresponse_law(p, rise_s, dark_conductance_s, previous_power_w=prev, residual_fraction=fractions)
     if not (fit.gamma.determined and math.isfinite(tau_ph.stderr) and tau_ph.stderr > 0 and worst > 0):
         return fit
-    shifted = []
-    for sign in (1.0, -1.0):
-        tau = tau_ph.value + sign * tau_ph.stderr
-        if tau <= 0:
-            return fit
-        shifted.append(photoresponse_law(p, rise_s, dark_conductance_s, previous_power_w=prev,
-                                         residual_fraction=np.clip(residual_fraction(tau), 0.0, 1.0)))
-    hi, lo = shifted
-
-    def widened(est: Estimate, up: Estimate, down: Estimate, log: bool) -> Estimate:
-        if not (est.determined and up.determined and down.determined):
-            return est
-        half = (math.log(up.value / down.value) * est.value if log else up.value - down.value) / 2
-        return _graded(est.value, math.hypot(est.stderr, half), est.n, est.unit, dof=est.dof)
-
+    refits = _refits_at_decay_bounds(tau_ph, lambda tau: photoresponse_law(
+        p, rise_s, dark_conductance_s, previous_power_w=prev,
+        residual_fraction=np.clip(residual_fraction(tau), 0.0, 1.0)))
+    if refits is None:
+        return fit
+    hi, lo = refits
     (v_aa, v_ag), (_, v_gg) = fit.covariance
     d = np.subtract(hi.log_coefficient, lo.log_coefficient) / 2
     cov = ((v_aa + d[0] * d[0], v_ag + d[0] * d[1]), (v_ag + d[0] * d[1], v_gg + d[1] * d[1]))
-    return PhotoResponseFit(widened(fit.gamma, hi.gamma, lo.gamma, False),
-                            widened(fit.coefficient, hi.coefficient, lo.coefficient, True),
-                            widened(fit.k_shunt_per_w, hi.k_shunt_per_w, lo.k_shunt_per_w, True), fit.n, fit.law,
+    return PhotoResponseFit(_widened(fit.gamma, hi.gamma, lo.gamma, False),
+                            _widened(fit.coefficient, hi.coefficient, lo.coefficient, True),
+                            _widened(fit.k_shunt_per_w, hi.k_shunt_per_w, lo.k_shunt_per_w, True), fit.n, fit.law,
                             fit.log_coefficient, cov, fit.powers_w)
 
 
@@ -1074,23 +1087,13 @@ def spectral_edge_after_waits(power_w: object, rise_s: object, dark_conductance_
     edge = at(fractions)
     if not (math.isfinite(tau_ph.stderr) and tau_ph.stderr > 0 and worst > 0):
         return edge
-    shifted = []
-    for sign in (1.0, -1.0):
-        tau = tau_ph.value + sign * tau_ph.stderr
-        if tau <= 0:
-            return edge
-        shifted.append(at(residual_fraction(tau)))
-    hi, lo = shifted
-
-    def widened(est: Estimate, up: Estimate, down: Estimate, log: bool) -> Estimate:
-        if not (est.determined and up.determined and down.determined):
-            return est
-        half = (math.log(up.value / down.value) * est.value if log else up.value - down.value) / 2
-        return _graded(est.value, math.hypot(est.stderr, half), est.n, est.unit, dof=est.dof)
-
-    return SpectralEdge(widened(edge.band_gap_ev, hi.band_gap_ev, lo.band_gap_ev, False),
-                        widened(edge.urbach_energy_ev, hi.urbach_energy_ev, lo.urbach_energy_ev, True),
-                        widened(edge.alpha_thickness, hi.alpha_thickness, lo.alpha_thickness, True),
+    refits = _refits_at_decay_bounds(tau_ph, lambda tau: at(residual_fraction(tau)))
+    if refits is None:
+        return edge
+    hi, lo = refits
+    return SpectralEdge(_widened(edge.band_gap_ev, hi.band_gap_ev, lo.band_gap_ev, False),
+                        _widened(edge.urbach_energy_ev, hi.urbach_energy_ev, lo.urbach_energy_ev, True),
+                        _widened(edge.alpha_thickness, hi.alpha_thickness, lo.alpha_thickness, True),
                         edge.points, edge.reference_wavelength_m, edge.n)
 
 
