@@ -4,6 +4,7 @@ worker killed with SIGKILL ends the run failed with the outputs checked and the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -282,18 +283,28 @@ def test_a_campaign_in_the_worker_runs_every_task_and_reports_them_with_the_benc
     assert outputs_off(bench)
 
 
-def test_aborting_a_worker_campaign_stops_its_run_aborted_and_a_resume_finishes_it(bench, tmp_path):
-    gate = Gate("iv")
+@contextlib.contextmanager
+def held_at_first_sweep(bench, folder):
+    """A worker campaign held at its first I-V sweep's first batch: yields (handle, events). On the
+    way out the hold is released and the campaign's end awaited (the worker reads the gate's files
+    until then)."""
+    gate, handle = Gate("iv"), None
     try:
         events = TaskEvents()
-        handle = campaign_handle(bench, tmp_path / "night", events, worker_listeners=[gate])
+        handle = campaign_handle(bench, folder, events, worker_listeners=[gate])
         assert gate.reached.wait(30)
-        handle.abort()
-        gate.release.set()
-        status, error = handle.join(60)
+        yield handle, events
     finally:
         gate.release.set()
+        if handle is not None:
+            handle.wait_ended(60)
         gate.remove()
+
+
+def test_aborting_a_worker_campaign_stops_its_run_aborted_and_a_resume_finishes_it(bench, tmp_path):
+    with held_at_first_sweep(bench, tmp_path / "night") as (handle, _):
+        handle.abort()
+    status, error = handle.join(60)  # released, the worker saw the abort at its next event
     assert status == "aborted" and "aborted from the dashboard" in error
     manifest = manifest_of(tmp_path / "night")
     assert manifest["status"] == "aborted"
@@ -306,19 +317,12 @@ def test_aborting_a_worker_campaign_stops_its_run_aborted_and_a_resume_finishes_
 
 
 def test_a_worker_campaign_killed_mid_run_fails_loudly_and_a_resume_redoes_the_interrupted_run(bench, tmp_path):
-    gate = Gate("iv")
-    try:
-        events = TaskEvents()
-        handle = campaign_handle(bench, tmp_path / "night", events, worker_listeners=[gate])
-        assert gate.reached.wait(30)
+    with held_at_first_sweep(bench, tmp_path / "night") as (handle, events):
         deadline = time.monotonic() + 10
         while events.kinds.count("start") < 2 and time.monotonic() < deadline:  # the sweep's start reached us
             time.sleep(0.01)
         os.kill(handle.pid, signal.SIGKILL)
         status, error = handle.join(30)
-    finally:
-        gate.release.set()
-        gate.remove()
     assert status == "failed" and "killed by SIGKILL" in error and "campaign night" in error
     assert events.finish is not None and events.finish[0] == "failed"  # the open run's live view ends
     assert any("every output is off (verified)" in line for line in events.logs)
